@@ -1,0 +1,3 @@
+//! Fused elementwise programs and their tile-by-tile evaluation.
+
+pub mod program;
