@@ -1,1 +1,38 @@
+//! # darray
+//!
+//! Lazy chunked n-dimensional arrays over Zarr, computed as graphs of blockwise
+//! tasks: what dask.array is for Python, for Rust.
+//!
+//! - [`DArray`] builds an expression; nothing runs until [`DArray::compute`],
+//!   [`DArray::to_zarr`] or [`DArray::persist`].
+//! - Elementwise chains fuse into one task per chunk; reductions are tree
+//!   reductions with a bounded fan-in; slices read only the chunks they touch.
+//! - Every task states its projected memory; a plan over budget is refused before
+//!   anything runs.
+//! - Results do not depend on the thread count or on the order tasks finish.
+//!
+//! ```
+//! use darray::DArray;
+//! let x = DArray::<f64>::random_uniform(42, &[1000, 500], 0.0, 1.0, [250, 250]).unwrap();
+//! let y = (x.sin().powi(2) + &x.cos().powi(2)).unwrap();
+//! let m = y.mean().unwrap().compute_scalar().unwrap();
+//! assert!((m - 1.0).abs() < 1e-12);
+//! ```
 
+#![warn(missing_docs, unreachable_pub)]
+
+pub mod array;
+pub mod error;
+pub mod exec;
+pub mod graph;
+mod ops;
+pub mod store;
+
+pub use array::{
+    map_blocks, register_kernel, register_kernel_raw, where_, AnyArray, ArrayArg, AxisChunks, ChunkSpec, DArray, Grid,
+    KernelFn, Operand, ReduceOpts,
+};
+pub use darray_kernels::{Chunk, DType, Element};
+pub use error::{Error, Result};
+pub use exec::{default_executor, default_memory_budget, ExecStats, Executor, LocalExecutor};
+pub use store::{Compression, WriteOptions, ZarrFormat};

@@ -21,3 +21,6 @@ pub mod reduce;
 pub use elementwise::program::{BinaryOp, CmpOp, ElementwiseProgram, Instr, Node, UnaryOp};
 pub use random::Distribution;
 pub use reduce::kind::{ArgContext, ReduceKind};
+pub mod create;
+pub mod layout;
+pub mod fused;

@@ -1,6 +1,18 @@
 //! Counter-based random numbers: the value at a global index depends only on the
 //! seed and that index, so an array's values do not depend on its chunking.
+//!
+//! The generator is Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy
+//! as 1, 2, 3", SC'11; the generator of `Random123`, `cuRAND`, JAX and NumPy `Philox`),
+//! keyed by the seed, with the element's global flat C-order index as the counter.
+//! Chosen because it passes `TestU01`'s `BigCrush`, one counter yields 128 bits (enough
+//! for the two 53-bit uniforms of a Box-Muller normal, so each element still uses
+//! exactly one counter), and `Random123` publishes known-answer vectors that pin the
+//! implementation down (tested below).
 
+use crate::chunk::Chunk;
+use crate::dtype::DType;
+use crate::error::{KernelError, Result};
+use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
 
 /// The distribution to draw from.
@@ -20,4 +32,583 @@ pub enum Distribution {
         /// Standard deviation.
         std: f64,
     },
+}
+
+/// Values of `dist` for the block of `shape` starting at `offset` in an array of
+/// `global_shape`, as `f32` or `f64`. The value at global flat C-order index `i` is
+/// a function of `(seed, i)` only, so the whole array is bit-identical however it
+/// is chunked.
+///
+/// Uniform values take 53 random bits (24 for `f32`) and are clamped into
+/// `[low, high)` after rounding. Normal values use Box-Muller (cosine branch) on two
+/// uniforms from the same counter, the first in `(0, 1]` so its logarithm is finite.
+///
+/// # Errors
+/// If `dtype` is not a float type, the three shapes differ in length, the block
+/// does not lie inside `global_shape`, or the distribution's parameters are not
+/// finite (`low < high` in the output dtype, `std >= 0`).
+pub fn random_block(
+    dist: Distribution,
+    seed: u64,
+    dtype: DType,
+    global_shape: &[usize],
+    offset: &[usize],
+    shape: &[usize],
+) -> Result<Chunk> {
+    if !dtype.is_float() {
+        return Err(KernelError::DType {
+            expected: "float32 or float64".into(),
+            got: dtype.numpy_name().into(),
+        });
+    }
+    check_block(global_shape, offset, shape)?;
+    let sampler = Sampler::new(dist, dtype)?;
+    let key = split(seed);
+    let strides = c_strides(global_shape);
+    Ok(match dtype {
+        DType::F32 => Chunk::F32(fill(offset, shape, &strides, |i| {
+            sampler.f32(philox4x32_10(counter(i), key))
+        })?),
+        _ => Chunk::F64(fill(offset, shape, &strides, |i| {
+            sampler.f64(philox4x32_10(counter(i), key))
+        })?),
+    })
+}
+
+fn check_block(global_shape: &[usize], offset: &[usize], shape: &[usize]) -> Result<()> {
+    let inside = global_shape.len() == offset.len()
+        && global_shape.len() == shape.len()
+        && (0..shape.len()).all(|d| {
+            offset[d]
+                .checked_add(shape[d])
+                .is_some_and(|end| end <= global_shape[d])
+        });
+    if !inside {
+        return Err(KernelError::Other(format!(
+            "block of shape {shape:?} at offset {offset:?} is not inside global shape {global_shape:?}"
+        )));
+    }
+    let total = global_shape
+        .iter()
+        .try_fold(1usize, |p, &n| p.checked_mul(n));
+    if total.is_none() {
+        return Err(KernelError::Other(format!(
+            "global shape {global_shape:?} has too many elements"
+        )));
+    }
+    Ok(())
+}
+
+fn c_strides(shape: &[usize]) -> Vec<usize> {
+    let mut strides = vec![1usize; shape.len()];
+    for d in (0..shape.len().saturating_sub(1)).rev() {
+        strides[d] = strides[d + 1] * shape[d + 1];
+    }
+    strides
+}
+
+/// The block's values in C order; `value(i)` gets the global flat index.
+fn fill<T>(
+    offset: &[usize],
+    shape: &[usize],
+    strides: &[usize],
+    value: impl Fn(u64) -> T,
+) -> Result<ArrayD<T>> {
+    let n: usize = shape.iter().product();
+    let mut out = Vec::with_capacity(n);
+    if n > 0 {
+        let nd = shape.len();
+        let (outer, inner) = match shape.split_last() {
+            Some((&last, rest)) => (rest, last),
+            None => (shape, 1),
+        };
+        // Rows along the last axis are contiguous in the global array too.
+        for idx in ndarray::indices(IxDyn(outer)) {
+            let base: usize = (0..nd)
+                .map(|d| (offset[d] + if d + 1 < nd { idx[d] } else { 0 }) * strides[d])
+                .sum();
+            out.extend((base..base + inner).map(|i| value(i as u64)));
+        }
+    }
+    ArrayD::from_shape_vec(IxDyn(shape), out).map_err(|e| KernelError::Other(e.to_string()))
+}
+
+/// Splits a 64-bit value into Philox's little-endian 32-bit words.
+#[allow(clippy::cast_possible_truncation)] // Taking the low and high halves.
+fn split(x: u64) -> [u32; 2] {
+    [x as u32, (x >> 32) as u32]
+}
+
+/// Philox's 128-bit counter for element `i`: the index fills the low 64 bits.
+fn counter(i: u64) -> [u32; 4] {
+    let [lo, hi] = split(i);
+    [lo, hi, 0, 0]
+}
+
+/// Philox4x32 with 10 rounds: `philox4x32(ctr, key)` of `Random123`.
+fn philox4x32_10(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
+    const M0: u64 = 0xD251_1F53;
+    const M1: u64 = 0xCD9E_8D57;
+    const W0: u32 = 0x9E37_79B9;
+    const W1: u32 = 0xBB67_AE85;
+    let mut c = ctr;
+    let mut k = key;
+    for round in 0..10 {
+        if round > 0 {
+            k = [k[0].wrapping_add(W0), k[1].wrapping_add(W1)];
+        }
+        let p0 = M0 * u64::from(c[0]);
+        let p1 = M1 * u64::from(c[2]);
+        let [lo0, hi0] = split(p0);
+        let [lo1, hi1] = split(p1);
+        c = [hi1 ^ c[1] ^ k[0], lo1, hi0 ^ c[3] ^ k[1], lo0];
+    }
+    c
+}
+
+/// 53 bits from two words, as a float in `[0, 1)`.
+#[allow(clippy::cast_precision_loss)] // 53 bits are exact in f64.
+fn unit_f64(lo: u32, hi: u32) -> f64 {
+    let bits = ((u64::from(hi) << 32) | u64::from(lo)) >> 11;
+    bits as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// Validated distribution parameters.
+enum Sampler {
+    Uniform { low: f64, high: f64, span: f64 },
+    Normal { mean: f64, std: f64 },
+}
+
+impl Sampler {
+    #[allow(clippy::cast_possible_truncation)] // Checking the bounds as f32 sees them.
+    fn new(dist: Distribution, dtype: DType) -> Result<Sampler> {
+        match dist {
+            Distribution::Uniform { low, high } => {
+                let ordered = if dtype == DType::F32 {
+                    (low as f32) < (high as f32)
+                } else {
+                    low < high
+                };
+                let span = high - low;
+                if !(ordered && low.is_finite() && high.is_finite() && span.is_finite()) {
+                    return Err(KernelError::Other(format!(
+                        "uniform needs finite low < high (in {dtype}), got [{low}, {high})"
+                    )));
+                }
+                Ok(Sampler::Uniform { low, high, span })
+            }
+            Distribution::Normal { mean, std } => {
+                if !(mean.is_finite() && std.is_finite() && std >= 0.0) {
+                    return Err(KernelError::Other(format!(
+                        "normal needs a finite mean and a finite std >= 0, got mean {mean}, std {std}"
+                    )));
+                }
+                Ok(Sampler::Normal { mean, std })
+            }
+        }
+    }
+
+    fn f64(&self, w: [u32; 4]) -> f64 {
+        match *self {
+            Sampler::Uniform { low, high, span } => {
+                let v = low + span * unit_f64(w[0], w[1]);
+                // Rounding can reach `high` when u is within an ulp of 1.
+                if v < high {
+                    v
+                } else {
+                    high.next_down()
+                }
+            }
+            Sampler::Normal { mean, std } => mean + std * standard_normal(w),
+        }
+    }
+
+    #[allow(clippy::cast_possible_truncation)] // f32 output is rounded on purpose.
+    fn f32(&self, w: [u32; 4]) -> f32 {
+        match *self {
+            Sampler::Uniform { low, high, span } => {
+                let u = f64::from(w[0] >> 8) * (1.0 / f64::from(1u32 << 24));
+                // Clamp after rounding: the f64 bounds need not be f32 values.
+                ((low + span * u) as f32).clamp(low as f32, (high as f32).next_down())
+            }
+            Sampler::Normal { mean, std } => (mean + std * standard_normal(w)) as f32,
+        }
+    }
+}
+
+/// Box-Muller, cosine branch, on two uniforms from one Philox output: `u1` in
+/// `(0, 1]` so `ln(u1)` is finite, `u2` in `[0, 1)`.
+fn standard_normal(w: [u32; 4]) -> f64 {
+    let u1 = 1.0 - unit_f64(w[0], w[1]);
+    let u2 = unit_f64(w[2], w[3]);
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Slice;
+
+    fn block(
+        dist: Distribution,
+        seed: u64,
+        dtype: DType,
+        global: &[usize],
+        offset: &[usize],
+        shape: &[usize],
+    ) -> Chunk {
+        random_block(dist, seed, dtype, global, offset, shape).unwrap()
+    }
+
+    fn values(c: &Chunk) -> Vec<f64> {
+        match c {
+            Chunk::F64(a) => a.iter().copied().collect(),
+            Chunk::F32(a) => a.iter().map(|&x| f64::from(x)).collect(),
+            other => panic!("not a float chunk: {other:?}"),
+        }
+    }
+
+    fn bits(c: &Chunk) -> Vec<u64> {
+        values(c).iter().map(|v| v.to_bits()).collect()
+    }
+
+    const UNIFORM: Distribution = Distribution::Uniform {
+        low: -2.0,
+        high: 3.0,
+    };
+    const NORMAL: Distribution = Distribution::Normal {
+        mean: 1.5,
+        std: 2.0,
+    };
+
+    #[test]
+    fn random_philox_matches_random123_known_answers() {
+        assert_eq!(
+            philox4x32_10([0; 4], [0; 2]),
+            [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]
+        );
+        assert_eq!(
+            philox4x32_10([u32::MAX; 4], [u32::MAX; 2]),
+            [0x408f_276d, 0x41c8_3b0e, 0xa20b_c7c6, 0x6d54_51fd]
+        );
+        assert_eq!(
+            philox4x32_10(
+                [0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344],
+                [0xa409_3822, 0x299f_31d0]
+            ),
+            [0xd16c_fe09, 0x94fd_cceb, 0x5001_e420, 0x2412_6ea1]
+        );
+    }
+
+    #[test]
+    fn random_blocks_equal_the_whole_array_for_any_chunking() {
+        let global = [7, 5, 3];
+        let chunkings: [[&[usize]; 3]; 4] = [
+            [&[7], &[5], &[3]],
+            [&[1, 6], &[2, 0, 3], &[3]],
+            [&[3, 3, 1], &[1, 1, 1, 1, 1], &[1, 2]],
+            [&[0, 7], &[5, 0], &[1, 1, 1]],
+        ];
+        for dist in [UNIFORM, NORMAL] {
+            for dtype in [DType::F32, DType::F64] {
+                let whole = ArrayD::from_shape_vec(
+                    IxDyn(&global),
+                    values(&block(dist, 42, dtype, &global, &[0, 0, 0], &global)),
+                )
+                .unwrap();
+                for chunking in &chunkings {
+                    let starts: Vec<Vec<usize>> = chunking
+                        .iter()
+                        .map(|p| {
+                            p.iter()
+                                .scan(0, |a, &n| Some(std::mem::replace(a, *a + n)))
+                                .collect()
+                        })
+                        .collect();
+                    for b in
+                        ndarray::indices([chunking[0].len(), chunking[1].len(), chunking[2].len()])
+                    {
+                        let idx = [b.0, b.1, b.2];
+                        let offset: Vec<usize> = (0..3).map(|d| starts[d][idx[d]]).collect();
+                        let shape: Vec<usize> = (0..3).map(|d| chunking[d][idx[d]]).collect();
+                        let got = block(dist, 42, dtype, &global, &offset, &shape);
+                        let want: Vec<f64> = whole
+                            .slice_each_axis(|ax| {
+                                let d = ax.axis.index();
+                                Slice::from(offset[d]..offset[d] + shape[d])
+                            })
+                            .iter()
+                            .copied()
+                            .collect();
+                        assert_eq!(got.shape(), &shape[..]);
+                        let want_bits: Vec<u64> = want.iter().map(|v| v.to_bits()).collect();
+                        assert_eq!(
+                            bits(&got),
+                            want_bits,
+                            "{dist:?} {dtype} block {offset:?}+{shape:?}"
+                        );
+                    }
+                }
+            }
+        }
+        // A 0-d array is the one element at index 0.
+        let scalar = block(NORMAL, 9, DType::F64, &[], &[], &[]);
+        assert_eq!(
+            bits(&scalar),
+            bits(&block(NORMAL, 9, DType::F64, &[1], &[0], &[1]))
+        );
+    }
+
+    #[test]
+    fn random_seeds_and_indices_give_different_values() {
+        let n = 10_000;
+        let a = values(&block(UNIFORM, 0, DType::F64, &[n], &[0], &[n]));
+        for seed in [1, 1 << 32, u64::MAX] {
+            let b = values(&block(UNIFORM, seed, DType::F64, &[n], &[0], &[n]));
+            assert_eq!(
+                a.iter().zip(&b).filter(|(x, y)| x == y).count(),
+                0,
+                "seed {seed}"
+            );
+        }
+        let mut sorted = a.clone();
+        sorted.sort_by(f64::total_cmp);
+        sorted.dedup();
+        assert_eq!(
+            sorted.len(),
+            n,
+            "53-bit uniforms should not repeat in 10k draws"
+        );
+        // The same flat index in arrays of other shapes gets the same value.
+        let c = values(&block(
+            UNIFORM,
+            0,
+            DType::F64,
+            &[100, 100],
+            &[0, 0],
+            &[1, 100],
+        ));
+        assert_eq!(c, a[..100]);
+    }
+
+    fn mean_var(v: &[f64]) -> (f64, f64) {
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        (mean, v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n)
+    }
+
+    #[test]
+    fn random_moments_within_five_sigma() {
+        let n = 200_000;
+        let nf = n as f64;
+        for dtype in [DType::F32, DType::F64] {
+            // Uniform on [-2, 3): variance w^2/12, fourth central moment w^4/80.
+            let (mean, var) = mean_var(&values(&block(UNIFORM, 7, dtype, &[n], &[0], &[n])));
+            let w: f64 = 5.0;
+            let (m, v) = (0.5, w * w / 12.0);
+            assert!(
+                (mean - m).abs() < 5.0 * (v / nf).sqrt(),
+                "{dtype} uniform mean {mean}"
+            );
+            let sd_var = ((w.powi(4) / 80.0 - v * v) / nf).sqrt();
+            assert!((var - v).abs() < 5.0 * sd_var, "{dtype} uniform var {var}");
+            // Normal(1.5, 2): the sample variance has sd sigma^2 sqrt(2/n).
+            let (mean, var) = mean_var(&values(&block(NORMAL, 7, dtype, &[n], &[0], &[n])));
+            assert!(
+                (mean - 1.5).abs() < 5.0 * (4.0 / nf).sqrt(),
+                "{dtype} normal mean {mean}"
+            );
+            assert!(
+                (var - 4.0).abs() < 5.0 * 4.0 * (2.0 / nf).sqrt(),
+                "{dtype} normal var {var}"
+            );
+        }
+    }
+
+    #[test]
+    fn random_uniform_stays_in_half_open_range() {
+        let n = 50_000;
+        let cases = [
+            (-2.0, 3.0),
+            (0.1, 0.2),
+            (1e-300, 2e-300),
+            (1.0, 1.0f64.next_up()),
+            (-1e300, 1e300),
+        ];
+        for (low, high) in cases {
+            let v = values(&block(
+                Distribution::Uniform { low, high },
+                3,
+                DType::F64,
+                &[n],
+                &[0],
+                &[n],
+            ));
+            assert!(v.iter().all(|&x| low <= x && x < high), "[{low}, {high})");
+        }
+        // In f32 the bounds are rounded first; [1, 1 + 1e-7) holds only 1.0.
+        for (low, high) in [(-2.0, 3.0), (0.1, 0.2), (1.0, 1.0 + 1e-7)] {
+            let Chunk::F32(a) = block(
+                Distribution::Uniform { low, high },
+                3,
+                DType::F32,
+                &[n],
+                &[0],
+                &[n],
+            ) else {
+                panic!()
+            };
+            #[allow(clippy::cast_possible_truncation)]
+            let (l, h) = (low as f32, high as f32);
+            assert!(a.iter().all(|&x| l <= x && x < h), "f32 [{low}, {high})");
+        }
+    }
+
+    #[test]
+    fn random_uniform_passes_chi_square() {
+        let (n, bins) = (200_000, 100);
+        let v = values(&block(UNIFORM, 11, DType::F64, &[n], &[0], &[n]));
+        let mut counts = vec![0usize; bins];
+        for x in v {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let b = ((x + 2.0) / 5.0 * bins as f64) as usize;
+            counts[b] += 1;
+        }
+        let expected = n as f64 / bins as f64;
+        let chi2: f64 = counts
+            .iter()
+            .map(|&c| (c as f64 - expected).powi(2) / expected)
+            .sum();
+        // 99 degrees of freedom: mean 99, sd sqrt(198); reject beyond 5 sd.
+        assert!(chi2 < 99.0 + 5.0 * 198f64.sqrt(), "chi2 = {chi2}");
+        assert!(
+            chi2 > 99.0 - 5.0 * 198f64.sqrt(),
+            "suspiciously uniform: chi2 = {chi2}"
+        );
+    }
+
+    /// Standard normal CDF via Abramowitz & Stegun 7.1.26 (error < 1.5e-7).
+    fn phi(x: f64) -> f64 {
+        let z = x.abs() / std::f64::consts::SQRT_2;
+        let t = 1.0 / (1.0 + 0.327_591_1 * z);
+        let poly = t
+            * (0.254_829_592
+                + t * (-0.284_496_736
+                    + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+        let erf = 1.0 - poly * (-z * z).exp();
+        0.5 * (1.0 + erf.copysign(x))
+    }
+
+    #[test]
+    fn random_normal_passes_kolmogorov_smirnov() {
+        let n = 200_000;
+        let mut v = values(&block(
+            Distribution::Normal {
+                mean: 0.0,
+                std: 1.0,
+            },
+            5,
+            DType::F64,
+            &[n],
+            &[0],
+            &[n],
+        ));
+        v.sort_by(f64::total_cmp);
+        let nf = n as f64;
+        let d = v
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| {
+                let f = phi(x);
+                (f - i as f64 / nf)
+                    .abs()
+                    .max(((i + 1) as f64 / nf - f).abs())
+            })
+            .fold(0.0, f64::max);
+        // sqrt(n) D beyond 1.95 has probability about 0.001 under the null.
+        assert!(nf.sqrt() * d < 1.95, "KS statistic {}", nf.sqrt() * d);
+    }
+
+    #[test]
+    fn random_box_muller_guards_log_zero_and_zero_std_is_constant() {
+        for w in [
+            [0u32; 4],
+            [u32::MAX; 4],
+            [0, 0, u32::MAX, u32::MAX],
+            [u32::MAX, u32::MAX, 0, 0],
+        ] {
+            assert!(standard_normal(w).is_finite(), "{w:?}");
+        }
+        let v = values(&block(
+            Distribution::Normal {
+                mean: 3.0,
+                std: 0.0,
+            },
+            1,
+            DType::F32,
+            &[100],
+            &[0],
+            &[100],
+        ));
+        assert!(v.iter().all(|&x| x == 3.0));
+    }
+
+    #[test]
+    fn random_rejects_bad_requests() {
+        let ok = |dist, dtype, g: &[usize], o: &[usize], s: &[usize]| {
+            random_block(dist, 0, dtype, g, o, s).is_ok()
+        };
+        assert!(ok(UNIFORM, DType::F64, &[4, 4], &[2, 0], &[2, 4]));
+        assert!(!ok(UNIFORM, DType::I32, &[4], &[0], &[4]));
+        assert!(!ok(UNIFORM, DType::Bool, &[4], &[0], &[4]));
+        assert!(
+            !ok(UNIFORM, DType::F64, &[4, 4], &[0], &[4, 4]),
+            "offset of another ndim"
+        );
+        assert!(
+            !ok(UNIFORM, DType::F64, &[4, 4], &[0, 0], &[4]),
+            "shape of another ndim"
+        );
+        assert!(
+            !ok(UNIFORM, DType::F64, &[4, 4], &[3, 0], &[2, 4]),
+            "past the end"
+        );
+        assert!(
+            !ok(UNIFORM, DType::F64, &[4], &[usize::MAX], &[2]),
+            "offset overflow"
+        );
+        assert!(
+            !ok(UNIFORM, DType::F64, &[usize::MAX, 4], &[0, 0], &[1, 1]),
+            "too many elements"
+        );
+        let uniform = |low, high| Distribution::Uniform { low, high };
+        assert!(!ok(uniform(1.0, 1.0), DType::F64, &[1], &[0], &[1]));
+        assert!(!ok(uniform(2.0, 1.0), DType::F64, &[1], &[0], &[1]));
+        assert!(!ok(uniform(f64::NAN, 1.0), DType::F64, &[1], &[0], &[1]));
+        assert!(!ok(
+            uniform(0.0, f64::INFINITY),
+            DType::F64,
+            &[1],
+            &[0],
+            &[1]
+        ));
+        assert!(
+            !ok(uniform(-1e308, 1e308), DType::F64, &[1], &[0], &[1]),
+            "span overflows"
+        );
+        assert!(
+            !ok(uniform(1.0, 1.0 + 1e-9), DType::F32, &[1], &[0], &[1]),
+            "empty in f32"
+        );
+        let normal = |mean, std| Distribution::Normal { mean, std };
+        assert!(!ok(normal(0.0, -1.0), DType::F64, &[1], &[0], &[1]));
+        assert!(!ok(normal(0.0, f64::NAN), DType::F64, &[1], &[0], &[1]));
+        assert!(!ok(
+            normal(f64::INFINITY, 1.0),
+            DType::F32,
+            &[1],
+            &[0],
+            &[1]
+        ));
+    }
 }

@@ -1,3 +1,24 @@
-//! Fused elementwise programs and their tile-by-tile evaluation.
+//! Fused elementwise programs ([`ElementwiseProgram`]) and their evaluation tile by
+//! tile. This module owns the program's semantics and its evaluation on in-memory
+//! chunks; building programs from expressions (fusion) is the graph's job, and
+//! reducing the results is [`crate::reduce`]'s.
+//!
+//! Files: `program` (the data form), `validate` (static checks), `eval` (the tile
+//! loop), `tile` (broadcast inputs), `ops` (typed per-tile kernels), `math`
+//! (vectorized sin/cos/exp), `lane` (dtype-erased tile storage).
 
+mod eval;
+mod lane;
+mod math;
+mod ops;
 pub mod program;
+mod tile;
+mod validate;
+
+pub use eval::{eval, for_each_tile};
+pub use lane::TileSlice;
+pub use program::{BinaryOp, CmpOp, ElementwiseProgram, Instr, Node, UnaryOp};
+pub use validate::validate;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,285 @@
+//! The tile-by-tile evaluator: [`eval`] and [`for_each_tile`].
+//!
+//! The output is cut into tiles of [`TILE`] consecutive C-order elements. For each
+//! tile every live instruction runs once over the whole tile, reading its operands'
+//! tiles and writing its own register, so intermediates stay in cache and no
+//! full-chunk temporary exists. Registers are allocated once per call. A value can
+//! also be a splat (one element for the whole tile: scalars, 0-d inputs, results
+//! of splats) or borrowed from an input's memory (C-contiguous inputs), which the
+//! kernels in [`super::ops`] read without copying.
+
+use super::lane::{dispatch_arith, dispatch_float, Kind, Lane, Reg, TileSlice};
+use super::ops::{self, Operand};
+use super::program::{BinaryOp, ElementwiseProgram, Instr, Node, UnaryOp};
+use super::tile::{broadcasts_to, contiguous_copy, Source};
+use super::validate::{operands, validate};
+use crate::dtype::DType;
+use crate::error::{KernelError, Result};
+use crate::{dispatch_dtype, Chunk};
+use std::ops::Range;
+
+/// Elements per tile: 32 KiB of f64 per register, so a handful of registers stay
+/// in L2 while the loops are long enough to amortize the per-tile dispatch.
+pub(crate) const TILE: usize = 4096;
+
+/// Evaluates the program on the inputs, broadcast (NumPy rules) to `out_shape`;
+/// returns a C-contiguous (standard layout) chunk of dtype `p.out_dtype()`.
+///
+/// Inputs may have any memory layout and fewer or size-1 axes.
+///
+/// # Errors
+/// An invalid program (see [`validate`]), `inputs.len() != p.inputs.len()`, an
+/// input whose dtype differs from `p.inputs[i]` ([`KernelError::DType`]) or whose
+/// shape does not broadcast to `out_shape` ([`KernelError::Shape`]), or an output
+/// too large to allocate.
+pub fn eval(p: &ElementwiseProgram, inputs: &[&Chunk], out_shape: &[usize]) -> Result<Chunk> {
+    with_evaluator(p, inputs, out_shape, |ev| {
+        let mut out = Reg::zeros(p.out_dtype(), ev.total);
+        for start in (0..ev.total).step_by(TILE) {
+            ev.tile_into(start, TILE.min(ev.total - start), &mut out);
+        }
+        out.into_chunk(out_shape)
+    })
+}
+
+/// Evaluates the program tile by tile in C order over `out_shape`, calling
+/// `f(start, tile)` where `start` is the flat C-order index of the tile's first
+/// element; tiles cover the output exactly once, in increasing order. Used by
+/// fused reductions so no full chunk is materialized.
+///
+/// # Errors
+/// As [`eval`], and the first error `f` returns (which stops the evaluation).
+pub fn for_each_tile(
+    p: &ElementwiseProgram,
+    inputs: &[&Chunk],
+    out_shape: &[usize],
+    f: &mut dyn FnMut(usize, TileSlice<'_>) -> Result<()>,
+) -> Result<()> {
+    with_evaluator(p, inputs, out_shape, |ev| {
+        for start in (0..ev.total).step_by(TILE) {
+            f(start, ev.tile(start, TILE.min(ev.total - start)))?;
+        }
+        Ok(())
+    })
+}
+
+/// Checks the arguments, builds an evaluator and runs `body` with it.
+fn with_evaluator<R>(
+    p: &ElementwiseProgram,
+    inputs: &[&Chunk],
+    out_shape: &[usize],
+    body: impl FnOnce(&mut Evaluator<'_>) -> Result<R>,
+) -> Result<R> {
+    validate(p)?;
+    if inputs.len() != p.inputs.len() {
+        return Err(KernelError::Other(format!(
+            "elementwise program takes {} inputs, got {}",
+            p.inputs.len(),
+            inputs.len()
+        )));
+    }
+    for (c, &dtype) in inputs.iter().zip(&p.inputs) {
+        if c.dtype() != Some(dtype) {
+            let got = c.dtype().map_or_else(|| "a partial or unit chunk".to_string(), |d| d.to_string());
+            return Err(KernelError::DType { expected: dtype.to_string(), got });
+        }
+        if !broadcasts_to(c.shape(), out_shape) {
+            return Err(KernelError::Shape { expected: out_shape.to_vec(), got: c.shape().to_vec() });
+        }
+    }
+    let total = out_shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(|n| n.checked_mul(p.out_dtype().size()).is_some_and(|b| isize::try_from(b).is_ok()))
+        .ok_or_else(|| KernelError::Other(format!("output shape {out_shape:?} is too large")))?;
+    // Without tiles there is nothing to read, so skip the copies.
+    let copies: Vec<Option<Chunk>> = inputs.iter().map(|c| if total == 0 { None } else { contiguous_copy(c) }).collect();
+    let sources = if total == 0 {
+        Vec::new()
+    } else {
+        inputs.iter().zip(&copies).map(|(&c, copy)| Source::new(copy.as_ref().unwrap_or(c), out_shape)).collect()
+    };
+    let n = p.instrs.len();
+    let mut live = vec![false; n];
+    live[n - 1] = true;
+    for k in (0..n).rev() {
+        if live[k] {
+            operands(&p.instrs[k].node).for_each(|j| live[j] = true);
+        }
+    }
+    let mut ev = Evaluator {
+        instrs: &p.instrs,
+        sources,
+        live,
+        regs: p.instrs.iter().map(|i| Reg::new(i.dtype)).collect(),
+        kinds: vec![Kind::Splat; n],
+        total,
+        capacity: TILE.min(total),
+    };
+    body(&mut ev)
+}
+
+/// Per-call state: the inputs, one register per instruction, and where each
+/// instruction's value for the current tile is.
+struct Evaluator<'c> {
+    instrs: &'c [Instr],
+    sources: Vec<Source<'c>>,
+    /// Instructions the result depends on; the others are skipped.
+    live: Vec<bool>,
+    regs: Vec<Reg>,
+    kinds: Vec<Kind<'c>>,
+    total: usize,
+    /// Register length: the longest tile.
+    capacity: usize,
+}
+
+impl<'c> Evaluator<'c> {
+    /// Computes the tile at `start` into `out[start..start + len]`.
+    fn tile_into(&mut self, start: usize, len: usize, out: &mut Reg) {
+        let last = self.run_operands(start, len);
+        let range = start..start + len;
+        match self.exec(last, start, len, Some(out)) {
+            Kind::Full => {}
+            Kind::Splat => out.splat_fill(range),
+            Kind::Borrowed(t) => out.copy_tile(range, t),
+        }
+    }
+
+    /// Computes the tile at `start` and returns it.
+    fn tile(&mut self, start: usize, len: usize) -> TileSlice<'_> {
+        let last = self.run_operands(start, len);
+        match self.exec(last, start, len, None) {
+            Kind::Full => self.regs[last].tile(len),
+            Kind::Splat => {
+                self.regs[last].splat_fill(0..len);
+                self.regs[last].tile(len)
+            }
+            Kind::Borrowed(t) => t,
+        }
+    }
+
+    /// Runs every live instruction but the last; returns the last's index.
+    fn run_operands(&mut self, start: usize, len: usize) -> usize {
+        let last = self.instrs.len() - 1;
+        for k in 0..last {
+            if self.live[k] {
+                self.kinds[k] = self.exec(k, start, len, None);
+            }
+        }
+        last
+    }
+
+    /// Runs instruction `k` on the tile, into `out[start..]` if given, else into
+    /// its own register.
+    fn exec(&mut self, k: usize, start: usize, len: usize, out: Option<&mut Reg>) -> Kind<'c> {
+        let (done, rest) = self.regs.split_at_mut(k);
+        let (dest, range) = match out {
+            Some(out) => (out, start..start + len),
+            None => {
+                rest[0].ensure_len(self.capacity);
+                (&mut rest[0], 0..len)
+            }
+        };
+        let args = Args { instrs: self.instrs, kinds: &self.kinds[..k], regs: done, len };
+        let kind = exec_node(&self.instrs[k], &args, &mut self.sources, start, dest, range);
+        self.kinds[k] = kind;
+        kind
+    }
+}
+
+/// The operands available to an instruction: the values of earlier instructions.
+struct Args<'a, 'c> {
+    instrs: &'a [Instr],
+    kinds: &'a [Kind<'c>],
+    regs: &'a [Reg],
+    len: usize,
+}
+
+impl<'a> Args<'a, '_> {
+    fn dtype(&self, j: usize) -> DType {
+        self.instrs[j].dtype
+    }
+
+    fn get<T: Lane>(&self, j: usize) -> Operand<'a, T> {
+        match self.kinds[j] {
+            Kind::Full => Operand::Slice(&T::of_reg(&self.regs[j])[..self.len]),
+            Kind::Splat => Operand::Splat(T::of_reg(&self.regs[j])[0]),
+            Kind::Borrowed(t) => Operand::Slice(T::from_tile(t)),
+        }
+    }
+}
+
+const VALIDATED: &str = "validate() checked the operation's dtypes";
+
+/// The typed output slice of a register.
+fn out<T: Lane>(dest: &mut Reg, range: Range<usize>) -> &mut [T] {
+    &mut T::of_reg_mut(dest)[range]
+}
+
+/// Dispatches one instruction to its typed kernel.
+fn exec_node<'c>(
+    instr: &Instr,
+    args: &Args<'_, 'c>,
+    sources: &mut [Source<'c>],
+    start: usize,
+    dest: &mut Reg,
+    range: Range<usize>,
+) -> Kind<'c> {
+    let dtype = instr.dtype;
+    match instr.node {
+        Node::Input(i) => dispatch_dtype!(dtype, T => sources[i].fetch::<T>(start, out::<T>(dest, range))),
+        Node::Scalar(s) => dispatch_dtype!(dtype, T => {
+            out::<T>(dest, range)[0] = s.to::<T>();
+            Kind::Splat
+        }),
+        Node::Unary(op, a) => exec_unary(op, a, dtype, args, dest, range),
+        Node::Binary(op, a, b) => match op {
+                BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => dispatch_arith!(dtype,
+                    T => ops::binary_arith(op, args.get::<T>(a), args.get::<T>(b), out::<T>(dest, range)),
+                    bool => unreachable!("{VALIDATED}")),
+                BinaryOp::Pow => dispatch_float!(dtype,
+                    T => ops::pow(args.get::<T>(a), args.get::<T>(b), out::<T>(dest, range)),
+                    _ => unreachable!("{VALIDATED}")),
+                BinaryOp::Minimum | BinaryOp::Maximum => dispatch_dtype!(dtype,
+                    T => ops::binary_any(op, args.get::<T>(a), args.get::<T>(b), out::<T>(dest, range))),
+                BinaryOp::And | BinaryOp::Or => {
+                    ops::binary_bool(op, args.get(a), args.get(b), out::<bool>(dest, range))
+                }
+        },
+        Node::Compare(op, a, b) => dispatch_dtype!(args.dtype(a),
+            T => ops::compare(op, args.get::<T>(a), args.get::<T>(b), out::<bool>(dest, range))),
+        Node::Where(c, a, b) => dispatch_dtype!(dtype,
+            T => ops::select(args.get(c), args.get::<T>(a), args.get::<T>(b), out::<T>(dest, range))),
+        Node::Cast(a) => dispatch_dtype!(args.dtype(a),
+            S => dispatch_dtype!(dtype, D => ops::cast(args.get::<S>(a), out::<D>(dest, range)))),
+        Node::Clip(a, lo, hi) => dispatch_dtype!(dtype,
+            T => ops::clip(args.get::<T>(a), lo.to::<T>(), hi.to::<T>(), out::<T>(dest, range))),
+    }
+}
+
+fn exec_unary<'c>(
+    op: UnaryOp,
+    a: usize,
+    dtype: DType,
+    args: &Args<'_, 'c>,
+    dest: &mut Reg,
+    range: Range<usize>,
+) -> Kind<'c> {
+    match op {
+        UnaryOp::Not => ops::not(args.get(a), out::<bool>(dest, range)),
+        UnaryOp::IsNan | UnaryOp::IsFinite => {
+            let out = out::<bool>(dest, range);
+            dispatch_float!(args.dtype(a), T => ops::classify(op, args.get::<T>(a), out), _ => {
+                // Integers and bools are never NaN and always finite.
+                out[0] = op == UnaryOp::IsFinite;
+                Kind::Splat
+            })
+        }
+        UnaryOp::Neg | UnaryOp::Abs => dispatch_arith!(dtype,
+            T => ops::unary_arith(op, args.get::<T>(a), out::<T>(dest, range)),
+            bool => unreachable!("{VALIDATED}")),
+        _ => dispatch_float!(dtype,
+            T => ops::unary_float(op, args.get::<T>(a), out::<T>(dest, range)),
+            _ => unreachable!("{VALIDATED}")),
+    }
+}

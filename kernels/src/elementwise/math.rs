@@ -1,0 +1,398 @@
+//! Slice versions of `sin`, `cos` and `exp` that LLVM vectorizes. Each runs a
+//! branch-free polynomial over the whole slice, then recomputes with `std` the few
+//! elements outside the fast path's range (NaN, infinities, huge arguments,
+//! overflow and underflow). Results are within 2 ulp of `std` (tests below).
+//!
+//! The polynomials are the fdlibm kernels (`__kernel_sin`, `__kernel_cos`,
+//! `__ieee754_exp`), whose error is below 1 ulp; the reduction modulo pi/2 is
+//! fdlibm's three-part Cody-Waite split carried in double-double arithmetic, done
+//! unconditionally so that every lane runs the same instructions. `f32` runs the
+//! `f64` kernels and rounds once, which is exact enough and keeps one set of
+//! constants.
+//!
+//! Rounding to an integer uses the 1.5 * 2^52 trick rather than `f64::round`,
+//! which is a libm call per lane without SSE4.1; the same sum also carries the
+//! integer in its low mantissa bits.
+
+use std::f64::consts::{FRAC_2_PI, LOG2_E};
+
+/// Adding then subtracting this rounds to the nearest integer (ties to even) for
+/// |v| < 2^51, and leaves that integer in the sum's low mantissa bits.
+const TOINT: f64 = 6_755_399_441_055_744.0;
+
+/// The fast path of `sin`/`cos` needs |q| < 2^20 for `q * PIO2_*` to be exact
+/// (33-bit constants); 1e6 / (pi/2) is about 2^19.3.
+const TRIG_LIMIT: f64 = 1.0e6;
+
+// pi/2 = PIO2_1 + PIO2_2 + PIO2_3 + PIO2_3T to about 150 bits; the first three have
+// 33 significant bits so their products with q are exact.
+const PIO2_1: f64 = 1.570_796_326_734_125_614_17e+00;
+const PIO2_2: f64 = 6.077_100_506_303_965_976_60e-11;
+const PIO2_3: f64 = 2.022_266_248_711_166_455_80e-21;
+const PIO2_3T: f64 = 8.478_427_660_368_899_569_97e-32;
+
+// fdlibm __kernel_sin coefficients (minimax on [-pi/4, pi/4]).
+const S1: f64 = -1.666_666_666_666_663_243_48e-01;
+const S2: f64 = 8.333_333_333_322_489_461_24e-03;
+const S3: f64 = -1.984_126_982_985_794_931_34e-04;
+const S4: f64 = 2.755_731_370_707_006_767_89e-06;
+const S5: f64 = -2.505_076_025_340_686_341_95e-08;
+const S6: f64 = 1.589_690_995_211_550_102_21e-10;
+
+// fdlibm __kernel_cos coefficients.
+const C1: f64 = 4.166_666_666_666_660_190_37e-02;
+const C2: f64 = -1.388_888_888_887_410_957_49e-03;
+const C3: f64 = 2.480_158_728_947_672_941_78e-05;
+const C4: f64 = -2.755_731_435_139_066_330_35e-07;
+const C5: f64 = 2.087_572_321_298_174_827_90e-09;
+const C6: f64 = -1.135_964_755_778_819_482_65e-11;
+
+// fdlibm exp: ln 2 split so that k * LN2_HI is exact for |k| < 2^32, and the
+// coefficients of its rational approximation on [-ln2/2, ln2/2].
+const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-01;
+const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+const P1: f64 = 1.666_666_666_666_660_190_37e-01;
+const P2: f64 = -2.777_777_777_701_559_338_42e-03;
+const P3: f64 = 6.613_756_321_437_934_361_17e-05;
+const P4: f64 = -1.653_390_220_546_525_153_90e-06;
+const P5: f64 = 4.138_136_797_057_238_460_39e-08;
+
+/// Bounds of the fast `exp`: 2^k stays a normal double and the result neither
+/// overflows nor goes subnormal (exp(-708) ~ 3.3e-308 > f64::MIN_POSITIVE).
+const EXP_LO: f64 = -708.0;
+const EXP_HI: f64 = 709.0;
+
+/// Below this, sin(x) rounds to x; returning x also keeps the sign of -0.
+const SIN_TINY: f64 = 7.450_580_596_923_828e-9; // 2^-27
+
+/// `a + b` as an unevaluated sum `(s, e)`, exactly (Knuth's TwoSum: no magnitude
+/// precondition, which matters because the reduced argument can cancel to ~0).
+#[inline(always)]
+fn two_sum(a: f64, b: f64) -> (f64, f64) {
+    let s = a + b;
+    let bv = s - a;
+    let av = s - bv;
+    (s, (a - av) + (b - bv))
+}
+
+/// x = q * pi/2 + (hi + lo) with |hi + lo| <~ pi/4; also returns q's bits (q mod 4
+/// in the low two). Valid for |x| < TRIG_LIMIT.
+#[inline(always)]
+fn reduce_pio2(x: f64) -> (f64, f64, u64) {
+    let t = x * FRAC_2_PI + TOINT;
+    let q = t - TOINT;
+    // Exact: q * PIO2_1 has at most 53 bits and is within a factor 2 of x (Sterbenz).
+    let a = x - q * PIO2_1;
+    let (h, l) = two_sum(a, -(q * PIO2_2));
+    let (h, e) = two_sum(h, -(q * PIO2_3));
+    let l = l + e - q * PIO2_3T;
+    let hi = h + l;
+    (hi, l - (hi - h), t.to_bits())
+}
+
+/// sin(x + y) for |x + y| <= ~pi/4, y a tail much smaller than x.
+#[inline(always)]
+fn kernel_sin(x: f64, y: f64) -> f64 {
+    let z = x * x;
+    let w = z * z;
+    let r = S2 + z * (S3 + z * S4) + z * w * (S5 + z * S6);
+    let v = z * x;
+    x - ((z * (0.5 * y - v * r) - y) - v * S1)
+}
+
+/// cos(x + y) for |x + y| <= ~pi/4.
+#[inline(always)]
+fn kernel_cos(x: f64, y: f64) -> f64 {
+    let z = x * x;
+    let w = z * z;
+    let r = z * (C1 + z * (C2 + z * C3)) + w * w * (C4 + z * (C5 + z * C6));
+    let hz = 0.5 * z;
+    let w = 1.0 - hz;
+    // (1 - w) - hz recovers the rounding error of w, which keeps this under 1 ulp.
+    w + (((1.0 - w) - hz) + (z * r - x * y))
+}
+
+/// sin of the reduced argument in quadrant `q` (mod 4): the sin kernel, the cos
+/// kernel, or their negations, picked with bit masks so the loop stays branch-free.
+#[inline(always)]
+fn by_quadrant(ks: f64, kc: f64, q: u64) -> f64 {
+    let odd = (q & 1).wrapping_neg();
+    let bits = (ks.to_bits() & !odd) | (kc.to_bits() & odd);
+    f64::from_bits(bits ^ ((q & 2) << 62))
+}
+
+#[inline(always)]
+fn sin_fast(x: f64) -> f64 {
+    let (hi, lo, q) = reduce_pio2(x);
+    let s = by_quadrant(kernel_sin(hi, lo), kernel_cos(hi, lo), q);
+    if x.abs() < SIN_TINY {
+        x
+    } else {
+        s
+    }
+}
+
+#[inline(always)]
+fn cos_fast(x: f64) -> f64 {
+    let (hi, lo, q) = reduce_pio2(x);
+    // cos(x) = sin(x + pi/2): the quadrant shifts by one.
+    by_quadrant(kernel_sin(hi, lo), kernel_cos(hi, lo), q.wrapping_add(1))
+}
+
+#[inline(always)]
+fn exp_fast(x: f64) -> f64 {
+    let t = x * LOG2_E + TOINT;
+    let k = t - TOINT;
+    let hi = x - k * LN2_HI;
+    let lo = k * LN2_LO;
+    let r = hi - lo;
+    let rr = r * r;
+    let c = r - rr * (P1 + rr * (P2 + rr * (P3 + rr * (P4 + rr * P5))));
+    let y = 1.0 + (r * c / (2.0 - c) - lo + hi);
+    // t's mantissa holds 2^51 + k; k + 1023 in the exponent field is 2^k.
+    let biased = t.to_bits().wrapping_sub(TOINT.to_bits()).wrapping_add(1023);
+    y * f64::from_bits(biased << 52)
+}
+
+#[inline(always)]
+fn trig_in_range(x: f64) -> bool {
+    x.abs() <= TRIG_LIMIT
+}
+
+#[inline(always)]
+fn exp_in_range(x: f64) -> bool {
+    (EXP_LO..=EXP_HI).contains(&x)
+}
+
+/// Applies `fast` to every element, then redoes with `slow` those for which
+/// `in_range` fails. The first loop is the vectorized one; the check is a
+/// vectorized reduction so the usual all-in-range slice skips the second pass.
+#[inline(always)]
+fn apply<T: Copy>(
+    xs: &[T],
+    out: &mut [T],
+    fast: impl Fn(T) -> T,
+    in_range: impl Fn(T) -> bool,
+    slow: impl Fn(T) -> T,
+) {
+    debug_assert_eq!(xs.len(), out.len());
+    let mut all_in = true;
+    for (o, &x) in out.iter_mut().zip(xs) {
+        *o = fast(x);
+        all_in &= in_range(x);
+    }
+    if !all_in {
+        for (o, &x) in out.iter_mut().zip(xs) {
+            if !in_range(x) {
+                *o = slow(x);
+            }
+        }
+    }
+}
+
+/// Sine of each element of `xs` into `out` (same length).
+pub(crate) fn sin_f64(xs: &[f64], out: &mut [f64]) {
+    apply(xs, out, sin_fast, trig_in_range, f64::sin);
+}
+
+/// Cosine of each element of `xs` into `out` (same length).
+pub(crate) fn cos_f64(xs: &[f64], out: &mut [f64]) {
+    apply(xs, out, cos_fast, trig_in_range, f64::cos);
+}
+
+/// `e^x` of each element of `xs` into `out` (same length).
+pub(crate) fn exp_f64(xs: &[f64], out: &mut [f64]) {
+    apply(xs, out, exp_fast, exp_in_range, f64::exp);
+}
+
+// The f32 versions: f64 kernels rounded once to f32 (cvtps2pd/cvtpd2ps vectorize).
+#[allow(clippy::cast_possible_truncation)]
+pub(crate) fn sin_f32(xs: &[f32], out: &mut [f32]) {
+    let fast = |x: f32| sin_fast(f64::from(x)) as f32;
+    apply(xs, out, fast, |x| trig_in_range(f64::from(x)), f32::sin);
+}
+
+#[allow(clippy::cast_possible_truncation)]
+pub(crate) fn cos_f32(xs: &[f32], out: &mut [f32]) {
+    let fast = |x: f32| cos_fast(f64::from(x)) as f32;
+    apply(xs, out, fast, |x| trig_in_range(f64::from(x)), f32::cos);
+}
+
+// Overflow to inf and underflow to subnormals or 0 happen in the final rounding to
+// f32, so every finite f32 in the f64 fast range takes the fast path.
+#[allow(clippy::cast_possible_truncation)]
+pub(crate) fn exp_f32(xs: &[f32], out: &mut [f32]) {
+    let fast = |x: f32| exp_fast(f64::from(x)) as f32;
+    apply(xs, out, fast, |x| exp_in_range(f64::from(x)), f32::exp);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::f64::consts::FRAC_PI_2;
+
+    /// SplitMix64: enough randomness for sampling test arguments, no dependency.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+        /// Uniform in [lo, hi).
+        fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+            #[allow(clippy::cast_precision_loss)]
+            let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+            lo + (hi - lo) * u
+        }
+    }
+
+    /// Distance in units in the last place; 0 for equal values and for two NaNs.
+    fn ulps64(a: f64, b: f64) -> u64 {
+        if a == b || (a.is_nan() && b.is_nan()) {
+            return 0;
+        }
+        let key = |v: f64| {
+            let i = v.to_bits().cast_signed();
+            if i < 0 {
+                i64::MIN - i
+            } else {
+                i
+            }
+        };
+        key(a).abs_diff(key(b))
+    }
+
+    fn ulps32(a: f32, b: f32) -> u32 {
+        if a == b || (a.is_nan() && b.is_nan()) {
+            return 0;
+        }
+        let key = |v: f32| {
+            let i = v.to_bits().cast_signed();
+            if i < 0 {
+                i32::MIN - i
+            } else {
+                i
+            }
+        };
+        key(a).abs_diff(key(b))
+    }
+
+    /// Arguments for sin/cos: several magnitudes, both signs, and doubles next to
+    /// multiples of pi/2 (where the reduction cancels most bits).
+    fn trig_args() -> Vec<f64> {
+        let mut rng = Rng(42);
+        let mut xs = vec![0.0, -0.0, 5e-324, -5e-324, 1e-310, 2.2e-308, 1e-20, -1e-9, 1.0];
+        for &r in &[1.0, 10.0, 1e3, 1e5, 1e6] {
+            xs.extend((0..20_000).map(|_| rng.uniform(-r, r)));
+        }
+        for _ in 0..20_000 {
+            #[allow(clippy::cast_precision_loss)]
+            let k = (rng.next() % 63_662) as f64;
+            let x = k * FRAC_PI_2;
+            xs.extend([x, x.next_up(), x.next_down(), -x]);
+        }
+        xs.extend([1e6 + 1.0, 1e10, 1e300, f64::MAX, f64::INFINITY, f64::NEG_INFINITY, f64::NAN]);
+        xs
+    }
+
+    fn exp_args() -> Vec<f64> {
+        let mut rng = Rng(7);
+        let mut xs = vec![0.0, -0.0, 5e-324, 1e-300, -1e-17, 1.0, -1.0, 708.0, 709.0, -708.0];
+        xs.extend([709.5, 709.78, 709.8, -708.5, -745.0, -745.2, -800.0, 1000.0]);
+        xs.extend([f64::INFINITY, f64::NEG_INFINITY, f64::NAN]);
+        for &r in &[0.35, 1.0, 50.0, 750.0] {
+            xs.extend((0..30_000).map(|_| rng.uniform(-r, r)));
+        }
+        xs
+    }
+
+    fn check64(name: &str, xs: &[f64], f: fn(&[f64], &mut [f64]), reference: fn(f64) -> f64) {
+        let mut out = vec![0.0; xs.len()];
+        f(xs, &mut out);
+        let mut worst = (0, 0.0);
+        for (&x, &y) in xs.iter().zip(&out) {
+            let d = ulps64(y, reference(x));
+            if d > worst.0 {
+                worst = (d, x);
+            }
+        }
+        assert!(worst.0 <= 2, "{name}: {} ulp at x = {:e}", worst.0, worst.1);
+    }
+
+    /// The fast kernels alone, on the arguments they accept, so a fallback taken by
+    /// mistake cannot hide their error; also counts how many are not bit-exact.
+    fn check_fast(name: &str, xs: &[f64], fast: fn(f64) -> f64, ok: fn(f64) -> bool, reference: fn(f64) -> f64) {
+        let (mut n, mut inexact, mut worst) = (0, 0, 0);
+        for &x in xs.iter().filter(|&&x| ok(x)) {
+            let d = ulps64(fast(x), reference(x));
+            n += 1;
+            inexact += usize::from(d > 0);
+            worst = worst.max(d);
+        }
+        println!("{name}: {n} args, {inexact} not bit-exact with std, worst {worst} ulp");
+        assert!(n > 50_000 && worst <= 2, "{name}: worst {worst} ulp");
+    }
+
+    fn check32(name: &str, xs: &[f64], f: fn(&[f32], &mut [f32]), reference: fn(f32) -> f32) {
+        #[allow(clippy::cast_possible_truncation)]
+        let xs: Vec<f32> = xs.iter().map(|&x| x as f32).collect();
+        let mut out = vec![0.0; xs.len()];
+        f(&xs, &mut out);
+        for (&x, &y) in xs.iter().zip(&out) {
+            let d = ulps32(y, reference(x));
+            assert!(d <= 2, "{name}: {d} ulp at x = {x:e}");
+        }
+    }
+
+    #[test]
+    fn sin_cos_within_2_ulp_of_std() {
+        let xs = trig_args();
+        check_fast("sin_fast", &xs, sin_fast, trig_in_range, f64::sin);
+        check_fast("cos_fast", &xs, cos_fast, trig_in_range, f64::cos);
+        check64("sin", &xs, sin_f64, f64::sin);
+        check64("cos", &xs, cos_f64, f64::cos);
+        check32("sinf", &xs, sin_f32, f32::sin);
+        check32("cosf", &xs, cos_f32, f32::cos);
+    }
+
+    #[test]
+    fn exp_within_2_ulp_of_std() {
+        let xs = exp_args();
+        check_fast("exp_fast", &xs, exp_fast, exp_in_range, f64::exp);
+        check64("exp", &xs, exp_f64, f64::exp);
+        check32("expf", &xs, exp_f32, f32::exp);
+    }
+
+    #[test]
+    fn signed_zeros_and_specials() {
+        let xs = [-0.0, 0.0, f64::NAN, f64::INFINITY, -f64::INFINITY];
+        let mut out = [0.0; 5];
+        sin_f64(&xs, &mut out);
+        assert_eq!(out[0].to_bits(), (-0.0f64).to_bits());
+        assert_eq!(out[1].to_bits(), 0);
+        assert!(out[2..].iter().all(|v| v.is_nan()));
+        cos_f64(&xs, &mut out);
+        assert_eq!(&out[..2], &[1.0, 1.0]);
+        assert!(out[2..].iter().all(|v| v.is_nan()));
+        exp_f64(&xs, &mut out);
+        assert_eq!(&out[..2], &[1.0, 1.0]);
+        assert!(out[2].is_nan());
+        assert_eq!(&out[3..], &[f64::INFINITY, 0.0]);
+        let mut o32 = [0.0f32; 3];
+        sin_f32(&[-0.0, f32::NAN, 1e30], &mut o32);
+        assert_eq!(o32[0].to_bits(), (-0.0f32).to_bits());
+        assert!(o32[1].is_nan());
+        assert_eq!(o32[2], 1e30f32.sin());
+        exp_f32(&[100.0, -200.0, f32::NEG_INFINITY], &mut o32);
+        assert_eq!(o32, [f32::INFINITY, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn empty_slices_are_fine() {
+        sin_f64(&[], &mut []);
+        exp_f32(&[], &mut []);
+    }
+}

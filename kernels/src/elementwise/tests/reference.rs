@@ -1,0 +1,348 @@
+//! A naive reference: the program interpreted one output element at a time on
+//! dynamically typed values, written from the op docs, independent of `ops`.
+//! Only sin/cos/exp use the fast kernels (on one element), because their results
+//! may differ from std by an ulp and later ops (floor, compare) would amplify that;
+//! `math`'s own tests bound them against std.
+
+use crate::elementwise::math;
+use crate::elementwise::program::{BinaryOp, CmpOp, ElementwiseProgram, Node, UnaryOp};
+use crate::{dispatch_dtype, map_chunk, Chunk, DType, Scalar};
+use ndarray::IxDyn;
+
+/// One value of any dtype.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum V {
+    Bool(bool),
+    I8(i8),
+    I16(i16),
+    I32(i32),
+    I64(i64),
+    U8(u8),
+    U16(u16),
+    U32(u32),
+    U64(u64),
+    F32(f32),
+    F64(f64),
+}
+
+macro_rules! from_impls {
+    ($($t:ty => $v:ident),*) => {$(
+        impl From<$t> for V {
+            fn from(x: $t) -> V { V::$v(x) }
+        }
+    )*};
+}
+from_impls!(bool => Bool, i8 => I8, i16 => I16, i32 => I32, i64 => I64, u8 => U8, u16 => U16,
+    u32 => U32, u64 => U64, f32 => F32, f64 => F64);
+
+impl PartialEq for V {
+    /// Bitwise for floats (so -0 != 0), except that all NaNs are equal.
+    fn eq(&self, other: &V) -> bool {
+        match (*self, *other) {
+            (V::F32(a), V::F32(b)) => a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+            (V::F64(a), V::F64(b)) => a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+            (V::Bool(a), V::Bool(b)) => a == b,
+            (a, b) => a.int().is_some() && a.int() == b.int() && a.dtype() == b.dtype(),
+        }
+    }
+}
+
+impl V {
+    pub(crate) fn dtype(self) -> DType {
+        match self {
+            V::Bool(_) => DType::Bool,
+            V::I8(_) => DType::I8,
+            V::I16(_) => DType::I16,
+            V::I32(_) => DType::I32,
+            V::I64(_) => DType::I64,
+            V::U8(_) => DType::U8,
+            V::U16(_) => DType::U16,
+            V::U32(_) => DType::U32,
+            V::U64(_) => DType::U64,
+            V::F32(_) => DType::F32,
+            V::F64(_) => DType::F64,
+        }
+    }
+
+    /// The value of an integer or bool, exactly.
+    fn int(self) -> Option<i128> {
+        Some(match self {
+            V::Bool(b) => i128::from(b),
+            V::I8(x) => x.into(),
+            V::I16(x) => x.into(),
+            V::I32(x) => x.into(),
+            V::I64(x) => x.into(),
+            V::U8(x) => x.into(),
+            V::U16(x) => x.into(),
+            V::U32(x) => x.into(),
+            V::U64(x) => x.into(),
+            V::F32(_) | V::F64(_) => return None,
+        })
+    }
+
+    fn float(self) -> Option<f64> {
+        match self {
+            V::F32(x) => Some(x.into()),
+            V::F64(x) => Some(x),
+            _ => None,
+        }
+    }
+
+    fn as_bool(self) -> bool {
+        match self {
+            V::Bool(b) => b,
+            other => panic!("expected a bool, got {other:?}"),
+        }
+    }
+
+    /// Rust's `as` to `dtype`: integers through i128 (truncating), floats through
+    /// f64 (exact for f32), bool as 0/1, anything to bool as `!= 0`.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    pub(crate) fn cast(self, dtype: DType) -> V {
+        if dtype == DType::Bool {
+            return V::Bool(self.float().map_or_else(|| self.int() != Some(0), |f| f != 0.0));
+        }
+        match (self.int(), self.float()) {
+            (Some(i), _) => match dtype {
+                DType::I8 => V::I8(i as i8),
+                DType::I16 => V::I16(i as i16),
+                DType::I32 => V::I32(i as i32),
+                DType::I64 => V::I64(i as i64),
+                DType::U8 => V::U8(i as u8),
+                DType::U16 => V::U16(i as u16),
+                DType::U32 => V::U32(i as u32),
+                DType::U64 => V::U64(i as u64),
+                DType::F32 => V::F32(i as f32),
+                _ => V::F64(i as f64),
+            },
+            (None, Some(f)) => match dtype {
+                DType::I8 => V::I8(f as i8),
+                DType::I16 => V::I16(f as i16),
+                DType::I32 => V::I32(f as i32),
+                DType::I64 => V::I64(f as i64),
+                DType::U8 => V::U8(f as u8),
+                DType::U16 => V::U16(f as u16),
+                DType::U32 => V::U32(f as u32),
+                DType::U64 => V::U64(f as u64),
+                DType::F32 => V::F32(f as f32),
+                _ => V::F64(f),
+            },
+            _ => unreachable!("every value is an integer or a float"),
+        }
+    }
+}
+
+/// Same-dtype binary integer op on every integer variant.
+macro_rules! int_binary {
+    ($a:expr, $b:expr, |$x:ident, $y:ident| $body:expr) => {
+        match ($a, $b) {
+            (V::I8($x), V::I8($y)) => V::from($body),
+            (V::I16($x), V::I16($y)) => V::from($body),
+            (V::I32($x), V::I32($y)) => V::from($body),
+            (V::I64($x), V::I64($y)) => V::from($body),
+            (V::U8($x), V::U8($y)) => V::from($body),
+            (V::U16($x), V::U16($y)) => V::from($body),
+            (V::U32($x), V::U32($y)) => V::from($body),
+            (V::U64($x), V::U64($y)) => V::from($body),
+            (a, b) => panic!("integer op on {a:?}, {b:?}"),
+        }
+    };
+}
+
+/// A float op written once, run in the operands' own precision.
+macro_rules! float_op {
+    ($a:expr, $b:expr, |$x:ident, $y:ident| $body:expr) => {
+        match ($a, $b) {
+            (V::F32($x), V::F32($y)) => V::from($body),
+            (V::F64($x), V::F64($y)) => V::from($body),
+            (a, b) => panic!("float op on {a:?}, {b:?}"),
+        }
+    };
+}
+
+fn minimum(a: V, b: V) -> V {
+    match (a, b) {
+        (V::Bool(x), V::Bool(y)) => V::Bool(x && y),
+        (V::F32(_) | V::F64(_), _) => float_op!(a, b, |x, y| if x.is_nan() || y.is_nan() { x + y } else if x <= y { x } else { y }),
+        _ => int_binary!(a, b, |x, y| x.min(y)),
+    }
+}
+
+fn maximum(a: V, b: V) -> V {
+    match (a, b) {
+        (V::Bool(x), V::Bool(y)) => V::Bool(x || y),
+        (V::F32(_) | V::F64(_), _) => float_op!(a, b, |x, y| if x.is_nan() || y.is_nan() { x + y } else if x >= y { x } else { y }),
+        _ => int_binary!(a, b, |x, y| x.max(y)),
+    }
+}
+
+pub(crate) fn binary(op: BinaryOp, a: V, b: V) -> V {
+    let float = a.float().is_some();
+    match op {
+        BinaryOp::Minimum => minimum(a, b),
+        BinaryOp::Maximum => maximum(a, b),
+        BinaryOp::And => V::Bool(a.as_bool() && b.as_bool()),
+        BinaryOp::Or => V::Bool(a.as_bool() || b.as_bool()),
+        BinaryOp::Pow => float_op!(a, b, |x, y| x.powf(y)),
+        BinaryOp::Add if float => float_op!(a, b, |x, y| x + y),
+        BinaryOp::Sub if float => float_op!(a, b, |x, y| x - y),
+        BinaryOp::Mul if float => float_op!(a, b, |x, y| x * y),
+        BinaryOp::Div if float => float_op!(a, b, |x, y| x / y),
+        BinaryOp::Rem if float => float_op!(a, b, |x, y| x % y),
+        BinaryOp::Add => int_binary!(a, b, |x, y| x.wrapping_add(y)),
+        BinaryOp::Sub => int_binary!(a, b, |x, y| x.wrapping_sub(y)),
+        BinaryOp::Mul => int_binary!(a, b, |x, y| x.wrapping_mul(y)),
+        BinaryOp::Div => int_binary!(a, b, |x, y| if y == 0 { 0 } else { x.wrapping_div(y) }),
+        BinaryOp::Rem => int_binary!(a, b, |x, y| if y == 0 { 0 } else { x.wrapping_rem(y) }),
+    }
+}
+
+pub(crate) fn compare(op: CmpOp, a: V, b: V) -> V {
+    assert_eq!(a.dtype(), b.dtype(), "comparison operands");
+    let ord = match (a.float(), b.float()) {
+        (Some(x), Some(y)) => x.partial_cmp(&y),
+        _ => a.int().partial_cmp(&b.int()),
+    };
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    V::Bool(match op {
+        CmpOp::Eq => ord == Some(Equal),
+        CmpOp::Ne => ord != Some(Equal),
+        CmpOp::Lt => ord == Some(Less),
+        CmpOp::Le => matches!(ord, Some(Less | Equal)),
+        CmpOp::Gt => ord == Some(Greater),
+        CmpOp::Ge => matches!(ord, Some(Greater | Equal)),
+    })
+}
+
+fn one_f64(f: fn(&[f64], &mut [f64]), x: f64) -> f64 {
+    let mut o = [0.0];
+    f(&[x], &mut o);
+    o[0]
+}
+
+fn one_f32(f: fn(&[f32], &mut [f32]), x: f32) -> f32 {
+    let mut o = [0.0];
+    f(&[x], &mut o);
+    o[0]
+}
+
+pub(crate) fn unary(op: UnaryOp, a: V) -> V {
+    match (op, a) {
+        (UnaryOp::Not, V::Bool(b)) => V::Bool(!b),
+        (UnaryOp::IsNan, a) => V::Bool(a.float().is_some_and(f64::is_nan)),
+        (UnaryOp::IsFinite, a) => V::Bool(a.float().is_none_or(f64::is_finite)),
+        (UnaryOp::Neg, V::F32(x)) => V::F32(-x),
+        (UnaryOp::Neg, V::F64(x)) => V::F64(-x),
+        (UnaryOp::Neg, a) => int_binary!(a, a, |x, _y| x.wrapping_neg()),
+        (UnaryOp::Abs, V::F32(x)) => V::F32(x.abs()),
+        (UnaryOp::Abs, V::F64(x)) => V::F64(x.abs()),
+        (UnaryOp::Abs, V::I8(x)) => V::I8(x.wrapping_abs()),
+        (UnaryOp::Abs, V::I16(x)) => V::I16(x.wrapping_abs()),
+        (UnaryOp::Abs, V::I32(x)) => V::I32(x.wrapping_abs()),
+        (UnaryOp::Abs, V::I64(x)) => V::I64(x.wrapping_abs()),
+        (UnaryOp::Abs, a) => a,
+        (UnaryOp::Sin, V::F64(x)) => V::F64(one_f64(math::sin_f64, x)),
+        (UnaryOp::Cos, V::F64(x)) => V::F64(one_f64(math::cos_f64, x)),
+        (UnaryOp::Exp, V::F64(x)) => V::F64(one_f64(math::exp_f64, x)),
+        (UnaryOp::Sin, V::F32(x)) => V::F32(one_f32(math::sin_f32, x)),
+        (UnaryOp::Cos, V::F32(x)) => V::F32(one_f32(math::cos_f32, x)),
+        (UnaryOp::Exp, V::F32(x)) => V::F32(one_f32(math::exp_f32, x)),
+        (op, a) => float_op!(a, a, |x, _y| match op {
+            UnaryOp::Sqrt => x.sqrt(),
+            UnaryOp::Ln => x.ln(),
+            UnaryOp::Log10 => x.log10(),
+            UnaryOp::Tan => x.tan(),
+            UnaryOp::Tanh => x.tanh(),
+            UnaryOp::Floor => x.floor(),
+            UnaryOp::Ceil => x.ceil(),
+            UnaryOp::Round => x.round(),
+            UnaryOp::Powi(n) => x.powi(n),
+            other => panic!("{other:?} on a float"),
+        }),
+    }
+}
+
+pub(crate) fn scalar(s: Scalar, dtype: DType) -> V {
+    dispatch_dtype!(dtype, T => V::from(s.to::<T>()))
+}
+
+/// The element of `c`, broadcast to `out`, at output multi-index `idx`.
+pub(crate) fn read(c: &Chunk, idx: &[usize]) -> V {
+    let shape = c.shape();
+    let lead = idx.len() - shape.len();
+    let at: Vec<usize> = shape.iter().enumerate().map(|(i, &n)| if n == 1 { 0 } else { idx[lead + i] }).collect();
+    map_chunk!(c, a => V::from(a[IxDyn(&at)]), _ => panic!("not a data chunk"))
+}
+
+/// The program's result at every output element, in C order.
+pub(crate) fn reference(p: &ElementwiseProgram, inputs: &[&Chunk], out: &[usize]) -> Vec<V> {
+    let total: usize = out.iter().product();
+    let mut idx = vec![0; out.len()];
+    let mut result = Vec::with_capacity(total);
+    for flat in 0..total {
+        let mut rest = flat;
+        for ax in (0..out.len()).rev() {
+            idx[ax] = rest % out[ax];
+            rest /= out[ax];
+        }
+        let mut vals: Vec<V> = Vec::with_capacity(p.instrs.len());
+        for instr in &p.instrs {
+            let v = match instr.node {
+                Node::Input(i) => read(inputs[i], &idx),
+                Node::Scalar(s) => scalar(s, instr.dtype),
+                Node::Unary(op, a) => unary(op, vals[a]),
+                Node::Binary(op, a, b) => binary(op, vals[a], vals[b]),
+                Node::Compare(op, a, b) => compare(op, vals[a], vals[b]),
+                Node::Where(c, a, b) => {
+                    if vals[c].as_bool() {
+                        vals[a]
+                    } else {
+                        vals[b]
+                    }
+                }
+                Node::Cast(a) => vals[a].cast(instr.dtype),
+                Node::Clip(a, lo, hi) => {
+                    minimum(maximum(vals[a], scalar(lo, instr.dtype)), scalar(hi, instr.dtype))
+                }
+            };
+            assert_eq!(v.dtype(), instr.dtype, "reference typing of {:?}", instr.node);
+            vals.push(v);
+        }
+        result.push(*vals.last().expect("programs are non-empty"));
+    }
+    result
+}
+
+/// The chunk's elements in logical C order.
+pub(crate) fn values(c: &Chunk) -> Vec<V> {
+    map_chunk!(c, a => a.iter().map(|&x| V::from(x)).collect(), _ => panic!("not a data chunk"))
+}
+
+/// A tile's elements.
+pub(crate) fn tile_values(t: crate::elementwise::TileSlice<'_>) -> Vec<V> {
+    use crate::elementwise::TileSlice as T;
+    fn conv<X: Copy + Into<V>>(s: &[X]) -> Vec<V> {
+        s.iter().map(|&x| x.into()).collect()
+    }
+    match t {
+        T::Bool(s) => conv(s),
+        T::I8(s) => conv(s),
+        T::I16(s) => conv(s),
+        T::I32(s) => conv(s),
+        T::I64(s) => conv(s),
+        T::U8(s) => conv(s),
+        T::U16(s) => conv(s),
+        T::U32(s) => conv(s),
+        T::U64(s) => conv(s),
+        T::F32(s) => conv(s),
+        T::F64(s) => conv(s),
+    }
+}
+
+/// Asserts `got` equals `want` elementwise, reporting the first difference.
+pub(crate) fn assert_values(got: &[V], want: &[V], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    if let Some(i) = (0..got.len()).find(|&i| got[i] != want[i]) {
+        panic!("{what}: element {i}: got {:?}, want {:?}", got[i], want[i]);
+    }
+}

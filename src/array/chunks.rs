@@ -1,0 +1,350 @@
+//! Chunk grids: how an array is cut along each axis, and how users ask for one.
+
+use crate::error::{Error, Result};
+use std::str::FromStr;
+
+/// Chunk sizes per axis (dask's `chunks` tuple): `grid[axis]` lists the lengths of
+/// the blocks along `axis`, summing to the axis length. A zero-length axis has one
+/// block of length 0.
+pub type Grid = Vec<Vec<usize>>;
+
+/// How one axis is to be chunked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AxisChunks {
+    /// Blocks of this size (the last one may be smaller).
+    Size(usize),
+    /// One block for the whole axis (dask's `-1`).
+    Full,
+    /// Chosen to meet the byte target (dask's `"auto"`).
+    Auto,
+    /// These exact sizes, summing to the axis length.
+    Explicit(Vec<usize>),
+}
+
+/// A requested chunking, resolved against a shape by [`ChunkSpec::resolve`].
+///
+/// ```
+/// use darray::ChunkSpec;
+/// let g = ChunkSpec::from([4, 3]).resolve(&[10, 3], 8).unwrap();
+/// assert_eq!(g, vec![vec![4, 4, 2], vec![3]]);
+/// let g = "800 B".parse::<ChunkSpec>().unwrap().resolve(&[100, 100], 8).unwrap();
+/// assert_eq!(g[0].iter().sum::<usize>(), 100);
+/// assert!(g[0][0] * g[1][0] * 8 <= 800);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChunkSpec {
+    /// Every axis `Auto` with the default target of 128 MiB, as dask.
+    Auto,
+    /// Every axis `Auto` with this many bytes per block.
+    Bytes(u64),
+    /// One entry per axis, with the byte target for `Auto` axes.
+    PerAxis(Vec<AxisChunks>, u64),
+}
+
+/// dask's default `array.chunk-size`.
+pub const DEFAULT_CHUNK_BYTES: u64 = 128 << 20;
+
+impl From<&[usize]> for ChunkSpec {
+    fn from(sizes: &[usize]) -> Self {
+        ChunkSpec::PerAxis(
+            sizes.iter().map(|&s| AxisChunks::Size(s)).collect(),
+            DEFAULT_CHUNK_BYTES,
+        )
+    }
+}
+
+impl From<Vec<usize>> for ChunkSpec {
+    fn from(sizes: Vec<usize>) -> Self {
+        ChunkSpec::from(sizes.as_slice())
+    }
+}
+
+impl<const N: usize> From<[usize; N]> for ChunkSpec {
+    fn from(sizes: [usize; N]) -> Self {
+        ChunkSpec::from(sizes.as_slice())
+    }
+}
+
+impl From<Vec<Vec<usize>>> for ChunkSpec {
+    fn from(grid: Vec<Vec<usize>>) -> Self {
+        ChunkSpec::PerAxis(
+            grid.into_iter().map(AxisChunks::Explicit).collect(),
+            DEFAULT_CHUNK_BYTES,
+        )
+    }
+}
+
+impl From<Vec<AxisChunks>> for ChunkSpec {
+    fn from(axes: Vec<AxisChunks>) -> Self {
+        ChunkSpec::PerAxis(axes, DEFAULT_CHUNK_BYTES)
+    }
+}
+
+/// Parses a byte size such as `"64 MiB"`, `"1GB"`, `"4096"` or `"auto"`.
+impl FromStr for ChunkSpec {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        if s.trim().eq_ignore_ascii_case("auto") {
+            return Ok(ChunkSpec::Auto);
+        }
+        parse_bytes(s).map(ChunkSpec::Bytes)
+    }
+}
+
+/// Parses `"64 MiB"`, `"1.5 GB"`, `"100kB"`, `"4096"` into bytes.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] if the text is not a size.
+pub fn parse_bytes(s: &str) -> Result<u64> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let bad = || Error::InvalidArgument {
+        array: String::new(),
+        reason: format!("cannot parse byte size {s:?} (expected e.g. \"64 MiB\")"),
+    };
+    let value: f64 = num.parse().map_err(|_| bad())?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(bad()),
+    };
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Ok((value * mult) as u64)
+}
+
+impl ChunkSpec {
+    /// The grid for an array of `shape` with `itemsize`-byte elements.
+    ///
+    /// # Errors
+    /// [`Error::InvalidChunks`] if the spec has the wrong number of axes, a zero
+    /// block size on a non-empty axis, or explicit sizes that do not sum to the axis.
+    pub fn resolve(&self, shape: &[usize], itemsize: usize) -> Result<Grid> {
+        let (axes, target) = match self {
+            ChunkSpec::Auto => (vec![AxisChunks::Auto; shape.len()], DEFAULT_CHUNK_BYTES),
+            ChunkSpec::Bytes(b) => (vec![AxisChunks::Auto; shape.len()], *b),
+            ChunkSpec::PerAxis(a, b) => (a.clone(), *b),
+        };
+        let invalid = |reason: String| Error::InvalidChunks {
+            array: String::new(),
+            shape: shape.to_vec(),
+            reason,
+        };
+        if axes.len() != shape.len() {
+            return Err(invalid(format!(
+                "{} chunk entries for {} axes",
+                axes.len(),
+                shape.len()
+            )));
+        }
+        let mut grid: Vec<Option<Vec<usize>>> = vec![None; shape.len()];
+        for (ax, (spec, &n)) in axes.iter().zip(shape).enumerate() {
+            grid[ax] = match spec {
+                AxisChunks::Size(0) if n > 0 => {
+                    return Err(invalid(format!("axis {ax}: block size 0")));
+                }
+                AxisChunks::Size(s) => Some(regular(n, *s)),
+                AxisChunks::Full => Some(vec![n]),
+                AxisChunks::Auto => None,
+                AxisChunks::Explicit(v) => {
+                    if v.iter().sum::<usize>() != n {
+                        return Err(invalid(format!(
+                            "axis {ax}: sizes {v:?} do not sum to {n}"
+                        )));
+                    }
+                    if n > 0 && v.contains(&0) {
+                        return Err(invalid(format!("axis {ax}: zero-length block in {v:?}")));
+                    }
+                    if n == 0 {
+                        Some(vec![0])
+                    } else {
+                        Some(v.clone())
+                    }
+                }
+            };
+        }
+        auto_fill(&mut grid, shape, itemsize, target);
+        Ok(grid.into_iter().map(|g| g.expect("auto axes filled")).collect())
+    }
+}
+
+/// Blocks of `size` along an axis of `n` (one empty block when `n == 0`).
+#[must_use]
+pub fn regular(n: usize, size: usize) -> Vec<usize> {
+    if n == 0 {
+        return vec![0];
+    }
+    let size = size.clamp(1, n);
+    let mut v = vec![size; n / size];
+    if n % size != 0 {
+        v.push(n % size);
+    }
+    v
+}
+
+/// Chooses sizes for the `None` axes so a block holds about `target` bytes, as
+/// square as the shape allows (dask's `auto_chunks`): axes too short for the
+/// ideal size take their whole length, and the rest share what remains.
+fn auto_fill(grid: &mut [Option<Vec<usize>>], shape: &[usize], itemsize: usize, target: u64) {
+    let fixed: f64 = grid
+        .iter()
+        .filter_map(|g| g.as_ref().map(|v| v.iter().copied().max().unwrap_or(1).max(1)))
+        .map(|m| m as f64)
+        .product();
+    let mut budget = (target as f64 / itemsize.max(1) as f64 / fixed).max(1.0);
+    let mut auto: Vec<usize> = (0..shape.len()).filter(|&a| grid[a].is_none()).collect();
+    loop {
+        if auto.is_empty() {
+            return;
+        }
+        let ideal = budget.powf(1.0 / auto.len() as f64);
+        let small: Vec<usize> = auto
+            .iter()
+            .copied()
+            .filter(|&a| (shape[a] as f64) <= ideal)
+            .collect();
+        if small.is_empty() {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let size = ideal.floor().max(1.0) as usize;
+            for &a in &auto {
+                grid[a] = Some(regular(shape[a], size));
+            }
+            return;
+        }
+        for &a in &small {
+            grid[a] = Some(regular(shape[a], shape[a]));
+            budget /= shape[a].max(1) as f64;
+        }
+        budget = budget.max(1.0);
+        auto.retain(|a| !small.contains(a));
+    }
+}
+
+/// Start offset of every block along one axis, plus the total at the end.
+#[must_use]
+pub fn offsets(sizes: &[usize]) -> Vec<usize> {
+    let mut v = Vec::with_capacity(sizes.len() + 1);
+    let mut acc = 0;
+    v.push(0);
+    for &s in sizes {
+        acc += s;
+        v.push(acc);
+    }
+    v
+}
+
+/// Number of blocks per axis.
+#[must_use]
+pub fn numblocks(grid: &Grid) -> Vec<usize> {
+    grid.iter().map(Vec::len).collect()
+}
+
+/// The shape of block `idx`.
+#[must_use]
+pub fn block_shape(grid: &Grid, idx: &[u32]) -> Vec<usize> {
+    grid.iter().zip(idx).map(|(g, &i)| g[i as usize]).collect()
+}
+
+/// Start of block `idx` in each axis.
+#[must_use]
+pub fn block_offset(grid: &Grid, idx: &[u32]) -> Vec<usize> {
+    grid.iter()
+        .zip(idx)
+        .map(|(g, &i)| g[..i as usize].iter().sum())
+        .collect()
+}
+
+/// Every block index of the grid in C order.
+#[must_use]
+pub fn block_indices(grid: &Grid) -> Vec<Vec<u32>> {
+    let nb = numblocks(grid);
+    let total: usize = nb.iter().product();
+    let mut out = Vec::with_capacity(total);
+    let mut idx = vec![0u32; nb.len()];
+    for _ in 0..total {
+        out.push(idx.clone());
+        for ax in (0..nb.len()).rev() {
+            idx[ax] += 1;
+            if (idx[ax] as usize) < nb[ax] {
+                break;
+            }
+            idx[ax] = 0;
+        }
+    }
+    out
+}
+
+/// The union of the block boundaries of two chunkings of the same axis length
+/// (dask's common refinement), so both can be sliced to it without moving data
+/// between blocks.
+#[must_use]
+pub fn refine(a: &[usize], b: &[usize]) -> Vec<usize> {
+    let (oa, ob) = (offsets(a), offsets(b));
+    let mut cuts: Vec<usize> = oa.iter().chain(ob.iter()).copied().collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    let sizes: Vec<usize> = cuts.windows(2).map(|w| w[1] - w[0]).collect();
+    if sizes.is_empty() {
+        vec![0]
+    } else {
+        sizes
+    }
+}
+
+/// True if the grid is regular along every axis (all blocks equal but the last,
+/// which is not larger), as Zarr's chunk grid requires.
+#[must_use]
+pub fn is_regular(grid: &Grid) -> bool {
+    grid.iter().all(|g| {
+        g.len() <= 1 || (g[..g.len() - 1].iter().all(|&s| s == g[0]) && g[g.len() - 1] <= g[0])
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regular_edges() {
+        assert_eq!(regular(10, 4), vec![4, 4, 2]);
+        assert_eq!(regular(0, 4), vec![0]);
+        assert_eq!(regular(3, 10), vec![3]);
+    }
+
+    #[test]
+    fn auto_meets_target() {
+        let g = ChunkSpec::Bytes(8 * 1000 * 1000)
+            .resolve(&[100_000, 100_000], 8)
+            .unwrap();
+        assert_eq!(g[0][0], 1000);
+        assert_eq!(g[1][0], 1000);
+        let g = ChunkSpec::Bytes(8 * 1000 * 1000).resolve(&[10, 10_000_000], 8).unwrap();
+        assert_eq!(g[0], vec![10]);
+        assert_eq!(g[1][0], 100_000);
+    }
+
+    #[test]
+    fn bad_specs_are_errors() {
+        assert!(ChunkSpec::from([0]).resolve(&[5], 8).is_err());
+        assert!(ChunkSpec::from(vec![vec![2, 2]]).resolve(&[5], 8).is_err());
+        assert!(ChunkSpec::from([1, 1]).resolve(&[5], 8).is_err());
+        assert!("12 parsecs".parse::<ChunkSpec>().is_err());
+        assert_eq!(parse_bytes("64 MiB").unwrap(), 64 << 20);
+    }
+
+    #[test]
+    fn refinement_is_union_of_cuts() {
+        assert_eq!(refine(&[4, 4, 2], &[5, 5]), vec![4, 1, 3, 2]);
+        assert!(is_regular(&vec![vec![4, 4, 2]]));
+        assert!(!is_regular(&vec![vec![4, 1, 3, 2]]));
+    }
+}

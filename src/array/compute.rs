@@ -1,0 +1,232 @@
+//! Running arrays: `compute`, `to_zarr`, `persist`, and looking at the graph.
+
+use super::chunks::{self, block_indices, block_offset, block_shape};
+use super::expr::{Expr, ExprKind};
+use super::DArray;
+use crate::error::{Error, Result};
+use crate::exec::{default_executor, Executor};
+use crate::graph::{ChunkKey, Graph, Op, Task};
+use crate::ops::{self, Lowerer};
+use crate::store::{self, WriteOptions};
+use darray_kernels::{Chunk, Element};
+use ndarray::{ArrayD, Axis, IxDyn, Slice};
+use std::path::Path;
+use std::sync::Arc;
+
+impl<T: Element> DArray<T> {
+    /// The task graph computing every block of this array.
+    ///
+    /// # Errors
+    /// Errors found while lowering (none for arrays built through the API).
+    pub fn graph(&self) -> Result<Graph> {
+        ops::lower(&[&self.expr])
+    }
+
+    /// Number of tasks in [`DArray::graph`].
+    ///
+    /// # Errors
+    /// As [`DArray::graph`].
+    pub fn num_tasks(&self) -> Result<usize> {
+        Ok(self.graph()?.len())
+    }
+
+    /// The task graph in Graphviz DOT.
+    ///
+    /// # Errors
+    /// As [`DArray::graph`].
+    pub fn to_dot(&self) -> Result<String> {
+        Ok(self.graph()?.to_dot())
+    }
+
+    /// Computes the array on the default executor (all cores).
+    ///
+    /// ```
+    /// use darray::DArray;
+    /// let x = DArray::<i64>::arange(0.0, 5.0, 1.0, [2]).unwrap();
+    /// assert_eq!(x.compute().unwrap().into_iter().collect::<Vec<_>>(), vec![0, 1, 2, 3, 4]);
+    /// ```
+    ///
+    /// # Errors
+    /// A task over the memory budget (before anything runs) or a failing task.
+    pub fn compute(&self) -> Result<ArrayD<T>> {
+        self.compute_with(default_executor())
+    }
+
+    /// Computes the array on `exec`.
+    ///
+    /// # Errors
+    /// As [`DArray::compute`].
+    pub fn compute_with(&self, exec: &dyn Executor) -> Result<ArrayD<T>> {
+        let graph = self.graph()?;
+        let blocks = exec.execute(&graph)?;
+        assemble(&self.expr, blocks)
+    }
+
+    /// Computes a 0-d (or one-element) array and returns its value.
+    ///
+    /// # Errors
+    /// As [`DArray::compute`], or an array with other than one element.
+    pub fn compute_scalar(&self) -> Result<T> {
+        let a = self.compute()?;
+        if a.len() != 1 {
+            return Err(Error::InvalidArgument {
+                array: self.expr.name.clone(),
+                reason: format!("compute_scalar on an array of shape {:?}", a.shape()),
+            });
+        }
+        Ok(a.into_iter().next().expect("one element"))
+    }
+
+    /// Computes every block and keeps them in memory: the returned array reuses
+    /// them instead of recomputing.
+    ///
+    /// # Errors
+    /// As [`DArray::compute`].
+    pub fn persist(&self) -> Result<DArray<T>> {
+        self.persist_with(default_executor())
+    }
+
+    /// [`DArray::persist`] on `exec`.
+    ///
+    /// # Errors
+    /// As [`DArray::compute`].
+    pub fn persist_with(&self, exec: &dyn Executor) -> Result<DArray<T>> {
+        let graph = self.graph()?;
+        let blocks = exec.execute(&graph)?;
+        Ok(DArray::wrap(Expr::new(
+            format!("persist-{}", self.expr.name),
+            self.expr.shape.clone(),
+            self.expr.grid.clone(),
+            T::DTYPE,
+            ExprKind::Literal {
+                blocks: Arc::new(blocks),
+            },
+        )))
+    }
+
+    /// Writes the array to a new Zarr store at `path`, one task per stored chunk
+    /// (or shard), in parallel, never assembling the array. The store's grid is
+    /// `opts.chunk_shape` if given, else this array's chunks (their first size per
+    /// axis where the grid is irregular); the array is rechunked to it, so no two
+    /// tasks write the same chunk or shard. The array appears at `path` only once
+    /// every chunk is written: a failure leaves nothing there.
+    ///
+    /// ```
+    /// use darray::{DArray, WriteOptions};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("x.zarr");
+    /// let x = DArray::<f32>::ones(&[10, 10], [4, 5]).unwrap();
+    /// x.to_zarr(&path, &WriteOptions::default()).unwrap();
+    /// let y = DArray::<f32>::from_zarr(&path).unwrap();
+    /// assert_eq!(y.chunks(), x.chunks());
+    /// assert_eq!(y.sum().unwrap().compute_scalar().unwrap(), 100.0);
+    /// ```
+    ///
+    /// # Errors
+    /// An existing `path` without `opts.overwrite`, invalid options, or a failing task.
+    pub fn to_zarr(&self, path: impl AsRef<Path>, opts: &WriteOptions) -> Result<()> {
+        self.to_zarr_with(path, opts, default_executor())
+    }
+
+    /// [`DArray::to_zarr`] on `exec`.
+    ///
+    /// # Errors
+    /// As [`DArray::to_zarr`].
+    pub fn to_zarr_with(&self, path: impl AsRef<Path>, opts: &WriteOptions, exec: &dyn Executor) -> Result<()> {
+        let path = path.as_ref();
+        let grid: chunks::Grid = match &opts.chunk_shape {
+            Some(cs) => {
+                if cs.len() != self.ndim() || cs.iter().any(|&c| c == 0) {
+                    return Err(Error::InvalidChunks {
+                        array: self.expr.name.clone(),
+                        shape: self.expr.shape.clone(),
+                        reason: format!("Zarr chunk shape {cs:?}"),
+                    });
+                }
+                self.expr
+                    .shape
+                    .iter()
+                    .zip(cs)
+                    .map(|(&n, &c)| chunks::regular(n, usize::try_from(c).unwrap_or(usize::MAX)))
+                    .collect()
+            }
+            None if chunks::is_regular(&self.expr.grid) => self.expr.grid.clone(),
+            None => self
+                .expr
+                .shape
+                .iter()
+                .zip(&self.expr.grid)
+                .map(|(&n, g)| chunks::regular(n, g[0]))
+                .collect(),
+        };
+        let arr = super::slicing::rechunk_expr(&self.expr, grid.clone());
+        let write_grid: Vec<u64> = grid.iter().map(|g| g[0].max(1) as u64).collect();
+        let shape: Vec<u64> = self.expr.shape.iter().map(|&s| s as u64).collect();
+        let staging = store::create_staging(path, &shape, &write_grid, T::DTYPE, opts)?;
+        let run = || -> Result<()> {
+            let mut l = Lowerer::new();
+            let staging_str = staging.display().to_string();
+            let mut outputs = Vec::new();
+            for idx in block_indices(&grid) {
+                let src = l.block(&arr, &idx)?;
+                let in_bytes = l.graph.task(src).out_bytes;
+                outputs.push(l.graph.push(Task {
+                    key: ChunkKey {
+                        array: arr.id,
+                        stage: 255,
+                        block: idx.clone(),
+                    },
+                    op: Op::WriteZarr {
+                        path: staging_str.clone(),
+                        chunk: idx.iter().map(|&i| u64::from(i)).collect(),
+                    },
+                    inputs: vec![src],
+                    // The encoder may hold a copy of the block and its encoding.
+                    mem_bytes: 3 * in_bytes,
+                    out_bytes: 0,
+                }));
+            }
+            l.graph.outputs = outputs;
+            exec.execute(&l.graph)?;
+            Ok(())
+        };
+        match run() {
+            Ok(()) => Ok(store::commit_staging(&staging, path, opts.overwrite)?),
+            Err(e) => {
+                store::abort_staging(&staging);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Places computed blocks (C order of the grid) into one array.
+fn assemble<T: Element>(e: &Expr, blocks: Vec<Arc<Chunk>>) -> Result<ArrayD<T>> {
+    let take = |c: Arc<Chunk>| -> Result<ArrayD<T>> {
+        let c = Arc::try_unwrap(c).unwrap_or_else(|shared| (*shared).clone());
+        let found = c.dtype();
+        T::from_chunk(c).ok_or_else(|| Error::Executor(format!("a block of `{}` came back as {found:?}, not {}", e.name, T::DTYPE)))
+    };
+    if blocks.len() == 1 {
+        let a = take(blocks.into_iter().next().expect("one block"))?;
+        if a.shape() == e.shape.as_slice() {
+            return Ok(a);
+        }
+        return Err(Error::Executor(format!("block of shape {:?} for `{}` of shape {:?}", a.shape(), e.name, e.shape)));
+    }
+    let mut out = ArrayD::<T>::default(IxDyn(&e.shape));
+    for (idx, c) in block_indices(&e.grid).into_iter().zip(blocks) {
+        let a = take(c)?;
+        let off = block_offset(&e.grid, &idx);
+        let bs = block_shape(&e.grid, &idx);
+        if a.shape() != bs.as_slice() {
+            return Err(Error::Executor(format!("block {idx:?} of `{}` has shape {:?}, expected {bs:?}", e.name, a.shape())));
+        }
+        let mut v = out.view_mut();
+        for ax in 0..bs.len() {
+            v.slice_axis_inplace(Axis(ax), Slice::from(off[ax]..off[ax] + bs[ax]));
+        }
+        v.assign(&a);
+    }
+    Ok(out)
+}

@@ -1,0 +1,264 @@
+//! Creating arrays: from Zarr, from ndarray, filled, ranges, identity, random.
+
+use super::chunks::{self, ChunkSpec};
+use super::expr::{Expr, ExprKind};
+use super::DArray;
+use crate::error::{Error, Result};
+use crate::store;
+use darray_kernels::{Distribution, Element, Scalar};
+use ndarray::{ArrayBase, Data, Dimension, Slice};
+use std::path::Path;
+use std::sync::Arc;
+
+impl<T: Element> DArray<T> {
+    /// Opens the Zarr array (v2 or v3) at `path`, chunked like the store (its
+    /// chunk grid, or shard grid for sharded arrays). Reads only metadata.
+    ///
+    /// # Errors
+    /// A missing store, unreadable metadata, an unsupported dtype, or a stored
+    /// dtype other than `T`.
+    pub fn from_zarr(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let info = store::open_info(path)?;
+        let shape = to_usize(&info.shape);
+        let grid = shape
+            .iter()
+            .zip(&info.chunk_shape)
+            .map(|(&n, &c)| chunks::regular(n, usize::try_from(c).unwrap_or(usize::MAX)))
+            .collect();
+        Self::zarr_expr(path, &info, shape, grid)
+    }
+
+    /// Opens the Zarr array at `path` with a chunking of your choice (blocks then
+    /// read the regions they cover, whatever the store's grid).
+    ///
+    /// # Errors
+    /// As [`DArray::from_zarr`], and an invalid chunk spec.
+    pub fn from_zarr_with_chunks(path: impl AsRef<Path>, chunks: impl Into<ChunkSpec>) -> Result<Self> {
+        let path = path.as_ref();
+        let info = store::open_info(path)?;
+        let shape = to_usize(&info.shape);
+        let grid = resolve(&path.display().to_string(), &chunks.into(), &shape, T::DTYPE.size())?;
+        Self::zarr_expr(path, &info, shape, grid)
+    }
+
+    fn zarr_expr(path: &Path, info: &store::ZarrArrayInfo, shape: Vec<usize>, grid: chunks::Grid) -> Result<Self> {
+        if info.dtype != T::DTYPE {
+            return Err(Error::DTypeMismatch {
+                array: path.display().to_string(),
+                expected: T::DTYPE,
+                found: info.dtype,
+            });
+        }
+        let name = path
+            .file_name()
+            .map_or_else(|| "zarr".to_string(), |n| n.to_string_lossy().into_owned());
+        Ok(DArray::wrap(Expr::new(
+            name,
+            shape,
+            grid,
+            T::DTYPE,
+            ExprKind::Zarr {
+                path: path.to_path_buf(),
+            },
+        )))
+    }
+
+    /// A chunked copy of an in-memory array.
+    ///
+    /// ```
+    /// use darray::DArray;
+    /// let a = ndarray::Array2::<f64>::ones((5, 4));
+    /// let x = DArray::from_ndarray(&a, [2, 4]).unwrap();
+    /// assert_eq!(x.chunks(), &vec![vec![2, 2, 1], vec![4]]);
+    /// ```
+    ///
+    /// # Errors
+    /// An invalid chunk spec.
+    pub fn from_ndarray<S, D>(a: &ArrayBase<S, D>, chunks: impl Into<ChunkSpec>) -> Result<Self>
+    where
+        S: Data<Elem = T>,
+        D: Dimension,
+    {
+        let a = a.view().into_dyn();
+        let shape = a.shape().to_vec();
+        let grid = resolve("from_ndarray", &chunks.into(), &shape, T::DTYPE.size())?;
+        let blocks: Vec<_> = chunks::block_indices(&grid)
+            .into_iter()
+            .map(|idx| {
+                let off = chunks::block_offset(&grid, &idx);
+                let bs = chunks::block_shape(&grid, &idx);
+                let mut v = a.view();
+                for ax in 0..shape.len() {
+                    v.slice_axis_inplace(
+                        ndarray::Axis(ax),
+                        Slice::from(off[ax]..off[ax] + bs[ax]),
+                    );
+                }
+                Arc::new(T::into_chunk(v.as_standard_layout().into_owned()))
+            })
+            .collect();
+        Ok(DArray::wrap(Expr::new(
+            "array",
+            shape,
+            grid,
+            T::DTYPE,
+            ExprKind::Literal {
+                blocks: Arc::new(blocks),
+            },
+        )))
+    }
+
+    /// An array of `shape` filled with `value`.
+    ///
+    /// # Errors
+    /// An invalid chunk spec.
+    pub fn full(shape: &[usize], value: T, chunks: impl Into<ChunkSpec>) -> Result<Self> {
+        let grid = resolve("full", &chunks.into(), shape, T::DTYPE.size())?;
+        Ok(DArray::wrap(Expr::new(
+            "full",
+            shape.to_vec(),
+            grid,
+            T::DTYPE,
+            ExprKind::Full {
+                value: Scalar::of(value),
+            },
+        )))
+    }
+
+    /// An array of zeros (`false` for bool).
+    ///
+    /// # Errors
+    /// An invalid chunk spec.
+    pub fn zeros(shape: &[usize], chunks: impl Into<ChunkSpec>) -> Result<Self> {
+        Self::full(shape, T::from_f64(0.0), chunks)
+    }
+
+    /// An array of ones (`true` for bool).
+    ///
+    /// # Errors
+    /// An invalid chunk spec.
+    pub fn ones(shape: &[usize], chunks: impl Into<ChunkSpec>) -> Result<Self> {
+        Self::full(shape, T::from_f64(1.0), chunks)
+    }
+
+    /// Values `start, start + step, ...` below `stop` (above, for a negative
+    /// step), computed as `start + i * step` in `f64` and converted to `T`.
+    ///
+    /// # Errors
+    /// A zero or non-finite step, or an invalid chunk spec.
+    pub fn arange(start: f64, stop: f64, step: f64, chunks: impl Into<ChunkSpec>) -> Result<Self> {
+        if step == 0.0 || !step.is_finite() || !start.is_finite() || !stop.is_finite() {
+            return Err(Error::InvalidArgument {
+                array: "arange".into(),
+                reason: format!("arange({start}, {stop}, {step}): step must be finite and non-zero, bounds finite"),
+            });
+        }
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let n = ((stop - start) / step).ceil().max(0.0) as usize;
+        Self::range_expr("arange", n, start, step, chunks.into())
+    }
+
+    /// `num` evenly spaced values from `start` to `stop` (included if `endpoint`).
+    ///
+    /// # Errors
+    /// An invalid chunk spec.
+    pub fn linspace(start: f64, stop: f64, num: usize, endpoint: bool, chunks: impl Into<ChunkSpec>) -> Result<Self> {
+        let div = if endpoint { num.saturating_sub(1) } else { num };
+        #[allow(clippy::cast_precision_loss)]
+        let step = if div == 0 { 0.0 } else { (stop - start) / div as f64 };
+        Self::range_expr("linspace", num, start, step, chunks.into())
+    }
+
+    fn range_expr(name: &str, n: usize, start: f64, step: f64, spec: ChunkSpec) -> Result<Self> {
+        let grid = resolve(name, &spec, &[n], T::DTYPE.size())?;
+        Ok(DArray::wrap(Expr::new(
+            name,
+            vec![n],
+            grid,
+            T::DTYPE,
+            ExprKind::Arange { start, step },
+        )))
+    }
+
+    /// An `n x m` array with ones on the `k`-th diagonal (NumPy's `eye`).
+    ///
+    /// # Errors
+    /// An invalid chunk spec.
+    pub fn eye(n: usize, m: usize, k: i64, chunks: impl Into<ChunkSpec>) -> Result<Self> {
+        let grid = resolve("eye", &chunks.into(), &[n, m], T::DTYPE.size())?;
+        Ok(DArray::wrap(Expr::new(
+            "eye",
+            vec![n, m],
+            grid,
+            T::DTYPE,
+            ExprKind::Eye { k },
+        )))
+    }
+}
+
+impl<T: Element + num_traits::Float> DArray<T> {
+    /// Uniform random values on `[low, high)`. The value at each position depends
+    /// only on `seed` and the position, never on the chunking.
+    ///
+    /// ```
+    /// use darray::DArray;
+    /// let a = DArray::<f64>::random_uniform(7, &[100], 0.0, 1.0, [7]).unwrap().compute().unwrap();
+    /// let b = DArray::<f64>::random_uniform(7, &[100], 0.0, 1.0, [50]).unwrap().compute().unwrap();
+    /// assert_eq!(a, b);
+    /// ```
+    ///
+    /// # Errors
+    /// `low >= high` or non-finite bounds, or an invalid chunk spec.
+    pub fn random_uniform(seed: u64, shape: &[usize], low: f64, high: f64, chunks: impl Into<ChunkSpec>) -> Result<Self> {
+        if !(low < high) || !low.is_finite() || !high.is_finite() {
+            return Err(Error::InvalidArgument {
+                array: "random_uniform".into(),
+                reason: format!("need finite low < high, got [{low}, {high})"),
+            });
+        }
+        Self::random_expr("uniform", seed, shape, Distribution::Uniform { low, high }, chunks.into())
+    }
+
+    /// Normal random values. Chunking-independent, like [`DArray::random_uniform`].
+    ///
+    /// # Errors
+    /// A negative or non-finite `std`, or an invalid chunk spec.
+    pub fn random_normal(seed: u64, shape: &[usize], mean: f64, std: f64, chunks: impl Into<ChunkSpec>) -> Result<Self> {
+        if !(std >= 0.0) || !std.is_finite() || !mean.is_finite() {
+            return Err(Error::InvalidArgument {
+                array: "random_normal".into(),
+                reason: format!("need finite mean and std >= 0, got mean {mean}, std {std}"),
+            });
+        }
+        Self::random_expr("normal", seed, shape, Distribution::Normal { mean, std }, chunks.into())
+    }
+
+    fn random_expr(name: &str, seed: u64, shape: &[usize], dist: Distribution, spec: ChunkSpec) -> Result<Self> {
+        let grid = resolve(name, &spec, shape, T::DTYPE.size())?;
+        Ok(DArray::wrap(Expr::new(
+            name,
+            shape.to_vec(),
+            grid,
+            T::DTYPE,
+            ExprKind::Random { dist, seed },
+        )))
+    }
+}
+
+/// Resolves a chunk spec, naming the array in the error.
+pub(crate) fn resolve(name: &str, spec: &ChunkSpec, shape: &[usize], itemsize: usize) -> Result<chunks::Grid> {
+    spec.resolve(shape, itemsize).map_err(|e| match e {
+        Error::InvalidChunks { shape, reason, .. } => Error::InvalidChunks {
+            array: name.to_string(),
+            shape,
+            reason,
+        },
+        other => other,
+    })
+}
+
+fn to_usize(v: &[u64]) -> Vec<usize> {
+    v.iter().map(|&x| usize::try_from(x).expect("array dimensions fit in memory addresses")).collect()
+}
+

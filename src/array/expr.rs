@@ -1,0 +1,106 @@
+//! The lazy expression behind every `DArray`: a DAG of nodes, each with its
+//! shape, chunk grid and dtype. `crate::ops::lower` turns the blocks asked for
+//! into tasks, fusing elementwise chains on the way.
+
+use super::chunks::Grid;
+use crate::graph::{ArrayId, AxisTake};
+use darray_kernels::{BinaryOp, CmpOp, DType, Distribution, ReduceKind, Scalar, UnaryOp};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// One node of the expression DAG.
+#[derive(Debug)]
+pub(crate) struct Expr {
+    pub id: ArrayId,
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub grid: Grid,
+    pub dtype: DType,
+    pub kind: ExprKind,
+}
+
+/// The elementwise operation of an `ExprKind::Elementwise` node.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum EwOp {
+    Unary(UnaryOp),
+    Binary(BinaryOp),
+    Compare(CmpOp),
+    /// args: (cond, a, b)
+    Where,
+    Cast,
+    Clip(Scalar, Scalar),
+}
+
+/// Per-axis selection of a slice, in input coordinates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum AxisSel {
+    /// `start, start+step, ...`, `len` elements (step != 0, may be negative).
+    Range { start: usize, step: isize, len: usize },
+    /// One element; the axis disappears.
+    Index(usize),
+    /// A new axis of length 1.
+    NewAxis,
+}
+
+#[derive(Debug)]
+pub(crate) enum ExprKind {
+    Zarr { path: PathBuf },
+    /// Blocks in C order of the grid.
+    Literal { blocks: Arc<Vec<Arc<darray_kernels::Chunk>>> },
+    Full { value: Scalar },
+    Arange { start: f64, step: f64 },
+    Eye { k: i64 },
+    Random { dist: Distribution, seed: u64 },
+    Elementwise { op: EwOp, args: Vec<Arc<Expr>> },
+    Reduce {
+        kind: ReduceKind,
+        axes: Vec<usize>,
+        keepdims: bool,
+        split_every: usize,
+        input: Arc<Expr>,
+    },
+    Slice { input: Arc<Expr>, sel: Vec<AxisSel> },
+    Rechunk { input: Arc<Expr> },
+    Transpose { input: Arc<Expr>, perm: Vec<usize> },
+    Concatenate { inputs: Vec<Arc<Expr>>, axis: usize },
+    MapBlocks { kernel: String, inputs: Vec<Arc<Expr>> },
+}
+
+impl Expr {
+    pub(crate) fn new(
+        name: impl Into<String>,
+        shape: Vec<usize>,
+        grid: Grid,
+        dtype: DType,
+        kind: ExprKind,
+    ) -> Arc<Expr> {
+        let id = ArrayId::fresh();
+        Arc::new(Expr {
+            id,
+            name: name.into(),
+            shape,
+            grid,
+            dtype,
+            kind,
+        })
+    }
+
+    /// True for nodes folded into a fused elementwise program instead of becoming tasks.
+    pub(crate) fn is_fusable(&self) -> bool {
+        matches!(self.kind, ExprKind::Elementwise { .. } | ExprKind::Full { .. })
+    }
+}
+
+impl AxisSel {
+    pub(crate) fn to_take(&self, local_start: usize, len: usize) -> AxisTake {
+        match *self {
+            AxisSel::Range { step, .. } => AxisTake::Range {
+                start: local_start,
+                step,
+                len,
+            },
+            AxisSel::Index(_) => AxisTake::Index(local_start),
+            AxisSel::NewAxis => AxisTake::NewAxis,
+        }
+    }
+}

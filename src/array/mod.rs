@@ -1,0 +1,136 @@
+//! [`DArray`]: a lazy, chunked n-dimensional array. Methods build an expression;
+//! nothing runs until [`DArray::compute`], [`DArray::to_zarr`] or
+//! [`DArray::persist`]. The user API is split by family: creation, elementwise,
+//! reduction, slicing (slice, rechunk, transpose, concatenate), map_blocks, compute.
+
+pub mod chunks;
+mod compute;
+mod creation;
+mod elementwise;
+pub(crate) mod expr;
+pub(crate) mod map_blocks;
+mod reduction;
+pub(crate) mod slicing;
+
+pub use chunks::{AxisChunks, ChunkSpec, Grid};
+pub use elementwise::{where_, Operand};
+pub use map_blocks::{map_blocks, register_kernel, register_kernel_raw, AnyArray, ArrayArg, KernelFn};
+pub use reduction::{ReduceOpts, DEFAULT_SPLIT_EVERY};
+
+use crate::error::{Error, Result};
+use darray_kernels::{DType, Element};
+use expr::Expr;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+/// A lazy chunked array of `T`: a shape, a grid of chunks, and the expression that
+/// computes them.
+///
+/// ```
+/// use darray::DArray;
+/// let x = DArray::<f64>::arange(0.0, 10.0, 1.0, [4]).unwrap();
+/// assert_eq!(x.shape(), &[10]);
+/// assert_eq!(x.chunks(), &vec![vec![4, 4, 2]]);
+/// let y = (&x * 2.0 + 1.0).sum().unwrap();
+/// assert_eq!(y.compute_scalar().unwrap(), 100.0);
+/// ```
+#[must_use = "DArray is lazy: call compute() or to_zarr()"]
+pub struct DArray<T: Element> {
+    pub(crate) expr: Arc<Expr>,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Element> Clone for DArray<T> {
+    fn clone(&self) -> Self {
+        DArray::wrap(self.expr.clone())
+    }
+}
+
+impl<T: Element> fmt::Debug for DArray<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "DArray<{}>(name={:?}, shape={:?}, chunks={:?})",
+            self.expr.dtype, self.expr.name, self.expr.shape, self.expr.grid
+        )
+    }
+}
+
+impl<T: Element> DArray<T> {
+    pub(crate) fn wrap(expr: Arc<Expr>) -> Self {
+        debug_assert_eq!(expr.dtype, T::DTYPE, "expression dtype matches T");
+        DArray {
+            expr,
+            _t: PhantomData,
+        }
+    }
+
+    /// The shape.
+    #[must_use]
+    pub fn shape(&self) -> &[usize] {
+        &self.expr.shape
+    }
+
+    /// Number of dimensions.
+    #[must_use]
+    pub fn ndim(&self) -> usize {
+        self.expr.shape.len()
+    }
+
+    /// Number of elements.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.expr.shape.iter().product()
+    }
+
+    /// True if the array has no elements.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The element dtype.
+    #[must_use]
+    pub fn dtype(&self) -> DType {
+        T::DTYPE
+    }
+
+    /// Bytes of the whole array.
+    #[must_use]
+    pub fn nbytes(&self) -> u64 {
+        (self.len() * T::DTYPE.size()) as u64
+    }
+
+    /// The chunk sizes along each axis (dask's `chunks`).
+    #[must_use]
+    pub fn chunks(&self) -> &Grid {
+        &self.expr.grid
+    }
+
+    /// Number of blocks along each axis.
+    #[must_use]
+    pub fn numblocks(&self) -> Vec<usize> {
+        chunks::numblocks(&self.expr.grid)
+    }
+
+    /// The array's name (used in task keys and errors).
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.expr.name
+    }
+}
+
+pub(crate) fn normalize_axis(name: &str, axis: isize, ndim: usize) -> Result<usize> {
+    let n = isize::try_from(ndim).expect("ndim fits isize");
+    let a = if axis < 0 { axis + n } else { axis };
+    if a < 0 || a >= n {
+        Err(Error::AxisOutOfRange {
+            array: name.to_string(),
+            axis,
+            ndim,
+        })
+    } else {
+        Ok(usize::try_from(a).expect("checked non-negative"))
+    }
+}

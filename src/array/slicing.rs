@@ -1,0 +1,327 @@
+//! Basic slicing (ranges with steps, single indices, new axes), rechunking,
+//! transposition and concatenation. A slice selects only the blocks it touches.
+
+use super::chunks::{self, ChunkSpec, Grid};
+use super::creation::resolve;
+use super::expr::{AxisSel, Expr, ExprKind};
+use super::{normalize_axis, DArray};
+use crate::error::{Error, Result};
+use darray_kernels::Element;
+use ndarray::SliceInfoElem;
+use std::sync::Arc;
+
+/// `a` with grid `grid` (same shape); `a` itself if the grid is unchanged.
+pub(crate) fn rechunk_expr(a: &Arc<Expr>, grid: Grid) -> Arc<Expr> {
+    if grid == a.grid {
+        return a.clone();
+    }
+    Expr::new(
+        "rechunk",
+        a.shape.clone(),
+        grid,
+        a.dtype,
+        ExprKind::Rechunk { input: a.clone() },
+    )
+}
+
+/// One run of selected elements that lies in one input block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Run {
+    /// Input block along the axis.
+    pub block: usize,
+    /// First selected element, local to that block.
+    pub local: usize,
+    /// Number of elements.
+    pub len: usize,
+}
+
+/// Splits the selection `start, start+step, ...` (`len` elements) of an axis cut
+/// into blocks `sizes` into runs that each lie in one block.
+pub(crate) fn runs(sizes: &[usize], start: usize, step: isize, len: usize) -> Vec<Run> {
+    let off = chunks::offsets(sizes);
+    if len == 0 {
+        return vec![Run { block: 0, local: 0, len: 0 }];
+    }
+    let mut out = Vec::new();
+    let mut k = 0usize;
+    let stride = step.unsigned_abs();
+    while k < len {
+        let i = if step > 0 { start + k * stride } else { start - k * stride };
+        // Last block whose start is <= i.
+        let b = off.partition_point(|&o| o <= i) - 1;
+        let n = if step > 0 {
+            (off[b + 1] - 1 - i) / stride + 1
+        } else {
+            (i - off[b]) / stride + 1
+        };
+        let n = n.min(len - k);
+        out.push(Run { block: b, local: i - off[b], len: n });
+        k += n;
+    }
+    out
+}
+
+impl<T: Element> DArray<T> {
+    /// A basic slice, in ndarray's `s![]` notation: ranges with steps (a negative
+    /// step walks the range from its end, as ndarray does), single indices (the
+    /// axis is removed) and `NewAxis`. Axes not named are taken whole. Only the
+    /// blocks the slice touches are read.
+    ///
+    /// ```
+    /// use darray::DArray;
+    /// use ndarray::s;
+    /// let x = DArray::<f64>::arange(0.0, 20.0, 1.0, [6]).unwrap();
+    /// let y = x.slice(s![2..15;4]).unwrap();
+    /// assert_eq!(y.compute().unwrap().into_iter().collect::<Vec<_>>(), vec![2.0, 6.0, 10.0, 14.0]);
+    /// ```
+    ///
+    /// # Errors
+    /// More indices than axes, an index or range out of bounds, a zero step.
+    pub fn slice(&self, info: impl AsRef<[SliceInfoElem]>) -> Result<DArray<T>> {
+        let name = &self.expr.name;
+        let elems = info.as_ref();
+        let consumed = elems.iter().filter(|e| !matches!(e, SliceInfoElem::NewAxis)).count();
+        if consumed > self.ndim() {
+            return Err(Error::InvalidArgument {
+                array: name.clone(),
+                reason: format!("{consumed} indices for a {}-d array", self.ndim()),
+            });
+        }
+        let mut sel = Vec::new();
+        let mut ax = 0;
+        let full = SliceInfoElem::Slice { start: 0, end: None, step: 1 };
+        let rest = std::iter::repeat_n(&full, self.ndim() - consumed);
+        for e in elems.iter().chain(rest) {
+            let n = if ax < self.ndim() { self.expr.shape[ax] } else { 0 };
+            let bad = |what: String| Error::InvalidArgument {
+                array: name.clone(),
+                reason: format!("axis {ax}: {what}"),
+            };
+            match *e {
+                SliceInfoElem::NewAxis => sel.push(AxisSel::NewAxis),
+                SliceInfoElem::Index(i) => {
+                    let j = norm_index(i, n, true).ok_or_else(|| bad(format!("index {i} out of bounds for length {n}")))?;
+                    sel.push(AxisSel::Index(j));
+                    ax += 1;
+                }
+                SliceInfoElem::Slice { start, end, step } => {
+                    if step == 0 {
+                        return Err(bad("step 0".into()));
+                    }
+                    let s = norm_index(start, n, false).ok_or_else(|| bad(format!("start {start} out of bounds for length {n}")))?;
+                    let e = match end {
+                        None => n,
+                        Some(e) => norm_index(e, n, false).ok_or_else(|| bad(format!("end {e} out of bounds for length {n}")))?,
+                    };
+                    let e = e.max(s);
+                    let stride = step.unsigned_abs();
+                    let len = (e - s).div_ceil(stride);
+                    // ndarray walks a negative-step range from its last element.
+                    let first = if step < 0 && len > 0 { e - 1 } else { s };
+                    sel.push(AxisSel::Range { start: first, step, len });
+                    ax += 1;
+                }
+            }
+        }
+        let mut shape = Vec::new();
+        let mut grid = Vec::new();
+        let mut ax = 0;
+        for s in &sel {
+            match *s {
+                AxisSel::NewAxis => {
+                    shape.push(1);
+                    grid.push(vec![1]);
+                }
+                AxisSel::Index(_) => ax += 1,
+                AxisSel::Range { start, step, len } => {
+                    shape.push(len);
+                    grid.push(runs(&self.expr.grid[ax], start, step, len).iter().map(|r| r.len).collect());
+                    ax += 1;
+                }
+            }
+        }
+        Ok(DArray::wrap(Expr::new(
+            "slice",
+            shape,
+            grid,
+            T::DTYPE,
+            ExprKind::Slice {
+                input: self.expr.clone(),
+                sel,
+            },
+        )))
+    }
+
+    /// The same array cut into a different grid. Each output block is assembled
+    /// from the input blocks it overlaps.
+    ///
+    /// # Errors
+    /// An invalid chunk spec.
+    pub fn rechunk(&self, chunks: impl Into<ChunkSpec>) -> Result<DArray<T>> {
+        let grid = resolve(&self.expr.name, &chunks.into(), &self.expr.shape, T::DTYPE.size())?;
+        Ok(DArray::wrap(rechunk_expr(&self.expr, grid)))
+    }
+
+    /// Axes permuted: output axis `i` is input axis `perm[i]`.
+    ///
+    /// # Errors
+    /// `perm` is not a permutation of `0..ndim`.
+    pub fn permute_axes(&self, perm: &[usize]) -> Result<DArray<T>> {
+        let mut seen = vec![false; self.ndim()];
+        for &p in perm {
+            if p >= self.ndim() || std::mem::replace(&mut seen[p], true) {
+                return Err(Error::InvalidArgument {
+                    array: self.expr.name.clone(),
+                    reason: format!("{perm:?} is not a permutation of the {} axes", self.ndim()),
+                });
+            }
+        }
+        if perm.len() != self.ndim() {
+            return Err(Error::InvalidArgument {
+                array: self.expr.name.clone(),
+                reason: format!("{perm:?} is not a permutation of the {} axes", self.ndim()),
+            });
+        }
+        if perm.iter().enumerate().all(|(i, &p)| i == p) {
+            return Ok(self.clone());
+        }
+        Ok(DArray::wrap(Expr::new(
+            "transpose",
+            perm.iter().map(|&p| self.expr.shape[p]).collect(),
+            perm.iter().map(|&p| self.expr.grid[p].clone()).collect(),
+            T::DTYPE,
+            ExprKind::Transpose {
+                input: self.expr.clone(),
+                perm: perm.to_vec(),
+            },
+        )))
+    }
+
+    /// Axes reversed (`a.T`).
+    pub fn t(&self) -> DArray<T> {
+        let perm: Vec<usize> = (0..self.ndim()).rev().collect();
+        self.permute_axes(&perm).expect("a reversal is a permutation")
+    }
+
+    /// Joins arrays along an existing axis. The other axes must match in length;
+    /// their grids are unified.
+    ///
+    /// ```
+    /// use darray::DArray;
+    /// let a = DArray::<i32>::zeros(&[2, 3], [1, 3]).unwrap();
+    /// let b = DArray::<i32>::ones(&[1, 3], [1, 2]).unwrap();
+    /// let c = DArray::concatenate(&[&a, &b], 0).unwrap();
+    /// assert_eq!(c.shape(), &[3, 3]);
+    /// assert_eq!(c.compute().unwrap()[[2, 1]], 1);
+    /// ```
+    ///
+    /// # Errors
+    /// No arrays, an axis out of range, or other axes of different lengths.
+    pub fn concatenate(arrays: &[&DArray<T>], axis: isize) -> Result<DArray<T>> {
+        let first = arrays.first().ok_or_else(|| Error::InvalidArgument {
+            array: "concatenate".into(),
+            reason: "no arrays to concatenate".into(),
+        })?;
+        let ndim = first.ndim();
+        let axis = normalize_axis(&first.expr.name, axis, ndim)?;
+        for a in arrays {
+            let same = a.ndim() == ndim
+                && (0..ndim).all(|d| d == axis || a.expr.shape[d] == first.expr.shape[d]);
+            if !same {
+                return Err(Error::InvalidArgument {
+                    array: a.expr.name.clone(),
+                    reason: format!(
+                        "cannot concatenate shape {:?} with {:?} along axis {axis}",
+                        a.expr.shape, first.expr.shape
+                    ),
+                });
+            }
+        }
+        let mut grid: Grid = first.expr.grid.clone();
+        for a in &arrays[1..] {
+            for d in (0..ndim).filter(|&d| d != axis) {
+                grid[d] = chunks::refine(&grid[d], &a.expr.grid[d]);
+            }
+        }
+        let mut along = Vec::new();
+        let mut inputs = Vec::new();
+        for a in arrays {
+            let mut g = grid.clone();
+            g[axis] = a.expr.grid[axis].clone();
+            if a.expr.shape[axis] > 0 {
+                along.extend(a.expr.grid[axis].iter().copied());
+                inputs.push(rechunk_expr(&a.expr, g));
+            }
+        }
+        let mut shape = first.expr.shape.clone();
+        shape[axis] = arrays.iter().map(|a| a.expr.shape[axis]).sum();
+        if inputs.is_empty() {
+            return Ok((*first).clone());
+        }
+        grid[axis] = along;
+        Ok(DArray::wrap(Expr::new(
+            "concatenate",
+            shape,
+            grid,
+            T::DTYPE,
+            ExprKind::Concatenate { inputs, axis },
+        )))
+    }
+
+    /// Joins arrays of equal shape along a new axis.
+    ///
+    /// # Errors
+    /// No arrays, different shapes, or an axis out of range.
+    pub fn stack(arrays: &[&DArray<T>], axis: isize) -> Result<DArray<T>> {
+        let first = arrays.first().ok_or_else(|| Error::InvalidArgument {
+            array: "stack".into(),
+            reason: "no arrays to stack".into(),
+        })?;
+        let axis = normalize_axis(&first.expr.name, axis, first.ndim() + 1)?;
+        let expanded = arrays
+            .iter()
+            .map(|a| {
+                if a.shape() != first.shape() {
+                    return Err(Error::InvalidArgument {
+                        array: a.expr.name.clone(),
+                        reason: format!("cannot stack shape {:?} with {:?}", a.shape(), first.shape()),
+                    });
+                }
+                let mut info: Vec<SliceInfoElem> = vec![SliceInfoElem::Slice { start: 0, end: None, step: 1 }; axis];
+                info.push(SliceInfoElem::NewAxis);
+                a.slice(&info)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let refs: Vec<&DArray<T>> = expanded.iter().collect();
+        Self::concatenate(&refs, isize::try_from(axis).expect("axis fits isize"))
+    }
+}
+
+/// A possibly negative index normalized into `0..n` (`0..=n` for range bounds).
+fn norm_index(i: isize, n: usize, strict: bool) -> Option<usize> {
+    let n_i = isize::try_from(n).ok()?;
+    let j = if i < 0 { i + n_i } else { i };
+    let limit = if strict { n_i - 1 } else { n_i };
+    (0..=limit).contains(&j).then(|| usize::try_from(j).expect("checked non-negative"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_split_at_block_edges() {
+        assert_eq!(
+            runs(&[4, 4, 2], 1, 3, 3),
+            vec![Run { block: 0, local: 1, len: 1 }, Run { block: 1, local: 0, len: 2 }]
+        );
+        assert_eq!(
+            runs(&[4, 4, 2], 9, -4, 3),
+            vec![
+                Run { block: 2, local: 1, len: 1 },
+                Run { block: 1, local: 1, len: 1 },
+                Run { block: 0, local: 1, len: 1 }
+            ]
+        );
+    }
+}

@@ -1,0 +1,280 @@
+//! The local executor: a rayon work-stealing pool fed by a scheduler loop on the
+//! calling thread. Ready tasks are dispatched in a fixed priority order (depth
+//! first from the outputs, so a reduction branch finishes before new reads
+//! start), never more at once than there are threads or than fit the memory
+//! budget, and each result is dropped as soon as its last consumer has run.
+
+mod order;
+
+use super::run::{run_op, RunContext};
+use super::{ExecStats, Executor};
+use crate::error::{Error, Result};
+use crate::graph::{Graph, TaskId};
+use crate::store::StoreCache;
+use darray_kernels::Chunk;
+use parking_lot::Mutex;
+use std::collections::BinaryHeap;
+use std::cmp::Reverse;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+/// Runs graphs on a local rayon pool.
+///
+/// ```
+/// use darray::{DArray, LocalExecutor};
+/// let exec = LocalExecutor::with_threads(1).unwrap().memory_budget(1 << 30);
+/// let x = DArray::<f64>::ones(&[1000], [100]).unwrap();
+/// let s = x.sum().unwrap().compute_with(&exec).unwrap();
+/// assert_eq!(s.into_iter().next(), Some(1000.0));
+/// assert_eq!(exec.last_stats().peak_running, 1);
+/// ```
+pub struct LocalExecutor {
+    pool: rayon::ThreadPool,
+    threads: usize,
+    budget: u64,
+    progress: bool,
+    stats: Mutex<ExecStats>,
+}
+
+impl std::fmt::Debug for LocalExecutor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalExecutor")
+            .field("threads", &self.threads)
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Half of the machine's memory (from /proc/meminfo), or 4 GiB where unknown.
+#[must_use]
+pub fn default_memory_budget() -> u64 {
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|s| {
+        s.lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+    });
+    total.map_or(4 << 30, |kib| kib * 1024 / 2)
+}
+
+impl LocalExecutor {
+    /// An executor on all cores.
+    ///
+    /// # Errors
+    /// If the thread pool cannot be created.
+    pub fn new() -> Result<Self> {
+        Self::with_threads(std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
+    }
+
+    /// An executor with `threads` worker threads (at least 1).
+    ///
+    /// # Errors
+    /// If the thread pool cannot be created.
+    pub fn with_threads(threads: usize) -> Result<Self> {
+        let threads = threads.max(1);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("darray-{i}"))
+            .build()
+            .map_err(|e| Error::Executor(e.to_string()))?;
+        Ok(LocalExecutor {
+            pool,
+            threads,
+            budget: default_memory_budget(),
+            progress: false,
+            stats: Mutex::new(ExecStats::default()),
+        })
+    }
+
+    /// Sets the memory budget in bytes: a graph with a task projected above it is
+    /// refused before anything runs, and running tasks never project more in total.
+    #[must_use]
+    pub fn memory_budget(mut self, bytes: u64) -> Self {
+        self.budget = bytes;
+        self
+    }
+
+    /// Shows a progress bar on stderr (tasks, bytes read and written).
+    #[must_use]
+    pub fn progress(mut self, on: bool) -> Self {
+        self.progress = on;
+        self
+    }
+
+    /// Number of worker threads.
+    #[must_use]
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// The memory budget in bytes.
+    #[must_use]
+    pub fn budget(&self) -> u64 {
+        self.budget
+    }
+}
+
+/// Refuses a graph with a task over `budget`, naming the task.
+pub(crate) fn check_budget(graph: &Graph, budget: u64) -> Result<()> {
+    if let Some((id, bytes)) = graph.max_task_mem() {
+        if bytes > budget {
+            return Err(Error::OverBudget {
+                key: graph.key_name(&graph.task(id).key),
+                bytes,
+                budget,
+            });
+        }
+    }
+    Ok(())
+}
+
+type Done = (TaskId, std::result::Result<Chunk, Error>);
+
+impl Executor for LocalExecutor {
+    fn execute(&self, graph: &Graph) -> Result<Vec<Arc<Chunk>>> {
+        check_budget(graph, self.budget)?;
+        let n = graph.len();
+        let prio = order::priorities(graph);
+        let mut waiting: Vec<u32> = vec![0; n];
+        let mut dependents: Vec<Vec<TaskId>> = vec![Vec::new(); n];
+        let mut refs: Vec<u32> = vec![0; n];
+        for (i, t) in graph.tasks.iter().enumerate() {
+            waiting[i] = u32::try_from(t.inputs.len()).expect("fewer than 2^32 inputs");
+            for inp in &t.inputs {
+                dependents[inp.0 as usize].push(TaskId(u32::try_from(i).expect("task id fits u32")));
+                refs[inp.0 as usize] += 1;
+            }
+        }
+        for o in &graph.outputs {
+            refs[o.0 as usize] += 1;
+        }
+        let mut ready: BinaryHeap<Reverse<(u32, u32)>> = (0..n)
+            .filter(|&i| waiting[i] == 0)
+            .map(|i| Reverse((prio[i], u32::try_from(i).expect("task id fits u32"))))
+            .collect();
+        let mut results: Vec<Option<Arc<Chunk>>> = vec![None; n];
+        let ctx = RunContext {
+            store: StoreCache::new(),
+        };
+        let bar = progress_bar(self.progress, n);
+        let mut stats = ExecStats::default();
+        let (tx, rx) = crossbeam_channel::unbounded::<Done>();
+        let mut running = 0usize;
+        let mut running_mem = 0u64;
+        let mut held = 0u64;
+        let mut done = 0usize;
+        let mut failure: Option<Error> = None;
+
+        self.pool.in_place_scope(|scope| {
+            loop {
+                // Dispatch while threads and budget allow; always let one run.
+                while failure.is_none() && running < self.threads {
+                    let Some(&Reverse((_, id))) = ready.peek() else { break };
+                    let task = &graph.tasks[id as usize];
+                    if running > 0 && running_mem + task.mem_bytes > self.budget {
+                        break;
+                    }
+                    ready.pop();
+                    let inputs: Vec<Arc<Chunk>> = task
+                        .inputs
+                        .iter()
+                        .map(|i| results[i.0 as usize].clone().expect("inputs are computed before their users"))
+                        .collect();
+                    running += 1;
+                    running_mem += task.mem_bytes;
+                    stats.peak_running = stats.peak_running.max(running as u64);
+                    let tx = tx.clone();
+                    let ctx = &ctx;
+                    scope.spawn(move |_| {
+                        let refs: Vec<&Chunk> = inputs.iter().map(AsRef::as_ref).collect();
+                        let out = catch_unwind(AssertUnwindSafe(|| run_op(&task.op, &refs, ctx)))
+                            .unwrap_or_else(|p| Err(Error::Panic(panic_message(&p))));
+                        drop(refs);
+                        drop(inputs);
+                        let _ = tx.send((TaskId(id), out));
+                    });
+                }
+                if running == 0 {
+                    break;
+                }
+                let (id, out) = rx.recv().expect("a running task always reports");
+                let task = graph.task(id);
+                running -= 1;
+                running_mem -= task.mem_bytes;
+                match out {
+                    Err(e) => {
+                        if failure.is_none() {
+                            failure = Some(Error::Task {
+                                key: graph.key_name(&task.key),
+                                source: Box::new(e),
+                            });
+                        }
+                    }
+                    Ok(chunk) => {
+                        done += 1;
+                        stats.tasks += 1;
+                        bar.inc(1);
+                        let i = id.0 as usize;
+                        if refs[i] > 0 {
+                            held += chunk.nbytes() as u64;
+                            results[i] = Some(Arc::new(chunk));
+                        }
+                        for inp in &task.inputs {
+                            let j = inp.0 as usize;
+                            refs[j] -= 1;
+                            if refs[j] == 0 {
+                                if let Some(c) = results[j].take() {
+                                    held -= c.nbytes() as u64;
+                                }
+                            }
+                        }
+                        stats.peak_bytes = stats.peak_bytes.max(held);
+                        for d in &dependents[i] {
+                            let k = d.0 as usize;
+                            waiting[k] -= 1;
+                            if waiting[k] == 0 {
+                                ready.push(Reverse((prio[k], d.0)));
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        bar.finish_and_clear();
+        stats.chunks_read = ctx.store.chunks_read();
+        stats.bytes_read = ctx.store.bytes_read();
+        stats.chunks_written = ctx.store.chunks_written();
+        stats.bytes_written = ctx.store.bytes_written();
+        *self.stats.lock() = stats;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        debug_assert_eq!(done, n);
+        Ok(graph
+            .outputs
+            .iter()
+            .map(|o| results[o.0 as usize].clone().expect("outputs are kept until returned"))
+            .collect())
+    }
+
+    fn last_stats(&self) -> ExecStats {
+        self.stats.lock().clone()
+    }
+}
+
+fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(ToString::to_string)
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+fn progress_bar(on: bool, n: usize) -> indicatif::ProgressBar {
+    if !on {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(Some(n as u64), indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} tasks ({per_sec})") {
+        bar.set_style(style);
+    }
+    bar
+}

@@ -1,0 +1,61 @@
+//! Execution: the [`Executor`] trait, the one place an [`Op`](crate::graph::Op)
+//! becomes a kernel call (`run`), and the local work-stealing executor
+//! ([`LocalExecutor`]). Array code reaches execution only through `Executor`, so
+//! a remote executor plugs in without touching it.
+
+mod local;
+pub(crate) mod run;
+
+pub use local::{default_memory_budget, LocalExecutor};
+
+use crate::error::Result;
+use crate::graph::Graph;
+use darray_kernels::Chunk;
+use std::sync::{Arc, OnceLock};
+
+/// What one run did: counts and bytes, for tests, benchmarks and progress.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecStats {
+    /// Tasks run.
+    pub tasks: u64,
+    /// Zarr chunks (or regions) read.
+    pub chunks_read: u64,
+    /// Decoded bytes read from Zarr.
+    pub bytes_read: u64,
+    /// Zarr chunks (or shards) written.
+    pub chunks_written: u64,
+    /// Decoded bytes written to Zarr.
+    pub bytes_written: u64,
+    /// Peak bytes of task results held at once.
+    pub peak_bytes: u64,
+    /// Largest number of tasks running at once.
+    pub peak_running: u64,
+}
+
+/// Something that runs task graphs.
+pub trait Executor: Send + Sync {
+    /// Runs `graph` and returns the results of `graph.outputs`, in order.
+    ///
+    /// # Errors
+    /// A task over the memory budget (before anything runs), or the first task
+    /// that fails, wrapped in [`Error::Task`](crate::Error::Task) with its key.
+    fn execute(&self, graph: &Graph) -> Result<Vec<Arc<Chunk>>>;
+
+    /// Statistics of the most recent [`Executor::execute`].
+    fn last_stats(&self) -> ExecStats;
+}
+
+/// The process-wide default executor: a [`LocalExecutor`] on all cores, with the
+/// default memory budget. `DARRAY_PROGRESS=1` turns its progress bar on.
+///
+/// # Panics
+/// If the thread pool cannot be created.
+pub fn default_executor() -> &'static LocalExecutor {
+    static DEFAULT: OnceLock<LocalExecutor> = OnceLock::new();
+    DEFAULT.get_or_init(|| {
+        let progress = std::env::var("DARRAY_PROGRESS").is_ok_and(|v| v == "1");
+        LocalExecutor::new()
+            .expect("the default thread pool starts")
+            .progress(progress)
+    })
+}

@@ -1,0 +1,106 @@
+//! The one place an [`Op`] becomes a kernel call. No `_ =>` arm: a new op that is
+//! not wired here does not compile.
+
+use crate::array::map_blocks::lookup;
+use crate::error::{Error, Result};
+use crate::graph::{AxisTake, Op};
+use crate::store::StoreCache;
+use darray_kernels::{create, elementwise, layout, random, reduce, Chunk};
+use std::path::Path;
+
+/// What tasks share while running: opened stores and their counters.
+pub(crate) struct RunContext {
+    pub store: StoreCache,
+}
+
+/// Runs one op on its inputs.
+pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chunk> {
+    Ok(match op {
+        Op::ReadZarr { path, region, dtype } => ctx.store.read_region(Path::new(path), region, *dtype)?,
+        Op::Literal { data } => (**data).clone(),
+        Op::Full { value, dtype, shape } => create::full(*value, *dtype, shape),
+        Op::Arange {
+            start,
+            step,
+            offset,
+            len,
+            dtype,
+        } => create::arange(*start, *step, *offset, *len, *dtype),
+        Op::Eye { k, offset, shape, dtype } => create::eye(*k, *offset, *shape, *dtype),
+        Op::Random {
+            dist,
+            seed,
+            dtype,
+            global_shape,
+            offset,
+            shape,
+        } => random::random_block(*dist, *seed, *dtype, global_shape, offset, shape)?,
+        Op::Fused { program, shape } => elementwise::eval(program, inputs, shape)?,
+        Op::PartialReduce {
+            kind,
+            program,
+            shape,
+            axes,
+            arg,
+        } => match program {
+            Some(p) => darray_kernels::fused::partial_fused(*kind, p, inputs, shape, axes, arg.as_ref())?,
+            None => reduce::partial(*kind, one(inputs)?, axes, arg.as_ref())?,
+        },
+        Op::MergeReduce { kind, axes, finalize } => {
+            if inputs.len() == 1 && finalize.is_some() {
+                reduce::finalize(*kind, inputs[0], axes, finalize.unwrap_or(false))?
+            } else {
+                let merged = reduce::merge(*kind, inputs)?;
+                match finalize {
+                    Some(keepdims) => reduce::finalize(*kind, &merged, axes, *keepdims)?,
+                    None => merged,
+                }
+            }
+        }
+        Op::Slice { take } => {
+            let take: Vec<layout::Take> = take
+                .iter()
+                .map(|t| match *t {
+                    AxisTake::Range { start, step, len } => layout::Take::Range { start, step, len },
+                    AxisTake::Index(i) => layout::Take::Index(i),
+                    AxisTake::NewAxis => layout::Take::NewAxis,
+                })
+                .collect();
+            layout::slice(one(inputs)?, &take)?
+        }
+        Op::Assemble { shape, dtype, pieces } => {
+            let pieces: Vec<_> = pieces.iter().map(|p| (p.src.clone(), p.dst.clone())).collect();
+            layout::assemble(shape, *dtype, inputs, &pieces)?
+        }
+        Op::Transpose { perm } => layout::transpose(one(inputs)?, perm)?,
+        Op::MapBlocks { kernel, dtype, shape } => {
+            let f = lookup(kernel)?;
+            let out = f(inputs).map_err(|message| Error::UserKernel {
+                kernel: kernel.clone(),
+                message,
+            })?;
+            if out.dtype() != Some(*dtype) || out.shape() != shape.as_slice() {
+                return Err(Error::UserKernel {
+                    kernel: kernel.clone(),
+                    message: format!(
+                        "returned {:?} of shape {:?}, expected {dtype} of shape {shape:?}",
+                        out.dtype(),
+                        out.shape()
+                    ),
+                });
+            }
+            out
+        }
+        Op::WriteZarr { path, chunk } => {
+            ctx.store.write_chunk(Path::new(path), chunk, one(inputs)?)?;
+            Chunk::Unit
+        }
+    })
+}
+
+fn one<'a>(inputs: &[&'a Chunk]) -> Result<&'a Chunk> {
+    match inputs {
+        [c] => Ok(c),
+        _ => Err(Error::Executor(format!("expected one input, got {}", inputs.len()))),
+    }
+}

@@ -1,0 +1,188 @@
+//! Lowering: turns the blocks of lazy expressions into a task [`Graph`], one task
+//! per output block. Lowering is demand-driven (only the blocks asked for, and
+//! the blocks they need, become tasks: culling by construction) and fuses as it
+//! goes (a chain of elementwise nodes becomes one `Fused` task, or folds into the
+//! first stage of the reduction it feeds). Per family: `elementwise` (fusion),
+//! `reduction` (trees), `layout` (slice, rechunk, transpose, concatenate).
+
+mod elementwise;
+mod layout;
+mod reduction;
+
+use crate::array::chunks::{block_indices, block_offset, block_shape};
+use crate::array::expr::{Expr, ExprKind};
+use crate::error::Result;
+use crate::graph::{ChunkKey, Graph, Op, Task, TaskId};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Builds a graph block by block, memoizing each (array, stage, block) task.
+pub(crate) struct Lowerer {
+    pub graph: Graph,
+    memo: HashMap<ChunkKey, TaskId>,
+}
+
+impl Lowerer {
+    pub(crate) fn new() -> Self {
+        Lowerer {
+            graph: Graph::default(),
+            memo: HashMap::new(),
+        }
+    }
+
+    /// Tasks for every block of `e`, in C order of its grid.
+    pub(crate) fn all_blocks(&mut self, e: &Arc<Expr>) -> Result<Vec<TaskId>> {
+        block_indices(&e.grid).iter().map(|idx| self.block(e, idx)).collect()
+    }
+
+    /// The task computing block `idx` of `e`.
+    pub(crate) fn block(&mut self, e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
+        let key = ChunkKey {
+            array: e.id,
+            stage: 0,
+            block: idx.to_vec(),
+        };
+        if let Some(&t) = self.memo.get(&key) {
+            return Ok(t);
+        }
+        self.graph.names.entry(e.id.0).or_insert_with(|| e.name.clone());
+        let t = match &e.kind {
+            ExprKind::Concatenate { inputs, axis } => return self.concat_block(e, inputs, *axis, idx),
+            ExprKind::Elementwise { .. } | ExprKind::Full { .. } => self.fused_block(e, idx, key.clone())?,
+            ExprKind::Reduce {
+                kind,
+                axes,
+                keepdims,
+                split_every,
+                input,
+            } => self.reduce_block(e, *kind, axes, *keepdims, *split_every, input, idx)?,
+            ExprKind::Slice { input, sel } => self.slice_block(e, input, sel, idx)?,
+            ExprKind::Rechunk { input } => self.rechunk_block(e, input, idx)?,
+            ExprKind::Transpose { input, perm } => self.transpose_block(e, input, perm, idx)?,
+            ExprKind::MapBlocks { kernel, inputs } => {
+                let ins = inputs
+                    .iter()
+                    .map(|i| self.block(i, idx))
+                    .collect::<Result<Vec<_>>>()?;
+                let shape = block_shape(&e.grid, idx);
+                self.push_leafish(
+                    key.clone(),
+                    Op::MapBlocks {
+                        kernel: kernel.clone(),
+                        dtype: e.dtype,
+                        shape,
+                    },
+                    ins,
+                    bytes(e, idx),
+                )
+            }
+            _ => self.source_block(e, idx, key.clone()),
+        };
+        self.memo.insert(key, t);
+        Ok(t)
+    }
+
+    /// A task whose memory is its inputs plus its output.
+    fn push_leafish(&mut self, key: ChunkKey, op: Op, inputs: Vec<TaskId>, out_bytes: u64) -> TaskId {
+        let in_bytes: u64 = inputs.iter().map(|&i| self.graph.task(i).out_bytes).sum();
+        self.graph.push(Task {
+            key,
+            op,
+            inputs,
+            mem_bytes: in_bytes + out_bytes,
+            out_bytes,
+        })
+    }
+
+    fn source_block(&mut self, e: &Arc<Expr>, idx: &[u32], key: ChunkKey) -> TaskId {
+        let shape = block_shape(&e.grid, idx);
+        let offset = block_offset(&e.grid, idx);
+        let out = bytes(e, idx);
+        let (op, mem) = match &e.kind {
+            ExprKind::Zarr { path } => (
+                Op::ReadZarr {
+                    path: path.display().to_string(),
+                    region: offset
+                        .iter()
+                        .zip(&shape)
+                        .map(|(&o, &s)| o as u64..(o + s) as u64)
+                        .collect(),
+                    dtype: e.dtype,
+                },
+                // Decoded block plus the encoded bytes (at most about as large).
+                2 * out,
+            ),
+            ExprKind::Literal { blocks } => {
+                let flat = flat_index(&crate::array::chunks::numblocks(&e.grid), idx);
+                (
+                    Op::Literal {
+                        data: blocks[flat].clone(),
+                    },
+                    out,
+                )
+            }
+            ExprKind::Arange { start, step } => (
+                Op::Arange {
+                    start: *start,
+                    step: *step,
+                    offset: offset[0],
+                    len: shape[0],
+                    dtype: e.dtype,
+                },
+                out,
+            ),
+            ExprKind::Eye { k } => (
+                Op::Eye {
+                    k: *k,
+                    offset: [offset[0], offset[1]],
+                    shape: [shape[0], shape[1]],
+                    dtype: e.dtype,
+                },
+                out,
+            ),
+            ExprKind::Random { dist, seed } => (
+                Op::Random {
+                    dist: *dist,
+                    seed: *seed,
+                    dtype: e.dtype,
+                    global_shape: e.shape.clone(),
+                    offset,
+                    shape,
+                },
+                out,
+            ),
+            other => unreachable!("not a source: {other:?}"),
+        };
+        self.graph.push(Task {
+            key,
+            op,
+            inputs: vec![],
+            mem_bytes: mem,
+            out_bytes: out,
+        })
+    }
+}
+
+/// Bytes of block `idx` of `e`.
+pub(crate) fn bytes(e: &Expr, idx: &[u32]) -> u64 {
+    (block_shape(&e.grid, idx).iter().product::<usize>() * e.dtype.size()) as u64
+}
+
+/// C-order position of a block index.
+pub(crate) fn flat_index(numblocks: &[usize], idx: &[u32]) -> usize {
+    numblocks
+        .iter()
+        .zip(idx)
+        .fold(0, |acc, (&n, &i)| acc * n + i as usize)
+}
+
+/// The graph computing every block of each expression; outputs in order.
+pub(crate) fn lower(exprs: &[&Arc<Expr>]) -> Result<Graph> {
+    let mut l = Lowerer::new();
+    let mut outputs = Vec::new();
+    for e in exprs {
+        outputs.extend(l.all_blocks(e)?);
+    }
+    l.graph.outputs = outputs;
+    Ok(l.graph)
+}

@@ -1,0 +1,159 @@
+//! Elementwise operations against ndarray on the whole array: broadcasting over
+//! random shapes and chunkings, math (within 4 ulp-ish: 1e-14 relative), exact
+//! integer and comparison semantics, and fusion (one task per output chunk).
+
+mod common;
+
+use common::*;
+use darray::{where_, DArray};
+use ndarray::{ArrayD, IxDyn, Zip};
+use proptest::prelude::*;
+
+/// Two shapes that broadcast: the second drops leading axes and sets some to 1.
+fn broadcast_pair() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
+    shape(4, 6).prop_flat_map(|s| {
+        let n = s.len();
+        (Just(s), 0..=n, proptest::collection::vec(any::<bool>(), n))
+    })
+    .prop_map(|(s, drop, ones)| {
+        let t: Vec<usize> = s[drop..]
+            .iter()
+            .zip(&ones[drop..])
+            .map(|(&d, &one)| if one { 1 } else { d })
+            .collect();
+        (s, t)
+    })
+}
+
+fn np_broadcast(a: &ArrayD<f64>, b: &ArrayD<f64>, f: impl Fn(f64, f64) -> f64) -> ArrayD<f64> {
+    let n = a.ndim().max(b.ndim());
+    let mut shape = vec![0; n];
+    for i in 0..n {
+        let da = if i + a.ndim() >= n { a.shape()[i + a.ndim() - n] } else { 1 };
+        let db = if i + b.ndim() >= n { b.shape()[i + b.ndim() - n] } else { 1 };
+        shape[i] = if da == 1 { db } else { da };
+    }
+    let av = a.broadcast(IxDyn(&shape)).unwrap();
+    let bv = b.broadcast(IxDyn(&shape)).unwrap();
+    Zip::from(&av).and(&bv).map_collect(|&x, &y| f(x, y))
+}
+
+proptest! {
+    #![proptest_config(config(48))]
+
+    #[test]
+    fn binary_ops_broadcast_like_numpy((a, b, ga, gb) in (broadcast_pair(), any::<bool>()).prop_flat_map(|((sa, sb), swap)| {
+        let (sa, sb) = if swap { (sb, sa) } else { (sa, sb) };
+        (array_f64(sa.clone(), true), array_f64(sb.clone(), true), grid(sa), grid(sb))
+    })) {
+        let (x, y) = (chunked(&a, &ga), chunked(&b, &gb));
+        assert_close(&(&x + &y).unwrap().compute().unwrap(), &np_broadcast(&a, &b, |p, q| p + q), 0.0);
+        assert_close(&(&x - &y).unwrap().compute().unwrap(), &np_broadcast(&a, &b, |p, q| p - q), 0.0);
+        assert_close(&(&x * &y).unwrap().compute().unwrap(), &np_broadcast(&a, &b, |p, q| p * q), 0.0);
+        assert_close(&(&x / &y).unwrap().compute().unwrap(), &np_broadcast(&a, &b, |p, q| p / q), 0.0);
+        assert_close(&(&x % &y).unwrap().compute().unwrap(), &np_broadcast(&a, &b, |p, q| p % q), 0.0);
+        let nanmin = |p: f64, q: f64| if p.is_nan() || q.is_nan() { f64::NAN } else { p.min(q) };
+        assert_close(&x.minimum(&y).unwrap().compute().unwrap(), &np_broadcast(&a, &b, nanmin), 0.0);
+        let lt = x.less(&y).unwrap().compute().unwrap();
+        prop_assert_eq!(lt.mapv(|v| if v { 1.0 } else { 0.0 }), np_broadcast(&a, &b, |p, q| if p < q { 1.0 } else { 0.0 }));
+        let w = where_(&x.greater_equal(&y).unwrap(), &x, &y).unwrap().compute().unwrap();
+        assert_close(&w, &np_broadcast(&a, &b, |p, q| if p >= q { p } else { q }), 0.0);
+    }
+
+    #[test]
+    fn math_matches_std((a, g) in array_and_grid(3, 8, true), s in -3.0f64..3.0) {
+        let x = chunked(&a, &g);
+        let checks: Vec<(DArray<f64>, fn(f64) -> f64)> = vec![
+            (x.sin(), f64::sin), (x.cos(), f64::cos), (x.tan(), f64::tan), (x.tanh(), f64::tanh),
+            (x.exp(), f64::exp), (x.ln(), f64::ln), (x.log10(), f64::log10), (x.sqrt(), f64::sqrt),
+            (x.floor(), f64::floor), (x.ceil(), f64::ceil), (x.round(), f64::round), (x.abs(), f64::abs),
+            (-&x, |v| -v), (x.powi(3), |v| v.powi(3)),
+        ];
+        for (d, f) in checks {
+            assert_close(&d.compute().unwrap(), &a.mapv(f), 1e-14);
+        }
+        assert_close(&(&x * s + 1.0).compute().unwrap(), &a.mapv(|v| v * s + 1.0), 0.0);
+        assert_close(&(2.0 - &x).compute().unwrap(), &a.mapv(|v| 2.0 - v), 0.0);
+        assert_close(&x.abs().powf(s).unwrap().compute().unwrap(), &a.mapv(|v| v.abs().powf(s)), 1e-14);
+        assert_close(&x.clip(-1.0, 2.0).compute().unwrap(), &a.mapv(|v| if v.is_nan() { v } else { v.clamp(-1.0, 2.0) }), 0.0);
+        prop_assert_eq!(x.isnan().compute().unwrap(), a.mapv(f64::is_nan));
+        prop_assert_eq!(x.isfinite().compute().unwrap(), a.mapv(f64::is_finite));
+        prop_assert_eq!(x.cast::<i32>().compute().unwrap(), a.mapv(|v| v as i32));
+        prop_assert_eq!(x.cast::<u8>().compute().unwrap(), a.mapv(|v| v as u8));
+        prop_assert_eq!(x.cast::<bool>().compute().unwrap(), a.mapv(|v| v != 0.0));
+    }
+
+    #[test]
+    fn integer_semantics_follow_rust((a, g) in int_array_and_grid(3, 7), d in -3i32..3) {
+        let x = chunked(&a, &g);
+        let div = |p: i32, q: i32| if q == 0 { 0 } else { p.wrapping_div(q) };
+        let rem = |p: i32, q: i32| if q == 0 { 0 } else { p.wrapping_rem(q) };
+        prop_assert_eq!((&x / d).compute().unwrap(), a.mapv(|p| div(p, d)));
+        prop_assert_eq!((&x % d).compute().unwrap(), a.mapv(|p| rem(p, d)));
+        prop_assert_eq!((&x * i32::MAX).compute().unwrap(), a.mapv(|p| p.wrapping_mul(i32::MAX)));
+        prop_assert_eq!((100 - &x).compute().unwrap(), a.mapv(|p| 100 - p));
+        prop_assert_eq!(x.abs().compute().unwrap(), a.mapv(i32::wrapping_abs));
+        let xy = (&x * &x).unwrap().maximum(&x).unwrap();
+        prop_assert_eq!(xy.compute().unwrap(), a.mapv(|p| (p * p).max(p)));
+        let b = x.greater(0).unwrap();
+        let nb = !&b;
+        let both = (&b & &x.less(5).unwrap()).unwrap();
+        prop_assert_eq!(nb.compute().unwrap(), a.mapv(|p| p <= 0));
+        prop_assert_eq!(both.compute().unwrap(), a.mapv(|p| p > 0 && p < 5));
+        prop_assert_eq!(x.cast::<f32>().compute().unwrap(), a.mapv(|p| p as f32));
+    }
+}
+
+#[test]
+fn chains_fuse_into_one_task_per_chunk() {
+    let x = DArray::<f64>::random_uniform(1, &[100, 60], 0.0, 1.0, [30, 25]).unwrap();
+    let y = (x.sin().powi(2) + &x.cos().powi(2)).unwrap();
+    let z = (&(&y * 2.0) - 1.0).exp();
+    let g = z.graph().unwrap();
+    // 12 random blocks + 12 fused blocks, nothing in between.
+    assert_eq!(g.op_counts().get("random"), Some(&12));
+    assert_eq!(g.op_counts().get("fused"), Some(&12));
+    assert_eq!(g.len(), 24);
+    // No key of an intermediate array (sin, powi, add, mul, sub) exists.
+    let arrays: std::collections::BTreeSet<u64> = g.tasks.iter().map(|t| t.key.array.0).collect();
+    assert_eq!(arrays.len(), 2);
+    // The chain ending in a reduction fuses into the partials.
+    let m = z.mean().unwrap().graph().unwrap();
+    assert_eq!(m.op_counts().get("fused"), None);
+    assert_eq!(m.op_counts().get("partial"), Some(&12));
+    let want = (2.0f64 * 1.0 - 1.0).exp();
+    assert!((z.mean().unwrap().compute_scalar().unwrap() - want).abs() < 1e-12);
+}
+
+#[test]
+fn mismatched_grids_are_unified() {
+    let a = ArrayD::from_shape_fn(IxDyn(&[10, 7]), |i| (i[0] * 7 + i[1]) as f64);
+    let x = DArray::from_ndarray(&a, vec![vec![3, 3, 4], vec![7]]).unwrap();
+    let y = DArray::from_ndarray(&a, vec![vec![5, 5], vec![2, 5]]).unwrap();
+    let z = (&x + &y).unwrap();
+    assert_eq!(z.chunks(), &vec![vec![3, 2, 1, 4], vec![2, 5]]);
+    assert_eq!(z.compute().unwrap(), &a * 2.0);
+}
+
+#[test]
+fn incompatible_shapes_are_errors_when_built() {
+    let x = DArray::<f64>::ones(&[3, 4], [2, 2]).unwrap();
+    let y = DArray::<f64>::ones(&[3], [2]).unwrap();
+    match &x + &y {
+        Err(darray::Error::Broadcast { left, right }) => {
+            assert_eq!(left, vec![3, 4]);
+            assert_eq!(right, vec![3]);
+        }
+        other => panic!("expected a broadcast error, got {other:?}"),
+    }
+    assert!(where_(&x.less(1.0).unwrap(), &x, &y).is_err());
+}
+
+#[test]
+fn zero_size_and_zero_d_arrays() {
+    let x = DArray::<f64>::zeros(&[0, 3], [1, 2]).unwrap();
+    let y = (&x.sin() + 1.0).compute().unwrap();
+    assert_eq!(y.shape(), &[0, 3]);
+    let s = DArray::<i64>::full(&[], 7, Vec::<usize>::new()).unwrap();
+    assert_eq!((&s * 6).compute_scalar().unwrap(), 42);
+}
