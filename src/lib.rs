@@ -25,6 +25,7 @@ pub mod array;
 pub mod error;
 pub mod exec;
 pub mod graph;
+pub mod linalg;
 mod ops;
 pub mod store;
 

@@ -24,3 +24,4 @@ pub use reduce::kind::{ArgContext, ReduceKind};
 pub mod create;
 pub mod layout;
 pub mod fused;
+pub mod linalg;

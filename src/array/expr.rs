@@ -64,6 +64,8 @@ pub(crate) enum ExprKind {
     Transpose { input: Arc<Expr>, perm: Vec<usize> },
     Concatenate { inputs: Vec<Arc<Expr>>, axis: usize },
     MapBlocks { kernel: String, inputs: Vec<Arc<Expr>> },
+    /// A node that lowers itself (linear algebra): see `crate::ops::CustomLower`.
+    Custom(Arc<dyn crate::ops::CustomLower>),
 }
 
 impl Expr {

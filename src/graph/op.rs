@@ -154,6 +154,11 @@ pub enum Op {
         /// Expected output block shape.
         shape: Vec<usize>,
     },
+    /// A linear-algebra kernel (local QR, SVD, block products, ...).
+    Linalg {
+        /// Which kernel, with its parameters.
+        op: darray_kernels::linalg::LinalgOp,
+    },
     /// Write the input as one chunk (or shard) of a Zarr array.
     WriteZarr {
         /// Path of the (staging) array.
@@ -182,6 +187,7 @@ impl Op {
             Op::Assemble { .. } => "assemble",
             Op::Transpose { .. } => "transpose",
             Op::MapBlocks { .. } => "map_blocks",
+            Op::Linalg { op } => op.name(),
             Op::WriteZarr { .. } => "write",
         }
     }

@@ -16,6 +16,14 @@ use crate::graph::{ChunkKey, Graph, Op, Task, TaskId};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// An expression node that knows how to lower its own blocks (used by the linear
+/// algebra, whose graphs are not blockwise). It may create any tasks through the
+/// [`Lowerer`], memoizing shared intermediates with [`Lowerer::cached`].
+pub(crate) trait CustomLower: std::fmt::Debug + Send + Sync {
+    /// The task computing block `idx` of `e` (whose kind is this node).
+    fn block(&self, l: &mut Lowerer, e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId>;
+}
+
 /// Builds a graph block by block, memoizing each (array, stage, block) task.
 pub(crate) struct Lowerer {
     pub graph: Graph,
@@ -76,10 +84,33 @@ impl Lowerer {
                     bytes(e, idx),
                 )
             }
+            ExprKind::Custom(c) => c.clone().block(self, e, idx)?,
             _ => self.source_block(e, idx, key.clone()),
         };
         self.memo.insert(key, t);
         Ok(t)
+    }
+
+    /// The task memoized under `key`, or the one `make` builds (then memoized).
+    pub(crate) fn cached(&mut self, key: ChunkKey, make: impl FnOnce(&mut Self) -> Result<TaskId>) -> Result<TaskId> {
+        if let Some(&t) = self.memo.get(&key) {
+            return Ok(t);
+        }
+        let t = make(self)?;
+        self.memo.insert(key, t);
+        Ok(t)
+    }
+
+    /// Appends a task whose memory is its inputs plus its output plus `scratch`.
+    pub(crate) fn push_task(&mut self, key: ChunkKey, op: Op, inputs: Vec<TaskId>, out_bytes: u64, scratch: u64) -> TaskId {
+        let in_bytes: u64 = inputs.iter().map(|&i| self.graph.task(i).out_bytes).sum();
+        self.graph.push(Task {
+            key,
+            op,
+            inputs,
+            mem_bytes: in_bytes + out_bytes + scratch,
+            out_bytes,
+        })
     }
 
     /// A task whose memory is its inputs plus its output.

@@ -190,41 +190,69 @@ fn apply<T: Copy>(
     }
 }
 
-/// Sine of each element of `xs` into `out` (same length).
-pub(crate) fn sin_f64(xs: &[f64], out: &mut [f64]) {
-    apply(xs, out, sin_fast, trig_in_range, f64::sin);
+/// Defines `pub(crate) fn $name(xs, out)` running `$body` (a call to [`apply`]),
+/// compiled twice: for the baseline target and with AVX2, picked at run time. The
+/// AVX2 build has twice the lanes; it enables no FMA, so LLVM cannot fuse
+/// multiply-adds and both builds give bit-identical results.
+macro_rules! slice_fn {
+    ($(#[$doc:meta])* $name:ident, $t:ty, $body:expr) => {
+        $(#[$doc])*
+        pub(crate) fn $name(xs: &[$t], out: &mut [$t]) {
+            #[inline(always)]
+            fn generic(xs: &[$t], out: &mut [$t]) {
+                $body(xs, out);
+            }
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                fn avx2(xs: &[$t], out: &mut [$t]) {
+                    generic(xs, out);
+                }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU supports AVX2, as checked on the line above.
+                    unsafe { avx2(xs, out) };
+                    return;
+                }
+            }
+            generic(xs, out);
+        }
+    };
 }
 
-/// Cosine of each element of `xs` into `out` (same length).
-pub(crate) fn cos_f64(xs: &[f64], out: &mut [f64]) {
-    apply(xs, out, cos_fast, trig_in_range, f64::cos);
-}
+slice_fn!(
+    /// Sine of each element of `xs` into `out` (same length).
+    sin_f64, f64, |xs, out| apply(xs, out, sin_fast, trig_in_range, f64::sin)
+);
+slice_fn!(
+    /// Cosine of each element of `xs` into `out` (same length).
+    cos_f64, f64, |xs, out| apply(xs, out, cos_fast, trig_in_range, f64::cos)
+);
+slice_fn!(
+    /// `e^x` of each element of `xs` into `out` (same length).
+    exp_f64, f64, |xs, out| apply(xs, out, exp_fast, exp_in_range, f64::exp)
+);
 
-/// `e^x` of each element of `xs` into `out` (same length).
-pub(crate) fn exp_f64(xs: &[f64], out: &mut [f64]) {
-    apply(xs, out, exp_fast, exp_in_range, f64::exp);
-}
-
-// The f32 versions: f64 kernels rounded once to f32 (cvtps2pd/cvtpd2ps vectorize).
+// The f32 versions run the f64 kernels and round once to f32 (conversions vectorize).
 #[allow(clippy::cast_possible_truncation)]
-pub(crate) fn sin_f32(xs: &[f32], out: &mut [f32]) {
-    let fast = |x: f32| sin_fast(f64::from(x)) as f32;
-    apply(xs, out, fast, |x| trig_in_range(f64::from(x)), f32::sin);
+#[inline(always)]
+fn narrow(x: f64) -> f32 {
+    x as f32
 }
 
-#[allow(clippy::cast_possible_truncation)]
-pub(crate) fn cos_f32(xs: &[f32], out: &mut [f32]) {
-    let fast = |x: f32| cos_fast(f64::from(x)) as f32;
-    apply(xs, out, fast, |x| trig_in_range(f64::from(x)), f32::cos);
-}
-
+slice_fn!(
+    /// Sine of each element of `xs` into `out` (same length).
+    sin_f32, f32, |xs, out| apply(xs, out, |x: f32| narrow(sin_fast(x.into())), |x: f32| trig_in_range(x.into()), f32::sin)
+);
+slice_fn!(
+    /// Cosine of each element of `xs` into `out` (same length).
+    cos_f32, f32, |xs, out| apply(xs, out, |x: f32| narrow(cos_fast(x.into())), |x: f32| trig_in_range(x.into()), f32::cos)
+);
 // Overflow to inf and underflow to subnormals or 0 happen in the final rounding to
-// f32, so every finite f32 in the f64 fast range takes the fast path.
-#[allow(clippy::cast_possible_truncation)]
-pub(crate) fn exp_f32(xs: &[f32], out: &mut [f32]) {
-    let fast = |x: f32| exp_fast(f64::from(x)) as f32;
-    apply(xs, out, fast, |x| exp_in_range(f64::from(x)), f32::exp);
-}
+// f32, so every f32 in the f64 fast range takes the fast path.
+slice_fn!(
+    /// `e^x` of each element of `xs` into `out` (same length).
+    exp_f32, f32, |xs, out| apply(xs, out, |x: f32| narrow(exp_fast(x.into())), |x: f32| exp_in_range(x.into()), f32::exp)
+);
 
 #[cfg(test)]
 mod tests {
