@@ -33,7 +33,7 @@ pub use array::{
     map_blocks, register_kernel, register_kernel_raw, where_, AnyArray, ArrayArg, AxisChunks, ChunkSpec, DArray, Grid,
     KernelFn, Operand, ReduceOpts,
 };
-pub use darray_kernels::{Chunk, DType, Element};
+pub use darray_kernels::{Chunk, DType, Element, Numeric};
 pub use error::{Error, Result};
 pub use exec::{default_executor, default_memory_budget, ExecStats, Executor, LocalExecutor};
 pub use store::{Compression, WriteOptions, ZarrFormat};

@@ -296,3 +296,17 @@ macro_rules! dispatch_dtype {
         }
     };
 }
+
+/// The numeric element types (every [`Element`] but `bool`): those with
+/// arithmetic.
+pub trait Numeric: Element {}
+impl Numeric for i8 {}
+impl Numeric for i16 {}
+impl Numeric for i32 {}
+impl Numeric for i64 {}
+impl Numeric for u8 {}
+impl Numeric for u16 {}
+impl Numeric for u32 {}
+impl Numeric for u64 {}
+impl Numeric for f32 {}
+impl Numeric for f64 {}

@@ -11,7 +11,7 @@ pub mod error;
 pub mod scalar;
 
 pub use chunk::{Chunk, Partial};
-pub use dtype::{DType, Element};
+pub use dtype::{DType, Element, Numeric};
 pub use error::KernelError;
 pub use scalar::Scalar;
 pub mod elementwise;

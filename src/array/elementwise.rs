@@ -7,7 +7,7 @@ use super::chunks::{self, Grid};
 use super::expr::{EwOp, Expr, ExprKind};
 use super::DArray;
 use crate::error::{Error, Result};
-use darray_kernels::{BinaryOp, CmpOp, Element, Scalar, UnaryOp};
+use darray_kernels::{BinaryOp, CmpOp, Element, Numeric, Scalar, UnaryOp};
 use std::ops::{Add, BitAnd, BitOr, Div, Mul, Neg, Not, Rem, Sub};
 use std::sync::Arc;
 
@@ -168,6 +168,89 @@ impl<T: Element> DArray<T> {
             .map(DArray::wrap)
     }
 
+    /// `self == other` elementwise.
+    ///
+    /// # Errors
+    /// Shapes that do not broadcast.
+    pub fn equal(&self, other: impl Into<Operand<T>>) -> Result<DArray<bool>> {
+        self.compare("equal", CmpOp::Eq, other)
+    }
+    /// `self != other` elementwise.
+    ///
+    /// # Errors
+    /// Shapes that do not broadcast.
+    pub fn not_equal(&self, other: impl Into<Operand<T>>) -> Result<DArray<bool>> {
+        self.compare("not_equal", CmpOp::Ne, other)
+    }
+    /// `self < other` elementwise.
+    ///
+    /// # Errors
+    /// Shapes that do not broadcast.
+    pub fn less(&self, other: impl Into<Operand<T>>) -> Result<DArray<bool>> {
+        self.compare("less", CmpOp::Lt, other)
+    }
+    /// `self <= other` elementwise.
+    ///
+    /// # Errors
+    /// Shapes that do not broadcast.
+    pub fn less_equal(&self, other: impl Into<Operand<T>>) -> Result<DArray<bool>> {
+        self.compare("less_equal", CmpOp::Le, other)
+    }
+    /// `self > other` elementwise.
+    ///
+    /// # Errors
+    /// Shapes that do not broadcast.
+    pub fn greater(&self, other: impl Into<Operand<T>>) -> Result<DArray<bool>> {
+        self.compare("greater", CmpOp::Gt, other)
+    }
+    /// `self >= other` elementwise.
+    ///
+    /// # Errors
+    /// Shapes that do not broadcast.
+    pub fn greater_equal(&self, other: impl Into<Operand<T>>) -> Result<DArray<bool>> {
+        self.compare("greater_equal", CmpOp::Ge, other)
+    }
+
+    /// Values clamped to `[lo, hi]` (NaN stays NaN).
+    pub fn clip(&self, lo: T, hi: T) -> DArray<T> {
+        let e = elementwise(
+            "clip",
+            EwOp::Clip(Scalar::of(lo), Scalar::of(hi)),
+            &[self.expr.clone()],
+            T::DTYPE,
+        )
+        .expect("one operand always broadcasts");
+        DArray::wrap(e)
+    }
+
+    /// Elementwise conversion to `U`, as Rust's `as` (to bool: `!= 0`).
+    ///
+    /// ```
+    /// use darray::DArray;
+    /// let x = DArray::<f64>::arange(0.0, 3.0, 1.0, [2]).unwrap();
+    /// let y: Vec<i32> = x.cast::<i32>().compute().unwrap().into_iter().collect();
+    /// assert_eq!(y, vec![0, 1, 2]);
+    /// ```
+    pub fn cast<U: Element>(&self) -> DArray<U> {
+        if U::DTYPE == T::DTYPE {
+            return DArray::wrap(self.expr.clone());
+        }
+        let e = elementwise("cast", EwOp::Cast, &[self.expr.clone()], U::DTYPE).expect("one operand always broadcasts");
+        DArray::wrap(e)
+    }
+
+    /// True where the value is NaN.
+    pub fn isnan(&self) -> DArray<bool> {
+        self.unary_to("isnan", UnaryOp::IsNan)
+    }
+
+    /// True where the value is neither NaN nor infinite.
+    pub fn isfinite(&self) -> DArray<bool> {
+        self.unary_to("isfinite", UnaryOp::IsFinite)
+    }
+}
+
+impl<T: Numeric> DArray<T> {
     /// `self + other`, broadcasting.
     ///
     /// # Errors
@@ -218,96 +301,16 @@ impl<T: Element> DArray<T> {
         self.binary("maximum", BinaryOp::Maximum, &other.into())
     }
 
-    /// `self == other` elementwise.
-    ///
-    /// # Errors
-    /// Shapes that do not broadcast.
-    pub fn equal(&self, other: impl Into<Operand<T>>) -> Result<DArray<bool>> {
-        self.compare("equal", CmpOp::Eq, other)
-    }
-    /// `self != other` elementwise.
-    ///
-    /// # Errors
-    /// Shapes that do not broadcast.
-    pub fn not_equal(&self, other: impl Into<Operand<T>>) -> Result<DArray<bool>> {
-        self.compare("not_equal", CmpOp::Ne, other)
-    }
-    /// `self < other` elementwise.
-    ///
-    /// # Errors
-    /// Shapes that do not broadcast.
-    pub fn less(&self, other: impl Into<Operand<T>>) -> Result<DArray<bool>> {
-        self.compare("less", CmpOp::Lt, other)
-    }
-    /// `self <= other` elementwise.
-    ///
-    /// # Errors
-    /// Shapes that do not broadcast.
-    pub fn less_equal(&self, other: impl Into<Operand<T>>) -> Result<DArray<bool>> {
-        self.compare("less_equal", CmpOp::Le, other)
-    }
-    /// `self > other` elementwise.
-    ///
-    /// # Errors
-    /// Shapes that do not broadcast.
-    pub fn greater(&self, other: impl Into<Operand<T>>) -> Result<DArray<bool>> {
-        self.compare("greater", CmpOp::Gt, other)
-    }
-    /// `self >= other` elementwise.
-    ///
-    /// # Errors
-    /// Shapes that do not broadcast.
-    pub fn greater_equal(&self, other: impl Into<Operand<T>>) -> Result<DArray<bool>> {
-        self.compare("greater_equal", CmpOp::Ge, other)
-    }
-
     /// Absolute value (wrapping for the minimum of signed integers).
     pub fn abs(&self) -> DArray<T> {
         self.unary("abs", UnaryOp::Abs)
     }
 
-    /// Values clamped to `[lo, hi]` (NaN stays NaN).
-    pub fn clip(&self, lo: T, hi: T) -> DArray<T> {
-        let e = elementwise(
-            "clip",
-            EwOp::Clip(Scalar::of(lo), Scalar::of(hi)),
-            &[self.expr.clone()],
-            T::DTYPE,
-        )
-        .expect("one operand always broadcasts");
-        DArray::wrap(e)
-    }
-
-    /// Elementwise conversion to `U`, as Rust's `as` (to bool: `!= 0`).
-    ///
-    /// ```
-    /// use darray::DArray;
-    /// let x = DArray::<f64>::arange(0.0, 3.0, 1.0, [2]).unwrap();
-    /// let y: Vec<i32> = x.cast::<i32>().compute().unwrap().into_iter().collect();
-    /// assert_eq!(y, vec![0, 1, 2]);
-    /// ```
-    pub fn cast<U: Element>(&self) -> DArray<U> {
-        if U::DTYPE == T::DTYPE {
-            return DArray::wrap(self.expr.clone());
-        }
-        let e = elementwise("cast", EwOp::Cast, &[self.expr.clone()], U::DTYPE).expect("one operand always broadcasts");
-        DArray::wrap(e)
-    }
-
-    /// True where the value is NaN.
-    pub fn isnan(&self) -> DArray<bool> {
-        self.unary_to("isnan", UnaryOp::IsNan)
-    }
-
-    /// True where the value is neither NaN nor infinite.
-    pub fn isfinite(&self) -> DArray<bool> {
-        self.unary_to("isfinite", UnaryOp::IsFinite)
-    }
 }
 
 macro_rules! float_unary {
     ($($name:ident => $op:ident, $doc:literal;)*) => {
-        impl<T: Element + num_traits::Float> DArray<T> {
+        impl<T: Numeric + num_traits::Float> DArray<T> {
             $(
                 #[doc = $doc]
                 pub fn $name(&self) -> DArray<T> {
@@ -363,32 +366,32 @@ pub fn where_<T: Element>(cond: &DArray<bool>, a: impl Into<Operand<T>>, b: impl
 
 macro_rules! impl_binop {
     ($Trait:ident, $method:ident, $op:ident) => {
-        impl<T: Element> $Trait<&DArray<T>> for &DArray<T> {
+        impl<T: Numeric> $Trait<&DArray<T>> for &DArray<T> {
             type Output = Result<DArray<T>>;
             fn $method(self, rhs: &DArray<T>) -> Result<DArray<T>> {
                 self.binary(stringify!($method), BinaryOp::$op, &Operand::Array(rhs.clone()))
             }
         }
-        impl<T: Element> $Trait<DArray<T>> for DArray<T> {
+        impl<T: Numeric> $Trait<DArray<T>> for DArray<T> {
             type Output = Result<DArray<T>>;
             fn $method(self, rhs: DArray<T>) -> Result<DArray<T>> {
                 self.binary(stringify!($method), BinaryOp::$op, &Operand::Array(rhs))
             }
         }
-        impl<T: Element> $Trait<&DArray<T>> for DArray<T> {
+        impl<T: Numeric> $Trait<&DArray<T>> for DArray<T> {
             type Output = Result<DArray<T>>;
             fn $method(self, rhs: &DArray<T>) -> Result<DArray<T>> {
                 self.binary(stringify!($method), BinaryOp::$op, &Operand::Array(rhs.clone()))
             }
         }
-        impl<T: Element> $Trait<T> for &DArray<T> {
+        impl<T: Numeric> $Trait<T> for &DArray<T> {
             type Output = DArray<T>;
             fn $method(self, rhs: T) -> DArray<T> {
                 self.binary(stringify!($method), BinaryOp::$op, &Operand::Scalar(rhs))
                     .expect("a scalar always broadcasts")
             }
         }
-        impl<T: Element> $Trait<T> for DArray<T> {
+        impl<T: Numeric> $Trait<T> for DArray<T> {
             type Output = DArray<T>;
             fn $method(self, rhs: T) -> DArray<T> {
                 $Trait::$method(&self, rhs)
@@ -430,13 +433,13 @@ macro_rules! impl_scalar_lhs {
 
 impl_scalar_lhs!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
 
-impl<T: Element> Neg for &DArray<T> {
+impl<T: Numeric> Neg for &DArray<T> {
     type Output = DArray<T>;
     fn neg(self) -> DArray<T> {
         self.unary("neg", UnaryOp::Neg)
     }
 }
-impl<T: Element> Neg for DArray<T> {
+impl<T: Numeric> Neg for DArray<T> {
     type Output = DArray<T>;
     fn neg(self) -> DArray<T> {
         -&self

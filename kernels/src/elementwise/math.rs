@@ -418,6 +418,27 @@ mod tests {
         assert_eq!(o32, [f32::INFINITY, 0.0, 0.0]);
     }
 
+    /// The AVX2 build (taken on this machine if it has AVX2) must give the same
+    /// bits as the baseline build, which `apply` called from here is.
+    #[test]
+    fn dispatched_and_baseline_builds_agree_bitwise() {
+        let xs = trig_args();
+        let mut fast = vec![0.0; xs.len()];
+        let mut base = vec![0.0; xs.len()];
+        let same = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()));
+        sin_f64(&xs, &mut fast);
+        apply(&xs, &mut base, sin_fast, trig_in_range, f64::sin);
+        assert!(same(&fast, &base), "sin");
+        cos_f64(&xs, &mut fast);
+        apply(&xs, &mut base, cos_fast, trig_in_range, f64::cos);
+        assert!(same(&fast, &base), "cos");
+        let xs = exp_args();
+        let (mut fast, mut base) = (vec![0.0; xs.len()], vec![0.0; xs.len()]);
+        exp_f64(&xs, &mut fast);
+        apply(&xs, &mut base, exp_fast, exp_in_range, f64::exp);
+        assert!(same(&fast, &base), "exp");
+    }
+
     #[test]
     fn empty_slices_are_fine() {
         sin_f64(&[], &mut []);

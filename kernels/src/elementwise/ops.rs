@@ -20,6 +20,7 @@ pub(crate) enum Operand<'a, T> {
 pub(crate) fn map1<A: Copy, O>(a: Operand<'_, A>, out: &mut [O], f: impl Fn(A) -> O) -> Kind<'static> {
     match a {
         Operand::Slice(a) => {
+            debug_assert_eq!(a.len(), out.len(), "a full register for a slice result");
             for (o, &x) in out.iter_mut().zip(a) {
                 *o = f(x);
             }
@@ -41,16 +42,19 @@ pub(crate) fn map2<A: Copy, B: Copy, O>(
 ) -> Kind<'static> {
     match (a, b) {
         (Operand::Slice(a), Operand::Slice(b)) => {
+            debug_assert!(a.len() == out.len() && b.len() == out.len(), "operand and output lengths");
             for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
                 *o = f(x, y);
             }
         }
         (Operand::Slice(a), Operand::Splat(y)) => {
+            debug_assert_eq!(a.len(), out.len(), "a full register for a slice result");
             for (o, &x) in out.iter_mut().zip(a) {
                 *o = f(x, y);
             }
         }
         (Operand::Splat(x), Operand::Slice(b)) => {
+            debug_assert_eq!(b.len(), out.len(), "a full register for a slice result");
             for (o, &y) in out.iter_mut().zip(b) {
                 *o = f(x, y);
             }
@@ -333,6 +337,7 @@ pub(crate) fn select<T: Copy>(
     match (a, b) {
         (Operand::Slice(a), Operand::Slice(b)) => {
             let Operand::Slice(c) = c else { unreachable!("matched above") };
+            debug_assert!(c.len() == out.len() && a.len() == out.len() && b.len() == out.len());
             for (((o, &c), &x), &y) in out.iter_mut().zip(c).zip(a).zip(b) {
                 *o = if c { x } else { y };
             }

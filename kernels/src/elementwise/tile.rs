@@ -64,11 +64,17 @@ impl<'c> Source<'c> {
         Source { mem: T::tile(mem), first, shape, strides, idx }
     }
 
-    /// The tile of `dest.len()` elements from flat output index `start`: borrowed
-    /// from the input, a splat in `dest[0]`, or gathered into `dest`.
-    pub(crate) fn fetch<T: Lane>(&mut self, start: usize, dest: &mut [T]) -> Kind<'c> {
+    /// True if every tile is borrowed or a splat: the view is one run of stride 1
+    /// (a C-contiguous input) or 0 (one element broadcast).
+    pub(crate) fn never_gathers(&self) -> bool {
+        self.shape.len() == 1 && matches!(self.strides[0], 0 | 1)
+    }
+
+    /// The tile of `len` elements from flat output index `start`: borrowed from the
+    /// input, a splat in `dest[0]`, or gathered into `dest[..len]`. `dest` may be
+    /// shorter than `len` (but not empty) when [`Source::never_gathers`].
+    pub(crate) fn fetch<T: Lane>(&mut self, start: usize, len: usize, dest: &mut [T]) -> Kind<'c> {
         let mem: &'c [T] = T::from_tile(self.mem);
-        let len = dest.len();
         let mut rest = start;
         let mut off = self.first;
         for ax in (0..self.shape.len()).rev() {
@@ -88,7 +94,7 @@ impl<'c> Source<'c> {
                 _ => {}
             }
         }
-        gather(mem, &self.shape, &self.strides, &mut self.idx, off, dest);
+        gather(mem, &self.shape, &self.strides, &mut self.idx, off, &mut dest[..len]);
         Kind::Full
     }
 }
@@ -185,7 +191,7 @@ mod tests {
         let mut buf = vec![0i64; tile];
         for start in (0..total).step_by(tile) {
             let len = tile.min(total - start);
-            match src.fetch::<i64>(start, &mut buf[..len]) {
+            match src.fetch::<i64>(start, len, &mut buf[..len]) {
                 Kind::Borrowed(t) => {
                     vals.extend_from_slice(i64::from_tile(t));
                     how.push("borrowed");

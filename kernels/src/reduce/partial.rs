@@ -10,7 +10,7 @@ use crate::chunk::{Chunk, Partial};
 use crate::dtype::Element;
 use crate::error::{KernelError, Result};
 use crate::reduce::kind::{ArgContext, ReduceKind};
-use ndarray::ArrayViewD;
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use std::borrow::Cow;
 
 /// Partial result of `kind` over `axes` of one input block.
@@ -29,7 +29,9 @@ use std::borrow::Cow;
 ///   (`arg.offset[axis]` + local index) or, when every axis is reduced, the flat
 ///   C-order index in `arg.global_shape`; an empty block has index -1.
 ///
-/// Any memory layout is accepted; a block not in C order is copied into C order first.
+/// Any memory layout is accepted. A block that is contiguous in some axis order (C,
+/// Fortran, transposed) is read in memory order without a copy; others are copied
+/// into C order first.
 ///
 /// # Errors
 /// If `input` is not a data chunk, `axes` are invalid, or, for `ArgMin`/`ArgMax`,
@@ -56,22 +58,86 @@ pub fn partial(
     } else {
         None
     };
-    let layout = Layout::new(shape, axes);
     crate::dispatch_dtype!(dtype, T => {
         let view = T::view_chunk(input).ok_or_else(|| KernelError::DType {
             expected: dtype.numpy_name().into(),
             got: describe(input),
         })?;
-        typed::<T>(kind, &layout, &contiguous(&view), index.as_ref())
+        // Arg kinds break ties by C-order position, so they always read in C order.
+        let block = Ordered::new(&view, !is_arg(kind));
+        let Some(perm) = block.perm else {
+            return typed::<T>(kind, &Layout::new(shape, axes), &block.data, index.as_ref());
+        };
+        let permuted_shape: Vec<usize> = perm.iter().map(|&d| shape[d]).collect();
+        let permuted_axes: Vec<usize> = (0..perm.len()).filter(|&i| axes.contains(&perm[i])).collect();
+        let layout = Layout::new(&permuted_shape, &permuted_axes);
+        let mut inverse = vec![0; perm.len()];
+        for (i, &d) in perm.iter().enumerate() {
+            inverse[d] = i;
+        }
+        unpermute(typed::<T>(kind, &layout, &block.data, None)?, &inverse)
     })
 }
 
-/// The block's elements in C order, borrowed when it already is.
-fn contiguous<'a, T: Copy>(view: &'a ArrayViewD<'_, T>) -> Cow<'a, [T]> {
-    match view.as_slice() {
-        Some(s) => Cow::Borrowed(s),
-        None => Cow::Owned(view.iter().copied().collect()),
+/// A block's elements in memory order, and the axis order (`perm[i]` is the block
+/// axis that is i-th in memory) when that is not C order.
+struct Ordered<'a, T: Clone> {
+    data: Cow<'a, [T]>,
+    perm: Option<Vec<usize>>,
+}
+
+impl<'a, T: Copy> Ordered<'a, T> {
+    /// Borrows C-contiguous blocks and, when `permute`, blocks that are contiguous in
+    /// another axis order (a transposed or Fortran-order block), which are then
+    /// reduced in memory order rather than gathered through strides; copies the rest.
+    fn new(view: &ArrayViewD<'a, T>, permute: bool) -> Self {
+        if let Some(s) = view.to_slice() {
+            return Ordered {
+                data: Cow::Borrowed(s),
+                perm: None,
+            };
+        }
+        if permute {
+            let mut perm: Vec<usize> = (0..view.ndim()).collect();
+            perm.sort_by_key(|&d| std::cmp::Reverse(view.strides()[d].unsigned_abs()));
+            if let Some(s) = view.clone().permuted_axes(IxDyn(&perm)).to_slice() {
+                return Ordered {
+                    data: Cow::Borrowed(s),
+                    perm: Some(perm),
+                };
+            }
+        }
+        Ordered {
+            data: Cow::Owned(view.as_standard_layout().iter().copied().collect()),
+            perm: None,
+        }
     }
+}
+
+/// Puts the axes of a partial computed in memory order back in block order.
+fn unpermute(c: Chunk, inverse: &[usize]) -> Result<Chunk> {
+    fn back<T: Clone>(a: ArrayD<T>, inverse: &[usize]) -> ArrayD<T> {
+        a.permuted_axes(IxDyn(inverse))
+            .as_standard_layout()
+            .into_owned()
+    }
+    fn data<T: Element>(a: ArrayD<T>, inverse: &[usize]) -> Chunk {
+        T::into_chunk(back(a, inverse))
+    }
+    Ok(match c {
+        Chunk::Partial(Partial::SumCount { sum, count }) => Chunk::Partial(Partial::SumCount {
+            sum: back(sum, inverse),
+            count: back(count, inverse),
+        }),
+        Chunk::Partial(Partial::Moments { count, mean, m2 }) => Chunk::Partial(Partial::Moments {
+            count: back(count, inverse),
+            mean: back(mean, inverse),
+            m2: back(m2, inverse),
+        }),
+        other => crate::map_chunk!(other, a => data(a, inverse), _ => {
+            return Err(KernelError::Other("internal: permuted arg partial".into()))
+        }),
+    })
 }
 
 /// Runs `r` and wraps its accumulators as a data chunk.

@@ -280,6 +280,30 @@ fn reduce_integer_sums_wrap_and_bools_count() {
     assert_eq!(p, Chunk::U64(array![300u64].into_dyn()));
 }
 
+/// Equal, except that sums of squared deviations may round differently when a block
+/// is read in another memory order (the values here make every other sum exact).
+fn assert_same_up_to_order(got: &Chunk, want: &Chunk, what: &str) {
+    match (got, want) {
+        (
+            Chunk::Partial(Partial::Moments { count, mean, m2 }),
+            Chunk::Partial(Partial::Moments {
+                count: c,
+                mean: m,
+                m2: q,
+            }),
+        ) => {
+            assert!(count == c && mean == m, "{what}");
+            assert!(
+                m2.iter()
+                    .zip(q)
+                    .all(|(a, b)| (a - b).abs() <= 1e-12 * b.abs()),
+                "{what}"
+            );
+        }
+        _ => assert_eq!(got, want, "{what}"),
+    }
+}
+
 #[test]
 fn reduce_any_layout_gives_the_same_partial() {
     let c = ArrayD::from_shape_fn(IxDyn(&[3, 4, 5]), |i| {
@@ -308,7 +332,7 @@ fn reduce_any_layout_gives_the_same_partial() {
             let want = partial(kind, &Chunk::F64(c.clone()), axes, Some(&arg)).unwrap();
             for other in [&fortran, &strided] {
                 let got = partial(kind, &Chunk::F64(other.clone()), axes, Some(&arg)).unwrap();
-                assert_eq!(got, want, "{kind:?} over {axes:?}");
+                assert_same_up_to_order(&got, &want, &format!("{kind:?} over {axes:?}"));
             }
         }
     }

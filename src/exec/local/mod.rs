@@ -213,6 +213,13 @@ impl Executor for LocalExecutor {
                         done += 1;
                         stats.tasks += 1;
                         bar.inc(1);
+                        if !bar.is_hidden() {
+                            bar.set_message(format!(
+                                "{} MiB read, {} MiB written",
+                                ctx.store.bytes_read() >> 20,
+                                ctx.store.bytes_written() >> 20
+                            ));
+                        }
                         let i = id.0 as usize;
                         if refs[i] > 0 {
                             held += chunk.nbytes() as u64;
@@ -273,7 +280,7 @@ fn progress_bar(on: bool, n: usize) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::with_draw_target(Some(n as u64), indicatif::ProgressDrawTarget::stderr());
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} tasks ({per_sec})") {
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} tasks, {msg}") {
         bar.set_style(style);
     }
     bar

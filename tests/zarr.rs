@@ -1,0 +1,204 @@
+//! Zarr end to end through the public API: round trips (v2, v3, sharded, every
+//! codec), culling (a slice reads only the chunks it overlaps), safe writes
+//! (nothing at the path unless complete), bad stores, and interop with
+//! zarr-python both ways (installed into target/pyenv by scripts/python-env.sh).
+
+mod common;
+
+use darray::exec::Executor;
+use darray::{Compression, DArray, Error, LocalExecutor, WriteOptions, ZarrFormat};
+use ndarray::{s, ArrayD, IxDyn};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+fn python() -> &'static Path {
+    static PY: OnceLock<PathBuf> = OnceLock::new();
+    PY.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let out = Command::new("bash")
+            .arg(root.join("scripts/python-env.sh"))
+            .output()
+            .expect("run scripts/python-env.sh");
+        assert!(out.status.success(), "python env set-up failed: {}", String::from_utf8_lossy(&out.stderr));
+        let path = String::from_utf8_lossy(&out.stdout).lines().last().expect("python path").trim().to_string();
+        PathBuf::from(path)
+    })
+}
+
+fn py(code: &str) -> String {
+    let out = Command::new(python()).arg("-c").arg(code).output().expect("run python");
+    assert!(out.status.success(), "python failed:\n{code}\n{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn ramp(shape: &[usize]) -> ArrayD<f64> {
+    ArrayD::from_shape_fn(IxDyn(shape), |i| {
+        i.as_array_view().iter().fold(0.0, |acc, &k| acc * 100.0 + k as f64) * 0.5 - 7.0
+    })
+}
+
+#[test]
+fn round_trips_every_format_and_codec() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = ramp(&[37, 23]);
+    let x = DArray::from_ndarray(&a, vec![vec![10, 10, 10, 7], vec![5, 18]]).unwrap();
+    let codecs = [
+        Compression::None,
+        Compression::Zstd { level: 1 },
+        Compression::Gzip { level: 5 },
+        Compression::Blosc { cname: "lz4".into(), clevel: 5, shuffle: true },
+    ];
+    for (i, (format, codec)) in [ZarrFormat::V2, ZarrFormat::V3]
+        .into_iter()
+        .flat_map(|f| codecs.iter().cloned().map(move |c| (f.clone(), c)))
+        .enumerate()
+    {
+        let path = dir.path().join(format!("a{i}.zarr"));
+        let opts = WriteOptions { zarr_format: format, compression: codec, ..WriteOptions::default() };
+        x.to_zarr(&path, &opts).unwrap();
+        let y = DArray::<f64>::from_zarr(&path).unwrap();
+        // The irregular grid was rechunked to a regular one (first size per axis).
+        assert_eq!(y.chunks(), &vec![vec![10, 10, 10, 7], vec![5, 5, 5, 5, 3]]);
+        assert_eq!(y.compute().unwrap(), a);
+    }
+    // Sharded v3: each task writes one whole shard.
+    let path = dir.path().join("sharded.zarr");
+    let opts = WriteOptions { shard_shape: Some(vec![5, 4]), chunk_shape: Some(vec![10, 8]), ..WriteOptions::default() };
+    x.to_zarr(&path, &opts).unwrap();
+    assert_eq!(DArray::<f64>::from_zarr(&path).unwrap().compute().unwrap(), a);
+}
+
+#[test]
+fn slices_read_only_overlapping_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.zarr");
+    let a = ramp(&[100, 60]);
+    DArray::from_ndarray(&a, [10, 20]).unwrap().to_zarr(&path, &WriteOptions::default()).unwrap();
+    let x = DArray::<f64>::from_zarr(&path).unwrap();
+    let exec = LocalExecutor::with_threads(2).unwrap();
+    let got = x.slice(s![0..10, ..]).unwrap().sum().unwrap().compute_with(&exec).unwrap();
+    assert_eq!(exec.last_stats().chunks_read, 3);
+    assert!((got.sum() - a.slice(s![0..10, ..]).sum()).abs() < 1e-9);
+    let _ = x.slice(s![15..35;5, 50]).unwrap().compute_with(&exec).unwrap();
+    // Rows 15, 20, 25, 30 lie in 3 block-rows; column 50 in one block-column.
+    assert_eq!(exec.last_stats().chunks_read, 3);
+    let _ = x.sum().unwrap().compute_with(&exec).unwrap();
+    assert_eq!(exec.last_stats().chunks_read, 30);
+    assert_eq!(exec.last_stats().bytes_read, 100 * 60 * 8);
+}
+
+#[test]
+fn failed_writes_leave_nothing_and_existing_stores_are_kept() {
+    fn fail(_: &[&darray::Chunk]) -> Result<darray::Chunk, String> {
+        Err("injected failure".into())
+    }
+    darray::register_kernel_raw("zarr-test-fail", fail).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.zarr");
+    let x = DArray::<f64>::ones(&[20], [5]).unwrap();
+    let bad = x.map_blocks::<f64>("zarr-test-fail").unwrap();
+    assert!(bad.to_zarr(&path, &WriteOptions::default()).is_err());
+    assert!(!path.exists());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "staging left behind");
+    x.to_zarr(&path, &WriteOptions::default()).unwrap();
+    // Without overwrite: refused, old data intact.
+    assert!((&x * 2.0).to_zarr(&path, &WriteOptions::default()).is_err());
+    assert_eq!(DArray::<f64>::from_zarr(&path).unwrap().sum().unwrap().compute_scalar().unwrap(), 20.0);
+    (&x * 2.0).to_zarr(&path, &WriteOptions { overwrite: true, ..WriteOptions::default() }).unwrap();
+    assert_eq!(DArray::<f64>::from_zarr(&path).unwrap().sum().unwrap().compute_scalar().unwrap(), 40.0);
+}
+
+#[test]
+fn bad_stores_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(matches!(DArray::<f64>::from_zarr(dir.path().join("missing.zarr")), Err(Error::Store(_))));
+    let path = dir.path().join("i.zarr");
+    DArray::<i32>::ones(&[10, 10], [5, 5]).unwrap().to_zarr(&path, &WriteOptions::default()).unwrap();
+    match DArray::<f64>::from_zarr(&path) {
+        Err(Error::Store(e)) => assert!(e.to_string().contains("int32"), "{e}"),
+        Err(Error::DTypeMismatch { found, .. }) => assert_eq!(found, darray::DType::I32),
+        other => panic!("expected a dtype error, got {other:?}"),
+    }
+    // Corrupt one chunk: the error names the task and the store.
+    let chunk = std::fs::read_dir(path.join("c").join("1")).unwrap().next().unwrap().unwrap().path();
+    std::fs::write(&chunk, b"not zstd at all").unwrap();
+    let x = DArray::<i32>::from_zarr(&path).unwrap();
+    let err = x.sum().unwrap().compute().unwrap_err();
+    match &err {
+        Error::Task { key, .. } => assert!(key.starts_with("i.zarr"), "{key}"),
+        other => panic!("{other:?}"),
+    }
+    // The other chunks still read.
+    assert_eq!(x.slice(s![0..5, ..]).unwrap().sum().unwrap().compute_scalar().unwrap(), 50);
+    let exec = LocalExecutor::with_threads(1).unwrap();
+    assert!(exec.execute(&x.graph().unwrap()).is_err());
+}
+
+#[test]
+fn reads_what_zarr_python_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    py(&format!(
+        r#"
+import numpy as np, zarr
+from zarr.codecs import BloscCodec, ZstdCodec, GzipCodec
+def ramp(shape, dtype):
+    a = np.zeros(shape)
+    for idx in np.ndindex(*shape):
+        v = 0.0
+        for k in idx: v = v * 100.0 + k
+        a[idx] = v * 0.5 - 7.0
+    return a.astype(dtype)
+a = ramp((37, 23), 'float64')
+zarr.create_array('{d}/v3.zarr', data=a, chunks=(10, 7), compressors=ZstdCodec(level=3))
+zarr.create_array('{d}/v3s.zarr', data=a, chunks=(5, 7), shards=(10, 14))
+zarr.create_array('{d}/v3g.zarr', data=a, chunks=(16, 16), compressors=GzipCodec())
+zarr.create_array('{d}/v3n.zarr', data=a, chunks=(37, 23), compressors=None)
+zarr.create_array('{d}/v2.zarr', data=a, chunks=(8, 8), zarr_format=2)
+zarr.create_array('{d}/i16.zarr', data=ramp((9, 4, 5), 'int16'), chunks=(2, 3, 4), compressors=BloscCodec(cname='lz4'))
+z = zarr.create_array('{d}/fill.zarr', shape=(10,), chunks=(3,), dtype='float32', fill_value=2.5)
+z[0:3] = np.arange(3)
+"#
+    ));
+    let a = ramp(&[37, 23]);
+    for name in ["v3", "v3s", "v3g", "v3n", "v2"] {
+        let x = DArray::<f64>::from_zarr(dir.path().join(format!("{name}.zarr"))).unwrap();
+        assert_eq!(x.compute().unwrap(), a, "{name}");
+    }
+    let i = DArray::<i16>::from_zarr(dir.path().join("i16.zarr")).unwrap();
+    assert_eq!(i.chunks()[0], vec![2, 2, 2, 2, 1]);
+    assert_eq!(i.compute().unwrap(), ramp(&[9, 4, 5]).mapv(|v| v as i16));
+    let f = DArray::<f32>::from_zarr(dir.path().join("fill.zarr")).unwrap().compute().unwrap();
+    assert_eq!(f.iter().copied().collect::<Vec<_>>(), vec![0.0, 1.0, 2.0, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5]);
+}
+
+#[test]
+fn zarr_python_reads_what_darray_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = DArray::<f64>::random_normal(3, &[50, 30], 0.0, 1.0, [16, 7]).unwrap();
+    let want = x.compute().unwrap();
+    let u = DArray::<u8>::arange(0.0, 200.0, 1.0, [64]).unwrap();
+    let cases = [
+        ("v3.zarr", WriteOptions::default()),
+        ("v2.zarr", WriteOptions { zarr_format: ZarrFormat::V2, ..WriteOptions::default() }),
+        ("sh.zarr", WriteOptions { shard_shape: Some(vec![8, 7]), ..WriteOptions::default() }),
+    ];
+    for (name, opts) in &cases {
+        x.to_zarr(dir.path().join(name), opts).unwrap();
+        let out = py(&format!(
+            "import zarr\na = zarr.open_array('{}', mode='r')[...]\nprint(a.shape, a.dtype)\nprint(' '.join(repr(float(v)) for v in a.ravel()))",
+            dir.path().join(name).display()
+        ));
+        let mut lines = out.lines();
+        assert_eq!(lines.next().unwrap(), "(50, 30) float64", "{name}");
+        let got: Vec<f64> = lines.next().unwrap().split(' ').map(|v| v.parse().unwrap()).collect();
+        assert_eq!(got, want.iter().copied().collect::<Vec<_>>(), "{name}");
+    }
+    u.to_zarr(dir.path().join("u8.zarr"), &WriteOptions::default()).unwrap();
+    let out = py(&format!(
+        "import zarr\na = zarr.open_array('{}', mode='r')[...]\nprint(a.dtype, int(a.sum()), a.shape)",
+        dir.path().join("u8.zarr").display()
+    ));
+    assert_eq!(out.trim(), format!("uint8 {} (200,)", (0..200u32).sum::<u32>()));
+}
