@@ -1,0 +1,34 @@
+//! Zarr arrays on the local filesystem, through zarrs: open an array and describe it
+//! ([`open_info`]), read regions and write chunks from executor threads
+//! ([`StoreCache`]), and create new arrays atomically ([`create_staging`],
+//! [`commit_staging`], [`abort_staging`]).
+//!
+//! This module owns everything that touches Zarr bytes and metadata. It knows nothing
+//! of task graphs: the executor decides which regions to read and which chunks to
+//! write, and adds the task's chunk key to errors; this module adds the path.
+//!
+//! Conventions:
+//! - Zarr v2 and v3 are read; arrays are written as v2 or v3, optionally sharded (v3).
+//! - The *grid* of an array ([`ZarrArrayInfo::chunk_shape`]) is the unit of one
+//!   efficient read or write: the chunk shape, or the shard shape for sharded arrays.
+//! - Edge chunks are given and returned clipped to the array; on disk they are full
+//!   size, padded with the fill value, as the Zarr specification requires.
+//! - Decoding and encoding run on the calling thread only (see `cache.rs`): the
+//!   executor parallelises across chunks.
+
+#![warn(missing_docs, unreachable_pub, clippy::pedantic)]
+
+mod cache;
+mod create;
+mod error;
+mod open;
+
+pub use cache::StoreCache;
+pub use create::{
+    abort_staging, commit_staging, create_staging, Compression, WriteOptions, ZarrFormat,
+};
+pub use error::StoreError;
+pub use open::{open_info, ZarrArrayInfo};
+
+#[cfg(test)]
+mod tests;
