@@ -5,6 +5,7 @@
 
 use super::StoreError;
 use darray_kernels::DType;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,7 +14,7 @@ use zarrs::array::{Array, ArrayMetadata, ArrayMetadataV2, ArrayMetadataV3};
 use zarrs::filesystem::FilesystemStore;
 
 /// The Zarr format version of a new array.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ZarrFormat {
     /// Zarr v2 (`.zarray`, `.`-separated chunk keys, a single `compressor`).
     V2,
@@ -23,7 +24,7 @@ pub enum ZarrFormat {
 }
 
 /// The compressor of a new array's chunks (of the inner chunks, when sharded).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Compression {
     /// Uncompressed little-endian bytes.
     None,
@@ -57,7 +58,7 @@ pub enum Compression {
 /// sharded v3 array: each write-grid cell is one *shard*, stored as one file made of
 /// chunks of shape `inner` (which must divide the shard shape), so no two tasks ever
 /// write the same file.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteOptions {
     /// Zarr v2 or v3.
     pub zarr_format: ZarrFormat,

@@ -3,6 +3,7 @@
 
 use super::StoreError;
 use darray_kernels::DType;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use zarrs::array::data_type as dt;
@@ -15,7 +16,7 @@ use zarrs::filesystem::FilesystemStore;
 /// one efficient read of one stored object. For an unsharded array it is the chunk
 /// shape; for a sharded v3 array it is the *shard* shape (the array's chunk grid in
 /// zarrs terms), and `inner_chunk_shape` holds the shape of the chunks inside a shard.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ZarrArrayInfo {
     /// The array's directory.
     pub path: PathBuf,
