@@ -12,7 +12,10 @@ use std::hint::black_box;
 const N: usize = 2048;
 
 fn sin2_cos2() -> ElementwiseProgram {
-    let mut p = ElementwiseProgram { inputs: vec![DType::F64], instrs: Vec::new() };
+    let mut p = ElementwiseProgram {
+        inputs: vec![DType::F64],
+        instrs: Vec::new(),
+    };
     let x = p.push(Node::Input(0), DType::F64);
     let s = p.push(Node::Unary(UnaryOp::Sin, x), DType::F64);
     let s2 = p.push(Node::Unary(UnaryOp::Powi(2), s), DType::F64);
@@ -23,7 +26,10 @@ fn sin2_cos2() -> ElementwiseProgram {
 }
 
 fn times_two_plus_one() -> ElementwiseProgram {
-    let mut p = ElementwiseProgram { inputs: vec![DType::F64], instrs: Vec::new() };
+    let mut p = ElementwiseProgram {
+        inputs: vec![DType::F64],
+        instrs: Vec::new(),
+    };
     let x = p.push(Node::Input(0), DType::F64);
     let two = p.push(Node::Scalar(Scalar::Float(2.0)), DType::F64);
     let one = p.push(Node::Scalar(Scalar::Float(1.0)), DType::F64);
@@ -35,7 +41,9 @@ fn times_two_plus_one() -> ElementwiseProgram {
 fn bench(c: &mut Criterion) {
     // Arguments spread over [-1000, 1000): all take the fast sin/cos path.
     #[allow(clippy::cast_precision_loss)]
-    let x = ArrayD::from_shape_fn(IxDyn(&[N, N]), |i| ((i[0] * N + i[1]) as f64).mul_add(2000.0 / (N * N) as f64, -1000.0));
+    let x = ArrayD::from_shape_fn(IxDyn(&[N, N]), |i| {
+        ((i[0] * N + i[1]) as f64).mul_add(2000.0 / (N * N) as f64, -1000.0)
+    });
     let chunk = Chunk::F64(x.clone());
     let size = format!("{N}x{N}");
     let mut g = c.benchmark_group("elementwise");

@@ -249,29 +249,6 @@ mod tests {
     use super::*;
     use ndarray::Slice;
 
-    fn block(
-        dist: Distribution,
-        seed: u64,
-        dtype: DType,
-        global: &[usize],
-        offset: &[usize],
-        shape: &[usize],
-    ) -> Chunk {
-        random_block(dist, seed, dtype, global, offset, shape).unwrap()
-    }
-
-    fn values(c: &Chunk) -> Vec<f64> {
-        match c {
-            Chunk::F64(a) => a.iter().copied().collect(),
-            Chunk::F32(a) => a.iter().map(|&x| f64::from(x)).collect(),
-            other => panic!("not a float chunk: {other:?}"),
-        }
-    }
-
-    fn bits(c: &Chunk) -> Vec<u64> {
-        values(c).iter().map(|v| v.to_bits()).collect()
-    }
-
     const UNIFORM: Distribution = Distribution::Uniform {
         low: -2.0,
         high: 3.0,
@@ -281,23 +258,45 @@ mod tests {
         std: 2.0,
     };
 
+    fn values(c: &Chunk) -> Vec<f64> {
+        match c {
+            Chunk::F64(a) => a.iter().copied().collect(),
+            Chunk::F32(a) => a.iter().map(|&x| f64::from(x)).collect(),
+            other => panic!("not a float chunk: {other:?}"),
+        }
+    }
+
+    /// The first `n` values of a 1-d array.
+    fn draw(dist: Distribution, seed: u64, dtype: DType, n: usize) -> Vec<f64> {
+        values(&random_block(dist, seed, dtype, &[n], &[0], &[n]).unwrap())
+    }
+
+    fn bits(v: &[f64]) -> Vec<u64> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
     #[test]
     fn random_philox_matches_random123_known_answers() {
-        assert_eq!(
-            philox4x32_10([0; 4], [0; 2]),
-            [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]
-        );
-        assert_eq!(
-            philox4x32_10([u32::MAX; 4], [u32::MAX; 2]),
-            [0x408f_276d, 0x41c8_3b0e, 0xa20b_c7c6, 0x6d54_51fd]
-        );
-        assert_eq!(
-            philox4x32_10(
-                [0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344],
-                [0xa409_3822, 0x299f_31d0]
+        let kat: [([u32; 4], [u32; 2], [u32; 4]); 3] = [
+            (
+                [0; 4],
+                [0; 2],
+                [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8],
             ),
-            [0xd16c_fe09, 0x94fd_cceb, 0x5001_e420, 0x2412_6ea1]
-        );
+            (
+                [u32::MAX; 4],
+                [u32::MAX; 2],
+                [0x408f_276d, 0x41c8_3b0e, 0xa20b_c7c6, 0x6d54_51fd],
+            ),
+            (
+                [0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344],
+                [0xa409_3822, 0x299f_31d0],
+                [0xd16c_fe09, 0x94fd_cceb, 0x5001_e420, 0x2412_6ea1],
+            ),
+        ];
+        for (ctr, key, want) in kat {
+            assert_eq!(philox4x32_10(ctr, key), want);
+        }
     }
 
     #[test]
@@ -309,62 +308,53 @@ mod tests {
             [&[3, 3, 1], &[1, 1, 1, 1, 1], &[1, 2]],
             [&[0, 7], &[5, 0], &[1, 1, 1]],
         ];
-        for dist in [UNIFORM, NORMAL] {
-            for dtype in [DType::F32, DType::F64] {
-                let whole = ArrayD::from_shape_vec(
-                    IxDyn(&global),
-                    values(&block(dist, 42, dtype, &global, &[0, 0, 0], &global)),
-                )
-                .unwrap();
-                for chunking in &chunkings {
-                    let starts: Vec<Vec<usize>> = chunking
+        for (dist, dtype) in [
+            (UNIFORM, DType::F32),
+            (UNIFORM, DType::F64),
+            (NORMAL, DType::F32),
+            (NORMAL, DType::F64),
+        ] {
+            let whole = random_block(dist, 42, dtype, &global, &[0; 3], &global).unwrap();
+            let whole = ArrayD::from_shape_vec(IxDyn(&global), values(&whole)).unwrap();
+            for pieces in &chunkings {
+                let starts = pieces.map(|p| {
+                    p.iter()
+                        .scan(0, |a, &n| Some(std::mem::replace(a, *a + n)))
+                        .collect::<Vec<_>>()
+                });
+                for b in ndarray::indices(IxDyn(&pieces.map(<[usize]>::len))) {
+                    let offset: Vec<usize> = (0..3).map(|d| starts[d][b[d]]).collect();
+                    let shape: Vec<usize> = (0..3).map(|d| pieces[d][b[d]]).collect();
+                    let got = random_block(dist, 42, dtype, &global, &offset, &shape).unwrap();
+                    let ax = |d: usize| Slice::from(offset[d]..offset[d] + shape[d]);
+                    let want: Vec<f64> = whole
+                        .slice_each_axis(|a| ax(a.axis.index()))
                         .iter()
-                        .map(|p| {
-                            p.iter()
-                                .scan(0, |a, &n| Some(std::mem::replace(a, *a + n)))
-                                .collect()
-                        })
+                        .copied()
                         .collect();
-                    for b in
-                        ndarray::indices([chunking[0].len(), chunking[1].len(), chunking[2].len()])
-                    {
-                        let idx = [b.0, b.1, b.2];
-                        let offset: Vec<usize> = (0..3).map(|d| starts[d][idx[d]]).collect();
-                        let shape: Vec<usize> = (0..3).map(|d| chunking[d][idx[d]]).collect();
-                        let got = block(dist, 42, dtype, &global, &offset, &shape);
-                        let want: Vec<f64> = whole
-                            .slice_each_axis(|ax| {
-                                let d = ax.axis.index();
-                                Slice::from(offset[d]..offset[d] + shape[d])
-                            })
-                            .iter()
-                            .copied()
-                            .collect();
-                        assert_eq!(got.shape(), &shape[..]);
-                        let want_bits: Vec<u64> = want.iter().map(|v| v.to_bits()).collect();
-                        assert_eq!(
-                            bits(&got),
-                            want_bits,
-                            "{dist:?} {dtype} block {offset:?}+{shape:?}"
-                        );
-                    }
+                    assert_eq!(got.shape(), &shape[..]);
+                    assert_eq!(
+                        bits(&values(&got)),
+                        bits(&want),
+                        "{dist:?} {dtype} {offset:?}+{shape:?}"
+                    );
                 }
             }
         }
         // A 0-d array is the one element at index 0.
-        let scalar = block(NORMAL, 9, DType::F64, &[], &[], &[]);
+        let scalar = random_block(NORMAL, 9, DType::F64, &[], &[], &[]).unwrap();
         assert_eq!(
-            bits(&scalar),
-            bits(&block(NORMAL, 9, DType::F64, &[1], &[0], &[1]))
+            bits(&values(&scalar)),
+            bits(&draw(NORMAL, 9, DType::F64, 1))
         );
     }
 
     #[test]
     fn random_seeds_and_indices_give_different_values() {
         let n = 10_000;
-        let a = values(&block(UNIFORM, 0, DType::F64, &[n], &[0], &[n]));
+        let a = draw(UNIFORM, 0, DType::F64, n);
         for seed in [1, 1 << 32, u64::MAX] {
-            let b = values(&block(UNIFORM, seed, DType::F64, &[n], &[0], &[n]));
+            let b = draw(UNIFORM, seed, DType::F64, n);
             assert_eq!(
                 a.iter().zip(&b).filter(|(x, y)| x == y).count(),
                 0,
@@ -379,18 +369,12 @@ mod tests {
             n,
             "53-bit uniforms should not repeat in 10k draws"
         );
-        // The same flat index in arrays of other shapes gets the same value.
-        let c = values(&block(
-            UNIFORM,
-            0,
-            DType::F64,
-            &[100, 100],
-            &[0, 0],
-            &[1, 100],
-        ));
-        assert_eq!(c, a[..100]);
+        // The same flat index in an array of another shape gets the same value.
+        let row = random_block(UNIFORM, 0, DType::F64, &[100, 100], &[0, 0], &[1, 100]).unwrap();
+        assert_eq!(values(&row), a[..100]);
     }
 
+    #[allow(clippy::cast_precision_loss)]
     fn mean_var(v: &[f64]) -> (f64, f64) {
         let n = v.len() as f64;
         let mean = v.iter().sum::<f64>() / n;
@@ -400,20 +384,19 @@ mod tests {
     #[test]
     fn random_moments_within_five_sigma() {
         let n = 200_000;
-        let nf = n as f64;
+        let nf = 200_000.0f64;
         for dtype in [DType::F32, DType::F64] {
             // Uniform on [-2, 3): variance w^2/12, fourth central moment w^4/80.
-            let (mean, var) = mean_var(&values(&block(UNIFORM, 7, dtype, &[n], &[0], &[n])));
-            let w: f64 = 5.0;
-            let (m, v) = (0.5, w * w / 12.0);
+            let (mean, var) = mean_var(&draw(UNIFORM, 7, dtype, n));
+            let (w, v) = (5.0f64, 25.0 / 12.0);
             assert!(
-                (mean - m).abs() < 5.0 * (v / nf).sqrt(),
+                (mean - 0.5).abs() < 5.0 * (v / nf).sqrt(),
                 "{dtype} uniform mean {mean}"
             );
             let sd_var = ((w.powi(4) / 80.0 - v * v) / nf).sqrt();
             assert!((var - v).abs() < 5.0 * sd_var, "{dtype} uniform var {var}");
             // Normal(1.5, 2): the sample variance has sd sigma^2 sqrt(2/n).
-            let (mean, var) = mean_var(&values(&block(NORMAL, 7, dtype, &[n], &[0], &[n])));
+            let (mean, var) = mean_var(&draw(NORMAL, 7, dtype, n));
             assert!(
                 (mean - 1.5).abs() < 5.0 * (4.0 / nf).sqrt(),
                 "{dtype} normal mean {mean}"
@@ -426,189 +409,147 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::cast_possible_truncation)]
     fn random_uniform_stays_in_half_open_range() {
         let n = 50_000;
-        let cases = [
+        let next = 1.0f64.next_up();
+        for (low, high) in [
             (-2.0, 3.0),
             (0.1, 0.2),
             (1e-300, 2e-300),
-            (1.0, 1.0f64.next_up()),
+            (1.0, next),
             (-1e300, 1e300),
-        ];
-        for (low, high) in cases {
-            let v = values(&block(
-                Distribution::Uniform { low, high },
-                3,
-                DType::F64,
-                &[n],
-                &[0],
-                &[n],
-            ));
+        ] {
+            let v = draw(Distribution::Uniform { low, high }, 3, DType::F64, n);
             assert!(v.iter().all(|&x| low <= x && x < high), "[{low}, {high})");
         }
         // In f32 the bounds are rounded first; [1, 1 + 1e-7) holds only 1.0.
         for (low, high) in [(-2.0, 3.0), (0.1, 0.2), (1.0, 1.0 + 1e-7)] {
-            let Chunk::F32(a) = block(
-                Distribution::Uniform { low, high },
-                3,
-                DType::F32,
-                &[n],
-                &[0],
-                &[n],
-            ) else {
-                panic!()
-            };
-            #[allow(clippy::cast_possible_truncation)]
-            let (l, h) = (low as f32, high as f32);
-            assert!(a.iter().all(|&x| l <= x && x < h), "f32 [{low}, {high})");
+            let v = draw(Distribution::Uniform { low, high }, 3, DType::F32, n);
+            let (l, h) = (f64::from(low as f32), f64::from(high as f32));
+            assert!(v.iter().all(|&x| l <= x && x < h), "f32 [{low}, {high})");
         }
     }
 
     #[test]
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
     fn random_uniform_passes_chi_square() {
         let (n, bins) = (200_000, 100);
-        let v = values(&block(UNIFORM, 11, DType::F64, &[n], &[0], &[n]));
         let mut counts = vec![0usize; bins];
-        for x in v {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let b = ((x + 2.0) / 5.0 * bins as f64) as usize;
-            counts[b] += 1;
+        for x in draw(UNIFORM, 11, DType::F64, n) {
+            counts[((x + 2.0) / 5.0 * bins as f64) as usize] += 1;
         }
-        let expected = n as f64 / bins as f64;
+        let expected = (n / bins) as f64;
         let chi2: f64 = counts
             .iter()
             .map(|&c| (c as f64 - expected).powi(2) / expected)
             .sum();
-        // 99 degrees of freedom: mean 99, sd sqrt(198); reject beyond 5 sd.
-        assert!(chi2 < 99.0 + 5.0 * 198f64.sqrt(), "chi2 = {chi2}");
-        assert!(
-            chi2 > 99.0 - 5.0 * 198f64.sqrt(),
-            "suspiciously uniform: chi2 = {chi2}"
-        );
+        // 99 degrees of freedom: mean 99, sd sqrt(198); reject beyond 5 sd either way.
+        assert!((chi2 - 99.0).abs() < 5.0 * 198f64.sqrt(), "chi2 = {chi2}");
     }
 
     /// Standard normal CDF via Abramowitz & Stegun 7.1.26 (error < 1.5e-7).
     fn phi(x: f64) -> f64 {
         let z = x.abs() / std::f64::consts::SQRT_2;
         let t = 1.0 / (1.0 + 0.327_591_1 * z);
-        let poly = t
-            * (0.254_829_592
-                + t * (-0.284_496_736
-                    + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+        let a = [
+            0.254_829_592,
+            -0.284_496_736,
+            1.421_413_741,
+            -1.453_152_027,
+            1.061_405_429,
+        ];
+        let poly = t * a.iter().rev().fold(0.0, |acc, &c| acc * t + c);
         let erf = 1.0 - poly * (-z * z).exp();
         0.5 * (1.0 + erf.copysign(x))
     }
 
     #[test]
+    #[allow(clippy::cast_precision_loss)]
     fn random_normal_passes_kolmogorov_smirnov() {
         let n = 200_000;
-        let mut v = values(&block(
+        let mut v = draw(
             Distribution::Normal {
                 mean: 0.0,
                 std: 1.0,
             },
             5,
             DType::F64,
-            &[n],
-            &[0],
-            &[n],
-        ));
+            n,
+        );
         v.sort_by(f64::total_cmp);
         let nf = n as f64;
-        let d = v
-            .iter()
-            .enumerate()
-            .map(|(i, &x)| {
-                let f = phi(x);
-                (f - i as f64 / nf)
-                    .abs()
-                    .max(((i + 1) as f64 / nf - f).abs())
-            })
-            .fold(0.0, f64::max);
+        let d = v.iter().enumerate().fold(0.0f64, |d, (i, &x)| {
+            let f = phi(x);
+            d.max((f - i as f64 / nf).abs())
+                .max(((i + 1) as f64 / nf - f).abs())
+        });
         // sqrt(n) D beyond 1.95 has probability about 0.001 under the null.
         assert!(nf.sqrt() * d < 1.95, "KS statistic {}", nf.sqrt() * d);
     }
 
     #[test]
     fn random_box_muller_guards_log_zero_and_zero_std_is_constant() {
-        for w in [
-            [0u32; 4],
-            [u32::MAX; 4],
-            [0, 0, u32::MAX, u32::MAX],
-            [u32::MAX, u32::MAX, 0, 0],
-        ] {
+        let max = u32::MAX;
+        for w in [[0; 4], [max; 4], [0, 0, max, max], [max, max, 0, 0]] {
             assert!(standard_normal(w).is_finite(), "{w:?}");
         }
-        let v = values(&block(
+        let v = draw(
             Distribution::Normal {
                 mean: 3.0,
                 std: 0.0,
             },
             1,
             DType::F32,
-            &[100],
-            &[0],
-            &[100],
-        ));
-        assert!(v.iter().all(|&x| x == 3.0));
+            100,
+        );
+        assert!(v.iter().all(|&x| (x - 3.0).abs() == 0.0));
     }
 
     #[test]
     fn random_rejects_bad_requests() {
-        let ok = |dist, dtype, g: &[usize], o: &[usize], s: &[usize]| {
-            random_block(dist, 0, dtype, g, o, s).is_ok()
-        };
-        assert!(ok(UNIFORM, DType::F64, &[4, 4], &[2, 0], &[2, 4]));
-        assert!(!ok(UNIFORM, DType::I32, &[4], &[0], &[4]));
-        assert!(!ok(UNIFORM, DType::Bool, &[4], &[0], &[4]));
-        assert!(
-            !ok(UNIFORM, DType::F64, &[4, 4], &[0], &[4, 4]),
-            "offset of another ndim"
-        );
-        assert!(
-            !ok(UNIFORM, DType::F64, &[4, 4], &[0, 0], &[4]),
-            "shape of another ndim"
-        );
-        assert!(
-            !ok(UNIFORM, DType::F64, &[4, 4], &[3, 0], &[2, 4]),
-            "past the end"
-        );
-        assert!(
-            !ok(UNIFORM, DType::F64, &[4], &[usize::MAX], &[2]),
-            "offset overflow"
-        );
-        assert!(
-            !ok(UNIFORM, DType::F64, &[usize::MAX, 4], &[0, 0], &[1, 1]),
-            "too many elements"
-        );
+        assert!(random_block(UNIFORM, 0, DType::F64, &[4, 4], &[2, 0], &[2, 4]).is_ok());
+        let shapes: [(&[usize], &[usize], &[usize], &str); 5] = [
+            (&[4, 4], &[0], &[4, 4], "offset of another ndim"),
+            (&[4, 4], &[0, 0], &[4], "shape of another ndim"),
+            (&[4, 4], &[3, 0], &[2, 4], "past the end"),
+            (&[4], &[usize::MAX], &[2], "offset overflow"),
+            (&[usize::MAX, 4], &[0, 0], &[1, 1], "too many elements"),
+        ];
+        for (global, offset, shape, why) in shapes {
+            assert!(
+                random_block(UNIFORM, 0, DType::F64, global, offset, shape).is_err(),
+                "{why}"
+            );
+        }
+        for dtype in [DType::I32, DType::Bool, DType::U64] {
+            assert!(
+                random_block(UNIFORM, 0, dtype, &[1], &[0], &[1]).is_err(),
+                "{dtype}"
+            );
+        }
         let uniform = |low, high| Distribution::Uniform { low, high };
-        assert!(!ok(uniform(1.0, 1.0), DType::F64, &[1], &[0], &[1]));
-        assert!(!ok(uniform(2.0, 1.0), DType::F64, &[1], &[0], &[1]));
-        assert!(!ok(uniform(f64::NAN, 1.0), DType::F64, &[1], &[0], &[1]));
-        assert!(!ok(
-            uniform(0.0, f64::INFINITY),
-            DType::F64,
-            &[1],
-            &[0],
-            &[1]
-        ));
-        assert!(
-            !ok(uniform(-1e308, 1e308), DType::F64, &[1], &[0], &[1]),
-            "span overflows"
-        );
-        assert!(
-            !ok(uniform(1.0, 1.0 + 1e-9), DType::F32, &[1], &[0], &[1]),
-            "empty in f32"
-        );
         let normal = |mean, std| Distribution::Normal { mean, std };
-        assert!(!ok(normal(0.0, -1.0), DType::F64, &[1], &[0], &[1]));
-        assert!(!ok(normal(0.0, f64::NAN), DType::F64, &[1], &[0], &[1]));
-        assert!(!ok(
-            normal(f64::INFINITY, 1.0),
-            DType::F32,
-            &[1],
-            &[0],
-            &[1]
-        ));
+        let params = [
+            (uniform(1.0, 1.0), DType::F64),
+            (uniform(2.0, 1.0), DType::F64),
+            (uniform(f64::NAN, 1.0), DType::F64),
+            (uniform(0.0, f64::INFINITY), DType::F64),
+            (uniform(-1e308, 1e308), DType::F64), // the span overflows
+            (uniform(1.0, 1.0 + 1e-9), DType::F32), // empty in f32
+            (normal(0.0, -1.0), DType::F64),
+            (normal(0.0, f64::NAN), DType::F64),
+            (normal(f64::INFINITY, 1.0), DType::F32),
+        ];
+        for (dist, dtype) in params {
+            assert!(
+                random_block(dist, 0, dtype, &[1], &[0], &[1]).is_err(),
+                "{dist:?} {dtype}"
+            );
+        }
     }
 }

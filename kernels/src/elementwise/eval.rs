@@ -81,24 +81,42 @@ fn with_evaluator<R>(
     }
     for (c, &dtype) in inputs.iter().zip(&p.inputs) {
         if c.dtype() != Some(dtype) {
-            let got = c.dtype().map_or_else(|| "a partial or unit chunk".to_string(), |d| d.to_string());
-            return Err(KernelError::DType { expected: dtype.to_string(), got });
+            let got = c
+                .dtype()
+                .map_or_else(|| "a partial or unit chunk".to_string(), |d| d.to_string());
+            return Err(KernelError::DType {
+                expected: dtype.to_string(),
+                got,
+            });
         }
         if !broadcasts_to(c.shape(), out_shape) {
-            return Err(KernelError::Shape { expected: out_shape.to_vec(), got: c.shape().to_vec() });
+            return Err(KernelError::Shape {
+                expected: out_shape.to_vec(),
+                got: c.shape().to_vec(),
+            });
         }
     }
     let total = out_shape
         .iter()
         .try_fold(1usize, |n, &d| n.checked_mul(d))
-        .filter(|n| n.checked_mul(p.out_dtype().size()).is_some_and(|b| isize::try_from(b).is_ok()))
+        .filter(|n| {
+            n.checked_mul(p.out_dtype().size())
+                .is_some_and(|b| isize::try_from(b).is_ok())
+        })
         .ok_or_else(|| KernelError::Other(format!("output shape {out_shape:?} is too large")))?;
     // Without tiles there is nothing to read, so skip the copies.
-    let copies: Vec<Option<Chunk>> = inputs.iter().map(|c| if total == 0 { None } else { contiguous_copy(c) }).collect();
+    let copies: Vec<Option<Chunk>> = inputs
+        .iter()
+        .map(|c| if total == 0 { None } else { contiguous_copy(c) })
+        .collect();
     let sources = if total == 0 {
         Vec::new()
     } else {
-        inputs.iter().zip(&copies).map(|(&c, copy)| Source::new(copy.as_ref().unwrap_or(c), out_shape)).collect()
+        inputs
+            .iter()
+            .zip(&copies)
+            .map(|(&c, copy)| Source::new(copy.as_ref().unwrap_or(c), out_shape))
+            .collect()
     };
     let n = p.instrs.len();
     let mut live = vec![false; n];
@@ -108,8 +126,10 @@ fn with_evaluator<R>(
             operands(&p.instrs[k].node).for_each(|j| live[j] = true);
         }
     }
+    let sincos_pair = pair_sin_cos(&p.instrs, &live);
     let mut ev = Evaluator {
         instrs: &p.instrs,
+        sincos_pair,
         sources,
         live,
         regs: p.instrs.iter().map(|i| Reg::new(i.dtype)).collect(),
@@ -127,6 +147,10 @@ struct Evaluator<'c> {
     sources: Vec<Source<'c>>,
     /// Instructions the result depends on; the others are skipped.
     live: Vec<bool>,
+    /// `Some(j)` at the `Sin` or `Cos` that also computes the matching `Cos` or
+    /// `Sin` `j` of the same operand (one reduction for both); `Some(usize::MAX)`
+    /// at that partner `j`, which then is skipped.
+    sincos_pair: Vec<Option<usize>>,
     regs: Vec<Reg>,
     kinds: Vec<Kind<'c>>,
     total: usize,
@@ -164,8 +188,11 @@ impl<'c> Evaluator<'c> {
     fn run_operands(&mut self, start: usize, len: usize) -> usize {
         let last = self.instrs.len() - 1;
         for k in 0..last {
-            if self.live[k] {
-                self.kinds[k] = self.exec(k, start, len, None);
+            match self.sincos_pair[k] {
+                _ if !self.live[k] => {}
+                None => self.kinds[k] = self.exec(k, start, len, None),
+                Some(PARTNER_DONE) => {}
+                Some(j) => self.exec_sincos(k, j, len),
             }
         }
         last
@@ -176,21 +203,61 @@ impl<'c> Evaluator<'c> {
     fn exec(&mut self, k: usize, start: usize, len: usize, out: Option<&mut Reg>) -> Kind<'c> {
         let need = self.register_need(k);
         let (done, rest) = self.regs.split_at_mut(k);
-        let (dest, range) = match out {
-            Some(out) => (out, start..start + len),
-            None => {
-                rest[0].ensure_len(need);
-                (&mut rest[0], 0..len)
-            }
+        let (dest, range) = if let Some(out) = out {
+            (out, start..start + len)
+        } else {
+            rest[0].ensure_len(need);
+            (&mut rest[0], 0..len)
         };
-        let args = Args { instrs: self.instrs, kinds: &self.kinds[..k], regs: done, len };
-        let kind = exec_node(&self.instrs[k], &args, &mut self.sources, start, dest, range);
+        let args = Args {
+            instrs: self.instrs,
+            kinds: &self.kinds[..k],
+            regs: done,
+            len,
+        };
+        let kind = exec_node(
+            &self.instrs[k],
+            &args,
+            &mut self.sources,
+            start,
+            dest,
+            range,
+        );
         self.kinds[k] = kind;
         kind
     }
 }
 
 impl Evaluator<'_> {
+    /// Runs the paired `Sin`/`Cos` instructions `k < j` together.
+    fn exec_sincos(&mut self, k: usize, j: usize, len: usize) {
+        let need = self.register_need(k);
+        let Node::Unary(op, a) = self.instrs[k].node else {
+            unreachable!("paired by pair_sin_cos")
+        };
+        let (done, rest) = self.regs.split_at_mut(k);
+        let (rk, after) = rest.split_first_mut().expect("k is an instruction");
+        let rj = &mut after[j - k - 1];
+        rk.ensure_len(need);
+        rj.ensure_len(need);
+        let (sin, cos) = if op == UnaryOp::Sin {
+            (rk, rj)
+        } else {
+            (rj, rk)
+        };
+        let args = Args {
+            instrs: self.instrs,
+            kinds: &self.kinds[..k],
+            regs: done,
+            len,
+        };
+        let kind = dispatch_float!(self.instrs[k].dtype,
+            T => ops::sincos(args.get::<T>(a), out::<T>(sin, 0..len), out::<T>(cos, 0..len)),
+            _ => unreachable!("{VALIDATED}"));
+        self.kinds[k] = kind;
+        self.kinds[j] = kind;
+    }
+
     /// How many register elements instruction `k` may write this tile: one for a
     /// splat (scalars, splat operands, 0-d or contiguous inputs, which are splat or
     /// borrowed), else a whole tile. Keeps constant registers from growing to (and
@@ -207,6 +274,36 @@ impl Evaluator<'_> {
             self.capacity
         }
     }
+}
+
+/// Marks the partner of a fused `Sin`/`Cos` pair in `Evaluator::sincos_pair`.
+const PARTNER_DONE: usize = usize::MAX;
+
+/// Pairs each live `Sin(a)` with a live `Cos(a)` (or the reverse), neither being
+/// the result (which is written elsewhere), so both come from one pass.
+fn pair_sin_cos(instrs: &[Instr], live: &[bool]) -> Vec<Option<usize>> {
+    let mut pair = vec![None; instrs.len()];
+    let last = instrs.len() - 1;
+    for k in 0..last {
+        let Node::Unary(op @ (UnaryOp::Sin | UnaryOp::Cos), a) = instrs[k].node else {
+            continue;
+        };
+        if !live[k] || pair[k].is_some() {
+            continue;
+        }
+        let other = if op == UnaryOp::Sin {
+            UnaryOp::Cos
+        } else {
+            UnaryOp::Sin
+        };
+        if let Some(j) = (k + 1..last)
+            .find(|&j| live[j] && pair[j].is_none() && instrs[j].node == Node::Unary(other, a))
+        {
+            pair[k] = Some(j);
+            pair[j] = Some(PARTNER_DONE);
+        }
+    }
+    pair
 }
 
 /// The operands available to an instruction: the values of earlier instructions.
@@ -254,24 +351,28 @@ fn exec_node<'c>(
 ) -> Kind<'c> {
     let dtype = instr.dtype;
     match instr.node {
-        Node::Input(i) => dispatch_dtype!(dtype, T => sources[i].fetch::<T>(start, range.len(), out::<T>(dest, range))),
+        Node::Input(i) => {
+            dispatch_dtype!(dtype, T => sources[i].fetch::<T>(start, range.len(), out::<T>(dest, range)))
+        }
         Node::Scalar(s) => dispatch_dtype!(dtype, T => {
             out::<T>(dest, range)[0] = s.to::<T>();
             Kind::Splat
         }),
         Node::Unary(op, a) => exec_unary(op, a, dtype, args, dest, range),
         Node::Binary(op, a, b) => match op {
-                BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => dispatch_arith!(dtype,
+            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => {
+                dispatch_arith!(dtype,
                     T => ops::binary_arith(op, args.get::<T>(a), args.get::<T>(b), out::<T>(dest, range)),
-                    bool => unreachable!("{VALIDATED}")),
-                BinaryOp::Pow => dispatch_float!(dtype,
+                    bool => unreachable!("{VALIDATED}"))
+            }
+            BinaryOp::Pow => dispatch_float!(dtype,
                     T => ops::pow(args.get::<T>(a), args.get::<T>(b), out::<T>(dest, range)),
                     _ => unreachable!("{VALIDATED}")),
-                BinaryOp::Minimum | BinaryOp::Maximum => dispatch_dtype!(dtype,
+            BinaryOp::Minimum | BinaryOp::Maximum => dispatch_dtype!(dtype,
                     T => ops::binary_any(op, args.get::<T>(a), args.get::<T>(b), out::<T>(dest, range))),
-                BinaryOp::And | BinaryOp::Or => {
-                    ops::binary_bool(op, args.get(a), args.get(b), out::<bool>(dest, range))
-                }
+            BinaryOp::And | BinaryOp::Or => {
+                ops::binary_bool(op, args.get(a), args.get(b), out::<bool>(dest, range))
+            }
         },
         Node::Compare(op, a, b) => dispatch_dtype!(args.dtype(a),
             T => ops::compare(op, args.get::<T>(a), args.get::<T>(b), out::<bool>(dest, range))),

@@ -224,11 +224,13 @@ macro_rules! impl_lane {
                     _ => unreachable!("the caller checked the chunk's dtype"),
                 }
             }
-            #[inline(always)]
+            #[inline(always)] // inside the vectorized loops
+            #[allow(clippy::inline_always)]
             fn np_minimum(a: Self, b: Self) -> Self {
                 $min(a, b)
             }
             #[inline(always)]
+            #[allow(clippy::inline_always)]
             fn np_maximum(a: Self, b: Self) -> Self {
                 $max(a, b)
             }
@@ -337,6 +339,7 @@ macro_rules! dispatch_float {
 pub(crate) use {dispatch_arith, dispatch_float};
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // exact results are the point
 mod tests {
     use super::*;
     use ndarray::{s, Array2};
@@ -358,14 +361,17 @@ mod tests {
 
     #[test]
     fn memory_finds_first_element_of_reversed_arrays() {
-        let mut a = Array2::from_shape_fn((2, 3), |(i, j)| (i * 3 + j) as i32).into_dyn();
+        let mut a =
+            Array2::from_shape_fn((2, 3), |(i, j)| i32::try_from(i * 3 + j).unwrap()).into_dyn();
         a.invert_axis(ndarray::Axis(1));
         let c = Chunk::I32(a);
         let (mem, first) = i32::memory(&c).unwrap();
         assert_eq!(mem.len(), 6);
         assert_eq!(mem[first], 2);
         // A stepped slice is not contiguous in memory.
-        let b = Array2::<i32>::zeros((4, 4)).slice_move(s![.., ..;2]).into_dyn();
+        let b = Array2::<i32>::zeros((4, 4))
+            .slice_move(s![.., ..;2])
+            .into_dyn();
         assert!(i32::memory(&Chunk::I32(b)).is_none());
     }
 

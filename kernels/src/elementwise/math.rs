@@ -14,6 +14,9 @@
 //! which is a libm call per lane without SSE4.1; the same sum also carries the
 //! integer in its low mantissa bits.
 
+// Inlining every kernel into the slice loops is what lets them vectorize.
+#![allow(clippy::inline_always)]
+
 use std::f64::consts::{FRAC_2_PI, LOG2_E};
 
 /// Adding then subtracting this rounds to the nearest integer (ties to even) for
@@ -24,48 +27,49 @@ const TOINT: f64 = 6_755_399_441_055_744.0;
 /// (33-bit constants); 1e6 / (pi/2) is about 2^19.3.
 const TRIG_LIMIT: f64 = 1.0e6;
 
+// Constants as exact bit patterns (fdlibm publishes these words), values in comments.
 // pi/2 = PIO2_1 + PIO2_2 + PIO2_3 + PIO2_3T to about 150 bits; the first three have
 // 33 significant bits so their products with q are exact.
-const PIO2_1: f64 = 1.570_796_326_734_125_614_17e+00;
-const PIO2_2: f64 = 6.077_100_506_303_965_976_60e-11;
-const PIO2_3: f64 = 2.022_266_248_711_166_455_80e-21;
-const PIO2_3T: f64 = 8.478_427_660_368_899_569_97e-32;
+const PIO2_1: f64 = f64::from_bits(0x3FF9_21FB_5440_0000); // 1.57079632673412561e+00
+const PIO2_2: f64 = f64::from_bits(0x3DD0_B461_1A60_0000); // 6.07710050630396598e-11
+const PIO2_3: f64 = f64::from_bits(0x3BA3_198A_2E00_0000); // 2.02226624871116646e-21
+const PIO2_3T: f64 = f64::from_bits(0x397B_839A_2520_49C1); // 8.47842766036889957e-32
 
 // fdlibm __kernel_sin coefficients (minimax on [-pi/4, pi/4]).
-const S1: f64 = -1.666_666_666_666_663_243_48e-01;
-const S2: f64 = 8.333_333_333_322_489_461_24e-03;
-const S3: f64 = -1.984_126_982_985_794_931_34e-04;
-const S4: f64 = 2.755_731_370_707_006_767_89e-06;
-const S5: f64 = -2.505_076_025_340_686_341_95e-08;
-const S6: f64 = 1.589_690_995_211_550_102_21e-10;
+const S1: f64 = f64::from_bits(0xBFC5_5555_5555_5549); // -1.66666666666666324e-01
+const S2: f64 = f64::from_bits(0x3F81_1111_1110_F8A6); // 8.33333333332248946e-03
+const S3: f64 = f64::from_bits(0xBF2A_01A0_19C1_61D5); // -1.98412698298579493e-04
+const S4: f64 = f64::from_bits(0x3EC7_1DE3_57B1_FE7D); // 2.75573137070700677e-06
+const S5: f64 = f64::from_bits(0xBE5A_E5E6_8A2B_9CEB); // -2.50507602534068634e-08
+const S6: f64 = f64::from_bits(0x3DE5_D93A_5ACF_D57C); // 1.58969099521155010e-10
 
 // fdlibm __kernel_cos coefficients.
-const C1: f64 = 4.166_666_666_666_660_190_37e-02;
-const C2: f64 = -1.388_888_888_887_410_957_49e-03;
-const C3: f64 = 2.480_158_728_947_672_941_78e-05;
-const C4: f64 = -2.755_731_435_139_066_330_35e-07;
-const C5: f64 = 2.087_572_321_298_174_827_90e-09;
-const C6: f64 = -1.135_964_755_778_819_482_65e-11;
+const C1: f64 = f64::from_bits(0x3FA5_5555_5555_554C); // 4.16666666666666019e-02
+const C2: f64 = f64::from_bits(0xBF56_C16C_16C1_5177); // -1.38888888888741096e-03
+const C3: f64 = f64::from_bits(0x3EFA_01A0_19CB_1590); // 2.48015872894767294e-05
+const C4: f64 = f64::from_bits(0xBE92_7E4F_809C_52AD); // -2.75573143513906633e-07
+const C5: f64 = f64::from_bits(0x3E21_EE9E_BDB4_B1C4); // 2.08757232129817483e-09
+const C6: f64 = f64::from_bits(0xBDA8_FAE9_BE88_38D4); // -1.13596475577881948e-11
 
 // fdlibm exp: ln 2 split so that k * LN2_HI is exact for |k| < 2^32, and the
 // coefficients of its rational approximation on [-ln2/2, ln2/2].
-const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-01;
-const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
-const P1: f64 = 1.666_666_666_666_660_190_37e-01;
-const P2: f64 = -2.777_777_777_701_559_338_42e-03;
-const P3: f64 = 6.613_756_321_437_934_361_17e-05;
-const P4: f64 = -1.653_390_220_546_525_153_90e-06;
-const P5: f64 = 4.138_136_797_057_238_460_39e-08;
+const LN2_HI: f64 = f64::from_bits(0x3FE6_2E42_FEE0_0000); // 6.93147180369123816e-01
+const LN2_LO: f64 = f64::from_bits(0x3DEA_39EF_3579_3C76); // 1.90821492927058770e-10
+const P1: f64 = f64::from_bits(0x3FC5_5555_5555_553E); // 1.66666666666666019e-01
+const P2: f64 = f64::from_bits(0xBF66_C16C_16BE_BD93); // -2.77777777770155934e-03
+const P3: f64 = f64::from_bits(0x3F11_566A_AF25_DE2C); // 6.61375632143793436e-05
+const P4: f64 = f64::from_bits(0xBEBB_BD41_C5D2_6BF1); // -1.65339022054652515e-06
+const P5: f64 = f64::from_bits(0x3E66_3769_72BE_A4D0); // 4.13813679705723846e-08
 
 /// Bounds of the fast `exp`: 2^k stays a normal double and the result neither
-/// overflows nor goes subnormal (exp(-708) ~ 3.3e-308 > f64::MIN_POSITIVE).
+/// overflows nor goes subnormal (exp(-708) ~ 3.3e-308 > `f64::MIN_POSITIVE`).
 const EXP_LO: f64 = -708.0;
 const EXP_HI: f64 = 709.0;
 
 /// Below this, sin(x) rounds to x; returning x also keeps the sign of -0.
-const SIN_TINY: f64 = 7.450_580_596_923_828e-9; // 2^-27
+const SIN_TINY: f64 = f64::from_bits(0x3E40_0000_0000_0000); // 2^-27
 
-/// `a + b` as an unevaluated sum `(s, e)`, exactly (Knuth's TwoSum: no magnitude
+/// `a + b` as an unevaluated sum `(s, e)`, exactly (Knuth's two-sum: no magnitude
 /// precondition, which matters because the reduced argument can cancel to ~0).
 #[inline(always)]
 fn two_sum(a: f64, b: f64) -> (f64, f64) {
@@ -76,7 +80,7 @@ fn two_sum(a: f64, b: f64) -> (f64, f64) {
 }
 
 /// x = q * pi/2 + (hi + lo) with |hi + lo| <~ pi/4; also returns q's bits (q mod 4
-/// in the low two). Valid for |x| < TRIG_LIMIT.
+/// in the low two). Valid for |x| < `TRIG_LIMIT`.
 #[inline(always)]
 fn reduce_pio2(x: f64) -> (f64, f64, u64) {
     let t = x * FRAC_2_PI + TOINT;
@@ -121,22 +125,26 @@ fn by_quadrant(ks: f64, kc: f64, q: u64) -> f64 {
     f64::from_bits(bits ^ ((q & 2) << 62))
 }
 
+/// (sin x, cos x); sin and cos alone use this too (LLVM drops the unused half),
+/// so fused and separate evaluations give the same bits.
+#[inline(always)]
+fn sincos_fast(x: f64) -> (f64, f64) {
+    let (hi, lo, q) = reduce_pio2(x);
+    let (ks, kc) = (kernel_sin(hi, lo), kernel_cos(hi, lo));
+    let s = by_quadrant(ks, kc, q);
+    // cos(x) = sin(x + pi/2): the quadrant shifts by one.
+    let c = by_quadrant(ks, kc, q.wrapping_add(1));
+    (if x.abs() < SIN_TINY { x } else { s }, c)
+}
+
 #[inline(always)]
 fn sin_fast(x: f64) -> f64 {
-    let (hi, lo, q) = reduce_pio2(x);
-    let s = by_quadrant(kernel_sin(hi, lo), kernel_cos(hi, lo), q);
-    if x.abs() < SIN_TINY {
-        x
-    } else {
-        s
-    }
+    sincos_fast(x).0
 }
 
 #[inline(always)]
 fn cos_fast(x: f64) -> f64 {
-    let (hi, lo, q) = reduce_pio2(x);
-    // cos(x) = sin(x + pi/2): the quadrant shifts by one.
-    by_quadrant(kernel_sin(hi, lo), kernel_cos(hi, lo), q.wrapping_add(1))
+    sincos_fast(x).1
 }
 
 #[inline(always)]
@@ -164,102 +172,163 @@ fn exp_in_range(x: f64) -> bool {
     (EXP_LO..=EXP_HI).contains(&x)
 }
 
-/// Applies `fast` to every element, then redoes with `slow` those for which
-/// `in_range` fails. The first loop is the vectorized one; the check is a
-/// vectorized reduction so the usual all-in-range slice skips the second pass.
-#[inline(always)]
-fn apply<T: Copy>(
-    xs: &[T],
-    out: &mut [T],
-    fast: impl Fn(T) -> T,
-    in_range: impl Fn(T) -> bool,
-    slow: impl Fn(T) -> T,
-) {
-    debug_assert_eq!(xs.len(), out.len());
-    let mut all_in = true;
-    for (o, &x) in out.iter_mut().zip(xs) {
-        *o = fast(x);
-        all_in &= in_range(x);
-    }
-    if !all_in {
+/// Writes `$fast` of every element of `$xs` into `$out`, then redoes with `$slow`
+/// those for which `$ok` fails. The first loop is the vectorized one; the check is
+/// a vectorized reduction, so the usual all-in-range slice skips the second pass.
+/// A macro rather than a function taking closures: every call in the loop is then
+/// a direct call to an `#[inline(always)]` fn, which is guaranteed to inline
+/// (closures go through `Fn::call` shims that the inliner may keep, leaving a
+/// scalar loop with a call per element).
+macro_rules! apply {
+    ($xs:expr, $out:expr, $fast:expr, $ok:expr, $slow:expr) => {{
+        let (xs, out) = ($xs, $out);
+        debug_assert_eq!(xs.len(), out.len());
+        let mut all_in = true;
         for (o, &x) in out.iter_mut().zip(xs) {
-            if !in_range(x) {
-                *o = slow(x);
+            *o = $fast(x);
+            all_in &= $ok(x);
+        }
+        if !all_in {
+            for (o, &x) in out.iter_mut().zip(xs) {
+                if !$ok(x) {
+                    *o = $slow(x);
+                }
             }
         }
-    }
+    }};
 }
 
-/// Defines `pub(crate) fn $name(xs, out)` running `$body` (a call to [`apply`]),
-/// compiled twice: for the baseline target and with AVX2, picked at run time. The
-/// AVX2 build has twice the lanes; it enables no FMA, so LLVM cannot fuse
-/// multiply-adds and both builds give bit-identical results.
-macro_rules! slice_fn {
-    ($(#[$doc:meta])* $name:ident, $t:ty, $body:expr) => {
-        $(#[$doc])*
-        pub(crate) fn $name(xs: &[$t], out: &mut [$t]) {
-            #[inline(always)]
-            fn generic(xs: &[$t], out: &mut [$t]) {
-                $body(xs, out);
+/// [`apply!`] for sin and cos at once.
+macro_rules! apply_sincos {
+    ($xs:expr, $sin:expr, $cos:expr, $fast:expr, $ok:expr, $slow:expr) => {{
+        let (xs, sin, cos) = ($xs, $sin, $cos);
+        debug_assert!(xs.len() == sin.len() && xs.len() == cos.len());
+        let mut all_in = true;
+        for ((s, c), &x) in sin.iter_mut().zip(cos.iter_mut()).zip(xs) {
+            (*s, *c) = $fast(x);
+            all_in &= $ok(x);
+        }
+        if !all_in {
+            for ((s, c), &x) in sin.iter_mut().zip(cos.iter_mut()).zip(xs) {
+                if !$ok(x) {
+                    (*s, *c) = $slow(x);
+                }
             }
+        }
+    }};
+}
+
+/// Defines `pub(crate) fn $name(args)` running `$body`, compiled twice: for the
+/// baseline target and with AVX2, picked at run time. The AVX2 build has twice the
+/// lanes; it enables no FMA, so LLVM cannot fuse multiply-adds and both builds give
+/// bit-identical results.
+macro_rules! multiversion {
+    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) $body:block) => {
+        $(#[$doc])*
+        pub(crate) fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            fn generic($($arg: $ty),*) $body
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx2")]
-                fn avx2(xs: &[$t], out: &mut [$t]) {
-                    generic(xs, out);
+                fn avx2($($arg: $ty),*) {
+                    generic($($arg),*);
                 }
                 if std::arch::is_x86_feature_detected!("avx2") {
                     // SAFETY: the CPU supports AVX2, as checked on the line above.
-                    unsafe { avx2(xs, out) };
+                    unsafe { avx2($($arg),*) };
                     return;
                 }
             }
-            generic(xs, out);
+            generic($($arg),*);
         }
     };
 }
 
-slice_fn!(
+multiversion! {
     /// Sine of each element of `xs` into `out` (same length).
-    sin_f64, f64, |xs, out| apply(xs, out, sin_fast, trig_in_range, f64::sin)
-);
-slice_fn!(
+    fn sin_f64(xs: &[f64], out: &mut [f64]) { apply!(xs, out, sin_fast, trig_in_range, f64::sin) }
+}
+multiversion! {
     /// Cosine of each element of `xs` into `out` (same length).
-    cos_f64, f64, |xs, out| apply(xs, out, cos_fast, trig_in_range, f64::cos)
-);
-slice_fn!(
+    fn cos_f64(xs: &[f64], out: &mut [f64]) { apply!(xs, out, cos_fast, trig_in_range, f64::cos) }
+}
+multiversion! {
+    /// Sine and cosine of each element of `xs` in one pass (one reduction).
+    fn sincos_f64(xs: &[f64], sin: &mut [f64], cos: &mut [f64]) {
+        apply_sincos!(xs, sin, cos, sincos_fast, trig_in_range, f64::sin_cos);
+    }
+}
+multiversion! {
     /// `e^x` of each element of `xs` into `out` (same length).
-    exp_f64, f64, |xs, out| apply(xs, out, exp_fast, exp_in_range, f64::exp)
-);
-
-// The f32 versions run the f64 kernels and round once to f32 (conversions vectorize).
-#[allow(clippy::cast_possible_truncation)]
-#[inline(always)]
-fn narrow(x: f64) -> f32 {
-    x as f32
+    fn exp_f64(xs: &[f64], out: &mut [f64]) { apply!(xs, out, exp_fast, exp_in_range, f64::exp) }
 }
 
-slice_fn!(
+// The f32 versions run the f64 kernels and round once to f32 (conversions vectorize).
+// Overflow to inf and underflow to subnormals or 0 happen in that rounding, so every
+// f32 in the f64 fast range of exp takes the fast path.
+
+#[allow(clippy::cast_possible_truncation)]
+#[inline(always)]
+fn sin_fast_f32(x: f32) -> f32 {
+    sin_fast(x.into()) as f32
+}
+
+#[allow(clippy::cast_possible_truncation)]
+#[inline(always)]
+fn cos_fast_f32(x: f32) -> f32 {
+    cos_fast(x.into()) as f32
+}
+
+#[allow(clippy::cast_possible_truncation)]
+#[inline(always)]
+fn sincos_fast_f32(x: f32) -> (f32, f32) {
+    let (s, c) = sincos_fast(x.into());
+    (s as f32, c as f32)
+}
+
+#[allow(clippy::cast_possible_truncation)]
+#[inline(always)]
+fn exp_fast_f32(x: f32) -> f32 {
+    exp_fast(x.into()) as f32
+}
+
+#[inline(always)]
+fn trig_in_range_f32(x: f32) -> bool {
+    trig_in_range(x.into())
+}
+
+#[inline(always)]
+fn exp_in_range_f32(x: f32) -> bool {
+    exp_in_range(x.into())
+}
+
+multiversion! {
     /// Sine of each element of `xs` into `out` (same length).
-    sin_f32, f32, |xs, out| apply(xs, out, |x: f32| narrow(sin_fast(x.into())), |x: f32| trig_in_range(x.into()), f32::sin)
-);
-slice_fn!(
+    fn sin_f32(xs: &[f32], out: &mut [f32]) { apply!(xs, out, sin_fast_f32, trig_in_range_f32, f32::sin) }
+}
+multiversion! {
     /// Cosine of each element of `xs` into `out` (same length).
-    cos_f32, f32, |xs, out| apply(xs, out, |x: f32| narrow(cos_fast(x.into())), |x: f32| trig_in_range(x.into()), f32::cos)
-);
-// Overflow to inf and underflow to subnormals or 0 happen in the final rounding to
-// f32, so every f32 in the f64 fast range takes the fast path.
-slice_fn!(
+    fn cos_f32(xs: &[f32], out: &mut [f32]) { apply!(xs, out, cos_fast_f32, trig_in_range_f32, f32::cos) }
+}
+multiversion! {
+    /// Sine and cosine of each element of `xs` in one pass.
+    fn sincos_f32(xs: &[f32], sin: &mut [f32], cos: &mut [f32]) {
+        apply_sincos!(xs, sin, cos, sincos_fast_f32, trig_in_range_f32, f32::sin_cos);
+    }
+}
+multiversion! {
     /// `e^x` of each element of `xs` into `out` (same length).
-    exp_f32, f32, |xs, out| apply(xs, out, |x: f32| narrow(exp_fast(x.into())), |x: f32| exp_in_range(x.into()), f32::exp)
-);
+    fn exp_f32(xs: &[f32], out: &mut [f32]) { apply!(xs, out, exp_fast_f32, exp_in_range_f32, f32::exp) }
+}
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // exact results are the point
 mod tests {
     use super::*;
     use std::f64::consts::FRAC_PI_2;
 
-    /// SplitMix64: enough randomness for sampling test arguments, no dependency.
+    /// `SplitMix64`: enough randomness for sampling test arguments, no dependency.
     struct Rng(u64);
     impl Rng {
         fn next(&mut self) -> u64 {
@@ -312,7 +381,9 @@ mod tests {
     /// multiples of pi/2 (where the reduction cancels most bits).
     fn trig_args() -> Vec<f64> {
         let mut rng = Rng(42);
-        let mut xs = vec![0.0, -0.0, 5e-324, -5e-324, 1e-310, 2.2e-308, 1e-20, -1e-9, 1.0];
+        let mut xs = vec![
+            0.0, -0.0, 5e-324, -5e-324, 1e-310, 2.2e-308, 1e-20, -1e-9, 1.0,
+        ];
         for &r in &[1.0, 10.0, 1e3, 1e5, 1e6] {
             xs.extend((0..20_000).map(|_| rng.uniform(-r, r)));
         }
@@ -322,13 +393,23 @@ mod tests {
             let x = k * FRAC_PI_2;
             xs.extend([x, x.next_up(), x.next_down(), -x]);
         }
-        xs.extend([1e6 + 1.0, 1e10, 1e300, f64::MAX, f64::INFINITY, f64::NEG_INFINITY, f64::NAN]);
+        xs.extend([
+            1e6 + 1.0,
+            1e10,
+            1e300,
+            f64::MAX,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ]);
         xs
     }
 
     fn exp_args() -> Vec<f64> {
         let mut rng = Rng(7);
-        let mut xs = vec![0.0, -0.0, 5e-324, 1e-300, -1e-17, 1.0, -1.0, 708.0, 709.0, -708.0];
+        let mut xs = vec![
+            0.0, -0.0, 5e-324, 1e-300, -1e-17, 1.0, -1.0, 708.0, 709.0, -708.0,
+        ];
         xs.extend([709.5, 709.78, 709.8, -708.5, -745.0, -745.2, -800.0, 1000.0]);
         xs.extend([f64::INFINITY, f64::NEG_INFINITY, f64::NAN]);
         for &r in &[0.35, 1.0, 50.0, 750.0] {
@@ -352,7 +433,13 @@ mod tests {
 
     /// The fast kernels alone, on the arguments they accept, so a fallback taken by
     /// mistake cannot hide their error; also counts how many are not bit-exact.
-    fn check_fast(name: &str, xs: &[f64], fast: fn(f64) -> f64, ok: fn(f64) -> bool, reference: fn(f64) -> f64) {
+    fn check_fast(
+        name: &str,
+        xs: &[f64],
+        fast: fn(f64) -> f64,
+        ok: fn(f64) -> bool,
+        reference: fn(f64) -> f64,
+    ) {
         let (mut n, mut inexact, mut worst) = (0, 0, 0);
         for &x in xs.iter().filter(|&&x| ok(x)) {
             let d = ulps64(fast(x), reference(x));
@@ -425,18 +512,53 @@ mod tests {
         let xs = trig_args();
         let mut fast = vec![0.0; xs.len()];
         let mut base = vec![0.0; xs.len()];
-        let same = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()));
+        let same = |a: &[f64], b: &[f64]| {
+            a.iter()
+                .zip(b)
+                .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
+        };
         sin_f64(&xs, &mut fast);
-        apply(&xs, &mut base, sin_fast, trig_in_range, f64::sin);
+        apply!(&xs, &mut base, sin_fast, trig_in_range, f64::sin);
         assert!(same(&fast, &base), "sin");
         cos_f64(&xs, &mut fast);
-        apply(&xs, &mut base, cos_fast, trig_in_range, f64::cos);
+        apply!(&xs, &mut base, cos_fast, trig_in_range, f64::cos);
         assert!(same(&fast, &base), "cos");
         let xs = exp_args();
         let (mut fast, mut base) = (vec![0.0; xs.len()], vec![0.0; xs.len()]);
         exp_f64(&xs, &mut fast);
-        apply(&xs, &mut base, exp_fast, exp_in_range, f64::exp);
+        apply!(&xs, &mut base, exp_fast, exp_in_range, f64::exp);
         assert!(same(&fast, &base), "exp");
+    }
+
+    #[test]
+    fn sincos_matches_sin_and_cos_bitwise() {
+        let xs = trig_args();
+        let (mut s, mut c) = (vec![0.0; xs.len()], vec![0.0; xs.len()]);
+        let (mut s1, mut c1) = (vec![0.0; xs.len()], vec![0.0; xs.len()]);
+        sincos_f64(&xs, &mut s, &mut c);
+        sin_f64(&xs, &mut s1);
+        cos_f64(&xs, &mut c1);
+        let bits = |v: &[f64]| {
+            v.iter()
+                .map(|x| if x.is_nan() { 0 } else { x.to_bits() })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(bits(&s), bits(&s1));
+        assert_eq!(bits(&c), bits(&c1));
+        #[allow(clippy::cast_possible_truncation)]
+        let xs: Vec<f32> = xs.iter().map(|&x| x as f32).collect();
+        let (mut s, mut c) = (vec![0.0; xs.len()], vec![0.0; xs.len()]);
+        let (mut s1, mut c1) = (vec![0.0; xs.len()], vec![0.0; xs.len()]);
+        sincos_f32(&xs, &mut s, &mut c);
+        sin_f32(&xs, &mut s1);
+        cos_f32(&xs, &mut c1);
+        let bits = |v: &[f32]| {
+            v.iter()
+                .map(|x| if x.is_nan() { 0 } else { x.to_bits() })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(bits(&s), bits(&s1));
+        assert_eq!(bits(&c), bits(&c1));
     }
 
     #[test]

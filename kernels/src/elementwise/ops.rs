@@ -3,6 +3,9 @@
 //! combination gets its own plain loop over slices, which LLVM vectorizes. When
 //! every operand is a splat the result is a splat too: one element is computed.
 
+// The per-element closures and ops must inline into the slice loops to vectorize.
+#![allow(clippy::inline_always)]
+
 use super::lane::{Kind, Lane};
 use super::math;
 use crate::elementwise::program::{BinaryOp, CmpOp, UnaryOp};
@@ -17,7 +20,11 @@ pub(crate) enum Operand<'a, T> {
 }
 
 #[inline(always)]
-pub(crate) fn map1<A: Copy, O>(a: Operand<'_, A>, out: &mut [O], f: impl Fn(A) -> O) -> Kind<'static> {
+pub(crate) fn map1<A: Copy, O>(
+    a: Operand<'_, A>,
+    out: &mut [O],
+    f: impl Fn(A) -> O,
+) -> Kind<'static> {
     match a {
         Operand::Slice(a) => {
             debug_assert_eq!(a.len(), out.len(), "a full register for a slice result");
@@ -42,7 +49,10 @@ pub(crate) fn map2<A: Copy, B: Copy, O>(
 ) -> Kind<'static> {
     match (a, b) {
         (Operand::Slice(a), Operand::Slice(b)) => {
-            debug_assert!(a.len() == out.len() && b.len() == out.len(), "operand and output lengths");
+            debug_assert!(
+                a.len() == out.len() && b.len() == out.len(),
+                "operand and output lengths"
+            );
             for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
                 *o = f(x, y);
             }
@@ -137,63 +147,125 @@ pub(crate) trait FloatArith: Arith {
     fn round(a: Self) -> Self;
     fn sin(xs: &[Self], out: &mut [Self]);
     fn cos(xs: &[Self], out: &mut [Self]);
+    fn sincos(xs: &[Self], sin: &mut [Self], cos: &mut [Self]);
     fn exp(xs: &[Self], out: &mut [Self]);
 }
 
 macro_rules! float_arith {
-    ($t:ident, $sin:path, $cos:path, $exp:path) => {
+    ($t:ident, $sin:path, $cos:path, $sincos:path, $exp:path) => {
         impl Arith for $t {
             #[inline(always)]
-            fn add(a: Self, b: Self) -> Self { a + b }
+            fn add(a: Self, b: Self) -> Self {
+                a + b
+            }
             #[inline(always)]
-            fn sub(a: Self, b: Self) -> Self { a - b }
+            fn sub(a: Self, b: Self) -> Self {
+                a - b
+            }
             #[inline(always)]
-            fn mul(a: Self, b: Self) -> Self { a * b }
+            fn mul(a: Self, b: Self) -> Self {
+                a * b
+            }
             #[inline(always)]
-            fn div(a: Self, b: Self) -> Self { a / b }
+            fn div(a: Self, b: Self) -> Self {
+                a / b
+            }
             #[inline(always)]
-            fn rem(a: Self, b: Self) -> Self { a % b }
+            fn rem(a: Self, b: Self) -> Self {
+                a % b
+            }
             #[inline(always)]
-            fn neg(a: Self) -> Self { -a }
+            fn neg(a: Self) -> Self {
+                -a
+            }
             #[inline(always)]
-            fn abs(a: Self) -> Self { a.abs() }
+            fn abs(a: Self) -> Self {
+                a.abs()
+            }
         }
         impl FloatArith for $t {
             const ONE: Self = 1.0;
             #[inline(always)]
-            fn is_nan(a: Self) -> bool { a.is_nan() }
+            fn is_nan(a: Self) -> bool {
+                a.is_nan()
+            }
             #[inline(always)]
-            fn is_finite(a: Self) -> bool { a.is_finite() }
+            fn is_finite(a: Self) -> bool {
+                a.is_finite()
+            }
             #[inline(always)]
-            fn powf(a: Self, b: Self) -> Self { a.powf(b) }
+            fn powf(a: Self, b: Self) -> Self {
+                a.powf(b)
+            }
             #[inline(always)]
-            fn sqrt(a: Self) -> Self { a.sqrt() }
+            fn sqrt(a: Self) -> Self {
+                a.sqrt()
+            }
             #[inline(always)]
-            fn ln(a: Self) -> Self { a.ln() }
+            fn ln(a: Self) -> Self {
+                a.ln()
+            }
             #[inline(always)]
-            fn log10(a: Self) -> Self { a.log10() }
+            fn log10(a: Self) -> Self {
+                a.log10()
+            }
             #[inline(always)]
-            fn tan(a: Self) -> Self { a.tan() }
+            fn tan(a: Self) -> Self {
+                a.tan()
+            }
             #[inline(always)]
-            fn tanh(a: Self) -> Self { a.tanh() }
+            fn tanh(a: Self) -> Self {
+                a.tanh()
+            }
             #[inline(always)]
-            fn floor(a: Self) -> Self { a.floor() }
+            fn floor(a: Self) -> Self {
+                a.floor()
+            }
             #[inline(always)]
-            fn ceil(a: Self) -> Self { a.ceil() }
+            fn ceil(a: Self) -> Self {
+                a.ceil()
+            }
             #[inline(always)]
-            fn round(a: Self) -> Self { a.round() }
-            fn sin(xs: &[Self], out: &mut [Self]) { $sin(xs, out) }
-            fn cos(xs: &[Self], out: &mut [Self]) { $cos(xs, out) }
-            fn exp(xs: &[Self], out: &mut [Self]) { $exp(xs, out) }
+            fn round(a: Self) -> Self {
+                a.round()
+            }
+            fn sin(xs: &[Self], out: &mut [Self]) {
+                $sin(xs, out)
+            }
+            fn cos(xs: &[Self], out: &mut [Self]) {
+                $cos(xs, out)
+            }
+            fn sincos(xs: &[Self], sin: &mut [Self], cos: &mut [Self]) {
+                $sincos(xs, sin, cos)
+            }
+            fn exp(xs: &[Self], out: &mut [Self]) {
+                $exp(xs, out)
+            }
         }
     };
 }
 
-float_arith!(f32, math::sin_f32, math::cos_f32, math::exp_f32);
-float_arith!(f64, math::sin_f64, math::cos_f64, math::exp_f64);
+float_arith!(
+    f32,
+    math::sin_f32,
+    math::cos_f32,
+    math::sincos_f32,
+    math::exp_f32
+);
+float_arith!(
+    f64,
+    math::sin_f64,
+    math::cos_f64,
+    math::sincos_f64,
+    math::exp_f64
+);
 
 /// `Neg` and `Abs`.
-pub(crate) fn unary_arith<T: Arith>(op: UnaryOp, a: Operand<'_, T>, out: &mut [T]) -> Kind<'static> {
+pub(crate) fn unary_arith<T: Arith>(
+    op: UnaryOp,
+    a: Operand<'_, T>,
+    out: &mut [T],
+) -> Kind<'static> {
     match op {
         UnaryOp::Abs => map1(a, out, T::abs),
         _ => map1(a, out, T::neg),
@@ -201,7 +273,11 @@ pub(crate) fn unary_arith<T: Arith>(op: UnaryOp, a: Operand<'_, T>, out: &mut [T
 }
 
 /// The float-only unary operations except `IsNan`/`IsFinite`.
-pub(crate) fn unary_float<T: FloatArith>(op: UnaryOp, a: Operand<'_, T>, out: &mut [T]) -> Kind<'static> {
+pub(crate) fn unary_float<T: FloatArith>(
+    op: UnaryOp,
+    a: Operand<'_, T>,
+    out: &mut [T],
+) -> Kind<'static> {
     match op {
         UnaryOp::Sin => map_slice(a, out, T::sin),
         UnaryOp::Cos => map_slice(a, out, T::cos),
@@ -225,6 +301,25 @@ pub(crate) fn unary_float<T: FloatArith>(op: UnaryOp, a: Operand<'_, T>, out: &m
         UnaryOp::Ceil => map1(a, out, T::ceil),
         // validate() admits only the float ops above and Round here.
         _ => map1(a, out, T::round),
+    }
+}
+
+/// `Sin` and `Cos` of the same operand in one pass; both results have the
+/// returned kind.
+pub(crate) fn sincos<T: FloatArith>(
+    a: Operand<'_, T>,
+    sin: &mut [T],
+    cos: &mut [T],
+) -> Kind<'static> {
+    match a {
+        Operand::Slice(a) => {
+            T::sincos(a, &mut sin[..a.len()], &mut cos[..a.len()]);
+            Kind::Full
+        }
+        Operand::Splat(x) => {
+            T::sincos(&[x], &mut sin[..1], &mut cos[..1]);
+            Kind::Splat
+        }
     }
 }
 
@@ -279,7 +374,12 @@ pub(crate) fn binary_arith<T: Arith>(
 }
 
 /// `Minimum` and `Maximum`, defined for every dtype.
-pub(crate) fn binary_any<T: Lane>(op: BinaryOp, a: Operand<'_, T>, b: Operand<'_, T>, out: &mut [T]) -> Kind<'static> {
+pub(crate) fn binary_any<T: Lane>(
+    op: BinaryOp,
+    a: Operand<'_, T>,
+    b: Operand<'_, T>,
+    out: &mut [T],
+) -> Kind<'static> {
     match op {
         BinaryOp::Minimum => map2(a, b, out, T::np_minimum),
         _ => map2(a, b, out, T::np_maximum),
@@ -292,7 +392,12 @@ pub(crate) fn not(a: Operand<'_, bool>, out: &mut [bool]) -> Kind<'static> {
 }
 
 /// `And` and `Or` (bitwise on bools, which vectorizes where `&&` would not).
-pub(crate) fn binary_bool(op: BinaryOp, a: Operand<'_, bool>, b: Operand<'_, bool>, out: &mut [bool]) -> Kind<'static> {
+pub(crate) fn binary_bool(
+    op: BinaryOp,
+    a: Operand<'_, bool>,
+    b: Operand<'_, bool>,
+    out: &mut [bool],
+) -> Kind<'static> {
     match op {
         BinaryOp::And => map2(a, b, out, |x, y| x & y),
         _ => map2(a, b, out, |x, y| x | y),
@@ -300,19 +405,32 @@ pub(crate) fn binary_bool(op: BinaryOp, a: Operand<'_, bool>, b: Operand<'_, boo
 }
 
 /// `Pow` (floats).
-pub(crate) fn pow<T: FloatArith>(a: Operand<'_, T>, b: Operand<'_, T>, out: &mut [T]) -> Kind<'static> {
+pub(crate) fn pow<T: FloatArith>(
+    a: Operand<'_, T>,
+    b: Operand<'_, T>,
+    out: &mut [T],
+) -> Kind<'static> {
     map2(a, b, out, T::powf)
 }
 
 /// `IsNan` and `IsFinite` of a float operand.
-pub(crate) fn classify<T: FloatArith>(op: UnaryOp, a: Operand<'_, T>, out: &mut [bool]) -> Kind<'static> {
+pub(crate) fn classify<T: FloatArith>(
+    op: UnaryOp,
+    a: Operand<'_, T>,
+    out: &mut [bool],
+) -> Kind<'static> {
     match op {
         UnaryOp::IsNan => map1(a, out, T::is_nan),
         _ => map1(a, out, T::is_finite),
     }
 }
 
-pub(crate) fn compare<T: Lane>(op: CmpOp, a: Operand<'_, T>, b: Operand<'_, T>, out: &mut [bool]) -> Kind<'static> {
+pub(crate) fn compare<T: Lane>(
+    op: CmpOp,
+    a: Operand<'_, T>,
+    b: Operand<'_, T>,
+    out: &mut [bool],
+) -> Kind<'static> {
     match op {
         CmpOp::Eq => map2(a, b, out, |x, y| x == y),
         CmpOp::Ne => map2(a, b, out, |x, y| x != y),
@@ -336,7 +454,9 @@ pub(crate) fn select<T: Copy>(
     };
     match (a, b) {
         (Operand::Slice(a), Operand::Slice(b)) => {
-            let Operand::Slice(c) = c else { unreachable!("matched above") };
+            let Operand::Slice(c) = c else {
+                unreachable!("matched above")
+            };
             debug_assert!(c.len() == out.len() && a.len() == out.len() && b.len() == out.len());
             for (((o, &c), &x), &y) in out.iter_mut().zip(c).zip(a).zip(b) {
                 *o = if c { x } else { y };
@@ -364,6 +484,7 @@ macro_rules! cast_impls {
         cast_impls!(@pairs $s; i8 i16 i32 i64 u8 u16 u32 u64 f32 f64);
         impl CastFrom<$s> for bool {
             #[inline(always)]
+            #[allow(clippy::float_cmp)] // exactly `!= 0`, as `as bool` would be
             fn cast_from(v: $s) -> bool { v != <$s>::default() }
         }
         impl CastFrom<bool> for $s {

@@ -14,7 +14,11 @@ use crate::{dispatch_dtype, Chunk};
 /// missing leading axes added).
 pub(crate) fn broadcasts_to(shape: &[usize], out: &[usize]) -> bool {
     shape.len() <= out.len()
-        && shape.iter().rev().zip(out.iter().rev()).all(|(&s, &o)| s == o || s == 1)
+        && shape
+            .iter()
+            .rev()
+            .zip(out.iter().rev())
+            .all(|(&s, &o)| s == o || s == 1)
 }
 
 /// A standard-layout copy of `c` if its memory is not one contiguous block (a
@@ -61,7 +65,13 @@ impl<'c> Source<'c> {
             .collect();
         let (shape, strides) = merge_axes(out, &strides);
         let idx = vec![0; shape.len()];
-        Source { mem: T::tile(mem), first, shape, strides, idx }
+        Source {
+            mem: T::tile(mem),
+            first,
+            shape,
+            strides,
+            idx,
+        }
     }
 
     /// True if every tile is borrowed or a splat: the view is one run of stride 1
@@ -94,7 +104,14 @@ impl<'c> Source<'c> {
                 _ => {}
             }
         }
-        gather(mem, &self.shape, &self.strides, &mut self.idx, off, &mut dest[..len]);
+        gather(
+            mem,
+            &self.shape,
+            &self.strides,
+            &mut self.idx,
+            off,
+            &mut dest[..len],
+        );
         Kind::Full
     }
 }
@@ -128,7 +145,14 @@ fn merge_axes(shape: &[usize], strides: &[isize]) -> (Vec<usize>, Vec<isize>) {
 
 /// Fills `dest` from the element at multi-index `idx` (memory offset `off`)
 /// onwards in C order, one innermost-axis run at a time.
-fn gather<T: Copy>(mem: &[T], shape: &[usize], strides: &[isize], idx: &mut [usize], mut off: usize, dest: &mut [T]) {
+fn gather<T: Copy>(
+    mem: &[T],
+    shape: &[usize],
+    strides: &[isize],
+    idx: &mut [usize],
+    mut off: usize,
+    dest: &mut [T],
+) {
     let last = shape.len() - 1;
     let (inner_n, inner_s) = (shape[last], strides[last]);
     let mut pos = 0;
@@ -163,12 +187,18 @@ fn copy_run<T: Copy>(mem: &[T], off: usize, stride: isize, out: &mut [T]) {
         0 => out.fill(mem[off]),
         1 => out.copy_from_slice(&mem[off..off + out.len()]),
         s if s > 0 => {
-            for (o, &v) in out.iter_mut().zip(mem[off..].iter().step_by(s.unsigned_abs())) {
+            for (o, &v) in out
+                .iter_mut()
+                .zip(mem[off..].iter().step_by(s.unsigned_abs()))
+            {
                 *o = v;
             }
         }
         s => {
-            for (o, &v) in out.iter_mut().zip(mem[..=off].iter().rev().step_by(s.unsigned_abs())) {
+            for (o, &v) in out
+                .iter_mut()
+                .zip(mem[..=off].iter().rev().step_by(s.unsigned_abs()))
+            {
                 *o = v;
             }
         }
@@ -215,7 +245,9 @@ mod tests {
 
     fn arange(shape: &[usize]) -> ArrayD<i64> {
         let n: usize = shape.iter().product();
-        Array::from_iter(0..i64::try_from(n).unwrap()).into_shape_with_order(IxDyn(shape)).unwrap()
+        Array::from_iter(0..i64::try_from(n).unwrap())
+            .into_shape_with_order(IxDyn(shape))
+            .unwrap()
     }
 
     #[test]
@@ -232,7 +264,10 @@ mod tests {
     fn merges_contiguous_and_broadcast_axes() {
         assert_eq!(merge_axes(&[2, 3, 4], &[12, 4, 1]), (vec![24], vec![1]));
         assert_eq!(merge_axes(&[2, 3, 4], &[0, 0, 0]), (vec![24], vec![0]));
-        assert_eq!(merge_axes(&[2, 3, 4], &[0, 4, 1]), (vec![2, 12], vec![0, 1]));
+        assert_eq!(
+            merge_axes(&[2, 3, 4], &[0, 4, 1]),
+            (vec![2, 12], vec![0, 1])
+        );
         assert_eq!(merge_axes(&[3, 1, 4], &[1, 0, 3]), (vec![3, 4], vec![1, 3]));
         assert_eq!(merge_axes(&[], &[]), (vec![1], vec![0]));
     }
@@ -258,7 +293,9 @@ mod tests {
             arange(&[4, 1, 5]),
             arange(&[1, 3, 1]),
             arange(&[5, 3, 4]).reversed_axes(),
-            arange(&[8, 3, 10]).slice_move(s![..;2, .., ..;-2]).into_dyn(),
+            arange(&[8, 3, 10])
+                .slice_move(s![..;2, .., ..;-2])
+                .into_dyn(),
         ];
         let mut rev = arange(&[4, 3, 5]);
         rev.invert_axis(Axis(1));
@@ -266,7 +303,13 @@ mod tests {
         for a in cases {
             for tile in [1, 2, 4, 7, 15, 60, 64] {
                 let (v, _) = read_all(&Chunk::I64(a.clone()), &out, tile);
-                assert_eq!(v, expected(&a, &out), "shape {:?} strides {:?} tile {tile}", a.shape(), a.strides());
+                assert_eq!(
+                    v,
+                    expected(&a, &out),
+                    "shape {:?} strides {:?} tile {tile}",
+                    a.shape(),
+                    a.strides()
+                );
             }
         }
     }

@@ -18,24 +18,41 @@ use crate::error::{KernelError, Result};
 /// [`KernelError::Other`] naming the first offending instruction and the rule.
 pub fn validate(p: &ElementwiseProgram) -> Result<()> {
     if p.instrs.is_empty() {
-        return Err(KernelError::Other("elementwise program has no instructions".into()));
+        return Err(KernelError::Other(
+            "elementwise program has no instructions".into(),
+        ));
     }
     for (k, instr) in p.instrs.iter().enumerate() {
-        let fail = |why: String| Err(KernelError::Other(format!("elementwise program, instruction {k} ({:?}): {why}", instr.node)));
+        let fail = |why: String| {
+            Err(KernelError::Other(format!(
+                "elementwise program, instruction {k} ({:?}): {why}",
+                instr.node
+            )))
+        };
         if let Some(j) = operands(&instr.node).find(|&j| j >= k) {
-            return fail(format!("operand {j} does not refer to an earlier instruction"));
+            return fail(format!(
+                "operand {j} does not refer to an earlier instruction"
+            ));
         }
         let ty = |j: usize| p.instrs[j].dtype;
         let dtype = instr.dtype;
         let problem = match instr.node {
             Node::Input(i) => match p.inputs.get(i) {
-                None => Some(format!("input {i} does not exist (the program has {})", p.inputs.len())),
-                Some(&d) if d != dtype => Some(format!("input {i} has dtype {d}, the instruction {dtype}")),
+                None => Some(format!(
+                    "input {i} does not exist (the program has {})",
+                    p.inputs.len()
+                )),
+                Some(&d) if d != dtype => {
+                    Some(format!("input {i} has dtype {d}, the instruction {dtype}"))
+                }
                 Some(_) => None,
             },
-            Node::Scalar(_) => None,
+            // Any scalar converts to any dtype; a cast goes from any dtype to any.
+            Node::Scalar(_) | Node::Cast(_) => None,
             Node::Unary(op, a) => check_unary(op, ty(a), dtype),
-            Node::Binary(op, a, b) => same(&[ty(a), ty(b)], dtype).or_else(|| check_binary(op, dtype)),
+            Node::Binary(op, a, b) => {
+                same(&[ty(a), ty(b)], dtype).or_else(|| check_binary(op, dtype))
+            }
             Node::Compare(_, a, b) => {
                 if ty(a) == ty(b) {
                     want(dtype, DType::Bool, "a comparison's result")
@@ -43,8 +60,9 @@ pub fn validate(p: &ElementwiseProgram) -> Result<()> {
                     Some(format!("compares {} with {}", ty(a), ty(b)))
                 }
             }
-            Node::Where(c, a, b) => want(ty(c), DType::Bool, "the condition").or_else(|| same(&[ty(a), ty(b)], dtype)),
-            Node::Cast(_) => None,
+            Node::Where(c, a, b) => {
+                want(ty(c), DType::Bool, "the condition").or_else(|| same(&[ty(a), ty(b)], dtype))
+            }
             Node::Clip(a, _, _) => same(&[ty(a)], dtype),
         };
         if let Some(why) = problem {
@@ -81,18 +99,23 @@ fn check_unary(op: UnaryOp, operand: DType, dtype: DType) -> Option<String> {
         UnaryOp::IsNan | UnaryOp::IsFinite => want(dtype, DType::Bool, "the result"),
         UnaryOp::Not => same(&[operand], dtype).or_else(|| want(dtype, DType::Bool, "the operand")),
         UnaryOp::Neg | UnaryOp::Abs => same(&[operand], dtype).or_else(|| {
-            (dtype == DType::Bool).then(|| format!("{op:?} is not defined for bool (cast to an integer first)"))
+            (dtype == DType::Bool)
+                .then(|| format!("{op:?} is not defined for bool (cast to an integer first)"))
         }),
-        _ => same(&[operand], dtype).or_else(|| (!dtype.is_float()).then(|| format!("{op:?} needs a float operand, got {dtype}"))),
+        _ => same(&[operand], dtype).or_else(|| {
+            (!dtype.is_float()).then(|| format!("{op:?} needs a float operand, got {dtype}"))
+        }),
     }
 }
 
 fn check_binary(op: BinaryOp, dtype: DType) -> Option<String> {
     match op {
-        BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => {
-            (dtype == DType::Bool).then(|| format!("{op:?} is not defined for bool (cast to an integer first)"))
+        BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => (dtype
+            == DType::Bool)
+            .then(|| format!("{op:?} is not defined for bool (cast to an integer first)")),
+        BinaryOp::Pow => {
+            (!dtype.is_float()).then(|| format!("Pow needs float operands, got {dtype}"))
         }
-        BinaryOp::Pow => (!dtype.is_float()).then(|| format!("Pow needs float operands, got {dtype}")),
         BinaryOp::Minimum | BinaryOp::Maximum => None,
         BinaryOp::And | BinaryOp::Or => want(dtype, DType::Bool, "the operands"),
     }
@@ -105,7 +128,10 @@ mod tests {
     use crate::Scalar;
 
     fn prog(inputs: &[DType], instrs: &[(Node, DType)]) -> ElementwiseProgram {
-        let mut p = ElementwiseProgram { inputs: inputs.to_vec(), instrs: Vec::new() };
+        let mut p = ElementwiseProgram {
+            inputs: inputs.to_vec(),
+            instrs: Vec::new(),
+        };
         for (n, d) in instrs {
             p.push(n.clone(), *d);
         }
@@ -151,25 +177,157 @@ mod tests {
         use DType::{Bool, F64, I32, U8};
         let cases: Vec<(ElementwiseProgram, &str)> = vec![
             (prog(&[], &[]), "no instructions"),
-            (prog(&[F64], &[(Node::Input(1), F64)]), "input 1 does not exist"),
-            (prog(&[F64], &[(Node::Input(0), I32)]), "input 0 has dtype float64"),
-            (prog(&[F64], &[(Node::Unary(UnaryOp::Neg, 0), F64)]), "earlier instruction"),
-            (prog(&[F64], &[(Node::Input(0), F64), (Node::Binary(BinaryOp::Add, 0, 5), F64)]), "operand 5"),
-            (prog(&[I32], &[(Node::Input(0), I32), (Node::Unary(UnaryOp::Sqrt, 0), I32)]), "needs a float"),
-            (prog(&[I32], &[(Node::Input(0), I32), (Node::Unary(UnaryOp::Powi(2), 0), I32)]), "needs a float"),
-            (prog(&[I32], &[(Node::Input(0), I32), (Node::Unary(UnaryOp::Neg, 0), F64)]), "operand of dtype int32"),
-            (prog(&[I32], &[(Node::Input(0), I32), (Node::Unary(UnaryOp::Not, 0), I32)]), "must be bool"),
-            (prog(&[Bool], &[(Node::Input(0), Bool), (Node::Unary(UnaryOp::Neg, 0), Bool)]), "not defined for bool"),
-            (prog(&[F64], &[(Node::Input(0), F64), (Node::Unary(UnaryOp::IsNan, 0), F64)]), "must be bool"),
-            (prog(&[F64, I32], &[(Node::Input(0), F64), (Node::Input(1), I32), (Node::Binary(BinaryOp::Add, 0, 1), F64)]), "operand of dtype int32"),
-            (prog(&[Bool], &[(Node::Input(0), Bool), (Node::Binary(BinaryOp::Mul, 0, 0), Bool)]), "not defined for bool"),
-            (prog(&[U8], &[(Node::Input(0), U8), (Node::Binary(BinaryOp::Pow, 0, 0), U8)]), "Pow needs float"),
-            (prog(&[U8], &[(Node::Input(0), U8), (Node::Binary(BinaryOp::And, 0, 0), U8)]), "must be bool"),
-            (prog(&[U8, I32], &[(Node::Input(0), U8), (Node::Input(1), I32), (Node::Compare(CmpOp::Eq, 0, 1), Bool)]), "compares uint8 with int32"),
-            (prog(&[U8], &[(Node::Input(0), U8), (Node::Compare(CmpOp::Eq, 0, 0), U8)]), "result must be bool"),
-            (prog(&[U8], &[(Node::Input(0), U8), (Node::Where(0, 0, 0), U8)]), "condition must be bool"),
-            (prog(&[Bool, U8], &[(Node::Input(0), Bool), (Node::Input(1), U8), (Node::Where(0, 1, 0), U8)]), "operand of dtype bool"),
-            (prog(&[U8], &[(Node::Input(0), U8), (Node::Clip(0, Scalar::Int(0), Scalar::Int(1)), I32)]), "operand of dtype uint8"),
+            (
+                prog(&[F64], &[(Node::Input(1), F64)]),
+                "input 1 does not exist",
+            ),
+            (
+                prog(&[F64], &[(Node::Input(0), I32)]),
+                "input 0 has dtype float64",
+            ),
+            (
+                prog(&[F64], &[(Node::Unary(UnaryOp::Neg, 0), F64)]),
+                "earlier instruction",
+            ),
+            (
+                prog(
+                    &[F64],
+                    &[
+                        (Node::Input(0), F64),
+                        (Node::Binary(BinaryOp::Add, 0, 5), F64),
+                    ],
+                ),
+                "operand 5",
+            ),
+            (
+                prog(
+                    &[I32],
+                    &[(Node::Input(0), I32), (Node::Unary(UnaryOp::Sqrt, 0), I32)],
+                ),
+                "needs a float",
+            ),
+            (
+                prog(
+                    &[I32],
+                    &[
+                        (Node::Input(0), I32),
+                        (Node::Unary(UnaryOp::Powi(2), 0), I32),
+                    ],
+                ),
+                "needs a float",
+            ),
+            (
+                prog(
+                    &[I32],
+                    &[(Node::Input(0), I32), (Node::Unary(UnaryOp::Neg, 0), F64)],
+                ),
+                "operand of dtype int32",
+            ),
+            (
+                prog(
+                    &[I32],
+                    &[(Node::Input(0), I32), (Node::Unary(UnaryOp::Not, 0), I32)],
+                ),
+                "must be bool",
+            ),
+            (
+                prog(
+                    &[Bool],
+                    &[(Node::Input(0), Bool), (Node::Unary(UnaryOp::Neg, 0), Bool)],
+                ),
+                "not defined for bool",
+            ),
+            (
+                prog(
+                    &[F64],
+                    &[(Node::Input(0), F64), (Node::Unary(UnaryOp::IsNan, 0), F64)],
+                ),
+                "must be bool",
+            ),
+            (
+                prog(
+                    &[F64, I32],
+                    &[
+                        (Node::Input(0), F64),
+                        (Node::Input(1), I32),
+                        (Node::Binary(BinaryOp::Add, 0, 1), F64),
+                    ],
+                ),
+                "operand of dtype int32",
+            ),
+            (
+                prog(
+                    &[Bool],
+                    &[
+                        (Node::Input(0), Bool),
+                        (Node::Binary(BinaryOp::Mul, 0, 0), Bool),
+                    ],
+                ),
+                "not defined for bool",
+            ),
+            (
+                prog(
+                    &[U8],
+                    &[
+                        (Node::Input(0), U8),
+                        (Node::Binary(BinaryOp::Pow, 0, 0), U8),
+                    ],
+                ),
+                "Pow needs float",
+            ),
+            (
+                prog(
+                    &[U8],
+                    &[
+                        (Node::Input(0), U8),
+                        (Node::Binary(BinaryOp::And, 0, 0), U8),
+                    ],
+                ),
+                "must be bool",
+            ),
+            (
+                prog(
+                    &[U8, I32],
+                    &[
+                        (Node::Input(0), U8),
+                        (Node::Input(1), I32),
+                        (Node::Compare(CmpOp::Eq, 0, 1), Bool),
+                    ],
+                ),
+                "compares uint8 with int32",
+            ),
+            (
+                prog(
+                    &[U8],
+                    &[(Node::Input(0), U8), (Node::Compare(CmpOp::Eq, 0, 0), U8)],
+                ),
+                "result must be bool",
+            ),
+            (
+                prog(&[U8], &[(Node::Input(0), U8), (Node::Where(0, 0, 0), U8)]),
+                "condition must be bool",
+            ),
+            (
+                prog(
+                    &[Bool, U8],
+                    &[
+                        (Node::Input(0), Bool),
+                        (Node::Input(1), U8),
+                        (Node::Where(0, 1, 0), U8),
+                    ],
+                ),
+                "operand of dtype bool",
+            ),
+            (
+                prog(
+                    &[U8],
+                    &[
+                        (Node::Input(0), U8),
+                        (Node::Clip(0, Scalar::Int(0), Scalar::Int(1)), I32),
+                    ],
+                ),
+                "operand of dtype uint8",
+            ),
         ];
         for (p, needle) in cases {
             let m = err(&p);

@@ -7,6 +7,7 @@ use crate::reduce::kind::{ArgContext, ReduceKind};
 use ndarray::{array, ArrayD, IxDyn, ShapeBuilder};
 
 mod oracle;
+mod reference;
 
 fn f64s(shape: &[usize], v: Vec<f64>) -> Chunk {
     Chunk::F64(ArrayD::from_shape_vec(IxDyn(shape), v).unwrap())

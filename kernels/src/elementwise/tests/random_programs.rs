@@ -18,7 +18,10 @@ fn out_shapes() -> impl Strategy<Value = Vec<usize>> {
 /// An input shape that broadcasts to `out`: some leading axes dropped, some axes 1.
 fn input_shape(rng: &mut Rng, out: &[usize]) -> Vec<usize> {
     let drop = rng.below(out.len() + 1);
-    out[drop..].iter().map(|&n| if rng.below(3) == 0 { 1 } else { n }).collect()
+    out[drop..]
+        .iter()
+        .map(|&n| if rng.below(3) == 0 { 1 } else { n })
+        .collect()
 }
 
 fn random_scalar(rng: &mut Rng, dtype: DType) -> Scalar {
@@ -47,7 +50,9 @@ fn recent(rng: &mut Rng, p: &ElementwiseProgram) -> usize {
 
 /// An instruction of `dtype`: an existing one, a new scalar, or a new cast.
 fn operand_of(rng: &mut Rng, p: &mut ElementwiseProgram, dtype: DType) -> usize {
-    let existing: Vec<usize> = (0..p.instrs.len()).filter(|&k| p.instrs[k].dtype == dtype).collect();
+    let existing: Vec<usize> = (0..p.instrs.len())
+        .filter(|&k| p.instrs[k].dtype == dtype)
+        .collect();
     if !existing.is_empty() && rng.below(3) != 0 {
         return rng.pick(&existing);
     }
@@ -70,16 +75,45 @@ fn push_random_op(rng: &mut Rng, p: &mut ElementwiseProgram) {
         }
         1 | 2 => {
             let ops: &[BinaryOp] = match d {
-                DType::Bool => &[BinaryOp::And, BinaryOp::Or, BinaryOp::Minimum, BinaryOp::Maximum],
-                d if d.is_float() => &[BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div, BinaryOp::Rem, BinaryOp::Pow, BinaryOp::Minimum, BinaryOp::Maximum],
-                _ => &[BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div, BinaryOp::Rem, BinaryOp::Minimum, BinaryOp::Maximum],
+                DType::Bool => &[
+                    BinaryOp::And,
+                    BinaryOp::Or,
+                    BinaryOp::Minimum,
+                    BinaryOp::Maximum,
+                ],
+                d if d.is_float() => &[
+                    BinaryOp::Add,
+                    BinaryOp::Sub,
+                    BinaryOp::Mul,
+                    BinaryOp::Div,
+                    BinaryOp::Rem,
+                    BinaryOp::Pow,
+                    BinaryOp::Minimum,
+                    BinaryOp::Maximum,
+                ],
+                _ => &[
+                    BinaryOp::Add,
+                    BinaryOp::Sub,
+                    BinaryOp::Mul,
+                    BinaryOp::Div,
+                    BinaryOp::Rem,
+                    BinaryOp::Minimum,
+                    BinaryOp::Maximum,
+                ],
             };
             let op = rng.pick(ops);
             let b = operand_of(rng, p, d);
             p.push(Node::Binary(op, a, b), d);
         }
         3 => {
-            let op = rng.pick(&[CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge]);
+            let op = rng.pick(&[
+                CmpOp::Eq,
+                CmpOp::Ne,
+                CmpOp::Lt,
+                CmpOp::Le,
+                CmpOp::Gt,
+                CmpOp::Ge,
+            ]);
             let b = operand_of(rng, p, d);
             p.push(Node::Compare(op, a, b), DType::Bool);
         }
@@ -99,7 +133,7 @@ fn push_random_op(rng: &mut Rng, p: &mut ElementwiseProgram) {
 }
 
 fn random_case(rng: &mut Rng, out: &[usize]) -> (ElementwiseProgram, Vec<Chunk>) {
-    let dtypes: Vec<DType> = (0..1 + rng.below(3)).map(|_| rng.pick(&DType::ALL)).collect();
+    let dtypes: Vec<DType> = (0..=rng.below(3)).map(|_| rng.pick(&DType::ALL)).collect();
     let inputs: Vec<Chunk> = dtypes
         .iter()
         .map(|&d| {
@@ -108,9 +142,13 @@ fn random_case(rng: &mut Rng, out: &[usize]) -> (ElementwiseProgram, Vec<Chunk>)
             random_chunk(rng, d, &shape, layout)
         })
         .collect();
-    let instrs: Vec<(Node, DType)> = dtypes.iter().enumerate().map(|(i, &d)| (Node::Input(i), d)).collect();
+    let instrs: Vec<(Node, DType)> = dtypes
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| (Node::Input(i), d))
+        .collect();
     let mut p = program(&dtypes, &instrs);
-    for _ in 0..1 + rng.below(8) {
+    for _ in 0..=rng.below(8) {
         push_random_op(rng, &mut p);
     }
     (p, inputs)

@@ -97,10 +97,17 @@ impl V {
 
     /// Rust's `as` to `dtype`: integers through i128 (truncating), floats through
     /// f64 (exact for f32), bool as 0/1, anything to bool as `!= 0`.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
     pub(crate) fn cast(self, dtype: DType) -> V {
         if dtype == DType::Bool {
-            return V::Bool(self.float().map_or_else(|| self.int() != Some(0), |f| f != 0.0));
+            return V::Bool(
+                self.float()
+                    .map_or_else(|| self.int() != Some(0), |f| f != 0.0),
+            );
         }
         match (self.int(), self.float()) {
             (Some(i), _) => match dtype {
@@ -163,7 +170,13 @@ macro_rules! float_op {
 fn minimum(a: V, b: V) -> V {
     match (a, b) {
         (V::Bool(x), V::Bool(y)) => V::Bool(x && y),
-        (V::F32(_) | V::F64(_), _) => float_op!(a, b, |x, y| if x.is_nan() || y.is_nan() { x + y } else if x <= y { x } else { y }),
+        (V::F32(_) | V::F64(_), _) => float_op!(a, b, |x, y| if x.is_nan() || y.is_nan() {
+            x + y
+        } else if x <= y {
+            x
+        } else {
+            y
+        }),
         _ => int_binary!(a, b, |x, y| x.min(y)),
     }
 }
@@ -171,7 +184,13 @@ fn minimum(a: V, b: V) -> V {
 fn maximum(a: V, b: V) -> V {
     match (a, b) {
         (V::Bool(x), V::Bool(y)) => V::Bool(x || y),
-        (V::F32(_) | V::F64(_), _) => float_op!(a, b, |x, y| if x.is_nan() || y.is_nan() { x + y } else if x >= y { x } else { y }),
+        (V::F32(_) | V::F64(_), _) => float_op!(a, b, |x, y| if x.is_nan() || y.is_nan() {
+            x + y
+        } else if x >= y {
+            x
+        } else {
+            y
+        }),
         _ => int_binary!(a, b, |x, y| x.max(y)),
     }
 }
@@ -198,12 +217,12 @@ pub(crate) fn binary(op: BinaryOp, a: V, b: V) -> V {
 }
 
 pub(crate) fn compare(op: CmpOp, a: V, b: V) -> V {
+    use std::cmp::Ordering::{Equal, Greater, Less};
     assert_eq!(a.dtype(), b.dtype(), "comparison operands");
     let ord = match (a.float(), b.float()) {
         (Some(x), Some(y)) => x.partial_cmp(&y),
         _ => a.int().partial_cmp(&b.int()),
     };
-    use std::cmp::Ordering::{Equal, Greater, Less};
     V::Bool(match op {
         CmpOp::Eq => ord == Some(Equal),
         CmpOp::Ne => ord != Some(Equal),
@@ -270,7 +289,11 @@ pub(crate) fn scalar(s: Scalar, dtype: DType) -> V {
 pub(crate) fn read(c: &Chunk, idx: &[usize]) -> V {
     let shape = c.shape();
     let lead = idx.len() - shape.len();
-    let at: Vec<usize> = shape.iter().enumerate().map(|(i, &n)| if n == 1 { 0 } else { idx[lead + i] }).collect();
+    let at: Vec<usize> = shape
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| if n == 1 { 0 } else { idx[lead + i] })
+        .collect();
     map_chunk!(c, a => V::from(a[IxDyn(&at)]), _ => panic!("not a data chunk"))
 }
 
@@ -301,11 +324,17 @@ pub(crate) fn reference(p: &ElementwiseProgram, inputs: &[&Chunk], out: &[usize]
                     }
                 }
                 Node::Cast(a) => vals[a].cast(instr.dtype),
-                Node::Clip(a, lo, hi) => {
-                    minimum(maximum(vals[a], scalar(lo, instr.dtype)), scalar(hi, instr.dtype))
-                }
+                Node::Clip(a, lo, hi) => minimum(
+                    maximum(vals[a], scalar(lo, instr.dtype)),
+                    scalar(hi, instr.dtype),
+                ),
             };
-            assert_eq!(v.dtype(), instr.dtype, "reference typing of {:?}", instr.node);
+            assert_eq!(
+                v.dtype(),
+                instr.dtype,
+                "reference typing of {:?}",
+                instr.node
+            );
             vals.push(v);
         }
         result.push(*vals.last().expect("programs are non-empty"));

@@ -1,0 +1,379 @@
+//! [`StoreCache`]: opened arrays shared by executor threads, chunk reads and writes,
+//! and the counters that tests and progress reports use.
+
+use super::open::{open_array, OpenArray};
+use super::{StoreError, ZarrArrayInfo};
+use darray_kernels::{dispatch_dtype, map_chunk, Chunk, DType, Element};
+use ndarray::{ArrayD, IxDyn};
+use parking_lot::RwLock;
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use zarrs::array::{Array, ArrayError, ArraySubset, CodecOptions, ElementOwned};
+use zarrs::filesystem::FilesystemStore;
+
+/// Codec options for every encode and decode of this module.
+///
+/// The executor already runs one chunk per rayon worker. zarrs' defaults would let a
+/// single call fan out again (`concurrent_target` = all rayon threads: inner chunks of a
+/// shard, and at least `chunk_concurrent_minimum` = 4 chunks of a multi-chunk region,
+/// decoded in parallel), oversubscribing the pool and making one task's memory grow
+/// with the thread count. A target and minimum of 1 make zarrs decode and encode
+/// sequentially inside the calling thread (its `iter_concurrent_limit!` runs a plain
+/// iterator for a limit of 1). Blosc in zarrs 0.23 is single-threaded regardless.
+fn codec_options() -> CodecOptions {
+    CodecOptions::default()
+        .with_concurrent_target(1)
+        .with_chunk_concurrent_minimum(1)
+}
+
+/// Shared, thread-safe (`Send + Sync`) cache of opened arrays, used by executor
+/// threads during one computation. It also counts chunk reads and writes.
+///
+/// Arrays are opened on first use and their metadata kept for the cache's lifetime:
+/// make a new cache per computation, or call [`StoreCache::forget`] after an array's
+/// metadata changed (e.g. after [`commit_staging`](super::commit_staging) replaced it).
+#[derive(Default)]
+pub struct StoreCache {
+    arrays: RwLock<HashMap<PathBuf, Arc<OpenArray>>>,
+    regions_read: AtomicU64,
+    chunks_read: AtomicU64,
+    bytes_read: AtomicU64,
+    chunks_written: AtomicU64,
+    bytes_written: AtomicU64,
+}
+
+impl std::fmt::Debug for StoreCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreCache")
+            .field("arrays", &self.arrays.read().keys().collect::<Vec<_>>())
+            .field("chunks_read", &self.chunks_read())
+            .field("chunks_written", &self.chunks_written())
+            .finish_non_exhaustive()
+    }
+}
+
+impl StoreCache {
+    /// An empty cache with all counters at zero.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn open(&self, path: &Path) -> Result<Arc<OpenArray>, StoreError> {
+        if let Some(a) = self.arrays.read().get(path) {
+            return Ok(Arc::clone(a));
+        }
+        // Opened outside the lock: two threads may both open, the first insert wins.
+        let opened = Arc::new(open_array(path)?);
+        Ok(Arc::clone(
+            self.arrays
+                .write()
+                .entry(path.to_path_buf())
+                .or_insert(opened),
+        ))
+    }
+
+    /// The metadata of the array at `path`, opening it if needed.
+    ///
+    /// # Errors
+    /// As [`open_info`](super::open_info).
+    pub fn info(&self, path: &Path) -> Result<ZarrArrayInfo, StoreError> {
+        Ok(self.open(path)?.info.clone())
+    }
+
+    /// Drops the cached array at `path` (if any), so that its metadata is read again on
+    /// next use.
+    pub fn forget(&self, path: &Path) {
+        self.arrays.write().remove(path);
+    }
+
+    /// Reads the region `[start, end)` per axis of the array at `path` as a
+    /// C-contiguous chunk of `dtype`. Chunks missing from the store read as the fill
+    /// value.
+    ///
+    /// When the region is exactly one stored chunk (a shard, for sharded arrays) that
+    /// lies wholly inside the array, that chunk is decoded straight into the result.
+    /// Otherwise zarrs reads only the chunks (and, for sharded or uncompressed arrays,
+    /// only the inner chunks or byte ranges) the region needs.
+    ///
+    /// # Errors
+    /// Errors of [`open_info`](super::open_info); [`StoreError::DTypeMismatch`] if
+    /// `dtype` is not the stored dtype; [`StoreError::InvalidRegion`] if the region is
+    /// not inside the array; [`StoreError::Chunk`] naming the chunk that is corrupt or
+    /// truncated; [`StoreError::Storage`] for I/O errors.
+    pub fn read_region(
+        &self,
+        path: &Path,
+        region: &[Range<u64>],
+        dtype: DType,
+    ) -> Result<Chunk, StoreError> {
+        let a = self.open(path)?;
+        let info = &a.info;
+        if info.dtype != dtype {
+            return Err(StoreError::DTypeMismatch {
+                path: path.to_path_buf(),
+                stored: info.dtype,
+                requested: dtype,
+            });
+        }
+        let in_bounds = region.len() == info.shape.len()
+            && region
+                .iter()
+                .zip(&info.shape)
+                .all(|(r, &s)| r.start <= r.end && r.end <= s);
+        if !in_bounds {
+            return Err(StoreError::InvalidRegion {
+                path: path.to_path_buf(),
+                region: region.to_vec(),
+                shape: info.shape.clone(),
+            });
+        }
+        let shape = region
+            .iter()
+            .map(|r| to_usize(r.end - r.start))
+            .collect::<Option<Vec<usize>>>()
+            .ok_or_else(|| StoreError::InvalidRegion {
+                path: path.to_path_buf(),
+                region: region.to_vec(),
+                shape: info.shape.clone(),
+            })?;
+        if shape.contains(&0) {
+            self.regions_read.fetch_add(1, Ordering::Relaxed);
+            return Ok(Chunk::zeros(dtype, &shape));
+        }
+        let chunk = dispatch_dtype!(dtype, T => read_typed::<T>(&a, region, &shape)?);
+        let cells: u64 = region
+            .iter()
+            .zip(&info.chunk_shape)
+            .map(|(r, &c)| (r.end - 1) / c - r.start / c + 1)
+            .product();
+        self.regions_read.fetch_add(1, Ordering::Relaxed);
+        self.chunks_read.fetch_add(cells, Ordering::Relaxed);
+        self.bytes_read
+            .fetch_add(chunk.nbytes() as u64, Ordering::Relaxed);
+        Ok(chunk)
+    }
+
+    /// Writes `data` as the stored chunk (the whole shard, for sharded arrays) at
+    /// `chunk_indices` of the array at `path`.
+    ///
+    /// `data` must have the chunk's shape clipped to the array: `min(chunk_shape,
+    /// shape - origin)` per axis, so edge chunks are given without padding; this
+    /// function pads them to the full stored chunk with the fill value, as Zarr
+    /// stores edge chunks at full size. A chunk equal to the fill value everywhere is
+    /// not stored (its file is removed), as zarr-python does by default.
+    ///
+    /// Each chunk must be written by one caller at a time: writes to different chunks
+    /// may run in parallel.
+    ///
+    /// # Errors
+    /// Errors of [`open_info`](super::open_info); [`StoreError::InvalidChunkIndices`];
+    /// [`StoreError::NotData`] for a partial or unit chunk; [`StoreError::DTypeMismatch`];
+    /// [`StoreError::ShapeMismatch`]; [`StoreError::Chunk`] if encoding fails;
+    /// [`StoreError::Storage`] for I/O errors.
+    pub fn write_chunk(
+        &self,
+        path: &Path,
+        chunk_indices: &[u64],
+        data: &Chunk,
+    ) -> Result<(), StoreError> {
+        let a = self.open(path)?;
+        let info = &a.info;
+        let grid = info.grid_shape();
+        if chunk_indices.len() != grid.len() || chunk_indices.iter().zip(&grid).any(|(i, g)| i >= g)
+        {
+            return Err(StoreError::InvalidChunkIndices {
+                path: path.to_path_buf(),
+                chunk: chunk_indices.to_vec(),
+                grid,
+            });
+        }
+        let Some(found) = data.dtype() else {
+            return Err(StoreError::NotData {
+                path: path.to_path_buf(),
+                chunk: chunk_indices.to_vec(),
+            });
+        };
+        if found != info.dtype {
+            return Err(StoreError::DTypeMismatch {
+                path: path.to_path_buf(),
+                stored: info.dtype,
+                requested: found,
+            });
+        }
+        let bounded: Vec<Range<u64>> = chunk_indices
+            .iter()
+            .zip(&info.chunk_shape)
+            .zip(&info.shape)
+            .map(|((&i, &c), &s)| i * c..((i + 1) * c).min(s))
+            .collect();
+        let expected: Vec<u64> = bounded.iter().map(|r| r.end - r.start).collect();
+        let matches = data.shape().len() == expected.len()
+            && data
+                .shape()
+                .iter()
+                .zip(&expected)
+                .all(|(&d, &e)| d as u64 == e);
+        if !matches {
+            return Err(StoreError::ShapeMismatch {
+                path: path.to_path_buf(),
+                chunk: chunk_indices.to_vec(),
+                expected,
+                found: data.shape().to_vec(),
+            });
+        }
+        let full = expected == info.chunk_shape;
+        map_chunk!(
+            data,
+            arr => write_typed(&a.array, chunk_indices, &bounded, full, arr)
+                .map_err(|e| chunk_error(path, chunk_indices, e)),
+            // Not reached: data.dtype() is Some, checked above.
+            _ => Err(StoreError::NotData { path: path.to_path_buf(), chunk: chunk_indices.to_vec() })
+        )?;
+        self.chunks_written.fetch_add(1, Ordering::Relaxed);
+        self.bytes_written
+            .fetch_add(data.nbytes() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Number of successful [`read_region`](Self::read_region) calls.
+    #[must_use]
+    pub fn regions_read(&self) -> u64 {
+        self.regions_read.load(Ordering::Relaxed)
+    }
+
+    /// Number of stored chunks (shards, for sharded arrays) that successful
+    /// [`read_region`](Self::read_region) calls intersected, counted once per call.
+    #[must_use]
+    pub fn chunks_read(&self) -> u64 {
+        self.chunks_read.load(Ordering::Relaxed)
+    }
+
+    /// Decoded bytes returned by [`read_region`](Self::read_region).
+    #[must_use]
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read.load(Ordering::Relaxed)
+    }
+
+    /// Number of successful [`write_chunk`](Self::write_chunk) calls.
+    #[must_use]
+    pub fn chunks_written(&self) -> u64 {
+        self.chunks_written.load(Ordering::Relaxed)
+    }
+
+    /// Decoded bytes given to successful [`write_chunk`](Self::write_chunk) calls.
+    #[must_use]
+    pub fn bytes_written(&self) -> u64 {
+        self.bytes_written.load(Ordering::Relaxed)
+    }
+}
+
+fn to_usize(n: u64) -> Option<usize> {
+    usize::try_from(n).ok()
+}
+
+/// Reads `region` (in bounds, non-empty) as an `ArrayD<T>`: zarrs decodes into a
+/// `Vec<T>` that becomes the array's buffer without another copy.
+fn read_typed<T: Element + ElementOwned>(
+    a: &OpenArray,
+    region: &[Range<u64>],
+    shape: &[usize],
+) -> Result<Chunk, StoreError> {
+    let path = &a.info.path;
+    let options = codec_options();
+    let chunk_shape = &a.info.chunk_shape;
+    // The single chunk whose full extent is exactly `region`, if any.
+    let whole_chunk: Option<Vec<u64>> = region
+        .iter()
+        .zip(chunk_shape)
+        .map(|(r, &c)| (r.start % c == 0 && r.end - r.start == c).then_some(r.start / c))
+        .collect();
+    let values: Vec<T> = if let Some(indices) = whole_chunk {
+        a.array
+            .retrieve_chunk_opt::<Vec<T>>(&indices, &options)
+            .map_err(|e| chunk_error(path, &indices, e))?
+    } else {
+        let subset = ArraySubset::new_with_ranges(region);
+        match a
+            .array
+            .retrieve_array_subset_opt::<Vec<T>>(&subset, &options)
+        {
+            Ok(v) => v,
+            Err(e) => return Err(blame_chunk(a, region, e)),
+        }
+    };
+    let len = values.len();
+    ArrayD::from_shape_vec(IxDyn(shape), values)
+        .map(T::into_chunk)
+        .map_err(|_| StoreError::Region {
+            path: path.clone(),
+            region: region.to_vec(),
+            reason: format!("zarrs returned {len} elements for a region of shape {shape:?}"),
+        })
+}
+
+/// Turns the error of a multi-chunk read into one naming the failing chunk, found by
+/// reading the region's chunks one at a time (only on this error path).
+fn blame_chunk(a: &OpenArray, region: &[Range<u64>], err: ArrayError) -> StoreError {
+    let path = &a.info.path;
+    if let ArrayError::StorageError(source) = err {
+        return StoreError::Storage {
+            path: path.clone(),
+            source,
+        };
+    }
+    let ranges: Vec<Range<u64>> = region
+        .iter()
+        .zip(&a.info.chunk_shape)
+        .map(|(r, &c)| r.start / c..(r.end - 1) / c + 1)
+        .collect();
+    let options = codec_options();
+    for indices in ArraySubset::new_with_ranges(&ranges).indices() {
+        if let Err(e) = a
+            .array
+            .retrieve_chunk_opt::<zarrs::array::ArrayBytes<'static>>(&indices, &options)
+        {
+            return chunk_error(path, &indices, e);
+        }
+    }
+    StoreError::Region {
+        path: path.clone(),
+        region: region.to_vec(),
+        reason: err.to_string(),
+    }
+}
+
+fn chunk_error(path: &Path, indices: &[u64], err: ArrayError) -> StoreError {
+    match err {
+        ArrayError::StorageError(source) => StoreError::Storage {
+            path: path.to_path_buf(),
+            source,
+        },
+        other => StoreError::Chunk {
+            path: path.to_path_buf(),
+            chunk: indices.to_vec(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// Stores `data` (the chunk clipped to the array, `bounded` in array coordinates).
+/// A full chunk goes straight to the encoder (no copy if `data` is C-contiguous); an
+/// edge chunk goes through zarrs' subset write, which pads it with the fill value.
+fn write_typed<T: Element + zarrs::array::Element>(
+    array: &Array<FilesystemStore>,
+    indices: &[u64],
+    bounded: &[Range<u64>],
+    full: bool,
+    data: &ArrayD<T>,
+) -> Result<(), ArrayError> {
+    let options = codec_options();
+    if full {
+        array.store_chunk_opt(indices, data, &options)
+    } else {
+        array.store_array_subset_opt(&ArraySubset::new_with_ranges(bounded), data, &options)
+    }
+}

@@ -1,0 +1,425 @@
+//! Creating arrays atomically: [`create_staging`] writes the metadata of a new array
+//! into a hidden staging directory next to its destination, the caller writes every
+//! chunk there, and [`commit_staging`] renames it into place (or [`abort_staging`]
+//! removes it). A failed write never leaves a half-written array at the destination.
+
+use super::StoreError;
+use darray_kernels::DType;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use zarrs::array::{Array, ArrayMetadata, ArrayMetadataV2, ArrayMetadataV3};
+use zarrs::filesystem::FilesystemStore;
+
+/// The Zarr format version of a new array.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ZarrFormat {
+    /// Zarr v2 (`.zarray`, `.`-separated chunk keys, a single `compressor`).
+    V2,
+    /// Zarr v3 (`zarr.json`, `c/`-prefixed chunk keys); allows sharding.
+    #[default]
+    V3,
+}
+
+/// The compressor of a new array's chunks (of the inner chunks, when sharded).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Compression {
+    /// Uncompressed little-endian bytes.
+    None,
+    /// Zstandard at `level` (-131072..=22; 1 is fast, 3 is zstd's default).
+    Zstd {
+        /// Compression level.
+        level: i32,
+    },
+    /// Gzip at `level` (0..=9).
+    Gzip {
+        /// Compression level.
+        level: u32,
+    },
+    /// Blosc with compressor `cname` (`"blosclz"`, `"lz4"`, `"lz4hc"`, `"zlib"`,
+    /// `"zstd"`) at `clevel` (0..=9), with byte shuffling if `shuffle`.
+    Blosc {
+        /// Blosc's internal compressor.
+        cname: String,
+        /// Compression level.
+        clevel: u8,
+        /// Byte-shuffle elements before compressing (helps numeric data).
+        shuffle: bool,
+    },
+}
+
+/// How to write a new array.
+///
+/// Terms: the *write grid* is the unit one task writes, passed to [`create_staging`]
+/// and used with [`StoreCache::write_chunk`](super::StoreCache::write_chunk). Without
+/// sharding it is the chunk shape. With `inner_chunk_shape: Some(inner)` the array is a
+/// sharded v3 array: each write-grid cell is one *shard*, stored as one file made of
+/// chunks of shape `inner` (which must divide the shard shape), so no two tasks ever
+/// write the same file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteOptions {
+    /// Zarr v2 or v3.
+    pub zarr_format: ZarrFormat,
+    /// Compression of each chunk (each inner chunk, when sharded).
+    pub compression: Compression,
+    /// The write grid the caller wants (chunk shape, or shard shape when sharded);
+    /// `None` for the caller's default (e.g. the array's own chunks). Not read by
+    /// [`create_staging`], which takes the grid as an argument.
+    pub chunk_shape: Option<Vec<u64>>,
+    /// v3 only: `Some(inner)` makes the array sharded, with write-grid cells as shards
+    /// and `inner` as the chunk shape inside each shard.
+    pub inner_chunk_shape: Option<Vec<u64>>,
+    /// Replace an existing array at the destination (only a Zarr array or group, or an
+    /// empty directory, is ever replaced).
+    pub overwrite: bool,
+}
+
+impl Default for WriteOptions {
+    /// Zarr v3, zstd level 1, no sharding, no overwrite.
+    fn default() -> Self {
+        Self {
+            zarr_format: ZarrFormat::V3,
+            compression: Compression::Zstd { level: 1 },
+            chunk_shape: None,
+            inner_chunk_shape: None,
+            overwrite: false,
+        }
+    }
+}
+
+/// Creates the metadata of a new array of `shape` and `dtype` in a fresh staging
+/// directory next to `path` (`.{name}.darray-staging-{pid}-{nanos}-{n}` in `path`'s
+/// parent, which is created if missing) and returns the staging directory.
+///
+/// `write_grid` is the chunk shape, or the shard shape when `opts.inner_chunk_shape` is
+/// set. Write every chunk into the staging path with
+/// [`StoreCache::write_chunk`](super::StoreCache::write_chunk), then call
+/// [`commit_staging`] (or [`abort_staging`] on failure). The fill value is 0 (`false`).
+///
+/// # Errors
+/// [`StoreError::Exists`] if `path` exists and `opts.overwrite` is false, or it is not
+/// a Zarr array, group or empty directory (checked before any work);
+/// [`StoreError::InvalidOptions`] for inconsistent shapes or invalid compression
+/// settings; [`StoreError::Io`] if the directories cannot be created.
+pub fn create_staging(
+    path: &Path,
+    shape: &[u64],
+    write_grid: &[u64],
+    dtype: DType,
+    opts: &WriteOptions,
+) -> Result<PathBuf, StoreError> {
+    let invalid = |reason: String| StoreError::InvalidOptions {
+        path: path.to_path_buf(),
+        reason,
+    };
+    check_layout(shape, write_grid, opts).map_err(invalid)?;
+    check_destination(path, opts.overwrite)?;
+    let metadata = metadata_json(shape, write_grid, dtype, opts);
+    let (parent, name) = split_path(path)?;
+    std::fs::create_dir_all(&parent).map_err(|source| StoreError::Io {
+        path: parent.clone(),
+        op: "create directory",
+        source,
+    })?;
+    let staging = parent.join(format!(".{name}{STAGING_MARK}{}", unique_suffix()));
+    std::fs::create_dir(&staging).map_err(|source| StoreError::Io {
+        path: staging.clone(),
+        op: "create directory",
+        source,
+    })?;
+    if let Err(reason) = store_metadata(&staging, &metadata) {
+        abort_staging(&staging);
+        return Err(invalid(reason));
+    }
+    Ok(staging)
+}
+
+/// Moves the finished staging directory to `path`.
+///
+/// An existing array at `path` is replaced only if `overwrite`: it is first renamed
+/// aside, the staging directory renamed into place, and the old array then removed, so
+/// `path` is always either the old or the new array.
+///
+/// # Errors
+/// [`StoreError::NotFound`] if `staging` does not exist; [`StoreError::Exists`] if
+/// `path` exists and `overwrite` is false, or it is not a Zarr array, group or empty
+/// directory; [`StoreError::Io`] if a rename fails (the old array is then restored).
+pub fn commit_staging(staging: &Path, path: &Path, overwrite: bool) -> Result<(), StoreError> {
+    if !staging.is_dir() {
+        return Err(StoreError::NotFound {
+            path: staging.to_path_buf(),
+        });
+    }
+    let rename = |from: &Path, to: &Path| {
+        std::fs::rename(from, to).map_err(|source| StoreError::Io {
+            path: from.to_path_buf(),
+            op: "rename",
+            source,
+        })
+    };
+    if !check_destination(path, overwrite)? {
+        return rename(staging, path);
+    }
+    let (parent, name) = split_path(path)?;
+    let old = parent.join(format!(".{name}.darray-old-{}", unique_suffix()));
+    rename(path, &old)?;
+    if let Err(e) = rename(staging, path) {
+        // Best effort: put the old array back so a failed commit changes nothing.
+        let _ = std::fs::rename(&old, path);
+        return Err(e);
+    }
+    // The commit has happened; a leftover hidden `.darray-old-` directory is harmless.
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+/// Removes a staging directory made by [`create_staging`] and everything in it.
+/// Errors are ignored (this runs on failure paths). As a guard against misuse, a path
+/// whose name lacks the staging marker is left alone.
+pub fn abort_staging(staging: &Path) {
+    let is_staging = staging
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('.') && n.contains(STAGING_MARK));
+    if is_staging {
+        let _ = std::fs::remove_dir_all(staging);
+    }
+}
+
+const STAGING_MARK: &str = ".darray-staging-";
+
+fn unique_suffix() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{}-{nanos}-{n}", std::process::id())
+}
+
+/// `path`'s parent directory (`.` for a bare name) and file name.
+fn split_path(path: &Path) -> Result<(PathBuf, String), StoreError> {
+    let name =
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| StoreError::InvalidOptions {
+                path: path.to_path_buf(),
+                reason: "the path must end in a UTF-8 directory name".to_string(),
+            })?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok((parent, name.to_string()))
+}
+
+/// Checks that `path` may be written: `Ok(false)` if it does not exist, `Ok(true)` if
+/// it exists and may be replaced. Only a Zarr array or group, or an empty directory,
+/// is ever replaced, so a mistyped path cannot delete unrelated data.
+fn check_destination(path: &Path, overwrite: bool) -> Result<bool, StoreError> {
+    let exists = |reason: &str| StoreError::Exists {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    };
+    let meta = match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(source) => {
+            return Err(StoreError::Io {
+                path: path.to_path_buf(),
+                op: "stat",
+                source,
+            })
+        }
+        Ok(m) => m,
+    };
+    if !overwrite {
+        return Err(exists("it already exists (set overwrite to replace it)"));
+    }
+    if !meta.is_dir() {
+        return Err(exists(
+            "it exists and is not a directory; refusing to replace it",
+        ));
+    }
+    let is_zarr = [".zarray", ".zgroup", "zarr.json"]
+        .iter()
+        .any(|f| path.join(f).is_file());
+    let is_empty = std::fs::read_dir(path).is_ok_and(|mut d| d.next().is_none());
+    if is_zarr || is_empty {
+        Ok(true)
+    } else {
+        Err(exists(
+            "it exists and is neither a Zarr array or group nor empty; refusing to replace it",
+        ))
+    }
+}
+
+fn check_layout(shape: &[u64], grid: &[u64], opts: &WriteOptions) -> Result<(), String> {
+    if grid.len() != shape.len() {
+        return Err(format!(
+            "write grid {grid:?} has {} axes, shape {shape:?} has {}",
+            grid.len(),
+            shape.len()
+        ));
+    }
+    if grid.contains(&0) {
+        return Err(format!("write grid {grid:?} has a zero-length axis"));
+    }
+    if let Some(inner) = &opts.inner_chunk_shape {
+        if opts.zarr_format == ZarrFormat::V2 {
+            return Err("sharding (inner_chunk_shape) needs Zarr v3".to_string());
+        }
+        let divides =
+            inner.len() == grid.len() && inner.iter().zip(grid).all(|(&i, &g)| i > 0 && g % i == 0);
+        if !divides {
+            return Err(format!(
+                "inner chunk shape {inner:?} must have one positive entry per axis, \
+                 each dividing the shard shape {grid:?}"
+            ));
+        }
+    }
+    match &opts.compression {
+        Compression::Zstd { level } if !(-131_072..=22).contains(level) => {
+            return Err(format!("zstd level {level} is outside -131072..=22"));
+        }
+        Compression::Gzip { level } if *level > 9 => {
+            return Err(format!("gzip level {level} is outside 0..=9"));
+        }
+        Compression::Blosc { cname, clevel, .. } => {
+            if !BLOSC_CNAMES.contains(&cname.as_str()) {
+                return Err(format!(
+                    "blosc cname `{cname}` is not one of {BLOSC_CNAMES:?}"
+                ));
+            }
+            if *clevel > 9 {
+                return Err(format!("blosc clevel {clevel} is outside 0..=9"));
+            }
+        }
+        Compression::None | Compression::Zstd { .. } | Compression::Gzip { .. } => {}
+    }
+    Ok(())
+}
+
+const BLOSC_CNAMES: [&str; 5] = ["blosclz", "lz4", "lz4hc", "zlib", "zstd"];
+
+fn fill_value(dtype: DType) -> Value {
+    if dtype == DType::Bool {
+        json!(false)
+    } else if dtype.is_float() {
+        json!(0.0)
+    } else {
+        json!(0)
+    }
+}
+
+/// The array's metadata document, as zarr-python would write it.
+fn metadata_json(shape: &[u64], grid: &[u64], dtype: DType, opts: &WriteOptions) -> Value {
+    match opts.zarr_format {
+        ZarrFormat::V2 => {
+            let compressor = match &opts.compression {
+                Compression::None => Value::Null,
+                Compression::Zstd { level } => json!({"id": "zstd", "level": level}),
+                Compression::Gzip { level } => json!({"id": "gzip", "level": level}),
+                Compression::Blosc {
+                    cname,
+                    clevel,
+                    shuffle,
+                } => json!({
+                    "id": "blosc", "cname": cname, "clevel": clevel,
+                    "shuffle": u8::from(*shuffle), "blocksize": 0
+                }),
+            };
+            json!({
+                "zarr_format": 2, "shape": shape, "chunks": grid, "dtype": v2_dtype(dtype),
+                "compressor": compressor, "fill_value": fill_value(dtype), "order": "C",
+                "filters": null, "dimension_separator": "."
+            })
+        }
+        ZarrFormat::V3 => {
+            let mut codecs = vec![if dtype.size() == 1 {
+                json!({"name": "bytes"})
+            } else {
+                json!({"name": "bytes", "configuration": {"endian": "little"}})
+            }];
+            match &opts.compression {
+                Compression::None => {}
+                Compression::Zstd { level } => codecs.push(
+                    json!({"name": "zstd", "configuration": {"level": level, "checksum": false}}),
+                ),
+                Compression::Gzip { level } => {
+                    codecs.push(json!({"name": "gzip", "configuration": {"level": level}}));
+                }
+                Compression::Blosc {
+                    cname,
+                    clevel,
+                    shuffle,
+                } => codecs.push(json!({
+                    "name": "blosc", "configuration": {
+                        "cname": cname, "clevel": clevel,
+                        "shuffle": if *shuffle { "shuffle" } else { "noshuffle" },
+                        "typesize": dtype.size(), "blocksize": 0
+                    }
+                })),
+            }
+            if let Some(inner) = &opts.inner_chunk_shape {
+                codecs = vec![json!({"name": "sharding_indexed", "configuration": {
+                    "chunk_shape": inner,
+                    "codecs": codecs,
+                    "index_codecs": [
+                        {"name": "bytes", "configuration": {"endian": "little"}},
+                        {"name": "crc32c"}
+                    ],
+                    "index_location": "end"
+                }})];
+            }
+            json!({
+                "zarr_format": 3, "node_type": "array", "shape": shape,
+                "data_type": dtype.numpy_name(),
+                "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": grid}},
+                "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+                "fill_value": fill_value(dtype), "codecs": codecs, "attributes": {}
+            })
+        }
+    }
+}
+
+fn v2_dtype(dtype: DType) -> &'static str {
+    match dtype {
+        DType::Bool => "|b1",
+        DType::I8 => "|i1",
+        DType::I16 => "<i2",
+        DType::I32 => "<i4",
+        DType::I64 => "<i8",
+        DType::U8 => "|u1",
+        DType::U16 => "<u2",
+        DType::U32 => "<u4",
+        DType::U64 => "<u8",
+        DType::F32 => "<f4",
+        DType::F64 => "<f8",
+    }
+}
+
+/// Checks `metadata` with zarrs (parsing it and building its codec chain checks
+/// shapes, data type, fill value and codec settings), then writes it as is. zarrs'
+/// own serialisation is not used: it abbreviates configuration-less codecs to a bare
+/// string and adds `node_type` to `.zarray`, both of which zarr-python rejects.
+fn store_metadata(staging: &Path, metadata: &Value) -> Result<(), String> {
+    let v2 = metadata["zarr_format"] == 2;
+    let parsed = if v2 {
+        ArrayMetadata::V2(
+            serde_json::from_value::<ArrayMetadataV2>(metadata.clone())
+                .map_err(|e| e.to_string())?,
+        )
+    } else {
+        ArrayMetadata::V3(
+            serde_json::from_value::<ArrayMetadataV3>(metadata.clone())
+                .map_err(|e| e.to_string())?,
+        )
+    };
+    let store = FilesystemStore::new(staging).map_err(|e| e.to_string())?;
+    Array::new_with_metadata(Arc::new(store), "/", parsed).map_err(|e| e.to_string())?;
+    let file = staging.join(if v2 { ".zarray" } else { "zarr.json" });
+    let text = serde_json::to_vec_pretty(metadata).map_err(|e| e.to_string())?;
+    std::fs::write(&file, text).map_err(|e| format!("writing {}: {e}", file.display()))
+}
