@@ -18,25 +18,45 @@ fn main() -> anyhow::Result<()> {
         };
         std::fs::create_dir_all("target/quickstart")?;
         x.to_zarr(path, &opts)?;
-        println!("wrote {} ({} MiB) in {:.2?}", path.display(), x.nbytes() >> 20, t.elapsed());
+        println!(
+            "wrote {} ({} MiB) in {:.2?}",
+            path.display(),
+            x.nbytes() >> 20,
+            t.elapsed()
+        );
     }
 
     let x = DArray::<f64>::from_zarr(path)?;
-    println!("x: shape {:?}, chunks {:?}, dtype {}", x.shape(), x.numblocks(), x.dtype());
+    println!(
+        "x: shape {:?}, chunks {:?}, dtype {}",
+        x.shape(),
+        x.numblocks(),
+        x.dtype()
+    );
 
     // A fused chain ending in a reduction: one task per chunk, no temporaries.
     let t = Instant::now();
-    let m = (x.sin().powi(2) + &x.cos().powi(2))?.mean()?.compute_scalar()?;
+    let m = (x.sin().powi(2) + &x.cos().powi(2))?
+        .mean()?
+        .compute_scalar()?;
     println!("mean(sin^2 + cos^2) = {m:.15}   {:.2?}", t.elapsed());
 
     let t = Instant::now();
     let s = x.sum_axis(0)?.compute()?;
-    println!("sum(axis=0): {} values, first {:.6}   {:.2?}", s.len(), s[[0]], t.elapsed());
+    println!(
+        "sum(axis=0): {} values, first {:.6}   {:.2?}",
+        s.len(),
+        s[[0]],
+        t.elapsed()
+    );
 
     let t = Instant::now();
     let sd = x.std_axis(1, 0.0)?.compute()?;
     let mean_sd = sd.mean().unwrap_or(f64::NAN);
-    println!("std(axis=1): mean over rows {mean_sd:.6} (expect ~1)   {:.2?}", t.elapsed());
+    println!(
+        "std(axis=1): mean over rows {mean_sd:.6} (expect ~1)   {:.2?}",
+        t.elapsed()
+    );
 
     let t = Instant::now();
     let top = x.slice(ndarray::s![0..10, ..])?.max()?.compute_scalar()?;

@@ -30,8 +30,8 @@ mod ops;
 pub mod store;
 
 pub use array::{
-    map_blocks, register_kernel, register_kernel_raw, where_, AnyArray, ArrayArg, AxisChunks, ChunkSpec, DArray, Grid,
-    KernelFn, Operand, ReduceOpts,
+    map_blocks, register_kernel, register_kernel_raw, where_, AnyArray, ArrayArg, AxisChunks,
+    ChunkSpec, DArray, Grid, KernelFn, Operand, ReduceOpts,
 };
 pub use darray_kernels::{Chunk, DType, Element, Numeric};
 pub use error::{Error, Result};

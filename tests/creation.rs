@@ -49,19 +49,37 @@ fn random_moments_are_plausible() {
     let m = x.mean().unwrap().compute_scalar().unwrap();
     let s = x.std(0.0).unwrap().compute_scalar().unwrap();
     // 5 sigma of the sample mean and of the sample std.
-    assert!((m - 3.0).abs() < 5.0 * 2.0 / (200_000f64).sqrt(), "mean {m}");
+    assert!(
+        (m - 3.0).abs() < 5.0 * 2.0 / (200_000f64).sqrt(),
+        "mean {m}"
+    );
     assert!((s - 2.0).abs() < 5.0 * 2.0 / (400_000f64).sqrt(), "std {s}");
-    let other = DArray::<f64>::random_normal(10, &[10], 3.0, 2.0, [5]).unwrap().compute().unwrap();
-    assert_ne!(other, DArray::<f64>::random_normal(9, &[10], 3.0, 2.0, [5]).unwrap().compute().unwrap());
+    let other = DArray::<f64>::random_normal(10, &[10], 3.0, 2.0, [5])
+        .unwrap()
+        .compute()
+        .unwrap();
+    assert_ne!(
+        other,
+        DArray::<f64>::random_normal(9, &[10], 3.0, 2.0, [5])
+            .unwrap()
+            .compute()
+            .unwrap()
+    );
 }
 
 #[test]
 fn fills_and_literals() {
-    let z = DArray::<u16>::zeros(&[3, 4], [2, 3]).unwrap().compute().unwrap();
-    assert_eq!(z, ArrayD::zeros(IxDyn(&[3, 4])));
+    let z = DArray::<u16>::zeros(&[3, 4], [2, 3])
+        .unwrap()
+        .compute()
+        .unwrap();
+    assert_eq!(z, ArrayD::<u16>::zeros(IxDyn(&[3, 4])));
     let o = DArray::<bool>::ones(&[2], [1]).unwrap().compute().unwrap();
     assert!(o.iter().all(|&b| b));
-    let f = DArray::<i8>::full(&[5], -3, [2]).unwrap().compute().unwrap();
+    let f = DArray::<i8>::full(&[5], -3, [2])
+        .unwrap()
+        .compute()
+        .unwrap();
     assert!(f.iter().all(|&v| v == -3));
     let a = Array2::from_shape_fn((7, 5), |(i, j)| (i * 5 + j) as u64);
     let x = DArray::from_ndarray(&a.t(), [3, 2]).unwrap();
@@ -72,7 +90,11 @@ fn fills_and_literals() {
 fn chunk_specs() {
     let x = DArray::<f64>::zeros(&[1000, 1000], "800 KB".parse::<ChunkSpec>().unwrap()).unwrap();
     assert_eq!(x.chunks()[0][0], 316);
-    let y = DArray::<f64>::zeros(&[1000, 10], ChunkSpec::from(vec![AxisChunks::Auto, AxisChunks::Full])).unwrap();
+    let y = DArray::<f64>::zeros(
+        &[1000, 10],
+        ChunkSpec::from(vec![AxisChunks::Auto, AxisChunks::Full]),
+    )
+    .unwrap();
     assert_eq!(y.chunks()[1], vec![10]);
     assert_eq!(y.chunks()[0], vec![1000]);
     assert!(DArray::<f64>::zeros(&[10], [0]).is_err());

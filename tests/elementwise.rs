@@ -11,28 +11,44 @@ use proptest::prelude::*;
 
 /// Two shapes that broadcast: the second drops leading axes and sets some to 1.
 fn broadcast_pair() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
-    shape(4, 6).prop_flat_map(|s| {
-        let n = s.len();
-        (Just(s), 0..=n, proptest::collection::vec(any::<bool>(), n))
-    })
-    .prop_map(|(s, drop, ones)| {
-        let t: Vec<usize> = s[drop..]
-            .iter()
-            .zip(&ones[drop..])
-            .map(|(&d, &one)| if one { 1 } else { d })
-            .collect();
-        (s, t)
-    })
+    shape(4, 6)
+        .prop_flat_map(|s| {
+            let n = s.len();
+            (Just(s), 0..=n, proptest::collection::vec(any::<bool>(), n))
+        })
+        .prop_map(|(s, drop, ones)| {
+            let t: Vec<usize> = s[drop..]
+                .iter()
+                .zip(&ones[drop..])
+                .map(|(&d, &one)| if one { 1 } else { d })
+                .collect();
+            (s, t)
+        })
 }
+
+type Check = (DArray<f64>, fn(f64) -> f64);
 
 fn np_broadcast(a: &ArrayD<f64>, b: &ArrayD<f64>, f: impl Fn(f64, f64) -> f64) -> ArrayD<f64> {
     let n = a.ndim().max(b.ndim());
-    let mut shape = vec![0; n];
-    for i in 0..n {
-        let da = if i + a.ndim() >= n { a.shape()[i + a.ndim() - n] } else { 1 };
-        let db = if i + b.ndim() >= n { b.shape()[i + b.ndim() - n] } else { 1 };
-        shape[i] = if da == 1 { db } else { da };
-    }
+    let shape: Vec<usize> = (0..n)
+        .map(|i| {
+            let da = if i + a.ndim() >= n {
+                a.shape()[i + a.ndim() - n]
+            } else {
+                1
+            };
+            let db = if i + b.ndim() >= n {
+                b.shape()[i + b.ndim() - n]
+            } else {
+                1
+            };
+            if da == 1 {
+                db
+            } else {
+                da
+            }
+        })
+        .collect();
     let av = a.broadcast(IxDyn(&shape)).unwrap();
     let bv = b.broadcast(IxDyn(&shape)).unwrap();
     Zip::from(&av).and(&bv).map_collect(|&x, &y| f(x, y))
@@ -63,7 +79,7 @@ proptest! {
     #[test]
     fn math_matches_std((a, g) in array_and_grid(3, 8, true), s in -3.0f64..3.0) {
         let x = chunked(&a, &g);
-        let checks: Vec<(DArray<f64>, fn(f64) -> f64)> = vec![
+        let checks: Vec<Check> = vec![
             (x.sin(), f64::sin), (x.cos(), f64::cos), (x.tan(), f64::tan), (x.tanh(), f64::tanh),
             (x.exp(), f64::exp), (x.ln(), f64::ln), (x.log10(), f64::log10), (x.sqrt(), f64::sqrt),
             (x.floor(), f64::floor), (x.ceil(), f64::ceil), (x.round(), f64::round), (x.abs(), f64::abs),

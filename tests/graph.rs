@@ -5,7 +5,9 @@
 mod common;
 
 use darray::graph::Graph;
-use darray::{map_blocks, register_kernel, register_kernel_raw, Chunk, DArray, Error, Executor, LocalExecutor};
+use darray::{
+    map_blocks, register_kernel, register_kernel_raw, Chunk, DArray, Error, Executor, LocalExecutor,
+};
 use ndarray::{ArrayD, ArrayViewD};
 
 fn sample_graphs() -> Vec<Graph> {
@@ -14,9 +16,20 @@ fn sample_graphs() -> Vec<Graph> {
     let y = DArray::from_ndarray(&a, [4, 2]).unwrap();
     vec![
         x.sin().sum_axis(0).unwrap().graph().unwrap(),
-        x.slice(ndarray::s![3..20;2, ..]).unwrap().rechunk([5, 30]).unwrap().t().graph().unwrap(),
+        x.slice(ndarray::s![3..20;2, ..])
+            .unwrap()
+            .rechunk([5, 30])
+            .unwrap()
+            .t()
+            .graph()
+            .unwrap(),
         y.cast::<f64>().argmax_axis(1).unwrap().graph().unwrap(),
-        DArray::concatenate(&[&x, &x], 1).unwrap().var(1.0).unwrap().graph().unwrap(),
+        DArray::concatenate(&[&x, &x], 1)
+            .unwrap()
+            .var(1.0)
+            .unwrap()
+            .graph()
+            .unwrap(),
     ]
 }
 
@@ -50,7 +63,9 @@ fn dot_and_describe_show_every_task() {
 
 #[test]
 fn plans_over_budget_are_refused_before_running() {
-    let exec = LocalExecutor::with_threads(2).unwrap().memory_budget(1 << 20);
+    let exec = LocalExecutor::with_threads(2)
+        .unwrap()
+        .memory_budget(1 << 20);
     let x = DArray::<f64>::ones(&[1000, 1000], [500, 500]).unwrap();
     match x.sum().unwrap().compute_with(&exec) {
         Err(Error::OverBudget { key, bytes, budget }) => {
@@ -71,7 +86,13 @@ fn peak_memory_is_bounded_by_chunks_in_flight() {
     let block = 100 * 1000 * 8;
     for threads in [1, 2] {
         let exec = LocalExecutor::with_threads(threads).unwrap();
-        let m = x.mean_axis(1).unwrap().sum().unwrap().compute_with(&exec).unwrap();
+        let m = x
+            .mean_axis(1)
+            .unwrap()
+            .sum()
+            .unwrap()
+            .compute_with(&exec)
+            .unwrap();
         assert!(m.iter().all(|v| v.is_finite()));
         let st = exec.last_stats();
         assert!(st.peak_bytes < (4 * threads * block) as u64, "{st:?}");
@@ -96,7 +117,11 @@ fn failing_tasks_name_their_key_and_cause() {
     register_kernel_raw("graph-test-fail", failing).unwrap();
     register_kernel::<f64, f64>("graph-test-panic", panicking).unwrap();
     let x = DArray::<f64>::ones(&[10], [5]).unwrap();
-    let err = x.map_blocks::<f64>("graph-test-fail").unwrap().compute().unwrap_err();
+    let err = x
+        .map_blocks::<f64>("graph-test-fail")
+        .unwrap()
+        .compute()
+        .unwrap_err();
     match &err {
         Error::Task { key, source } => {
             assert!(key.starts_with("graph-test-fail-"), "{key}");
@@ -104,20 +129,32 @@ fn failing_tasks_name_their_key_and_cause() {
         }
         other => panic!("{other:?}"),
     }
-    let err = x.map_blocks::<f64>("graph-test-panic").unwrap().sum().unwrap().compute().unwrap_err();
+    let err = x
+        .map_blocks::<f64>("graph-test-panic")
+        .unwrap()
+        .sum()
+        .unwrap()
+        .compute()
+        .unwrap_err();
     assert!(err.to_string().contains("kernel bug"), "{err}");
 }
 
 #[test]
 fn map_blocks_registry() {
     register_kernel::<f64, f64>("graph-test-add", add_blocks).unwrap();
-    assert!(matches!(register_kernel::<f64, f64>("graph-test-add", add_blocks), Err(Error::KernelExists(_))));
+    assert!(matches!(
+        register_kernel::<f64, f64>("graph-test-add", add_blocks),
+        Err(Error::KernelExists(_))
+    ));
     let a = ndarray::Array1::from_iter((0..10).map(f64::from)).into_dyn();
     let x = DArray::from_ndarray(&a, [3]).unwrap();
     let y = DArray::from_ndarray(&a, [4]).unwrap();
     let z = map_blocks::<f64>("graph-test-add", &[&x, &y], None).unwrap();
     assert_eq!(z.compute().unwrap(), &a * 2.0);
-    assert!(matches!(x.map_blocks::<f64>("no-such-kernel"), Err(Error::UnknownKernel(_))));
+    assert!(matches!(
+        x.map_blocks::<f64>("no-such-kernel"),
+        Err(Error::UnknownKernel(_))
+    ));
     // A kernel returning the wrong dtype is an error, not a wrong answer.
     let w = map_blocks::<i32>("graph-test-add", &[&x, &y], None).unwrap();
     assert!(w.compute().is_err());

@@ -13,7 +13,12 @@ use proptest::prelude::*;
 
 /// Applies `f` to every lane of the reduced axes (in C order of those axes) and
 /// returns the result in the output shape.
-fn oracle<T: Copy, U>(a: &ArrayD<T>, axes: &[usize], keepdims: bool, f: impl Fn(&[T]) -> U) -> ArrayD<U> {
+fn oracle<T: Copy, U>(
+    a: &ArrayD<T>,
+    axes: &[usize],
+    keepdims: bool,
+    f: impl Fn(&[T]) -> U,
+) -> ArrayD<U> {
     let nd = a.ndim();
     let kept: Vec<usize> = (0..nd).filter(|x| !axes.contains(x)).collect();
     let perm: Vec<usize> = kept.iter().chain(axes.iter()).copied().collect();
@@ -22,7 +27,9 @@ fn oracle<T: Copy, U>(a: &ArrayD<T>, axes: &[usize], keepdims: bool, f: impl Fn(
     let outer: usize = kept.iter().map(|&x| a.shape()[x]).product();
     let inner: usize = axes.iter().map(|&x| a.shape()[x]).product();
     let flat = p.as_slice().unwrap();
-    let vals: Vec<U> = (0..outer).map(|o| f(&flat[o * inner..(o + 1) * inner])).collect();
+    let vals: Vec<U> = (0..outer)
+        .map(|o| f(&flat[o * inner..(o + 1) * inner]))
+        .collect();
     let shape: Vec<usize> = (0..nd)
         .filter_map(|x| {
             if axes.contains(&x) {
@@ -40,7 +47,11 @@ fn exact_sum(v: &[f64]) -> f64 {
     let (mut s, mut c) = (0.0f64, 0.0f64);
     for &x in v {
         let t = s + x;
-        c += if s.abs() >= x.abs() { (s - t) + x } else { (x - t) + s };
+        c += if s.abs() >= x.abs() {
+            (s - t) + x
+        } else {
+            (x - t) + s
+        };
         s = t;
     }
     s + c
@@ -64,7 +75,14 @@ fn minmax(v: &[f64], max: bool) -> f64 {
     if v.iter().any(|x| x.is_nan()) {
         return f64::NAN;
     }
-    v.iter().copied().fold(if max { f64::NEG_INFINITY } else { f64::INFINITY }, |a, b| if max { a.max(b) } else { a.min(b) })
+    v.iter().copied().fold(
+        if max {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        },
+        |a, b| if max { a.max(b) } else { a.min(b) },
+    )
 }
 
 fn nanminmax(v: &[f64], max: bool) -> f64 {
@@ -93,12 +111,26 @@ fn axes_from_mask(ndim: usize, mask: u8) -> Vec<usize> {
     (0..ndim).filter(|&a| mask & (1 << a) != 0).collect()
 }
 
-fn check_sumlike(got: &ArrayD<f64>, a: &ArrayD<f64>, axes: &[usize], keepdims: bool, f: fn(&[f64]) -> f64) {
+fn check_sumlike(
+    got: &ArrayD<f64>,
+    a: &ArrayD<f64>,
+    axes: &[usize],
+    keepdims: bool,
+    f: fn(&[f64]) -> f64,
+) {
     let want = oracle(a, axes, keepdims, f);
-    let scale = oracle(a, axes, keepdims, |v| v.iter().filter(|x| !x.is_nan()).map(|x| x.abs()).sum::<f64>());
+    let scale = oracle(a, axes, keepdims, |v| {
+        v.iter()
+            .filter(|x| !x.is_nan())
+            .map(|x| x.abs())
+            .sum::<f64>()
+    });
     assert_eq!(got.shape(), want.shape());
     for ((g, w), s) in got.iter().zip(want.iter()).zip(scale.iter()) {
-        assert!(close(*g, *w, 0.0) || (g - w).abs() <= 1e-12 * s.max(1.0), "got {g}, want {w}, scale {s}");
+        assert!(
+            close(*g, *w, 0.0) || (g - w).abs() <= 1e-12 * s.max(1.0),
+            "got {g}, want {w}, scale {s}"
+        );
     }
 }
 
@@ -185,14 +217,27 @@ proptest! {
 
 #[test]
 fn results_do_not_depend_on_thread_count() {
-    let x = DArray::<f64>::random_normal(3, &[3001, 517], 0.0, 1.0, vec![vec![1000, 1, 2000], vec![17; 30].into_iter().chain([7]).collect()]).unwrap();
+    let x = DArray::<f64>::random_normal(
+        3,
+        &[3001, 517],
+        0.0,
+        1.0,
+        vec![
+            vec![1000, 1, 2000],
+            vec![17; 30].into_iter().chain([7]).collect(),
+        ],
+    )
+    .unwrap();
     let exprs = [
         x.sum().unwrap(),
         x.var_axis(0, 1.0).unwrap().sum().unwrap(),
         ((&x * 3.0).sin().mean_axis(1).unwrap()).std(0.0).unwrap(),
     ];
     for e in &exprs {
-        let results: Vec<ArrayD<f64>> = executors().iter().map(|ex| e.compute_with(ex).unwrap()).collect();
+        let results: Vec<ArrayD<f64>> = executors()
+            .iter()
+            .map(|ex| e.compute_with(ex).unwrap())
+            .collect();
         for r in &results[1..] {
             assert_bits_eq(&results[0], r);
         }
@@ -202,21 +247,47 @@ fn results_do_not_depend_on_thread_count() {
 #[test]
 fn merge_fan_in_is_bounded() {
     let x = DArray::<f64>::ones(&[1000], [1]).unwrap();
-    let g = x.sum_with(&ReduceOpts::all().split_every(4)).unwrap().graph().unwrap();
+    let g = x
+        .sum_with(&ReduceOpts::all().split_every(4))
+        .unwrap()
+        .graph()
+        .unwrap();
     assert!(g.tasks.iter().all(|t| t.inputs.len() <= 4));
     assert_eq!(g.op_counts()["partial"], 1000);
-    assert_eq!(x.sum_with(&ReduceOpts::all().split_every(4)).unwrap().compute_scalar().unwrap(), 1000.0);
+    assert_eq!(
+        x.sum_with(&ReduceOpts::all().split_every(4))
+            .unwrap()
+            .compute_scalar()
+            .unwrap(),
+        1000.0
+    );
 }
 
 #[test]
 fn bad_reductions_are_errors() {
     let x = DArray::<f64>::ones(&[3, 0], [2, 1]).unwrap();
-    assert!(matches!(x.max_axis(1), Err(darray::Error::EmptyReduction { .. })));
+    assert!(matches!(
+        x.max_axis(1),
+        Err(darray::Error::EmptyReduction { .. })
+    ));
     assert!(x.max_axis(0).is_ok());
-    assert!(matches!(x.sum_axis(2), Err(darray::Error::AxisOutOfRange { axis: 2, ndim: 2, .. })));
-    assert!(matches!(x.sum_with(&ReduceOpts::axes([0, -2])), Err(darray::Error::DuplicateAxis { .. })));
+    assert!(matches!(
+        x.sum_axis(2),
+        Err(darray::Error::AxisOutOfRange {
+            axis: 2,
+            ndim: 2,
+            ..
+        })
+    ));
+    assert!(matches!(
+        x.sum_with(&ReduceOpts::axes([0, -2])),
+        Err(darray::Error::DuplicateAxis { .. })
+    ));
     assert!(x.argmin_with(&ReduceOpts::axes([0, 1])).is_err());
-    assert!(DArray::<f64>::ones(&[3, 2], [2, 1]).unwrap().argmin_with(&ReduceOpts::axes([0, 1])).is_ok());
+    assert!(DArray::<f64>::ones(&[3, 2], [2, 1])
+        .unwrap()
+        .argmin_with(&ReduceOpts::axes([0, 1]))
+        .is_ok());
     let y = DArray::<f64>::ones(&[2, 2, 2], [1, 1, 1]).unwrap();
     assert!(y.argmin_with(&ReduceOpts::axes([0, 1])).is_err());
     // Empty sums and means follow NumPy.

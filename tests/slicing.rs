@@ -11,12 +11,22 @@ use proptest::prelude::*;
 /// A random valid selection for one axis of length `n`.
 fn axis_sel(n: usize) -> BoxedStrategy<SliceInfoElem> {
     let n_i = n as isize;
-    let range = (0..=n_i, 0..=n_i, prop_oneof![1isize..4, -3isize..=-1], any::<bool>()).prop_map(move |(a, b, step, neg)| {
-        let (lo, hi) = (a.min(b), a.max(b));
-        // Sometimes use negative indices counted from the end.
-        let start = if neg && lo < n_i { lo - n_i } else { lo };
-        SliceInfoElem::Slice { start, end: Some(hi), step }
-    });
+    let range = (
+        0..=n_i,
+        0..=n_i,
+        prop_oneof![1isize..4, -3isize..=-1],
+        any::<bool>(),
+    )
+        .prop_map(move |(a, b, step, neg)| {
+            let (lo, hi) = (a.min(b), a.max(b));
+            // Sometimes use negative indices counted from the end.
+            let start = if neg && lo < n_i { lo - n_i } else { lo };
+            SliceInfoElem::Slice {
+                start,
+                end: Some(hi),
+                step,
+            }
+        });
     if n == 0 {
         range.boxed()
     } else {
@@ -87,7 +97,10 @@ fn slice_reads_only_the_chunks_it_needs() {
     let g = y.graph().unwrap();
     // 4 literal blocks of the first block-row, 4 slices, 4 partials, 1 merge.
     assert_eq!(g.op_counts()["literal"], 4);
-    assert_eq!(y.compute_scalar().unwrap(), a.slice(ndarray::s![0..10, ..]).sum());
+    assert_eq!(
+        y.compute_scalar().unwrap(),
+        a.slice(ndarray::s![0..10, ..]).sum()
+    );
 }
 
 #[test]

@@ -20,21 +20,42 @@ fn python() -> &'static Path {
             .arg(root.join("scripts/python-env.sh"))
             .output()
             .expect("run scripts/python-env.sh");
-        assert!(out.status.success(), "python env set-up failed: {}", String::from_utf8_lossy(&out.stderr));
-        let path = String::from_utf8_lossy(&out.stdout).lines().last().expect("python path").trim().to_string();
+        assert!(
+            out.status.success(),
+            "python env set-up failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let path = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .expect("python path")
+            .trim()
+            .to_string();
         PathBuf::from(path)
     })
 }
 
 fn py(code: &str) -> String {
-    let out = Command::new(python()).arg("-c").arg(code).output().expect("run python");
-    assert!(out.status.success(), "python failed:\n{code}\n{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(code)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "python failed:\n{code}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn ramp(shape: &[usize]) -> ArrayD<f64> {
     ArrayD::from_shape_fn(IxDyn(shape), |i| {
-        i.as_array_view().iter().fold(0.0, |acc, &k| acc * 100.0 + k as f64) * 0.5 - 7.0
+        i.as_array_view()
+            .iter()
+            .fold(0.0, |acc, &k| acc * 100.0 + k as f64)
+            * 0.5
+            - 7.0
     })
 }
 
@@ -47,15 +68,23 @@ fn round_trips_every_format_and_codec() {
         Compression::None,
         Compression::Zstd { level: 1 },
         Compression::Gzip { level: 5 },
-        Compression::Blosc { cname: "lz4".into(), clevel: 5, shuffle: true },
+        Compression::Blosc {
+            cname: "lz4".into(),
+            clevel: 5,
+            shuffle: true,
+        },
     ];
     for (i, (format, codec)) in [ZarrFormat::V2, ZarrFormat::V3]
         .into_iter()
-        .flat_map(|f| codecs.iter().cloned().map(move |c| (f.clone(), c)))
+        .flat_map(|f| codecs.iter().cloned().map(move |c| (f, c)))
         .enumerate()
     {
         let path = dir.path().join(format!("a{i}.zarr"));
-        let opts = WriteOptions { zarr_format: format, compression: codec, ..WriteOptions::default() };
+        let opts = WriteOptions {
+            zarr_format: format,
+            compression: codec,
+            ..WriteOptions::default()
+        };
         x.to_zarr(&path, &opts).unwrap();
         let y = DArray::<f64>::from_zarr(&path).unwrap();
         // The irregular grid was rechunked to a regular one (first size per axis).
@@ -64,9 +93,16 @@ fn round_trips_every_format_and_codec() {
     }
     // Sharded v3: each task writes one whole shard.
     let path = dir.path().join("sharded.zarr");
-    let opts = WriteOptions { inner_chunk_shape: Some(vec![5, 4]), chunk_shape: Some(vec![10, 8]), ..WriteOptions::default() };
+    let opts = WriteOptions {
+        inner_chunk_shape: Some(vec![5, 4]),
+        chunk_shape: Some(vec![10, 8]),
+        ..WriteOptions::default()
+    };
     x.to_zarr(&path, &opts).unwrap();
-    assert_eq!(DArray::<f64>::from_zarr(&path).unwrap().compute().unwrap(), a);
+    assert_eq!(
+        DArray::<f64>::from_zarr(&path).unwrap().compute().unwrap(),
+        a
+    );
 }
 
 #[test]
@@ -74,13 +110,26 @@ fn slices_read_only_overlapping_chunks() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.zarr");
     let a = ramp(&[100, 60]);
-    DArray::from_ndarray(&a, [10, 20]).unwrap().to_zarr(&path, &WriteOptions::default()).unwrap();
+    DArray::from_ndarray(&a, [10, 20])
+        .unwrap()
+        .to_zarr(&path, &WriteOptions::default())
+        .unwrap();
     let x = DArray::<f64>::from_zarr(&path).unwrap();
     let exec = LocalExecutor::with_threads(2).unwrap();
-    let got = x.slice(s![0..10, ..]).unwrap().sum().unwrap().compute_with(&exec).unwrap();
+    let got = x
+        .slice(s![0..10, ..])
+        .unwrap()
+        .sum()
+        .unwrap()
+        .compute_with(&exec)
+        .unwrap();
     assert_eq!(exec.last_stats().chunks_read, 3);
     assert!((got.sum() - a.slice(s![0..10, ..]).sum()).abs() < 1e-9);
-    let _ = x.slice(s![15..35;5, 50]).unwrap().compute_with(&exec).unwrap();
+    let _ = x
+        .slice(s![15..35;5, 50])
+        .unwrap()
+        .compute_with(&exec)
+        .unwrap();
     // Rows 15, 20, 25, 30 lie in 3 block-rows; column 50 in one block-column.
     assert_eq!(exec.last_stats().chunks_read, 3);
     let _ = x.sum().unwrap().compute_with(&exec).unwrap();
@@ -100,28 +149,67 @@ fn failed_writes_leave_nothing_and_existing_stores_are_kept() {
     let bad = x.map_blocks::<f64>("zarr-test-fail").unwrap();
     assert!(bad.to_zarr(&path, &WriteOptions::default()).is_err());
     assert!(!path.exists());
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "staging left behind");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "staging left behind"
+    );
     x.to_zarr(&path, &WriteOptions::default()).unwrap();
     // Without overwrite: refused, old data intact.
     assert!((&x * 2.0).to_zarr(&path, &WriteOptions::default()).is_err());
-    assert_eq!(DArray::<f64>::from_zarr(&path).unwrap().sum().unwrap().compute_scalar().unwrap(), 20.0);
-    (&x * 2.0).to_zarr(&path, &WriteOptions { overwrite: true, ..WriteOptions::default() }).unwrap();
-    assert_eq!(DArray::<f64>::from_zarr(&path).unwrap().sum().unwrap().compute_scalar().unwrap(), 40.0);
+    assert_eq!(
+        DArray::<f64>::from_zarr(&path)
+            .unwrap()
+            .sum()
+            .unwrap()
+            .compute_scalar()
+            .unwrap(),
+        20.0
+    );
+    (&x * 2.0)
+        .to_zarr(
+            &path,
+            &WriteOptions {
+                overwrite: true,
+                ..WriteOptions::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        DArray::<f64>::from_zarr(&path)
+            .unwrap()
+            .sum()
+            .unwrap()
+            .compute_scalar()
+            .unwrap(),
+        40.0
+    );
 }
 
 #[test]
 fn bad_stores_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(matches!(DArray::<f64>::from_zarr(dir.path().join("missing.zarr")), Err(Error::Store(_))));
+    assert!(matches!(
+        DArray::<f64>::from_zarr(dir.path().join("missing.zarr")),
+        Err(Error::Store(_))
+    ));
     let path = dir.path().join("i.zarr");
-    DArray::<i32>::ones(&[10, 10], [5, 5]).unwrap().to_zarr(&path, &WriteOptions::default()).unwrap();
+    DArray::<i32>::ones(&[10, 10], [5, 5])
+        .unwrap()
+        .to_zarr(&path, &WriteOptions::default())
+        .unwrap();
     match DArray::<f64>::from_zarr(&path) {
         Err(Error::Store(e)) => assert!(e.to_string().contains("int32"), "{e}"),
         Err(Error::DTypeMismatch { found, .. }) => assert_eq!(found, darray::DType::I32),
         other => panic!("expected a dtype error, got {other:?}"),
     }
     // Corrupt one chunk: the error names the task and the store.
-    let chunk = std::fs::read_dir(path.join("c").join("1")).unwrap().next().unwrap().unwrap().path();
+    let chunk = std::fs::read_dir(path.join("c").join("1"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     std::fs::write(&chunk, b"not zstd at all").unwrap();
     let x = DArray::<i32>::from_zarr(&path).unwrap();
     let err = x.sum().unwrap().compute().unwrap_err();
@@ -130,7 +218,15 @@ fn bad_stores_are_clear_errors() {
         other => panic!("{other:?}"),
     }
     // The other chunks still read.
-    assert_eq!(x.slice(s![0..5, ..]).unwrap().sum().unwrap().compute_scalar().unwrap(), 50);
+    assert_eq!(
+        x.slice(s![0..5, ..])
+            .unwrap()
+            .sum()
+            .unwrap()
+            .compute_scalar()
+            .unwrap(),
+        50
+    );
     let exec = LocalExecutor::with_threads(1).unwrap();
     assert!(exec.execute(&x.graph().unwrap()).is_err());
 }
@@ -169,8 +265,14 @@ z[0:3] = np.arange(3)
     let i = DArray::<i16>::from_zarr(dir.path().join("i16.zarr")).unwrap();
     assert_eq!(i.chunks()[0], vec![2, 1]);
     assert_eq!(i.compute().unwrap(), ramp(&[3, 4, 5]).mapv(|v| v as i16));
-    let f = DArray::<f32>::from_zarr(dir.path().join("fill.zarr")).unwrap().compute().unwrap();
-    assert_eq!(f.iter().copied().collect::<Vec<_>>(), vec![0.0, 1.0, 2.0, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5]);
+    let f = DArray::<f32>::from_zarr(dir.path().join("fill.zarr"))
+        .unwrap()
+        .compute()
+        .unwrap();
+    assert_eq!(
+        f.iter().copied().collect::<Vec<_>>(),
+        vec![0.0, 1.0, 2.0, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5]
+    );
 }
 
 #[test]
@@ -181,8 +283,20 @@ fn zarr_python_reads_what_darray_writes() {
     let u = DArray::<u8>::arange(0.0, 200.0, 1.0, [64]).unwrap();
     let cases = [
         ("v3.zarr", WriteOptions::default()),
-        ("v2.zarr", WriteOptions { zarr_format: ZarrFormat::V2, ..WriteOptions::default() }),
-        ("sh.zarr", WriteOptions { inner_chunk_shape: Some(vec![8, 7]), ..WriteOptions::default() }),
+        (
+            "v2.zarr",
+            WriteOptions {
+                zarr_format: ZarrFormat::V2,
+                ..WriteOptions::default()
+            },
+        ),
+        (
+            "sh.zarr",
+            WriteOptions {
+                inner_chunk_shape: Some(vec![8, 7]),
+                ..WriteOptions::default()
+            },
+        ),
     ];
     for (name, opts) in &cases {
         x.to_zarr(dir.path().join(name), opts).unwrap();
@@ -192,13 +306,22 @@ fn zarr_python_reads_what_darray_writes() {
         ));
         let mut lines = out.lines();
         assert_eq!(lines.next().unwrap(), "(50, 30) float64", "{name}");
-        let got: Vec<f64> = lines.next().unwrap().split(' ').map(|v| v.parse().unwrap()).collect();
+        let got: Vec<f64> = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .map(|v| v.parse().unwrap())
+            .collect();
         assert_eq!(got, want.iter().copied().collect::<Vec<_>>(), "{name}");
     }
-    u.to_zarr(dir.path().join("u8.zarr"), &WriteOptions::default()).unwrap();
+    u.to_zarr(dir.path().join("u8.zarr"), &WriteOptions::default())
+        .unwrap();
     let out = py(&format!(
         "import zarr\na = zarr.open_array('{}', mode='r')[...]\nprint(a.dtype, int(a.sum()), a.shape)",
         dir.path().join("u8.zarr").display()
     ));
-    assert_eq!(out.trim(), format!("uint8 {} (200,)", (0..200u32).sum::<u32>()));
+    assert_eq!(
+        out.trim(),
+        format!("uint8 {} (200,)", (0..200u32).sum::<u32>())
+    );
 }

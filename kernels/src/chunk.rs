@@ -6,6 +6,9 @@ use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
 
 /// One block of an array, type-erased, or the partial state of a reduction.
+// Chunks live behind `Arc` in the executor and are moved a handful of times per
+// task, so the size of the `Partial` variant costs nothing worth a `Box`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Chunk {
     /// `bool` data.

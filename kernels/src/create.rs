@@ -37,13 +37,22 @@ mod tests {
 
     #[test]
     fn creation_values() {
-        assert_eq!(full(Scalar::Float(2.5), DType::F32, &[2]), Chunk::F32(ArrayD::from_elem(IxDyn(&[2]), 2.5)));
-        let Chunk::I64(a) = arange(1.0, 2.0, 3, 2, DType::I64) else { unreachable!() };
+        assert_eq!(
+            full(Scalar::Float(2.5), DType::F32, &[2]),
+            Chunk::F32(ArrayD::from_elem(IxDyn(&[2]), 2.5))
+        );
+        let Chunk::I64(a) = arange(1.0, 2.0, 3, 2, DType::I64) else {
+            unreachable!()
+        };
         assert_eq!(a.into_raw_vec_and_offset().0, vec![7, 9]);
-        let Chunk::U8(e) = eye(1, [0, 0], [3, 3], DType::U8) else { unreachable!() };
+        let Chunk::U8(e) = eye(1, [0, 0], [3, 3], DType::U8) else {
+            unreachable!()
+        };
         assert_eq!(e.sum(), 2);
         assert_eq!(e[[0, 1]], 1);
-        let Chunk::Bool(e) = eye(0, [2, 1], [2, 2], DType::Bool) else { unreachable!() };
+        let Chunk::Bool(e) = eye(0, [2, 1], [2, 2], DType::Bool) else {
+            unreachable!()
+        };
         assert!(e[[0, 1]] && !e[[0, 0]]);
     }
 }

@@ -2,9 +2,9 @@
 
 use crate::chunk::Chunk;
 use crate::elementwise::eval;
-use crate::ElementwiseProgram;
 use crate::error::Result;
 use crate::reduce::{partial, ArgContext, ReduceKind};
+use crate::ElementwiseProgram;
 
 /// The partial of `kind` over `axes` of the program's result on `inputs`
 /// (broadcast to `shape`), without a graph task for the program's result.

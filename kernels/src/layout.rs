@@ -30,7 +30,8 @@ fn slice_elems(take: &[Take], shape: &[usize]) -> Result<Vec<SliceInfoElem>> {
     let mut ax = 0;
     for t in take {
         let n = shape.get(ax).copied();
-        let oob = |what: String| KernelError::Other(format!("slice out of bounds on axis {ax}: {what}"));
+        let oob =
+            |what: String| KernelError::Other(format!("slice out of bounds on axis {ax}: {what}"));
         match *t {
             Take::NewAxis => out.push(SliceInfoElem::NewAxis),
             Take::Index(i) => {
@@ -38,7 +39,9 @@ fn slice_elems(take: &[Take], shape: &[usize]) -> Result<Vec<SliceInfoElem>> {
                 if i >= n {
                     return Err(oob(format!("index {i} of {n}")));
                 }
-                out.push(SliceInfoElem::Index(isize::try_from(i).map_err(|_| oob("index".into()))?));
+                out.push(SliceInfoElem::Index(
+                    isize::try_from(i).map_err(|_| oob("index".into()))?,
+                ));
                 ax += 1;
             }
             Take::Range { start, step, len } => {
@@ -50,7 +53,9 @@ fn slice_elems(take: &[Take], shape: &[usize]) -> Result<Vec<SliceInfoElem>> {
                     (start, start + (len - 1) * stride + 1)
                 } else {
                     (
-                        start.checked_sub((len - 1) * stride).ok_or_else(|| oob(format!("start {start}")))?,
+                        start
+                            .checked_sub((len - 1) * stride)
+                            .ok_or_else(|| oob(format!("start {start}")))?,
                         start + 1,
                     )
                 };
@@ -93,7 +98,12 @@ pub fn slice(input: &Chunk, take: &[Take]) -> Result<Chunk> {
 ///
 /// # Errors
 /// Inputs of another dtype, or pieces outside their input or the block.
-pub fn assemble(shape: &[usize], dtype: DType, inputs: &[&Chunk], pieces: &[(Vec<Range<usize>>, Vec<usize>)]) -> Result<Chunk> {
+pub fn assemble(
+    shape: &[usize],
+    dtype: DType,
+    inputs: &[&Chunk],
+    pieces: &[(Vec<Range<usize>>, Vec<usize>)],
+) -> Result<Chunk> {
     if inputs.len() != pieces.len() {
         return Err(KernelError::Other(format!(
             "{} inputs for {} pieces",
@@ -138,8 +148,14 @@ pub fn assemble(shape: &[usize], dtype: DType, inputs: &[&Chunk], pieces: &[(Vec
 pub fn transpose(input: &Chunk, perm: &[usize]) -> Result<Chunk> {
     let nd = input.shape().len();
     let mut seen = vec![false; nd];
-    if perm.len() != nd || perm.iter().any(|&p| p >= nd || std::mem::replace(&mut seen[p], true)) {
-        return Err(KernelError::Other(format!("{perm:?} is not a permutation of {nd} axes")));
+    if perm.len() != nd
+        || perm
+            .iter()
+            .any(|&p| p >= nd || std::mem::replace(&mut seen[p], true))
+    {
+        return Err(KernelError::Other(format!(
+            "{perm:?} is not a permutation of {nd} axes"
+        )));
     }
     crate::map_chunk!(input, a => {
         let v = a.view().permuted_axes(IxDyn(perm));
@@ -164,18 +180,51 @@ mod tests {
     use ndarray::{s, Array};
 
     fn arr() -> Chunk {
-        Chunk::I32(Array::from_iter(0..24).into_shape_with_order(IxDyn(&[4, 6])).unwrap())
+        Chunk::I32(
+            Array::from_iter(0..24)
+                .into_shape_with_order(IxDyn(&[4, 6]))
+                .unwrap(),
+        )
     }
 
     #[test]
     fn slice_matches_ndarray() {
         let c = arr();
         let Chunk::I32(a) = &c else { unreachable!() };
-        let got = slice(&c, &[Take::Range { start: 1, step: 2, len: 2 }, Take::Index(4)]).unwrap();
-        assert_eq!(got, Chunk::I32(a.slice(s![1..4;2, 4]).into_owned().into_dyn()));
+        let got = slice(
+            &c,
+            &[
+                Take::Range {
+                    start: 1,
+                    step: 2,
+                    len: 2,
+                },
+                Take::Index(4),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            Chunk::I32(a.slice(s![1..4;2, 4]).into_owned().into_dyn())
+        );
         // Negative step from local 5 backwards: 5, 3, 1.
-        let got = slice(&c, &[Take::NewAxis, Take::Index(0), Take::Range { start: 5, step: -2, len: 3 }]).unwrap();
-        assert_eq!(got, Chunk::I32(a.slice(s![NewAxis, 0, 1..6;-2]).into_owned().into_dyn()));
+        let got = slice(
+            &c,
+            &[
+                Take::NewAxis,
+                Take::Index(0),
+                Take::Range {
+                    start: 5,
+                    step: -2,
+                    len: 3,
+                },
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            Chunk::I32(a.slice(s![NewAxis, 0, 1..6;-2]).into_owned().into_dyn())
+        );
         assert!(slice(&c, &[Take::Index(4), Take::Index(0)]).is_err());
         assert!(slice(&c, &[Take::Index(0)]).is_err());
     }
@@ -188,21 +237,38 @@ mod tests {
             &[4, 8],
             DType::I32,
             &[&c, &c],
-            &[(vec![0..4, 0..6], vec![0, 0]), (vec![0..4, 4..6], vec![0, 6])],
+            &[
+                (vec![0..4, 0..6], vec![0, 0]),
+                (vec![0..4, 4..6], vec![0, 6]),
+            ],
         )
         .unwrap();
         let Chunk::I32(g) = got else { unreachable!() };
         assert_eq!(g.slice(s![.., ..6]), a.view());
         assert_eq!(g.slice(s![.., 6..]), a.slice(s![.., 4..6]));
-        assert!(assemble(&[2, 2], DType::I32, &[&c], &[(vec![0..4, 0..2], vec![0, 0])]).is_err());
-        assert!(assemble(&[2, 2], DType::F64, &[&c], &[(vec![0..2, 0..2], vec![0, 0])]).is_err());
+        assert!(assemble(
+            &[2, 2],
+            DType::I32,
+            &[&c],
+            &[(vec![0..4, 0..2], vec![0, 0])]
+        )
+        .is_err());
+        assert!(assemble(
+            &[2, 2],
+            DType::F64,
+            &[&c],
+            &[(vec![0..2, 0..2], vec![0, 0])]
+        )
+        .is_err());
     }
 
     #[test]
     fn transpose_permutes() {
         let c = arr();
         let Chunk::I32(a) = &c else { unreachable!() };
-        let Chunk::I32(t) = transpose(&c, &[1, 0]).unwrap() else { unreachable!() };
+        let Chunk::I32(t) = transpose(&c, &[1, 0]).unwrap() else {
+            unreachable!()
+        };
         assert_eq!(t, a.t());
         assert!(t.is_standard_layout());
         assert!(transpose(&c, &[0, 0]).is_err());

@@ -22,6 +22,6 @@ pub use elementwise::program::{BinaryOp, CmpOp, ElementwiseProgram, Instr, Node,
 pub use random::Distribution;
 pub use reduce::kind::{ArgContext, ReduceKind};
 pub mod create;
-pub mod layout;
 pub mod fused;
+pub mod layout;
 pub mod linalg;

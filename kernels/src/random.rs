@@ -513,7 +513,13 @@ mod tests {
     #[test]
     fn random_rejects_bad_requests() {
         assert!(random_block(UNIFORM, 0, DType::F64, &[4, 4], &[2, 0], &[2, 4]).is_ok());
-        let shapes: [(&[usize], &[usize], &[usize], &str); 5] = [
+        type Request = (
+            &'static [usize],
+            &'static [usize],
+            &'static [usize],
+            &'static str,
+        );
+        let shapes: [Request; 5] = [
             (&[4, 4], &[0], &[4, 4], "offset of another ndim"),
             (&[4, 4], &[0, 0], &[4], "shape of another ndim"),
             (&[4, 4], &[3, 0], &[2, 4], "past the end"),

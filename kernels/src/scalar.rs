@@ -27,14 +27,12 @@ impl Scalar {
             Scalar::Float(v.to_f64())
         } else if T::DTYPE.is_signed_int() {
             // to_f64 would lose bits of large i64: go through the concrete types.
-            Scalar::Int(
-                any.downcast_ref::<i64>().copied().unwrap_or_else(|| {
-                    // i8..i32 are exact in f64.
-                    #[allow(clippy::cast_possible_truncation)]
-                    let x = v.to_f64() as i64;
-                    x
-                }),
-            )
+            Scalar::Int(any.downcast_ref::<i64>().copied().unwrap_or_else(|| {
+                // i8..i32 are exact in f64.
+                #[allow(clippy::cast_possible_truncation)]
+                let x = v.to_f64() as i64;
+                x
+            }))
         } else {
             Scalar::UInt(any.downcast_ref::<u64>().copied().unwrap_or_else(|| {
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -46,7 +44,11 @@ impl Scalar {
 
     /// The value converted to `T` as Rust's `as` would.
     #[must_use]
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
     pub fn to<T: Element>(self) -> T {
         let any: &dyn std::any::Any;
         let (i, u);
@@ -69,7 +71,8 @@ impl Scalar {
             }
             (s, _) => return T::from_f64(s.to_f64()),
         }
-        *any.downcast_ref::<T>().expect("dtype tag matches the Rust type")
+        *any.downcast_ref::<T>()
+            .expect("dtype tag matches the Rust type")
     }
 
     /// The value as `f64` (`true` is 1).

@@ -157,9 +157,7 @@ impl ChunkSpec {
                 AxisChunks::Auto => None,
                 AxisChunks::Explicit(v) => {
                     if v.iter().sum::<usize>() != n {
-                        return Err(invalid(format!(
-                            "axis {ax}: sizes {v:?} do not sum to {n}"
-                        )));
+                        return Err(invalid(format!("axis {ax}: sizes {v:?} do not sum to {n}")));
                     }
                     if n > 0 && v.contains(&0) {
                         return Err(invalid(format!("axis {ax}: zero-length block in {v:?}")));
@@ -173,7 +171,10 @@ impl ChunkSpec {
             };
         }
         auto_fill(&mut grid, shape, itemsize, target);
-        Ok(grid.into_iter().map(|g| g.expect("auto axes filled")).collect())
+        Ok(grid
+            .into_iter()
+            .map(|g| g.expect("auto axes filled"))
+            .collect())
     }
 }
 
@@ -185,7 +186,7 @@ pub fn regular(n: usize, size: usize) -> Vec<usize> {
     }
     let size = size.clamp(1, n);
     let mut v = vec![size; n / size];
-    if n % size != 0 {
+    if !n.is_multiple_of(size) {
         v.push(n % size);
     }
     v
@@ -197,7 +198,10 @@ pub fn regular(n: usize, size: usize) -> Vec<usize> {
 fn auto_fill(grid: &mut [Option<Vec<usize>>], shape: &[usize], itemsize: usize, target: u64) {
     let fixed: f64 = grid
         .iter()
-        .filter_map(|g| g.as_ref().map(|v| v.iter().copied().max().unwrap_or(1).max(1)))
+        .filter_map(|g| {
+            g.as_ref()
+                .map(|v| v.iter().copied().max().unwrap_or(1).max(1))
+        })
         .map(|m| m as f64)
         .product();
     let mut budget = (target as f64 / itemsize.max(1) as f64 / fixed).max(1.0);
@@ -327,7 +331,9 @@ mod tests {
             .unwrap();
         assert_eq!(g[0][0], 1000);
         assert_eq!(g[1][0], 1000);
-        let g = ChunkSpec::Bytes(8 * 1000 * 1000).resolve(&[10, 10_000_000], 8).unwrap();
+        let g = ChunkSpec::Bytes(8 * 1000 * 1000)
+            .resolve(&[10, 10_000_000], 8)
+            .unwrap();
         assert_eq!(g[0], vec![10]);
         assert_eq!(g[1][0], 100_000);
     }

@@ -132,11 +132,16 @@ impl<T: Element> DArray<T> {
     ///
     /// # Errors
     /// As [`DArray::to_zarr`].
-    pub fn to_zarr_with(&self, path: impl AsRef<Path>, opts: &WriteOptions, exec: &dyn Executor) -> Result<()> {
+    pub fn to_zarr_with(
+        &self,
+        path: impl AsRef<Path>,
+        opts: &WriteOptions,
+        exec: &dyn Executor,
+    ) -> Result<()> {
         let path = path.as_ref();
         let grid: chunks::Grid = match &opts.chunk_shape {
             Some(cs) => {
-                if cs.len() != self.ndim() || cs.iter().any(|&c| c == 0) {
+                if cs.len() != self.ndim() || cs.contains(&0) {
                     return Err(Error::InvalidChunks {
                         array: self.expr.name.clone(),
                         shape: self.expr.shape.clone(),
@@ -205,14 +210,25 @@ fn assemble<T: Element>(e: &Expr, blocks: Vec<Arc<Chunk>>) -> Result<ArrayD<T>> 
     let take = |c: Arc<Chunk>| -> Result<ArrayD<T>> {
         let c = Arc::try_unwrap(c).unwrap_or_else(|shared| (*shared).clone());
         let found = c.dtype();
-        T::from_chunk(c).ok_or_else(|| Error::Executor(format!("a block of `{}` came back as {found:?}, not {}", e.name, T::DTYPE)))
+        T::from_chunk(c).ok_or_else(|| {
+            Error::Executor(format!(
+                "a block of `{}` came back as {found:?}, not {}",
+                e.name,
+                T::DTYPE
+            ))
+        })
     };
     if blocks.len() == 1 {
         let a = take(blocks.into_iter().next().expect("one block"))?;
         if a.shape() == e.shape.as_slice() {
             return Ok(a);
         }
-        return Err(Error::Executor(format!("block of shape {:?} for `{}` of shape {:?}", a.shape(), e.name, e.shape)));
+        return Err(Error::Executor(format!(
+            "block of shape {:?} for `{}` of shape {:?}",
+            a.shape(),
+            e.name,
+            e.shape
+        )));
     }
     let mut out = ArrayD::<T>::default(IxDyn(&e.shape));
     for (idx, c) in block_indices(&e.grid).into_iter().zip(blocks) {
@@ -220,7 +236,11 @@ fn assemble<T: Element>(e: &Expr, blocks: Vec<Arc<Chunk>>) -> Result<ArrayD<T>> 
         let off = block_offset(&e.grid, &idx);
         let bs = block_shape(&e.grid, &idx);
         if a.shape() != bs.as_slice() {
-            return Err(Error::Executor(format!("block {idx:?} of `{}` has shape {:?}, expected {bs:?}", e.name, a.shape())));
+            return Err(Error::Executor(format!(
+                "block {idx:?} of `{}` has shape {:?}, expected {bs:?}",
+                e.name,
+                a.shape()
+            )));
         }
         let mut v = out.view_mut();
         for ax in 0..bs.len() {

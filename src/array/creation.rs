@@ -34,15 +34,28 @@ impl<T: Element> DArray<T> {
     ///
     /// # Errors
     /// As [`DArray::from_zarr`], and an invalid chunk spec.
-    pub fn from_zarr_with_chunks(path: impl AsRef<Path>, chunks: impl Into<ChunkSpec>) -> Result<Self> {
+    pub fn from_zarr_with_chunks(
+        path: impl AsRef<Path>,
+        chunks: impl Into<ChunkSpec>,
+    ) -> Result<Self> {
         let path = path.as_ref();
         let info = store::open_info(path)?;
         let shape = to_usize(&info.shape);
-        let grid = resolve(&path.display().to_string(), &chunks.into(), &shape, T::DTYPE.size())?;
+        let grid = resolve(
+            &path.display().to_string(),
+            &chunks.into(),
+            &shape,
+            T::DTYPE.size(),
+        )?;
         Self::zarr_expr(path, &info, shape, grid)
     }
 
-    fn zarr_expr(path: &Path, info: &store::ZarrArrayInfo, shape: Vec<usize>, grid: chunks::Grid) -> Result<Self> {
+    fn zarr_expr(
+        path: &Path,
+        info: &store::ZarrArrayInfo,
+        shape: Vec<usize>,
+        grid: chunks::Grid,
+    ) -> Result<Self> {
         if info.dtype != T::DTYPE {
             return Err(Error::DTypeMismatch {
                 array: path.display().to_string(),
@@ -90,10 +103,7 @@ impl<T: Element> DArray<T> {
                 let bs = chunks::block_shape(&grid, &idx);
                 let mut v = a.view();
                 for ax in 0..shape.len() {
-                    v.slice_axis_inplace(
-                        ndarray::Axis(ax),
-                        Slice::from(off[ax]..off[ax] + bs[ax]),
-                    );
+                    v.slice_axis_inplace(ndarray::Axis(ax), Slice::from(off[ax]..off[ax] + bs[ax]));
                 }
                 Arc::new(T::into_chunk(v.as_standard_layout().into_owned()))
             })
@@ -163,10 +173,20 @@ impl<T: Element> DArray<T> {
     ///
     /// # Errors
     /// An invalid chunk spec.
-    pub fn linspace(start: f64, stop: f64, num: usize, endpoint: bool, chunks: impl Into<ChunkSpec>) -> Result<Self> {
+    pub fn linspace(
+        start: f64,
+        stop: f64,
+        num: usize,
+        endpoint: bool,
+        chunks: impl Into<ChunkSpec>,
+    ) -> Result<Self> {
         let div = if endpoint { num.saturating_sub(1) } else { num };
         #[allow(clippy::cast_precision_loss)]
-        let step = if div == 0 { 0.0 } else { (stop - start) / div as f64 };
+        let step = if div == 0 {
+            0.0
+        } else {
+            (stop - start) / div as f64
+        };
         Self::range_expr("linspace", num, start, step, chunks.into())
     }
 
@@ -210,31 +230,61 @@ impl<T: Element + num_traits::Float> DArray<T> {
     ///
     /// # Errors
     /// `low >= high` or non-finite bounds, or an invalid chunk spec.
-    pub fn random_uniform(seed: u64, shape: &[usize], low: f64, high: f64, chunks: impl Into<ChunkSpec>) -> Result<Self> {
-        if !(low < high) || !low.is_finite() || !high.is_finite() {
+    pub fn random_uniform(
+        seed: u64,
+        shape: &[usize],
+        low: f64,
+        high: f64,
+        chunks: impl Into<ChunkSpec>,
+    ) -> Result<Self> {
+        if !low.is_finite() || !high.is_finite() || low >= high {
             return Err(Error::InvalidArgument {
                 array: "random_uniform".into(),
                 reason: format!("need finite low < high, got [{low}, {high})"),
             });
         }
-        Self::random_expr("uniform", seed, shape, Distribution::Uniform { low, high }, chunks.into())
+        Self::random_expr(
+            "uniform",
+            seed,
+            shape,
+            Distribution::Uniform { low, high },
+            chunks.into(),
+        )
     }
 
     /// Normal random values. Chunking-independent, like [`DArray::random_uniform`].
     ///
     /// # Errors
     /// A negative or non-finite `std`, or an invalid chunk spec.
-    pub fn random_normal(seed: u64, shape: &[usize], mean: f64, std: f64, chunks: impl Into<ChunkSpec>) -> Result<Self> {
-        if !(std >= 0.0) || !std.is_finite() || !mean.is_finite() {
+    pub fn random_normal(
+        seed: u64,
+        shape: &[usize],
+        mean: f64,
+        std: f64,
+        chunks: impl Into<ChunkSpec>,
+    ) -> Result<Self> {
+        if !std.is_finite() || !mean.is_finite() || std < 0.0 {
             return Err(Error::InvalidArgument {
                 array: "random_normal".into(),
                 reason: format!("need finite mean and std >= 0, got mean {mean}, std {std}"),
             });
         }
-        Self::random_expr("normal", seed, shape, Distribution::Normal { mean, std }, chunks.into())
+        Self::random_expr(
+            "normal",
+            seed,
+            shape,
+            Distribution::Normal { mean, std },
+            chunks.into(),
+        )
     }
 
-    fn random_expr(name: &str, seed: u64, shape: &[usize], dist: Distribution, spec: ChunkSpec) -> Result<Self> {
+    fn random_expr(
+        name: &str,
+        seed: u64,
+        shape: &[usize],
+        dist: Distribution,
+        spec: ChunkSpec,
+    ) -> Result<Self> {
         let grid = resolve(name, &spec, shape, T::DTYPE.size())?;
         Ok(DArray::wrap(Expr::new(
             name,
@@ -247,7 +297,12 @@ impl<T: Element + num_traits::Float> DArray<T> {
 }
 
 /// Resolves a chunk spec, naming the array in the error.
-pub(crate) fn resolve(name: &str, spec: &ChunkSpec, shape: &[usize], itemsize: usize) -> Result<chunks::Grid> {
+pub(crate) fn resolve(
+    name: &str,
+    spec: &ChunkSpec,
+    shape: &[usize],
+    itemsize: usize,
+) -> Result<chunks::Grid> {
     spec.resolve(shape, itemsize).map_err(|e| match e {
         Error::InvalidChunks { shape, reason, .. } => Error::InvalidChunks {
             array: name.to_string(),
@@ -259,6 +314,7 @@ pub(crate) fn resolve(name: &str, spec: &ChunkSpec, shape: &[usize], itemsize: u
 }
 
 fn to_usize(v: &[u64]) -> Vec<usize> {
-    v.iter().map(|&x| usize::try_from(x).expect("array dimensions fit in memory addresses")).collect()
+    v.iter()
+        .map(|&x| usize::try_from(x).expect("array dimensions fit in memory addresses"))
+        .collect()
 }
-

@@ -55,8 +55,16 @@ pub(crate) fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
     let n = a.len().max(b.len());
     let mut out = vec![0; n];
     for i in 0..n {
-        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
-        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        let da = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
         out[i] = if da == db || db == 1 {
             da
         } else if da == 1 {
@@ -73,7 +81,12 @@ pub(crate) fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
 
 /// Builds an elementwise node over `args`: broadcast shape, unified grid, and
 /// each operand rechunked to the unified grid where its own differs.
-pub(crate) fn elementwise(name: &str, op: EwOp, args: &[Arc<Expr>], dtype: darray_kernels::DType) -> Result<Arc<Expr>> {
+pub(crate) fn elementwise(
+    name: &str,
+    op: EwOp,
+    args: &[Arc<Expr>],
+    dtype: darray_kernels::DType,
+) -> Result<Arc<Expr>> {
     let mut shape: Vec<usize> = vec![];
     for a in args {
         shape = broadcast_shapes(&shape, &a.shape)?;
@@ -106,7 +119,13 @@ pub(crate) fn elementwise(name: &str, op: EwOp, args: &[Arc<Expr>], dtype: darra
         .iter()
         .map(|a| conform(a, &shape, &grid))
         .collect::<Vec<_>>();
-    Ok(Expr::new(name, shape, grid, dtype, ExprKind::Elementwise { op, args }))
+    Ok(Expr::new(
+        name,
+        shape,
+        grid,
+        dtype,
+        ExprKind::Elementwise { op, args },
+    ))
 }
 
 /// `a` rechunked so that each axis it spans has the output grid's blocks
@@ -136,19 +155,35 @@ fn conform(a: &Arc<Expr>, shape: &[usize], grid: &Grid) -> Arc<Expr> {
 
 impl<T: Element> DArray<T> {
     fn unary(&self, name: &str, op: UnaryOp) -> DArray<T> {
-        let e = elementwise(name, EwOp::Unary(op), &[self.expr.clone()], T::DTYPE)
-            .expect("one operand always broadcasts");
+        let e = elementwise(
+            name,
+            EwOp::Unary(op),
+            std::slice::from_ref(&self.expr),
+            T::DTYPE,
+        )
+        .expect("one operand always broadcasts");
         DArray::wrap(e)
     }
 
     fn unary_to<U: Element>(&self, name: &str, op: UnaryOp) -> DArray<U> {
-        let e = elementwise(name, EwOp::Unary(op), &[self.expr.clone()], U::DTYPE)
-            .expect("one operand always broadcasts");
+        let e = elementwise(
+            name,
+            EwOp::Unary(op),
+            std::slice::from_ref(&self.expr),
+            U::DTYPE,
+        )
+        .expect("one operand always broadcasts");
         DArray::wrap(e)
     }
 
     fn binary(&self, name: &str, op: BinaryOp, other: &Operand<T>) -> Result<DArray<T>> {
-        elementwise(name, EwOp::Binary(op), &[self.expr.clone(), other.expr()], T::DTYPE).map(DArray::wrap)
+        elementwise(
+            name,
+            EwOp::Binary(op),
+            &[self.expr.clone(), other.expr()],
+            T::DTYPE,
+        )
+        .map(DArray::wrap)
     }
 
     fn binary_rev(&self, name: &str, op: BinaryOp, lhs: T) -> DArray<T> {
@@ -164,8 +199,13 @@ impl<T: Element> DArray<T> {
 
     fn compare(&self, name: &str, op: CmpOp, other: impl Into<Operand<T>>) -> Result<DArray<bool>> {
         let other = other.into();
-        elementwise(name, EwOp::Compare(op), &[self.expr.clone(), other.expr()], darray_kernels::DType::Bool)
-            .map(DArray::wrap)
+        elementwise(
+            name,
+            EwOp::Compare(op),
+            &[self.expr.clone(), other.expr()],
+            darray_kernels::DType::Bool,
+        )
+        .map(DArray::wrap)
     }
 
     /// `self == other` elementwise.
@@ -216,7 +256,7 @@ impl<T: Element> DArray<T> {
         let e = elementwise(
             "clip",
             EwOp::Clip(Scalar::of(lo), Scalar::of(hi)),
-            &[self.expr.clone()],
+            std::slice::from_ref(&self.expr),
             T::DTYPE,
         )
         .expect("one operand always broadcasts");
@@ -235,7 +275,13 @@ impl<T: Element> DArray<T> {
         if U::DTYPE == T::DTYPE {
             return DArray::wrap(self.expr.clone());
         }
-        let e = elementwise("cast", EwOp::Cast, &[self.expr.clone()], U::DTYPE).expect("one operand always broadcasts");
+        let e = elementwise(
+            "cast",
+            EwOp::Cast,
+            std::slice::from_ref(&self.expr),
+            U::DTYPE,
+        )
+        .expect("one operand always broadcasts");
         DArray::wrap(e)
     }
 
@@ -305,7 +351,6 @@ impl<T: Numeric> DArray<T> {
     pub fn abs(&self) -> DArray<T> {
         self.unary("abs", UnaryOp::Abs)
     }
-
 }
 
 macro_rules! float_unary {
@@ -359,9 +404,19 @@ float_unary! {
 ///
 /// # Errors
 /// Shapes that do not broadcast.
-pub fn where_<T: Element>(cond: &DArray<bool>, a: impl Into<Operand<T>>, b: impl Into<Operand<T>>) -> Result<DArray<T>> {
+pub fn where_<T: Element>(
+    cond: &DArray<bool>,
+    a: impl Into<Operand<T>>,
+    b: impl Into<Operand<T>>,
+) -> Result<DArray<T>> {
     let (a, b) = (a.into(), b.into());
-    elementwise("where", EwOp::Where, &[cond.expr.clone(), a.expr(), b.expr()], T::DTYPE).map(DArray::wrap)
+    elementwise(
+        "where",
+        EwOp::Where,
+        &[cond.expr.clone(), a.expr(), b.expr()],
+        T::DTYPE,
+    )
+    .map(DArray::wrap)
 }
 
 macro_rules! impl_binop {
@@ -369,7 +424,11 @@ macro_rules! impl_binop {
         impl<T: Numeric> $Trait<&DArray<T>> for &DArray<T> {
             type Output = Result<DArray<T>>;
             fn $method(self, rhs: &DArray<T>) -> Result<DArray<T>> {
-                self.binary(stringify!($method), BinaryOp::$op, &Operand::Array(rhs.clone()))
+                self.binary(
+                    stringify!($method),
+                    BinaryOp::$op,
+                    &Operand::Array(rhs.clone()),
+                )
             }
         }
         impl<T: Numeric> $Trait<DArray<T>> for DArray<T> {
@@ -381,7 +440,11 @@ macro_rules! impl_binop {
         impl<T: Numeric> $Trait<&DArray<T>> for DArray<T> {
             type Output = Result<DArray<T>>;
             fn $method(self, rhs: &DArray<T>) -> Result<DArray<T>> {
-                self.binary(stringify!($method), BinaryOp::$op, &Operand::Array(rhs.clone()))
+                self.binary(
+                    stringify!($method),
+                    BinaryOp::$op,
+                    &Operand::Array(rhs.clone()),
+                )
             }
         }
         impl<T: Numeric> $Trait<T> for &DArray<T> {

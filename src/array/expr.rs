@@ -35,7 +35,11 @@ pub(crate) enum EwOp {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum AxisSel {
     /// `start, start+step, ...`, `len` elements (step != 0, may be negative).
-    Range { start: usize, step: isize, len: usize },
+    Range {
+        start: usize,
+        step: isize,
+        len: usize,
+    },
     /// One element; the axis disappears.
     Index(usize),
     /// A new axis of length 1.
@@ -44,14 +48,31 @@ pub(crate) enum AxisSel {
 
 #[derive(Debug)]
 pub(crate) enum ExprKind {
-    Zarr { path: PathBuf },
+    Zarr {
+        path: PathBuf,
+    },
     /// Blocks in C order of the grid.
-    Literal { blocks: Arc<Vec<Arc<darray_kernels::Chunk>>> },
-    Full { value: Scalar },
-    Arange { start: f64, step: f64 },
-    Eye { k: i64 },
-    Random { dist: Distribution, seed: u64 },
-    Elementwise { op: EwOp, args: Vec<Arc<Expr>> },
+    Literal {
+        blocks: Arc<Vec<Arc<darray_kernels::Chunk>>>,
+    },
+    Full {
+        value: Scalar,
+    },
+    Arange {
+        start: f64,
+        step: f64,
+    },
+    Eye {
+        k: i64,
+    },
+    Random {
+        dist: Distribution,
+        seed: u64,
+    },
+    Elementwise {
+        op: EwOp,
+        args: Vec<Arc<Expr>>,
+    },
     Reduce {
         kind: ReduceKind,
         axes: Vec<usize>,
@@ -59,12 +80,27 @@ pub(crate) enum ExprKind {
         split_every: usize,
         input: Arc<Expr>,
     },
-    Slice { input: Arc<Expr>, sel: Vec<AxisSel> },
-    Rechunk { input: Arc<Expr> },
-    Transpose { input: Arc<Expr>, perm: Vec<usize> },
-    Concatenate { inputs: Vec<Arc<Expr>>, axis: usize },
-    MapBlocks { kernel: String, inputs: Vec<Arc<Expr>> },
+    Slice {
+        input: Arc<Expr>,
+        sel: Vec<AxisSel>,
+    },
+    Rechunk {
+        input: Arc<Expr>,
+    },
+    Transpose {
+        input: Arc<Expr>,
+        perm: Vec<usize>,
+    },
+    Concatenate {
+        inputs: Vec<Arc<Expr>>,
+        axis: usize,
+    },
+    MapBlocks {
+        kernel: String,
+        inputs: Vec<Arc<Expr>>,
+    },
     /// A node that lowers itself (linear algebra): see `crate::ops::CustomLower`.
+    #[allow(dead_code)] // constructed by the linear algebra (linalg branch)
     Custom(Arc<dyn crate::ops::CustomLower>),
 }
 
@@ -89,7 +125,10 @@ impl Expr {
 
     /// True for nodes folded into a fused elementwise program instead of becoming tasks.
     pub(crate) fn is_fusable(&self) -> bool {
-        matches!(self.kind, ExprKind::Elementwise { .. } | ExprKind::Full { .. })
+        matches!(
+            self.kind,
+            ExprKind::Elementwise { .. } | ExprKind::Full { .. }
+        )
     }
 }
 

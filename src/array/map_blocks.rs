@@ -24,7 +24,10 @@ fn registry() -> &'static RwLock<HashMap<String, KernelFn>> {
 ///
 /// # Errors
 /// [`Error::KernelExists`] if the name is taken.
-pub fn register_kernel_raw(name: &str, f: fn(&[&Chunk]) -> std::result::Result<Chunk, String>) -> Result<()> {
+pub fn register_kernel_raw(
+    name: &str,
+    f: fn(&[&Chunk]) -> std::result::Result<Chunk, String>,
+) -> Result<()> {
     insert(name, Arc::new(f))
 }
 
@@ -44,13 +47,18 @@ pub fn register_kernel_raw(name: &str, f: fn(&[&Chunk]) -> std::result::Result<C
 ///
 /// # Errors
 /// [`Error::KernelExists`] if the name is taken.
-pub fn register_kernel<T: Element, U: Element>(name: &str, f: fn(&[ArrayViewD<'_, T>]) -> ArrayD<U>) -> Result<()> {
+pub fn register_kernel<T: Element, U: Element>(
+    name: &str,
+    f: fn(&[ArrayViewD<'_, T>]) -> ArrayD<U>,
+) -> Result<()> {
     let wrapped = move |inputs: &[&Chunk]| -> std::result::Result<Chunk, String> {
         let views = inputs
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                T::view_chunk(c).ok_or_else(|| format!("input {i}: expected {} data, got {:?}", T::DTYPE, c.dtype()))
+                T::view_chunk(c).ok_or_else(|| {
+                    format!("input {i}: expected {} data, got {:?}", T::DTYPE, c.dtype())
+                })
             })
             .collect::<std::result::Result<Vec<_>, _>>()?;
         Ok(U::into_chunk(f(&views)))
@@ -100,7 +108,11 @@ impl<T: Element> ArrayArg for DArray<T> {
 /// # Errors
 /// An unregistered kernel, inputs of different shapes, or output chunks with a
 /// different number of blocks.
-pub fn map_blocks<U: Element>(name: &str, inputs: &[&dyn ArrayArg], chunks: Option<ChunkSpec>) -> Result<DArray<U>> {
+pub fn map_blocks<U: Element>(
+    name: &str,
+    inputs: &[&dyn ArrayArg],
+    chunks: Option<ChunkSpec>,
+) -> Result<DArray<U>> {
     lookup(name)?;
     if inputs.is_empty() {
         return Err(Error::InvalidArgument {

@@ -14,7 +14,9 @@ pub(crate) mod slicing;
 
 pub use chunks::{AxisChunks, ChunkSpec, Grid};
 pub use elementwise::{where_, Operand};
-pub use map_blocks::{map_blocks, register_kernel, register_kernel_raw, AnyArray, ArrayArg, KernelFn};
+pub use map_blocks::{
+    map_blocks, register_kernel, register_kernel_raw, AnyArray, ArrayArg, KernelFn,
+};
 pub use reduction::{ReduceOpts, DEFAULT_SPLIT_EVERY};
 
 use crate::error::{Error, Result};

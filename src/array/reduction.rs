@@ -63,7 +63,11 @@ impl ReduceOpts {
 
 impl<T: Element> DArray<T> {
     /// Builds the reduction node, checking axes and the result dtype.
-    pub(crate) fn reduce<U: Element>(&self, kind: ReduceKind, opts: &ReduceOpts) -> Result<DArray<U>> {
+    pub(crate) fn reduce<U: Element>(
+        &self,
+        kind: ReduceKind,
+        opts: &ReduceOpts,
+    ) -> Result<DArray<U>> {
         let name = &self.expr.name;
         let ndim = self.ndim();
         let mut axes: Vec<usize> = match &opts.axes {

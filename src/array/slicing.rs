@@ -40,13 +40,21 @@ pub(crate) struct Run {
 pub(crate) fn runs(sizes: &[usize], start: usize, step: isize, len: usize) -> Vec<Run> {
     let off = chunks::offsets(sizes);
     if len == 0 {
-        return vec![Run { block: 0, local: 0, len: 0 }];
+        return vec![Run {
+            block: 0,
+            local: 0,
+            len: 0,
+        }];
     }
     let mut out = Vec::new();
     let mut k = 0usize;
     let stride = step.unsigned_abs();
     while k < len {
-        let i = if step > 0 { start + k * stride } else { start - k * stride };
+        let i = if step > 0 {
+            start + k * stride
+        } else {
+            start - k * stride
+        };
         // Last block whose start is <= i.
         let b = off.partition_point(|&o| o <= i) - 1;
         let n = if step > 0 {
@@ -55,7 +63,11 @@ pub(crate) fn runs(sizes: &[usize], start: usize, step: isize, len: usize) -> Ve
             (i - off[b]) / stride + 1
         };
         let n = n.min(len - k);
-        out.push(Run { block: b, local: i - off[b], len: n });
+        out.push(Run {
+            block: b,
+            local: i - off[b],
+            len: n,
+        });
         k += n;
     }
     out
@@ -80,7 +92,10 @@ impl<T: Element> DArray<T> {
     pub fn slice(&self, info: impl AsRef<[SliceInfoElem]>) -> Result<DArray<T>> {
         let name = &self.expr.name;
         let elems = info.as_ref();
-        let consumed = elems.iter().filter(|e| !matches!(e, SliceInfoElem::NewAxis)).count();
+        let consumed = elems
+            .iter()
+            .filter(|e| !matches!(e, SliceInfoElem::NewAxis))
+            .count();
         if consumed > self.ndim() {
             return Err(Error::InvalidArgument {
                 array: name.clone(),
@@ -89,10 +104,18 @@ impl<T: Element> DArray<T> {
         }
         let mut sel = Vec::new();
         let mut ax = 0;
-        let full = SliceInfoElem::Slice { start: 0, end: None, step: 1 };
+        let full = SliceInfoElem::Slice {
+            start: 0,
+            end: None,
+            step: 1,
+        };
         let rest = std::iter::repeat_n(&full, self.ndim() - consumed);
         for e in elems.iter().chain(rest) {
-            let n = if ax < self.ndim() { self.expr.shape[ax] } else { 0 };
+            let n = if ax < self.ndim() {
+                self.expr.shape[ax]
+            } else {
+                0
+            };
             let bad = |what: String| Error::InvalidArgument {
                 array: name.clone(),
                 reason: format!("axis {ax}: {what}"),
@@ -100,7 +123,8 @@ impl<T: Element> DArray<T> {
             match *e {
                 SliceInfoElem::NewAxis => sel.push(AxisSel::NewAxis),
                 SliceInfoElem::Index(i) => {
-                    let j = norm_index(i, n, true).ok_or_else(|| bad(format!("index {i} out of bounds for length {n}")))?;
+                    let j = norm_index(i, n, true)
+                        .ok_or_else(|| bad(format!("index {i} out of bounds for length {n}")))?;
                     sel.push(AxisSel::Index(j));
                     ax += 1;
                 }
@@ -108,17 +132,24 @@ impl<T: Element> DArray<T> {
                     if step == 0 {
                         return Err(bad("step 0".into()));
                     }
-                    let s = norm_index(start, n, false).ok_or_else(|| bad(format!("start {start} out of bounds for length {n}")))?;
+                    let s = norm_index(start, n, false).ok_or_else(|| {
+                        bad(format!("start {start} out of bounds for length {n}"))
+                    })?;
                     let e = match end {
                         None => n,
-                        Some(e) => norm_index(e, n, false).ok_or_else(|| bad(format!("end {e} out of bounds for length {n}")))?,
+                        Some(e) => norm_index(e, n, false)
+                            .ok_or_else(|| bad(format!("end {e} out of bounds for length {n}")))?,
                     };
                     let e = e.max(s);
                     let stride = step.unsigned_abs();
                     let len = (e - s).div_ceil(stride);
                     // ndarray walks a negative-step range from its last element.
                     let first = if step < 0 && len > 0 { e - 1 } else { s };
-                    sel.push(AxisSel::Range { start: first, step, len });
+                    sel.push(AxisSel::Range {
+                        start: first,
+                        step,
+                        len,
+                    });
                     ax += 1;
                 }
             }
@@ -135,7 +166,12 @@ impl<T: Element> DArray<T> {
                 AxisSel::Index(_) => ax += 1,
                 AxisSel::Range { start, step, len } => {
                     shape.push(len);
-                    grid.push(runs(&self.expr.grid[ax], start, step, len).iter().map(|r| r.len).collect());
+                    grid.push(
+                        runs(&self.expr.grid[ax], start, step, len)
+                            .iter()
+                            .map(|r| r.len)
+                            .collect(),
+                    );
                     ax += 1;
                 }
             }
@@ -158,7 +194,12 @@ impl<T: Element> DArray<T> {
     /// # Errors
     /// An invalid chunk spec.
     pub fn rechunk(&self, chunks: impl Into<ChunkSpec>) -> Result<DArray<T>> {
-        let grid = resolve(&self.expr.name, &chunks.into(), &self.expr.shape, T::DTYPE.size())?;
+        let grid = resolve(
+            &self.expr.name,
+            &chunks.into(),
+            &self.expr.shape,
+            T::DTYPE.size(),
+        )?;
         Ok(DArray::wrap(rechunk_expr(&self.expr, grid)))
     }
 
@@ -200,7 +241,8 @@ impl<T: Element> DArray<T> {
     /// Axes reversed (`a.T`).
     pub fn t(&self) -> DArray<T> {
         let perm: Vec<usize> = (0..self.ndim()).rev().collect();
-        self.permute_axes(&perm).expect("a reversal is a permutation")
+        self.permute_axes(&perm)
+            .expect("a reversal is a permutation")
     }
 
     /// Joins arrays along an existing axis. The other axes must match in length;
@@ -284,10 +326,21 @@ impl<T: Element> DArray<T> {
                 if a.shape() != first.shape() {
                     return Err(Error::InvalidArgument {
                         array: a.expr.name.clone(),
-                        reason: format!("cannot stack shape {:?} with {:?}", a.shape(), first.shape()),
+                        reason: format!(
+                            "cannot stack shape {:?} with {:?}",
+                            a.shape(),
+                            first.shape()
+                        ),
                     });
                 }
-                let mut info: Vec<SliceInfoElem> = vec![SliceInfoElem::Slice { start: 0, end: None, step: 1 }; axis];
+                let mut info: Vec<SliceInfoElem> = vec![
+                    SliceInfoElem::Slice {
+                        start: 0,
+                        end: None,
+                        step: 1
+                    };
+                    axis
+                ];
                 info.push(SliceInfoElem::NewAxis);
                 a.slice(&info)
             })
@@ -302,7 +355,9 @@ fn norm_index(i: isize, n: usize, strict: bool) -> Option<usize> {
     let n_i = isize::try_from(n).ok()?;
     let j = if i < 0 { i + n_i } else { i };
     let limit = if strict { n_i - 1 } else { n_i };
-    (0..=limit).contains(&j).then(|| usize::try_from(j).expect("checked non-negative"))
+    (0..=limit)
+        .contains(&j)
+        .then(|| usize::try_from(j).expect("checked non-negative"))
 }
 
 #[cfg(test)]
@@ -313,14 +368,37 @@ mod tests {
     fn runs_split_at_block_edges() {
         assert_eq!(
             runs(&[4, 4, 2], 1, 3, 3),
-            vec![Run { block: 0, local: 1, len: 1 }, Run { block: 1, local: 0, len: 2 }]
+            vec![
+                Run {
+                    block: 0,
+                    local: 1,
+                    len: 1
+                },
+                Run {
+                    block: 1,
+                    local: 0,
+                    len: 2
+                }
+            ]
         );
         assert_eq!(
             runs(&[4, 4, 2], 9, -4, 3),
             vec![
-                Run { block: 2, local: 1, len: 1 },
-                Run { block: 1, local: 1, len: 1 },
-                Run { block: 0, local: 1, len: 1 }
+                Run {
+                    block: 2,
+                    local: 1,
+                    len: 1
+                },
+                Run {
+                    block: 1,
+                    local: 1,
+                    len: 1
+                },
+                Run {
+                    block: 0,
+                    local: 1,
+                    len: 1
+                }
             ]
         );
     }

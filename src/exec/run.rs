@@ -16,9 +16,17 @@ pub(crate) struct RunContext {
 /// Runs one op on its inputs.
 pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chunk> {
     Ok(match op {
-        Op::ReadZarr { path, region, dtype } => ctx.store.read_region(Path::new(path), region, *dtype)?,
+        Op::ReadZarr {
+            path,
+            region,
+            dtype,
+        } => ctx.store.read_region(Path::new(path), region, *dtype)?,
         Op::Literal { data } => (**data).clone(),
-        Op::Full { value, dtype, shape } => create::full(*value, *dtype, shape),
+        Op::Full {
+            value,
+            dtype,
+            shape,
+        } => create::full(*value, *dtype, shape),
         Op::Arange {
             start,
             step,
@@ -26,7 +34,12 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
             len,
             dtype,
         } => create::arange(*start, *step, *offset, *len, *dtype),
-        Op::Eye { k, offset, shape, dtype } => create::eye(*k, *offset, *shape, *dtype),
+        Op::Eye {
+            k,
+            offset,
+            shape,
+            dtype,
+        } => create::eye(*k, *offset, *shape, *dtype),
         Op::Random {
             dist,
             seed,
@@ -43,10 +56,16 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
             axes,
             arg,
         } => match program {
-            Some(p) => darray_kernels::fused::partial_fused(*kind, p, inputs, shape, axes, arg.as_ref())?,
+            Some(p) => {
+                darray_kernels::fused::partial_fused(*kind, p, inputs, shape, axes, arg.as_ref())?
+            }
             None => reduce::partial(*kind, one(inputs)?, axes, arg.as_ref())?,
         },
-        Op::MergeReduce { kind, axes, finalize } => {
+        Op::MergeReduce {
+            kind,
+            axes,
+            finalize,
+        } => {
             if inputs.len() == 1 && finalize.is_some() {
                 reduce::finalize(*kind, inputs[0], axes, finalize.unwrap_or(false))?
             } else {
@@ -61,19 +80,32 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
             let take: Vec<layout::Take> = take
                 .iter()
                 .map(|t| match *t {
-                    AxisTake::Range { start, step, len } => layout::Take::Range { start, step, len },
+                    AxisTake::Range { start, step, len } => {
+                        layout::Take::Range { start, step, len }
+                    }
                     AxisTake::Index(i) => layout::Take::Index(i),
                     AxisTake::NewAxis => layout::Take::NewAxis,
                 })
                 .collect();
             layout::slice(one(inputs)?, &take)?
         }
-        Op::Assemble { shape, dtype, pieces } => {
-            let pieces: Vec<_> = pieces.iter().map(|p| (p.src.clone(), p.dst.clone())).collect();
+        Op::Assemble {
+            shape,
+            dtype,
+            pieces,
+        } => {
+            let pieces: Vec<_> = pieces
+                .iter()
+                .map(|p| (p.src.clone(), p.dst.clone()))
+                .collect();
             layout::assemble(shape, *dtype, inputs, &pieces)?
         }
         Op::Transpose { perm } => layout::transpose(one(inputs)?, perm)?,
-        Op::MapBlocks { kernel, dtype, shape } => {
+        Op::MapBlocks {
+            kernel,
+            dtype,
+            shape,
+        } => {
             let f = lookup(kernel)?;
             let out = f(inputs).map_err(|message| Error::UserKernel {
                 kernel: kernel.clone(),
@@ -93,7 +125,8 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
         }
         Op::Linalg { op } => darray_kernels::linalg::run(op, inputs)?,
         Op::WriteZarr { path, chunk } => {
-            ctx.store.write_chunk(Path::new(path), chunk, one(inputs)?)?;
+            ctx.store
+                .write_chunk(Path::new(path), chunk, one(inputs)?)?;
             Chunk::Unit
         }
     })
@@ -102,6 +135,9 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
 fn one<'a>(inputs: &[&'a Chunk]) -> Result<&'a Chunk> {
     match inputs {
         [c] => Ok(c),
-        _ => Err(Error::Executor(format!("expected one input, got {}", inputs.len()))),
+        _ => Err(Error::Executor(format!(
+            "expected one input, got {}",
+            inputs.len()
+        ))),
     }
 }

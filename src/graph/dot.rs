@@ -8,7 +8,8 @@ impl Graph {
     /// one edge per input, outputs drawn as double circles.
     #[must_use]
     pub fn to_dot(&self) -> String {
-        let mut s = String::from("digraph darray {\n  rankdir=BT;\n  node [shape=box, fontsize=10];\n");
+        let mut s =
+            String::from("digraph darray {\n  rankdir=BT;\n  node [shape=box, fontsize=10];\n");
         for (i, t) in self.tasks.iter().enumerate() {
             let shape = if self.outputs.iter().any(|o| o.0 as usize == i) {
                 ", shape=doublecircle"

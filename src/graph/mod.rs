@@ -67,7 +67,10 @@ impl Graph {
 
     /// Appends a task; its inputs must already be in the graph.
     pub(crate) fn push(&mut self, task: Task) -> TaskId {
-        debug_assert!(task.inputs.iter().all(|i| (i.0 as usize) < self.tasks.len()));
+        debug_assert!(task
+            .inputs
+            .iter()
+            .all(|i| (i.0 as usize) < self.tasks.len()));
         let id = TaskId(u32::try_from(self.tasks.len()).expect("fewer than 2^32 tasks"));
         self.tasks.push(task);
         id
@@ -117,7 +120,12 @@ impl Graph {
             .iter()
             .enumerate()
             .max_by_key(|(_, t)| t.mem_bytes)
-            .map(|(i, t)| (TaskId(u32::try_from(i).expect("fewer than 2^32 tasks")), t.mem_bytes))
+            .map(|(i, t)| {
+                (
+                    TaskId(u32::try_from(i).expect("fewer than 2^32 tasks")),
+                    t.mem_bytes,
+                )
+            })
     }
 
     /// Serializes with postcard (the wire format of the distributed executor).

@@ -93,7 +93,12 @@ impl Lowerer {
     }
 
     /// One `Fused` task for block `idx` of an elementwise (or constant) node.
-    pub(crate) fn fused_block(&mut self, e: &Arc<Expr>, idx: &[u32], key: ChunkKey) -> Result<TaskId> {
+    pub(crate) fn fused_block(
+        &mut self,
+        e: &Arc<Expr>,
+        idx: &[u32],
+        key: ChunkKey,
+    ) -> Result<TaskId> {
         let f = self.fuse(e, idx)?;
         let shape = block_shape(&e.grid, idx);
         let out = bytes(e, idx);

@@ -11,7 +11,13 @@ use crate::graph::{AxisTake, ChunkKey, Op, Piece, TaskId};
 use std::sync::Arc;
 
 impl Lowerer {
-    pub(crate) fn slice_block(&mut self, e: &Arc<Expr>, input: &Arc<Expr>, sel: &[AxisSel], idx: &[u32]) -> Result<TaskId> {
+    pub(crate) fn slice_block(
+        &mut self,
+        e: &Arc<Expr>,
+        input: &Arc<Expr>,
+        sel: &[AxisSel],
+        idx: &[u32],
+    ) -> Result<TaskId> {
         let mut in_idx = Vec::with_capacity(input.shape.len());
         let mut take = Vec::with_capacity(sel.len());
         let mut in_ax = 0;
@@ -48,7 +54,12 @@ impl Lowerer {
         Ok(self.push_leafish(key, Op::Slice { take }, vec![src], bytes(e, idx)))
     }
 
-    pub(crate) fn rechunk_block(&mut self, e: &Arc<Expr>, input: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
+    pub(crate) fn rechunk_block(
+        &mut self,
+        e: &Arc<Expr>,
+        input: &Arc<Expr>,
+        idx: &[u32],
+    ) -> Result<TaskId> {
         let shape = block_shape(&e.grid, idx);
         let start = block_offset(&e.grid, idx);
         // Per axis: the input blocks overlapping [start, start + len), with the
@@ -62,7 +73,11 @@ impl Lowerer {
                 let (bl, bh) = (off[b], off[b + 1]);
                 let (s, t) = (lo.max(bl), hi.min(bh));
                 if s < t || (lo == hi && b == 0) {
-                    v.push((u32::try_from(b).expect("block index fits u32"), s - bl..t.max(s) - bl, s - lo));
+                    v.push((
+                        u32::try_from(b).expect("block index fits u32"),
+                        s - bl..t.max(s) - bl,
+                        s - lo,
+                    ));
                 }
             }
             per_axis.push(v);
@@ -71,12 +86,15 @@ impl Lowerer {
         let combos = crate::array::chunks::block_indices(&counts);
         if combos.len() == 1 {
             let c = &combos[0];
-            let in_idx: Vec<u32> = per_axis.iter().zip(c).map(|(v, &k)| v[k as usize].0).collect();
-            let whole = per_axis
+            let in_idx: Vec<u32> = per_axis
                 .iter()
                 .zip(c)
-                .enumerate()
-                .all(|(ax, (v, &k))| v[k as usize].1 == (0..input.grid[ax][in_idx[ax] as usize]));
+                .map(|(v, &k)| v[k as usize].0)
+                .collect();
+            let whole =
+                per_axis.iter().zip(c).enumerate().all(|(ax, (v, &k))| {
+                    v[k as usize].1 == (0..input.grid[ax][in_idx[ax] as usize])
+                });
             if whole {
                 return self.block(input, &in_idx);
             }
@@ -84,11 +102,23 @@ impl Lowerer {
         let mut inputs = Vec::with_capacity(combos.len());
         let mut pieces = Vec::with_capacity(combos.len());
         for c in combos {
-            let in_idx: Vec<u32> = per_axis.iter().zip(&c).map(|(v, &k)| v[k as usize].0).collect();
+            let in_idx: Vec<u32> = per_axis
+                .iter()
+                .zip(&c)
+                .map(|(v, &k)| v[k as usize].0)
+                .collect();
             inputs.push(self.block(input, &in_idx)?);
             pieces.push(Piece {
-                src: per_axis.iter().zip(&c).map(|(v, &k)| v[k as usize].1.clone()).collect(),
-                dst: per_axis.iter().zip(&c).map(|(v, &k)| v[k as usize].2).collect(),
+                src: per_axis
+                    .iter()
+                    .zip(&c)
+                    .map(|(v, &k)| v[k as usize].1.clone())
+                    .collect(),
+                dst: per_axis
+                    .iter()
+                    .zip(&c)
+                    .map(|(v, &k)| v[k as usize].2)
+                    .collect(),
             });
         }
         let key = ChunkKey {
@@ -108,7 +138,13 @@ impl Lowerer {
         ))
     }
 
-    pub(crate) fn transpose_block(&mut self, e: &Arc<Expr>, input: &Arc<Expr>, perm: &[usize], idx: &[u32]) -> Result<TaskId> {
+    pub(crate) fn transpose_block(
+        &mut self,
+        e: &Arc<Expr>,
+        input: &Arc<Expr>,
+        perm: &[usize],
+        idx: &[u32],
+    ) -> Result<TaskId> {
         let mut in_idx = vec![0u32; perm.len()];
         for (out_ax, &p) in perm.iter().enumerate() {
             in_idx[p] = idx[out_ax];
@@ -119,10 +155,23 @@ impl Lowerer {
             stage: 0,
             block: idx.to_vec(),
         };
-        Ok(self.push_leafish(key, Op::Transpose { perm: perm.to_vec() }, vec![src], bytes(e, idx)))
+        Ok(self.push_leafish(
+            key,
+            Op::Transpose {
+                perm: perm.to_vec(),
+            },
+            vec![src],
+            bytes(e, idx),
+        ))
     }
 
-    pub(crate) fn concat_block(&mut self, _e: &Arc<Expr>, inputs: &[Arc<Expr>], axis: usize, idx: &[u32]) -> Result<TaskId> {
+    pub(crate) fn concat_block(
+        &mut self,
+        _e: &Arc<Expr>,
+        inputs: &[Arc<Expr>],
+        axis: usize,
+        idx: &[u32],
+    ) -> Result<TaskId> {
         let mut b = idx[axis] as usize;
         for input in inputs {
             let n = input.grid[axis].len();

@@ -40,7 +40,10 @@ impl Lowerer {
 
     /// Tasks for every block of `e`, in C order of its grid.
     pub(crate) fn all_blocks(&mut self, e: &Arc<Expr>) -> Result<Vec<TaskId>> {
-        block_indices(&e.grid).iter().map(|idx| self.block(e, idx)).collect()
+        block_indices(&e.grid)
+            .iter()
+            .map(|idx| self.block(e, idx))
+            .collect()
     }
 
     /// The task computing block `idx` of `e`.
@@ -53,10 +56,17 @@ impl Lowerer {
         if let Some(&t) = self.memo.get(&key) {
             return Ok(t);
         }
-        self.graph.names.entry(e.id.0).or_insert_with(|| e.name.clone());
+        self.graph
+            .names
+            .entry(e.id.0)
+            .or_insert_with(|| e.name.clone());
         let t = match &e.kind {
-            ExprKind::Concatenate { inputs, axis } => return self.concat_block(e, inputs, *axis, idx),
-            ExprKind::Elementwise { .. } | ExprKind::Full { .. } => self.fused_block(e, idx, key.clone())?,
+            ExprKind::Concatenate { inputs, axis } => {
+                return self.concat_block(e, inputs, *axis, idx)
+            }
+            ExprKind::Elementwise { .. } | ExprKind::Full { .. } => {
+                self.fused_block(e, idx, key.clone())?
+            }
             ExprKind::Reduce {
                 kind,
                 axes,
@@ -91,8 +101,13 @@ impl Lowerer {
         Ok(t)
     }
 
+    #[allow(dead_code)] // used by the linear algebra
     /// The task memoized under `key`, or the one `make` builds (then memoized).
-    pub(crate) fn cached(&mut self, key: ChunkKey, make: impl FnOnce(&mut Self) -> Result<TaskId>) -> Result<TaskId> {
+    pub(crate) fn cached(
+        &mut self,
+        key: ChunkKey,
+        make: impl FnOnce(&mut Self) -> Result<TaskId>,
+    ) -> Result<TaskId> {
         if let Some(&t) = self.memo.get(&key) {
             return Ok(t);
         }
@@ -101,8 +116,16 @@ impl Lowerer {
         Ok(t)
     }
 
+    #[allow(dead_code)] // used by the linear algebra
     /// Appends a task whose memory is its inputs plus its output plus `scratch`.
-    pub(crate) fn push_task(&mut self, key: ChunkKey, op: Op, inputs: Vec<TaskId>, out_bytes: u64, scratch: u64) -> TaskId {
+    pub(crate) fn push_task(
+        &mut self,
+        key: ChunkKey,
+        op: Op,
+        inputs: Vec<TaskId>,
+        out_bytes: u64,
+        scratch: u64,
+    ) -> TaskId {
         let in_bytes: u64 = inputs.iter().map(|&i| self.graph.task(i).out_bytes).sum();
         self.graph.push(Task {
             key,
@@ -114,7 +137,13 @@ impl Lowerer {
     }
 
     /// A task whose memory is its inputs plus its output.
-    fn push_leafish(&mut self, key: ChunkKey, op: Op, inputs: Vec<TaskId>, out_bytes: u64) -> TaskId {
+    fn push_leafish(
+        &mut self,
+        key: ChunkKey,
+        op: Op,
+        inputs: Vec<TaskId>,
+        out_bytes: u64,
+    ) -> TaskId {
         let in_bytes: u64 = inputs.iter().map(|&i| self.graph.task(i).out_bytes).sum();
         self.graph.push(Task {
             key,

@@ -24,7 +24,11 @@ fn group_sizes(dims: &[usize], split_every: usize) -> Vec<usize> {
         if d <= 1 {
             continue;
         }
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
         let share = (remaining as f64).powf(1.0 / left as f64).floor() as usize;
         g[i] = share.clamp(1, d);
         remaining /= g[i].max(1);
@@ -76,7 +80,9 @@ impl Lowerer {
         // Stage 1: partials, in C order over the reduced axes.
         let red_dims: Vec<usize> = axes.iter().map(|&a| nb[a]).collect();
         let mut level: Vec<(Vec<u32>, TaskId)> = Vec::new();
-        for coords in crate::array::chunks::block_indices(&red_dims.iter().map(|&d| vec![0; d]).collect()) {
+        for coords in
+            crate::array::chunks::block_indices(&red_dims.iter().map(|&d| vec![0; d]).collect())
+        {
             let mut in_idx = base.clone();
             for (k, &a) in axes.iter().enumerate() {
                 in_idx[a] = coords[k];
@@ -94,7 +100,11 @@ impl Lowerer {
             };
             let in_bytes: u64 = inputs.iter().map(|&i| self.graph.task(i).out_bytes).sum();
             let out = pbytes(&shape);
-            let scratch = if program.is_some() { bytes(input, &in_idx) } else { 0 };
+            let scratch = if program.is_some() {
+                bytes(input, &in_idx)
+            } else {
+                0
+            };
             let t = self.graph.push(Task {
                 key: ChunkKey {
                     array: e.id,
@@ -120,8 +130,16 @@ impl Lowerer {
         let mut stage = 2u8;
         loop {
             let done = dims.iter().all(|&d| d <= 1);
-            let g = if done { vec![1; dims.len()] } else { group_sizes(&dims, split_every) };
-            let new_dims: Vec<usize> = dims.iter().zip(&g).map(|(&d, &g)| d.div_ceil(g).max(1)).collect();
+            let g = if done {
+                vec![1; dims.len()]
+            } else {
+                group_sizes(&dims, split_every)
+            };
+            let new_dims: Vec<usize> = dims
+                .iter()
+                .zip(&g)
+                .map(|(&d, &g)| d.div_ceil(g).max(1))
+                .collect();
             let mut groups: Vec<Vec<TaskId>> = vec![Vec::new(); new_dims.iter().product()];
             for (coords, t) in &level {
                 let parent: Vec<u32> = coords
@@ -132,7 +150,9 @@ impl Lowerer {
                 groups[super::flat_index(&new_dims, &parent)].push(*t);
             }
             let last = new_dims.iter().all(|&d| d <= 1);
-            let parents = crate::array::chunks::block_indices(&new_dims.iter().map(|&d| vec![0; d]).collect());
+            let parents = crate::array::chunks::block_indices(
+                &new_dims.iter().map(|&d| vec![0; d]).collect(),
+            );
             let mut next = Vec::new();
             for (pc, inputs) in parents.into_iter().zip(groups) {
                 let part_bytes = self.graph.task(inputs[0]).out_bytes;
@@ -152,7 +172,15 @@ impl Lowerer {
                     for (k, &a) in axes.iter().enumerate() {
                         block[a] = pc[k];
                     }
-                    (ChunkKey { array: e.id, stage, block }, None, part_bytes)
+                    (
+                        ChunkKey {
+                            array: e.id,
+                            stage,
+                            block,
+                        },
+                        None,
+                        part_bytes,
+                    )
                 };
                 let t = self.graph.push(Task {
                     key,

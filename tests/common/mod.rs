@@ -16,7 +16,7 @@ pub fn partition(n: usize) -> impl Strategy<Value = Vec<usize>> {
         // Regular with a ragged edge.
         (1..=n).prop_map(move |s| {
             let mut v = vec![s; n / s];
-            if n % s != 0 {
+            if !n.is_multiple_of(s) {
                 v.push(n % s);
             }
             v
@@ -42,7 +42,10 @@ pub fn partition(n: usize) -> impl Strategy<Value = Vec<usize>> {
 
 /// A shape of 1..=`max_ndim` dims, each 0..=`max_len` (zero rarely).
 pub fn shape(max_ndim: usize, max_len: usize) -> impl Strategy<Value = Vec<usize>> {
-    proptest::collection::vec(prop_oneof![1 => Just(0usize), 12 => 1..=max_len], 1..=max_ndim)
+    proptest::collection::vec(
+        prop_oneof![1 => Just(0usize), 12 => 1..=max_len],
+        1..=max_ndim,
+    )
 }
 
 /// A grid for `shape`.
@@ -75,16 +78,24 @@ pub fn array_f64(shape: Vec<usize>, with_nan: bool) -> impl Strategy<Value = Arr
 /// An i32 array of `shape` with small values (ties likely).
 pub fn array_i32(shape: Vec<usize>) -> impl Strategy<Value = ArrayD<i32>> {
     let n: usize = shape.iter().product();
-    proptest::collection::vec(-20i32..20, n).prop_map(move |v| ArrayD::from_shape_vec(IxDyn(&shape), v).unwrap())
+    proptest::collection::vec(-20i32..20, n)
+        .prop_map(move |v| ArrayD::from_shape_vec(IxDyn(&shape), v).unwrap())
 }
 
 /// An array with a grid: `(array, grid)`.
-pub fn array_and_grid(max_ndim: usize, max_len: usize, with_nan: bool) -> impl Strategy<Value = (ArrayD<f64>, Vec<Vec<usize>>)> {
+pub fn array_and_grid(
+    max_ndim: usize,
+    max_len: usize,
+    with_nan: bool,
+) -> impl Strategy<Value = (ArrayD<f64>, Vec<Vec<usize>>)> {
     shape(max_ndim, max_len).prop_flat_map(move |s| (array_f64(s.clone(), with_nan), grid(s)))
 }
 
 /// Same as [`array_and_grid`] for i32.
-pub fn int_array_and_grid(max_ndim: usize, max_len: usize) -> impl Strategy<Value = (ArrayD<i32>, Vec<Vec<usize>>)> {
+pub fn int_array_and_grid(
+    max_ndim: usize,
+    max_len: usize,
+) -> impl Strategy<Value = (ArrayD<i32>, Vec<Vec<usize>>)> {
     shape(max_ndim, max_len).prop_flat_map(|s| (array_i32(s.clone()), grid(s)))
 }
 
@@ -109,7 +120,10 @@ pub fn close(got: f64, want: f64, rel: f64) -> bool {
 pub fn assert_close(got: &ArrayD<f64>, want: &ArrayD<f64>, rel: f64) {
     assert_eq!(got.shape(), want.shape(), "shapes differ");
     for (i, (g, w)) in got.iter().zip(want.iter()).enumerate() {
-        assert!(close(*g, *w, rel), "element {i}: got {g}, want {w} (rel tol {rel})");
+        assert!(
+            close(*g, *w, rel),
+            "element {i}: got {g}, want {w} (rel tol {rel})"
+        );
     }
 }
 
@@ -123,7 +137,10 @@ pub fn assert_bits_eq(a: &ArrayD<f64>, b: &ArrayD<f64>) {
 
 /// Executors with 1, 2 and 4 threads.
 pub fn executors() -> Vec<LocalExecutor> {
-    [1, 2, 4].into_iter().map(|n| LocalExecutor::with_threads(n).unwrap()).collect()
+    [1, 2, 4]
+        .into_iter()
+        .map(|n| LocalExecutor::with_threads(n).unwrap())
+        .collect()
 }
 
 /// Proptest config: enough cases to explore, few enough for CI on 2 cores.

@@ -8,6 +8,7 @@
 //! of splats) or borrowed from an input's memory (C-contiguous inputs), which the
 //! kernels in [`super::ops`] read without copying.
 
+use super::cast;
 use super::lane::{dispatch_arith, dispatch_float, Kind, Lane, Reg, TileSlice};
 use super::ops::{self, Operand};
 use super::program::{BinaryOp, ElementwiseProgram, Instr, Node, UnaryOp};
@@ -379,7 +380,7 @@ fn exec_node<'c>(
         Node::Where(c, a, b) => dispatch_dtype!(dtype,
             T => ops::select(args.get(c), args.get::<T>(a), args.get::<T>(b), out::<T>(dest, range))),
         Node::Cast(a) => dispatch_dtype!(args.dtype(a),
-            S => dispatch_dtype!(dtype, D => ops::cast(args.get::<S>(a), out::<D>(dest, range)))),
+            S => dispatch_dtype!(dtype, D => cast::cast(args.get::<S>(a), out::<D>(dest, range)))),
         Node::Clip(a, lo, hi) => dispatch_dtype!(dtype,
             T => ops::clip(args.get::<T>(a), lo.to::<T>(), hi.to::<T>(), out::<T>(dest, range))),
     }

@@ -1,7 +1,8 @@
-//! Slice versions of `sin`, `cos` and `exp` that LLVM vectorizes. Each runs a
-//! branch-free polynomial over the whole slice, then recomputes with `std` the few
-//! elements outside the fast path's range (NaN, infinities, huge arguments,
-//! overflow and underflow). Results are within 2 ulp of `std` (tests below).
+//! Branch-free scalar kernels of `sin`, `cos` and `exp` that LLVM vectorizes when
+//! inlined into a loop over a slice ([`super::vecmath`] has those loops). Each is
+//! valid on a fast range (`trig_in_range`, `exp_in_range`); outside it the caller
+//! uses `std`. Within the range they are within 2 ulp of `std` (tests below;
+//! measured: 1 ulp).
 //!
 //! The polynomials are the fdlibm kernels (`__kernel_sin`, `__kernel_cos`,
 //! `__ieee754_exp`), whose error is below 1 ulp; the reduction modulo pi/2 is
@@ -128,7 +129,7 @@ fn by_quadrant(ks: f64, kc: f64, q: u64) -> f64 {
 /// (sin x, cos x); sin and cos alone use this too (LLVM drops the unused half),
 /// so fused and separate evaluations give the same bits.
 #[inline(always)]
-fn sincos_fast(x: f64) -> (f64, f64) {
+pub(super) fn sincos_fast(x: f64) -> (f64, f64) {
     let (hi, lo, q) = reduce_pio2(x);
     let (ks, kc) = (kernel_sin(hi, lo), kernel_cos(hi, lo));
     let s = by_quadrant(ks, kc, q);
@@ -138,17 +139,17 @@ fn sincos_fast(x: f64) -> (f64, f64) {
 }
 
 #[inline(always)]
-fn sin_fast(x: f64) -> f64 {
+pub(super) fn sin_fast(x: f64) -> f64 {
     sincos_fast(x).0
 }
 
 #[inline(always)]
-fn cos_fast(x: f64) -> f64 {
+pub(super) fn cos_fast(x: f64) -> f64 {
     sincos_fast(x).1
 }
 
 #[inline(always)]
-fn exp_fast(x: f64) -> f64 {
+pub(super) fn exp_fast(x: f64) -> f64 {
     let t = x * LOG2_E + TOINT;
     let k = t - TOINT;
     let hi = x - k * LN2_HI;
@@ -163,105 +164,13 @@ fn exp_fast(x: f64) -> f64 {
 }
 
 #[inline(always)]
-fn trig_in_range(x: f64) -> bool {
+pub(super) fn trig_in_range(x: f64) -> bool {
     x.abs() <= TRIG_LIMIT
 }
 
 #[inline(always)]
-fn exp_in_range(x: f64) -> bool {
+pub(super) fn exp_in_range(x: f64) -> bool {
     (EXP_LO..=EXP_HI).contains(&x)
-}
-
-/// Writes `$fast` of every element of `$xs` into `$out`, then redoes with `$slow`
-/// those for which `$ok` fails. The first loop is the vectorized one; the check is
-/// a vectorized reduction, so the usual all-in-range slice skips the second pass.
-/// A macro rather than a function taking closures: every call in the loop is then
-/// a direct call to an `#[inline(always)]` fn, which is guaranteed to inline
-/// (closures go through `Fn::call` shims that the inliner may keep, leaving a
-/// scalar loop with a call per element).
-macro_rules! apply {
-    ($xs:expr, $out:expr, $fast:expr, $ok:expr, $slow:expr) => {{
-        let (xs, out) = ($xs, $out);
-        debug_assert_eq!(xs.len(), out.len());
-        let mut all_in = true;
-        for (o, &x) in out.iter_mut().zip(xs) {
-            *o = $fast(x);
-            all_in &= $ok(x);
-        }
-        if !all_in {
-            for (o, &x) in out.iter_mut().zip(xs) {
-                if !$ok(x) {
-                    *o = $slow(x);
-                }
-            }
-        }
-    }};
-}
-
-/// [`apply!`] for sin and cos at once.
-macro_rules! apply_sincos {
-    ($xs:expr, $sin:expr, $cos:expr, $fast:expr, $ok:expr, $slow:expr) => {{
-        let (xs, sin, cos) = ($xs, $sin, $cos);
-        debug_assert!(xs.len() == sin.len() && xs.len() == cos.len());
-        let mut all_in = true;
-        for ((s, c), &x) in sin.iter_mut().zip(cos.iter_mut()).zip(xs) {
-            (*s, *c) = $fast(x);
-            all_in &= $ok(x);
-        }
-        if !all_in {
-            for ((s, c), &x) in sin.iter_mut().zip(cos.iter_mut()).zip(xs) {
-                if !$ok(x) {
-                    (*s, *c) = $slow(x);
-                }
-            }
-        }
-    }};
-}
-
-/// Defines `pub(crate) fn $name(args)` running `$body`, compiled twice: for the
-/// baseline target and with AVX2, picked at run time. The AVX2 build has twice the
-/// lanes; it enables no FMA, so LLVM cannot fuse multiply-adds and both builds give
-/// bit-identical results.
-macro_rules! multiversion {
-    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) $body:block) => {
-        $(#[$doc])*
-        pub(crate) fn $name($($arg: $ty),*) {
-            #[inline(always)]
-            fn generic($($arg: $ty),*) $body
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx2")]
-                fn avx2($($arg: $ty),*) {
-                    generic($($arg),*);
-                }
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    // SAFETY: the CPU supports AVX2, as checked on the line above.
-                    unsafe { avx2($($arg),*) };
-                    return;
-                }
-            }
-            generic($($arg),*);
-        }
-    };
-}
-
-multiversion! {
-    /// Sine of each element of `xs` into `out` (same length).
-    fn sin_f64(xs: &[f64], out: &mut [f64]) { apply!(xs, out, sin_fast, trig_in_range, f64::sin) }
-}
-multiversion! {
-    /// Cosine of each element of `xs` into `out` (same length).
-    fn cos_f64(xs: &[f64], out: &mut [f64]) { apply!(xs, out, cos_fast, trig_in_range, f64::cos) }
-}
-multiversion! {
-    /// Sine and cosine of each element of `xs` in one pass (one reduction).
-    fn sincos_f64(xs: &[f64], sin: &mut [f64], cos: &mut [f64]) {
-        apply_sincos!(xs, sin, cos, sincos_fast, trig_in_range, f64::sin_cos);
-    }
-}
-multiversion! {
-    /// `e^x` of each element of `xs` into `out` (same length).
-    fn exp_f64(xs: &[f64], out: &mut [f64]) { apply!(xs, out, exp_fast, exp_in_range, f64::exp) }
 }
 
 // The f32 versions run the f64 kernels and round once to f32 (conversions vectorize).
@@ -270,61 +179,42 @@ multiversion! {
 
 #[allow(clippy::cast_possible_truncation)]
 #[inline(always)]
-fn sin_fast_f32(x: f32) -> f32 {
+pub(super) fn sin_fast_f32(x: f32) -> f32 {
     sin_fast(x.into()) as f32
 }
 
 #[allow(clippy::cast_possible_truncation)]
 #[inline(always)]
-fn cos_fast_f32(x: f32) -> f32 {
+pub(super) fn cos_fast_f32(x: f32) -> f32 {
     cos_fast(x.into()) as f32
 }
 
 #[allow(clippy::cast_possible_truncation)]
 #[inline(always)]
-fn sincos_fast_f32(x: f32) -> (f32, f32) {
+pub(super) fn sincos_fast_f32(x: f32) -> (f32, f32) {
     let (s, c) = sincos_fast(x.into());
     (s as f32, c as f32)
 }
 
 #[allow(clippy::cast_possible_truncation)]
 #[inline(always)]
-fn exp_fast_f32(x: f32) -> f32 {
+pub(super) fn exp_fast_f32(x: f32) -> f32 {
     exp_fast(x.into()) as f32
 }
 
 #[inline(always)]
-fn trig_in_range_f32(x: f32) -> bool {
+pub(super) fn trig_in_range_f32(x: f32) -> bool {
     trig_in_range(x.into())
 }
 
 #[inline(always)]
-fn exp_in_range_f32(x: f32) -> bool {
+pub(super) fn exp_in_range_f32(x: f32) -> bool {
     exp_in_range(x.into())
-}
-
-multiversion! {
-    /// Sine of each element of `xs` into `out` (same length).
-    fn sin_f32(xs: &[f32], out: &mut [f32]) { apply!(xs, out, sin_fast_f32, trig_in_range_f32, f32::sin) }
-}
-multiversion! {
-    /// Cosine of each element of `xs` into `out` (same length).
-    fn cos_f32(xs: &[f32], out: &mut [f32]) { apply!(xs, out, cos_fast_f32, trig_in_range_f32, f32::cos) }
-}
-multiversion! {
-    /// Sine and cosine of each element of `xs` in one pass.
-    fn sincos_f32(xs: &[f32], sin: &mut [f32], cos: &mut [f32]) {
-        apply_sincos!(xs, sin, cos, sincos_fast_f32, trig_in_range_f32, f32::sin_cos);
-    }
-}
-multiversion! {
-    /// `e^x` of each element of `xs` into `out` (same length).
-    fn exp_f32(xs: &[f32], out: &mut [f32]) { apply!(xs, out, exp_fast_f32, exp_in_range_f32, f32::exp) }
 }
 
 #[cfg(test)]
 #[allow(clippy::float_cmp)] // exact results are the point
-mod tests {
+pub(super) mod tests {
     use super::*;
     use std::f64::consts::FRAC_PI_2;
 
@@ -347,7 +237,7 @@ mod tests {
     }
 
     /// Distance in units in the last place; 0 for equal values and for two NaNs.
-    fn ulps64(a: f64, b: f64) -> u64 {
+    pub(in crate::elementwise) fn ulps64(a: f64, b: f64) -> u64 {
         if a == b || (a.is_nan() && b.is_nan()) {
             return 0;
         }
@@ -361,8 +251,7 @@ mod tests {
         };
         key(a).abs_diff(key(b))
     }
-
-    fn ulps32(a: f32, b: f32) -> u32 {
+    pub(in crate::elementwise) fn ulps32(a: f32, b: f32) -> u32 {
         if a == b || (a.is_nan() && b.is_nan()) {
             return 0;
         }
@@ -376,10 +265,9 @@ mod tests {
         };
         key(a).abs_diff(key(b))
     }
-
     /// Arguments for sin/cos: several magnitudes, both signs, and doubles next to
     /// multiples of pi/2 (where the reduction cancels most bits).
-    fn trig_args() -> Vec<f64> {
+    pub(in crate::elementwise) fn trig_args() -> Vec<f64> {
         let mut rng = Rng(42);
         let mut xs = vec![
             0.0, -0.0, 5e-324, -5e-324, 1e-310, 2.2e-308, 1e-20, -1e-9, 1.0,
@@ -404,8 +292,7 @@ mod tests {
         ]);
         xs
     }
-
-    fn exp_args() -> Vec<f64> {
+    pub(in crate::elementwise) fn exp_args() -> Vec<f64> {
         let mut rng = Rng(7);
         let mut xs = vec![
             0.0, -0.0, 5e-324, 1e-300, -1e-17, 1.0, -1.0, 708.0, 709.0, -708.0,
@@ -416,19 +303,6 @@ mod tests {
             xs.extend((0..30_000).map(|_| rng.uniform(-r, r)));
         }
         xs
-    }
-
-    fn check64(name: &str, xs: &[f64], f: fn(&[f64], &mut [f64]), reference: fn(f64) -> f64) {
-        let mut out = vec![0.0; xs.len()];
-        f(xs, &mut out);
-        let mut worst = (0, 0.0);
-        for (&x, &y) in xs.iter().zip(&out) {
-            let d = ulps64(y, reference(x));
-            if d > worst.0 {
-                worst = (d, x);
-            }
-        }
-        assert!(worst.0 <= 2, "{name}: {} ulp at x = {:e}", worst.0, worst.1);
     }
 
     /// The fast kernels alone, on the arguments they accept, so a fallback taken by
@@ -451,119 +325,73 @@ mod tests {
         assert!(n > 50_000 && worst <= 2, "{name}: worst {worst} ulp");
     }
 
-    fn check32(name: &str, xs: &[f64], f: fn(&[f32], &mut [f32]), reference: fn(f32) -> f32) {
-        #[allow(clippy::cast_possible_truncation)]
-        let xs: Vec<f32> = xs.iter().map(|&x| x as f32).collect();
-        let mut out = vec![0.0; xs.len()];
-        f(&xs, &mut out);
-        for (&x, &y) in xs.iter().zip(&out) {
-            let d = ulps32(y, reference(x));
-            assert!(d <= 2, "{name}: {d} ulp at x = {x:e}");
-        }
-    }
-
     #[test]
-    fn sin_cos_within_2_ulp_of_std() {
+    fn fast_kernels_within_2_ulp_of_std() {
         let xs = trig_args();
         check_fast("sin_fast", &xs, sin_fast, trig_in_range, f64::sin);
         check_fast("cos_fast", &xs, cos_fast, trig_in_range, f64::cos);
-        check64("sin", &xs, sin_f64, f64::sin);
-        check64("cos", &xs, cos_f64, f64::cos);
-        check32("sinf", &xs, sin_f32, f32::sin);
-        check32("cosf", &xs, cos_f32, f32::cos);
+        check_fast(
+            "sincos_fast.0",
+            &xs,
+            |x| sincos_fast(x).0,
+            trig_in_range,
+            f64::sin,
+        );
+        check_fast(
+            "sincos_fast.1",
+            &xs,
+            |x| sincos_fast(x).1,
+            trig_in_range,
+            f64::cos,
+        );
+        check_fast("exp_fast", &exp_args(), exp_fast, exp_in_range, f64::exp);
     }
 
     #[test]
-    fn exp_within_2_ulp_of_std() {
-        let xs = exp_args();
-        check_fast("exp_fast", &xs, exp_fast, exp_in_range, f64::exp);
-        check64("exp", &xs, exp_f64, f64::exp);
-        check32("expf", &xs, exp_f32, f32::exp);
-    }
-
-    #[test]
-    fn signed_zeros_and_specials() {
-        let xs = [-0.0, 0.0, f64::NAN, f64::INFINITY, -f64::INFINITY];
-        let mut out = [0.0; 5];
-        sin_f64(&xs, &mut out);
-        assert_eq!(out[0].to_bits(), (-0.0f64).to_bits());
-        assert_eq!(out[1].to_bits(), 0);
-        assert!(out[2..].iter().all(|v| v.is_nan()));
-        cos_f64(&xs, &mut out);
-        assert_eq!(&out[..2], &[1.0, 1.0]);
-        assert!(out[2..].iter().all(|v| v.is_nan()));
-        exp_f64(&xs, &mut out);
-        assert_eq!(&out[..2], &[1.0, 1.0]);
-        assert!(out[2].is_nan());
-        assert_eq!(&out[3..], &[f64::INFINITY, 0.0]);
-        let mut o32 = [0.0f32; 3];
-        sin_f32(&[-0.0, f32::NAN, 1e30], &mut o32);
-        assert_eq!(o32[0].to_bits(), (-0.0f32).to_bits());
-        assert!(o32[1].is_nan());
-        assert_eq!(o32[2], 1e30f32.sin());
-        exp_f32(&[100.0, -200.0, f32::NEG_INFINITY], &mut o32);
-        assert_eq!(o32, [f32::INFINITY, 0.0, 0.0]);
-    }
-
-    /// The AVX2 build (taken on this machine if it has AVX2) must give the same
-    /// bits as the baseline build, which `apply` called from here is.
-    #[test]
-    fn dispatched_and_baseline_builds_agree_bitwise() {
-        let xs = trig_args();
-        let mut fast = vec![0.0; xs.len()];
-        let mut base = vec![0.0; xs.len()];
-        let same = |a: &[f64], b: &[f64]| {
-            a.iter()
-                .zip(b)
-                .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
-        };
-        sin_f64(&xs, &mut fast);
-        apply!(&xs, &mut base, sin_fast, trig_in_range, f64::sin);
-        assert!(same(&fast, &base), "sin");
-        cos_f64(&xs, &mut fast);
-        apply!(&xs, &mut base, cos_fast, trig_in_range, f64::cos);
-        assert!(same(&fast, &base), "cos");
-        let xs = exp_args();
-        let (mut fast, mut base) = (vec![0.0; xs.len()], vec![0.0; xs.len()]);
-        exp_f64(&xs, &mut fast);
-        apply!(&xs, &mut base, exp_fast, exp_in_range, f64::exp);
-        assert!(same(&fast, &base), "exp");
-    }
-
-    #[test]
-    fn sincos_matches_sin_and_cos_bitwise() {
-        let xs = trig_args();
-        let (mut s, mut c) = (vec![0.0; xs.len()], vec![0.0; xs.len()]);
-        let (mut s1, mut c1) = (vec![0.0; xs.len()], vec![0.0; xs.len()]);
-        sincos_f64(&xs, &mut s, &mut c);
-        sin_f64(&xs, &mut s1);
-        cos_f64(&xs, &mut c1);
-        let bits = |v: &[f64]| {
-            v.iter()
-                .map(|x| if x.is_nan() { 0 } else { x.to_bits() })
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(bits(&s), bits(&s1));
-        assert_eq!(bits(&c), bits(&c1));
+    fn fast_f32_kernels_within_2_ulp_of_std() {
         #[allow(clippy::cast_possible_truncation)]
-        let xs: Vec<f32> = xs.iter().map(|&x| x as f32).collect();
-        let (mut s, mut c) = (vec![0.0; xs.len()], vec![0.0; xs.len()]);
-        let (mut s1, mut c1) = (vec![0.0; xs.len()], vec![0.0; xs.len()]);
-        sincos_f32(&xs, &mut s, &mut c);
-        sin_f32(&xs, &mut s1);
-        cos_f32(&xs, &mut c1);
-        let bits = |v: &[f32]| {
-            v.iter()
-                .map(|x| if x.is_nan() { 0 } else { x.to_bits() })
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(bits(&s), bits(&s1));
-        assert_eq!(bits(&c), bits(&c1));
+        let narrow = |xs: Vec<f64>| xs.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
+        type Kernel = (
+            &'static str,
+            fn(f32) -> f32,
+            fn(f32) -> bool,
+            fn(f32) -> f32,
+        );
+        let kernels: [(Kernel, Vec<f32>); 3] = [
+            (
+                ("sinf", sin_fast_f32, trig_in_range_f32, f32::sin),
+                narrow(trig_args()),
+            ),
+            (
+                ("cosf", cos_fast_f32, trig_in_range_f32, f32::cos),
+                narrow(trig_args()),
+            ),
+            (
+                ("expf", exp_fast_f32, exp_in_range_f32, f32::exp),
+                narrow(exp_args()),
+            ),
+        ];
+        for ((name, fast, ok, reference), xs) in kernels {
+            let worst = xs
+                .iter()
+                .filter(|&&x| ok(x))
+                .map(|&x| ulps32(fast(x), reference(x)))
+                .max()
+                .unwrap();
+            assert!(worst <= 2, "{name}: worst {worst} ulp");
+        }
+        let (s, c) = sincos_fast_f32(0.5);
+        assert_eq!((s, c), (sin_fast_f32(0.5), cos_fast_f32(0.5)));
     }
 
     #[test]
-    fn empty_slices_are_fine() {
-        sin_f64(&[], &mut []);
-        exp_f32(&[], &mut []);
+    fn range_checks_reject_nan_and_infinities() {
+        for x in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 2e6, -1e300] {
+            assert!(!trig_in_range(x), "{x}");
+        }
+        for x in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 709.5, -708.5] {
+            assert!(!exp_in_range(x), "{x}");
+        }
+        assert!(trig_in_range(-1e6) && exp_in_range(-708.0) && exp_in_range(709.0));
     }
 }

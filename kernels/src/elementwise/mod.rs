@@ -4,9 +4,13 @@
 //! reducing the results is [`crate::reduce`]'s.
 //!
 //! Files: `program` (the data form), `validate` (static checks), `eval` (the tile
-//! loop), `tile` (broadcast inputs), `ops` (typed per-tile kernels), `math`
-//! (vectorized sin/cos/exp), `lane` (dtype-erased tile storage).
+//! loop), `tile` (broadcast inputs), `ops` (typed per-tile kernels), `arith`
+//! (per-element arithmetic), `cast` (conversions), `math` (branch-free sin/cos/exp
+//! kernels), `vecmath` (their vectorized slice loops), `lane` (dtype-erased tile
+//! storage).
 
+mod arith;
+mod cast;
 mod eval;
 mod lane;
 mod math;
@@ -14,6 +18,7 @@ mod ops;
 pub mod program;
 mod tile;
 mod validate;
+mod vecmath;
 
 pub use eval::{eval, for_each_tile};
 pub use lane::TileSlice;

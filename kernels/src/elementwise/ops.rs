@@ -6,8 +6,8 @@
 // The per-element closures and ops must inline into the slice loops to vectorize.
 #![allow(clippy::inline_always)]
 
+use super::arith::{Arith, FloatArith};
 use super::lane::{Kind, Lane};
-use super::math;
 use crate::elementwise::program::{BinaryOp, CmpOp, UnaryOp};
 
 /// One operand of an instruction for the current tile.
@@ -77,7 +77,7 @@ pub(crate) fn map2<A: Copy, B: Copy, O>(
     Kind::Full
 }
 
-/// Applies a whole-slice kernel (`math::sin_f64` and friends) to an operand.
+/// Applies a whole-slice kernel (`vecmath::sin_f64` and friends) to an operand.
 fn map_slice<T: Copy>(a: Operand<'_, T>, out: &mut [T], f: fn(&[T], &mut [T])) -> Kind<'static> {
     match a {
         Operand::Slice(a) => {
@@ -91,174 +91,6 @@ fn map_slice<T: Copy>(a: Operand<'_, T>, out: &mut [T], f: fn(&[T], &mut [T])) -
         }
     }
 }
-
-/// Integer and float arithmetic with the program's semantics.
-pub(crate) trait Arith: Lane {
-    fn add(a: Self, b: Self) -> Self;
-    fn sub(a: Self, b: Self) -> Self;
-    fn mul(a: Self, b: Self) -> Self;
-    fn div(a: Self, b: Self) -> Self;
-    fn rem(a: Self, b: Self) -> Self;
-    fn neg(a: Self) -> Self;
-    fn abs(a: Self) -> Self;
-}
-
-macro_rules! int_arith {
-    ($($t:ty => $abs:expr),*) => {$(
-        impl Arith for $t {
-            #[inline(always)]
-            fn add(a: Self, b: Self) -> Self { a.wrapping_add(b) }
-            #[inline(always)]
-            fn sub(a: Self, b: Self) -> Self { a.wrapping_sub(b) }
-            #[inline(always)]
-            fn mul(a: Self, b: Self) -> Self { a.wrapping_mul(b) }
-            // Division by zero gives 0 rather than a panic; MIN / -1 wraps to MIN.
-            #[inline(always)]
-            fn div(a: Self, b: Self) -> Self { if b == 0 { 0 } else { a.wrapping_div(b) } }
-            #[inline(always)]
-            fn rem(a: Self, b: Self) -> Self { if b == 0 { 0 } else { a.wrapping_rem(b) } }
-            #[inline(always)]
-            fn neg(a: Self) -> Self { a.wrapping_neg() }
-            #[inline(always)]
-            fn abs(a: Self) -> Self { $abs(a) }
-        }
-    )*};
-}
-
-int_arith!(
-    i8 => i8::wrapping_abs, i16 => i16::wrapping_abs, i32 => i32::wrapping_abs,
-    i64 => i64::wrapping_abs, u8 => std::convert::identity, u16 => std::convert::identity,
-    u32 => std::convert::identity, u64 => std::convert::identity
-);
-
-/// The float-only operations.
-pub(crate) trait FloatArith: Arith {
-    const ONE: Self;
-    fn is_nan(a: Self) -> bool;
-    fn is_finite(a: Self) -> bool;
-    fn powf(a: Self, b: Self) -> Self;
-    fn sqrt(a: Self) -> Self;
-    fn ln(a: Self) -> Self;
-    fn log10(a: Self) -> Self;
-    fn tan(a: Self) -> Self;
-    fn tanh(a: Self) -> Self;
-    fn floor(a: Self) -> Self;
-    fn ceil(a: Self) -> Self;
-    fn round(a: Self) -> Self;
-    fn sin(xs: &[Self], out: &mut [Self]);
-    fn cos(xs: &[Self], out: &mut [Self]);
-    fn sincos(xs: &[Self], sin: &mut [Self], cos: &mut [Self]);
-    fn exp(xs: &[Self], out: &mut [Self]);
-}
-
-macro_rules! float_arith {
-    ($t:ident, $sin:path, $cos:path, $sincos:path, $exp:path) => {
-        impl Arith for $t {
-            #[inline(always)]
-            fn add(a: Self, b: Self) -> Self {
-                a + b
-            }
-            #[inline(always)]
-            fn sub(a: Self, b: Self) -> Self {
-                a - b
-            }
-            #[inline(always)]
-            fn mul(a: Self, b: Self) -> Self {
-                a * b
-            }
-            #[inline(always)]
-            fn div(a: Self, b: Self) -> Self {
-                a / b
-            }
-            #[inline(always)]
-            fn rem(a: Self, b: Self) -> Self {
-                a % b
-            }
-            #[inline(always)]
-            fn neg(a: Self) -> Self {
-                -a
-            }
-            #[inline(always)]
-            fn abs(a: Self) -> Self {
-                a.abs()
-            }
-        }
-        impl FloatArith for $t {
-            const ONE: Self = 1.0;
-            #[inline(always)]
-            fn is_nan(a: Self) -> bool {
-                a.is_nan()
-            }
-            #[inline(always)]
-            fn is_finite(a: Self) -> bool {
-                a.is_finite()
-            }
-            #[inline(always)]
-            fn powf(a: Self, b: Self) -> Self {
-                a.powf(b)
-            }
-            #[inline(always)]
-            fn sqrt(a: Self) -> Self {
-                a.sqrt()
-            }
-            #[inline(always)]
-            fn ln(a: Self) -> Self {
-                a.ln()
-            }
-            #[inline(always)]
-            fn log10(a: Self) -> Self {
-                a.log10()
-            }
-            #[inline(always)]
-            fn tan(a: Self) -> Self {
-                a.tan()
-            }
-            #[inline(always)]
-            fn tanh(a: Self) -> Self {
-                a.tanh()
-            }
-            #[inline(always)]
-            fn floor(a: Self) -> Self {
-                a.floor()
-            }
-            #[inline(always)]
-            fn ceil(a: Self) -> Self {
-                a.ceil()
-            }
-            #[inline(always)]
-            fn round(a: Self) -> Self {
-                a.round()
-            }
-            fn sin(xs: &[Self], out: &mut [Self]) {
-                $sin(xs, out)
-            }
-            fn cos(xs: &[Self], out: &mut [Self]) {
-                $cos(xs, out)
-            }
-            fn sincos(xs: &[Self], sin: &mut [Self], cos: &mut [Self]) {
-                $sincos(xs, sin, cos)
-            }
-            fn exp(xs: &[Self], out: &mut [Self]) {
-                $exp(xs, out)
-            }
-        }
-    };
-}
-
-float_arith!(
-    f32,
-    math::sin_f32,
-    math::cos_f32,
-    math::sincos_f32,
-    math::exp_f32
-);
-float_arith!(
-    f64,
-    math::sin_f64,
-    math::cos_f64,
-    math::sincos_f64,
-    math::exp_f64
-);
 
 /// `Neg` and `Abs`.
 pub(crate) fn unary_arith<T: Arith>(
@@ -474,50 +306,166 @@ pub(crate) fn clip<T: Lane>(a: Operand<'_, T>, lo: T, hi: T, out: &mut [T]) -> K
     map1(a, out, |x| T::np_minimum(T::np_maximum(x, lo), hi))
 }
 
-/// Conversion as Rust's `as`, extended to bool (`!= 0` to it, 0/1 from it).
-pub(crate) trait CastFrom<S>: Sized {
-    fn cast_from(v: S) -> Self;
-}
+#[cfg(test)]
+#[allow(clippy::float_cmp)] // exact results are the point
+mod tests {
+    use super::*;
 
-macro_rules! cast_impls {
-    ($($s:ty),*) => {$(
-        cast_impls!(@pairs $s; i8 i16 i32 i64 u8 u16 u32 u64 f32 f64);
-        impl CastFrom<$s> for bool {
-            #[inline(always)]
-            #[allow(clippy::float_cmp)] // exactly `!= 0`, as `as bool` would be
-            fn cast_from(v: $s) -> bool { v != <$s>::default() }
+    /// The bit-loop `powi` must give exactly what `powi` gives, element by element.
+    #[test]
+    fn powi_matches_std_exactly() {
+        let xs: Vec<f64> = (0..200)
+            .map(|i| f64::from(i) * 0.173 - 17.0)
+            .chain([0.0, -0.0, 1e-300, 1e300, f64::NAN, f64::INFINITY])
+            .collect();
+        let mut out = vec![0.0; xs.len()];
+        for n in [
+            0,
+            1,
+            2,
+            3,
+            4,
+            5,
+            7,
+            8,
+            13,
+            31,
+            64,
+            1000,
+            -1,
+            -2,
+            -3,
+            -7,
+            -64,
+            i32::MAX,
+            i32::MIN,
+        ] {
+            powi(&xs, n, &mut out);
+            for (&x, &y) in xs.iter().zip(&out) {
+                let want = x.powi(n);
+                assert!(
+                    y.to_bits() == want.to_bits() || (y.is_nan() && want.is_nan()),
+                    "{x}^{n}: {y} vs {want}"
+                );
+            }
         }
-        impl CastFrom<bool> for $s {
-            #[inline(always)]
-            #[allow(clippy::cast_lossless, clippy::cast_possible_wrap, clippy::unnecessary_cast)]
-            fn cast_from(v: bool) -> $s { u8::from(v) as $s }
+        let xs: Vec<f32> = (0..100)
+            .map(|i| f32::from(u8::try_from(i).unwrap()) * 0.31 - 15.0)
+            .collect();
+        let mut out = vec![0.0; xs.len()];
+        for n in [2, 3, -2, 9] {
+            powi(&xs, n, &mut out);
+            assert!(xs
+                .iter()
+                .zip(&out)
+                .all(|(&x, &y)| y.to_bits() == x.powi(n).to_bits()));
         }
-    )*};
-    (@pairs $s:ty; $($d:ty)*) => {$(
-        impl CastFrom<$s> for $d {
-            #[inline(always)]
-            #[allow(
-                clippy::cast_possible_truncation,
-                clippy::cast_possible_wrap,
-                clippy::cast_sign_loss,
-                clippy::cast_precision_loss,
-                clippy::cast_lossless,
-                clippy::unnecessary_cast
-            )]
-            fn cast_from(v: $s) -> $d { v as $d }
-        }
-    )*};
-}
-
-cast_impls!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
-
-impl CastFrom<bool> for bool {
-    #[inline(always)]
-    fn cast_from(v: bool) -> bool {
-        v
     }
-}
 
-pub(crate) fn cast<S: Copy, D: CastFrom<S>>(a: Operand<'_, S>, out: &mut [D]) -> Kind<'static> {
-    map1(a, out, D::cast_from)
+    #[test]
+    fn splat_operands_give_splat_results() {
+        let mut out = [0.0; 4];
+        assert_eq!(
+            map2(Operand::Splat(2.0), Operand::Splat(3.0), &mut out, f64::mul),
+            Kind::Splat
+        );
+        assert_eq!(out[0], 6.0);
+        assert_eq!(
+            map2(
+                Operand::Slice(&[1.0, 2.0, 3.0, 4.0]),
+                Operand::Splat(3.0),
+                &mut out,
+                f64::sub
+            ),
+            Kind::Full
+        );
+        assert_eq!(out, [-2.0, -1.0, 0.0, 1.0]);
+        assert_eq!(
+            map2(
+                Operand::Splat(3.0),
+                Operand::Slice(&[1.0, 2.0, 3.0, 4.0]),
+                &mut out,
+                f64::sub
+            ),
+            Kind::Full
+        );
+        assert_eq!(out, [2.0, 1.0, 0.0, -1.0]);
+        assert_eq!(
+            unary_float(UnaryOp::Sin, Operand::Splat(0.5), &mut out),
+            Kind::Splat
+        );
+        assert_eq!(out[0], 0.5f64.sin());
+    }
+
+    #[test]
+    fn select_every_operand_combination() {
+        let c = [true, false, true];
+        let (a, b) = ([1, 2, 3], [7, 8, 9]);
+        let mut out = [0; 3];
+        select(
+            Operand::Slice(&c),
+            Operand::Slice(&a),
+            Operand::Slice(&b),
+            &mut out,
+        );
+        assert_eq!(out, [1, 8, 3]);
+        select(
+            Operand::Slice(&c),
+            Operand::Slice(&a),
+            Operand::Splat(0),
+            &mut out,
+        );
+        assert_eq!(out, [1, 0, 3]);
+        select(
+            Operand::Slice(&c),
+            Operand::Splat(5),
+            Operand::Slice(&b),
+            &mut out,
+        );
+        assert_eq!(out, [5, 8, 5]);
+        select(
+            Operand::Slice(&c),
+            Operand::Splat(5),
+            Operand::Splat(6),
+            &mut out,
+        );
+        assert_eq!(out, [5, 6, 5]);
+        assert_eq!(
+            select(
+                Operand::Splat(false),
+                Operand::Slice(&a),
+                Operand::Slice(&b),
+                &mut out
+            ),
+            Kind::Full
+        );
+        assert_eq!(out, b);
+        assert_eq!(
+            select(
+                Operand::Splat(true),
+                Operand::Splat(4),
+                Operand::Slice(&b),
+                &mut out
+            ),
+            Kind::Splat
+        );
+        assert_eq!(out[0], 4);
+    }
+
+    #[test]
+    fn clip_keeps_nan_and_orders_bounds_like_numpy() {
+        let mut out = [0.0; 4];
+        clip(
+            Operand::Slice(&[f64::NAN, -5.0, 0.5, 5.0]),
+            0.0,
+            1.0,
+            &mut out,
+        );
+        assert!(out[0].is_nan());
+        assert_eq!(out[1..], [0.0, 0.5, 1.0]);
+        // lo > hi: NumPy's minimum(maximum(x, lo), hi) gives hi.
+        let mut out = [0i32; 2];
+        clip(Operand::Slice(&[-9, 9]), 3, 1, &mut out);
+        assert_eq!(out, [1, 1]);
+    }
 }

@@ -136,7 +136,10 @@ impl ElementwiseProgram {
     /// If the program is empty (a lowering bug: every program has a result).
     #[must_use]
     pub fn out_dtype(&self) -> DType {
-        self.instrs.last().expect("a program has at least one instruction").dtype
+        self.instrs
+            .last()
+            .expect("a program has at least one instruction")
+            .dtype
     }
 
     /// Appends an instruction, returning its index.

@@ -15,7 +15,7 @@ use ndarray::{ArrayD, Axis, Zip};
 /// `Moments` partials do not record whether the input was `f32`: for the means,
 /// variances and deviations this returns `f64`. Use [`finalize_for`] where the input
 /// dtype is known. Empty reductions give: sum 0, prod 1, any false, all true, count
-/// 0, mean/var NaN, min/max the identity documented on [`super::partial`].
+/// 0, mean/var NaN, min/max the identity documented on [`partial()`](super::partial()).
 ///
 /// # Errors
 /// If `part` is not the partial `kind` produces, `axes` are invalid or not of length

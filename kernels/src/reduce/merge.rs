@@ -11,9 +11,10 @@ use crate::reduce::kind::ReduceKind;
 use ndarray::{ArrayD, Zip};
 
 /// Merges partials of neighbouring blocks (all of the same shape), folding them in
-/// the order given. Every merge is exact for integer kinds and order-independent for
-/// min/max/arg kinds (ties go to the smaller index); float sums and moments depend on
-/// the order, which the graph fixes, so results are reproducible.
+/// the order given. Merges are exact for integer kinds, and min/max/arg merges do not
+/// depend on the order (ties go to the smaller index; only the sign of a zero minimum
+/// can); float sums and moments round in the order given, which the graph fixes, so
+/// results are reproducible.
 ///
 /// # Errors
 /// If `parts` is empty, the parts differ in shape or variant, or a part is not the

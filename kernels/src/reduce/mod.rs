@@ -1,7 +1,7 @@
-//! Reductions in three stages: [`partial`] (per input block), [`merge`] (of
-//! partials, in block order), [`finalize`] (partial to result). The graph owns the
+//! Reductions in three stages: [`partial()`] (per input block), [`merge()`] (of
+//! partials, in block order), [`finalize()`] (partial to result). The graph owns the
 //! tree of merges and the block offsets; this module owns the arithmetic and the
-//! partial representations (documented on [`partial`]).
+//! partial representations (documented on [`partial()`]).
 //!
 //! Every kind accepts every dtype, as in NumPy: bool counts as 0/1, the `nan*`
 //! kinds equal the plain ones for integers and bool, and means and variances of
@@ -57,7 +57,7 @@ pub fn result_dtype(kind: ReduceKind, input: DType) -> Result<DType> {
 }
 
 /// Bytes of a partial holding `n` output elements for an input of `dtype`, for
-/// memory projections; equal to [`Chunk::nbytes`] of the partial [`partial`] returns
+/// memory projections; equal to [`Chunk::nbytes`] of the partial [`partial()`] returns
 /// (saturating instead of overflowing).
 #[must_use]
 pub fn partial_nbytes(kind: ReduceKind, input: DType, n: usize) -> usize {

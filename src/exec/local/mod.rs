@@ -13,8 +13,8 @@ use crate::graph::{Graph, TaskId};
 use crate::store::StoreCache;
 use darray_kernels::Chunk;
 use parking_lot::Mutex;
-use std::collections::BinaryHeap;
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
@@ -140,7 +140,8 @@ impl Executor for LocalExecutor {
         for (i, t) in graph.tasks.iter().enumerate() {
             waiting[i] = u32::try_from(t.inputs.len()).expect("fewer than 2^32 inputs");
             for inp in &t.inputs {
-                dependents[inp.0 as usize].push(TaskId(u32::try_from(i).expect("task id fits u32")));
+                dependents[inp.0 as usize]
+                    .push(TaskId(u32::try_from(i).expect("task id fits u32")));
                 refs[inp.0 as usize] += 1;
             }
         }
@@ -168,7 +169,9 @@ impl Executor for LocalExecutor {
             loop {
                 // Dispatch while threads and budget allow; always let one run.
                 while failure.is_none() && running < self.threads {
-                    let Some(&Reverse((_, id))) = ready.peek() else { break };
+                    let Some(&Reverse((_, id))) = ready.peek() else {
+                        break;
+                    };
                     let task = &graph.tasks[id as usize];
                     if running > 0 && running_mem + task.mem_bytes > self.budget {
                         break;
@@ -177,7 +180,11 @@ impl Executor for LocalExecutor {
                     let inputs: Vec<Arc<Chunk>> = task
                         .inputs
                         .iter()
-                        .map(|i| results[i.0 as usize].clone().expect("inputs are computed before their users"))
+                        .map(|i| {
+                            results[i.0 as usize]
+                                .clone()
+                                .expect("inputs are computed before their users")
+                        })
                         .collect();
                     running += 1;
                     running_mem += task.mem_bytes;
@@ -259,7 +266,11 @@ impl Executor for LocalExecutor {
         Ok(graph
             .outputs
             .iter()
-            .map(|o| results[o.0 as usize].clone().expect("outputs are kept until returned"))
+            .map(|o| {
+                results[o.0 as usize]
+                    .clone()
+                    .expect("outputs are kept until returned")
+            })
             .collect())
     }
 
@@ -279,8 +290,13 @@ fn progress_bar(on: bool, n: usize) -> indicatif::ProgressBar {
     if !on {
         return indicatif::ProgressBar::hidden();
     }
-    let bar = indicatif::ProgressBar::with_draw_target(Some(n as u64), indicatif::ProgressDrawTarget::stderr());
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} tasks, {msg}") {
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(n as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{elapsed_precise} [{bar:40}] {pos}/{len} tasks, {msg}",
+    ) {
         bar.set_style(style);
     }
     bar

@@ -4,8 +4,8 @@
 //! may differ from std by an ulp and later ops (floor, compare) would amplify that;
 //! `math`'s own tests bound them against std.
 
-use crate::elementwise::math;
 use crate::elementwise::program::{BinaryOp, CmpOp, ElementwiseProgram, Node, UnaryOp};
+use crate::elementwise::vecmath;
 use crate::{dispatch_dtype, map_chunk, Chunk, DType, Scalar};
 use ndarray::IxDyn;
 
@@ -260,12 +260,12 @@ pub(crate) fn unary(op: UnaryOp, a: V) -> V {
         (UnaryOp::Abs, V::I32(x)) => V::I32(x.wrapping_abs()),
         (UnaryOp::Abs, V::I64(x)) => V::I64(x.wrapping_abs()),
         (UnaryOp::Abs, a) => a,
-        (UnaryOp::Sin, V::F64(x)) => V::F64(one_f64(math::sin_f64, x)),
-        (UnaryOp::Cos, V::F64(x)) => V::F64(one_f64(math::cos_f64, x)),
-        (UnaryOp::Exp, V::F64(x)) => V::F64(one_f64(math::exp_f64, x)),
-        (UnaryOp::Sin, V::F32(x)) => V::F32(one_f32(math::sin_f32, x)),
-        (UnaryOp::Cos, V::F32(x)) => V::F32(one_f32(math::cos_f32, x)),
-        (UnaryOp::Exp, V::F32(x)) => V::F32(one_f32(math::exp_f32, x)),
+        (UnaryOp::Sin, V::F64(x)) => V::F64(one_f64(vecmath::sin_f64, x)),
+        (UnaryOp::Cos, V::F64(x)) => V::F64(one_f64(vecmath::cos_f64, x)),
+        (UnaryOp::Exp, V::F64(x)) => V::F64(one_f64(vecmath::exp_f64, x)),
+        (UnaryOp::Sin, V::F32(x)) => V::F32(one_f32(vecmath::sin_f32, x)),
+        (UnaryOp::Cos, V::F32(x)) => V::F32(one_f32(vecmath::cos_f32, x)),
+        (UnaryOp::Exp, V::F32(x)) => V::F32(one_f32(vecmath::exp_f32, x)),
         (op, a) => float_op!(a, a, |x, _y| match op {
             UnaryOp::Sqrt => x.sqrt(),
             UnaryOp::Ln => x.ln(),
