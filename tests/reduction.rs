@@ -294,3 +294,20 @@ fn bad_reductions_are_errors() {
     assert_eq!(x.sum().unwrap().compute_scalar().unwrap(), 0.0);
     assert!(x.mean().unwrap().compute_scalar().unwrap().is_nan());
 }
+
+#[test]
+fn f32_reductions_stay_f32() {
+    let a =
+        ndarray::Array2::from_shape_fn((30, 17), |(i, j)| (i * 17 + j) as f32 * 0.25).into_dyn();
+    let x = DArray::from_ndarray(&a, [7, 5]).unwrap();
+    let m: f32 = x.mean().unwrap().compute_scalar().unwrap();
+    assert!((m - a.mean().unwrap()).abs() < 1e-4);
+    let v = x.var_axis(0, 1.0).unwrap().compute().unwrap();
+    let want = a.var_axis(Axis(0), 1.0);
+    assert!(v
+        .iter()
+        .zip(want.iter())
+        .all(|(g, w)| (g - w).abs() <= 1e-5 * w.abs().max(1.0)));
+    let s: f32 = x.nansum().unwrap().compute_scalar().unwrap();
+    assert!((s - a.sum()).abs() <= 1e-5 * a.sum());
+}

@@ -42,37 +42,40 @@ impl Scalar {
         }
     }
 
-    /// The value converted to `T` as Rust's `as` would.
+    /// The value converted to `T` as Rust's `as` would (wrapping between
+    /// integer types, saturating from floats; to bool: `!= 0`).
     #[must_use]
     #[allow(
         clippy::cast_possible_truncation,
         clippy::cast_sign_loss,
-        clippy::cast_precision_loss
+        clippy::cast_precision_loss,
+        clippy::cast_possible_wrap,
+        clippy::cast_lossless
     )]
     pub fn to<T: Element>(self) -> T {
-        let any: &dyn std::any::Any;
-        let (i, u);
-        match (self, T::DTYPE) {
-            (Scalar::Int(v), DType::I64) => {
-                i = v;
-                any = &i;
-            }
-            (Scalar::UInt(v), DType::U64) => {
-                u = v;
-                any = &u;
-            }
-            (Scalar::Int(v), DType::U64) => {
-                u = v as u64;
-                any = &u;
-            }
-            (Scalar::UInt(v), DType::I64) => {
-                i = v as i64;
-                any = &i;
-            }
-            (s, _) => return T::from_f64(s.to_f64()),
+        macro_rules! convert {
+            ($v:expr) => {
+                match T::DTYPE {
+                    DType::Bool => same::<T, bool>(!is_zero($v)),
+                    DType::I8 => same::<T, i8>($v as i8),
+                    DType::I16 => same::<T, i16>($v as i16),
+                    DType::I32 => same::<T, i32>($v as i32),
+                    DType::I64 => same::<T, i64>($v as i64),
+                    DType::U8 => same::<T, u8>($v as u8),
+                    DType::U16 => same::<T, u16>($v as u16),
+                    DType::U32 => same::<T, u32>($v as u32),
+                    DType::U64 => same::<T, u64>($v as u64),
+                    DType::F32 => same::<T, f32>($v as f32),
+                    DType::F64 => same::<T, f64>($v as f64),
+                }
+            };
         }
-        *any.downcast_ref::<T>()
-            .expect("dtype tag matches the Rust type")
+        match self {
+            Scalar::Bool(b) => convert!(u8::from(b)),
+            Scalar::Int(v) => convert!(v),
+            Scalar::UInt(v) => convert!(v),
+            Scalar::Float(v) => convert!(v),
+        }
     }
 
     /// The value as `f64` (`true` is 1).
@@ -88,6 +91,18 @@ impl Scalar {
     }
 }
 
+/// Tests a value of any numeric primitive for zero.
+fn is_zero<V: Copy + PartialEq + Default>(v: V) -> bool {
+    v == V::default()
+}
+
+/// `v` as `T`, where the dtype tag says `T` and `V` are the same type.
+fn same<T: 'static + Copy, V: 'static + Copy>(v: V) -> T {
+    *(&v as &dyn std::any::Any)
+        .downcast_ref::<T>()
+        .expect("dtype tag matches the Rust type")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +115,14 @@ mod tests {
         assert_eq!(Scalar::of(2.5f32).to::<f32>(), 2.5);
         assert!(Scalar::of(true).to::<bool>());
         assert_eq!(Scalar::of(7u16).to::<f64>(), 7.0);
+        // Wrapping between integers, saturating from floats, as `as`.
+        assert_eq!(Scalar::Int(-1).to::<u8>(), 255);
+        assert_eq!(Scalar::Int(300).to::<u8>(), 44);
+        assert_eq!(Scalar::Float(300.7).to::<u8>(), 255);
+        assert_eq!(Scalar::Float(-2.5).to::<i8>(), -2);
+        assert_eq!(Scalar::UInt(u64::MAX).to::<i64>(), -1);
+        assert!(!Scalar::Float(0.0).to::<bool>());
+        assert!(Scalar::Int(-3).to::<bool>());
+        assert_eq!(Scalar::Bool(true).to::<f32>(), 1.0);
     }
 }

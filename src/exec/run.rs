@@ -65,17 +65,18 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
             kind,
             axes,
             finalize,
-        } => {
-            if inputs.len() == 1 && finalize.is_some() {
-                reduce::finalize(*kind, inputs[0], axes, finalize.unwrap_or(false))?
-            } else {
-                let merged = reduce::merge(*kind, inputs)?;
-                match finalize {
-                    Some(keepdims) => reduce::finalize(*kind, &merged, axes, *keepdims)?,
-                    None => merged,
-                }
-            }
-        }
+            input,
+        } => match (finalize, inputs) {
+            (Some(keepdims), [part]) => reduce::finalize_for(*kind, part, axes, *keepdims, *input)?,
+            (Some(keepdims), _) => reduce::finalize_for(
+                *kind,
+                &reduce::merge(*kind, inputs)?,
+                axes,
+                *keepdims,
+                *input,
+            )?,
+            (None, _) => reduce::merge(*kind, inputs)?,
+        },
         Op::Slice { take } => {
             let take: Vec<layout::Take> = take
                 .iter()

@@ -125,6 +125,8 @@ pub enum Op {
         axes: Vec<usize>,
         /// `Some(keepdims)` on the last stage.
         finalize: Option<bool>,
+        /// Dtype of the reduced array (fixes the result dtype).
+        input: DType,
     },
     /// A basic slice of one input block.
     Slice {

@@ -188,6 +188,7 @@ impl Lowerer {
                         kind,
                         axes: axes.to_vec(),
                         finalize,
+                        input: input.dtype,
                     },
                     inputs,
                     mem_bytes: in_bytes + part_bytes + out,
