@@ -35,7 +35,7 @@ case "${1:-}" in
     test)
         setup_system
         setup_python
-        cargo test --workspace --all-targets
+        cargo test --workspace --lib --bins --tests --examples
         cargo test --workspace --doc
         ;;
     bench)

@@ -21,7 +21,7 @@ use std::sync::Arc;
 /// Runs graphs on a local rayon pool.
 ///
 /// ```
-/// use darray::{DArray, LocalExecutor};
+/// use darray::{DArray, Executor, LocalExecutor};
 /// let exec = LocalExecutor::with_threads(1).unwrap().memory_budget(1 << 30);
 /// let x = DArray::<f64>::ones(&[1000], [100]).unwrap();
 /// let s = x.sum().unwrap().compute_with(&exec).unwrap();
