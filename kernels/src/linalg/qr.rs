@@ -1,0 +1,237 @@
+//! Local Householder QR in the layout LAPACK wants, and the Cholesky pieces of
+//! CholeskyQR.
+//!
+//! # Packed factorization
+//! A C-order `m x n` block `A` is, in memory, the column-major `n x m` matrix
+//! `Aᵀ`. [`qr_stack`] factors that with `?gelqf` (`Aᵀ = L Q̃`, so `A = Q̃ᵀ Lᵀ`:
+//! `R = Lᵀ`, `Q = Q̃ᵀ`), in place, without a transposing copy. Its output is a
+//! C-order `(m + 1) x n` array: rows `0..m` hold the factorization (the upper
+//! triangle of rows `0..k`, `k = min(m, n)`, is `R`; the rest are reflectors),
+//! row `m` holds the `k` reflector scalars. [`apply_q`] multiplies by `Q`
+//! implicitly (`?ormlq`), never forming it.
+
+use super::{arity, mat, Real};
+use crate::chunk::Chunk;
+use crate::error::{KernelError, Result};
+use ndarray::{Array2, ArrayView2};
+
+/// Rows, columns and rank bound of a packed factorization.
+fn packed_dims<T>(p: &ArrayView2<'_, T>) -> Result<(usize, usize, usize)> {
+    let m = p
+        .nrows()
+        .checked_sub(1)
+        .ok_or_else(|| KernelError::Other("packed QR factorization with no rows".into()))?;
+    let n = p.ncols();
+    Ok((m, n, m.min(n)))
+}
+
+/// The `R` factor (`k x n`, upper trapezoidal) held in a packed factorization.
+fn r_of<T: Real>(p: &ArrayView2<'_, T>) -> Result<Array2<T>> {
+    let (_, n, k) = packed_dims(p)?;
+    Ok(Array2::from_shape_fn((k, n), |(i, j)| if j >= i { p[[i, j]] } else { T::zero() }))
+}
+
+/// Householder QR of the inputs stacked by rows: raw blocks, or (if `packed`)
+/// the R factors of packed factorizations. Output packed as the module describes.
+///
+/// # Errors
+/// Dtypes other than `T`, non-2-D inputs, column counts that differ.
+pub fn qr_stack<T: Real>(inputs: &[&Chunk], packed: bool) -> Result<Chunk> {
+    let parts: Vec<Array2<T>> = Vec::new();
+    let mut views: Vec<ArrayView2<T>> = Vec::with_capacity(inputs.len());
+    let mut owned = parts;
+    for c in inputs {
+        let v = mat::<T>(c)?;
+        if packed {
+            owned.push(r_of(&v)?);
+        } else {
+            views.push(v);
+        }
+    }
+    if packed {
+        views = owned.iter().map(|a| a.view()).collect();
+    }
+    let n = views.first().map_or(0, |v| v.ncols());
+    if views.iter().any(|v| v.ncols() != n) {
+        return Err(KernelError::Other("QR of blocks with different column counts".into()));
+    }
+    let m: usize = views.iter().map(|v| v.nrows()).sum();
+    let k = m.min(n);
+    let mut buf = Vec::with_capacity((m + 1) * n);
+    for v in &views {
+        match v.as_slice() {
+            Some(s) => buf.extend_from_slice(s),
+            None => buf.extend(v.iter().copied()),
+        }
+    }
+    buf.resize((m + 1) * n, T::zero());
+    if k > 0 {
+        let (a, tail) = buf.split_at_mut(m * n);
+        // Column-major `n x m` (`Aᵀ`), leading dimension `n`; tau into the last row.
+        T::gelqf(n, m, a, n, &mut tail[..k])?;
+    }
+    let out = Array2::from_shape_vec((m + 1, n), buf).expect("(m + 1) * n elements");
+    Ok(T::into_chunk(out.into_dyn()))
+}
+
+/// `±1` per row of `R`, making its diagonal non-negative.
+fn signs<T: Real>(p: &ArrayView2<'_, T>, k: usize) -> Vec<T> {
+    (0..k).map(|i| if p[[i, i]] < T::zero() { -T::one() } else { T::one() }).collect()
+}
+
+/// `Q [C; 0]` (`m x p`, C order) for the packed factorization `inputs[0]` (`m`
+/// rows, `k` reflectors) and `C` the rows `offset..offset + k` of `inputs[1]`;
+/// with one input, `C` is the diagonal sign matrix of its R (the root of a TSQR
+/// tree, whose R [`r_factor`] signs the same way).
+///
+/// # Errors
+/// Dtypes other than `T`, `C` rows out of range.
+pub fn apply_q<T: Real>(inputs: &[&Chunk], offset: usize) -> Result<Chunk> {
+    let p = mat::<T>(inputs[0])?;
+    let (m, n, k) = packed_dims(&p)?;
+    let c: Array2<T> = match inputs {
+        [_] => {
+            let s = signs(&p, k);
+            Array2::from_shape_fn((k, k), |(i, j)| if i == j { s[i] } else { T::zero() })
+        }
+        [_, src] => {
+            let src = mat::<T>(src)?;
+            if offset + k > src.nrows() {
+                return Err(KernelError::Other(format!("apply_q: rows {offset}..{} of {}", offset + k, src.nrows())));
+            }
+            src.slice(ndarray::s![offset..offset + k, ..]).to_owned()
+        }
+        _ => return Err(KernelError::Other(format!("apply_q: {} inputs", inputs.len()))),
+    };
+    let pc = c.ncols();
+    let mut x = vec![T::zero(); m * pc];
+    for (dst, src) in x.chunks_mut(pc.max(1)).zip(c.rows()) {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d = *s;
+        }
+    }
+    if k > 0 && pc > 0 {
+        let p = p.as_standard_layout();
+        let flat = p.as_slice().expect("standard layout");
+        let tau = &flat[m * n..m * n + k];
+        // X (C-order m x pc) is column-major Xᵀ (pc x m): Xᵀ := Xᵀ Q̃ = (Q̃ᵀ X)ᵀ.
+        T::ormlq(b'R', b'N', pc, m, k, &flat[..m * n], n, tau, &mut x, pc)?;
+    }
+    Ok(T::into_chunk(Array2::from_shape_vec((m, pc), x).expect("m * pc elements").into_dyn()))
+}
+
+/// The R factor of a packed factorization with its rows signed so the diagonal
+/// is non-negative (matching [`apply_q`] with one input).
+///
+/// # Errors
+/// Dtype other than `T`.
+pub fn r_factor<T: Real>(inputs: &[&Chunk]) -> Result<Chunk> {
+    let p = mat::<T>(arity("r_factor", inputs, 1)?[0])?;
+    let (_, _, k) = packed_dims(&p)?;
+    let s = signs(&p, k);
+    let mut r = r_of(&p)?;
+    for (mut row, s) in r.rows_mut().into_iter().zip(s) {
+        row.mapv_inplace(|v| v * s);
+    }
+    Ok(T::into_chunk(r.into_dyn()))
+}
+
+/// Upper Cholesky factor `R` (`RᵀR = G + shift · trace(G) · I`) of a square `G`.
+///
+/// # Errors
+/// `G` not square, or not positive definite (rank deficient or too
+/// ill-conditioned for CholeskyQR).
+pub fn cholesky<T: Real>(inputs: &[&Chunk], shift: f64) -> Result<Chunk> {
+    let g = mat::<T>(arity("cholesky", inputs, 1)?[0])?;
+    let n = g.nrows();
+    if g.ncols() != n {
+        return Err(KernelError::Shape { expected: vec![n, n], got: g.shape().to_vec() });
+    }
+    let mut a = g.as_standard_layout().into_owned();
+    if shift > 0.0 {
+        let tr: T = (0..n).map(|i| a[[i, i]]).sum();
+        let s = T::real(shift) * tr;
+        for i in 0..n {
+            a[[i, i]] += s;
+        }
+    }
+    let buf = a.as_slice_mut().expect("standard layout");
+    // C-order `G` is column-major `Gᵀ = G`; its lower factor `L` is C-order `Lᵀ = R`.
+    if !T::potrf(b'L', n, buf, n)? {
+        return Err(KernelError::Other(
+            "Gram matrix is not positive definite: the matrix is rank deficient or too ill-conditioned for CholeskyQR (use Householder TSQR)".into(),
+        ));
+    }
+    for i in 0..n {
+        for j in 0..i {
+            a[[i, j]] = T::zero();
+        }
+    }
+    Ok(T::into_chunk(a.into_dyn()))
+}
+
+/// `A R⁻¹` for a 2-D block `A` (`m x n`) and upper-triangular `R` (`n x n`).
+///
+/// # Errors
+/// Dtypes other than `T`, shapes that do not fit, a singular `R`.
+pub fn tri_solve_right<T: Real>(inputs: &[&Chunk]) -> Result<Chunk> {
+    let ins = arity("trsm", inputs, 2)?;
+    let (a, r) = (mat::<T>(ins[0])?, mat::<T>(ins[1])?);
+    let (m, n) = a.dim();
+    if r.dim() != (n, n) {
+        return Err(KernelError::Shape { expected: vec![n, n], got: r.shape().to_vec() });
+    }
+    let mut b = a.as_standard_layout().into_owned();
+    if m > 0 && n > 0 {
+        let r = r.as_standard_layout();
+        // C-order `A` is column-major `Aᵀ` and C-order `R` column-major lower `Rᵀ`:
+        // solving `Rᵀ Y = Aᵀ` gives `Y = (A R⁻¹)ᵀ`, which is C-order `A R⁻¹`.
+        T::trtrs(b'L', b'N', n, m, r.as_slice().expect("standard layout"), n, b.as_slice_mut().expect("standard layout"), n)?;
+    }
+    Ok(T::into_chunk(b.into_dyn()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    fn test_matrix(m: usize, n: usize) -> Array2<f64> {
+        Array2::from_shape_fn((m, n), |(i, j)| ((i * 7 + j * 13) % 17) as f64 - 8.0 + (i as f64).sin())
+    }
+
+    fn get(c: &Chunk) -> Array2<f64> {
+        mat::<f64>(c).unwrap().to_owned()
+    }
+
+    #[test]
+    fn packed_qr_reconstructs() {
+        for (m, n) in [(1, 1), (5, 3), (40, 7), (3, 5), (0, 3), (7, 0)] {
+            let a = test_matrix(m, n);
+            let ca = Chunk::F64(a.clone().into_dyn());
+            let p = qr_stack::<f64>(&[&ca], false).unwrap();
+            let q = get(&apply_q::<f64>(&[&p], 0).unwrap());
+            let r = get(&r_factor::<f64>(&[&p]).unwrap());
+            let k = m.min(n);
+            assert_eq!(q.dim(), (m, k));
+            assert_eq!(r.dim(), (k, n));
+            let err = (&q.dot(&r) - &a).iter().map(|x| x * x).sum::<f64>().sqrt();
+            assert!(err < 1e-12 * (1.0 + a.iter().map(|x| x * x).sum::<f64>().sqrt()), "{m}x{n}: {err}");
+            let ortho = (&q.t().dot(&q) - &Array2::<f64>::eye(k)).iter().map(|x: &f64| x.abs()).fold(0.0, f64::max);
+            assert!(ortho < 1e-13, "{ortho}");
+            assert!((0..k).all(|i| r[[i, i]] >= 0.0));
+        }
+    }
+
+    #[test]
+    fn cholesky_and_solve_give_orthonormal_q() {
+        let a = test_matrix(50, 6);
+        let ca = Chunk::F64(a.clone().into_dyn());
+        let g = crate::linalg::matmul::gram::<f64>(&[&ca]).unwrap();
+        let r = cholesky::<f64>(&[&g], 0.0).unwrap();
+        let q = get(&tri_solve_right::<f64>(&[&ca, &r]).unwrap());
+        let rr = get(&r);
+        assert!((&q.dot(&rr) - &a).iter().all(|x: &f64| x.abs() < 1e-10));
+        assert!((&q.t().dot(&q) - &Array2::<f64>::eye(6)).iter().all(|x: &f64| x.abs() < 1e-10));
+    }
+}
