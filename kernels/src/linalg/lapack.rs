@@ -35,7 +35,8 @@ fn check(routine: &str, info: c_int) -> Result<()> {
 /// A real floating-point type with the LAPACK routines the kernels need.
 /// Implemented for `f32` and `f64`.
 pub trait Real:
-    Element
+    Element<Sum = Self, Float = Self>
+    + num_traits::Float
     + ndarray::LinalgScalar
     + ndarray_linalg::Lapack<Real = Self>
     + ndarray_linalg::Scalar

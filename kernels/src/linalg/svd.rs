@@ -35,7 +35,7 @@ pub fn svd_packed<T: Real>(inputs: &[&Chunk]) -> Result<Chunk> {
             let row = vt.row(i);
             let mut best = 0;
             for (j, v) in row.iter().enumerate() {
-                if v.abs() > row[best].abs() {
+                if num_traits::Float::abs(*v) > num_traits::Float::abs(row[best]) {
                     best = j;
                 }
             }
@@ -130,7 +130,7 @@ pub fn ortho_error<T: Real>(inputs: &[&Chunk]) -> Result<Chunk> {
         let d = if i == j { v - T::one() } else { v };
         acc += d * d;
     }
-    Ok(T::into_chunk(ArrayD::from_elem(IxDyn(&[]), acc.sqrt())))
+    Ok(T::into_chunk(ArrayD::from_elem(IxDyn(&[]), num_traits::Float::sqrt(acc))))
 }
 
 #[cfg(test)]
