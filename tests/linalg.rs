@@ -138,10 +138,19 @@ proptest! {
         prop_assume!(m >= n);
         let a = if ill { conditioned(seed, m, n, 1e6) } else { random(seed, m, n) };
         let da = DArray::from_ndarray(&a, vec![rows, vec![n]]).unwrap();
-        for method in [QrMethod::CholeskyQr2, QrMethod::ShiftedCholeskyQr3] {
+        for method in [QrMethod::CholeskyQr2, QrMethod::ShiftedCholeskyQr3, QrMethod::Auto] {
             let (q, r) = linalg::tsqr_with(&da, method).unwrap();
             check_qr(&a, &two(q.compute().unwrap()), &two(r.compute().unwrap()), 1e-12);
         }
+    }
+
+    #[test]
+    fn auto_qr_falls_back_when_cholesky_is_not_accurate((m, n, rows, seed) in tall(), cond_exp in 0i32..14) {
+        // Condition numbers 1 to 1e13: CholeskyQR2 below about 1e7, Householder above.
+        let a = conditioned(seed, m, n, 10f64.powi(cond_exp));
+        let da = DArray::from_ndarray(&a, vec![rows, vec![n]]).unwrap();
+        let (q, r) = linalg::tsqr_with(&da, QrMethod::Auto).unwrap();
+        check_qr(&a, &two(q.compute().unwrap()), &two(r.compute().unwrap()), 1e-12);
     }
 
     #[test]
@@ -261,6 +270,19 @@ fn tsqr_bit_identical_across_executors() {
             Some(f) => f.iter().zip(&got).for_each(|(x, y)| assert_bits_eq(x, y)),
         }
     }
+}
+
+#[test]
+fn auto_qr_rank_deficient_falls_back() {
+    let mut a = random(51, 300, 6);
+    a.column_mut(3).fill(0.0);
+    let da = DArray::from_ndarray(&a, [40, 6]).unwrap();
+    let (q, r) = linalg::qr_with(&da, QrMethod::Auto).unwrap();
+    let (q, r) = (two(q.compute().unwrap()), two(r.compute().unwrap()));
+    assert!(fro(&(q.dot(&r) - &a)) < 1e-12 * fro(&a));
+    assert!(fro(&(q.t().dot(&q) - Array2::<f64>::eye(6))) < 1e-12);
+    let g = linalg::tsqr_with(&da, QrMethod::Auto).unwrap().0.graph().unwrap();
+    assert!(g.op_counts().contains_key("ortho_check") && g.op_counts().contains_key("select"));
 }
 
 #[test]

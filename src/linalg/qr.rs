@@ -33,6 +33,13 @@ pub enum QrMethod {
     /// Shifted CholeskyQR3 (Fukaya et al. 2020): a shifted first pass, then
     /// CholeskyQR2; accurate while `cond(A)` is below about `u^(-1)`.
     ShiftedCholeskyQr3,
+    /// CholeskyQR2 when it is accurate, Householder TSQR when not, decided while
+    /// the graph runs: the first Cholesky factor refuses (NaN) when its estimated
+    /// condition number exceeds `u^(-1/2)/8`, then `‖QᵀQ - I‖_F` of the result is
+    /// measured (one more pass, at the speed of `AᵀA`); above 1e-12 (`f64`) or
+    /// 1e-5 (`f32`), the Householder tasks, which wait on that check and are
+    /// no-ops otherwise, compute the answer. Never worse than [`QrMethod::Householder`].
+    Auto,
 }
 
 /// Per-node sizes of a TSQR tree: `levels[0]` are the row blocks, each level's
@@ -43,10 +50,13 @@ struct TsqrPlan {
     a: Arc<Expr>,
     /// `(rows stacked, rank bound k)` per node per level.
     levels: Vec<Vec<(usize, usize)>>,
+    /// For [`QrMethod::Auto`]: the 0-d flag (1: fast path passed) that every
+    /// task of this plan waits on, running only if it is 0.
+    guard: Option<Arc<Expr>>,
 }
 
 impl TsqrPlan {
-    fn new(a: Arc<Expr>) -> TsqrPlan {
+    fn new(a: Arc<Expr>, guard: Option<Arc<Expr>>) -> TsqrPlan {
         let n = a.shape[1];
         let mut levels = vec![a.grid[0].iter().map(|&m| (m, m.min(n))).collect::<Vec<_>>()];
         while levels.last().expect("a level").len() > 1 {
@@ -65,7 +75,20 @@ impl TsqrPlan {
             id: ArrayId::fresh(),
             a,
             levels,
+            guard,
         }
+    }
+
+    /// Appends a task, guarded by the plan's flag if it has one.
+    fn push(&self, l: &mut Lowerer, key: ChunkKey, op: LinalgOp, mut ins: Vec<TaskId>, out: u64, scratch: u64) -> Result<TaskId> {
+        let op = match &self.guard {
+            Some(g) => {
+                ins.push(l.block(g, &[])?);
+                LinalgOp::Fallback { op: Box::new(op) }
+            }
+            None => op,
+        };
+        Ok(l.push_task(key, Op::Linalg { op }, ins, out, scratch))
     }
 
     fn top(&self) -> usize {
@@ -107,7 +130,7 @@ impl TsqrPlan {
                 ((lo..hi).map(|c| self.packed(l, level - 1, c)).collect::<Result<Vec<_>>>()?, true)
             };
             let out = (rows as u64 + 1) * n * self.elem();
-            Ok(l.push_task(self.pkey(1 + level, j), Op::Linalg { op: LinalgOp::QrStack { packed } }, ins, out, self.work()))
+            self.push(l, self.pkey(1 + level, j), LinalgOp::QrStack { packed }, ins, out, self.work())
         })
     }
 
@@ -123,7 +146,7 @@ impl TsqrPlan {
                 (vec![p, self.applied(l, level + 1, parent, None)?], offset)
             };
             let out = (self.levels[level][j].0 * self.rank()) as u64 * self.elem();
-            Ok(l.push_task(k, Op::Linalg { op: LinalgOp::ApplyQ { offset } }, ins, out, self.work()))
+            self.push(l, k, LinalgOp::ApplyQ { offset }, ins, out, self.work())
         };
         match leaf_key {
             Some(k) => make(l, k),
@@ -151,7 +174,7 @@ impl CustomLower for TsqrR {
     fn block(&self, l: &mut Lowerer, e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
         let plan = &self.0;
         let p = plan.packed(l, plan.top(), 0)?;
-        Ok(l.push_task(key(e, 0, idx), Op::Linalg { op: LinalgOp::RFactor }, vec![p], crate::ops::bytes(e, idx), 0))
+        plan.push(l, key(e, 0, idx), LinalgOp::RFactor, vec![p], crate::ops::bytes(e, idx), 0)
     }
 }
 
@@ -207,24 +230,41 @@ pub fn tsqr<T: Real>(a: &DArray<T>) -> Result<(DArray<T>, DArray<T>)> {
 pub fn tsqr_with<T: Real>(a: &DArray<T>, method: QrMethod) -> Result<(DArray<T>, DArray<T>)> {
     let e = tall_skinny(a, "tsqr")?;
     match method {
-        QrMethod::Householder => {
-            let plan = Arc::new(TsqrPlan::new(e));
-            let (m, n, k) = (plan.a.shape[0], plan.a.shape[1], plan.rank());
-            let q = Expr::new("tsqr-q", vec![m, k], vec![plan.a.grid[0].clone(), vec![k]], T::DTYPE, ExprKind::Custom(Arc::new(TsqrQ(plan.clone()))));
-            let r = Expr::new("tsqr-r", vec![k, n], vec![vec![k], vec![n]], T::DTYPE, ExprKind::Custom(Arc::new(TsqrR(plan))));
-            Ok((DArray::wrap(q), DArray::wrap(r)))
-        }
-        QrMethod::CholeskyQr2 => cholesky_qr(&DArray::wrap(e), 2, 0.0),
+        QrMethod::Householder => Ok(householder::<T>(e, None)),
+        QrMethod::CholeskyQr2 => cholesky_qr(&DArray::wrap(e), 2, 0.0, None),
         QrMethod::ShiftedCholeskyQr3 => {
             let (m, n) = (e.shape[0] as f64, e.shape[1] as f64);
             let shift = 11.0 * (m * n + n * (n + 1.0)) * T::UNIT_ROUNDOFF;
-            cholesky_qr(&DArray::wrap(e), 3, shift)
+            cholesky_qr(&DArray::wrap(e), 3, shift, None)
+        }
+        QrMethod::Auto if e.shape[0] < e.shape[1] => Ok(householder::<T>(e, None)),
+        QrMethod::Auto => {
+            let n = e.shape[1];
+            let max_cond = (1.0 / T::UNIT_ROUNDOFF).sqrt() / 8.0;
+            let (qf, rf) = cholesky_qr(&DArray::<T>::wrap(e.clone()), 2, 0.0, Some(max_cond))?;
+            let g = tensordot(&qf, &qf, &[0], &[0])?;
+            let tol = if T::UNIT_ROUNDOFF < 1e-10 { 1e-12 } else { 1e-5 };
+            let flag = small("qr-check", LinalgOp::OrthoCheck { tol }, &[&g.expr], vec![], T::DTYPE, 0);
+            let (qh, rh) = householder::<T>(e, Some(flag.clone()));
+            let q = rowwise("qr-q", LinalgOp::Select, &[&qf.expr, &qh.expr], &[&flag], n, T::DTYPE);
+            let r = small("qr-r", LinalgOp::Select, &[&rf.expr, &rh.expr, &flag], vec![n, n], T::DTYPE, 0);
+            Ok((DArray::wrap(q), DArray::wrap(r)))
         }
     }
 }
 
-/// `passes` rounds of CholeskyQR, the first with a relative diagonal shift.
-fn cholesky_qr<T: Real>(a: &DArray<T>, passes: usize, shift: f64) -> Result<(DArray<T>, DArray<T>)> {
+/// Lazy `(Q, R)` of Householder TSQR of `e` (2-D, one column block).
+fn householder<T: Real>(e: Arc<Expr>, guard: Option<Arc<Expr>>) -> (DArray<T>, DArray<T>) {
+    let plan = Arc::new(TsqrPlan::new(e, guard));
+    let (m, n, k) = (plan.a.shape[0], plan.a.shape[1], plan.rank());
+    let q = Expr::new("tsqr-q", vec![m, k], vec![plan.a.grid[0].clone(), vec![k]], T::DTYPE, ExprKind::Custom(Arc::new(TsqrQ(plan.clone()))));
+    let r = Expr::new("tsqr-r", vec![k, n], vec![vec![k], vec![n]], T::DTYPE, ExprKind::Custom(Arc::new(TsqrR(plan))));
+    (DArray::wrap(q), DArray::wrap(r))
+}
+
+/// `passes` rounds of CholeskyQR, the first with a relative diagonal shift (and,
+/// for the automatic method, a condition limit).
+fn cholesky_qr<T: Real>(a: &DArray<T>, passes: usize, shift: f64, max_cond: Option<f64>) -> Result<(DArray<T>, DArray<T>)> {
     let n = a.shape()[1];
     if a.shape()[0] < n {
         return Err(Error::InvalidArgument {
@@ -236,8 +276,8 @@ fn cholesky_qr<T: Real>(a: &DArray<T>, passes: usize, shift: f64) -> Result<(DAr
     let mut r: Option<DArray<T>> = None;
     for pass in 0..passes {
         let g = tensordot(&q, &q, &[0], &[0])?;
-        let sh = if pass == 0 { shift } else { 0.0 };
-        let ri = DArray::wrap(small("chol", LinalgOp::Cholesky { shift: sh }, &[&g.expr], vec![n, n], T::DTYPE, 0));
+        let (shift, max_cond) = if pass == 0 { (shift, max_cond) } else { (0.0, max_cond.map(|_| f64::INFINITY)) };
+        let ri = DArray::wrap(small("chol", LinalgOp::Cholesky { shift, max_cond }, &[&g.expr], vec![n, n], T::DTYPE, 0));
         q = DArray::wrap(rowwise("cholqr-q", LinalgOp::TriSolveRight, &[&q.expr], &[&ri.expr], n, T::DTYPE));
         r = Some(match r {
             None => ri,

@@ -1,8 +1,7 @@
 //! The LAPACK and BLAS routines the linear-algebra kernels call, for `f32` and
 //! `f64`, behind one trait ([`Real`]). Matrices are passed as column-major
 //! buffers with a leading dimension, as LAPACK takes them; a C-order `m x n`
-//! block is the column-major `n x m` transpose, which is how the kernels avoid
-//! layout copies (they factor `Aᵀ = L Q` with `?gelqf` instead of `A = Q R`).
+//! block is, in memory, the column-major `n x m` transpose.
 
 use crate::dtype::Element;
 use crate::error::{KernelError, Result};
@@ -46,20 +45,20 @@ pub trait Real:
     /// Unit roundoff (half the machine epsilon).
     const UNIT_ROUNDOFF: f64;
 
-    /// `?gelqf` on the column-major `m x n` matrix `a` (leading dimension `lda`);
+    /// `?geqrf` on the column-major `m x n` matrix `a` (leading dimension `lda`);
     /// writes `min(m, n)` reflector scalars into `tau`.
     ///
     /// # Errors
     /// LAPACK reporting an illegal argument.
-    fn gelqf(m: usize, n: usize, a: &mut [Self], lda: usize, tau: &mut [Self]) -> Result<()>;
+    fn geqrf(m: usize, n: usize, a: &mut [Self], lda: usize, tau: &mut [Self]) -> Result<()>;
 
-    /// `?ormlq`: `c := c Q` (`side = b'R'`, `trans = b'N'`) and the other three
-    /// combinations, with `Q` from [`Real::gelqf`] of `k` reflectors stored in `a`.
+    /// `?ormqr`: `c := Q c` (`side = b'L'`, `trans = b'N'`) and the other three
+    /// combinations, with `Q` from [`Real::geqrf`] of `k` reflectors stored in `a`.
     ///
     /// # Errors
     /// LAPACK reporting an illegal argument.
     #[allow(clippy::too_many_arguments)]
-    fn ormlq(side: u8, trans: u8, m: usize, n: usize, k: usize, a: &[Self], lda: usize, tau: &[Self], c: &mut [Self], ldc: usize) -> Result<()>;
+    fn ormqr(side: u8, trans: u8, m: usize, n: usize, k: usize, a: &[Self], lda: usize, tau: &[Self], c: &mut [Self], ldc: usize) -> Result<()>;
 
     /// `?potrf`: Cholesky factor in place; `Ok(false)` if the matrix is not
     /// (numerically) positive definite.
@@ -77,38 +76,38 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ty, $u:expr, $gelqf:ident, $ormlq:ident, $potrf:ident, $trtrs:ident) => {
+    ($t:ty, $u:expr, $geqrf:ident, $ormqr:ident, $potrf:ident, $trtrs:ident) => {
         impl Real for $t {
             const UNIT_ROUNDOFF: f64 = $u;
 
-            fn gelqf(m: usize, n: usize, a: &mut [Self], lda: usize, tau: &mut [Self]) -> Result<()> {
+            fn geqrf(m: usize, n: usize, a: &mut [Self], lda: usize, tau: &mut [Self]) -> Result<()> {
                 let (mi, ni, ldai) = (int(m)?, int(n)?, int(lda.max(1))?);
                 let mut info = 0;
                 let mut query = [0.0 as $t];
                 // SAFETY: workspace query; LAPACK reads only the dimensions.
-                unsafe { lapack_sys::$gelqf(&mi, &ni, a.as_mut_ptr(), &ldai, tau.as_mut_ptr(), query.as_mut_ptr(), &-1, &mut info) };
-                check(stringify!($gelqf), info)?;
+                unsafe { lapack_sys::$geqrf(&mi, &ni, a.as_mut_ptr(), &ldai, tau.as_mut_ptr(), query.as_mut_ptr(), &-1, &mut info) };
+                check(stringify!($geqrf), info)?;
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                let lwork = (query[0] as usize).max(m.max(1));
+                let lwork = (query[0] as usize).max(m.max(n).max(1));
                 let mut work = vec![0.0 as $t; lwork];
                 let lw = int(lwork)?;
                 debug_assert!(a.len() >= lda * n.saturating_sub(1) + m && tau.len() >= m.min(n));
                 // SAFETY: `a` holds an `m x n` column-major matrix with leading
                 // dimension `lda`, `tau` min(m, n) entries, `work` `lwork`.
-                unsafe { lapack_sys::$gelqf(&mi, &ni, a.as_mut_ptr(), &ldai, tau.as_mut_ptr(), work.as_mut_ptr(), &lw, &mut info) };
-                check(stringify!($gelqf), info)
+                unsafe { lapack_sys::$geqrf(&mi, &ni, a.as_mut_ptr(), &ldai, tau.as_mut_ptr(), work.as_mut_ptr(), &lw, &mut info) };
+                check(stringify!($geqrf), info)
             }
 
-            fn ormlq(side: u8, trans: u8, m: usize, n: usize, k: usize, a: &[Self], lda: usize, tau: &[Self], c: &mut [Self], ldc: usize) -> Result<()> {
+            fn ormqr(side: u8, trans: u8, m: usize, n: usize, k: usize, a: &[Self], lda: usize, tau: &[Self], c: &mut [Self], ldc: usize) -> Result<()> {
                 let (mi, ni, ki, ldai, ldci) = (int(m)?, int(n)?, int(k)?, int(lda.max(1))?, int(ldc.max(1))?);
                 let (s, t) = (side as c_char, trans as c_char);
                 let mut info = 0;
                 let mut query = [0.0 as $t];
                 // SAFETY: workspace query; LAPACK reads only the dimensions.
                 unsafe {
-                    lapack_sys::$ormlq(&s, &t, &mi, &ni, &ki, a.as_ptr(), &ldai, tau.as_ptr(), c.as_mut_ptr(), &ldci, query.as_mut_ptr(), &-1, &mut info)
+                    lapack_sys::$ormqr(&s, &t, &mi, &ni, &ki, a.as_ptr(), &ldai, tau.as_ptr(), c.as_mut_ptr(), &ldci, query.as_mut_ptr(), &-1, &mut info)
                 };
-                check(stringify!($ormlq), info)?;
+                check(stringify!($ormqr), info)?;
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                 let lwork = (query[0] as usize).max(m.max(n).max(1));
                 let mut work = vec![0.0 as $t; lwork];
@@ -117,9 +116,9 @@ macro_rules! impl_real {
                 // SAFETY: `a` holds `k` reflectors (leading dimension `lda`), `c`
                 // an `m x n` column-major matrix with leading dimension `ldc`.
                 unsafe {
-                    lapack_sys::$ormlq(&s, &t, &mi, &ni, &ki, a.as_ptr(), &ldai, tau.as_ptr(), c.as_mut_ptr(), &ldci, work.as_mut_ptr(), &lw, &mut info)
+                    lapack_sys::$ormqr(&s, &t, &mi, &ni, &ki, a.as_ptr(), &ldai, tau.as_ptr(), c.as_mut_ptr(), &ldci, work.as_mut_ptr(), &lw, &mut info)
                 };
-                check(stringify!($ormlq), info)
+                check(stringify!($ormqr), info)
             }
 
             fn potrf(uplo: u8, n: usize, a: &mut [Self], lda: usize) -> Result<bool> {
@@ -152,5 +151,6 @@ macro_rules! impl_real {
     };
 }
 
-impl_real!(f64, f64::EPSILON / 2.0, dgelqf_, dormlq_, dpotrf_, dtrtrs_);
-impl_real!(f32, f32::EPSILON as f64 / 2.0, sgelqf_, sormlq_, spotrf_, strtrs_);
+impl_real!(f64, f64::EPSILON / 2.0, dgeqrf_, dormqr_, dpotrf_, dtrtrs_);
+impl_real!(f32, f32::EPSILON as f64 / 2.0, sgeqrf_, sormqr_, spotrf_, strtrs_);
+

@@ -54,6 +54,10 @@ pub enum LinalgOp {
     Cholesky {
         /// Relative diagonal shift (0 for plain Cholesky).
         shift: f64,
+        /// `None`: fail if `G` is not positive definite. `Some(c)`: return a NaN
+        /// matrix instead, also when `R`'s estimated condition number exceeds `c`
+        /// (the automatic method, which then falls back to Householder).
+        max_cond: Option<f64>,
     },
     /// `A R⁻¹` for a block `A` and an upper-triangular `R`.
     TriSolveRight,
@@ -79,6 +83,21 @@ pub enum LinalgOp {
     /// `‖G - I‖_F` of a square input (0-d), to measure the orthogonality of a Q
     /// whose Gram matrix is `G`.
     OrthoError,
+    /// 0-d flag: 1 if `‖G - I‖_F < tol` for the square input `G` (the fast path
+    /// of an automatic QR passed), else 0.
+    OrthoCheck {
+        /// Tolerance on `‖QᵀQ - I‖_F`.
+        tol: f64,
+    },
+    /// `op` on all inputs but the last, a 0-d flag from [`LinalgOp::OrthoCheck`]:
+    /// runs only if the flag is 0 (the fast path failed); otherwise returns an
+    /// empty `0 x 0` block at once.
+    Fallback {
+        /// The guarded kernel.
+        op: Box<LinalgOp>,
+    },
+    /// `inputs[0]` if the 0-d flag `inputs[2]` is 1, else `inputs[1]`.
+    Select,
 }
 
 impl LinalgOp {
@@ -99,6 +118,9 @@ impl LinalgOp {
             LinalgOp::LstsqSolve { .. } => "lstsq",
             LinalgOp::Rank { .. } => "rank",
             LinalgOp::OrthoError => "ortho_error",
+            LinalgOp::OrthoCheck { .. } => "ortho_check",
+            LinalgOp::Fallback { op } => op.name(),
+            LinalgOp::Select => "select",
         }
     }
 }
@@ -130,14 +152,36 @@ fn run_typed<T: Real>(op: &LinalgOp, inputs: &[&Chunk]) -> Result<Chunk> {
         LinalgOp::QrStack { packed } => qr::qr_stack::<T>(inputs, *packed),
         LinalgOp::ApplyQ { offset } => qr::apply_q::<T>(inputs, *offset),
         LinalgOp::RFactor => qr::r_factor::<T>(inputs),
-        LinalgOp::Cholesky { shift } => qr::cholesky::<T>(inputs, *shift),
+        LinalgOp::Cholesky { shift, max_cond } => qr::cholesky::<T>(inputs, *shift, *max_cond),
         LinalgOp::TriSolveRight => qr::tri_solve_right::<T>(inputs),
         LinalgOp::SvdPacked => svd::svd_packed::<T>(inputs),
         LinalgOp::Take { rows, cols } => svd::take::<T>(inputs, *rows, *cols),
         LinalgOp::LstsqSolve { rcond } => svd::lstsq_solve::<T>(inputs, *rcond),
         LinalgOp::Rank { rcond } => svd::rank::<T>(inputs, *rcond),
         LinalgOp::OrthoError => svd::ortho_error::<T>(inputs),
+        LinalgOp::OrthoCheck { tol } => {
+            let e = svd::ortho_error::<T>(inputs)?;
+            let ok = T::view_chunk(&e).and_then(|v| v.first().copied()).is_some_and(|v| v < T::real(*tol));
+            Ok(T::into_chunk(ndarray::ArrayD::from_elem(ndarray::IxDyn(&[]), if ok { T::one() } else { T::zero() })))
+        }
+        LinalgOp::Fallback { op } => {
+            let (flag, rest) = inputs.split_last().ok_or_else(|| KernelError::Other("fallback: no flag".into()))?;
+            if flag_set::<T>(flag)? {
+                Ok(T::into_chunk(ndarray::ArrayD::zeros(ndarray::IxDyn(&[0, 0]))))
+            } else {
+                run_typed::<T>(op, rest)
+            }
+        }
+        LinalgOp::Select => {
+            let ins = arity("select", inputs, 3)?;
+            Ok(if flag_set::<T>(ins[2])? { ins[0].clone() } else { ins[1].clone() })
+        }
     }
+}
+
+fn flag_set<T: Real>(c: &Chunk) -> Result<bool> {
+    let v = T::view_chunk(c).and_then(|v| v.first().copied());
+    v.map(|v| v == T::one()).ok_or_else(|| KernelError::Other("expected a 0-d flag".into()))
 }
 
 /// The 2-D array of type `T` inside a chunk.
