@@ -200,7 +200,9 @@ fn partition_fixed(n: usize, seed: u64) -> Vec<usize> {
     let mut left = n;
     let mut s = seed | 1;
     while left > 0 {
-        s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        s = s
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         let take = 1 + (s >> 33) as usize % left.min(7);
         v.push(take);
         left -= take;
@@ -214,7 +216,10 @@ fn tensordot_nd_matches_loops() {
     let b = ArrayD::from_shape_vec(ndarray::IxDyn(&[5, 2, 4]), normals(2, 40)).unwrap();
     let da = DArray::from_ndarray(&a, vec![vec![2, 1], vec![1, 3], vec![2, 2, 1]]).unwrap();
     let db = DArray::from_ndarray(&b, vec![vec![3, 2], vec![1, 1], vec![4]]).unwrap();
-    let got = linalg::tensordot(&da, &db, &[1, -1], &[2, 0]).unwrap().compute().unwrap();
+    let got = linalg::tensordot(&da, &db, &[1, -1], &[2, 0])
+        .unwrap()
+        .compute()
+        .unwrap();
     assert_eq!(got.shape(), &[3, 2]);
     for i in 0..3 {
         for l in 0..2 {
@@ -249,7 +254,12 @@ fn tsqr_rechunks_columns_and_shares_the_tree() {
     let a = random(9, 500, 6);
     let da = DArray::from_ndarray(&a, [7, 4]).unwrap();
     let (q, r) = linalg::tsqr(&da).unwrap();
-    check_qr(&a, &two(q.compute().unwrap()), &two(r.compute().unwrap()), 1e-12);
+    check_qr(
+        &a,
+        &two(q.compute().unwrap()),
+        &two(r.compute().unwrap()),
+        1e-12,
+    );
     // 72 row blocks: a local QR each, then a tree of fan-in 8 (9 + 2 + 1 nodes),
     // and one Q application per node.
     let g = darray::graph::Graph::from_bytes(&q.graph().unwrap().to_bytes().unwrap()).unwrap();
@@ -264,7 +274,12 @@ fn tsqr_bit_identical_across_executors() {
     let (u, s, _) = linalg::svd(&a).unwrap();
     let mut first = None;
     for exec in executors() {
-        let got = [q.compute_with(&exec).unwrap(), r.compute_with(&exec).unwrap(), u.compute_with(&exec).unwrap(), s.compute_with(&exec).unwrap()];
+        let got = [
+            q.compute_with(&exec).unwrap(),
+            r.compute_with(&exec).unwrap(),
+            u.compute_with(&exec).unwrap(),
+            s.compute_with(&exec).unwrap(),
+        ];
         match &first {
             None => first = Some(got),
             Some(f) => f.iter().zip(&got).for_each(|(x, y)| assert_bits_eq(x, y)),
@@ -281,7 +296,11 @@ fn auto_qr_rank_deficient_falls_back() {
     let (q, r) = (two(q.compute().unwrap()), two(r.compute().unwrap()));
     assert!(fro(&(q.dot(&r) - &a)) < 1e-12 * fro(&a));
     assert!(fro(&(q.t().dot(&q) - Array2::<f64>::eye(6))) < 1e-12);
-    let g = linalg::tsqr_with(&da, QrMethod::Auto).unwrap().0.graph().unwrap();
+    let g = linalg::tsqr_with(&da, QrMethod::Auto)
+        .unwrap()
+        .0
+        .graph()
+        .unwrap();
     assert!(g.op_counts().contains_key("ortho_check") && g.op_counts().contains_key("select"));
 }
 
@@ -306,14 +325,31 @@ fn svd_compressed_recovers_low_rank() {
     let s = s.compute().unwrap();
     let (_, want, _) = a.svd(false, false).unwrap();
     for i in 0..k {
-        assert!((s[i] - want[i]).abs() <= 1e-8 * want[i], "{} vs {}", s[i], want[i]);
+        assert!(
+            (s[i] - want[i]).abs() <= 1e-8 * want[i],
+            "{} vs {}",
+            s[i],
+            want[i]
+        );
     }
     let (u, vt) = (two(u.compute().unwrap()), two(vt.compute().unwrap()));
-    let rec = u.dot(&Array2::from_diag(&s.into_dimensionality::<ndarray::Ix1>().unwrap())).dot(&vt);
+    let rec = u
+        .dot(&Array2::from_diag(
+            &s.into_dimensionality::<ndarray::Ix1>().unwrap(),
+        ))
+        .dot(&vt);
     assert!(fro(&(rec - &a)) < 1e-8 * fro(&a));
     // Same seed, same bits.
-    let again = linalg::svd_compressed(&da, k, 2, 10, 7).unwrap().1.compute().unwrap();
-    let once = linalg::svd_compressed(&da, k, 2, 10, 7).unwrap().1.compute().unwrap();
+    let again = linalg::svd_compressed(&da, k, 2, 10, 7)
+        .unwrap()
+        .1
+        .compute()
+        .unwrap();
+    let once = linalg::svd_compressed(&da, k, 2, 10, 7)
+        .unwrap()
+        .1
+        .compute()
+        .unwrap();
     assert_bits_eq(&again, &once);
 }
 
@@ -330,8 +366,15 @@ fn svd_compressed_within_halko_bound() {
     let da = DArray::from_ndarray(&a, [70, 45]).unwrap();
     let (uk, sk, vtk) = linalg::svd_compressed(&da, k, 1, 10, 3).unwrap();
     let (uk, vtk) = (two(uk.compute().unwrap()), two(vtk.compute().unwrap()));
-    let sk = sk.compute().unwrap().into_dimensionality::<ndarray::Ix1>().unwrap();
-    let err = (a.clone() - uk.dot(&Array2::from_diag(&sk)).dot(&vtk)).svd(false, false).unwrap().1[0];
+    let sk = sk
+        .compute()
+        .unwrap()
+        .into_dimensionality::<ndarray::Ix1>()
+        .unwrap();
+    let err = (a.clone() - uk.dot(&Array2::from_diag(&sk)).dot(&vtk))
+        .svd(false, false)
+        .unwrap()
+        .1[0];
     assert!(err <= 10.0 * sv[k], "{err} vs s_(k+1) = {}", sv[k]);
 }
 
@@ -340,8 +383,14 @@ fn norms_match_ndarray() {
     let a = random(41, 50, 7);
     let da = DArray::from_ndarray(&a, [9, 3]).unwrap();
     let get = |o| linalg::norm(&da, o).unwrap().compute_scalar().unwrap();
-    let one = a.mapv(f64::abs).sum_axis(ndarray::Axis(0)).fold(0.0f64, |m, &x| m.max(x));
-    let inf = a.mapv(f64::abs).sum_axis(ndarray::Axis(1)).fold(0.0f64, |m, &x| m.max(x));
+    let one = a
+        .mapv(f64::abs)
+        .sum_axis(ndarray::Axis(0))
+        .fold(0.0f64, |m, &x| m.max(x));
+    let inf = a
+        .mapv(f64::abs)
+        .sum_axis(ndarray::Axis(1))
+        .fold(0.0f64, |m, &x| m.max(x));
     let (_, s, _) = a.svd(false, false).unwrap();
     assert!((get(NormOrd::Fro) - fro(&a)).abs() < 1e-12 * fro(&a));
     assert!((get(NormOrd::One) - one).abs() < 1e-12 * one);
@@ -354,22 +403,59 @@ fn bad_shapes_are_errors() {
     let a = DArray::<f64>::ones(&[4, 5], [2, 2]).unwrap();
     let v = DArray::<f64>::ones(&[3], [2]).unwrap();
     let c = DArray::<f64>::ones(&[2, 2, 2], [1, 1, 1]).unwrap();
-    assert!(matches!(linalg::matmul(&a, &a), Err(Error::InvalidArgument { .. })));
-    assert!(matches!(linalg::matmul(&a, &v), Err(Error::InvalidArgument { .. })));
-    assert!(matches!(linalg::matmul(&c, &a), Err(Error::InvalidArgument { .. })));
-    assert!(matches!(linalg::tensordot(&a, &a, &[0], &[0, 1]), Err(Error::InvalidArgument { .. })));
-    assert!(matches!(linalg::tensordot(&a, &a, &[2], &[0]), Err(Error::AxisOutOfRange { .. })));
-    assert!(matches!(linalg::tsqr(&v), Err(Error::InvalidArgument { .. })));
-    assert!(matches!(linalg::svd(&c), Err(Error::InvalidArgument { .. })));
+    assert!(matches!(
+        linalg::matmul(&a, &a),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        linalg::matmul(&a, &v),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        linalg::matmul(&c, &a),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        linalg::tensordot(&a, &a, &[0], &[0, 1]),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        linalg::tensordot(&a, &a, &[2], &[0]),
+        Err(Error::AxisOutOfRange { .. })
+    ));
+    assert!(matches!(
+        linalg::tsqr(&v),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        linalg::svd(&c),
+        Err(Error::InvalidArgument { .. })
+    ));
     assert!(matches!(linalg::qr(&c), Err(Error::InvalidArgument { .. })));
-    assert!(matches!(linalg::lstsq(&a, &v), Err(Error::InvalidArgument { .. })));
-    assert!(matches!(linalg::svd_compressed(&a, 0, 1, 1, 0), Err(Error::InvalidArgument { .. })));
-    assert!(matches!(linalg::norm(&c, NormOrd::Fro), Err(Error::InvalidArgument { .. })));
+    assert!(matches!(
+        linalg::lstsq(&a, &v),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        linalg::svd_compressed(&a, 0, 1, 1, 0),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        linalg::norm(&c, NormOrd::Fro),
+        Err(Error::InvalidArgument { .. })
+    ));
     let huge = DArray::<f64>::ones(&[100_000, 100_000], [1000, 1000]).unwrap();
-    assert!(matches!(linalg::svd(&huge), Err(Error::InvalidArgument { .. })));
+    assert!(matches!(
+        linalg::svd(&huge),
+        Err(Error::InvalidArgument { .. })
+    ));
     let i = DArray::<f64>::eye(5, 5, 0, [2, 2]).unwrap();
     // CholeskyQR on a singular matrix fails at run time with a clear message.
     let sing = linalg::matmul(&i, &DArray::<f64>::zeros(&[5, 5], [5, 5]).unwrap()).unwrap();
-    let err = linalg::tsqr_with(&sing, QrMethod::CholeskyQr2).unwrap().0.compute().unwrap_err();
+    let err = linalg::tsqr_with(&sing, QrMethod::CholeskyQr2)
+        .unwrap()
+        .0
+        .compute()
+        .unwrap_err();
     assert!(err.to_string().contains("not positive definite"), "{err}");
 }

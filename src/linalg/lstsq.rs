@@ -50,13 +50,24 @@ pub fn lstsq<T: Real>(a: &DArray<T>, b: &DArray<T>) -> Result<Lstsq<T>> {
         reason,
     };
     if m < n {
-        return Err(bad(format!("A of shape {:?} has fewer rows than columns (lstsq needs a tall-and-skinny A)", a.shape())));
+        return Err(bad(format!(
+            "A of shape {:?} has fewer rows than columns (lstsq needs a tall-and-skinny A)",
+            a.shape()
+        )));
     }
     if !(1..=2).contains(&b.ndim()) || b.shape()[0] != m {
-        return Err(bad(format!("b of shape {:?} does not match A of shape {:?}", b.shape(), a.shape())));
+        return Err(bad(format!(
+            "b of shape {:?} does not match A of shape {:?}",
+            b.shape(),
+            a.shape()
+        )));
     }
     let vector = b.ndim() == 1;
-    let b2 = if vector { b.slice(s![.., ndarray::NewAxis])? } else { b.clone() };
+    let b2 = if vector {
+        b.slice(s![.., ndarray::NewAxis])?
+    } else {
+        b.clone()
+    };
     let p = b2.shape()[1];
     let (q, r) = tsqr(a)?;
     let k = r.shape()[0];
@@ -73,7 +84,14 @@ pub fn lstsq<T: Real>(a: &DArray<T>, b: &DArray<T>) -> Result<Lstsq<T>> {
         0,
     ));
     let resid = (&b2 - &matmul(a, &x)?)?.powi(2).sum_axis(0)?;
-    let rank = DArray::wrap(small("lstsq-rank", LinalgOp::Rank { rcond }, &[&packed.expr], vec![], darray_kernels::DType::I64, 0));
+    let rank = DArray::wrap(small(
+        "lstsq-rank",
+        LinalgOp::Rank { rcond },
+        &[&packed.expr],
+        vec![],
+        darray_kernels::DType::I64,
+        0,
+    ));
     let sv = take(&packed, (k, k + 1), (0, k)).slice(s![0, ..])?;
     let solution = if vector { x.slice(s![.., 0])? } else { x };
     Ok(Lstsq {

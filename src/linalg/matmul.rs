@@ -28,10 +28,18 @@ struct Tensordot {
 impl CustomLower for Tensordot {
     fn block(&self, l: &mut Lowerer, e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
         let (a, b) = (&self.a, &self.b);
-        let free_a: Vec<usize> = (0..a.shape.len()).filter(|x| !self.axes_a.contains(x)).collect();
-        let free_b: Vec<usize> = (0..b.shape.len()).filter(|x| !self.axes_b.contains(x)).collect();
+        let free_a: Vec<usize> = (0..a.shape.len())
+            .filter(|x| !self.axes_a.contains(x))
+            .collect();
+        let free_b: Vec<usize> = (0..b.shape.len())
+            .filter(|x| !self.axes_b.contains(x))
+            .collect();
         let (ia, ib) = idx.split_at(free_a.len());
-        let counts: Grid = self.axes_a.iter().map(|&x| vec![0; a.grid[x].len()]).collect();
+        let counts: Grid = self
+            .axes_a
+            .iter()
+            .map(|&x| vec![0; a.grid[x].len()])
+            .collect();
         let mut pairs = Vec::new();
         for c in block_indices(&counts) {
             let mut ai = vec![0u32; a.shape.len()];
@@ -51,10 +59,14 @@ impl CustomLower for Tensordot {
         let out = bytes(e, idx);
         // n-d blocks are copied into matrix layout before the product.
         let copies = |l: &Lowerer, p: &[(TaskId, TaskId)]| -> u64 {
-            if a.shape.len() == 2 && b.shape.len() <= 2 || a.shape.len() <= 2 && b.shape.len() == 2 {
+            if a.shape.len() == 2 && b.shape.len() <= 2 || a.shape.len() <= 2 && b.shape.len() == 2
+            {
                 0
             } else {
-                p.iter().map(|&(x, y)| l.graph.task(x).out_bytes + l.graph.task(y).out_bytes).max().unwrap_or(0)
+                p.iter()
+                    .map(|&(x, y)| l.graph.task(x).out_bytes + l.graph.task(y).out_bytes)
+                    .max()
+                    .unwrap_or(0)
             }
         };
         let op = LinalgOp::TensordotSum {
@@ -73,14 +85,28 @@ impl CustomLower for Tensordot {
             let scratch = copies(l, grp);
             let mut k = idx.to_vec();
             k.push(u32::try_from(g).expect("group index fits u32"));
-            level.push(l.push_task(key(e, 1, &k), Op::Linalg { op: op.clone() }, ins, out, scratch));
+            level.push(l.push_task(
+                key(e, 1, &k),
+                Op::Linalg { op: op.clone() },
+                ins,
+                out,
+                scratch,
+            ));
         }
         let mut stage = 2u8;
         loop {
             let groups: Vec<Vec<TaskId>> = level.chunks(FAN_IN).map(<[TaskId]>::to_vec).collect();
             if groups.len() == 1 {
                 let ins = groups.into_iter().next().expect("one group");
-                return Ok(l.push_task(key(e, 0, idx), Op::Linalg { op: LinalgOp::SumBlocks }, ins, out, 0));
+                return Ok(l.push_task(
+                    key(e, 0, idx),
+                    Op::Linalg {
+                        op: LinalgOp::SumBlocks,
+                    },
+                    ins,
+                    out,
+                    0,
+                ));
             }
             level = groups
                 .into_iter()
@@ -88,7 +114,15 @@ impl CustomLower for Tensordot {
                 .map(|(g, ins)| {
                     let mut k = idx.to_vec();
                     k.push(u32::try_from(g).expect("group index fits u32"));
-                    l.push_task(key(e, stage, &k), Op::Linalg { op: LinalgOp::SumBlocks }, ins, out, 0)
+                    l.push_task(
+                        key(e, stage, &k),
+                        Op::Linalg {
+                            op: LinalgOp::SumBlocks,
+                        },
+                        ins,
+                        out,
+                        0,
+                    )
                 })
                 .collect();
             stage = stage.saturating_add(1);
@@ -111,21 +145,33 @@ impl CustomLower for Tensordot {
 /// # Errors
 /// Axes out of range or repeated, `axes_a` and `axes_b` of different lengths,
 /// or contracted axes of different lengths.
-pub fn tensordot<T: Real>(a: &DArray<T>, b: &DArray<T>, axes_a: &[isize], axes_b: &[isize]) -> Result<DArray<T>> {
+pub fn tensordot<T: Real>(
+    a: &DArray<T>,
+    b: &DArray<T>,
+    axes_a: &[isize],
+    axes_b: &[isize],
+) -> Result<DArray<T>> {
     let (ea, eb) = (&a.expr, &b.expr);
     let bad = |reason: String| Error::InvalidArgument {
         array: format!("tensordot({}, {})", ea.name, eb.name),
         reason,
     };
     if axes_a.len() != axes_b.len() {
-        return Err(bad(format!("{} axes of the left operand paired with {} of the right", axes_a.len(), axes_b.len())));
+        return Err(bad(format!(
+            "{} axes of the left operand paired with {} of the right",
+            axes_a.len(),
+            axes_b.len()
+        )));
     }
     let norm = |e: &Expr, axes: &[isize]| -> Result<Vec<usize>> {
         let mut out: Vec<usize> = Vec::with_capacity(axes.len());
         for &x in axes {
             let u = normalize_axis(&e.name, x, e.shape.len())?;
             if out.contains(&u) {
-                return Err(Error::DuplicateAxis { array: e.name.clone(), axis: u });
+                return Err(Error::DuplicateAxis {
+                    array: e.name.clone(),
+                    axis: u,
+                });
             }
             out.push(u);
         }

@@ -39,16 +39,41 @@ impl CustomLower for Small {
             .iter()
             .map(|i| l.block(i, &vec![0; i.shape.len()]))
             .collect::<Result<Vec<_>>>()?;
-        Ok(l.push_task(key(e, 0, idx), Op::Linalg { op: self.op.clone() }, ins, bytes(e, idx), self.scratch))
+        Ok(l.push_task(
+            key(e, 0, idx),
+            Op::Linalg {
+                op: self.op.clone(),
+            },
+            ins,
+            bytes(e, idx),
+            self.scratch,
+        ))
     }
 }
 
 /// A one-block array of `shape` computed by `op` from the single blocks of
 /// `inputs` (rechunked to one block where they have several).
-pub(crate) fn small(name: &str, op: LinalgOp, inputs: &[&Arc<Expr>], shape: Vec<usize>, dtype: DType, scratch: u64) -> Arc<Expr> {
+pub(crate) fn small(
+    name: &str,
+    op: LinalgOp,
+    inputs: &[&Arc<Expr>],
+    shape: Vec<usize>,
+    dtype: DType,
+    scratch: u64,
+) -> Arc<Expr> {
     let grid = shape.iter().map(|&n| vec![n]).collect();
     let inputs = inputs.iter().map(|i| single_block(i)).collect();
-    Expr::new(name, shape, grid, dtype, ExprKind::Custom(Arc::new(Small { op, inputs, scratch })))
+    Expr::new(
+        name,
+        shape,
+        grid,
+        dtype,
+        ExprKind::Custom(Arc::new(Small {
+            op,
+            inputs,
+            scratch,
+        })),
+    )
 }
 
 #[derive(Debug)]
@@ -69,14 +94,29 @@ impl CustomLower for Rowwise {
             ins.push(l.block(s, &vec![0; s.shape.len()])?);
         }
         let rows = e.grid[0][idx[0] as usize] as u64;
-        Ok(l.push_task(key(e, 0, idx), Op::Linalg { op: self.op.clone() }, ins, bytes(e, idx), rows * self.scratch_per_row))
+        Ok(l.push_task(
+            key(e, 0, idx),
+            Op::Linalg {
+                op: self.op.clone(),
+            },
+            ins,
+            bytes(e, idx),
+            rows * self.scratch_per_row,
+        ))
     }
 }
 
 /// A 2-D array chunked by rows like `rows[0]` (with `cols` columns in one
 /// block): block `i` is `op` on block `i` of each of `rows` (2-D, one column
 /// block each) followed by the single blocks of `side`.
-pub(crate) fn rowwise(name: &str, op: LinalgOp, rows: &[&Arc<Expr>], side: &[&Arc<Expr>], cols: usize, dtype: DType) -> Arc<Expr> {
+pub(crate) fn rowwise(
+    name: &str,
+    op: LinalgOp,
+    rows: &[&Arc<Expr>],
+    side: &[&Arc<Expr>],
+    cols: usize,
+    dtype: DType,
+) -> Arc<Expr> {
     let row_grid = rows[0].grid[0].clone();
     let shape = vec![rows[0].shape[0], cols];
     let rows: Vec<Arc<Expr>> = rows

@@ -80,7 +80,15 @@ impl TsqrPlan {
     }
 
     /// Appends a task, guarded by the plan's flag if it has one.
-    fn push(&self, l: &mut Lowerer, key: ChunkKey, op: LinalgOp, mut ins: Vec<TaskId>, out: u64, scratch: u64) -> Result<TaskId> {
+    fn push(
+        &self,
+        l: &mut Lowerer,
+        key: ChunkKey,
+        op: LinalgOp,
+        mut ins: Vec<TaskId>,
+        out: u64,
+        scratch: u64,
+    ) -> Result<TaskId> {
         let op = match &self.guard {
             Some(g) => {
                 ins.push(l.block(g, &[])?);
@@ -123,19 +131,43 @@ impl TsqrPlan {
             let n = self.a.shape[1] as u64;
             let (rows, _) = self.levels[level][j];
             let (ins, packed) = if level == 0 {
-                (vec![l.block(&self.a, &[u32::try_from(j).expect("block index fits u32"), 0])?], false)
+                (
+                    vec![l.block(
+                        &self.a,
+                        &[u32::try_from(j).expect("block index fits u32"), 0],
+                    )?],
+                    false,
+                )
             } else {
                 let lo = j * FAN_IN;
                 let hi = (lo + FAN_IN).min(self.levels[level - 1].len());
-                ((lo..hi).map(|c| self.packed(l, level - 1, c)).collect::<Result<Vec<_>>>()?, true)
+                (
+                    (lo..hi)
+                        .map(|c| self.packed(l, level - 1, c))
+                        .collect::<Result<Vec<_>>>()?,
+                    true,
+                )
             };
             let out = (rows as u64 + 1) * n * self.elem();
-            self.push(l, self.pkey(1 + level, j), LinalgOp::QrStack { packed }, ins, out, self.work())
+            self.push(
+                l,
+                self.pkey(1 + level, j),
+                LinalgOp::QrStack { packed },
+                ins,
+                out,
+                self.work(),
+            )
         })
     }
 
     /// `Q_node · C_node` for node `j` of `level`: rows of Q for a leaf.
-    fn applied(&self, l: &mut Lowerer, level: usize, j: usize, leaf_key: Option<ChunkKey>) -> Result<TaskId> {
+    fn applied(
+        &self,
+        l: &mut Lowerer,
+        level: usize,
+        j: usize,
+        leaf_key: Option<ChunkKey>,
+    ) -> Result<TaskId> {
         let make = |l: &mut Lowerer, k: ChunkKey| -> Result<TaskId> {
             let p = self.packed(l, level, j)?;
             let (ins, offset) = if level == self.top() {
@@ -174,7 +206,14 @@ impl CustomLower for TsqrR {
     fn block(&self, l: &mut Lowerer, e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
         let plan = &self.0;
         let p = plan.packed(l, plan.top(), 0)?;
-        plan.push(l, key(e, 0, idx), LinalgOp::RFactor, vec![p], crate::ops::bytes(e, idx), 0)
+        plan.push(
+            l,
+            key(e, 0, idx),
+            LinalgOp::RFactor,
+            vec![p],
+            crate::ops::bytes(e, idx),
+            0,
+        )
     }
 }
 
@@ -243,11 +282,36 @@ pub fn tsqr_with<T: Real>(a: &DArray<T>, method: QrMethod) -> Result<(DArray<T>,
             let max_cond = (1.0 / T::UNIT_ROUNDOFF).sqrt() / 8.0;
             let (qf, rf) = cholesky_qr(&DArray::<T>::wrap(e.clone()), 2, 0.0, Some(max_cond))?;
             let g = tensordot(&qf, &qf, &[0], &[0])?;
-            let tol = if T::UNIT_ROUNDOFF < 1e-10 { 1e-12 } else { 1e-5 };
-            let flag = small("qr-check", LinalgOp::OrthoCheck { tol }, &[&g.expr], vec![], T::DTYPE, 0);
+            let tol = if T::UNIT_ROUNDOFF < 1e-10 {
+                1e-12
+            } else {
+                1e-5
+            };
+            let flag = small(
+                "qr-check",
+                LinalgOp::OrthoCheck { tol },
+                &[&g.expr],
+                vec![],
+                T::DTYPE,
+                0,
+            );
             let (qh, rh) = householder::<T>(e, Some(flag.clone()));
-            let q = rowwise("qr-q", LinalgOp::Select, &[&qf.expr, &qh.expr], &[&flag], n, T::DTYPE);
-            let r = small("qr-r", LinalgOp::Select, &[&rf.expr, &rh.expr, &flag], vec![n, n], T::DTYPE, 0);
+            let q = rowwise(
+                "qr-q",
+                LinalgOp::Select,
+                &[&qf.expr, &qh.expr],
+                &[&flag],
+                n,
+                T::DTYPE,
+            );
+            let r = small(
+                "qr-r",
+                LinalgOp::Select,
+                &[&rf.expr, &rh.expr, &flag],
+                vec![n, n],
+                T::DTYPE,
+                0,
+            );
             Ok((DArray::wrap(q), DArray::wrap(r)))
         }
     }
@@ -257,28 +321,66 @@ pub fn tsqr_with<T: Real>(a: &DArray<T>, method: QrMethod) -> Result<(DArray<T>,
 fn householder<T: Real>(e: Arc<Expr>, guard: Option<Arc<Expr>>) -> (DArray<T>, DArray<T>) {
     let plan = Arc::new(TsqrPlan::new(e, guard));
     let (m, n, k) = (plan.a.shape[0], plan.a.shape[1], plan.rank());
-    let q = Expr::new("tsqr-q", vec![m, k], vec![plan.a.grid[0].clone(), vec![k]], T::DTYPE, ExprKind::Custom(Arc::new(TsqrQ(plan.clone()))));
-    let r = Expr::new("tsqr-r", vec![k, n], vec![vec![k], vec![n]], T::DTYPE, ExprKind::Custom(Arc::new(TsqrR(plan))));
+    let q = Expr::new(
+        "tsqr-q",
+        vec![m, k],
+        vec![plan.a.grid[0].clone(), vec![k]],
+        T::DTYPE,
+        ExprKind::Custom(Arc::new(TsqrQ(plan.clone()))),
+    );
+    let r = Expr::new(
+        "tsqr-r",
+        vec![k, n],
+        vec![vec![k], vec![n]],
+        T::DTYPE,
+        ExprKind::Custom(Arc::new(TsqrR(plan))),
+    );
     (DArray::wrap(q), DArray::wrap(r))
 }
 
 /// `passes` rounds of CholeskyQR, the first with a relative diagonal shift (and,
 /// for the automatic method, a condition limit).
-fn cholesky_qr<T: Real>(a: &DArray<T>, passes: usize, shift: f64, max_cond: Option<f64>) -> Result<(DArray<T>, DArray<T>)> {
+fn cholesky_qr<T: Real>(
+    a: &DArray<T>,
+    passes: usize,
+    shift: f64,
+    max_cond: Option<f64>,
+) -> Result<(DArray<T>, DArray<T>)> {
     let n = a.shape()[1];
     if a.shape()[0] < n {
         return Err(Error::InvalidArgument {
             array: a.name().to_string(),
-            reason: format!("CholeskyQR needs at least as many rows as columns, got shape {:?}", a.shape()),
+            reason: format!(
+                "CholeskyQR needs at least as many rows as columns, got shape {:?}",
+                a.shape()
+            ),
         });
     }
     let mut q = a.clone();
     let mut r: Option<DArray<T>> = None;
     for pass in 0..passes {
         let g = tensordot(&q, &q, &[0], &[0])?;
-        let (shift, max_cond) = if pass == 0 { (shift, max_cond) } else { (0.0, max_cond.map(|_| f64::INFINITY)) };
-        let ri = DArray::wrap(small("chol", LinalgOp::Cholesky { shift, max_cond }, &[&g.expr], vec![n, n], T::DTYPE, 0));
-        q = DArray::wrap(rowwise("cholqr-q", LinalgOp::TriSolveRight, &[&q.expr], &[&ri.expr], n, T::DTYPE));
+        let (shift, max_cond) = if pass == 0 {
+            (shift, max_cond)
+        } else {
+            (0.0, max_cond.map(|_| f64::INFINITY))
+        };
+        let ri = DArray::wrap(small(
+            "chol",
+            LinalgOp::Cholesky { shift, max_cond },
+            &[&g.expr],
+            vec![n, n],
+            T::DTYPE,
+            0,
+        ));
+        q = DArray::wrap(rowwise(
+            "cholqr-q",
+            LinalgOp::TriSolveRight,
+            &[&q.expr],
+            &[&ri.expr],
+            n,
+            T::DTYPE,
+        ));
         r = Some(match r {
             None => ri,
             Some(prev) => matmul(&ri, &prev)?,

@@ -15,13 +15,31 @@ use ndarray::s;
 pub(crate) fn packed_svd<T: Real>(r: &DArray<T>) -> DArray<T> {
     let (k, n) = (r.shape()[0], r.shape()[1]);
     let scratch = ((3 * k * k + 4 * k + 2 * k * n) * T::DTYPE.size()) as u64;
-    DArray::wrap(small("svd-packed", LinalgOp::SvdPacked, &[&r.expr], vec![2 * k + 1, n], T::DTYPE, scratch))
+    DArray::wrap(small(
+        "svd-packed",
+        LinalgOp::SvdPacked,
+        &[&r.expr],
+        vec![2 * k + 1, n],
+        T::DTYPE,
+        scratch,
+    ))
 }
 
 /// Rows and columns of a one-block array.
-pub(crate) fn take<T: Real>(a: &DArray<T>, rows: (usize, usize), cols: (usize, usize)) -> DArray<T> {
+pub(crate) fn take<T: Real>(
+    a: &DArray<T>,
+    rows: (usize, usize),
+    cols: (usize, usize),
+) -> DArray<T> {
     let shape = vec![rows.1 - rows.0, cols.1 - cols.0];
-    DArray::wrap(small("take", LinalgOp::Take { rows, cols }, &[&a.expr], shape, T::DTYPE, 0))
+    DArray::wrap(small(
+        "take",
+        LinalgOp::Take { rows, cols },
+        &[&a.expr],
+        shape,
+        T::DTYPE,
+        0,
+    ))
 }
 
 /// `(U, S, Vᵀ)` of a tall-skinny array (`m >= n`).
@@ -96,18 +114,31 @@ pub fn svd_compressed<T: Real>(
     if a.ndim() != 2 {
         return Err(Error::InvalidArgument {
             array: a.name().to_string(),
-            reason: format!("svd_compressed needs a 2-D array, got shape {:?}", a.shape()),
+            reason: format!(
+                "svd_compressed needs a 2-D array, got shape {:?}",
+                a.shape()
+            ),
         });
     }
     let (m, n) = (a.shape()[0], a.shape()[1]);
     if k == 0 || k > m.min(n) {
         return Err(Error::InvalidArgument {
             array: a.name().to_string(),
-            reason: format!("svd_compressed rank k = {k} must be in 1..={} for shape {:?}", m.min(n), a.shape()),
+            reason: format!(
+                "svd_compressed rank k = {k} must be in 1..={} for shape {:?}",
+                m.min(n),
+                a.shape()
+            ),
         });
     }
     let l = (k + oversampling).min(m.min(n));
-    let omega = DArray::<T>::random_normal(seed, &[n, l], 0.0, 1.0, ChunkSpec::from(vec![a.chunks()[1].clone(), vec![l]]))?;
+    let omega = DArray::<T>::random_normal(
+        seed,
+        &[n, l],
+        0.0,
+        1.0,
+        ChunkSpec::from(vec![a.chunks()[1].clone(), vec![l]]),
+    )?;
     let at = a.t();
     let mut q = tsqr(&matmul(a, &omega)?)?.0;
     for _ in 0..n_power_iter {

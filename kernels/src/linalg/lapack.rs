@@ -20,14 +20,17 @@ pub(crate) fn single_threaded_blas() {
 }
 
 fn int(n: usize) -> Result<c_int> {
-    c_int::try_from(n).map_err(|_| KernelError::Other(format!("dimension {n} too large for LAPACK")))
+    c_int::try_from(n)
+        .map_err(|_| KernelError::Other(format!("dimension {n} too large for LAPACK")))
 }
 
 fn check(routine: &str, info: c_int) -> Result<()> {
     if info == 0 {
         Ok(())
     } else {
-        Err(KernelError::Other(format!("LAPACK {routine} failed (info = {info})")))
+        Err(KernelError::Other(format!(
+            "LAPACK {routine} failed (info = {info})"
+        )))
     }
 }
 
@@ -58,7 +61,18 @@ pub trait Real:
     /// # Errors
     /// LAPACK reporting an illegal argument.
     #[allow(clippy::too_many_arguments)]
-    fn ormqr(side: u8, trans: u8, m: usize, n: usize, k: usize, a: &[Self], lda: usize, tau: &[Self], c: &mut [Self], ldc: usize) -> Result<()>;
+    fn ormqr(
+        side: u8,
+        trans: u8,
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[Self],
+        lda: usize,
+        tau: &[Self],
+        c: &mut [Self],
+        ldc: usize,
+    ) -> Result<()>;
 
     /// `?potrf`: Cholesky factor in place; `Ok(false)` if the matrix is not
     /// (numerically) positive definite.
@@ -72,7 +86,16 @@ pub trait Real:
     /// # Errors
     /// A singular `A` or LAPACK reporting an illegal argument.
     #[allow(clippy::too_many_arguments)]
-    fn trtrs(uplo: u8, trans: u8, n: usize, nrhs: usize, a: &[Self], lda: usize, b: &mut [Self], ldb: usize) -> Result<()>;
+    fn trtrs(
+        uplo: u8,
+        trans: u8,
+        n: usize,
+        nrhs: usize,
+        a: &[Self],
+        lda: usize,
+        b: &mut [Self],
+        ldb: usize,
+    ) -> Result<()>;
 }
 
 macro_rules! impl_real {
@@ -80,12 +103,29 @@ macro_rules! impl_real {
         impl Real for $t {
             const UNIT_ROUNDOFF: f64 = $u;
 
-            fn geqrf(m: usize, n: usize, a: &mut [Self], lda: usize, tau: &mut [Self]) -> Result<()> {
+            fn geqrf(
+                m: usize,
+                n: usize,
+                a: &mut [Self],
+                lda: usize,
+                tau: &mut [Self],
+            ) -> Result<()> {
                 let (mi, ni, ldai) = (int(m)?, int(n)?, int(lda.max(1))?);
                 let mut info = 0;
                 let mut query = [0.0 as $t];
                 // SAFETY: workspace query; LAPACK reads only the dimensions.
-                unsafe { lapack_sys::$geqrf(&mi, &ni, a.as_mut_ptr(), &ldai, tau.as_mut_ptr(), query.as_mut_ptr(), &-1, &mut info) };
+                unsafe {
+                    lapack_sys::$geqrf(
+                        &mi,
+                        &ni,
+                        a.as_mut_ptr(),
+                        &ldai,
+                        tau.as_mut_ptr(),
+                        query.as_mut_ptr(),
+                        &-1,
+                        &mut info,
+                    )
+                };
                 check(stringify!($geqrf), info)?;
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                 let lwork = (query[0] as usize).max(m.max(n).max(1));
@@ -94,18 +134,60 @@ macro_rules! impl_real {
                 debug_assert!(a.len() >= lda * n.saturating_sub(1) + m && tau.len() >= m.min(n));
                 // SAFETY: `a` holds an `m x n` column-major matrix with leading
                 // dimension `lda`, `tau` min(m, n) entries, `work` `lwork`.
-                unsafe { lapack_sys::$geqrf(&mi, &ni, a.as_mut_ptr(), &ldai, tau.as_mut_ptr(), work.as_mut_ptr(), &lw, &mut info) };
+                unsafe {
+                    lapack_sys::$geqrf(
+                        &mi,
+                        &ni,
+                        a.as_mut_ptr(),
+                        &ldai,
+                        tau.as_mut_ptr(),
+                        work.as_mut_ptr(),
+                        &lw,
+                        &mut info,
+                    )
+                };
                 check(stringify!($geqrf), info)
             }
 
-            fn ormqr(side: u8, trans: u8, m: usize, n: usize, k: usize, a: &[Self], lda: usize, tau: &[Self], c: &mut [Self], ldc: usize) -> Result<()> {
-                let (mi, ni, ki, ldai, ldci) = (int(m)?, int(n)?, int(k)?, int(lda.max(1))?, int(ldc.max(1))?);
+            fn ormqr(
+                side: u8,
+                trans: u8,
+                m: usize,
+                n: usize,
+                k: usize,
+                a: &[Self],
+                lda: usize,
+                tau: &[Self],
+                c: &mut [Self],
+                ldc: usize,
+            ) -> Result<()> {
+                let (mi, ni, ki, ldai, ldci) = (
+                    int(m)?,
+                    int(n)?,
+                    int(k)?,
+                    int(lda.max(1))?,
+                    int(ldc.max(1))?,
+                );
                 let (s, t) = (side as c_char, trans as c_char);
                 let mut info = 0;
                 let mut query = [0.0 as $t];
                 // SAFETY: workspace query; LAPACK reads only the dimensions.
                 unsafe {
-                    lapack_sys::$ormqr(&s, &t, &mi, &ni, &ki, a.as_ptr(), &ldai, tau.as_ptr(), c.as_mut_ptr(), &ldci, query.as_mut_ptr(), &-1, &mut info)
+                    lapack_sys::$ormqr(
+                        &s,
+                        &t,
+                        &mi,
+                        &ni,
+                        &ki,
+                        a.as_ptr(),
+                        &ldai,
+                        tau.as_ptr(),
+                        c.as_mut_ptr(),
+                        &ldci,
+                        query.as_mut_ptr(),
+                        &-1,
+                        &mut info,
+                    )
                 };
                 check(stringify!($ormqr), info)?;
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -116,7 +198,21 @@ macro_rules! impl_real {
                 // SAFETY: `a` holds `k` reflectors (leading dimension `lda`), `c`
                 // an `m x n` column-major matrix with leading dimension `ldc`.
                 unsafe {
-                    lapack_sys::$ormqr(&s, &t, &mi, &ni, &ki, a.as_ptr(), &ldai, tau.as_ptr(), c.as_mut_ptr(), &ldci, work.as_mut_ptr(), &lw, &mut info)
+                    lapack_sys::$ormqr(
+                        &s,
+                        &t,
+                        &mi,
+                        &ni,
+                        &ki,
+                        a.as_ptr(),
+                        &ldai,
+                        tau.as_ptr(),
+                        c.as_mut_ptr(),
+                        &ldci,
+                        work.as_mut_ptr(),
+                        &lw,
+                        &mut info,
+                    )
                 };
                 check(stringify!($ormqr), info)
             }
@@ -134,16 +230,41 @@ macro_rules! impl_real {
                 check(stringify!($potrf), info).map(|()| true)
             }
 
-            fn trtrs(uplo: u8, trans: u8, n: usize, nrhs: usize, a: &[Self], lda: usize, b: &mut [Self], ldb: usize) -> Result<()> {
-                let (ni, nr, ldai, ldbi) = (int(n)?, int(nrhs)?, int(lda.max(1))?, int(ldb.max(1))?);
+            fn trtrs(
+                uplo: u8,
+                trans: u8,
+                n: usize,
+                nrhs: usize,
+                a: &[Self],
+                lda: usize,
+                b: &mut [Self],
+                ldb: usize,
+            ) -> Result<()> {
+                let (ni, nr, ldai, ldbi) =
+                    (int(n)?, int(nrhs)?, int(lda.max(1))?, int(ldb.max(1))?);
                 let (u, t, d) = (uplo as c_char, trans as c_char, b'N' as c_char);
                 let mut info = 0;
                 debug_assert!(a.len() >= lda * n && b.len() >= ldb * nrhs.saturating_sub(1) + n);
                 // SAFETY: `a` is `n x n` (leading dimension `lda`), `b` `n x nrhs`
                 // (leading dimension `ldb`), both column-major.
-                unsafe { lapack_sys::$trtrs(&u, &t, &d, &ni, &nr, a.as_ptr(), &ldai, b.as_mut_ptr(), &ldbi, &mut info) };
+                unsafe {
+                    lapack_sys::$trtrs(
+                        &u,
+                        &t,
+                        &d,
+                        &ni,
+                        &nr,
+                        a.as_ptr(),
+                        &ldai,
+                        b.as_mut_ptr(),
+                        &ldbi,
+                        &mut info,
+                    )
+                };
                 if info > 0 {
-                    return Err(KernelError::Other(format!("triangular factor is singular (zero at diagonal {info})")));
+                    return Err(KernelError::Other(format!(
+                        "triangular factor is singular (zero at diagonal {info})"
+                    )));
                 }
                 check(stringify!($trtrs), info)
             }
@@ -152,5 +273,11 @@ macro_rules! impl_real {
 }
 
 impl_real!(f64, f64::EPSILON / 2.0, dgeqrf_, dormqr_, dpotrf_, dtrtrs_);
-impl_real!(f32, f32::EPSILON as f64 / 2.0, sgeqrf_, sormqr_, spotrf_, strtrs_);
-
+impl_real!(
+    f32,
+    f32::EPSILON as f64 / 2.0,
+    sgeqrf_,
+    sormqr_,
+    spotrf_,
+    strtrs_
+);

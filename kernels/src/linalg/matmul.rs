@@ -13,9 +13,16 @@ use ndarray::{Array2, ArrayD, ArrayView2, IxDyn};
 ///
 /// # Errors
 /// An odd number of inputs, dtypes other than `T`, or contracted lengths that differ.
-pub fn tensordot_sum<T: Real>(inputs: &[&Chunk], axes_a: &[usize], axes_b: &[usize]) -> Result<Chunk> {
-    if inputs.is_empty() || inputs.len() % 2 != 0 || axes_a.len() != axes_b.len() {
-        return Err(KernelError::Other(format!("tensordot: {} inputs for pairs", inputs.len())));
+pub fn tensordot_sum<T: Real>(
+    inputs: &[&Chunk],
+    axes_a: &[usize],
+    axes_b: &[usize],
+) -> Result<Chunk> {
+    if inputs.is_empty() || !inputs.len().is_multiple_of(2) || axes_a.len() != axes_b.len() {
+        return Err(KernelError::Other(format!(
+            "tensordot: {} inputs for pairs",
+            inputs.len()
+        )));
     }
     let mut acc: Option<(Array2<T>, Vec<usize>)> = None;
     for pair in inputs.chunks(2) {
@@ -24,15 +31,30 @@ pub fn tensordot_sum<T: Real>(inputs: &[&Chunk], axes_a: &[usize], axes_b: &[usi
         let free_b: Vec<usize> = (0..b.ndim()).filter(|x| !axes_b.contains(x)).collect();
         let k: usize = axes_a.iter().map(|&x| a.shape()[x]).product();
         let kb: usize = axes_b.iter().map(|&x| b.shape()[x]).product();
-        if axes_a.iter().zip(axes_b).any(|(&x, &y)| a.shape().get(x) != b.shape().get(y)) || k != kb {
-            return Err(KernelError::Shape { expected: a.shape().to_vec(), got: b.shape().to_vec() });
+        if axes_a
+            .iter()
+            .zip(axes_b)
+            .any(|(&x, &y)| a.shape().get(x) != b.shape().get(y))
+            || k != kb
+        {
+            return Err(KernelError::Shape {
+                expected: a.shape().to_vec(),
+                got: b.shape().to_vec(),
+            });
         }
         let m: usize = free_a.iter().map(|&x| a.shape()[x]).product();
         let n: usize = free_b.iter().map(|&x| b.shape()[x]).product();
-        let out_shape: Vec<usize> = free_a.iter().map(|&x| a.shape()[x]).chain(free_b.iter().map(|&x| b.shape()[x])).collect();
+        let out_shape: Vec<usize> = free_a
+            .iter()
+            .map(|&x| a.shape()[x])
+            .chain(free_b.iter().map(|&x| b.shape()[x]))
+            .collect();
         let (acc_m, shape) = acc.get_or_insert_with(|| (Array2::zeros((m, n)), out_shape.clone()));
         if *shape != out_shape {
-            return Err(KernelError::Shape { expected: shape.clone(), got: out_shape });
+            return Err(KernelError::Shape {
+                expected: shape.clone(),
+                got: out_shape,
+            });
         }
         // Left operand as (free, contracted) and right as (contracted, free); 2-D
         // blocks are permuted views (no copy), others are copied and reshaped.
@@ -56,7 +78,8 @@ pub fn tensordot_sum<T: Real>(inputs: &[&Chunk], axes_a: &[usize], axes_b: &[usi
         general_mat_mul(T::one(), &va, &vb, T::one(), acc_m);
     }
     let (m, shape) = acc.expect("at least one pair");
-    let out = ArrayD::from_shape_vec(IxDyn(&shape), m.into_raw_vec_and_offset().0).expect("sizes match");
+    let out =
+        ArrayD::from_shape_vec(IxDyn(&shape), m.into_raw_vec_and_offset().0).expect("sizes match");
     Ok(T::into_chunk(out))
 }
 
@@ -73,12 +96,20 @@ fn view<T: Real>(c: &Chunk) -> Result<ndarray::ArrayViewD<'_, T>> {
 /// No inputs, dtypes other than `T`, or shapes that differ.
 pub fn sum_blocks<T: Real>(inputs: &[&Chunk]) -> Result<Chunk> {
     let mut it = inputs.iter();
-    let first = it.next().ok_or_else(|| KernelError::Other("sum_blocks: no inputs".into()))?;
-    let mut acc = T::view_chunk(first).ok_or_else(|| KernelError::Other("sum_blocks: dtype".into()))?.as_standard_layout().into_owned();
+    let first = it
+        .next()
+        .ok_or_else(|| KernelError::Other("sum_blocks: no inputs".into()))?;
+    let mut acc = T::view_chunk(first)
+        .ok_or_else(|| KernelError::Other("sum_blocks: dtype".into()))?
+        .as_standard_layout()
+        .into_owned();
     for c in it {
         let v = T::view_chunk(c).ok_or_else(|| KernelError::Other("sum_blocks: dtype".into()))?;
         if v.shape() != acc.shape() {
-            return Err(KernelError::Shape { expected: acc.shape().to_vec(), got: v.shape().to_vec() });
+            return Err(KernelError::Shape {
+                expected: acc.shape().to_vec(),
+                got: v.shape().to_vec(),
+            });
         }
         acc += &v;
     }
@@ -95,7 +126,10 @@ pub fn gram<T: Real>(inputs: &[&Chunk]) -> Result<Chunk> {
     for c in inputs {
         let a = mat::<T>(c)?;
         if a.ncols() != n {
-            return Err(KernelError::Shape { expected: vec![a.nrows(), n], got: a.shape().to_vec() });
+            return Err(KernelError::Shape {
+                expected: vec![a.nrows(), n],
+                got: a.shape().to_vec(),
+            });
         }
         general_mat_mul(T::one(), &a.t(), &a, T::one(), &mut g);
     }
@@ -124,7 +158,15 @@ mod tests {
     fn tensordot_3d() {
         let a = Array3::from_shape_fn((2, 3, 4), |(i, j, k)| (i * 12 + j * 4 + k) as f64);
         let b = Array3::from_shape_fn((4, 3, 5), |(i, j, k)| (i as f64) - (j * k) as f64);
-        let got = tensordot_sum::<f64>(&[&Chunk::F64(a.clone().into_dyn()), &Chunk::F64(b.clone().into_dyn())], &[1, 2], &[1, 0]).unwrap();
+        let got = tensordot_sum::<f64>(
+            &[
+                &Chunk::F64(a.clone().into_dyn()),
+                &Chunk::F64(b.clone().into_dyn()),
+            ],
+            &[1, 2],
+            &[1, 0],
+        )
+        .unwrap();
         let mut want = ndarray::Array2::<f64>::zeros((2, 5));
         for i in 0..2 {
             for l in 0..5 {

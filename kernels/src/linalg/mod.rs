@@ -146,7 +146,9 @@ pub fn run(op: &LinalgOp, inputs: &[&Chunk]) -> Result<Chunk> {
 
 fn run_typed<T: Real>(op: &LinalgOp, inputs: &[&Chunk]) -> Result<Chunk> {
     match op {
-        LinalgOp::TensordotSum { axes_a, axes_b } => matmul::tensordot_sum::<T>(inputs, axes_a, axes_b),
+        LinalgOp::TensordotSum { axes_a, axes_b } => {
+            matmul::tensordot_sum::<T>(inputs, axes_a, axes_b)
+        }
         LinalgOp::SumBlocks => matmul::sum_blocks::<T>(inputs),
         LinalgOp::Gram => matmul::gram::<T>(inputs),
         LinalgOp::QrStack { packed } => qr::qr_stack::<T>(inputs, *packed),
@@ -161,27 +163,41 @@ fn run_typed<T: Real>(op: &LinalgOp, inputs: &[&Chunk]) -> Result<Chunk> {
         LinalgOp::OrthoError => svd::ortho_error::<T>(inputs),
         LinalgOp::OrthoCheck { tol } => {
             let e = svd::ortho_error::<T>(inputs)?;
-            let ok = T::view_chunk(&e).and_then(|v| v.first().copied()).is_some_and(|v| v < T::real(*tol));
-            Ok(T::into_chunk(ndarray::ArrayD::from_elem(ndarray::IxDyn(&[]), if ok { T::one() } else { T::zero() })))
+            let ok = T::view_chunk(&e)
+                .and_then(|v| v.first().copied())
+                .is_some_and(|v| v < T::real(*tol));
+            Ok(T::into_chunk(ndarray::ArrayD::from_elem(
+                ndarray::IxDyn(&[]),
+                if ok { T::one() } else { T::zero() },
+            )))
         }
         LinalgOp::Fallback { op } => {
-            let (flag, rest) = inputs.split_last().ok_or_else(|| KernelError::Other("fallback: no flag".into()))?;
+            let (flag, rest) = inputs
+                .split_last()
+                .ok_or_else(|| KernelError::Other("fallback: no flag".into()))?;
             if flag_set::<T>(flag)? {
-                Ok(T::into_chunk(ndarray::ArrayD::zeros(ndarray::IxDyn(&[0, 0]))))
+                Ok(T::into_chunk(ndarray::ArrayD::zeros(ndarray::IxDyn(&[
+                    0, 0,
+                ]))))
             } else {
                 run_typed::<T>(op, rest)
             }
         }
         LinalgOp::Select => {
             let ins = arity("select", inputs, 3)?;
-            Ok(if flag_set::<T>(ins[2])? { ins[0].clone() } else { ins[1].clone() })
+            Ok(if flag_set::<T>(ins[2])? {
+                ins[0].clone()
+            } else {
+                ins[1].clone()
+            })
         }
     }
 }
 
 fn flag_set<T: Real>(c: &Chunk) -> Result<bool> {
     let v = T::view_chunk(c).and_then(|v| v.first().copied());
-    v.map(|v| v == T::one()).ok_or_else(|| KernelError::Other("expected a 0-d flag".into()))
+    v.map(|v| v == T::one())
+        .ok_or_else(|| KernelError::Other("expected a 0-d flag".into()))
 }
 
 /// The 2-D array of type `T` inside a chunk.
@@ -191,14 +207,22 @@ pub(crate) fn mat<T: Real>(c: &Chunk) -> Result<ArrayView2<'_, T>> {
         got: format!("{:?}", c.dtype()),
     })?;
     let shape = v.shape().to_vec();
-    v.into_dimensionality::<Ix2>().map_err(|_| KernelError::Other(format!("expected a 2-D block, got shape {shape:?}")))
+    v.into_dimensionality::<Ix2>()
+        .map_err(|_| KernelError::Other(format!("expected a 2-D block, got shape {shape:?}")))
 }
 
 /// Exactly `n` inputs, or an error naming the kernel.
-pub(crate) fn arity<'a, 'b>(name: &str, inputs: &'a [&'b Chunk], n: usize) -> Result<&'a [&'b Chunk]> {
+pub(crate) fn arity<'a, 'b>(
+    name: &str,
+    inputs: &'a [&'b Chunk],
+    n: usize,
+) -> Result<&'a [&'b Chunk]> {
     if inputs.len() == n {
         Ok(inputs)
     } else {
-        Err(KernelError::Other(format!("{name}: expected {n} inputs, got {}", inputs.len())))
+        Err(KernelError::Other(format!(
+            "{name}: expected {n} inputs, got {}",
+            inputs.len()
+        )))
     }
 }

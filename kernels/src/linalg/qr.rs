@@ -29,7 +29,13 @@ fn packed_dims<T>(p: &ArrayView2<'_, T>) -> Result<(usize, usize, usize)> {
 /// The `R` factor (`k x n`, upper trapezoidal) held in a packed factorization.
 fn r_of<T: Real>(p: &ArrayView2<'_, T>) -> Result<Array2<T>> {
     let (_, n, k) = packed_dims(p)?;
-    Ok(Array2::from_shape_fn((k, n), |(i, j)| if j >= i { p[[j, i]] } else { T::zero() }))
+    Ok(Array2::from_shape_fn((k, n), |(i, j)| {
+        if j >= i {
+            p[[j, i]]
+        } else {
+            T::zero()
+        }
+    }))
 }
 
 /// Householder QR of the inputs stacked by rows: raw blocks, or (if `packed`)
@@ -53,7 +59,9 @@ pub fn qr_stack<T: Real>(inputs: &[&Chunk], packed: bool) -> Result<Chunk> {
     }
     let n = views.first().map_or(0, |v| v.ncols());
     if views.iter().any(|v| v.ncols() != n) {
-        return Err(KernelError::Other("QR of blocks with different column counts".into()));
+        return Err(KernelError::Other(
+            "QR of blocks with different column counts".into(),
+        ));
     }
     let m: usize = views.iter().map(|v| v.nrows()).sum();
     let (k, lda) = (m.min(n), m + 1);
@@ -80,7 +88,15 @@ pub fn qr_stack<T: Real>(inputs: &[&Chunk], packed: bool) -> Result<Chunk> {
 
 /// `±1` per row of `R`, making its diagonal non-negative.
 fn signs<T: Real>(p: &ArrayView2<'_, T>, k: usize) -> Vec<T> {
-    (0..k).map(|i| if p[[i, i]] < T::zero() { -T::one() } else { T::one() }).collect()
+    (0..k)
+        .map(|i| {
+            if p[[i, i]] < T::zero() {
+                -T::one()
+            } else {
+                T::one()
+            }
+        })
+        .collect()
 }
 
 /// `Q [C; 0]` (`m x p`, C order) for the packed factorization `inputs[0]` (`m`
@@ -101,11 +117,20 @@ pub fn apply_q<T: Real>(inputs: &[&Chunk], offset: usize) -> Result<Chunk> {
         [_, src] => {
             let src = mat::<T>(src)?;
             if offset + k > src.nrows() {
-                return Err(KernelError::Other(format!("apply_q: rows {offset}..{} of {}", offset + k, src.nrows())));
+                return Err(KernelError::Other(format!(
+                    "apply_q: rows {offset}..{} of {}",
+                    offset + k,
+                    src.nrows()
+                )));
             }
             src.slice(ndarray::s![offset..offset + k, ..]).to_owned()
         }
-        _ => return Err(KernelError::Other(format!("apply_q: {} inputs", inputs.len()))),
+        _ => {
+            return Err(KernelError::Other(format!(
+                "apply_q: {} inputs",
+                inputs.len()
+            )))
+        }
     };
     let pc = c.ncols();
     let mut x = vec![T::zero(); m * pc];
@@ -122,7 +147,11 @@ pub fn apply_q<T: Real>(inputs: &[&Chunk], offset: usize) -> Result<Chunk> {
         // X (C-order m x pc) is column-major Xᵀ (pc x m): Xᵀ := Xᵀ Qᵀ = (Q X)ᵀ.
         T::ormqr(b'R', b'T', pc, m, k, flat, lda, &tau, &mut x, pc)?;
     }
-    Ok(T::into_chunk(Array2::from_shape_vec((m, pc), x).expect("m * pc elements").into_dyn()))
+    Ok(T::into_chunk(
+        Array2::from_shape_vec((m, pc), x)
+            .expect("m * pc elements")
+            .into_dyn(),
+    ))
 }
 
 /// The R factor of a packed factorization with its rows signed so the diagonal
@@ -152,7 +181,10 @@ pub fn cholesky<T: Real>(inputs: &[&Chunk], shift: f64, max_cond: Option<f64>) -
     let g = mat::<T>(arity("cholesky", inputs, 1)?[0])?;
     let n = g.nrows();
     if g.ncols() != n {
-        return Err(KernelError::Shape { expected: vec![n, n], got: g.shape().to_vec() });
+        return Err(KernelError::Shape {
+            expected: vec![n, n],
+            got: g.shape().to_vec(),
+        });
     }
     let mut a = g.as_standard_layout().into_owned();
     if shift > 0.0 {
@@ -167,9 +199,18 @@ pub fn cholesky<T: Real>(inputs: &[&Chunk], shift: f64, max_cond: Option<f64>) -
     let ok = T::potrf(b'L', n, buf, n)?;
     if let Some(limit) = max_cond {
         let d: Vec<T> = (0..n).map(|i| num_traits::Float::abs(a[[i, i]])).collect();
-        let (hi, lo) = d.iter().fold((T::zero(), T::infinity()), |(h, l), &v| (h.max(v), l.min(v)));
-        if !ok || !(hi <= lo * T::real(limit)) {
-            return Ok(T::into_chunk(ndarray::ArrayD::from_elem(ndarray::IxDyn(&[n, n]), T::nan())));
+        let (hi, lo) = d.iter().fold((T::zero(), T::infinity()), |(h, l), &v| {
+            (h.max(v), l.min(v))
+        });
+        let within = matches!(
+            hi.partial_cmp(&(lo * T::real(limit))),
+            Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)
+        );
+        if !ok || !within {
+            return Ok(T::into_chunk(ndarray::ArrayD::from_elem(
+                ndarray::IxDyn(&[n, n]),
+                T::nan(),
+            )));
         }
     }
     if !ok {
@@ -194,14 +235,26 @@ pub fn tri_solve_right<T: Real>(inputs: &[&Chunk]) -> Result<Chunk> {
     let (a, r) = (mat::<T>(ins[0])?, mat::<T>(ins[1])?);
     let (m, n) = a.dim();
     if r.dim() != (n, n) {
-        return Err(KernelError::Shape { expected: vec![n, n], got: r.shape().to_vec() });
+        return Err(KernelError::Shape {
+            expected: vec![n, n],
+            got: r.shape().to_vec(),
+        });
     }
     let mut b = a.as_standard_layout().into_owned();
     if m > 0 && n > 0 {
         let r = r.as_standard_layout();
         // C-order `A` is column-major `Aᵀ` and C-order `R` column-major lower `Rᵀ`:
         // solving `Rᵀ Y = Aᵀ` gives `Y = (A R⁻¹)ᵀ`, which is C-order `A R⁻¹`.
-        T::trtrs(b'L', b'N', n, m, r.as_slice().expect("standard layout"), n, b.as_slice_mut().expect("standard layout"), n)?;
+        T::trtrs(
+            b'L',
+            b'N',
+            n,
+            m,
+            r.as_slice().expect("standard layout"),
+            n,
+            b.as_slice_mut().expect("standard layout"),
+            n,
+        )?;
     }
     Ok(T::into_chunk(b.into_dyn()))
 }
@@ -212,7 +265,9 @@ mod tests {
     use ndarray::Array2;
 
     fn test_matrix(m: usize, n: usize) -> Array2<f64> {
-        Array2::from_shape_fn((m, n), |(i, j)| ((i * 7 + j * 13) % 17) as f64 - 8.0 + (i as f64).sin())
+        Array2::from_shape_fn((m, n), |(i, j)| {
+            ((i * 7 + j * 13) % 17) as f64 - 8.0 + (i as f64).sin()
+        })
     }
 
     fn get(c: &Chunk) -> Array2<f64> {
@@ -231,8 +286,14 @@ mod tests {
             assert_eq!(q.dim(), (m, k));
             assert_eq!(r.dim(), (k, n));
             let err = (&q.dot(&r) - &a).iter().map(|x| x * x).sum::<f64>().sqrt();
-            assert!(err < 1e-12 * (1.0 + a.iter().map(|x| x * x).sum::<f64>().sqrt()), "{m}x{n}: {err}");
-            let ortho = (&q.t().dot(&q) - &Array2::<f64>::eye(k)).iter().map(|x: &f64| x.abs()).fold(0.0, f64::max);
+            assert!(
+                err < 1e-12 * (1.0 + a.iter().map(|x| x * x).sum::<f64>().sqrt()),
+                "{m}x{n}: {err}"
+            );
+            let ortho = (&q.t().dot(&q) - &Array2::<f64>::eye(k))
+                .iter()
+                .map(|x: &f64| x.abs())
+                .fold(0.0, f64::max);
             assert!(ortho < 1e-13, "{ortho}");
             assert!((0..k).all(|i| r[[i, i]] >= 0.0));
         }
@@ -247,6 +308,8 @@ mod tests {
         let q = get(&tri_solve_right::<f64>(&[&ca, &r]).unwrap());
         let rr = get(&r);
         assert!((&q.dot(&rr) - &a).iter().all(|x: &f64| x.abs() < 1e-10));
-        assert!((&q.t().dot(&q) - &Array2::<f64>::eye(6)).iter().all(|x: &f64| x.abs() < 1e-10));
+        assert!((&q.t().dot(&q) - &Array2::<f64>::eye(6))
+            .iter()
+            .all(|x: &f64| x.abs() < 1e-10));
     }
 }

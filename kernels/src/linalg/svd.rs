@@ -25,11 +25,15 @@ pub fn svd_packed<T: Real>(inputs: &[&Chunk]) -> Result<Chunk> {
     let a = mat::<T>(arity("svd", inputs, 1)?[0])?;
     let (k, n) = a.dim();
     if k > n {
-        return Err(KernelError::Other(format!("svd_packed of a {k} x {n} block (needs rows <= columns)")));
+        return Err(KernelError::Other(format!(
+            "svd_packed of a {k} x {n} block (needs rows <= columns)"
+        )));
     }
     let mut out = Array2::<T>::zeros((2 * k + 1, n));
     if k > 0 {
-        let (u, sv, vt) = a.svddc(JobSvd::Some).map_err(|e| KernelError::Other(format!("SVD failed: {e}")))?;
+        let (u, sv, vt) = a
+            .svddc(JobSvd::Some)
+            .map_err(|e| KernelError::Other(format!("SVD failed: {e}")))?;
         let (mut u, mut vt) = (u.expect("U asked for"), vt.expect("Vt asked for"));
         for i in 0..k {
             let row = vt.row(i);
@@ -55,19 +59,32 @@ pub fn svd_packed<T: Real>(inputs: &[&Chunk]) -> Result<Chunk> {
 ///
 /// # Errors
 /// A dtype other than `T` or ranges out of bounds.
-pub fn take<T: Real>(inputs: &[&Chunk], rows: (usize, usize), cols: (usize, usize)) -> Result<Chunk> {
+pub fn take<T: Real>(
+    inputs: &[&Chunk],
+    rows: (usize, usize),
+    cols: (usize, usize),
+) -> Result<Chunk> {
     let a = mat::<T>(arity("take", inputs, 1)?[0])?;
     if rows.0 > rows.1 || rows.1 > a.nrows() || cols.0 > cols.1 || cols.1 > a.ncols() {
-        return Err(KernelError::Other(format!("take {rows:?} x {cols:?} of a {:?} block", a.shape())));
+        return Err(KernelError::Other(format!(
+            "take {rows:?} x {cols:?} of a {:?} block",
+            a.shape()
+        )));
     }
-    let t = a.slice(s![rows.0..rows.1, cols.0..cols.1]).as_standard_layout().into_owned();
+    let t = a
+        .slice(s![rows.0..rows.1, cols.0..cols.1])
+        .as_standard_layout()
+        .into_owned();
     Ok(T::into_chunk(t.into_dyn()))
 }
 
 fn unpack<T: Real>(p: &ndarray::ArrayView2<'_, T>) -> Result<usize> {
     let k = p.nrows().saturating_sub(1) / 2;
     if p.nrows() != 2 * k + 1 || k > p.ncols() {
-        return Err(KernelError::Other(format!("not a packed SVD: shape {:?}", p.shape())));
+        return Err(KernelError::Other(format!(
+            "not a packed SVD: shape {:?}",
+            p.shape()
+        )));
     }
     Ok(k)
 }
@@ -90,7 +107,10 @@ pub fn lstsq_solve<T: Real>(inputs: &[&Chunk], rcond: f64) -> Result<Chunk> {
     let k = unpack(&p)?;
     let n = p.ncols();
     if c.nrows() != k {
-        return Err(KernelError::Shape { expected: vec![k, c.ncols()], got: c.shape().to_vec() });
+        return Err(KernelError::Shape {
+            expected: vec![k, c.ncols()],
+            got: c.shape().to_vec(),
+        });
     }
     let (r, _) = cutoff(&p, k, rcond);
     let u = p.slice(s![..k, ..r]);
@@ -101,7 +121,9 @@ pub fn lstsq_solve<T: Real>(inputs: &[&Chunk], rcond: f64) -> Result<Chunk> {
     }
     let vt = p.slice(s![k + 1..k + 1 + r, ..n]);
     let x = vt.t().dot(&y);
-    Ok(T::into_chunk(x.as_standard_layout().into_owned().into_dyn()))
+    Ok(T::into_chunk(
+        x.as_standard_layout().into_owned().into_dyn(),
+    ))
 }
 
 /// Number of singular values above `rcond · s_max` in a packed SVD, as a 0-d `i64`.
@@ -123,14 +145,20 @@ pub fn rank<T: Real>(inputs: &[&Chunk], rcond: f64) -> Result<Chunk> {
 pub fn ortho_error<T: Real>(inputs: &[&Chunk]) -> Result<Chunk> {
     let g = mat::<T>(arity("ortho_error", inputs, 1)?[0])?;
     if g.nrows() != g.ncols() {
-        return Err(KernelError::Shape { expected: vec![g.nrows(), g.nrows()], got: g.shape().to_vec() });
+        return Err(KernelError::Shape {
+            expected: vec![g.nrows(), g.nrows()],
+            got: g.shape().to_vec(),
+        });
     }
     let mut acc = T::zero();
     for ((i, j), &v) in g.indexed_iter() {
         let d = if i == j { v - T::one() } else { v };
         acc += d * d;
     }
-    Ok(T::into_chunk(ArrayD::from_elem(IxDyn(&[]), num_traits::Float::sqrt(acc))))
+    Ok(T::into_chunk(ArrayD::from_elem(
+        IxDyn(&[]),
+        num_traits::Float::sqrt(acc),
+    )))
 }
 
 #[cfg(test)]
@@ -150,7 +178,10 @@ mod tests {
         assert!((&rec - &a).iter().all(|x| x.abs() < 1e-12));
         assert!(sv[0] >= sv[1] && sv[1] >= sv[2]);
         for row in vt.rows() {
-            let m = row.iter().copied().fold(0.0f64, |m, v| if v.abs() > m.abs() { v } else { m });
+            let m = row
+                .iter()
+                .copied()
+                .fold(0.0f64, |m, v| if v.abs() > m.abs() { v } else { m });
             assert!(m > 0.0);
         }
     }
