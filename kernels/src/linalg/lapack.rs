@@ -3,7 +3,6 @@
 //! buffers with a leading dimension, as LAPACK takes them; a C-order `m x n`
 //! block is, in memory, the column-major `n x m` transpose.
 
-use crate::dtype::Element;
 use crate::error::{KernelError, Result};
 use std::os::raw::{c_char, c_int};
 
@@ -37,7 +36,7 @@ fn check(routine: &str, info: c_int) -> Result<()> {
 /// A real floating-point type with the LAPACK routines the kernels need.
 /// Implemented for `f32` and `f64`.
 pub trait Real:
-    Element<Sum = Self, Float = Self>
+    crate::Numeric<Sum = Self, Float = Self>
     + num_traits::Float
     + ndarray::LinalgScalar
     + ndarray_linalg::Lapack<Real = Self>

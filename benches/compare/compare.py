@@ -1,0 +1,311 @@
+"""Driver of benches/compare: darray vs dask.array vs the decode floor, on one store.
+
+Run through run.sh (which builds darray's side and sets up the venv):
+
+    python compare.py --darray <compare binary> [--store PATH] [--repeats 3]
+
+Every (tool, workload) runs `--repeats` times, each time in a fresh subprocess. The
+time reported is the best of those runs, as measured inside the process (the
+workload only: opening the store included, process start-up and imports excluded);
+the peak memory is the largest ru_maxrss of those processes (os.wait4). The store is
+created by darray once (float64 16384 x 8192, 2048 x 2048 chunks, zstd level 1, Zarr
+v3), checked with zarr-python, and read once before timing, so every run reads from
+the page cache. Results also go to <data dir>/compare.json.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+SHAPE = (16384, 8192)
+CHUNKS = (2048, 2048)
+CHUNK_MIB = CHUNKS[0] * CHUNKS[1] * 8 / 2**20
+WORKLOADS = ["mean", "sum0", "std1", "copy", "tiny"]
+# The floor each workload is held to: decode only, or decode plus the work that
+# cannot be avoided where that is slower (the sin/cos arithmetic, re-encoding).
+FLOOR_OF = {"mean": "floor_sincos", "sum0": "floor", "std1": "floor", "copy": "floor_copy"}
+FLOORS = {
+    "floor": "read + zstd-decompress every chunk into a reused buffer (rayon, all cores)",
+    "floor_sincos": "floor + sum of sin^2+cos^2 over every value (libm sin_cos per element)",
+    "floor_copy": "floor + zstd level 1 re-compress into a reused buffer + write each chunk file",
+}
+LABEL = {
+    "mean": "mean(sin^2+cos^2)",
+    "sum0": "sum(axis=0)",
+    "std1": "std(axis=1)",
+    "copy": "copy (to_zarr)",
+    "tiny": "100,000 tiny tasks",
+}
+
+
+def run_once(cmd, env):
+    """Runs cmd; returns (its JSON line, wall seconds of the process, peak RSS MiB)."""
+    with tempfile.TemporaryFile() as err:
+        t = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env)
+        out = p.stdout.read()
+        p.stdout.close()
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t
+        p.returncode = os.waitstatus_to_exitcode(status)
+        if p.returncode != 0:
+            err.seek(0)
+            sys.exit(f"{' '.join(map(str, cmd))} failed ({p.returncode}):\n{err.read().decode(errors='replace')}")
+    lines = [l for l in out.decode().splitlines() if l.startswith("{")]
+    if not lines:
+        sys.exit(f"{' '.join(map(str, cmd))} printed no JSON:\n{out.decode(errors='replace')}")
+    rec = json.loads(lines[-1])
+    rec["cpu_seconds"] = ru.ru_utime + ru.ru_stime  # whole process, start-up included
+    return rec, wall, ru.ru_maxrss / 1024.0  # ru_maxrss is KiB on Linux
+
+
+def machine():
+    cpu = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal:"):
+                mem = f"{int(line.split()[1]) / 2**20:.1f} GiB"
+    except OSError:
+        pass
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    git = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True,
+                         text=True).stdout.strip()
+    import dask
+    import numcodecs
+    import numpy
+    import zarr
+
+    blas = []
+    try:
+        import threadpoolctl
+
+        blas = [
+            {k: i.get(k) for k in ("internal_api", "architecture", "version", "num_threads")}
+            for i in threadpoolctl.threadpool_info()
+        ]
+    except Exception:  # noqa: BLE001 - informational only
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "ram": mem,
+        "kernel": platform.release(),
+        "rustc": rustc,
+        "darray_git": git,
+        "python": platform.python_version(),
+        "dask": dask.__version__,
+        "zarr": zarr.__version__,
+        "numpy": numpy.__version__,
+        "numcodecs": numcodecs.__version__,
+        "numpy_blas": blas,
+        "loadavg_at_start": os.getloadavg(),
+        "openblas_env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS")},
+    }
+
+
+def check_store(store):
+    """zarr-python reads darray's store: layout, codec, and one chunk."""
+    import numpy as np
+    import zarr
+
+    z = zarr.open_array(store, mode="r")
+    assert z.metadata.zarr_format == 3, z.metadata.zarr_format
+    assert z.shape == SHAPE and z.chunks == CHUNKS and z.dtype == np.float64, (z.shape, z.chunks, z.dtype)
+    comp = [type(c).__name__ + str(getattr(c, "level", "")) for c in z.compressors]
+    assert comp == ["ZstdCodec1"], comp
+    block = z[:2048, :2048]
+    assert np.isfinite(block).all() and abs(block.mean()) < 0.01 and abs(block.std() - 1) < 0.01
+    files = sum(1 for p in Path(store).rglob("*") if p.is_file() and p.name != "zarr.json")
+    size = sum(p.stat().st_size for p in Path(store).rglob("*") if p.is_file())
+    return {"zarr_format": 3, "shape": list(z.shape), "chunks": list(z.chunks), "codecs": comp,
+            "chunk_files": files, "bytes_on_disk": size}
+
+
+def same_chunk(a, b):
+    import numpy as np
+    import zarr
+
+    za, zb = zarr.open_array(a, mode="r"), zarr.open_array(b, mode="r")
+    ok = za.shape == zb.shape and za.chunks == zb.chunks
+    return bool(ok and np.array_equal(za[-2048:, -2048:], zb[-2048:, -2048:]))
+
+
+def fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--darray", required=True, help="the built benches/compare.rs binary")
+    ap.add_argument("--python", default=sys.executable, help="python with dask (default: this one)")
+    ap.add_argument("--data", default=str(ROOT / "target" / "bench-data"))
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--workloads", default=",".join(WORKLOADS))
+    ap.add_argument("--tools", default="darray,dask")
+    args = ap.parse_args()
+    data = Path(args.data)
+    data.mkdir(parents=True, exist_ok=True)
+    store = data / "compare-16384x8192-c2048-zstd1.zarr"
+    outs = {t: data / f"compare-copy-{t}.zarr" for t in ("darray", "dask", "floor")}
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    workloads = [w for w in args.workloads.split(",") if w]
+    tools = [t for t in args.tools.split(",") if t]
+
+    info = machine()
+    print(f"machine: {info['nproc']} cores, {info['cpu']}, {info['ram']} RAM; {info['rustc']}; "
+          f"dask {info['dask']}, zarr {info['zarr']}, numpy {info['numpy']}", flush=True)
+
+    created = None
+    if not (store / "zarr.json").exists():
+        print(f"creating {store} with darray ...", flush=True)
+        _, wall, rss = run_once([args.darray, "create", str(store)], env)
+        created = {"seconds": wall, "peak_mib": rss}
+        print(f"  created in {wall:.1f} s (peak {rss:.0f} MiB)", flush=True)
+    store_info = check_store(store)
+    print(f"store: {store} ({store_info['chunk_files']} chunk files, "
+          f"{store_info['bytes_on_disk'] / 2**20:.0f} MiB on disk); zarr-python reads it", flush=True)
+
+    # Read everything once so that every timed run starts from the page cache.
+    run_once([args.darray, "floor", str(store)], env)
+
+    def commands(tool, w):
+        out = str(outs["floor" if tool == "floor" else tool])
+        if tool == "dask":
+            return [args.python, str(HERE / "dask_workloads.py"), w, str(store), out]
+        return [args.darray, w, str(store), out]
+
+    results = {}
+
+    def measure(tool, w):
+        runs = []
+        for _ in range(args.repeats):
+            for o in outs.values():
+                shutil.rmtree(o, ignore_errors=True)
+            rec, wall, rss = run_once(commands(tool, w), env)
+            rec.update(process_seconds=wall, peak_mib=rss)
+            runs.append(rec)
+        best = min(runs, key=lambda r: r["seconds"])
+        res = {**best, "seconds": best["seconds"], "peak_mib": max(r["peak_mib"] for r in runs),
+               "all_seconds": [r["seconds"] for r in runs], "loadavg_1min_after": os.getloadavg()[0]}
+        results.setdefault(w, {})[tool] = res
+        print(f"  {tool:6} {w:12} best {res['seconds']:8.3f} s  of {[round(s, 3) for s in res['all_seconds']]}"
+              f"  cpu {res['cpu_seconds']:7.2f} s  peak {res['peak_mib']:7.0f} MiB  check {res.get('check')}"
+              f"  (load {res['loadavg_1min_after']:.1f})", flush=True)
+        return res
+
+    floors_needed = sorted({FLOOR_OF[w] for w in workloads if w in FLOOR_OF} | {"floor"})
+    for f in floors_needed:
+        measure("floor", f)
+    copy_ok = {}
+    for w in workloads:
+        for tool in tools:
+            measure(tool, w)
+            if w == "copy":
+                copy_ok[tool] = same_chunk(store, outs[tool])
+    for o in outs.values():
+        shutil.rmtree(o, ignore_errors=True)
+
+    # Do both tools agree?
+    agree = {}
+    for w in workloads:
+        r = results.get(w, {})
+        if "darray" in r and "dask" in r and w != "copy":
+            a, b = r["darray"]["check"], r["dask"]["check"]
+            agree[w] = a is not None and b is not None and abs(a - b) <= 1e-6 * max(1.0, abs(a), abs(b))
+    for w, ok in agree.items():
+        if not ok:
+            print(f"WARNING: {w}: darray {results[w]['darray']['check']} != dask {results[w]['dask']['check']}")
+    for t, ok in copy_ok.items():
+        if not ok:
+            print(f"WARNING: copy by {t} differs from the input")
+
+    rows = []
+    for w in workloads:
+        r = results.get(w, {})
+        d, k = r.get("darray", {}).get("seconds"), r.get("dask", {}).get("seconds")
+        fl = results.get(FLOOR_OF.get(w, ""), {}).get("floor", {}).get("seconds")
+        rows.append({
+            "workload": w,
+            "label": LABEL[w],
+            "floor_workload": FLOOR_OF.get(w),
+            "darray_s": d,
+            "dask_s": k,
+            "floor_s": fl,
+            "darray_over_floor": d / fl if d and fl else None,
+            "dask_over_darray": k / d if d and k else None,
+            "darray_peak_mib": r.get("darray", {}).get("peak_mib"),
+            "dask_peak_mib": r.get("dask", {}).get("peak_mib"),
+        })
+
+    hdr = "| workload | darray s | dask s | floor s | darray/floor | dask/darray | darray peak MiB | dask peak MiB |"
+    lines = [hdr, "|" + "---|" * 8]
+    for row in rows:
+        floor_name = f" ({row['floor_workload']})" if row["floor_workload"] else ""
+        lines.append(
+            f"| {row['label']} | {fmt(row['darray_s'], '.3f')} | {fmt(row['dask_s'], '.3f')} | "
+            f"{fmt(row['floor_s'], '.3f')}{floor_name} | {fmt(row['darray_over_floor'], '.2f')} | "
+            f"{fmt(row['dask_over_darray'], '.2f')} | {fmt(row['darray_peak_mib'], '.0f')} | "
+            f"{fmt(row['dask_peak_mib'], '.0f')} |"
+        )
+    lines += ["", "| floor | s | peak MiB | what it does |", "|---|---|---|---|"]
+    for f in floors_needed:
+        r = results[f]["floor"]
+        lines.append(f"| {f} | {r['seconds']:.3f} | {r['peak_mib']:.0f} | {FLOORS[f]} |")
+    lines += ["", "CPU seconds (user + system, whole process, of the best run):", ""]
+    lines += ["| workload | darray cpu s | dask cpu s |", "|---|---|---|"]
+    for w in workloads:
+        r = results.get(w, {})
+        lines.append(f"| {LABEL[w]} | {fmt(r.get('darray', {}).get('cpu_seconds'), '.2f')} | "
+                     f"{fmt(r.get('dask', {}).get('cpu_seconds'), '.2f')} |")
+    if "tiny" in results:
+        lines.append("")
+        for tool, r in results["tiny"].items():
+            opt = f", {r['tasks_optimized']} after dask.optimize" if "tasks_optimized" in r else ""
+            lines.append(
+                f"tiny tasks, {tool}: {r['tasks']} tasks in the graph{opt}; {r['per_task_us']:.2f} us per task "
+                f"(compute {r['seconds']:.3f} s / {r['tasks']}), {r['seconds'] * 1e6 / 100_000:.2f} us per chunk; "
+                f"graph build alone {r['graph_build_seconds']:.3f} s"
+            )
+    lines.append("")
+    lines.append(f"memory target: 4 chunks x {info['nproc']} threads x {CHUNK_MIB:.0f} MiB = "
+                 f"{4 * info['nproc'] * CHUNK_MIB:.0f} MiB plus a small fixed amount")
+    table = "\n".join(lines)
+    load = os.getloadavg()
+    table += f"\n\nload average at start {info['loadavg_at_start'][0]:.1f}, at end {load[0]:.1f} (1 min)"
+    print()
+    print(table)
+
+    out = {
+        "machine": info,
+        "store": {"path": str(store), **store_info, "created": created},
+        "repeats": args.repeats,
+        "command": " ".join(sys.argv),
+        "rows": rows,
+        "results": results,
+        "checks_agree": agree,
+        "copies_match_input": copy_ok,
+        "table_markdown": table,
+    }
+    (data / "compare.json").write_text(json.dumps(out, indent=2))
+    print(f"\nwrote {data / 'compare.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""dask.array's side of benches/compare: run one workload once, print one JSON line.
+
+    python dask_workloads.py <workload> <store> [out]
+
+Workloads (as benches/compare.rs): mean (mean of sin^2 + cos^2), sum0, std1, copy
+(to_zarr into `out`, same chunks, zstd level 1, Zarr v3), tiny (ones(100_000,
+chunks=1).sum()). dask runs on its threaded scheduler with 2 workers. `seconds`
+is the wall time of the workload, opening the store included, interpreter start-up
+and imports excluded.
+"""
+
+import json
+import shutil
+import sys
+import time
+
+import dask
+import dask.array as da
+import numpy as np
+import zarr
+
+TINY = 100_000
+
+
+def main() -> None:
+    workload, store = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else None)
+    out = sys.argv[3] if len(sys.argv) > 3 else (store or "") + ".copy-dask.zarr"
+    dask.config.set(scheduler="threads", num_workers=2)
+    extra = {}
+    t = time.perf_counter()
+    if workload == "mean":
+        x = da.from_zarr(store)
+        check = float((da.sin(x) ** 2 + da.cos(x) ** 2).mean().compute())
+    elif workload == "sum0":
+        x = da.from_zarr(store)
+        check = float(x.sum(axis=0).compute().sum())
+    elif workload == "std1":
+        x = da.from_zarr(store)
+        check = float(x.std(axis=1).compute().mean())
+    elif workload == "copy":
+        x = da.from_zarr(store)
+        shutil.rmtree(out, ignore_errors=True)
+        z = zarr.create_array(
+            store=out,
+            shape=x.shape,
+            chunks=x.chunksize,
+            dtype=x.dtype,
+            compressors=zarr.codecs.ZstdCodec(level=1, checksum=False),
+            zarr_format=3,
+            overwrite=True,
+        )
+        da.to_zarr(x, z)
+        check = 0.0
+    elif workload == "tiny":
+        tb = time.perf_counter()
+        y = da.ones(TINY, chunks=1).sum()
+        # The graph as dask materializes it before optimization.
+        tasks = len(dict(y.__dask_graph__()))
+        build = time.perf_counter() - tb
+        tc = time.perf_counter()
+        check = float(y.compute())
+        total = time.perf_counter() - tc
+        (opt,) = dask.optimize(y)
+        extra = {
+            "tasks": tasks,
+            "tasks_optimized": len(dict(opt.__dask_graph__())),
+            "graph_build_seconds": build,
+            "per_task_us": total * 1e6 / tasks,
+        }
+        print(json.dumps({"tool": "dask", "workload": workload, "seconds": total, "check": check, **extra}))
+        return
+    else:
+        sys.exit(f"unknown workload {workload!r}")
+    secs = time.perf_counter() - t
+    print(json.dumps({"tool": "dask", "workload": workload, "seconds": secs, "check": check, **extra}))
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
