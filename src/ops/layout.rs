@@ -17,6 +17,7 @@ impl Lowerer {
         input: &Arc<Expr>,
         sel: &[AxisSel],
         idx: &[u32],
+        key: ChunkKey,
     ) -> Result<TaskId> {
         let mut in_idx = Vec::with_capacity(input.shape.len());
         let mut take = Vec::with_capacity(sel.len());
@@ -46,11 +47,6 @@ impl Lowerer {
             }
         }
         let src = self.block(input, &in_idx)?;
-        let key = ChunkKey {
-            array: e.id,
-            stage: 0,
-            block: idx.to_vec(),
-        };
         Ok(self.push_leafish(key, Op::Slice { take }, vec![src], bytes(e, idx)))
     }
 
@@ -59,6 +55,7 @@ impl Lowerer {
         e: &Arc<Expr>,
         input: &Arc<Expr>,
         idx: &[u32],
+        key: ChunkKey,
     ) -> Result<TaskId> {
         let shape = block_shape(&e.grid, idx);
         let start = block_offset(&e.grid, idx);
@@ -121,11 +118,6 @@ impl Lowerer {
                     .collect(),
             });
         }
-        let key = ChunkKey {
-            array: e.id,
-            stage: 0,
-            block: idx.to_vec(),
-        };
         Ok(self.push_leafish(
             key,
             Op::Assemble {
@@ -144,17 +136,13 @@ impl Lowerer {
         input: &Arc<Expr>,
         perm: &[usize],
         idx: &[u32],
+        key: ChunkKey,
     ) -> Result<TaskId> {
         let mut in_idx = vec![0u32; perm.len()];
         for (out_ax, &p) in perm.iter().enumerate() {
             in_idx[p] = idx[out_ax];
         }
         let src = self.block(input, &in_idx)?;
-        let key = ChunkKey {
-            array: e.id,
-            stage: 0,
-            block: idx.to_vec(),
-        };
         Ok(self.push_leafish(
             key,
             Op::Transpose {

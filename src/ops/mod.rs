@@ -74,9 +74,11 @@ impl Lowerer {
                 split_every,
                 input,
             } => self.reduce_block(e, *kind, axes, *keepdims, *split_every, input, idx)?,
-            ExprKind::Slice { input, sel } => self.slice_block(e, input, sel, idx)?,
-            ExprKind::Rechunk { input } => self.rechunk_block(e, input, idx)?,
-            ExprKind::Transpose { input, perm } => self.transpose_block(e, input, perm, idx)?,
+            ExprKind::Slice { input, sel } => self.slice_block(e, input, sel, idx, key.clone())?,
+            ExprKind::Rechunk { input } => self.rechunk_block(e, input, idx, key.clone())?,
+            ExprKind::Transpose { input, perm } => {
+                self.transpose_block(e, input, perm, idx, key.clone())?
+            }
             ExprKind::MapBlocks { kernel, inputs } => {
                 let ins = inputs
                     .iter()
