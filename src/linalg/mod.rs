@@ -1,2 +1,30 @@
 //! Linear algebra on chunked arrays, as graphs of local kernels
-//! (`darray_kernels::linalg`).
+//! (`darray_kernels::linalg`): block products ([`matmul`], [`tensordot`]), the
+//! direct tall-and-skinny QR ([`tsqr`], [`qr`]) with CholeskyQR variants, SVDs
+//! ([`svd`], [`svd_compressed`]), least squares ([`lstsq`]) and norms ([`norm`]).
+//!
+//! Every operation here builds lazy expressions (`ExprKind::Custom` nodes that
+//! lower themselves into tasks); nothing runs until `compute`. Operations with
+//! several outputs (`Q` and `R`, `U`, `S` and `Vᵀ`) return arrays whose nodes
+//! share one plan, so a graph built for several of them shares the work (task
+//! keys are memoized per plan). Local math runs in the kernels crate; this
+//! module only decides which blocks meet in which task.
+
+mod lstsq;
+mod matmul;
+mod nodes;
+mod qr;
+mod svd;
+
+pub use darray_kernels::linalg::Real;
+pub use lstsq::{lstsq, norm, Lstsq, NormOrd};
+pub use matmul::{matmul, tensordot};
+pub use qr::{qr, qr_with, tsqr, tsqr_with, QrMethod};
+pub use svd::{svd, svd_compressed};
+
+/// Blocks (or partial results) combined by one task in the trees of block
+/// products and of TSQR's R factors: bounds the memory of any one task.
+pub(crate) const FAN_IN: usize = 8;
+
+/// Largest small dense factor (an `n x n` R, a sketch) held in one task.
+pub(crate) const MAX_SMALL_BYTES: u64 = 256 << 20;

@@ -1,16 +1,103 @@
 //! Local linear algebra on one or a few blocks: block products, QR, SVD, solves.
-//! LAPACK through ndarray-linalg; BLAS single-threaded (parallelism comes from
-//! the graph).
+//! LAPACK through `lapack-sys` (and ndarray-linalg for small dense SVDs); BLAS
+//! single-threaded (parallelism comes from the graph).
+//!
+//! Multi-output factorizations are packed into one chunk, since a task has one
+//! output: a local QR returns its Householder factorization packed with the
+//! reflector scalars in an extra row ([`qr`]), and a small SVD returns `U`, `s`
+//! and `Vᵀ` stacked ([`svd`]); [`LinalgOp::Take`] slices the parts out.
+
+pub mod lapack;
+pub mod matmul;
+pub mod qr;
+pub mod svd;
+
+pub use lapack::Real;
 
 use crate::chunk::Chunk;
+use crate::dtype::DType;
 use crate::error::{KernelError, Result};
+use ndarray::{ArrayView2, Ix2};
 use serde::{Deserialize, Serialize};
 
 /// A linear-algebra kernel and its parameters.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum LinalgOp {
-    /// Sum of the products `inputs[2k] @ inputs[2k+1]` of 2-D blocks, in order.
-    MatmulSum,
+    /// Sum over pairs `(inputs[2k], inputs[2k+1])` of their tensor contraction over
+    /// `axes_a` of the first and `axes_b` of the second, in order. For 2-D blocks
+    /// with `axes_a = [1]`, `axes_b = [0]` this is a sum of block products.
+    TensordotSum {
+        /// Contracted axes of the left blocks.
+        axes_a: Vec<usize>,
+        /// Contracted axes of the right blocks, paired with `axes_a`.
+        axes_b: Vec<usize>,
+    },
+    /// Elementwise sum of the inputs, in order.
+    SumBlocks,
+    /// `Σ Aᵢᵀ Aᵢ` over the 2-D inputs (a Gram matrix).
+    Gram,
+    /// Householder QR of the inputs stacked by rows (their R factors, if
+    /// `packed`), packed as [`qr::qr_stack`] describes.
+    QrStack {
+        /// Inputs are packed factorizations whose R factors are stacked.
+        packed: bool,
+    },
+    /// `Q · C` for the packed factorization `inputs[0]`, with `C` the rows
+    /// `offset..offset + k` of `inputs[1]` (or the sign matrix of its R, alone).
+    ApplyQ {
+        /// First row of `C` in `inputs[1]`.
+        offset: usize,
+    },
+    /// The R factor of a packed factorization, rows signed so its diagonal is >= 0.
+    RFactor,
+    /// Upper Cholesky factor `R` of `G + shift · trace(G) · I` (`G = RᵀR`).
+    Cholesky {
+        /// Relative diagonal shift (0 for plain Cholesky).
+        shift: f64,
+        /// `None`: fail if `G` is not positive definite. `Some(c)`: return a NaN
+        /// matrix instead, also when `R`'s estimated condition number exceeds `c`
+        /// (the automatic method, which then falls back to Householder).
+        max_cond: Option<f64>,
+    },
+    /// `A R⁻¹` for a block `A` and an upper-triangular `R`.
+    TriSolveRight,
+    /// Thin SVD of a small 2-D block, packed as [`svd::svd_packed`] describes.
+    SvdPacked,
+    /// Rows `rows` and columns `cols` of one 2-D input.
+    Take {
+        /// Row range.
+        rows: (usize, usize),
+        /// Column range.
+        cols: (usize, usize),
+    },
+    /// Minimum-norm least-squares solution from a packed SVD of `R` and `Qᵀb`.
+    LstsqSolve {
+        /// Singular values below `rcond · s_max` count as zero.
+        rcond: f64,
+    },
+    /// Number of singular values of a packed SVD above `rcond · s_max` (0-d `i64`).
+    Rank {
+        /// Relative threshold.
+        rcond: f64,
+    },
+    /// `‖G - I‖_F` of a square input (0-d), to measure the orthogonality of a Q
+    /// whose Gram matrix is `G`.
+    OrthoError,
+    /// 0-d flag: 1 if `‖G - I‖_F < tol` for the square input `G` (the fast path
+    /// of an automatic QR passed), else 0.
+    OrthoCheck {
+        /// Tolerance on `‖QᵀQ - I‖_F`.
+        tol: f64,
+    },
+    /// `op` on all inputs but the last, a 0-d flag from [`LinalgOp::OrthoCheck`]:
+    /// runs only if the flag is 0 (the fast path failed); otherwise returns an
+    /// empty `0 x 0` block at once.
+    Fallback {
+        /// The guarded kernel.
+        op: Box<LinalgOp>,
+    },
+    /// `inputs[0]` if the 0-d flag `inputs[2]` is 1, else `inputs[1]`.
+    Select,
 }
 
 impl LinalgOp {
@@ -18,20 +105,124 @@ impl LinalgOp {
     #[must_use]
     pub fn name(&self) -> &'static str {
         match self {
-            LinalgOp::MatmulSum => "matmul",
+            LinalgOp::TensordotSum { .. } => "tensordot",
+            LinalgOp::SumBlocks => "sum_blocks",
+            LinalgOp::Gram => "gram",
+            LinalgOp::QrStack { .. } => "qr",
+            LinalgOp::ApplyQ { .. } => "apply_q",
+            LinalgOp::RFactor => "r_factor",
+            LinalgOp::Cholesky { .. } => "cholesky",
+            LinalgOp::TriSolveRight => "trsm",
+            LinalgOp::SvdPacked => "svd",
+            LinalgOp::Take { .. } => "take",
+            LinalgOp::LstsqSolve { .. } => "lstsq",
+            LinalgOp::Rank { .. } => "rank",
+            LinalgOp::OrthoError => "ortho_error",
+            LinalgOp::OrthoCheck { .. } => "ortho_check",
+            LinalgOp::Fallback { op } => op.name(),
+            LinalgOp::Select => "select",
         }
     }
 }
 
-/// Runs a linear-algebra kernel.
+/// Runs a linear-algebra kernel on `f32` or `f64` chunks.
 ///
 /// # Errors
-/// Inputs of the wrong number, dtype or shape.
+/// Inputs of the wrong number, dtype or shape; a failing factorization.
 pub fn run(op: &LinalgOp, inputs: &[&Chunk]) -> Result<Chunk> {
+    lapack::single_threaded_blas();
+    let first = inputs
+        .first()
+        .ok_or_else(|| KernelError::Other(format!("{}: no inputs", op.name())))?;
+    match first.dtype() {
+        Some(DType::F64) => run_typed::<f64>(op, inputs),
+        Some(DType::F32) => run_typed::<f32>(op, inputs),
+        other => Err(KernelError::DType {
+            expected: "float32 or float64".into(),
+            got: format!("{other:?}"),
+        }),
+    }
+}
+
+fn run_typed<T: Real>(op: &LinalgOp, inputs: &[&Chunk]) -> Result<Chunk> {
     match op {
-        LinalgOp::MatmulSum => {
-            let _ = inputs;
-            Err(KernelError::Other("matmul is not wired yet".into()))
+        LinalgOp::TensordotSum { axes_a, axes_b } => {
+            matmul::tensordot_sum::<T>(inputs, axes_a, axes_b)
         }
+        LinalgOp::SumBlocks => matmul::sum_blocks::<T>(inputs),
+        LinalgOp::Gram => matmul::gram::<T>(inputs),
+        LinalgOp::QrStack { packed } => qr::qr_stack::<T>(inputs, *packed),
+        LinalgOp::ApplyQ { offset } => qr::apply_q::<T>(inputs, *offset),
+        LinalgOp::RFactor => qr::r_factor::<T>(inputs),
+        LinalgOp::Cholesky { shift, max_cond } => qr::cholesky::<T>(inputs, *shift, *max_cond),
+        LinalgOp::TriSolveRight => qr::tri_solve_right::<T>(inputs),
+        LinalgOp::SvdPacked => svd::svd_packed::<T>(inputs),
+        LinalgOp::Take { rows, cols } => svd::take::<T>(inputs, *rows, *cols),
+        LinalgOp::LstsqSolve { rcond } => svd::lstsq_solve::<T>(inputs, *rcond),
+        LinalgOp::Rank { rcond } => svd::rank::<T>(inputs, *rcond),
+        LinalgOp::OrthoError => svd::ortho_error::<T>(inputs),
+        LinalgOp::OrthoCheck { tol } => {
+            let e = svd::ortho_error::<T>(inputs)?;
+            let ok = T::view_chunk(&e)
+                .and_then(|v| v.first().copied())
+                .is_some_and(|v| v < T::real(*tol));
+            Ok(T::into_chunk(ndarray::ArrayD::from_elem(
+                ndarray::IxDyn(&[]),
+                if ok { T::one() } else { T::zero() },
+            )))
+        }
+        LinalgOp::Fallback { op } => {
+            let (flag, rest) = inputs
+                .split_last()
+                .ok_or_else(|| KernelError::Other("fallback: no flag".into()))?;
+            if flag_set::<T>(flag)? {
+                Ok(T::into_chunk(ndarray::ArrayD::zeros(ndarray::IxDyn(&[
+                    0, 0,
+                ]))))
+            } else {
+                run_typed::<T>(op, rest)
+            }
+        }
+        LinalgOp::Select => {
+            let ins = arity("select", inputs, 3)?;
+            Ok(if flag_set::<T>(ins[2])? {
+                ins[0].clone()
+            } else {
+                ins[1].clone()
+            })
+        }
+    }
+}
+
+fn flag_set<T: Real>(c: &Chunk) -> Result<bool> {
+    let v = T::view_chunk(c).and_then(|v| v.first().copied());
+    v.map(|v| v == T::one())
+        .ok_or_else(|| KernelError::Other("expected a 0-d flag".into()))
+}
+
+/// The 2-D array of type `T` inside a chunk.
+pub(crate) fn mat<T: Real>(c: &Chunk) -> Result<ArrayView2<'_, T>> {
+    let v = T::view_chunk(c).ok_or_else(|| KernelError::DType {
+        expected: T::DTYPE.to_string(),
+        got: format!("{:?}", c.dtype()),
+    })?;
+    let shape = v.shape().to_vec();
+    v.into_dimensionality::<Ix2>()
+        .map_err(|_| KernelError::Other(format!("expected a 2-D block, got shape {shape:?}")))
+}
+
+/// Exactly `n` inputs, or an error naming the kernel.
+pub(crate) fn arity<'a, 'b>(
+    name: &str,
+    inputs: &'a [&'b Chunk],
+    n: usize,
+) -> Result<&'a [&'b Chunk]> {
+    if inputs.len() == n {
+        Ok(inputs)
+    } else {
+        Err(KernelError::Other(format!(
+            "{name}: expected {n} inputs, got {}",
+            inputs.len()
+        )))
     }
 }

@@ -1,0 +1,286 @@
+//! The LAPACK and BLAS routines the linear-algebra kernels call, for `f32` and
+//! `f64`, behind one trait ([`Real`]). Matrices are passed as column-major
+//! buffers with a leading dimension, as LAPACK takes them; a C-order `m x n`
+//! block is, in memory, the column-major `n x m` transpose.
+
+use crate::error::{KernelError, Result};
+use std::os::raw::{c_char, c_int};
+
+extern "C" {
+    fn openblas_set_num_threads(n: c_int);
+}
+
+/// Makes OpenBLAS single-threaded (once): parallelism comes from the task graph,
+/// and a fixed thread count keeps results bit-identical across executors.
+pub(crate) fn single_threaded_blas() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: `openblas_set_num_threads` only sets a global integer in OpenBLAS.
+    ONCE.call_once(|| unsafe { openblas_set_num_threads(1) });
+}
+
+fn int(n: usize) -> Result<c_int> {
+    c_int::try_from(n)
+        .map_err(|_| KernelError::Other(format!("dimension {n} too large for LAPACK")))
+}
+
+fn check(routine: &str, info: c_int) -> Result<()> {
+    if info == 0 {
+        Ok(())
+    } else {
+        Err(KernelError::Other(format!(
+            "LAPACK {routine} failed (info = {info})"
+        )))
+    }
+}
+
+/// A real floating-point type with the LAPACK routines the kernels need.
+/// Implemented for `f32` and `f64`.
+pub trait Real:
+    crate::dtype::Numeric<Sum = Self, Float = Self>
+    + num_traits::Float
+    + ndarray::LinalgScalar
+    + ndarray_linalg::Lapack<Real = Self>
+    + ndarray_linalg::Scalar
+    + std::iter::Sum
+    + std::ops::AddAssign
+{
+    /// Unit roundoff (half the machine epsilon).
+    const UNIT_ROUNDOFF: f64;
+
+    /// `?geqrf` on the column-major `m x n` matrix `a` (leading dimension `lda`);
+    /// writes `min(m, n)` reflector scalars into `tau`.
+    ///
+    /// # Errors
+    /// LAPACK reporting an illegal argument.
+    fn geqrf(m: usize, n: usize, a: &mut [Self], lda: usize, tau: &mut [Self]) -> Result<()>;
+
+    /// `?ormqr`: `c := Q c` (`side = b'L'`, `trans = b'N'`) and the other three
+    /// combinations, with `Q` from [`Real::geqrf`] of `k` reflectors stored in `a`.
+    ///
+    /// `a` is taken mutably because LAPACK overwrites its diagonal while it
+    /// works (restoring it on exit): it must never be memory another thread
+    /// can read, such as a shared chunk.
+    ///
+    /// # Errors
+    /// LAPACK reporting an illegal argument.
+    #[allow(clippy::too_many_arguments)]
+    fn ormqr(
+        side: u8,
+        trans: u8,
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &mut [Self],
+        lda: usize,
+        tau: &[Self],
+        c: &mut [Self],
+        ldc: usize,
+    ) -> Result<()>;
+
+    /// `?potrf`: Cholesky factor in place; `Ok(false)` if the matrix is not
+    /// (numerically) positive definite.
+    ///
+    /// # Errors
+    /// LAPACK reporting an illegal argument.
+    fn potrf(uplo: u8, n: usize, a: &mut [Self], lda: usize) -> Result<bool>;
+
+    /// `?trtrs`: solves `op(A) X = B` for triangular `A` (`n x n`), `B` `n x nrhs`.
+    ///
+    /// # Errors
+    /// A singular `A` or LAPACK reporting an illegal argument.
+    #[allow(clippy::too_many_arguments)]
+    fn trtrs(
+        uplo: u8,
+        trans: u8,
+        n: usize,
+        nrhs: usize,
+        a: &[Self],
+        lda: usize,
+        b: &mut [Self],
+        ldb: usize,
+    ) -> Result<()>;
+}
+
+macro_rules! impl_real {
+    ($t:ty, $u:expr, $geqrf:ident, $ormqr:ident, $potrf:ident, $trtrs:ident) => {
+        impl Real for $t {
+            const UNIT_ROUNDOFF: f64 = $u;
+
+            fn geqrf(
+                m: usize,
+                n: usize,
+                a: &mut [Self],
+                lda: usize,
+                tau: &mut [Self],
+            ) -> Result<()> {
+                let (mi, ni, ldai) = (int(m)?, int(n)?, int(lda.max(1))?);
+                let mut info = 0;
+                let mut query = [0.0 as $t];
+                // SAFETY: workspace query; LAPACK reads only the dimensions.
+                unsafe {
+                    lapack_sys::$geqrf(
+                        &mi,
+                        &ni,
+                        a.as_mut_ptr(),
+                        &ldai,
+                        tau.as_mut_ptr(),
+                        query.as_mut_ptr(),
+                        &-1,
+                        &mut info,
+                    )
+                };
+                check(stringify!($geqrf), info)?;
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let lwork = (query[0] as usize).max(m.max(n).max(1));
+                let mut work = vec![0.0 as $t; lwork];
+                let lw = int(lwork)?;
+                debug_assert!(a.len() >= lda * n.saturating_sub(1) + m && tau.len() >= m.min(n));
+                // SAFETY: `a` holds an `m x n` column-major matrix with leading
+                // dimension `lda`, `tau` min(m, n) entries, `work` `lwork`.
+                unsafe {
+                    lapack_sys::$geqrf(
+                        &mi,
+                        &ni,
+                        a.as_mut_ptr(),
+                        &ldai,
+                        tau.as_mut_ptr(),
+                        work.as_mut_ptr(),
+                        &lw,
+                        &mut info,
+                    )
+                };
+                check(stringify!($geqrf), info)
+            }
+
+            fn ormqr(
+                side: u8,
+                trans: u8,
+                m: usize,
+                n: usize,
+                k: usize,
+                a: &mut [Self],
+                lda: usize,
+                tau: &[Self],
+                c: &mut [Self],
+                ldc: usize,
+            ) -> Result<()> {
+                let (mi, ni, ki, ldai, ldci) = (
+                    int(m)?,
+                    int(n)?,
+                    int(k)?,
+                    int(lda.max(1))?,
+                    int(ldc.max(1))?,
+                );
+                let (s, t) = (side as c_char, trans as c_char);
+                let mut info = 0;
+                let mut query = [0.0 as $t];
+                // SAFETY: workspace query; LAPACK reads only the dimensions.
+                unsafe {
+                    lapack_sys::$ormqr(
+                        &s,
+                        &t,
+                        &mi,
+                        &ni,
+                        &ki,
+                        a.as_mut_ptr(),
+                        &ldai,
+                        tau.as_ptr(),
+                        c.as_mut_ptr(),
+                        &ldci,
+                        query.as_mut_ptr(),
+                        &-1,
+                        &mut info,
+                    )
+                };
+                check(stringify!($ormqr), info)?;
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let lwork = (query[0] as usize).max(m.max(n).max(1));
+                let mut work = vec![0.0 as $t; lwork];
+                let lw = int(lwork)?;
+                debug_assert!(c.len() >= ldc * n.saturating_sub(1) + m && tau.len() >= k);
+                // SAFETY: `a` holds `k` reflectors (leading dimension `lda`), `c`
+                // an `m x n` column-major matrix with leading dimension `ldc`.
+                unsafe {
+                    lapack_sys::$ormqr(
+                        &s,
+                        &t,
+                        &mi,
+                        &ni,
+                        &ki,
+                        a.as_mut_ptr(),
+                        &ldai,
+                        tau.as_ptr(),
+                        c.as_mut_ptr(),
+                        &ldci,
+                        work.as_mut_ptr(),
+                        &lw,
+                        &mut info,
+                    )
+                };
+                check(stringify!($ormqr), info)
+            }
+
+            fn potrf(uplo: u8, n: usize, a: &mut [Self], lda: usize) -> Result<bool> {
+                let (ni, ldai) = (int(n)?, int(lda.max(1))?);
+                let u = uplo as c_char;
+                let mut info = 0;
+                debug_assert!(a.len() >= lda * n);
+                // SAFETY: `a` holds an `n x n` column-major matrix, leading dimension `lda`.
+                unsafe { lapack_sys::$potrf(&u, &ni, a.as_mut_ptr(), &ldai, &mut info) };
+                if info > 0 {
+                    return Ok(false);
+                }
+                check(stringify!($potrf), info).map(|()| true)
+            }
+
+            fn trtrs(
+                uplo: u8,
+                trans: u8,
+                n: usize,
+                nrhs: usize,
+                a: &[Self],
+                lda: usize,
+                b: &mut [Self],
+                ldb: usize,
+            ) -> Result<()> {
+                let (ni, nr, ldai, ldbi) =
+                    (int(n)?, int(nrhs)?, int(lda.max(1))?, int(ldb.max(1))?);
+                let (u, t, d) = (uplo as c_char, trans as c_char, b'N' as c_char);
+                let mut info = 0;
+                debug_assert!(a.len() >= lda * n && b.len() >= ldb * nrhs.saturating_sub(1) + n);
+                // SAFETY: `a` is `n x n` (leading dimension `lda`), `b` `n x nrhs`
+                // (leading dimension `ldb`), both column-major.
+                unsafe {
+                    lapack_sys::$trtrs(
+                        &u,
+                        &t,
+                        &d,
+                        &ni,
+                        &nr,
+                        a.as_ptr(),
+                        &ldai,
+                        b.as_mut_ptr(),
+                        &ldbi,
+                        &mut info,
+                    )
+                };
+                if info > 0 {
+                    return Err(KernelError::Other(format!(
+                        "triangular factor is singular (zero at diagonal {info})"
+                    )));
+                }
+                check(stringify!($trtrs), info)
+            }
+        }
+    };
+}
+
+impl_real!(f64, f64::EPSILON / 2.0, dgeqrf_, dormqr_, dpotrf_, dtrtrs_);
+impl_real!(
+    f32,
+    f32::EPSILON as f64 / 2.0,
+    sgeqrf_,
+    sormqr_,
+    spotrf_,
+    strtrs_
+);

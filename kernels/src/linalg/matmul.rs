@@ -1,0 +1,182 @@
+//! Block products: sums of tensor contractions of block pairs, sums of blocks,
+//! and Gram matrices. Products go through ndarray's `general_mat_mul` on strided
+//! views, so transposed 2-D operands are not copied.
+
+use super::{mat, Real};
+use crate::chunk::Chunk;
+use crate::error::{KernelError, Result};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayD, ArrayView2, IxDyn};
+
+/// `Σ_k tensordot(inputs[2k], inputs[2k+1], axes_a, axes_b)`, output axes the free
+/// axes of the left block then those of the right, in order.
+///
+/// # Errors
+/// An odd number of inputs, dtypes other than `T`, or contracted lengths that differ.
+pub fn tensordot_sum<T: Real>(
+    inputs: &[&Chunk],
+    axes_a: &[usize],
+    axes_b: &[usize],
+) -> Result<Chunk> {
+    if inputs.is_empty() || !inputs.len().is_multiple_of(2) || axes_a.len() != axes_b.len() {
+        return Err(KernelError::Other(format!(
+            "tensordot: {} inputs for pairs",
+            inputs.len()
+        )));
+    }
+    let mut acc: Option<(Array2<T>, Vec<usize>)> = None;
+    for pair in inputs.chunks(2) {
+        let (a, b) = (view::<T>(pair[0])?, view::<T>(pair[1])?);
+        let free_a: Vec<usize> = (0..a.ndim()).filter(|x| !axes_a.contains(x)).collect();
+        let free_b: Vec<usize> = (0..b.ndim()).filter(|x| !axes_b.contains(x)).collect();
+        let k: usize = axes_a.iter().map(|&x| a.shape()[x]).product();
+        let kb: usize = axes_b.iter().map(|&x| b.shape()[x]).product();
+        if axes_a
+            .iter()
+            .zip(axes_b)
+            .any(|(&x, &y)| a.shape().get(x) != b.shape().get(y))
+            || k != kb
+        {
+            return Err(KernelError::Shape {
+                expected: a.shape().to_vec(),
+                got: b.shape().to_vec(),
+            });
+        }
+        let m: usize = free_a.iter().map(|&x| a.shape()[x]).product();
+        let n: usize = free_b.iter().map(|&x| b.shape()[x]).product();
+        let out_shape: Vec<usize> = free_a
+            .iter()
+            .map(|&x| a.shape()[x])
+            .chain(free_b.iter().map(|&x| b.shape()[x]))
+            .collect();
+        let (acc_m, shape) = acc.get_or_insert_with(|| (Array2::zeros((m, n)), out_shape.clone()));
+        if *shape != out_shape {
+            return Err(KernelError::Shape {
+                expected: shape.clone(),
+                got: out_shape,
+            });
+        }
+        // Left operand as (free, contracted) and right as (contracted, free); 2-D
+        // blocks are permuted views (no copy), others are copied and reshaped.
+        let perm_a: Vec<usize> = free_a.iter().chain(axes_a).copied().collect();
+        let perm_b: Vec<usize> = axes_b.iter().chain(&free_b).copied().collect();
+        let pa = a.permuted_axes(IxDyn(&perm_a));
+        let pb = b.permuted_axes(IxDyn(&perm_b));
+        let (ca, cb);
+        let va: ArrayView2<T> = if pa.ndim() == 2 {
+            pa.into_dimensionality().expect("2-D")
+        } else {
+            ca = pa.as_standard_layout().into_owned();
+            ca.view().into_shape_with_order((m, k)).expect("contiguous")
+        };
+        let vb: ArrayView2<T> = if pb.ndim() == 2 {
+            pb.into_dimensionality().expect("2-D")
+        } else {
+            cb = pb.as_standard_layout().into_owned();
+            cb.view().into_shape_with_order((k, n)).expect("contiguous")
+        };
+        general_mat_mul(T::one(), &va, &vb, T::one(), acc_m);
+    }
+    let (m, shape) = acc.expect("at least one pair");
+    let out =
+        ArrayD::from_shape_vec(IxDyn(&shape), m.into_raw_vec_and_offset().0).expect("sizes match");
+    Ok(T::into_chunk(out))
+}
+
+fn view<T: Real>(c: &Chunk) -> Result<ndarray::ArrayViewD<'_, T>> {
+    T::view_chunk(c).ok_or_else(|| KernelError::DType {
+        expected: T::DTYPE.to_string(),
+        got: format!("{:?}", c.dtype()),
+    })
+}
+
+/// Elementwise sum of the inputs, in order.
+///
+/// # Errors
+/// No inputs, dtypes other than `T`, or shapes that differ.
+pub fn sum_blocks<T: Real>(inputs: &[&Chunk]) -> Result<Chunk> {
+    let mut it = inputs.iter();
+    let first = it
+        .next()
+        .ok_or_else(|| KernelError::Other("sum_blocks: no inputs".into()))?;
+    let mut acc = T::view_chunk(first)
+        .ok_or_else(|| KernelError::Other("sum_blocks: dtype".into()))?
+        .as_standard_layout()
+        .into_owned();
+    for c in it {
+        let v = T::view_chunk(c).ok_or_else(|| KernelError::Other("sum_blocks: dtype".into()))?;
+        if v.shape() != acc.shape() {
+            return Err(KernelError::Shape {
+                expected: acc.shape().to_vec(),
+                got: v.shape().to_vec(),
+            });
+        }
+        acc += &v;
+    }
+    Ok(T::into_chunk(acc))
+}
+
+/// `Σ Aᵢᵀ Aᵢ` over 2-D inputs with equal column counts.
+///
+/// # Errors
+/// Dtypes other than `T`, non-2-D inputs or column counts that differ.
+pub fn gram<T: Real>(inputs: &[&Chunk]) -> Result<Chunk> {
+    let n = mat::<T>(inputs[0])?.ncols();
+    let mut g = Array2::<T>::zeros((n, n));
+    for c in inputs {
+        let a = mat::<T>(c)?;
+        if a.ncols() != n {
+            return Err(KernelError::Shape {
+                expected: vec![a.nrows(), n],
+                got: a.shape().to_vec(),
+            });
+        }
+        general_mat_mul(T::one(), &a.t(), &a, T::one(), &mut g);
+    }
+    Ok(T::into_chunk(g.into_dyn()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{array, Array3};
+
+    #[test]
+    fn matmul_sum_matches_dot() {
+        let a = array![[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]];
+        let b = array![[1.0, -1.0, 2.0], [0.5, 3.0, 1.0]];
+        let ca = Chunk::F64(a.clone().into_dyn());
+        let cb = Chunk::F64(b.clone().into_dyn());
+        let got = tensordot_sum::<f64>(&[&ca, &cb, &ca, &cb], &[1], &[0]).unwrap();
+        let want = a.dot(&b) * 2.0;
+        assert_eq!(got, Chunk::F64(want.into_dyn()));
+        let g = gram::<f64>(&[&ca]).unwrap();
+        assert_eq!(g, Chunk::F64(a.t().dot(&a).into_dyn()));
+    }
+
+    #[test]
+    fn tensordot_3d() {
+        let a = Array3::from_shape_fn((2, 3, 4), |(i, j, k)| (i * 12 + j * 4 + k) as f64);
+        let b = Array3::from_shape_fn((4, 3, 5), |(i, j, k)| (i as f64) - (j * k) as f64);
+        let got = tensordot_sum::<f64>(
+            &[
+                &Chunk::F64(a.clone().into_dyn()),
+                &Chunk::F64(b.clone().into_dyn()),
+            ],
+            &[1, 2],
+            &[1, 0],
+        )
+        .unwrap();
+        let mut want = ndarray::Array2::<f64>::zeros((2, 5));
+        for i in 0..2 {
+            for l in 0..5 {
+                for j in 0..3 {
+                    for k in 0..4 {
+                        want[[i, l]] += a[[i, j, k]] * b[[k, j, l]];
+                    }
+                }
+            }
+        }
+        assert_eq!(got, Chunk::F64(want.into_dyn()));
+    }
+}

@@ -1,0 +1,318 @@
+//! Local Householder QR in the layout LAPACK wants, and the Cholesky pieces of
+//! CholeskyQR.
+//!
+//! # Packed factorization
+//! [`qr_stack`] copies its `m x n` input (transposing from C order, which costs
+//! far less than the factorization and lets `?geqrf` work on contiguous
+//! columns: about twice as fast as `?gelqf` on the untransposed rows) into a
+//! column-major `(m + 1) x n` matrix `P`, factors rows `0..m` in place (`R` in
+//! the upper triangle of rows `0..k`, `k = min(m, n)`, reflectors below) and
+//! stores the reflector scalars in row `m`. The chunk holds `P`'s memory as a
+//! C-order `n x (m + 1)` array (`chunk[j][i] = P[i][j]`). [`apply_q`]
+//! multiplies by `Q` implicitly (`?ormqr`), never forming it.
+
+use super::{arity, mat, Real};
+use crate::chunk::Chunk;
+use crate::error::{KernelError, Result};
+use ndarray::{Array2, ArrayView2};
+
+/// Rows, columns and rank bound of a packed factorization (its chunk is `n x (m + 1)`).
+fn packed_dims<T>(p: &ArrayView2<'_, T>) -> Result<(usize, usize, usize)> {
+    let m = p
+        .ncols()
+        .checked_sub(1)
+        .ok_or_else(|| KernelError::Other("packed QR factorization with no rows".into()))?;
+    let n = p.nrows();
+    Ok((m, n, m.min(n)))
+}
+
+/// The `R` factor (`k x n`, upper trapezoidal) held in a packed factorization.
+fn r_of<T: Real>(p: &ArrayView2<'_, T>) -> Result<Array2<T>> {
+    let (_, n, k) = packed_dims(p)?;
+    Ok(Array2::from_shape_fn((k, n), |(i, j)| {
+        if j >= i {
+            p[[j, i]]
+        } else {
+            T::zero()
+        }
+    }))
+}
+
+/// Householder QR of the inputs stacked by rows: raw blocks, or (if `packed`)
+/// the R factors of packed factorizations. Output packed as the module describes.
+///
+/// # Errors
+/// Dtypes other than `T`, non-2-D inputs, column counts that differ.
+pub fn qr_stack<T: Real>(inputs: &[&Chunk], packed: bool) -> Result<Chunk> {
+    let mut owned: Vec<Array2<T>> = Vec::new();
+    let mut views: Vec<ArrayView2<T>> = Vec::with_capacity(inputs.len());
+    for c in inputs {
+        let v = mat::<T>(c)?;
+        if packed {
+            owned.push(r_of(&v)?);
+        } else {
+            views.push(v);
+        }
+    }
+    if packed {
+        views = owned.iter().map(|a| a.view()).collect();
+    }
+    let n = views.first().map_or(0, |v| v.ncols());
+    if views.iter().any(|v| v.ncols() != n) {
+        return Err(KernelError::Other(
+            "QR of blocks with different column counts".into(),
+        ));
+    }
+    let m: usize = views.iter().map(|v| v.nrows()).sum();
+    let (k, lda) = (m.min(n), m + 1);
+    let mut buf = vec![T::zero(); lda * n];
+    let mut row0 = 0;
+    for v in &views {
+        for (i, row) in v.rows().into_iter().enumerate() {
+            for (j, &x) in row.iter().enumerate() {
+                buf[j * lda + row0 + i] = x;
+            }
+        }
+        row0 += v.nrows();
+    }
+    if k > 0 {
+        let mut tau = vec![T::zero(); k];
+        T::geqrf(m, n, &mut buf, lda, &mut tau)?;
+        for (j, t) in tau.into_iter().enumerate() {
+            buf[j * lda + m] = t;
+        }
+    }
+    let out = Array2::from_shape_vec((n, lda), buf).expect("n * (m + 1) elements");
+    Ok(T::into_chunk(out.into_dyn()))
+}
+
+/// `±1` per row of `R`, making its diagonal non-negative.
+fn signs<T: Real>(p: &ArrayView2<'_, T>, k: usize) -> Vec<T> {
+    (0..k)
+        .map(|i| {
+            if p[[i, i]] < T::zero() {
+                -T::one()
+            } else {
+                T::one()
+            }
+        })
+        .collect()
+}
+
+/// `Q [C; 0]` (`m x p`, C order) for the packed factorization `inputs[0]` (`m`
+/// rows, `k` reflectors) and `C` the rows `offset..offset + k` of `inputs[1]`;
+/// with one input, `C` is the diagonal sign matrix of its R (the root of a TSQR
+/// tree, whose R [`r_factor`] signs the same way).
+///
+/// # Errors
+/// Dtypes other than `T`, `C` rows out of range.
+pub fn apply_q<T: Real>(inputs: &[&Chunk], offset: usize) -> Result<Chunk> {
+    let p = mat::<T>(inputs[0])?;
+    let (m, _, k) = packed_dims(&p)?;
+    let c: Array2<T> = match inputs {
+        [_] => {
+            let s = signs(&p, k);
+            Array2::from_shape_fn((k, k), |(i, j)| if i == j { s[i] } else { T::zero() })
+        }
+        [_, src] => {
+            let src = mat::<T>(src)?;
+            if offset + k > src.nrows() {
+                return Err(KernelError::Other(format!(
+                    "apply_q: rows {offset}..{} of {}",
+                    offset + k,
+                    src.nrows()
+                )));
+            }
+            src.slice(ndarray::s![offset..offset + k, ..]).to_owned()
+        }
+        _ => {
+            return Err(KernelError::Other(format!(
+                "apply_q: {} inputs",
+                inputs.len()
+            )))
+        }
+    };
+    let pc = c.ncols();
+    let mut x = vec![T::zero(); m * pc];
+    for (dst, src) in x.chunks_mut(pc.max(1)).zip(c.rows()) {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d = *s;
+        }
+    }
+    if k > 0 && pc > 0 {
+        // A private copy: `?ormqr` writes into the reflectors while it works, and
+        // the packed factorization is a chunk other tasks read at the same time
+        // (the R factor, sibling Q blocks). Copying costs O(m n) against the
+        // O(m k pc) of the product.
+        let mut flat: Vec<T> = p.as_standard_layout().iter().copied().collect();
+        let lda = m + 1;
+        let tau: Vec<T> = (0..k).map(|j| flat[j * lda + m]).collect();
+        // X (C-order m x pc) is column-major Xᵀ (pc x m): Xᵀ := Xᵀ Qᵀ = (Q X)ᵀ.
+        T::ormqr(b'R', b'T', pc, m, k, &mut flat, lda, &tau, &mut x, pc)?;
+    }
+    Ok(T::into_chunk(
+        Array2::from_shape_vec((m, pc), x)
+            .expect("m * pc elements")
+            .into_dyn(),
+    ))
+}
+
+/// The R factor of a packed factorization with its rows signed so the diagonal
+/// is non-negative (matching [`apply_q`] with one input).
+///
+/// # Errors
+/// Dtype other than `T`.
+pub fn r_factor<T: Real>(inputs: &[&Chunk]) -> Result<Chunk> {
+    let p = mat::<T>(arity("r_factor", inputs, 1)?[0])?;
+    let (_, _, k) = packed_dims(&p)?;
+    let s = signs(&p, k);
+    let mut r = r_of(&p)?;
+    for (mut row, s) in r.rows_mut().into_iter().zip(s) {
+        row.mapv_inplace(|v| v * s);
+    }
+    Ok(T::into_chunk(r.into_dyn()))
+}
+
+/// Upper Cholesky factor `R` (`RᵀR = G + shift · trace(G) · I`) of a square `G`.
+/// With `max_cond`, a failure (or `R` with `max|rᵢᵢ| / min|rᵢᵢ|`, a lower bound on
+/// its condition number, above `max_cond`) gives a NaN matrix instead of an error.
+///
+/// # Errors
+/// `G` not square, or (without `max_cond`) not positive definite: rank
+/// deficient or too ill-conditioned for CholeskyQR.
+pub fn cholesky<T: Real>(inputs: &[&Chunk], shift: f64, max_cond: Option<f64>) -> Result<Chunk> {
+    let g = mat::<T>(arity("cholesky", inputs, 1)?[0])?;
+    let n = g.nrows();
+    if g.ncols() != n {
+        return Err(KernelError::Shape {
+            expected: vec![n, n],
+            got: g.shape().to_vec(),
+        });
+    }
+    let mut a = g.as_standard_layout().into_owned();
+    if shift > 0.0 {
+        let tr: T = (0..n).map(|i| a[[i, i]]).sum();
+        let s = T::real(shift) * tr;
+        for i in 0..n {
+            a[[i, i]] += s;
+        }
+    }
+    let buf = a.as_slice_mut().expect("standard layout");
+    // C-order `G` is column-major `Gᵀ = G`; its lower factor `L` is C-order `Lᵀ = R`.
+    let ok = T::potrf(b'L', n, buf, n)?;
+    if let Some(limit) = max_cond {
+        let d: Vec<T> = (0..n).map(|i| num_traits::Float::abs(a[[i, i]])).collect();
+        let (hi, lo) = d.iter().fold((T::zero(), T::infinity()), |(h, l), &v| {
+            (h.max(v), l.min(v))
+        });
+        let within = matches!(
+            hi.partial_cmp(&(lo * T::real(limit))),
+            Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)
+        );
+        if !ok || !within {
+            return Ok(T::into_chunk(ndarray::ArrayD::from_elem(
+                ndarray::IxDyn(&[n, n]),
+                T::nan(),
+            )));
+        }
+    }
+    if !ok {
+        return Err(KernelError::Other(
+            "Gram matrix is not positive definite: the matrix is rank deficient or too ill-conditioned for CholeskyQR (use Householder TSQR)".into(),
+        ));
+    }
+    for i in 0..n {
+        for j in 0..i {
+            a[[i, j]] = T::zero();
+        }
+    }
+    Ok(T::into_chunk(a.into_dyn()))
+}
+
+/// `A R⁻¹` for a 2-D block `A` (`m x n`) and upper-triangular `R` (`n x n`).
+///
+/// # Errors
+/// Dtypes other than `T`, shapes that do not fit, a singular `R`.
+pub fn tri_solve_right<T: Real>(inputs: &[&Chunk]) -> Result<Chunk> {
+    let ins = arity("trsm", inputs, 2)?;
+    let (a, r) = (mat::<T>(ins[0])?, mat::<T>(ins[1])?);
+    let (m, n) = a.dim();
+    if r.dim() != (n, n) {
+        return Err(KernelError::Shape {
+            expected: vec![n, n],
+            got: r.shape().to_vec(),
+        });
+    }
+    let mut b = a.as_standard_layout().into_owned();
+    if m > 0 && n > 0 {
+        let r = r.as_standard_layout();
+        // C-order `A` is column-major `Aᵀ` and C-order `R` column-major lower `Rᵀ`:
+        // solving `Rᵀ Y = Aᵀ` gives `Y = (A R⁻¹)ᵀ`, which is C-order `A R⁻¹`.
+        T::trtrs(
+            b'L',
+            b'N',
+            n,
+            m,
+            r.as_slice().expect("standard layout"),
+            n,
+            b.as_slice_mut().expect("standard layout"),
+            n,
+        )?;
+    }
+    Ok(T::into_chunk(b.into_dyn()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    fn test_matrix(m: usize, n: usize) -> Array2<f64> {
+        Array2::from_shape_fn((m, n), |(i, j)| {
+            ((i * 7 + j * 13) % 17) as f64 - 8.0 + (i as f64).sin()
+        })
+    }
+
+    fn get(c: &Chunk) -> Array2<f64> {
+        mat::<f64>(c).unwrap().to_owned()
+    }
+
+    #[test]
+    fn packed_qr_reconstructs() {
+        for (m, n) in [(1, 1), (5, 3), (40, 7), (3, 5), (0, 3), (7, 0)] {
+            let a = test_matrix(m, n);
+            let ca = Chunk::F64(a.clone().into_dyn());
+            let p = qr_stack::<f64>(&[&ca], false).unwrap();
+            let q = get(&apply_q::<f64>(&[&p], 0).unwrap());
+            let r = get(&r_factor::<f64>(&[&p]).unwrap());
+            let k = m.min(n);
+            assert_eq!(q.dim(), (m, k));
+            assert_eq!(r.dim(), (k, n));
+            let err = (&q.dot(&r) - &a).iter().map(|x| x * x).sum::<f64>().sqrt();
+            assert!(
+                err < 1e-12 * (1.0 + a.iter().map(|x| x * x).sum::<f64>().sqrt()),
+                "{m}x{n}: {err}"
+            );
+            let ortho = (&q.t().dot(&q) - &Array2::<f64>::eye(k))
+                .iter()
+                .map(|x: &f64| x.abs())
+                .fold(0.0, f64::max);
+            assert!(ortho < 1e-13, "{ortho}");
+            assert!((0..k).all(|i| r[[i, i]] >= 0.0));
+        }
+    }
+
+    #[test]
+    fn cholesky_and_solve_give_orthonormal_q() {
+        let a = test_matrix(50, 6);
+        let ca = Chunk::F64(a.clone().into_dyn());
+        let g = crate::linalg::matmul::gram::<f64>(&[&ca]).unwrap();
+        let r = cholesky::<f64>(&[&g], 0.0, None).unwrap();
+        let q = get(&tri_solve_right::<f64>(&[&ca, &r]).unwrap());
+        let rr = get(&r);
+        assert!((&q.dot(&rr) - &a).iter().all(|x: &f64| x.abs() < 1e-10));
+        assert!((&q.t().dot(&q) - &Array2::<f64>::eye(6))
+            .iter()
+            .all(|x: &f64| x.abs() < 1e-10));
+    }
+}

@@ -1,0 +1,431 @@
+//! QR: the direct tall-and-skinny QR of Benson, Gleich and Demmel ([`tsqr`]),
+//! CholeskyQR2 and shifted CholeskyQR3 ([`QrMethod`]), and [`qr`] choosing
+//! between the tall-skinny and the transposed short-fat variant.
+//!
+//! TSQR: every row block gets a local Householder QR (kept packed, Q never
+//! formed); the R factors are stacked and factored again in a tree of at most
+//! [`FAN_IN`] children per node; then, top down, each node multiplies the slice
+//! of its parent's product that belongs to it by its own Q (implicitly), so a
+//! leaf's product is its block of Q. The plan is shared by the Q and R arrays.
+
+use super::nodes::{key, rowwise, small};
+use super::{matmul, tensordot, Real, FAN_IN, MAX_SMALL_BYTES};
+use crate::array::expr::{Expr, ExprKind};
+use crate::array::slicing::rechunk_expr;
+use crate::array::DArray;
+use crate::error::{Error, Result};
+use crate::graph::{ArrayId, ChunkKey, Op, TaskId};
+use crate::ops::{CustomLower, Lowerer};
+use darray_kernels::linalg::LinalgOp;
+use ndarray::s;
+use std::sync::Arc;
+
+/// How [`tsqr_with`] and [`qr_with`] factor a tall-skinny matrix.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum QrMethod {
+    /// Direct Householder TSQR: backward stable for any matrix.
+    #[default]
+    Householder,
+    /// CholeskyQR2 (`R = chol(AᵀA)`, `Q = A R⁻¹`, twice): the speed of `AᵀA`,
+    /// accurate while `cond(A)` is below about `u^(-1/2)` (1e8 for `f64`). A Gram
+    /// matrix that is not positive definite fails the computation.
+    CholeskyQr2,
+    /// Shifted CholeskyQR3 (Fukaya et al. 2020): a shifted first pass, then
+    /// CholeskyQR2; accurate while `cond(A)` is below about `u^(-1)`.
+    ShiftedCholeskyQr3,
+    /// CholeskyQR2 when it is accurate, Householder TSQR when not, decided while
+    /// the graph runs: the first Cholesky factor refuses (NaN) when its estimated
+    /// condition number exceeds `u^(-1/2)/8`, then `‖QᵀQ - I‖_F` of the result is
+    /// measured (one more pass, at the speed of `AᵀA`); above 1e-12 (`f64`) or
+    /// 1e-5 (`f32`), the Householder tasks, which wait on that check and are
+    /// no-ops otherwise, compute the answer. Never worse than [`QrMethod::Householder`].
+    Auto,
+}
+
+/// Per-node sizes of a TSQR tree: `levels[0]` are the row blocks, each level's
+/// node `j` stacks the R factors of nodes `j*FAN_IN..` of the level below.
+#[derive(Debug)]
+struct TsqrPlan {
+    id: ArrayId,
+    a: Arc<Expr>,
+    /// `(rows stacked, rank bound k)` per node per level.
+    levels: Vec<Vec<(usize, usize)>>,
+    /// For [`QrMethod::Auto`]: the 0-d flag (1: fast path passed) that every
+    /// task of this plan waits on, running only if it is 0.
+    guard: Option<Arc<Expr>>,
+}
+
+impl TsqrPlan {
+    fn new(a: Arc<Expr>, guard: Option<Arc<Expr>>) -> TsqrPlan {
+        let n = a.shape[1];
+        let mut levels = vec![a.grid[0].iter().map(|&m| (m, m.min(n))).collect::<Vec<_>>()];
+        while levels.last().expect("a level").len() > 1 {
+            let next = levels
+                .last()
+                .expect("a level")
+                .chunks(FAN_IN)
+                .map(|c| {
+                    let m: usize = c.iter().map(|x| x.1).sum();
+                    (m, m.min(n))
+                })
+                .collect();
+            levels.push(next);
+        }
+        TsqrPlan {
+            id: ArrayId::fresh(),
+            a,
+            levels,
+            guard,
+        }
+    }
+
+    /// Appends a task, guarded by the plan's flag if it has one.
+    fn push(
+        &self,
+        l: &mut Lowerer,
+        key: ChunkKey,
+        op: LinalgOp,
+        mut ins: Vec<TaskId>,
+        out: u64,
+        scratch: u64,
+    ) -> Result<TaskId> {
+        let op = match &self.guard {
+            Some(g) => {
+                ins.push(l.block(g, &[])?);
+                LinalgOp::Fallback { op: Box::new(op) }
+            }
+            None => op,
+        };
+        Ok(l.push_task(key, Op::Linalg { op }, ins, out, scratch))
+    }
+
+    fn top(&self) -> usize {
+        self.levels.len() - 1
+    }
+
+    fn rank(&self) -> usize {
+        self.levels[self.top()][0].1
+    }
+
+    fn pkey(&self, stage: usize, j: usize) -> ChunkKey {
+        ChunkKey {
+            array: self.id,
+            stage: u8::try_from(stage).expect("TSQR tree depth fits the stage"),
+            block: vec![u32::try_from(j).expect("block index fits u32")],
+        }
+    }
+
+    fn elem(&self) -> u64 {
+        self.a.dtype.size() as u64
+    }
+
+    /// LAPACK workspace of a QR or Q application on `n` columns (block size 64).
+    fn work(&self) -> u64 {
+        let n = self.a.shape[1] as u64;
+        (n + 64) * 64 * self.elem()
+    }
+
+    /// The packed factorization of node `j` of `level`.
+    fn packed(&self, l: &mut Lowerer, level: usize, j: usize) -> Result<TaskId> {
+        l.cached(self.pkey(1 + level, j), |l| {
+            let n = self.a.shape[1] as u64;
+            let (rows, _) = self.levels[level][j];
+            let (ins, packed) = if level == 0 {
+                (
+                    vec![l.block(
+                        &self.a,
+                        &[u32::try_from(j).expect("block index fits u32"), 0],
+                    )?],
+                    false,
+                )
+            } else {
+                let lo = j * FAN_IN;
+                let hi = (lo + FAN_IN).min(self.levels[level - 1].len());
+                (
+                    (lo..hi)
+                        .map(|c| self.packed(l, level - 1, c))
+                        .collect::<Result<Vec<_>>>()?,
+                    true,
+                )
+            };
+            let out = (rows as u64 + 1) * n * self.elem();
+            self.push(
+                l,
+                self.pkey(1 + level, j),
+                LinalgOp::QrStack { packed },
+                ins,
+                out,
+                self.work(),
+            )
+        })
+    }
+
+    /// `Q_node · C_node` for node `j` of `level`: rows of Q for a leaf.
+    fn applied(
+        &self,
+        l: &mut Lowerer,
+        level: usize,
+        j: usize,
+        leaf_key: Option<ChunkKey>,
+    ) -> Result<TaskId> {
+        let make = |l: &mut Lowerer, k: ChunkKey| -> Result<TaskId> {
+            let p = self.packed(l, level, j)?;
+            let (ins, offset) = if level == self.top() {
+                (vec![p], 0)
+            } else {
+                let parent = j / FAN_IN;
+                let offset = (parent * FAN_IN..j).map(|s| self.levels[level][s].1).sum();
+                (vec![p, self.applied(l, level + 1, parent, None)?], offset)
+            };
+            let out = (self.levels[level][j].0 * self.rank()) as u64 * self.elem();
+            self.push(l, k, LinalgOp::ApplyQ { offset }, ins, out, self.work())
+        };
+        match leaf_key {
+            Some(k) => make(l, k),
+            None => {
+                let k = self.pkey(64 + level, j);
+                l.cached(k.clone(), |l| make(l, k))
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct TsqrQ(Arc<TsqrPlan>);
+
+impl CustomLower for TsqrQ {
+    fn block(&self, l: &mut Lowerer, e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
+        self.0.applied(l, 0, idx[0] as usize, Some(key(e, 0, idx)))
+    }
+}
+
+#[derive(Debug)]
+struct TsqrR(Arc<TsqrPlan>);
+
+impl CustomLower for TsqrR {
+    fn block(&self, l: &mut Lowerer, e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
+        let plan = &self.0;
+        let p = plan.packed(l, plan.top(), 0)?;
+        plan.push(
+            l,
+            key(e, 0, idx),
+            LinalgOp::RFactor,
+            vec![p],
+            crate::ops::bytes(e, idx),
+            0,
+        )
+    }
+}
+
+/// `a` as a tall-skinny operand: 2-D, columns in one chunk (rechunked if needed).
+pub(crate) fn tall_skinny<T: Real>(a: &DArray<T>, what: &str) -> Result<Arc<Expr>> {
+    let e = &a.expr;
+    if e.shape.len() != 2 {
+        return Err(Error::InvalidArgument {
+            array: e.name.clone(),
+            reason: format!("{what} needs a 2-D array, got shape {:?}", e.shape),
+        });
+    }
+    let n = e.shape[1] as u64;
+    let size = T::DTYPE.size() as u64;
+    if n * n * size > MAX_SMALL_BYTES {
+        return Err(Error::InvalidArgument {
+            array: e.name.clone(),
+            reason: format!(
+                "{what} of shape {:?}: {n} columns make an R factor of {} bytes, over the {MAX_SMALL_BYTES}-byte limit for a tall-and-skinny factorization",
+                e.shape,
+                n * n * size
+            ),
+        });
+    }
+    Ok(rechunk_expr(e, vec![e.grid[0].clone(), vec![e.shape[1]]]))
+}
+
+/// The direct tall-and-skinny QR (Benson, Gleich, Demmel 2013) of a 2-D array:
+/// lazy `(Q, R)` with `A = Q R`, `Q` (`m x k`, `k = min(m, n)`) chunked like `a`
+/// by rows with orthonormal columns, `R` (`k x n`) upper triangular with a
+/// non-negative diagonal. Columns spread over several chunks are rechunked into
+/// one.
+///
+/// ```
+/// use darray::{linalg, DArray};
+/// let a = DArray::<f64>::random_normal(7, &[1000, 5], 0.0, 1.0, [128, 5]).unwrap();
+/// let (q, r) = linalg::tsqr(&a).unwrap();
+/// let back = linalg::matmul(&q, &r).unwrap().compute().unwrap();
+/// let a = a.compute().unwrap();
+/// assert!(back.iter().zip(a.iter()).all(|(x, y)| (x - y).abs() < 1e-12));
+/// ```
+///
+/// # Errors
+/// An array that is not 2-D, or too many columns for the R factor to fit a task.
+pub fn tsqr<T: Real>(a: &DArray<T>) -> Result<(DArray<T>, DArray<T>)> {
+    tsqr_with(a, QrMethod::Householder)
+}
+
+/// [`tsqr`] with a choice of [`QrMethod`].
+///
+/// # Errors
+/// As [`tsqr`].
+pub fn tsqr_with<T: Real>(a: &DArray<T>, method: QrMethod) -> Result<(DArray<T>, DArray<T>)> {
+    let e = tall_skinny(a, "tsqr")?;
+    match method {
+        QrMethod::Householder => Ok(householder::<T>(e, None)),
+        QrMethod::CholeskyQr2 => cholesky_qr(&DArray::wrap(e), 2, 0.0, None),
+        QrMethod::ShiftedCholeskyQr3 => {
+            let (m, n) = (e.shape[0] as f64, e.shape[1] as f64);
+            let shift = 11.0 * (m * n + n * (n + 1.0)) * T::UNIT_ROUNDOFF;
+            cholesky_qr(&DArray::wrap(e), 3, shift, None)
+        }
+        QrMethod::Auto if e.shape[0] < e.shape[1] => Ok(householder::<T>(e, None)),
+        QrMethod::Auto => {
+            let n = e.shape[1];
+            let max_cond = (1.0 / T::UNIT_ROUNDOFF).sqrt() / 8.0;
+            let (qf, rf) = cholesky_qr(&DArray::<T>::wrap(e.clone()), 2, 0.0, Some(max_cond))?;
+            let g = tensordot(&qf, &qf, &[0], &[0])?;
+            let tol = if T::UNIT_ROUNDOFF < 1e-10 {
+                1e-12
+            } else {
+                1e-5
+            };
+            let flag = small(
+                "qr-check",
+                LinalgOp::OrthoCheck { tol },
+                &[&g.expr],
+                vec![],
+                T::DTYPE,
+                0,
+            );
+            let (qh, rh) = householder::<T>(e, Some(flag.clone()));
+            let q = rowwise(
+                "qr-q",
+                LinalgOp::Select,
+                &[&qf.expr, &qh.expr],
+                &[&flag],
+                n,
+                T::DTYPE,
+            );
+            let r = small(
+                "qr-r",
+                LinalgOp::Select,
+                &[&rf.expr, &rh.expr, &flag],
+                vec![n, n],
+                T::DTYPE,
+                0,
+            );
+            Ok((DArray::wrap(q), DArray::wrap(r)))
+        }
+    }
+}
+
+/// Lazy `(Q, R)` of Householder TSQR of `e` (2-D, one column block).
+fn householder<T: Real>(e: Arc<Expr>, guard: Option<Arc<Expr>>) -> (DArray<T>, DArray<T>) {
+    let plan = Arc::new(TsqrPlan::new(e, guard));
+    let (m, n, k) = (plan.a.shape[0], plan.a.shape[1], plan.rank());
+    let q = Expr::new(
+        "tsqr-q",
+        vec![m, k],
+        vec![plan.a.grid[0].clone(), vec![k]],
+        T::DTYPE,
+        ExprKind::Custom(Arc::new(TsqrQ(plan.clone()))),
+    );
+    let r = Expr::new(
+        "tsqr-r",
+        vec![k, n],
+        vec![vec![k], vec![n]],
+        T::DTYPE,
+        ExprKind::Custom(Arc::new(TsqrR(plan))),
+    );
+    (DArray::wrap(q), DArray::wrap(r))
+}
+
+/// `passes` rounds of CholeskyQR, the first with a relative diagonal shift (and,
+/// for the automatic method, a condition limit).
+fn cholesky_qr<T: Real>(
+    a: &DArray<T>,
+    passes: usize,
+    shift: f64,
+    max_cond: Option<f64>,
+) -> Result<(DArray<T>, DArray<T>)> {
+    let n = a.shape()[1];
+    if a.shape()[0] < n {
+        return Err(Error::InvalidArgument {
+            array: a.name().to_string(),
+            reason: format!(
+                "CholeskyQR needs at least as many rows as columns, got shape {:?}",
+                a.shape()
+            ),
+        });
+    }
+    let mut q = a.clone();
+    let mut r: Option<DArray<T>> = None;
+    for pass in 0..passes {
+        let g = tensordot(&q, &q, &[0], &[0])?;
+        let (shift, max_cond) = if pass == 0 {
+            (shift, max_cond)
+        } else {
+            (0.0, max_cond.map(|_| f64::INFINITY))
+        };
+        let ri = DArray::wrap(small(
+            "chol",
+            LinalgOp::Cholesky { shift, max_cond },
+            &[&g.expr],
+            vec![n, n],
+            T::DTYPE,
+            0,
+        ));
+        q = DArray::wrap(rowwise(
+            "cholqr-q",
+            LinalgOp::TriSolveRight,
+            &[&q.expr],
+            &[&ri.expr],
+            n,
+            T::DTYPE,
+        ));
+        r = Some(match r {
+            None => ri,
+            Some(prev) => matmul(&ri, &prev)?,
+        });
+    }
+    Ok((q, r.expect("at least one pass")))
+}
+
+/// QR of a 2-D array: tall-and-skinny (`m >= n`) through [`tsqr`]; short-and-fat
+/// (`m < n`) by factoring the leading `m x m` block (`A₁ = Q R₁`) and forming
+/// `R = [R₁, Qᵀ A₂]`. `Q` is `m x min(m, n)`, `R` is `min(m, n) x n`.
+///
+/// ```
+/// use darray::{linalg, DArray};
+/// let a = DArray::<f64>::random_normal(1, &[4, 30], 0.0, 1.0, [4, 7]).unwrap();
+/// let (q, r) = linalg::qr(&a).unwrap();
+/// assert_eq!((q.shape(), r.shape()), (&[4, 4][..], &[4, 30][..]));
+/// ```
+///
+/// # Errors
+/// An array that is not 2-D, or one whose smaller side is too long for its
+/// square factor to fit in one task.
+pub fn qr<T: Real>(a: &DArray<T>) -> Result<(DArray<T>, DArray<T>)> {
+    qr_with(a, QrMethod::Householder)
+}
+
+/// [`qr`] with a choice of [`QrMethod`] for the tall-skinny factorization.
+///
+/// # Errors
+/// As [`qr`].
+pub fn qr_with<T: Real>(a: &DArray<T>, method: QrMethod) -> Result<(DArray<T>, DArray<T>)> {
+    if a.ndim() != 2 {
+        return Err(Error::InvalidArgument {
+            array: a.name().to_string(),
+            reason: format!("qr needs a 2-D array, got shape {:?}", a.shape()),
+        });
+    }
+    let (m, n) = (a.shape()[0], a.shape()[1]);
+    if m >= n {
+        return tsqr_with(a, method);
+    }
+    let left = a.slice(s![.., ..m])?;
+    let (q, r1) = tsqr_with(&left, method)?;
+    let right = a.slice(s![.., m..])?;
+    let r2 = matmul(&q.t(), &right)?;
+    let r = DArray::concatenate(&[&r1, &r2], 1)?;
+    Ok((q, r))
+}

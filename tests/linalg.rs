@@ -1,0 +1,484 @@
+//! Linear algebra against LAPACK on the whole matrix (ndarray-linalg) and by
+//! reconstruction, on random inputs drawn anew per case, random chunkings
+//! (irregular, 1 to 64 row blocks), f64 and f32, and ill-conditioned matrices
+//! (condition number 1e10). Tolerances: products within 1e-12 of the sum of
+//! magnitudes; QR ‖A - QR‖_F/‖A‖_F and ‖QᵀQ - I‖_F below 1e-12 (f64) and 1e-5
+//! (f32); singular values within 1e-12 · s_max of LAPACK's.
+
+mod common;
+
+use common::*;
+use darray::linalg::{self, NormOrd, QrMethod};
+use darray::{DArray, Error};
+use ndarray::{Array1, Array2, ArrayD, Ix2};
+use ndarray_linalg::{LeastSquaresSvd, QR, SVD};
+use proptest::prelude::*;
+
+/// Deterministic standard normals from a seed (splitmix64 + Box-Muller).
+fn normals(seed: u64, n: usize) -> Vec<f64> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
+    let mut next = || {
+        s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    (0..n)
+        .map(|_| {
+            let (u, v) = (next().max(1e-300), next());
+            (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+        })
+        .collect()
+}
+
+fn random(seed: u64, m: usize, n: usize) -> Array2<f64> {
+    Array2::from_shape_vec((m, n), normals(seed, m * n)).unwrap()
+}
+
+/// `U diag(s) Vᵀ` with random orthonormal `U`, `V` and singular values from 1
+/// down to `1 / cond`, log-spaced.
+fn conditioned(seed: u64, m: usize, n: usize, cond: f64) -> Array2<f64> {
+    let (u, _) = random(seed, m, n).qr().unwrap();
+    let (v, _) = random(seed + 1, n, n).qr().unwrap();
+    let s = Array1::from_shape_fn(n, |i| cond.powf(-(i as f64) / ((n.max(2) - 1) as f64)));
+    u.dot(&Array2::from_diag(&s)).dot(&v.t())
+}
+
+fn fro(a: &Array2<f64>) -> f64 {
+    a.iter().map(|x| x * x).sum::<f64>().sqrt()
+}
+
+fn two(a: ArrayD<f64>) -> Array2<f64> {
+    a.into_dimensionality::<Ix2>().unwrap()
+}
+
+fn two32(a: ArrayD<f32>) -> Array2<f64> {
+    a.into_dimensionality::<Ix2>().unwrap().mapv(f64::from)
+}
+
+/// Checks `‖A - QR‖/‖A‖` and `‖QᵀQ - I‖` below `tol`, and R upper triangular.
+fn check_qr(a: &Array2<f64>, q: &Array2<f64>, r: &Array2<f64>, tol: f64) {
+    let k = a.nrows().min(a.ncols());
+    assert_eq!(q.dim(), (a.nrows(), k));
+    assert_eq!(r.dim(), (k, a.ncols()));
+    let rec = fro(&(q.dot(r) - a)) / fro(a).max(f64::MIN_POSITIVE);
+    let orth = fro(&(q.t().dot(q) - Array2::<f64>::eye(k)));
+    assert!(rec < tol, "‖A - QR‖/‖A‖ = {rec:e}");
+    assert!(orth < tol, "‖QᵀQ - I‖ = {orth:e}");
+    for i in 0..k {
+        for j in 0..i.min(r.ncols()) {
+            assert_eq!(r[[i, j]], 0.0);
+        }
+    }
+}
+
+/// A tall shape with 1 to 64 row blocks, regular or irregular.
+fn tall() -> impl Strategy<Value = (usize, usize, Vec<usize>, u64)> {
+    (1usize..12, 0usize..300, any::<u64>())
+        .prop_flat_map(|(n, extra, seed)| {
+            let m = n + extra;
+            (Just(n), partition(m), Just(seed))
+        })
+        .prop_filter("at most 64 row blocks", |(_, rows, _)| rows.len() <= 64)
+        .prop_map(|(n, rows, seed)| (rows.iter().sum(), n, rows, seed))
+}
+
+proptest! {
+    #![proptest_config(config(24))]
+
+    #[test]
+    fn matmul_matches_ndarray(m in 1usize..30, k in 0usize..30, n in 1usize..20, seed in any::<u64>()) {
+        let a = random(seed, m, k);
+        let b = random(seed ^ 1, k, n);
+        let ga = vec![partition_fixed(m, seed), partition_fixed(k, seed >> 3)];
+        let gb = vec![partition_fixed(k, seed >> 5), partition_fixed(n, seed >> 7)];
+        let da = DArray::from_ndarray(&a, ga).unwrap();
+        let db = DArray::from_ndarray(&b, gb).unwrap();
+        let c = linalg::matmul(&da, &db).unwrap();
+        let want = a.dot(&b);
+        let mags = a.mapv(f64::abs).dot(&b.mapv(f64::abs));
+        let mut first: Option<ArrayD<f64>> = None;
+        for exec in executors() {
+            let got = c.compute_with(&exec).unwrap();
+            for ((g, w), s) in got.iter().zip(want.iter()).zip(mags.iter()) {
+                prop_assert!((g - w).abs() <= 1e-12 * s.max(1.0), "{g} vs {w}");
+            }
+            match &first {
+                None => first = Some(got),
+                Some(f) => assert_bits_eq(f, &got),
+            }
+        }
+    }
+
+    #[test]
+    fn tsqr_reconstructs_f64((m, n, rows, seed) in tall()) {
+        let a = random(seed, m, n);
+        let (q, r) = linalg::tsqr(&DArray::from_ndarray(&a, vec![rows, vec![n]]).unwrap()).unwrap();
+        check_qr(&a, &two(q.compute().unwrap()), &two(r.compute().unwrap()), 1e-12);
+    }
+
+    #[test]
+    fn tsqr_ill_conditioned((m, n, rows, seed) in tall()) {
+        let a = conditioned(seed, m, n, 1e10);
+        let (q, r) = linalg::tsqr(&DArray::from_ndarray(&a, vec![rows, vec![n]]).unwrap()).unwrap();
+        check_qr(&a, &two(q.compute().unwrap()), &two(r.compute().unwrap()), 1e-12);
+    }
+
+    #[test]
+    fn tsqr_reconstructs_f32((m, n, rows, seed) in tall()) {
+        let a = random(seed, m, n);
+        let a32 = a.mapv(|x| x as f32);
+        let (q, r) = linalg::tsqr(&DArray::from_ndarray(&a32, vec![rows, vec![n]]).unwrap()).unwrap();
+        check_qr(&a32.mapv(f64::from), &two32(q.compute().unwrap()), &two32(r.compute().unwrap()), 1e-5);
+    }
+
+    #[test]
+    fn cholesky_qr_methods((m, n, rows, seed) in tall(), ill in any::<bool>()) {
+        prop_assume!(m >= n);
+        let a = if ill { conditioned(seed, m, n, 1e6) } else { random(seed, m, n) };
+        let da = DArray::from_ndarray(&a, vec![rows, vec![n]]).unwrap();
+        for method in [QrMethod::CholeskyQr2, QrMethod::ShiftedCholeskyQr3, QrMethod::Auto] {
+            let (q, r) = linalg::tsqr_with(&da, method).unwrap();
+            check_qr(&a, &two(q.compute().unwrap()), &two(r.compute().unwrap()), 1e-12);
+        }
+    }
+
+    #[test]
+    fn auto_qr_falls_back_when_cholesky_is_not_accurate((m, n, rows, seed) in tall(), cond_exp in 0i32..14) {
+        // Condition numbers 1 to 1e13: CholeskyQR2 below about 1e7, Householder above.
+        let a = conditioned(seed, m, n, 10f64.powi(cond_exp));
+        let da = DArray::from_ndarray(&a, vec![rows, vec![n]]).unwrap();
+        let (q, r) = linalg::tsqr_with(&da, QrMethod::Auto).unwrap();
+        check_qr(&a, &two(q.compute().unwrap()), &two(r.compute().unwrap()), 1e-12);
+    }
+
+    #[test]
+    fn svd_matches_lapack((m, n, rows, seed) in tall(), ill in any::<bool>(), wide in any::<bool>()) {
+        let a = if ill { conditioned(seed, m, n, 1e10) } else { random(seed, m, n) };
+        let (a, grid) = if wide { (a.t().to_owned(), vec![vec![n], rows]) } else { (a, vec![rows, vec![n]]) };
+        let (u, s, vt) = linalg::svd(&DArray::from_ndarray(&a, grid).unwrap()).unwrap();
+        let (u, s, vt) = (two(u.compute().unwrap()), s.compute().unwrap(), two(vt.compute().unwrap()));
+        let (_, want, _) = a.svd(false, false).unwrap();
+        let k = m.min(n);
+        prop_assert_eq!(s.len(), k);
+        for i in 0..k {
+            prop_assert!((s[i] - want[i]).abs() <= 1e-12 * want[0], "s[{}] = {} vs {}", i, s[i], want[i]);
+        }
+        let rec = u.dot(&Array2::from_diag(&s.clone().into_dimensionality::<ndarray::Ix1>().unwrap())).dot(&vt);
+        prop_assert!(fro(&(rec - &a)) <= 1e-12 * fro(&a));
+        prop_assert!(fro(&(u.t().dot(&u) - Array2::<f64>::eye(k))) < 1e-12);
+        prop_assert!(fro(&(vt.dot(&vt.t()) - Array2::<f64>::eye(k))) < 1e-12);
+    }
+
+    #[test]
+    fn lstsq_matches_lapack((m, n, rows, seed) in tall(), p in 1usize..4) {
+        let a = random(seed, m, n);
+        let b = random(seed ^ 7, m, p);
+        let da = DArray::from_ndarray(&a, vec![rows.clone(), vec![n]]).unwrap();
+        let db = DArray::from_ndarray(&b, vec![rows, vec![p]]).unwrap();
+        let sol = linalg::lstsq(&da, &db).unwrap();
+        let want = a.least_squares(&b).unwrap();
+        let x = two(sol.solution.compute().unwrap());
+        let scale = fro(&want.solution).max(1.0);
+        prop_assert!(fro(&(&x - &want.solution)) <= 1e-10 * scale);
+        prop_assert_eq!(sol.rank.compute_scalar().unwrap(), want.rank as i64);
+        let res = sol.residuals.compute().unwrap();
+        let direct = (&b - &a.dot(&want.solution)).mapv(|v| v * v).sum_axis(ndarray::Axis(0));
+        for (g, w) in res.iter().zip(direct.iter()) {
+            prop_assert!((g - w).abs() <= 1e-10 * fro(&b).powi(2).max(1.0), "{g} vs {w}");
+        }
+    }
+}
+
+/// A partition of `n` chosen from `seed` (irregular), so seeds drive chunkings.
+fn partition_fixed(n: usize, seed: u64) -> Vec<usize> {
+    if n == 0 {
+        return vec![0];
+    }
+    let mut v = Vec::new();
+    let mut left = n;
+    let mut s = seed | 1;
+    while left > 0 {
+        s = s
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let take = 1 + (s >> 33) as usize % left.min(7);
+        v.push(take);
+        left -= take;
+    }
+    v
+}
+
+#[test]
+fn tensordot_nd_matches_loops() {
+    let a = ArrayD::from_shape_vec(ndarray::IxDyn(&[3, 4, 5]), normals(1, 60)).unwrap();
+    let b = ArrayD::from_shape_vec(ndarray::IxDyn(&[5, 2, 4]), normals(2, 40)).unwrap();
+    let da = DArray::from_ndarray(&a, vec![vec![2, 1], vec![1, 3], vec![2, 2, 1]]).unwrap();
+    let db = DArray::from_ndarray(&b, vec![vec![3, 2], vec![1, 1], vec![4]]).unwrap();
+    let got = linalg::tensordot(&da, &db, &[1, -1], &[2, 0])
+        .unwrap()
+        .compute()
+        .unwrap();
+    assert_eq!(got.shape(), &[3, 2]);
+    for i in 0..3 {
+        for l in 0..2 {
+            let mut w = 0.0;
+            for j in 0..4 {
+                for k in 0..5 {
+                    w += a[[i, j, k]] * b[[k, l, j]];
+                }
+            }
+            assert!((got[[i, l]] - w).abs() < 1e-12);
+        }
+    }
+}
+
+#[test]
+fn matmul_many_blocks_uses_a_tree() {
+    let a = random(3, 4, 100);
+    let b = random(4, 100, 3);
+    let da = DArray::from_ndarray(&a, [4, 3]).unwrap();
+    let db = DArray::from_ndarray(&b, [1, 3]).unwrap();
+    let c = linalg::matmul(&da, &db).unwrap();
+    let g = c.graph().unwrap();
+    assert!(g.op_counts()["sum_blocks"] >= 2);
+    let g2 = darray::graph::Graph::from_bytes(&g.to_bytes().unwrap()).unwrap();
+    assert_eq!(g, g2);
+    let got = two(c.compute().unwrap());
+    assert!(fro(&(got - a.dot(&b))) < 1e-12 * fro(&a) * fro(&b));
+}
+
+#[test]
+fn tsqr_rechunks_columns_and_shares_the_tree() {
+    let a = random(9, 500, 6);
+    let da = DArray::from_ndarray(&a, [7, 4]).unwrap();
+    let (q, r) = linalg::tsqr(&da).unwrap();
+    check_qr(
+        &a,
+        &two(q.compute().unwrap()),
+        &two(r.compute().unwrap()),
+        1e-12,
+    );
+    // 72 row blocks: a local QR each, then a tree of fan-in 8 (9 + 2 + 1 nodes),
+    // and one Q application per node.
+    let g = darray::graph::Graph::from_bytes(&q.graph().unwrap().to_bytes().unwrap()).unwrap();
+    assert_eq!(g.op_counts()["qr"], 72 + 9 + 2 + 1);
+    assert_eq!(g.op_counts()["apply_q"], 72 + 9 + 2 + 1);
+}
+
+#[test]
+fn tsqr_bit_identical_across_executors() {
+    let a = DArray::<f64>::random_normal(11, &[3000, 8], 0.0, 1.0, [97, 8]).unwrap();
+    let (q, r) = linalg::tsqr(&a).unwrap();
+    let (u, s, _) = linalg::svd(&a).unwrap();
+    let mut first = None;
+    for exec in executors() {
+        let got = [
+            q.compute_with(&exec).unwrap(),
+            r.compute_with(&exec).unwrap(),
+            u.compute_with(&exec).unwrap(),
+            s.compute_with(&exec).unwrap(),
+        ];
+        match &first {
+            None => first = Some(got),
+            Some(f) => f.iter().zip(&got).for_each(|(x, y)| assert_bits_eq(x, y)),
+        }
+    }
+}
+
+#[test]
+fn auto_qr_rank_deficient_falls_back() {
+    let mut a = random(51, 300, 6);
+    a.column_mut(3).fill(0.0);
+    let da = DArray::from_ndarray(&a, [40, 6]).unwrap();
+    let (q, r) = linalg::qr_with(&da, QrMethod::Auto).unwrap();
+    let (q, r) = (two(q.compute().unwrap()), two(r.compute().unwrap()));
+    assert!(fro(&(q.dot(&r) - &a)) < 1e-12 * fro(&a));
+    assert!(fro(&(q.t().dot(&q) - Array2::<f64>::eye(6))) < 1e-12);
+    let g = linalg::tsqr_with(&da, QrMethod::Auto)
+        .unwrap()
+        .0
+        .graph()
+        .unwrap();
+    assert!(g.op_counts().contains_key("ortho_check") && g.op_counts().contains_key("select"));
+}
+
+#[test]
+fn qr_short_fat() {
+    let a = random(5, 6, 40);
+    let (q, r) = linalg::qr(&DArray::from_ndarray(&a, [4, 9]).unwrap()).unwrap();
+    let (q, r) = (two(q.compute().unwrap()), two(r.compute().unwrap()));
+    assert_eq!((q.dim(), r.dim()), ((6, 6), (6, 40)));
+    assert!(fro(&(q.dot(&r) - &a)) < 1e-12 * fro(&a));
+    assert!(fro(&(q.t().dot(&q) - Array2::<f64>::eye(6))) < 1e-12);
+}
+
+#[test]
+fn svd_compressed_recovers_low_rank() {
+    let (m, n, k) = (400, 300, 8);
+    let low = random(21, m, k).dot(&random(22, k, n));
+    let noise = random(23, m, n) * 1e-12;
+    let a = &low + &noise;
+    let da = DArray::from_ndarray(&a, [64, 50]).unwrap();
+    let (u, s, vt) = linalg::svd_compressed(&da, k, 2, 10, 7).unwrap();
+    let s = s.compute().unwrap();
+    let (_, want, _) = a.svd(false, false).unwrap();
+    for i in 0..k {
+        assert!(
+            (s[i] - want[i]).abs() <= 1e-8 * want[i],
+            "{} vs {}",
+            s[i],
+            want[i]
+        );
+    }
+    let (u, vt) = (two(u.compute().unwrap()), two(vt.compute().unwrap()));
+    let rec = u
+        .dot(&Array2::from_diag(
+            &s.into_dimensionality::<ndarray::Ix1>().unwrap(),
+        ))
+        .dot(&vt);
+    assert!(fro(&(rec - &a)) < 1e-8 * fro(&a));
+    // Same seed, same bits.
+    let again = linalg::svd_compressed(&da, k, 2, 10, 7)
+        .unwrap()
+        .1
+        .compute()
+        .unwrap();
+    let once = linalg::svd_compressed(&da, k, 2, 10, 7)
+        .unwrap()
+        .1
+        .compute()
+        .unwrap();
+    assert_bits_eq(&again, &once);
+}
+
+#[test]
+fn svd_compressed_within_halko_bound() {
+    // Decaying spectrum s_i = 0.7^i: with p = 10 oversampling and q = 1 power
+    // iteration, Halko et al. (Cor. 10.10) bound E‖A - QQᵀA‖ by
+    // (1 + 4 sqrt(2 min(m,n) / (k - 1)) ... )^(1/(2q+1)) s_{k+1}; check a generous 10 s_{k+1}.
+    let (m, n, k) = (300, 200, 10);
+    let (u, _) = random(31, m, n).qr().unwrap();
+    let (v, _) = random(32, n, n).qr().unwrap();
+    let sv = Array1::from_shape_fn(n, |i| 0.7f64.powi(i as i32));
+    let a = u.dot(&Array2::from_diag(&sv)).dot(&v.t());
+    let da = DArray::from_ndarray(&a, [70, 45]).unwrap();
+    let (uk, sk, vtk) = linalg::svd_compressed(&da, k, 1, 10, 3).unwrap();
+    let (uk, vtk) = (two(uk.compute().unwrap()), two(vtk.compute().unwrap()));
+    let sk = sk
+        .compute()
+        .unwrap()
+        .into_dimensionality::<ndarray::Ix1>()
+        .unwrap();
+    let err = (a.clone() - uk.dot(&Array2::from_diag(&sk)).dot(&vtk))
+        .svd(false, false)
+        .unwrap()
+        .1[0];
+    assert!(err <= 10.0 * sv[k], "{err} vs s_(k+1) = {}", sv[k]);
+}
+
+#[test]
+fn norms_match_ndarray() {
+    let a = random(41, 50, 7);
+    let da = DArray::from_ndarray(&a, [9, 3]).unwrap();
+    let get = |o| linalg::norm(&da, o).unwrap().compute_scalar().unwrap();
+    let one = a
+        .mapv(f64::abs)
+        .sum_axis(ndarray::Axis(0))
+        .fold(0.0f64, |m, &x| m.max(x));
+    let inf = a
+        .mapv(f64::abs)
+        .sum_axis(ndarray::Axis(1))
+        .fold(0.0f64, |m, &x| m.max(x));
+    let (_, s, _) = a.svd(false, false).unwrap();
+    assert!((get(NormOrd::Fro) - fro(&a)).abs() < 1e-12 * fro(&a));
+    assert!((get(NormOrd::One) - one).abs() < 1e-12 * one);
+    assert!((get(NormOrd::Inf) - inf).abs() < 1e-12 * inf);
+    assert!((get(NormOrd::Two) - s[0]).abs() < 1e-12 * s[0]);
+}
+
+#[test]
+fn bad_shapes_are_errors() {
+    let a = DArray::<f64>::ones(&[4, 5], [2, 2]).unwrap();
+    let v = DArray::<f64>::ones(&[3], [2]).unwrap();
+    let c = DArray::<f64>::ones(&[2, 2, 2], [1, 1, 1]).unwrap();
+    assert!(matches!(
+        linalg::matmul(&a, &a),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        linalg::matmul(&a, &v),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        linalg::matmul(&c, &a),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        linalg::tensordot(&a, &a, &[0], &[0, 1]),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        linalg::tensordot(&a, &a, &[2], &[0]),
+        Err(Error::AxisOutOfRange { .. })
+    ));
+    assert!(matches!(
+        linalg::tsqr(&v),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        linalg::svd(&c),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(linalg::qr(&c), Err(Error::InvalidArgument { .. })));
+    assert!(matches!(
+        linalg::lstsq(&a, &v),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        linalg::svd_compressed(&a, 0, 1, 1, 0),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        linalg::norm(&c, NormOrd::Fro),
+        Err(Error::InvalidArgument { .. })
+    ));
+    let huge = DArray::<f64>::ones(&[100_000, 100_000], [1000, 1000]).unwrap();
+    assert!(matches!(
+        linalg::svd(&huge),
+        Err(Error::InvalidArgument { .. })
+    ));
+    let i = DArray::<f64>::eye(5, 5, 0, [2, 2]).unwrap();
+    // CholeskyQR on a singular matrix fails at run time with a clear message.
+    let sing = linalg::matmul(&i, &DArray::<f64>::zeros(&[5, 5], [5, 5]).unwrap()).unwrap();
+    let err = linalg::tsqr_with(&sing, QrMethod::CholeskyQr2)
+        .unwrap()
+        .0
+        .compute()
+        .unwrap_err();
+    assert!(err.to_string().contains("not positive definite"), "{err}");
+}
+
+/// Regression: `?ormqr` writes into its reflector argument while it works; the
+/// Q blocks once passed a shared chunk to it, and a concurrent R-factor task
+/// then read a corrupted diagonal in about one run in ten. Many repetitions on
+/// two threads must give the same bits as one thread.
+#[test]
+fn svd_is_bit_identical_under_concurrency() {
+    let a = random(77, 250, 11);
+    let da = DArray::from_ndarray(&a, vec![vec![67, 67, 67, 49], vec![11]]).unwrap();
+    let (u, s, vt) = linalg::svd(&da).unwrap();
+    let one = darray::LocalExecutor::with_threads(1).unwrap();
+    let two = darray::LocalExecutor::with_threads(2).unwrap();
+    let want = (
+        u.compute_with(&one).unwrap(),
+        s.compute_with(&one).unwrap(),
+        vt.compute_with(&one).unwrap(),
+    );
+    for _ in 0..40 {
+        assert_bits_eq(&want.0, &u.compute_with(&two).unwrap());
+        assert_bits_eq(&want.1, &s.compute_with(&two).unwrap());
+        assert_bits_eq(&want.2, &vt.compute_with(&two).unwrap());
+    }
+}
