@@ -6,6 +6,8 @@
 mod local;
 pub(crate) mod run;
 
+pub(crate) use local::order::priorities;
+pub(crate) use local::panic_message;
 pub use local::{default_memory_budget, LocalExecutor};
 
 use crate::error::Result;

@@ -4,7 +4,7 @@
 //! start), never more at once than there are threads or than fit the memory
 //! budget, and each result is dropped as soon as its last consumer has run.
 
-mod order;
+pub(crate) mod order;
 
 use super::run::{run_op, RunContext};
 use super::{ExecStats, Executor};
@@ -279,7 +279,7 @@ impl Executor for LocalExecutor {
     }
 }
 
-fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+pub(crate) fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
     p.downcast_ref::<&str>()
         .map(ToString::to_string)
         .or_else(|| p.downcast_ref::<String>().cloned())

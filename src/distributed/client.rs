@@ -1,0 +1,255 @@
+//! The client: submits graphs to a scheduler and gathers their outputs. It is an
+//! [`Executor`], so `compute_with(&client)`, `persist_with` and `to_zarr_with`
+//! run on a cluster unchanged.
+
+use super::auth::{self, Secret};
+use super::proto::{read_chunk, read_msg, write_msg, Failure, FromClient, Hello, ToClient};
+use super::scheduler::batches;
+use super::wire::{self, FrameKind, Limits, WireError};
+use crate::error::{Error, Result};
+use crate::exec::{ExecStats, Executor};
+use crate::graph::{Graph, Op};
+use darray_kernels::Chunk;
+use parking_lot::Mutex;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+/// A connection to a scheduler.
+///
+/// ```no_run
+/// use darray::distributed::Client;
+/// use darray::DArray;
+/// // The secret comes from DARRAY_SECRET_FILE (or DARRAY_SECRET).
+/// let client = Client::connect("10.0.0.1:8786").unwrap();
+/// let x = DArray::<f64>::random_normal(1, &[10_000, 1_000], 0.0, 1.0, [1_000, 1_000]).unwrap();
+/// let m = x.mean().unwrap().compute_with(&client).unwrap();
+/// ```
+pub struct Client {
+    rt: tokio::runtime::Runtime,
+    conn: tokio::sync::Mutex<(OwnedReadHalf, OwnedWriteHalf)>,
+    limits: Limits,
+    next_job: std::sync::atomic::AtomicU64,
+    stats: Mutex<ExecStats>,
+    addr: SocketAddr,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("scheduler", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+fn net(e: WireError) -> Error {
+    Error::Executor(format!("scheduler connection: {e}"))
+}
+
+impl Client {
+    /// Connects to the scheduler at `addr` with the secret from
+    /// `DARRAY_SECRET_FILE` (a file of mode 0600) or `DARRAY_SECRET`.
+    ///
+    /// # Errors
+    /// No secret, an unresolvable address, or the scheduler unreachable or
+    /// refusing the handshake.
+    pub fn connect(addr: &str) -> Result<Client> {
+        let secret = Secret::from_env()
+            .map_err(|e| Error::Executor(format!("secret: {e}")))?
+            .ok_or_else(|| {
+                Error::Executor(
+                    "no secret: set DARRAY_SECRET_FILE to the cluster's secret file".into(),
+                )
+            })?;
+        Client::connect_with(addr, &secret, Limits::default())
+    }
+
+    /// Connects to the scheduler at `addr` with `secret` and `limits`.
+    ///
+    /// # Errors
+    /// As [`Client::connect`].
+    pub fn connect_with(addr: &str, secret: &Secret, limits: Limits) -> Result<Client> {
+        let sa = addr
+            .to_socket_addrs()
+            .map_err(|e| Error::Executor(format!("scheduler address {addr:?}: {e}")))?
+            .next()
+            .ok_or_else(|| {
+                Error::Executor(format!("scheduler address {addr:?} resolves to nothing"))
+            })?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Executor(format!("cannot start the runtime: {e}")))?;
+        let (r, w) = rt
+            .block_on(async {
+                let s = auth::connect(sa, secret, &limits).await?;
+                s.set_nodelay(true)?;
+                let (r, mut w) = s.into_split();
+                write_msg(&mut w, &Hello::Client, None, &limits).await?;
+                Ok::<_, WireError>((r, w))
+            })
+            .map_err(net)?;
+        Ok(Client {
+            rt,
+            conn: tokio::sync::Mutex::new((r, w)),
+            limits,
+            next_job: std::sync::atomic::AtomicU64::new(1),
+            stats: Mutex::new(ExecStats::default()),
+            addr: sa,
+        })
+    }
+
+    /// The scheduler's address.
+    #[must_use]
+    pub fn scheduler_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Workers connected to the scheduler and their total threads.
+    ///
+    /// # Errors
+    /// The connection failing.
+    pub fn info(&self) -> Result<(u32, u32)> {
+        self.rt
+            .block_on(async {
+                let mut g = self.conn.lock().await;
+                let (r, w) = &mut *g;
+                write_msg(w, &FromClient::Info, None, &self.limits).await?;
+                loop {
+                    if let ToClient::Info { workers, threads } = read_msg(r, &self.limits).await? {
+                        return Ok::<_, WireError>((workers, threads));
+                    }
+                }
+            })
+            .map_err(net)
+    }
+
+    /// Waits until at least `n` workers are connected.
+    ///
+    /// # Errors
+    /// The connection failing, or `timeout` passing first.
+    pub fn wait_for_workers(&self, n: u32, timeout: Duration) -> Result<()> {
+        let start = Instant::now();
+        loop {
+            if self.info()?.0 >= n {
+                return Ok(());
+            }
+            if start.elapsed() > timeout {
+                return Err(Error::Executor(format!(
+                    "{n} workers did not connect within {timeout:?}"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    async fn run_graph(&self, graph: &Graph) -> std::result::Result<Vec<Arc<Chunk>>, RunError> {
+        let job = self
+            .next_job
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut g = self.conn.lock().await;
+        let (r, w) = &mut *g;
+        let n_tasks =
+            u32::try_from(graph.len()).map_err(|_| RunError::Other("graph too large".into()))?;
+        for (tasks, lits) in batches(graph, &self.limits)? {
+            write_msg(w, &FromClient::Tasks { job, tasks }, None, &self.limits).await?;
+            for l in lits {
+                wire::write_frame(w, FrameKind::Chunk, &wire::encode_chunk(&l)?).await?;
+            }
+        }
+        let submit = FromClient::Submit {
+            job,
+            n_tasks,
+            outputs: graph.outputs.iter().map(|o| o.0).collect(),
+            names: graph.names.iter().map(|(k, v)| (*k, v.clone())).collect(),
+        };
+        write_msg(w, &submit, None, &self.limits).await?;
+        let mut results: Vec<Option<Arc<Chunk>>> = vec![None; graph.outputs.len()];
+        loop {
+            match read_msg::<ToClient, _>(r, &self.limits).await? {
+                ToClient::Result { job: j, index } => {
+                    let c = read_chunk(r, &self.limits).await?;
+                    if j == job {
+                        if let Some(slot) = results.get_mut(index as usize) {
+                            *slot = Some(Arc::new(c));
+                        }
+                    }
+                }
+                ToClient::Finished { job: j, tasks_run } if j == job => {
+                    *self.stats.lock() = ExecStats {
+                        tasks: tasks_run,
+                        ..ExecStats::default()
+                    };
+                    break;
+                }
+                ToClient::Failed { job: j, failure } if j == job => {
+                    return Err(RunError::Failed(failure));
+                }
+                _ => {}
+            }
+        }
+        results
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| r.ok_or_else(|| RunError::Other(format!("output {i} never arrived"))))
+            .collect()
+    }
+}
+
+enum RunError {
+    Wire(WireError),
+    Failed(Failure),
+    Other(String),
+}
+
+impl From<WireError> for RunError {
+    fn from(e: WireError) -> Self {
+        RunError::Wire(e)
+    }
+}
+
+/// Zarr paths made absolute, so workers in other directories find them.
+fn absolute_paths(graph: &Graph) -> Graph {
+    let mut g = graph.clone();
+    let abs = |p: &mut String| {
+        let path = Path::new(p.as_str());
+        if path.is_relative() {
+            if let Ok(cwd) = std::env::current_dir() {
+                *p = cwd.join(path).display().to_string();
+            }
+        }
+    };
+    for t in &mut g.tasks {
+        match &mut t.op {
+            Op::ReadZarr { path, .. } | Op::WriteZarr { path, .. } => abs(path),
+            _ => {}
+        }
+    }
+    g
+}
+
+impl Executor for Client {
+    fn execute(&self, graph: &Graph) -> Result<Vec<Arc<Chunk>>> {
+        let graph = absolute_paths(graph);
+        match self.rt.block_on(self.run_graph(&graph)) {
+            Ok(v) => Ok(v),
+            Err(RunError::Wire(e)) => Err(net(e)),
+            Err(RunError::Other(m)) => Err(Error::Executor(m)),
+            Err(RunError::Failed(Failure::Task { key, message })) => Err(Error::Task {
+                key,
+                source: Box::new(Error::Executor(message)),
+            }),
+            Err(RunError::Failed(Failure::OverBudget { key, bytes, budget })) => {
+                Err(Error::OverBudget { key, bytes, budget })
+            }
+            Err(RunError::Failed(Failure::Invalid(m))) => Err(Error::Executor(m)),
+        }
+    }
+
+    fn last_stats(&self) -> ExecStats {
+        self.stats.lock().clone()
+    }
+}

@@ -1,0 +1,319 @@
+//! A scheduler and worker processes on this machine, for tests and examples.
+
+use super::auth::Secret;
+use super::client::Client;
+use super::wire::Limits;
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How a [`LocalCluster`] starts.
+#[derive(Clone, Debug)]
+pub struct LocalClusterBuilder {
+    n_workers: usize,
+    nthreads: usize,
+    memory_limit: u64,
+    program: Option<PathBuf>,
+    args: Vec<String>,
+}
+
+impl LocalClusterBuilder {
+    /// Threads per worker (default 1).
+    #[must_use]
+    pub fn nthreads(mut self, n: usize) -> Self {
+        self.nthreads = n.max(1);
+        self
+    }
+
+    /// Memory limit per worker in bytes (default: the local default budget
+    /// divided among the workers).
+    #[must_use]
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.memory_limit = bytes;
+        self
+    }
+
+    /// The program to start as a worker, with the arguments that make it one
+    /// (default: the `darray` binary next to this executable, with `worker`).
+    /// A user program that registers kernels and calls
+    /// [`run_from_args`](super::run_from_args) on its arguments works here with
+    /// `worker_command(std::env::current_exe()?, ["worker"])`.
+    #[must_use]
+    pub fn worker_command<I, S>(mut self, program: impl Into<PathBuf>, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.program = Some(program.into());
+        self.args = args.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Starts the scheduler and the workers, and waits until all workers joined.
+    ///
+    /// # Errors
+    /// No worker program found, a process that fails to start, or workers that
+    /// do not join within 60 s.
+    pub fn build(self) -> Result<LocalCluster> {
+        let program = match self.program.clone() {
+            Some(p) => p,
+            None => find_worker_binary()?,
+        };
+        let dir = private_dir()?;
+        let secret = Secret::generate();
+        let secret_path = dir.join("secret");
+        secret
+            .write_file(&secret_path)
+            .map_err(|e| Error::Executor(format!("cannot write the cluster secret: {e}")))?;
+        let secret = Arc::new(secret);
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0")
+            .map_err(|e| Error::Executor(format!("scheduler cannot bind: {e}")))?;
+        let addr = std_listener
+            .local_addr()
+            .map_err(|e| Error::Executor(e.to_string()))?;
+        std_listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::Executor(e.to_string()))?;
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let sched_secret = secret.clone();
+        let thread = std::thread::Builder::new()
+            .name("darray-scheduler".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .enable_all()
+                    .build()
+                    .expect("scheduler runtime starts");
+                rt.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(std_listener)
+                        .expect("listener registers with the runtime");
+                    tokio::select! {
+                        () = super::scheduler::serve(listener, sched_secret, Limits::default()) => {}
+                        _ = stop_rx => {}
+                    }
+                });
+            })
+            .map_err(|e| Error::Executor(format!("cannot start the scheduler thread: {e}")))?;
+        let mut cluster = LocalCluster {
+            addr: addr.to_string(),
+            secret,
+            secret_path,
+            dir,
+            program,
+            args: self.args.clone(),
+            nthreads: self.nthreads,
+            memory_limit: self.memory_limit,
+            workers: Vec::new(),
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        };
+        for _ in 0..self.n_workers {
+            cluster.add_worker()?;
+        }
+        let client = cluster.client()?;
+        let n = u32::try_from(self.n_workers).unwrap_or(u32::MAX);
+        if let Err(e) = client.wait_for_workers(n, Duration::from_secs(60)) {
+            let exited: Vec<String> = cluster
+                .workers
+                .iter_mut()
+                .filter_map(|c| c.try_wait().ok().flatten().map(|s| s.to_string()))
+                .collect();
+            return Err(Error::Executor(format!(
+                "{e}; worker program {:?}; exited workers: {exited:?}",
+                cluster.program
+            )));
+        }
+        Ok(cluster)
+    }
+}
+
+/// A scheduler (in this process) and `n` worker processes on 127.0.0.1,
+/// authenticated with a secret generated for this cluster. Dropping it stops
+/// everything.
+///
+/// ```no_run
+/// use darray::distributed::LocalCluster;
+/// use darray::DArray;
+/// let cluster = LocalCluster::new(2).unwrap();
+/// let client = cluster.client().unwrap();
+/// let x = DArray::<f64>::random_normal(1, &[4_000, 4_000], 0.0, 1.0, [1_000, 1_000]).unwrap();
+/// let s = x.sum().unwrap().compute_with(&client).unwrap();
+/// ```
+pub struct LocalCluster {
+    addr: String,
+    secret: Arc<Secret>,
+    secret_path: PathBuf,
+    dir: PathBuf,
+    program: PathBuf,
+    args: Vec<String>,
+    nthreads: usize,
+    memory_limit: u64,
+    workers: Vec<Child>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for LocalCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalCluster")
+            .field("scheduler", &self.addr)
+            .field("workers", &self.workers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalCluster {
+    /// A cluster of `n_workers` single-threaded workers (see [`LocalCluster::builder`]).
+    ///
+    /// # Errors
+    /// As [`LocalClusterBuilder::build`].
+    pub fn new(n_workers: usize) -> Result<LocalCluster> {
+        LocalCluster::builder(n_workers).build()
+    }
+
+    /// A builder for a cluster of `n_workers` workers.
+    #[must_use]
+    pub fn builder(n_workers: usize) -> LocalClusterBuilder {
+        let n = n_workers.max(1) as u64;
+        LocalClusterBuilder {
+            n_workers,
+            nthreads: 1,
+            memory_limit: crate::exec::default_memory_budget() / n,
+            program: None,
+            args: vec!["worker".into()],
+        }
+    }
+
+    /// The scheduler's address.
+    #[must_use]
+    pub fn scheduler_addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// The file holding the cluster's secret (mode 0600), for other processes
+    /// (`DARRAY_SECRET_FILE`).
+    #[must_use]
+    pub fn secret_file(&self) -> &Path {
+        &self.secret_path
+    }
+
+    /// A new client of this cluster.
+    ///
+    /// # Errors
+    /// The scheduler unreachable.
+    pub fn client(&self) -> Result<Client> {
+        Client::connect_with(&self.addr, &self.secret, Limits::default())
+    }
+
+    /// Number of worker processes started (running or not).
+    #[must_use]
+    pub fn n_workers(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Starts one more worker process.
+    ///
+    /// # Errors
+    /// The process failing to start.
+    pub fn add_worker(&mut self) -> Result<()> {
+        let i = self.workers.len();
+        let log = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
+        let child = Command::new(&self.program)
+            .args(&self.args)
+            .args([
+                "--scheduler",
+                &self.addr,
+                "--nthreads",
+                &self.nthreads.to_string(),
+                "--memory-limit",
+                &self.memory_limit.to_string(),
+                "--listen",
+                "127.0.0.1:0",
+                "--name",
+                &format!("local-{i}"),
+            ])
+            .env("DARRAY_SECRET_FILE", &self.secret_path)
+            .env_remove("DARRAY_SECRET")
+            .env("RUST_LOG", log)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| Error::Executor(format!("cannot start worker {:?}: {e}", self.program)))?;
+        self.workers.push(child);
+        Ok(())
+    }
+
+    /// Kills worker `i` (as a crash would): the scheduler reschedules its work.
+    ///
+    /// # Errors
+    /// No such worker.
+    pub fn kill_worker(&mut self, i: usize) -> Result<()> {
+        let w = self
+            .workers
+            .get_mut(i)
+            .ok_or_else(|| Error::Executor(format!("no worker {i}")))?;
+        let _ = w.kill();
+        let _ = w.wait();
+        Ok(())
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        for w in &mut self.workers {
+            let _ = w.kill();
+            let _ = w.wait();
+        }
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The `darray` binary: `DARRAY_WORKER_BIN`, or next to this executable (or one
+/// directory up, for test binaries under `target/*/deps`).
+fn find_worker_binary() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("DARRAY_WORKER_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let name = format!("darray{}", std::env::consts::EXE_SUFFIX);
+    if let Ok(exe) = std::env::current_exe() {
+        let mut dir = exe.parent().map(Path::to_path_buf);
+        for _ in 0..2 {
+            let Some(d) = dir else { break };
+            let cand = d.join(&name);
+            if cand.is_file() {
+                return Ok(cand);
+            }
+            dir = d.parent().map(Path::to_path_buf);
+        }
+    }
+    Err(Error::Executor(
+        "cannot find the `darray` worker binary: build it (`cargo build --bin darray`), set DARRAY_WORKER_BIN, or use LocalCluster::builder(n).worker_command(..)".into(),
+    ))
+}
+
+/// A fresh directory only this user can enter.
+fn private_dir() -> Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce).map_err(|e| Error::Executor(format!("no randomness: {e}")))?;
+    let dir = std::env::temp_dir().join(format!(
+        "darray-cluster-{}-{}-{:016x}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        u64::from_le_bytes(nonce)
+    ));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| Error::Executor(format!("cannot create {dir:?}: {e}")))?;
+    Ok(dir)
+}

@@ -1,0 +1,1136 @@
+//! The scheduler: one actor owning all state, fed by connection tasks.
+//!
+//! Task states follow dask.distributed: waiting (inputs not all in memory),
+//! ready, processing (sent to a worker), memory (held by one or more workers),
+//! released (no longer needed, or lost and not needed). Ready tasks are not
+//! pushed to workers wholesale: a worker receives tasks only while it has a free
+//! slot (its threads plus one queued ahead), so root tasks are handed out about
+//! as fast as they finish (dask's queuing, distributed#6360). For a free slot
+//! the scheduler picks, among the first ready tasks in priority order, the one
+//! with the most input bytes already on that worker. An idle worker with nothing
+//! ready steals a queued task from a busy one. Results are released as soon as
+//! no waiting task needs them. A lost worker's running tasks go back to the
+//! ready set and its results that are still needed are recomputed, recursively
+//! through inputs already released.
+
+use super::auth::{self, Secret};
+use super::proto::{
+    out, read_chunk, read_msg, writer, Failure, FromClient, FromWorker, Hello, InputLoc, JobId,
+    Outgoing, ToClient, ToWorker, WireTask,
+};
+use super::wire::{Limits, WireError};
+use crate::graph::{ChunkKey, Graph, Op, Task};
+use darray_kernels::Chunk;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+/// How many ready tasks (in priority order) a free slot looks at for locality.
+const LOCALITY_WINDOW: usize = 16;
+
+/// Runs a scheduler on `listener` until the process ends.
+pub async fn serve(listener: TcpListener, secret: Arc<Secret>, limits: Limits) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let lim = limits.clone();
+    tokio::spawn(auth::serve(
+        listener,
+        secret,
+        limits.clone(),
+        move |stream, peer, admission| {
+            let tx = tx.clone();
+            let lim = lim.clone();
+            async move {
+                let _admission = admission;
+                if let Err(e) = connection(stream, peer, tx, lim).await {
+                    tracing::info!(%peer, "connection closed: {e}");
+                }
+            }
+        },
+    ));
+    Scheduler::new(limits).run(rx).await;
+}
+
+/// Events the connection tasks send the actor.
+enum Event {
+    WorkerJoined {
+        id: u64,
+        nthreads: u32,
+        memory_limit: u64,
+        data_addr: SocketAddr,
+        name: String,
+        tx: mpsc::UnboundedSender<Outgoing>,
+    },
+    WorkerLeft(u64),
+    ClientJoined(u64, mpsc::UnboundedSender<Outgoing>),
+    ClientLeft(u64),
+    FromWorker(u64, FromWorker, Option<Chunk>),
+    FromClient(u64, FromClient, Vec<Chunk>),
+}
+
+static NEXT_CONN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Reads one authenticated connection and forwards what arrives as events.
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    events: mpsc::UnboundedSender<Event>,
+    limits: Limits,
+) -> Result<(), WireError> {
+    stream.set_nodelay(true)?;
+    let (mut r, w) = stream.into_split();
+    let hello: Hello = read_msg(&mut r, &limits).await?;
+    let id = NEXT_CONN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let (otx, orx) = mpsc::unbounded_channel();
+    tokio::spawn(writer(w, orx));
+    match hello {
+        Hello::Worker {
+            nthreads,
+            memory_limit,
+            data_addr,
+            name,
+        } => {
+            tracing::info!(%peer, name, nthreads, memory_limit, %data_addr, "worker joined");
+            let _ = events.send(Event::WorkerJoined {
+                id,
+                nthreads: nthreads.max(1),
+                memory_limit,
+                data_addr,
+                name,
+                tx: otx,
+            });
+            let res = async {
+                loop {
+                    let msg: FromWorker = read_msg(&mut r, &limits).await?;
+                    let chunk = match &msg {
+                        FromWorker::Data { present: true, .. } => {
+                            Some(read_chunk(&mut r, &limits).await?)
+                        }
+                        _ => None,
+                    };
+                    if events.send(Event::FromWorker(id, msg, chunk)).is_err() {
+                        return Ok::<(), WireError>(());
+                    }
+                }
+            }
+            .await;
+            let _ = events.send(Event::WorkerLeft(id));
+            res
+        }
+        Hello::Client => {
+            let _ = events.send(Event::ClientJoined(id, otx));
+            let res = async {
+                loop {
+                    let msg: FromClient = read_msg(&mut r, &limits).await?;
+                    let mut chunks = Vec::new();
+                    if let FromClient::Tasks { tasks, .. } = &msg {
+                        for _ in tasks.iter().filter(|t| t.op.is_none()) {
+                            chunks.push(read_chunk(&mut r, &limits).await?);
+                        }
+                    }
+                    if events.send(Event::FromClient(id, msg, chunks)).is_err() {
+                        return Ok::<(), WireError>(());
+                    }
+                }
+            }
+            .await;
+            let _ = events.send(Event::ClientLeft(id));
+            res
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Waiting,
+    Ready,
+    Processing(u64),
+    Memory,
+    Released,
+}
+
+struct JTask {
+    key: ChunkKey,
+    op: Option<Op>,
+    literal: Option<Arc<Chunk>>,
+    inputs: Vec<u32>,
+    dependents: Vec<u32>,
+    mem_bytes: u64,
+    out_bytes: u64,
+    state: State,
+    waiting: u32,
+    refs: u32,
+    holders: Vec<u64>,
+    nbytes: u64,
+    /// A steal request is out for it.
+    stealing: bool,
+}
+
+struct Job {
+    client: u64,
+    tasks: Vec<JTask>,
+    /// Output task -> positions in the client's output list.
+    outputs: BTreeMap<u32, Vec<u32>>,
+    /// Outputs not yet delivered.
+    undelivered: usize,
+    /// Outputs asked of a worker and not yet arrived.
+    sending: BTreeSet<u32>,
+    prio: Vec<u32>,
+    ready: BTreeSet<(u32, u32)>,
+    submitted: bool,
+    tasks_run: u64,
+    names: BTreeMap<u64, String>,
+}
+
+struct Worker {
+    name: String,
+    nthreads: u32,
+    memory_limit: u64,
+    data_addr: SocketAddr,
+    tx: mpsc::UnboundedSender<Outgoing>,
+    /// Tasks sent and not reported, with their projected memory.
+    assigned: BTreeMap<(JobId, u32), u64>,
+    /// Bytes of results held.
+    held: u64,
+}
+
+impl Worker {
+    fn slots(&self) -> usize {
+        self.nthreads as usize + 1
+    }
+    fn projected(&self) -> u64 {
+        self.held + self.assigned.values().sum::<u64>()
+    }
+}
+
+struct Scheduler {
+    limits: Limits,
+    workers: BTreeMap<u64, Worker>,
+    clients: HashMap<u64, mpsc::UnboundedSender<Outgoing>>,
+    jobs: BTreeMap<JobId, Job>,
+    /// Client job numbers -> scheduler job ids.
+    job_ids: HashMap<(u64, JobId), JobId>,
+    next_job: JobId,
+}
+
+impl Scheduler {
+    fn new(limits: Limits) -> Self {
+        Scheduler {
+            limits,
+            workers: BTreeMap::new(),
+            clients: HashMap::new(),
+            jobs: BTreeMap::new(),
+            job_ids: HashMap::new(),
+            next_job: 1,
+        }
+    }
+
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Event>) {
+        while let Some(ev) = rx.recv().await {
+            self.handle(ev);
+            while let Ok(ev) = rx.try_recv() {
+                self.handle(ev);
+            }
+            self.schedule();
+        }
+    }
+
+    fn send_worker(&self, w: u64, msg: &ToWorker, chunk: Option<Arc<Chunk>>) {
+        if let Some(wk) = self.workers.get(&w) {
+            match out(msg, chunk, &self.limits) {
+                Ok(o) => {
+                    let _ = wk.tx.send(o);
+                }
+                Err(e) => tracing::error!("message to worker {w} not sent: {e}"),
+            }
+        }
+    }
+
+    fn send_client(&self, c: u64, msg: &ToClient, chunk: Option<Arc<Chunk>>) {
+        if let Some(tx) = self.clients.get(&c) {
+            match out(msg, chunk, &self.limits) {
+                Ok(o) => {
+                    let _ = tx.send(o);
+                }
+                Err(e) => tracing::error!("message to client {c} not sent: {e}"),
+            }
+        }
+    }
+
+    fn handle(&mut self, ev: Event) {
+        match ev {
+            Event::WorkerJoined {
+                id,
+                nthreads,
+                memory_limit,
+                data_addr,
+                name,
+                tx,
+            } => {
+                self.workers.insert(
+                    id,
+                    Worker {
+                        name,
+                        nthreads,
+                        memory_limit,
+                        data_addr,
+                        tx,
+                        assigned: BTreeMap::new(),
+                        held: 0,
+                    },
+                );
+            }
+            Event::WorkerLeft(id) => self.worker_left(id),
+            Event::ClientJoined(id, tx) => {
+                self.clients.insert(id, tx);
+            }
+            Event::ClientLeft(id) => {
+                self.clients.remove(&id);
+                let gone: Vec<JobId> = self
+                    .jobs
+                    .iter()
+                    .filter(|(_, j)| j.client == id)
+                    .map(|(&k, _)| k)
+                    .collect();
+                for j in gone {
+                    self.drop_job(j);
+                }
+                self.job_ids.retain(|(c, _), _| *c != id);
+            }
+            Event::FromClient(c, msg, chunks) => self.from_client(c, msg, chunks),
+            Event::FromWorker(w, msg, chunk) => self.from_worker(w, msg, chunk),
+        }
+    }
+
+    fn from_client(&mut self, c: u64, msg: FromClient, chunks: Vec<Chunk>) {
+        match msg {
+            FromClient::Info => {
+                let msg = ToClient::Info {
+                    workers: u32::try_from(self.workers.len()).unwrap_or(u32::MAX),
+                    threads: self.workers.values().map(|w| w.nthreads).sum(),
+                };
+                self.send_client(c, &msg, None);
+            }
+            FromClient::Tasks { job, tasks } => {
+                let id = match self.job_ids.get(&(c, job)) {
+                    Some(&id) => id,
+                    None => {
+                        let id = self.next_job;
+                        self.next_job += 1;
+                        self.job_ids.insert((c, job), id);
+                        self.jobs.insert(
+                            id,
+                            Job {
+                                client: c,
+                                tasks: Vec::new(),
+                                outputs: BTreeMap::new(),
+                                undelivered: 0,
+                                sending: BTreeSet::new(),
+                                prio: Vec::new(),
+                                ready: BTreeSet::new(),
+                                submitted: false,
+                                tasks_run: 0,
+                                names: BTreeMap::new(),
+                            },
+                        );
+                        id
+                    }
+                };
+                let Some(j) = self.jobs.get_mut(&id) else {
+                    return;
+                };
+                let mut chunks = chunks.into_iter();
+                let mut bad = None;
+                for t in tasks {
+                    if t.id as usize != j.tasks.len() || j.submitted {
+                        bad = Some(format!("task {} out of order", t.id));
+                        break;
+                    }
+                    if let Some(&i) = t.inputs.iter().find(|&&i| i >= t.id) {
+                        bad = Some(format!("task {} has input {i}, not an earlier task", t.id));
+                        break;
+                    }
+                    let literal = if t.op.is_none() {
+                        chunks.next().map(Arc::new)
+                    } else {
+                        None
+                    };
+                    j.tasks.push(JTask {
+                        key: t.key,
+                        op: t.op,
+                        literal,
+                        inputs: t.inputs,
+                        dependents: Vec::new(),
+                        mem_bytes: t.mem_bytes,
+                        out_bytes: t.out_bytes,
+                        state: State::Waiting,
+                        waiting: 0,
+                        refs: 0,
+                        holders: Vec::new(),
+                        nbytes: 0,
+                        stealing: false,
+                    });
+                }
+                if let Some(reason) = bad {
+                    self.fail(id, Failure::Invalid(reason));
+                }
+            }
+            FromClient::Submit {
+                job,
+                n_tasks,
+                outputs,
+                names,
+            } => {
+                let Some(&id) = self.job_ids.get(&(c, job)) else {
+                    if n_tasks == 0 && outputs.is_empty() {
+                        self.send_client(c, &ToClient::Finished { job, tasks_run: 0 }, None);
+                    } else {
+                        let msg = ToClient::Failed {
+                            job,
+                            failure: Failure::Invalid("no tasks received".into()),
+                        };
+                        self.send_client(c, &msg, None);
+                    }
+                    return;
+                };
+                self.submit(id, n_tasks, outputs, names.into_iter().collect());
+            }
+        }
+    }
+
+    fn submit(&mut self, id: JobId, n_tasks: u32, outputs: Vec<u32>, names: BTreeMap<u64, String>) {
+        let Some(j) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        if j.tasks.len() != n_tasks as usize {
+            let reason = format!("{} tasks received of {n_tasks}", j.tasks.len());
+            self.fail(id, Failure::Invalid(reason));
+            return;
+        }
+        if let Some(&o) = outputs.iter().find(|&&o| o >= n_tasks) {
+            self.fail(id, Failure::Invalid(format!("output {o} is not a task")));
+            return;
+        }
+        if let Some(t) = j
+            .tasks
+            .iter()
+            .find(|t| t.op.is_none() && t.literal.is_none())
+        {
+            let reason = format!("literal task {:?} came without its data", t.key);
+            self.fail(id, Failure::Invalid(reason));
+            return;
+        }
+        j.submitted = true;
+        for i in 0..j.tasks.len() {
+            let ins = j.tasks[i].inputs.clone();
+            j.tasks[i].waiting = u32::try_from(ins.len()).unwrap_or(u32::MAX);
+            for inp in ins {
+                j.tasks[inp as usize].dependents.push(i as u32);
+                j.tasks[inp as usize].refs += 1;
+            }
+        }
+        for (pos, &o) in outputs.iter().enumerate() {
+            j.outputs.entry(o).or_default().push(pos as u32);
+            j.tasks[o as usize].refs += 1;
+        }
+        j.undelivered = j.outputs.len();
+        // The local executor's priorities: depth-first, memory-friendly.
+        let graph = Graph {
+            tasks: j
+                .tasks
+                .iter()
+                .map(|t| Task {
+                    key: t.key.clone(),
+                    op: Op::Full {
+                        value: darray_kernels::Scalar::of(0.0f64),
+                        dtype: darray_kernels::DType::F64,
+                        shape: Vec::new(),
+                    },
+                    inputs: t.inputs.iter().map(|&i| crate::graph::TaskId(i)).collect(),
+                    mem_bytes: t.mem_bytes,
+                    out_bytes: t.out_bytes,
+                })
+                .collect(),
+            outputs: outputs.iter().map(|&o| crate::graph::TaskId(o)).collect(),
+            names,
+        };
+        j.prio = crate::exec::priorities(&graph);
+        j.names = graph.names;
+        for i in 0..j.tasks.len() {
+            if j.tasks[i].waiting == 0 {
+                j.tasks[i].state = State::Ready;
+                j.ready.insert((j.prio[i], i as u32));
+            }
+        }
+        if j.outputs.is_empty() {
+            let (client, job) = (j.client, self.client_job(id));
+            self.send_client(client, &ToClient::Finished { job, tasks_run: 0 }, None);
+            self.drop_job(id);
+            return;
+        }
+        self.check_budget(id);
+    }
+
+    /// Fails the job if a task needs more memory than every worker accepts.
+    fn check_budget(&mut self, id: JobId) {
+        let Some(budget) = self.workers.values().map(|w| w.memory_limit).max() else {
+            return;
+        };
+        let Some(j) = self.jobs.get(&id) else { return };
+        if let Some(t) = j.tasks.iter().find(|t| t.mem_bytes > budget) {
+            let failure = Failure::OverBudget {
+                key: key_name(&j.names, &t.key),
+                bytes: t.mem_bytes,
+                budget,
+            };
+            self.fail(id, failure);
+        }
+    }
+
+    fn client_job(&self, id: JobId) -> JobId {
+        self.job_ids
+            .iter()
+            .find(|(_, &v)| v == id)
+            .map_or(0, |((_, j), _)| *j)
+    }
+
+    fn fail(&mut self, id: JobId, failure: Failure) {
+        if let Some(j) = self.jobs.get(&id) {
+            let (client, job) = (j.client, self.client_job(id));
+            tracing::info!(job, "job failed: {failure:?}");
+            self.send_client(client, &ToClient::Failed { job, failure }, None);
+        }
+        self.drop_job(id);
+    }
+
+    /// Forgets a job everywhere.
+    fn drop_job(&mut self, id: JobId) {
+        if self.jobs.remove(&id).is_none() {
+            return;
+        }
+        self.job_ids.retain(|_, v| *v != id);
+        let ws: Vec<u64> = self.workers.keys().copied().collect();
+        for w in ws {
+            self.send_worker(w, &ToWorker::ReleaseJob { job: id }, None);
+            if let Some(wk) = self.workers.get_mut(&w) {
+                wk.assigned.retain(|(j, _), _| *j != id);
+            }
+        }
+        // Held bytes are approximate after a drop; recount from live jobs.
+        self.recount_held();
+    }
+
+    fn recount_held(&mut self) {
+        for wk in self.workers.values_mut() {
+            wk.held = 0;
+        }
+        for j in self.jobs.values() {
+            for t in &j.tasks {
+                if t.state == State::Memory {
+                    for h in &t.holders {
+                        if let Some(wk) = self.workers.get_mut(h) {
+                            wk.held += t.nbytes;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn from_worker(&mut self, w: u64, msg: FromWorker, chunk: Option<Chunk>) {
+        match msg {
+            FromWorker::Done {
+                job,
+                task,
+                nbytes,
+                fetched,
+            } => {
+                let mem = self
+                    .workers
+                    .get_mut(&w)
+                    .and_then(|wk| wk.assigned.remove(&(job, task)));
+                if mem.is_none() || !self.jobs.contains_key(&job) {
+                    self.send_worker(
+                        w,
+                        &ToWorker::Release {
+                            job,
+                            tasks: vec![task],
+                        },
+                        None,
+                    );
+                    return;
+                }
+                self.done(w, job, task, nbytes, &fetched);
+            }
+            FromWorker::Failed { job, task, message } => {
+                if let Some(wk) = self.workers.get_mut(&w) {
+                    wk.assigned.remove(&(job, task));
+                }
+                if let Some(j) = self.jobs.get(&job) {
+                    let key = j
+                        .tasks
+                        .get(task as usize)
+                        .map_or_else(|| format!("task {task}"), |t| key_name(&j.names, &t.key));
+                    self.fail(job, Failure::Task { key, message });
+                }
+            }
+            FromWorker::Missing { job, task, inputs } => {
+                if let Some(wk) = self.workers.get_mut(&w) {
+                    wk.assigned.remove(&(job, task));
+                }
+                self.missing(job, task, &inputs);
+            }
+            FromWorker::StealReply { job, task, stolen } => {
+                let Some(j) = self.jobs.get_mut(&job) else {
+                    return;
+                };
+                let Some(t) = j.tasks.get_mut(task as usize) else {
+                    return;
+                };
+                t.stealing = false;
+                if stolen {
+                    if let Some(wk) = self.workers.get_mut(&w) {
+                        wk.assigned.remove(&(job, task));
+                    }
+                    if t.state == State::Processing(w) {
+                        t.state = State::Ready;
+                        j.ready.insert((j.prio[task as usize], task));
+                    }
+                }
+            }
+            FromWorker::Data { job, task, present } => {
+                let Some(j) = self.jobs.get_mut(&job) else {
+                    return;
+                };
+                j.sending.remove(&task);
+                match chunk {
+                    Some(c) if present => self.deliver(job, task, Arc::new(c)),
+                    _ => {
+                        // The holder no longer has it: ask another, or recompute.
+                        self.lose_holder(job, task, w);
+                        let other = self.jobs.get(&job).and_then(|j| {
+                            let t = &j.tasks[task as usize];
+                            (t.state == State::Memory)
+                                .then(|| t.holders.first().copied())
+                                .flatten()
+                        });
+                        if let (Some(h), Some(j)) = (other, self.jobs.get_mut(&job)) {
+                            j.sending.insert(task);
+                            self.send_worker(h, &ToWorker::Send { job, task }, None);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn done(&mut self, w: u64, job: JobId, task: u32, nbytes: u64, fetched: &[u32]) {
+        let Some(j) = self.jobs.get_mut(&job) else {
+            return;
+        };
+        let ti = task as usize;
+        if j.tasks[ti].state != State::Processing(w) {
+            // Ran twice (a steal raced the start, or a recompute): keep the replica.
+            if j.tasks[ti].state == State::Memory && !j.tasks[ti].holders.contains(&w) {
+                j.tasks[ti].holders.push(w);
+                if let Some(wk) = self.workers.get_mut(&w) {
+                    wk.held += nbytes;
+                }
+            } else {
+                self.send_worker(
+                    w,
+                    &ToWorker::Release {
+                        job,
+                        tasks: vec![task],
+                    },
+                    None,
+                );
+            }
+            return;
+        }
+        j.tasks_run += 1;
+        let mut held = nbytes;
+        for &f in fetched {
+            if let Some(t) = j.tasks.get_mut(f as usize) {
+                if t.state == State::Memory && !t.holders.contains(&w) {
+                    t.holders.push(w);
+                    held += t.nbytes;
+                }
+            }
+        }
+        let t = &mut j.tasks[ti];
+        t.state = State::Memory;
+        t.holders = vec![w];
+        t.nbytes = nbytes;
+        if let Some(wk) = self.workers.get_mut(&w) {
+            wk.held += held;
+        }
+        let inputs = j.tasks[ti].inputs.clone();
+        let mut release: Vec<(u32, Vec<u64>)> = Vec::new();
+        for i in inputs {
+            let it = &mut j.tasks[i as usize];
+            it.refs -= 1;
+            if it.refs == 0 && it.state == State::Memory {
+                it.state = State::Released;
+                release.push((i, std::mem::take(&mut it.holders)));
+            }
+        }
+        for d in j.tasks[ti].dependents.clone() {
+            let dt = &mut j.tasks[d as usize];
+            if dt.state == State::Waiting {
+                dt.waiting -= 1;
+                if dt.waiting == 0 {
+                    dt.state = State::Ready;
+                    j.ready.insert((j.prio[d as usize], d));
+                }
+            }
+        }
+        if j.outputs.contains_key(&task) && j.sending.insert(task) {
+            self.send_worker(w, &ToWorker::Send { job, task }, None);
+        }
+        self.release(job, release);
+    }
+
+    /// Sends releases and updates held bytes.
+    fn release(&mut self, job: JobId, release: Vec<(u32, Vec<u64>)>) {
+        let mut by_worker: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
+        for (task, holders) in release {
+            let nbytes = self
+                .jobs
+                .get(&job)
+                .map_or(0, |j| j.tasks[task as usize].nbytes);
+            for h in holders {
+                if let Some(wk) = self.workers.get_mut(&h) {
+                    wk.held = wk.held.saturating_sub(nbytes);
+                }
+                by_worker.entry(h).or_default().push(task);
+            }
+        }
+        for (w, tasks) in by_worker {
+            self.send_worker(w, &ToWorker::Release { job, tasks }, None);
+        }
+    }
+
+    /// An output arrived from a worker: pass it on, unpin it.
+    fn deliver(&mut self, job: JobId, task: u32, chunk: Arc<Chunk>) {
+        let cjob = self.client_job(job);
+        let Some(j) = self.jobs.get_mut(&job) else {
+            return;
+        };
+        let Some(positions) = j.outputs.remove(&task) else {
+            return;
+        };
+        let client = j.client;
+        let pins = u32::try_from(positions.len()).unwrap_or(u32::MAX);
+        let mut msgs = Vec::new();
+        for index in positions {
+            msgs.push(ToClient::Result { job: cjob, index });
+        }
+        j.undelivered -= 1;
+        let t = &mut j.tasks[task as usize];
+        t.refs -= pins;
+        let mut release = Vec::new();
+        if t.refs == 0 && t.state == State::Memory {
+            t.state = State::Released;
+            release.push((task, std::mem::take(&mut t.holders)));
+        }
+        let finished = j.undelivered == 0;
+        let tasks_run = j.tasks_run;
+        for m in msgs {
+            self.send_client(client, &m, Some(chunk.clone()));
+        }
+        self.release(job, release);
+        if finished {
+            self.send_client(
+                client,
+                &ToClient::Finished {
+                    job: cjob,
+                    tasks_run,
+                },
+                None,
+            );
+            self.drop_job(job);
+        }
+    }
+
+    /// A worker could not fetch inputs of `task` from the holders it names.
+    fn missing(&mut self, job: JobId, task: u32, inputs: &[(u32, Vec<SocketAddr>)]) {
+        let addr_to_id: HashMap<SocketAddr, u64> = self
+            .workers
+            .iter()
+            .map(|(&id, w)| (w.data_addr, id))
+            .collect();
+        for (i, addrs) in inputs {
+            for a in addrs {
+                if let Some(&h) = addr_to_id.get(a) {
+                    self.lose_holder(job, *i, h);
+                }
+            }
+        }
+        let Some(j) = self.jobs.get_mut(&job) else {
+            return;
+        };
+        let Some(t) = j.tasks.get(task as usize) else {
+            return;
+        };
+        if !matches!(t.state, State::Processing(_)) {
+            return;
+        }
+        let waiting = t
+            .inputs
+            .iter()
+            .filter(|&&i| j.tasks[i as usize].state != State::Memory)
+            .count();
+        let t = &mut j.tasks[task as usize];
+        t.waiting = u32::try_from(waiting).unwrap_or(u32::MAX);
+        if waiting == 0 {
+            t.state = State::Ready;
+            j.ready.insert((j.prio[task as usize], task));
+        } else {
+            t.state = State::Waiting;
+        }
+    }
+
+    /// `w` no longer holds `task`: drop it as a holder; if no holder is left and
+    /// the result is still needed, recompute it.
+    fn lose_holder(&mut self, job: JobId, task: u32, w: u64) {
+        let Some(j) = self.jobs.get_mut(&job) else {
+            return;
+        };
+        let Some(t) = j.tasks.get_mut(task as usize) else {
+            return;
+        };
+        if t.state != State::Memory {
+            return;
+        }
+        t.holders.retain(|&h| h != w);
+        if t.holders.is_empty() {
+            self.lost(job, task);
+        }
+    }
+
+    /// `task` was in memory and no worker holds it any more.
+    fn lost(&mut self, job: JobId, task: u32) {
+        let Some(j) = self.jobs.get_mut(&job) else {
+            return;
+        };
+        j.sending.remove(&task);
+        let ti = task as usize;
+        if j.tasks[ti].refs == 0 {
+            j.tasks[ti].state = State::Released;
+            return;
+        }
+        // Dependents that counted it as available wait for it again.
+        for d in j.tasks[ti].dependents.clone() {
+            let dt = &mut j.tasks[d as usize];
+            match dt.state {
+                State::Waiting => dt.waiting += 1,
+                State::Ready => {
+                    j.ready.remove(&(j.prio[d as usize], d));
+                    dt.state = State::Waiting;
+                    dt.waiting = 1;
+                }
+                _ => {}
+            }
+        }
+        j.tasks[ti].state = State::Released;
+        recompute(j, task);
+    }
+
+    fn worker_left(&mut self, w: u64) {
+        let Some(wk) = self.workers.remove(&w) else {
+            return;
+        };
+        tracing::warn!(worker = wk.name, addr = %wk.data_addr, "worker lost; rescheduling its work");
+        let job_ids: Vec<JobId> = self.jobs.keys().copied().collect();
+        for job in job_ids {
+            let Some(j) = self.jobs.get_mut(&job) else {
+                continue;
+            };
+            // Its running and queued tasks go back.
+            for ti in 0..j.tasks.len() {
+                if j.tasks[ti].state == State::Processing(w) {
+                    let waiting = j.tasks[ti]
+                        .inputs
+                        .iter()
+                        .filter(|&&i| j.tasks[i as usize].state != State::Memory)
+                        .count();
+                    let t = &mut j.tasks[ti];
+                    t.stealing = false;
+                    if waiting == 0 {
+                        t.state = State::Ready;
+                        j.ready.insert((j.prio[ti], ti as u32));
+                    } else {
+                        t.state = State::Waiting;
+                        t.waiting = u32::try_from(waiting).unwrap_or(u32::MAX);
+                    }
+                }
+            }
+            let held: Vec<u32> = (0..j.tasks.len())
+                .filter(|&ti| {
+                    j.tasks[ti].state == State::Memory && j.tasks[ti].holders.contains(&w)
+                })
+                .map(|ti| ti as u32)
+                .collect();
+            for t in held {
+                self.lose_holder(job, t, w);
+            }
+            // Inputs of re-queued tasks may have been lost with the worker.
+            if let Some(j) = self.jobs.get_mut(&job) {
+                for ti in 0..j.tasks.len() {
+                    if j.tasks[ti].state == State::Waiting && j.submitted {
+                        let ins = j.tasks[ti].inputs.clone();
+                        for i in ins {
+                            if j.tasks[i as usize].state == State::Released {
+                                recompute(j, i);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fills free worker slots with ready tasks; steals for idle workers.
+    fn schedule(&mut self) {
+        let ids: Vec<u64> = self.workers.keys().copied().collect();
+        loop {
+            let mut progressed = false;
+            for &w in &ids {
+                let Some(wk) = self.workers.get(&w) else {
+                    continue;
+                };
+                if wk.assigned.len() >= wk.slots() {
+                    continue;
+                }
+                if let Some((job, task)) = self.pick(w) {
+                    self.assign(w, job, task);
+                    progressed = true;
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+        self.steal();
+    }
+
+    /// The best ready task for worker `w`: most input bytes already there, then priority.
+    fn pick(&mut self, w: u64) -> Option<(JobId, u32)> {
+        let wk = self.workers.get(&w)?;
+        let projected = wk.projected();
+        let (limit, idle) = (wk.memory_limit, wk.assigned.is_empty());
+        for (&job, j) in &self.jobs {
+            if !j.submitted {
+                continue;
+            }
+            let mut best: Option<(u64, (u32, u32))> = None;
+            for &(p, t) in j.ready.iter().take(LOCALITY_WINDOW) {
+                let task = &j.tasks[t as usize];
+                if !idle && projected + task.mem_bytes > limit {
+                    continue;
+                }
+                let local: u64 = task
+                    .inputs
+                    .iter()
+                    .map(|&i| &j.tasks[i as usize])
+                    .filter(|it| it.holders.contains(&w))
+                    .map(|it| it.nbytes)
+                    .sum();
+                if best.is_none_or(|(b, _)| local > b) {
+                    best = Some((local, (p, t)));
+                }
+            }
+            if let Some((_, key)) = best {
+                let j = self.jobs.get_mut(&job)?;
+                j.ready.remove(&key);
+                return Some((job, key.1));
+            }
+        }
+        None
+    }
+
+    fn assign(&mut self, w: u64, job: JobId, task: u32) {
+        let Some(j) = self.jobs.get_mut(&job) else {
+            return;
+        };
+        let ti = task as usize;
+        j.tasks[ti].state = State::Processing(w);
+        let mem = j.tasks[ti].mem_bytes;
+        let msg;
+        let mut chunk = None;
+        if let Some(op) = &j.tasks[ti].op {
+            let inputs = j.tasks[ti]
+                .inputs
+                .iter()
+                .map(|&i| {
+                    let it = &j.tasks[i as usize];
+                    InputLoc {
+                        task: i,
+                        holders: if it.holders.contains(&w) {
+                            Vec::new()
+                        } else {
+                            it.holders
+                                .iter()
+                                .filter_map(|h| self.workers.get(h).map(|x| x.data_addr))
+                                .collect()
+                        },
+                    }
+                })
+                .collect();
+            msg = ToWorker::Run {
+                job,
+                task,
+                key: j.tasks[ti].key.clone(),
+                op: op.clone(),
+                inputs,
+            };
+        } else {
+            msg = ToWorker::Literal { job, task };
+            chunk = j.tasks[ti].literal.clone();
+        }
+        if let Some(wk) = self.workers.get_mut(&w) {
+            wk.assigned.insert((job, task), mem);
+        }
+        self.send_worker(w, &msg, chunk);
+    }
+
+    /// An idle worker (free threads, nothing ready) takes a queued task from a
+    /// worker with more tasks than threads.
+    fn steal(&mut self) {
+        if self
+            .jobs
+            .values()
+            .any(|j| j.submitted && !j.ready.is_empty())
+        {
+            return;
+        }
+        let idle = self
+            .workers
+            .values()
+            .filter(|w| w.assigned.len() < w.nthreads as usize)
+            .count();
+        if idle == 0 {
+            return;
+        }
+        let mut requests = Vec::new();
+        for (&v, wk) in &self.workers {
+            if wk.assigned.len() <= wk.nthreads as usize {
+                continue;
+            }
+            // The most recently queued task is the one least likely to have started.
+            for &(job, task) in wk.assigned.keys().rev() {
+                let Some(t) = self.jobs.get(&job).and_then(|j| j.tasks.get(task as usize)) else {
+                    continue;
+                };
+                if !t.stealing && t.state == State::Processing(v) {
+                    requests.push((v, job, task));
+                    break;
+                }
+            }
+            if requests.len() >= idle {
+                break;
+            }
+        }
+        for (v, job, task) in requests {
+            if let Some(t) = self
+                .jobs
+                .get_mut(&job)
+                .and_then(|j| j.tasks.get_mut(task as usize))
+            {
+                t.stealing = true;
+            }
+            self.send_worker(v, &ToWorker::Steal { job, task }, None);
+        }
+    }
+}
+
+/// Makes a released (or lost) task run again, and, recursively, those of its
+/// inputs that are no longer anywhere. Iterative, so deep graphs cannot
+/// overflow the stack.
+fn recompute(j: &mut Job, task: u32) {
+    let mut stack = vec![task];
+    while let Some(x) = stack.pop() {
+        let xi = x as usize;
+        if j.tasks[xi].state != State::Released {
+            continue;
+        }
+        let mut waiting = 0u32;
+        for i in j.tasks[xi].inputs.clone() {
+            let it = &mut j.tasks[i as usize];
+            // `x` consumes its inputs once more.
+            it.refs += 1;
+            if it.state != State::Memory {
+                waiting += 1;
+                if it.state == State::Released {
+                    stack.push(i);
+                }
+            }
+        }
+        let t = &mut j.tasks[xi];
+        t.waiting = waiting;
+        if waiting == 0 {
+            t.state = State::Ready;
+            j.ready.insert((j.prio[xi], x));
+        } else {
+            t.state = State::Waiting;
+        }
+    }
+}
+
+/// A key with its array's name, as [`Graph::key_name`] renders it.
+fn key_name(names: &BTreeMap<u64, String>, k: &ChunkKey) -> String {
+    let name = names.get(&k.array.0).map_or("array", String::as_str);
+    let full = k.to_string();
+    let rest = full.trim_start_matches(|c: char| c == 'a' || c.is_ascii_digit());
+    format!("{name}-{}{rest}", k.array.0)
+}
+
+/// Splits a graph into [`WireTask`] batches under the control-frame limit; the
+/// literal chunks to send after each batch, in order.
+pub(crate) fn batches(
+    graph: &Graph,
+    limits: &Limits,
+) -> Result<Vec<(Vec<WireTask>, Vec<Arc<Chunk>>)>, WireError> {
+    let budget = limits.control_frame / 2;
+    let mut out = Vec::new();
+    let mut cur: Vec<WireTask> = Vec::new();
+    let mut lits = Vec::new();
+    let mut size = 0usize;
+    for (i, t) in graph.tasks.iter().enumerate() {
+        let (op, lit) = match &t.op {
+            Op::Literal { data } => (None, Some(data.clone())),
+            op => (Some(op.clone()), None),
+        };
+        let wt = WireTask {
+            id: u32::try_from(i).unwrap_or(u32::MAX),
+            key: t.key.clone(),
+            op,
+            inputs: t.inputs.iter().map(|x| x.0).collect(),
+            mem_bytes: t.mem_bytes,
+            out_bytes: t.out_bytes,
+        };
+        let n = super::wire::encode(&wt)?.len();
+        if n > budget {
+            return Err(WireError::TooLarge {
+                kind: super::wire::FrameKind::Control,
+                len: n as u64,
+                limit: budget,
+            });
+        }
+        if size + n > budget && !cur.is_empty() {
+            out.push((std::mem::take(&mut cur), std::mem::take(&mut lits)));
+            size = 0;
+        }
+        size += n;
+        cur.push(wt);
+        if let Some(l) = lit {
+            lits.push(l);
+        }
+    }
+    if !cur.is_empty() {
+        out.push((cur, lits));
+    }
+    Ok(out)
+}

@@ -1,0 +1,383 @@
+//! A worker: runs the tasks the scheduler sends on `nthreads` slots, keeps
+//! their results, serves them to peers (authenticated, like every listener),
+//! fetches inputs from peers, and gives queued tasks back when the scheduler
+//! steals them.
+//!
+//! Tasks run the same `run_op` as the local executor, so results are
+//! bit-identical wherever they run. User kernels (`map_blocks`) run here when
+//! this process registered them: a user's own binary can act as a worker
+//! ([`run_from_args`](super::run_from_args)).
+
+use super::auth::{self, Secret};
+use super::proto::{
+    out, read_chunk, read_msg, write_msg, writer, FromWorker, Hello, InputLoc, JobId, Outgoing,
+    PeerReply, PeerRequest, ToWorker,
+};
+use super::wire::{Limits, WireError};
+use crate::exec::run::{run_op, RunContext};
+use crate::graph::Op;
+use crate::store::StoreCache;
+use darray_kernels::Chunk;
+use parking_lot::Mutex;
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, Notify};
+
+/// How a worker starts.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// The scheduler's address.
+    pub scheduler: SocketAddr,
+    /// Task slots (threads running tasks at once).
+    pub nthreads: usize,
+    /// Bytes of task memory this worker accepts (results held plus running tasks).
+    pub memory_limit: u64,
+    /// Where to listen for peers; port 0 picks one.
+    pub listen: SocketAddr,
+    /// Working directory (created if missing); the process changes into it.
+    pub local_dir: Option<PathBuf>,
+    /// A name for logs.
+    pub name: String,
+    /// Frame and connection limits.
+    pub limits: Limits,
+}
+
+type Key = (JobId, u32);
+
+struct Queued {
+    job: JobId,
+    task: u32,
+    op: Op,
+    inputs: Vec<InputLoc>,
+}
+
+struct Shared {
+    data: Mutex<HashMap<Key, Arc<Chunk>>>,
+    queue: Mutex<VecDeque<Queued>>,
+    released_jobs: Mutex<std::collections::HashSet<JobId>>,
+    notify: Notify,
+    to_sched: mpsc::UnboundedSender<Outgoing>,
+    limits: Limits,
+    secret: Arc<Secret>,
+    ctx: RunContext,
+    peers: Mutex<HashMap<SocketAddr, Arc<tokio::sync::Mutex<Option<TcpStream>>>>>,
+}
+
+impl Shared {
+    fn send(&self, msg: &FromWorker, chunk: Option<Arc<Chunk>>) {
+        match out(msg, chunk, &self.limits) {
+            Ok(o) => {
+                let _ = self.to_sched.send(o);
+            }
+            Err(e) => tracing::error!("message to the scheduler not sent: {e}"),
+        }
+    }
+}
+
+/// Runs a worker until its scheduler goes away.
+///
+/// # Errors
+/// The scheduler unreachable or refusing the handshake, or the peer listener
+/// failing to bind.
+pub async fn run(config: WorkerConfig, secret: Arc<Secret>) -> Result<(), WireError> {
+    if let Some(dir) = &config.local_dir {
+        std::fs::create_dir_all(dir)?;
+        std::env::set_current_dir(dir)?;
+    }
+    auth::check_listen(&config.listen, Some(&secret))?;
+    let listener = TcpListener::bind(config.listen).await?;
+    let mut data_addr = listener.local_addr()?;
+    let stream = auth::connect(config.scheduler, &secret, &config.limits).await?;
+    stream.set_nodelay(true)?;
+    if data_addr.ip().is_unspecified() {
+        // Peers reach us at the address the scheduler connection uses.
+        data_addr.set_ip(stream.local_addr()?.ip());
+    }
+    let (mut r, mut w) = stream.into_split();
+    let hello = Hello::Worker {
+        nthreads: u32::try_from(config.nthreads.max(1)).unwrap_or(u32::MAX),
+        memory_limit: config.memory_limit,
+        data_addr,
+        name: config.name.clone(),
+    };
+    write_msg(&mut w, &hello, None, &config.limits).await?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(writer(w, rx));
+    let shared = Arc::new(Shared {
+        data: Mutex::new(HashMap::new()),
+        queue: Mutex::new(VecDeque::new()),
+        released_jobs: Mutex::new(std::collections::HashSet::new()),
+        notify: Notify::new(),
+        to_sched: tx,
+        limits: config.limits.clone(),
+        secret: secret.clone(),
+        ctx: RunContext {
+            store: StoreCache::new(),
+        },
+        peers: Mutex::new(HashMap::new()),
+    });
+    tracing::info!(name = config.name, %data_addr, nthreads = config.nthreads, "worker started");
+    let peer_shared = shared.clone();
+    tokio::spawn(auth::serve(
+        listener,
+        secret,
+        config.limits.clone(),
+        move |stream, peer, admission| {
+            let shared = peer_shared.clone();
+            async move {
+                let _admission = admission;
+                if let Err(e) = serve_peer(stream, &shared).await {
+                    if !matches!(e, WireError::Closed) {
+                        tracing::info!(%peer, "peer connection closed: {e}");
+                    }
+                }
+            }
+        },
+    ));
+    for _ in 0..config.nthreads.max(1) {
+        tokio::spawn(slot(shared.clone()));
+    }
+    loop {
+        let msg: ToWorker = match read_msg(&mut r, &config.limits).await {
+            Ok(m) => m,
+            Err(WireError::Closed) => {
+                tracing::info!("scheduler closed the connection; worker exits");
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        match msg {
+            ToWorker::Run {
+                job,
+                task,
+                key: _,
+                op,
+                inputs,
+            } => {
+                shared.queue.lock().push_back(Queued {
+                    job,
+                    task,
+                    op,
+                    inputs,
+                });
+                shared.notify.notify_one();
+            }
+            ToWorker::Literal { job, task } => {
+                let chunk = Arc::new(read_chunk(&mut r, &config.limits).await?);
+                let nbytes = chunk.nbytes() as u64;
+                shared.data.lock().insert((job, task), chunk);
+                shared.send(
+                    &FromWorker::Done {
+                        job,
+                        task,
+                        nbytes,
+                        fetched: Vec::new(),
+                    },
+                    None,
+                );
+            }
+            ToWorker::Steal { job, task } => {
+                let stolen = {
+                    let mut q = shared.queue.lock();
+                    let before = q.len();
+                    q.retain(|t| !(t.job == job && t.task == task));
+                    q.len() != before
+                };
+                shared.send(&FromWorker::StealReply { job, task, stolen }, None);
+            }
+            ToWorker::Send { job, task } => {
+                let c = shared.data.lock().get(&(job, task)).cloned();
+                let present = c.is_some();
+                shared.send(&FromWorker::Data { job, task, present }, c);
+            }
+            ToWorker::Release { job, tasks } => {
+                let mut d = shared.data.lock();
+                for t in tasks {
+                    d.remove(&(job, t));
+                }
+            }
+            ToWorker::ReleaseJob { job } => {
+                shared.released_jobs.lock().insert(job);
+                shared.queue.lock().retain(|t| t.job != job);
+                shared.data.lock().retain(|(j, _), _| *j != job);
+            }
+        }
+    }
+}
+
+/// Answers fetch requests from one peer.
+async fn serve_peer(stream: TcpStream, shared: &Shared) -> Result<(), WireError> {
+    stream.set_nodelay(true)?;
+    let (mut r, mut w) = stream.into_split();
+    loop {
+        let req: PeerRequest = read_msg(&mut r, &shared.limits).await?;
+        match req {
+            PeerRequest::Fetch { job, task } => {
+                let c = shared.data.lock().get(&(job, task)).cloned();
+                let reply = PeerReply {
+                    present: c.is_some(),
+                };
+                write_msg(&mut w, &reply, c.as_deref(), &shared.limits).await?;
+            }
+        }
+    }
+}
+
+/// One task slot: takes queued tasks, gathers inputs, runs them.
+async fn slot(shared: Arc<Shared>) {
+    loop {
+        let next = shared.queue.lock().pop_front();
+        let Some(q) = next else {
+            shared.notify.notified().await;
+            continue;
+        };
+        run_one(&shared, q).await;
+    }
+}
+
+async fn run_one(shared: &Arc<Shared>, q: Queued) {
+    let Queued {
+        job,
+        task,
+        op,
+        inputs,
+    } = q;
+    let mut chunks = Vec::with_capacity(inputs.len());
+    let mut fetched = Vec::new();
+    let mut missing = Vec::new();
+    for inp in &inputs {
+        let local = shared.data.lock().get(&(job, inp.task)).cloned();
+        if let Some(c) = local {
+            chunks.push(c);
+            continue;
+        }
+        match fetch(shared, job, inp).await {
+            Some(c) => {
+                shared.data.lock().insert((job, inp.task), c.clone());
+                fetched.push(inp.task);
+                chunks.push(c);
+            }
+            None => missing.push((inp.task, inp.holders.clone())),
+        }
+    }
+    if shared.released_jobs.lock().contains(&job) {
+        return;
+    }
+    if !missing.is_empty() {
+        shared.send(
+            &FromWorker::Missing {
+                job,
+                task,
+                inputs: missing,
+            },
+            None,
+        );
+        return;
+    }
+    let sh = shared.clone();
+    let res = tokio::task::spawn_blocking(move || {
+        let refs: Vec<&Chunk> = chunks.iter().map(AsRef::as_ref).collect();
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_op(&op, &refs, &sh.ctx)))
+    })
+    .await;
+    if shared.released_jobs.lock().contains(&job) {
+        return;
+    }
+    let out = match res {
+        Ok(Ok(r)) => r.map_err(|e| e.to_string()),
+        Ok(Err(p)) => Err(format!("panic: {}", crate::exec::panic_message(&p))),
+        Err(e) => Err(format!("task did not complete: {e}")),
+    };
+    match out {
+        Ok(c) => {
+            let nbytes = c.nbytes() as u64;
+            shared.data.lock().insert((job, task), Arc::new(c));
+            shared.send(
+                &FromWorker::Done {
+                    job,
+                    task,
+                    nbytes,
+                    fetched,
+                },
+                None,
+            );
+        }
+        Err(message) => shared.send(&FromWorker::Failed { job, task, message }, None),
+    }
+}
+
+/// Fetches an input from one of its holders (in order), over a pooled,
+/// authenticated connection per peer.
+async fn fetch(shared: &Shared, job: JobId, inp: &InputLoc) -> Option<Arc<Chunk>> {
+    for &addr in &inp.holders {
+        let conn = shared
+            .peers
+            .lock()
+            .entry(addr)
+            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(None)))
+            .clone();
+        let mut guard = conn.lock().await;
+        for _attempt in 0..2 {
+            if guard.is_none() {
+                match auth::connect(addr, &shared.secret, &shared.limits).await {
+                    Ok(s) => {
+                        let _ = s.set_nodelay(true);
+                        *guard = Some(s);
+                    }
+                    Err(e) => {
+                        tracing::info!(%addr, "cannot reach peer: {e}");
+                        break;
+                    }
+                }
+            }
+            let Some(s) = guard.as_mut() else { break };
+            let res = async {
+                write_msg(
+                    s,
+                    &PeerRequest::Fetch {
+                        job,
+                        task: inp.task,
+                    },
+                    None,
+                    &shared.limits,
+                )
+                .await?;
+                let reply: PeerReply = read_msg(s, &shared.limits).await?;
+                if reply.present {
+                    Ok(Some(read_chunk(s, &shared.limits).await?))
+                } else {
+                    Ok::<_, WireError>(None)
+                }
+            }
+            .await;
+            match res {
+                Ok(Some(c)) => return Some(Arc::new(c)),
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::info!(%addr, "fetch failed: {e}");
+                    *guard = None;
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Parses worker command-line arguments and secret (as the `darray worker`
+/// subcommand does) and runs a worker: call this from your own binary, after
+/// registering your kernels, so its workers know them.
+///
+/// # Errors
+/// Bad arguments, a missing secret, or the worker failing to start.
+pub fn run_config(config: WorkerConfig, secret: Secret) -> crate::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| crate::Error::Executor(format!("cannot start the runtime: {e}")))?;
+    rt.block_on(run(config, Arc::new(secret)))
+        .map_err(|e| crate::Error::Executor(format!("worker: {e}")))
+}
