@@ -37,6 +37,8 @@ case "${1:-}" in
         setup_python
         cargo test --workspace --lib --bins --tests --examples
         cargo test --workspace --doc
+        # End to end: a program that is its own client and its own workers.
+        cargo run --example distributed_custom_kernel
         ;;
     bench)
         setup_system
