@@ -48,8 +48,16 @@ fn main() -> anyhow::Result<()> {
     let local = (total.compute()?, cols.compute()?);
     let local_time = t.elapsed();
 
-    let same = on_cluster.0.iter().zip(local.0.iter()).all(|(a, b)| a.to_bits() == b.to_bits())
-        && on_cluster.1.iter().zip(local.1.iter()).all(|(a, b)| a.to_bits() == b.to_bits());
+    let same = on_cluster
+        .0
+        .iter()
+        .zip(local.0.iter())
+        .all(|(a, b)| a.to_bits() == b.to_bits())
+        && on_cluster
+            .1
+            .iter()
+            .zip(local.1.iter())
+            .all(|(a, b)| a.to_bits() == b.to_bits());
     println!(
         "sum(tanh(2x) * x) = {:.6} on the cluster ({cluster_time:.2?}), {:.6} locally ({local_time:.2?})",
         on_cluster.0.sum(),

@@ -158,7 +158,7 @@ pub enum ToWorker {
         /// Its key, for messages.
         key: ChunkKey,
         /// What to compute.
-        op: Op,
+        op: Box<Op>,
         /// Its inputs, in order.
         inputs: Vec<InputLoc>,
     },

@@ -65,7 +65,7 @@ enum Event {
     WorkerLeft(u64),
     ClientJoined(u64, mpsc::UnboundedSender<Outgoing>),
     ClientLeft(u64),
-    FromWorker(u64, FromWorker, Option<Chunk>),
+    FromWorker(u64, FromWorker, Option<Box<Chunk>>),
     FromClient(u64, FromClient, Vec<Chunk>),
 }
 
@@ -105,7 +105,7 @@ async fn connection(
                     let msg: FromWorker = read_msg(&mut r, &limits).await?;
                     let chunk = match &msg {
                         FromWorker::Data { present: true, .. } => {
-                            Some(read_chunk(&mut r, &limits).await?)
+                            Some(Box::new(read_chunk(&mut r, &limits).await?))
                         }
                         _ => None,
                     };
@@ -298,12 +298,12 @@ impl Scheduler {
                 }
                 self.job_ids.retain(|(c, _), _| *c != id);
             }
-            Event::FromClient(c, msg, chunks) => self.from_client(c, msg, chunks),
-            Event::FromWorker(w, msg, chunk) => self.from_worker(w, msg, chunk),
+            Event::FromClient(c, msg, chunks) => self.on_client(c, msg, chunks),
+            Event::FromWorker(w, msg, chunk) => self.on_worker(w, msg, chunk),
         }
     }
 
-    fn from_client(&mut self, c: u64, msg: FromClient, chunks: Vec<Chunk>) {
+    fn on_client(&mut self, c: u64, msg: FromClient, chunks: Vec<Chunk>) {
         match msg {
             FromClient::Info => {
                 let msg = ToClient::Info {
@@ -538,7 +538,7 @@ impl Scheduler {
         }
     }
 
-    fn from_worker(&mut self, w: u64, msg: FromWorker, chunk: Option<Chunk>) {
+    fn on_worker(&mut self, w: u64, msg: FromWorker, chunk: Option<Box<Chunk>>) {
         match msg {
             FromWorker::Done {
                 job,
@@ -605,7 +605,7 @@ impl Scheduler {
                 };
                 j.sending.remove(&task);
                 match chunk {
-                    Some(c) if present => self.deliver(job, task, Arc::new(c)),
+                    Some(c) if present => self.deliver(job, task, Arc::new(*c)),
                     _ => {
                         // The holder no longer has it: ask another, or recompute.
                         self.lose_holder(job, task, w);
@@ -983,7 +983,7 @@ impl Scheduler {
                 job,
                 task,
                 key: j.tasks[ti].key.clone(),
-                op: op.clone(),
+                op: Box::new(op.clone()),
                 inputs,
             };
         } else {
@@ -1087,12 +1087,12 @@ fn key_name(names: &BTreeMap<u64, String>, k: &ChunkKey) -> String {
     format!("{name}-{}{rest}", k.array.0)
 }
 
+/// Tasks for one message and the literal chunks that follow it.
+pub(crate) type Batch = (Vec<WireTask>, Vec<Arc<Chunk>>);
+
 /// Splits a graph into [`WireTask`] batches under the control-frame limit; the
 /// literal chunks to send after each batch, in order.
-pub(crate) fn batches(
-    graph: &Graph,
-    limits: &Limits,
-) -> Result<Vec<(Vec<WireTask>, Vec<Arc<Chunk>>)>, WireError> {
+pub(crate) fn batches(graph: &Graph, limits: &Limits) -> Result<Vec<Batch>, WireError> {
     let budget = limits.control_frame / 2;
     let mut out = Vec::new();
     let mut cur: Vec<WireTask> = Vec::new();

@@ -160,7 +160,7 @@ pub async fn run(config: WorkerConfig, secret: Arc<Secret>) -> Result<(), WireEr
                 shared.queue.lock().push_back(Queued {
                     job,
                     task,
-                    op,
+                    op: *op,
                     inputs,
                 });
                 shared.notify.notify_one();
