@@ -68,34 +68,8 @@ impl LocalClusterBuilder {
             .write_file(&secret_path)
             .map_err(|e| Error::Executor(format!("cannot write the cluster secret: {e}")))?;
         let secret = Arc::new(secret);
-        let std_listener = std::net::TcpListener::bind("127.0.0.1:0")
-            .map_err(|e| Error::Executor(format!("scheduler cannot bind: {e}")))?;
-        let addr = std_listener
-            .local_addr()
-            .map_err(|e| Error::Executor(e.to_string()))?;
-        std_listener
-            .set_nonblocking(true)
-            .map_err(|e| Error::Executor(e.to_string()))?;
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let sched_secret = secret.clone();
-        let thread = std::thread::Builder::new()
-            .name("darray-scheduler".into())
-            .spawn(move || {
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(1)
-                    .enable_all()
-                    .build()
-                    .expect("scheduler runtime starts");
-                rt.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(std_listener)
-                        .expect("listener registers with the runtime");
-                    tokio::select! {
-                        () = super::scheduler::serve(listener, sched_secret, Limits::default()) => {}
-                        _ = stop_rx => {}
-                    }
-                });
-            })
-            .map_err(|e| Error::Executor(format!("cannot start the scheduler thread: {e}")))?;
+        let (addr, stop_tx, thread) =
+            start_scheduler("127.0.0.1:0".parse().expect("an address"), secret.clone())?;
         let mut cluster = LocalCluster {
             addr: addr.to_string(),
             secret,
@@ -245,6 +219,28 @@ impl LocalCluster {
         Ok(())
     }
 
+    /// Stops the scheduler (its clients' connections drop) and starts a new
+    /// one on the same address; the workers reconnect to it on their own.
+    ///
+    /// # Errors
+    /// The address cannot be bound again.
+    pub fn restart_scheduler(&mut self) -> Result<()> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let addr: std::net::SocketAddr = self
+            .addr
+            .parse()
+            .map_err(|e| Error::Executor(format!("scheduler address: {e}")))?;
+        let (_, stop, thread) = start_scheduler(addr, self.secret.clone())?;
+        self.stop = Some(stop);
+        self.thread = Some(thread);
+        Ok(())
+    }
+
     /// Kills worker `i` (as a crash would): the scheduler reschedules its work.
     ///
     /// # Errors
@@ -274,6 +270,60 @@ impl Drop for LocalCluster {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+type SchedulerHandle = (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    std::thread::JoinHandle<()>,
+);
+
+/// Starts a scheduler on its own thread and runtime, listening on `addr`
+/// (address reuse on, so a restart can take the same port).
+fn start_scheduler(addr: std::net::SocketAddr, secret: Arc<Secret>) -> Result<SchedulerHandle> {
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("darray-scheduler".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let bound = (|| {
+                    let sock = tokio::net::TcpSocket::new_v4()?;
+                    sock.set_reuseaddr(true)?;
+                    sock.bind(addr)?;
+                    sock.listen(1024)
+                })();
+                let listener = match bound {
+                    Ok(l) => l,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(format!("scheduler cannot bind {addr}: {e}")));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(listener.local_addr().map_err(|e| e.to_string()));
+                tokio::select! {
+                    () = super::scheduler::serve(listener, secret, Limits::default()) => {}
+                    _ = stop_rx => {}
+                }
+            });
+        })
+        .map_err(|e| Error::Executor(format!("cannot start the scheduler thread: {e}")))?;
+    let addr = ready_rx
+        .recv()
+        .map_err(|_| Error::Executor("the scheduler thread ended early".into()))?
+        .map_err(Error::Executor)?;
+    Ok((addr, stop_tx, thread))
 }
 
 /// The `darray` binary: `DARRAY_WORKER_BIN`, or next to this executable (or one

@@ -81,6 +81,9 @@ pub enum Command {
         /// File holding the cluster secret (mode 0600); else DARRAY_SECRET_FILE or DARRAY_SECRET.
         #[arg(long)]
         secret_file: Option<PathBuf>,
+        /// Seconds to keep trying to reach a lost scheduler before exiting.
+        #[arg(long, default_value_t = 300)]
+        reconnect_for: u64,
     },
 }
 
@@ -160,6 +163,7 @@ where
             listen,
             name,
             secret_file,
+            reconnect_for,
         } => {
             let secret = load_secret(secret_file.as_ref())?.ok_or_else(|| {
                 Error::Executor(
@@ -175,6 +179,7 @@ where
                 local_dir,
                 name,
                 limits,
+                reconnect_for: std::time::Duration::from_secs(reconnect_for),
             };
             worker::run_config(config, secret)
         }

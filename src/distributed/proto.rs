@@ -155,6 +155,8 @@ pub enum ToWorker {
         job: JobId,
         /// Task index.
         task: u32,
+        /// Attempt number: a message about an earlier attempt is ignored.
+        attempt: u32,
         /// Its key, for messages.
         key: ChunkKey,
         /// What to compute.
@@ -168,6 +170,8 @@ pub enum ToWorker {
         job: JobId,
         /// Task index.
         task: u32,
+        /// Attempt number: a message about an earlier attempt is ignored.
+        attempt: u32,
     },
     /// Give a queued task back if it has not started.
     Steal {
@@ -175,6 +179,8 @@ pub enum ToWorker {
         job: JobId,
         /// Task index.
         task: u32,
+        /// Attempt number: a message about an earlier attempt is ignored.
+        attempt: u32,
     },
     /// Send a result to the scheduler (an output for the client).
     Send {
@@ -207,6 +213,8 @@ pub enum FromWorker {
         job: JobId,
         /// Task index.
         task: u32,
+        /// Attempt number: a message about an earlier attempt is ignored.
+        attempt: u32,
         /// Result size.
         nbytes: u64,
         /// Inputs fetched from peers and now also held here.
@@ -218,6 +226,8 @@ pub enum FromWorker {
         job: JobId,
         /// Task index.
         task: u32,
+        /// Attempt number: a message about an earlier attempt is ignored.
+        attempt: u32,
         /// The error.
         message: String,
     },
@@ -227,6 +237,8 @@ pub enum FromWorker {
         job: JobId,
         /// Task index.
         task: u32,
+        /// Attempt number: a message about an earlier attempt is ignored.
+        attempt: u32,
         /// Each missing input and the holders that failed.
         inputs: Vec<(u32, Vec<SocketAddr>)>,
     },
@@ -236,9 +248,13 @@ pub enum FromWorker {
         job: JobId,
         /// Task index.
         task: u32,
+        /// Attempt number: a message about an earlier attempt is ignored.
+        attempt: u32,
         /// True if the task was given back (it will not run here).
         stolen: bool,
     },
+    /// Still alive (sent every [`HEARTBEAT`](super::worker::HEARTBEAT)).
+    Heartbeat,
     /// Reply to [`ToWorker::Send`]: a chunk frame follows if `present`.
     Data {
         /// The job.

@@ -27,6 +27,12 @@ use std::sync::Arc;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
+/// A worker silent this long is removed.
+const HEARTBEAT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Worker losses a task survives (it is rescheduled); one more fails the job.
+const MAX_LOSSES: u32 = 3;
+
 /// How many ready tasks (in priority order) a free slot looks at for locality.
 const LOCALITY_WINDOW: usize = 16;
 
@@ -165,6 +171,10 @@ struct JTask {
     nbytes: u64,
     /// A steal request is out for it.
     stealing: bool,
+    /// Attempts started (the current one's number).
+    attempt: u32,
+    /// Times a worker was lost while running it.
+    losses: u32,
 }
 
 struct Job {
@@ -193,6 +203,8 @@ struct Worker {
     assigned: BTreeMap<(JobId, u32), u64>,
     /// Bytes of results held.
     held: u64,
+    /// When it last said anything.
+    last_seen: std::time::Instant,
 }
 
 impl Worker {
@@ -227,12 +239,34 @@ impl Scheduler {
     }
 
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Event>) {
-        while let Some(ev) = rx.recv().await {
-            self.handle(ev);
-            while let Ok(ev) = rx.try_recv() {
-                self.handle(ev);
+        let mut tick = tokio::time::interval(super::worker::HEARTBEAT);
+        loop {
+            tokio::select! {
+                ev = rx.recv() => {
+                    let Some(ev) = ev else { return };
+                    self.handle(ev);
+                    while let Ok(ev) = rx.try_recv() {
+                        self.handle(ev);
+                    }
+                }
+                _ = tick.tick() => self.check_heartbeats(),
             }
             self.schedule();
+        }
+    }
+
+    /// Removes workers that missed their heartbeats (closing their connection,
+    /// so a live one reconnects as a new worker).
+    fn check_heartbeats(&mut self) {
+        let silent: Vec<u64> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| w.last_seen.elapsed() > HEARTBEAT_TIMEOUT)
+            .map(|(&id, _)| id)
+            .collect();
+        for w in silent {
+            tracing::warn!(worker = w, "no heartbeat for {HEARTBEAT_TIMEOUT:?}");
+            self.worker_left(w);
         }
     }
 
@@ -278,6 +312,7 @@ impl Scheduler {
                         tx,
                         assigned: BTreeMap::new(),
                         held: 0,
+                        last_seen: std::time::Instant::now(),
                     },
                 );
             }
@@ -370,6 +405,8 @@ impl Scheduler {
                         holders: Vec::new(),
                         nbytes: 0,
                         stealing: false,
+                        attempt: 0,
+                        losses: 0,
                     });
                 }
                 if let Some(reason) = bad {
@@ -538,11 +575,27 @@ impl Scheduler {
         }
     }
 
+    /// Whether a report about `attempt` of `task` from `w` is about the attempt
+    /// the scheduler is waiting for (late or duplicated reports are not).
+    fn current(&self, job: JobId, task: u32, attempt: u32, w: u64) -> bool {
+        self.jobs
+            .get(&job)
+            .and_then(|j| j.tasks.get(task as usize))
+            .is_some_and(|t| t.attempt == attempt && t.state == State::Processing(w))
+    }
+
     fn on_worker(&mut self, w: u64, msg: FromWorker, chunk: Option<Box<Chunk>>) {
+        match self.workers.get_mut(&w) {
+            Some(wk) => wk.last_seen = std::time::Instant::now(),
+            // Removed (missed heartbeats): its reports no longer count.
+            None => return,
+        }
         match msg {
+            FromWorker::Heartbeat => {}
             FromWorker::Done {
                 job,
                 task,
+                attempt,
                 nbytes,
                 fetched,
             } => {
@@ -550,7 +603,7 @@ impl Scheduler {
                     .workers
                     .get_mut(&w)
                     .and_then(|wk| wk.assigned.remove(&(job, task)));
-                if mem.is_none() || !self.jobs.contains_key(&job) {
+                if mem.is_none() || !self.current(job, task, attempt, w) {
                     self.send_worker(
                         w,
                         &ToWorker::Release {
@@ -563,9 +616,17 @@ impl Scheduler {
                 }
                 self.done(w, job, task, nbytes, &fetched);
             }
-            FromWorker::Failed { job, task, message } => {
+            FromWorker::Failed {
+                job,
+                task,
+                attempt,
+                message,
+            } => {
                 if let Some(wk) = self.workers.get_mut(&w) {
                     wk.assigned.remove(&(job, task));
+                }
+                if !self.current(job, task, attempt, w) {
+                    return;
                 }
                 if let Some(j) = self.jobs.get(&job) {
                     let key = j
@@ -575,19 +636,34 @@ impl Scheduler {
                     self.fail(job, Failure::Task { key, message });
                 }
             }
-            FromWorker::Missing { job, task, inputs } => {
+            FromWorker::Missing {
+                job,
+                task,
+                attempt,
+                inputs,
+            } => {
                 if let Some(wk) = self.workers.get_mut(&w) {
                     wk.assigned.remove(&(job, task));
                 }
-                self.missing(job, task, &inputs);
+                if self.current(job, task, attempt, w) {
+                    self.missing(job, task, &inputs);
+                }
             }
-            FromWorker::StealReply { job, task, stolen } => {
+            FromWorker::StealReply {
+                job,
+                task,
+                attempt,
+                stolen,
+            } => {
                 let Some(j) = self.jobs.get_mut(&job) else {
                     return;
                 };
                 let Some(t) = j.tasks.get_mut(task as usize) else {
                     return;
                 };
+                if t.attempt != attempt {
+                    return;
+                }
                 t.stealing = false;
                 if stolen {
                     if let Some(wk) = self.workers.get_mut(&w) {
@@ -849,8 +925,13 @@ impl Scheduler {
                 continue;
             };
             // Its running and queued tasks go back.
+            let mut gave_up = None;
             for ti in 0..j.tasks.len() {
                 if j.tasks[ti].state == State::Processing(w) {
+                    j.tasks[ti].losses += 1;
+                    if j.tasks[ti].losses > MAX_LOSSES && gave_up.is_none() {
+                        gave_up = Some(ti);
+                    }
                     let waiting = j.tasks[ti]
                         .inputs
                         .iter()
@@ -866,6 +947,12 @@ impl Scheduler {
                         t.waiting = u32::try_from(waiting).unwrap_or(u32::MAX);
                     }
                 }
+            }
+            if let Some(ti) = gave_up {
+                let key = key_name(&j.names, &j.tasks[ti].key);
+                let message = format!("{MAX_LOSSES} workers were lost while running it; giving up");
+                self.fail(job, Failure::Task { key, message });
+                continue;
             }
             let held: Vec<u32> = (0..j.tasks.len())
                 .filter(|&ti| {
@@ -957,6 +1044,8 @@ impl Scheduler {
         };
         let ti = task as usize;
         j.tasks[ti].state = State::Processing(w);
+        j.tasks[ti].attempt += 1;
+        let attempt = j.tasks[ti].attempt;
         let mem = j.tasks[ti].mem_bytes;
         let msg;
         let mut chunk = None;
@@ -982,12 +1071,13 @@ impl Scheduler {
             msg = ToWorker::Run {
                 job,
                 task,
+                attempt,
                 key: j.tasks[ti].key.clone(),
                 op: Box::new(op.clone()),
                 inputs,
             };
         } else {
-            msg = ToWorker::Literal { job, task };
+            msg = ToWorker::Literal { job, task, attempt };
             chunk = j.tasks[ti].literal.clone();
         }
         if let Some(wk) = self.workers.get_mut(&w) {
@@ -1041,7 +1131,11 @@ impl Scheduler {
             {
                 t.stealing = true;
             }
-            self.send_worker(v, &ToWorker::Steal { job, task }, None);
+            let attempt = self
+                .jobs
+                .get(&job)
+                .map_or(0, |j| j.tasks[task as usize].attempt);
+            self.send_worker(v, &ToWorker::Steal { job, task, attempt }, None);
         }
     }
 }

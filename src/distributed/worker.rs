@@ -23,6 +23,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Notify};
 
@@ -43,13 +44,17 @@ pub struct WorkerConfig {
     pub name: String,
     /// Frame and connection limits.
     pub limits: Limits,
+    /// How long to keep trying to reach a lost scheduler before exiting.
+    pub reconnect_for: Duration,
 }
 
 type Key = (JobId, u32);
 
 struct Queued {
+    generation: u64,
     job: JobId,
     task: u32,
+    attempt: u32,
     op: Op,
     inputs: Vec<InputLoc>,
 }
@@ -59,7 +64,10 @@ struct Shared {
     queue: Mutex<VecDeque<Queued>>,
     released_jobs: Mutex<std::collections::HashSet<JobId>>,
     notify: Notify,
-    to_sched: mpsc::UnboundedSender<Outgoing>,
+    /// The current scheduler connection's queue (none while reconnecting).
+    to_sched: Mutex<Option<mpsc::UnboundedSender<Outgoing>>>,
+    /// Bumped on every reconnect: work from an older connection is dropped.
+    generation: std::sync::atomic::AtomicU64,
     limits: Limits,
     secret: Arc<Secret>,
     ctx: RunContext,
@@ -70,18 +78,39 @@ impl Shared {
     fn send(&self, msg: &FromWorker, chunk: Option<Arc<Chunk>>) {
         match out(msg, chunk, &self.limits) {
             Ok(o) => {
-                let _ = self.to_sched.send(o);
+                if let Some(tx) = &*self.to_sched.lock() {
+                    let _ = tx.send(o);
+                }
             }
             Err(e) => tracing::error!("message to the scheduler not sent: {e}"),
         }
     }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Forgets everything of the previous scheduler connection.
+    fn reset(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        *self.to_sched.lock() = None;
+        self.queue.lock().clear();
+        self.data.lock().clear();
+        self.released_jobs.lock().clear();
+    }
 }
 
-/// Runs a worker until its scheduler goes away.
+/// How often a worker tells the scheduler it is alive.
+pub const HEARTBEAT: Duration = Duration::from_millis(500);
+
+/// Runs a worker: connects to the scheduler, and after losing it keeps trying
+/// to reconnect (with backoff, for `reconnect_for`), so a restarted scheduler
+/// gets its workers back. Results held for the old scheduler are dropped.
 ///
 /// # Errors
-/// The scheduler unreachable or refusing the handshake, or the peer listener
-/// failing to bind.
+/// The peer listener failing to bind, the first connection failing, or no
+/// scheduler for `reconnect_for` after a loss.
 pub async fn run(config: WorkerConfig, secret: Arc<Secret>) -> Result<(), WireError> {
     if let Some(dir) = &config.local_dir {
         std::fs::create_dir_all(dir)?;
@@ -89,29 +118,14 @@ pub async fn run(config: WorkerConfig, secret: Arc<Secret>) -> Result<(), WireEr
     }
     auth::check_listen(&config.listen, Some(&secret))?;
     let listener = TcpListener::bind(config.listen).await?;
-    let mut data_addr = listener.local_addr()?;
-    let stream = auth::connect(config.scheduler, &secret, &config.limits).await?;
-    stream.set_nodelay(true)?;
-    if data_addr.ip().is_unspecified() {
-        // Peers reach us at the address the scheduler connection uses.
-        data_addr.set_ip(stream.local_addr()?.ip());
-    }
-    let (mut r, mut w) = stream.into_split();
-    let hello = Hello::Worker {
-        nthreads: u32::try_from(config.nthreads.max(1)).unwrap_or(u32::MAX),
-        memory_limit: config.memory_limit,
-        data_addr,
-        name: config.name.clone(),
-    };
-    write_msg(&mut w, &hello, None, &config.limits).await?;
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(writer(w, rx));
+    let listen_addr = listener.local_addr()?;
     let shared = Arc::new(Shared {
         data: Mutex::new(HashMap::new()),
         queue: Mutex::new(VecDeque::new()),
         released_jobs: Mutex::new(std::collections::HashSet::new()),
         notify: Notify::new(),
-        to_sched: tx,
+        to_sched: Mutex::new(None),
+        generation: std::sync::atomic::AtomicU64::new(0),
         limits: config.limits.clone(),
         secret: secret.clone(),
         ctx: RunContext {
@@ -119,11 +133,10 @@ pub async fn run(config: WorkerConfig, secret: Arc<Secret>) -> Result<(), WireEr
         },
         peers: Mutex::new(HashMap::new()),
     });
-    tracing::info!(name = config.name, %data_addr, nthreads = config.nthreads, "worker started");
     let peer_shared = shared.clone();
     tokio::spawn(auth::serve(
         listener,
-        secret,
+        secret.clone(),
         config.limits.clone(),
         move |stream, peer, admission| {
             let shared = peer_shared.clone();
@@ -140,32 +153,103 @@ pub async fn run(config: WorkerConfig, secret: Arc<Secret>) -> Result<(), WireEr
     for _ in 0..config.nthreads.max(1) {
         tokio::spawn(slot(shared.clone()));
     }
+    let mut first = true;
+    loop {
+        let res = session(&config, &secret, &shared, listen_addr).await;
+        shared.reset();
+        match res {
+            Err(e) if first => return Err(e),
+            Err(e) => tracing::warn!("scheduler connection lost: {e}"),
+            Ok(()) => tracing::warn!("scheduler closed the connection"),
+        }
+        first = false;
+        // Reconnect with backoff.
+        let start = Instant::now();
+        let mut wait = Duration::from_millis(50);
+        loop {
+            tokio::time::sleep(wait).await;
+            match tokio::time::timeout(
+                config.limits.handshake_timeout,
+                tokio::net::TcpStream::connect(config.scheduler),
+            )
+            .await
+            {
+                Ok(Ok(_probe)) => break,
+                _ if start.elapsed() > config.reconnect_for => {
+                    return Err(WireError::Refused(format!(
+                        "no scheduler at {} for {:?}",
+                        config.scheduler, config.reconnect_for
+                    )));
+                }
+                _ => wait = (wait * 2).min(Duration::from_secs(2)),
+            }
+        }
+    }
+}
+
+/// One scheduler connection: register, then serve its messages until it ends.
+async fn session(
+    config: &WorkerConfig,
+    secret: &Secret,
+    shared: &Arc<Shared>,
+    listen_addr: SocketAddr,
+) -> Result<(), WireError> {
+    let stream = auth::connect(config.scheduler, secret, &config.limits).await?;
+    stream.set_nodelay(true)?;
+    let mut data_addr = listen_addr;
+    if data_addr.ip().is_unspecified() {
+        // Peers reach us at the address the scheduler connection uses.
+        data_addr.set_ip(stream.local_addr()?.ip());
+    }
+    let (mut r, mut w) = stream.into_split();
+    let hello = Hello::Worker {
+        nthreads: u32::try_from(config.nthreads.max(1)).unwrap_or(u32::MAX),
+        memory_limit: config.memory_limit,
+        data_addr,
+        name: config.name.clone(),
+    };
+    write_msg(&mut w, &hello, None, &config.limits).await?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(writer(w, rx));
+    *shared.to_sched.lock() = Some(tx.clone());
+    tracing::info!(name = config.name, %data_addr, nthreads = config.nthreads, "worker registered");
+    // Heartbeats until the connection's queue closes.
+    let beat = out(&FromWorker::Heartbeat, None, &config.limits)?;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(HEARTBEAT);
+        loop {
+            tick.tick().await;
+            if tx.send(beat.clone()).is_err() {
+                return;
+            }
+        }
+    });
     loop {
         let msg: ToWorker = match read_msg(&mut r, &config.limits).await {
             Ok(m) => m,
-            Err(WireError::Closed) => {
-                tracing::info!("scheduler closed the connection; worker exits");
-                return Ok(());
-            }
+            Err(WireError::Closed) => return Ok(()),
             Err(e) => return Err(e),
         };
         match msg {
             ToWorker::Run {
                 job,
                 task,
+                attempt,
                 key: _,
                 op,
                 inputs,
             } => {
                 shared.queue.lock().push_back(Queued {
+                    generation: shared.generation(),
                     job,
                     task,
+                    attempt,
                     op: *op,
                     inputs,
                 });
                 shared.notify.notify_one();
             }
-            ToWorker::Literal { job, task } => {
+            ToWorker::Literal { job, task, attempt } => {
                 let chunk = Arc::new(read_chunk(&mut r, &config.limits).await?);
                 let nbytes = chunk.nbytes() as u64;
                 shared.data.lock().insert((job, task), chunk);
@@ -173,20 +257,29 @@ pub async fn run(config: WorkerConfig, secret: Arc<Secret>) -> Result<(), WireEr
                     &FromWorker::Done {
                         job,
                         task,
+                        attempt,
                         nbytes,
                         fetched: Vec::new(),
                     },
                     None,
                 );
             }
-            ToWorker::Steal { job, task } => {
+            ToWorker::Steal { job, task, attempt } => {
                 let stolen = {
                     let mut q = shared.queue.lock();
                     let before = q.len();
-                    q.retain(|t| !(t.job == job && t.task == task));
+                    q.retain(|t| !(t.job == job && t.task == task && t.attempt == attempt));
                     q.len() != before
                 };
-                shared.send(&FromWorker::StealReply { job, task, stolen }, None);
+                shared.send(
+                    &FromWorker::StealReply {
+                        job,
+                        task,
+                        attempt,
+                        stolen,
+                    },
+                    None,
+                );
             }
             ToWorker::Send { job, task } => {
                 let c = shared.data.lock().get(&(job, task)).cloned();
@@ -240,8 +333,10 @@ async fn slot(shared: Arc<Shared>) {
 
 async fn run_one(shared: &Arc<Shared>, q: Queued) {
     let Queued {
+        generation,
         job,
         task,
+        attempt,
         op,
         inputs,
     } = q;
@@ -263,7 +358,7 @@ async fn run_one(shared: &Arc<Shared>, q: Queued) {
             None => missing.push((inp.task, inp.holders.clone())),
         }
     }
-    if shared.released_jobs.lock().contains(&job) {
+    if shared.released_jobs.lock().contains(&job) || shared.generation() != generation {
         return;
     }
     if !missing.is_empty() {
@@ -271,6 +366,7 @@ async fn run_one(shared: &Arc<Shared>, q: Queued) {
             &FromWorker::Missing {
                 job,
                 task,
+                attempt,
                 inputs: missing,
             },
             None,
@@ -283,7 +379,7 @@ async fn run_one(shared: &Arc<Shared>, q: Queued) {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_op(&op, &refs, &sh.ctx)))
     })
     .await;
-    if shared.released_jobs.lock().contains(&job) {
+    if shared.released_jobs.lock().contains(&job) || shared.generation() != generation {
         return;
     }
     let out = match res {
@@ -299,13 +395,22 @@ async fn run_one(shared: &Arc<Shared>, q: Queued) {
                 &FromWorker::Done {
                     job,
                     task,
+                    attempt,
                     nbytes,
                     fetched,
                 },
                 None,
             );
         }
-        Err(message) => shared.send(&FromWorker::Failed { job, task, message }, None),
+        Err(message) => shared.send(
+            &FromWorker::Failed {
+                job,
+                task,
+                attempt,
+                message,
+            },
+            None,
+        ),
     }
 }
 
