@@ -22,6 +22,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod array;
+pub mod distributed;
 pub mod error;
 pub mod exec;
 pub mod graph;
