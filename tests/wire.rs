@@ -38,7 +38,9 @@ async fn echo_server(secret: Arc<Secret>, limits: Limits) -> SocketAddr {
 }
 
 async fn ping(stream: &mut TcpStream, limits: &Limits) {
-    write_frame(stream, FrameKind::Control, b"ping").await.unwrap();
+    write_frame(stream, FrameKind::Control, b"ping")
+        .await
+        .unwrap();
     let f = read_frame(stream, limits, true).await.unwrap();
     assert_eq!(f.payload, b"ping");
 }
@@ -56,7 +58,9 @@ async fn serve_admits_only_peers_with_the_secret() {
     assert!(matches!(e, WireError::Auth(_)), "{e}");
     // A raw client that skips the handshake gets nothing back.
     let mut raw = TcpStream::connect(addr).await.unwrap();
-    write_frame(&mut raw, FrameKind::Control, b"ping").await.unwrap();
+    write_frame(&mut raw, FrameKind::Control, b"ping")
+        .await
+        .unwrap();
     assert!(read_frame(&mut raw, &limits, false).await.is_err());
     // The server is still up for honest peers.
     let mut again = connect(addr, &secret(1), &limits).await.unwrap();
@@ -143,7 +147,11 @@ async fn connection_cap_holds_for_the_life_of_the_connection() {
             break;
         }
     }
-    ping(ok.as_mut().expect("admitted after the first closed"), &limits).await;
+    ping(
+        ok.as_mut().expect("admitted after the first closed"),
+        &limits,
+    )
+    .await;
 }
 
 #[cfg(unix)]
@@ -155,7 +163,10 @@ fn secret_files_must_be_private() {
     std::fs::write(&path, b"0123456789abcdef0123\n").unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let e = Secret::from_file(&path).unwrap_err().to_string();
-    assert!(e.contains("0644") && e.contains(&*path.to_string_lossy()), "{e}");
+    assert!(
+        e.contains("0644") && e.contains(&*path.to_string_lossy()),
+        "{e}"
+    );
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
     assert!(Secret::from_file(&path).is_err());
     for mode in [0o600, 0o400] {
@@ -163,7 +174,10 @@ fn secret_files_must_be_private() {
         Secret::from_file(&path).unwrap();
     }
     std::fs::write(&path, b"short\n").unwrap();
-    assert!(matches!(Secret::from_file(&path), Err(WireError::Refused(_))));
+    assert!(matches!(
+        Secret::from_file(&path),
+        Err(WireError::Refused(_))
+    ));
     let e = Secret::from_file(&dir.path().join("missing")).unwrap_err();
     assert!(e.to_string().contains("missing"), "{e}");
 }
@@ -181,7 +195,11 @@ async fn secret_file_round_trip_is_0600_and_trims_the_newline() {
     s.write_file(&path).unwrap();
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "no temp file left"
+    );
     let back = Secret::from_file(&path).unwrap();
     let (mut a, mut b) = tokio::io::duplex(4096);
     let limits = Limits::default();
@@ -248,10 +266,18 @@ fn listening_beyond_loopback_needs_a_secret() {
     for addr in ["0.0.0.0:8786", "[::]:8786", "192.168.1.5:8786"] {
         let addr: SocketAddr = addr.parse().unwrap();
         let e = check_listen(&addr, None).unwrap_err();
-        assert!(matches!(&e, WireError::Refused(m) if m.contains(&addr.to_string())), "{e}");
+        assert!(
+            matches!(&e, WireError::Refused(m) if m.contains(&addr.to_string())),
+            "{e}"
+        );
         check_listen(&addr, Some(&s)).unwrap();
     }
-    for addr in ["127.0.0.1:8786", "127.0.0.2:0", "[::1]:8786", "[::ffff:127.0.0.1]:1"] {
+    for addr in [
+        "127.0.0.1:8786",
+        "127.0.0.2:0",
+        "[::1]:8786",
+        "[::ffff:127.0.0.1]:1",
+    ] {
         check_listen(&addr.parse().unwrap(), None).unwrap();
     }
 }

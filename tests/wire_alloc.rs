@@ -85,7 +85,9 @@ fn hostile_lengths_do_not_allocate() {
     let mut bytes = header(1, 1 << 40);
     bytes.resize(bytes.len() + 1024 * KIB, 0);
     let n = largest_during(|| {
-        assert!(rt.block_on(read_frame(&mut &bytes[..], &uncapped, true)).is_err());
+        assert!(rt
+            .block_on(read_frame(&mut &bytes[..], &uncapped, true))
+            .is_err());
     });
     assert!(n <= 2 * 1024 * KIB + 64 * KIB, "allocated {n}");
 
@@ -98,7 +100,9 @@ fn hostile_lengths_do_not_allocate() {
     assert!(n < 16 * KIB, "allocated {n}");
 
     // A postcard sequence announcing 2^62 elements.
-    let seq = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f, 1, 2, 3];
+    let seq = [
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f, 1, 2, 3,
+    ];
     let n = largest_during(|| assert!(decode::<Vec<u64>>(&seq).is_err()));
     assert!(n <= 1024 * KIB + KIB, "allocated {n}");
 
