@@ -199,8 +199,8 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     Ok(Frame { kind, payload })
 }
 
-/// Reads exactly `len` bytes into a buffer that never holds more capacity than
-/// `max(2 * received, INITIAL_RESERVE)` and ends with capacity exactly `len`.
+/// Reads exactly `len` bytes into a buffer whose capacity stays within
+/// `max(2 * received, received + INITIAL_RESERVE)` and ends at exactly `len`.
 async fn read_payload<R: AsyncRead + Unpin>(r: &mut R, len: usize) -> Result<Vec<u8>, WireError> {
     let mut buf = Vec::with_capacity(len.min(INITIAL_RESERVE));
     while buf.len() < len {

@@ -324,9 +324,9 @@ macro_rules! impl_wire_pod {
 
             fn decode_le(bytes: &[u8]) -> Result<Vec<$t>, WireError> {
                 const SIZE: usize = std::mem::size_of::<$t>();
-                debug_assert_eq!(bytes.len() % SIZE, 0, "caller sized the slice");
                 // Zeroed allocation (calloc) then one copy: the Vec<$t> is aligned
-                // for $t, which the payload bytes are not.
+                // for $t, which the payload bytes are not. The caller sized `bytes`
+                // as a whole number of elements, so the lengths match.
                 let mut v: Vec<$t> = vec![<$t>::default(); bytes.len() / SIZE];
                 bytemuck::cast_slice_mut::<$t, u8>(&mut v).copy_from_slice(bytes);
                 if cfg!(target_endian = "big") {
