@@ -4,17 +4,19 @@
 //!
 //! ```text
 //! chunk  = format:u8 body
-//! format 0  array                      a plain data chunk
+//! format 0  dtype:u8 array             a plain data chunk
 //! format 1  (nothing)                  Chunk::Unit
-//! format 2  array(sum) array(count)    Partial::SumCount
-//! format 3  array(count) array(mean) array(m2)   Partial::Moments
-//! format 4  chunk(value) array(index)  Partial::Arg, value nested at most MAX_DEPTH
-//! array  = dtype:u8 ndim:u8 (dim:u64le){ndim} element bytes (product(dims) * size)
+//! format 2  array(sum) array(count)    Partial::SumCount (f64 arrays)
+//! format 3  array(count) array(mean) array(m2)   Partial::Moments (f64 arrays)
+//! format 4  dtype:u8 array(value) array(index)   Partial::Arg
+//! array  = ndim:u8 (dim:u64le){ndim} element bytes (product(dims) * size)
 //! ```
 //!
-//! Partial reductions get their own formats instead of a `postcard` body: their
-//! arrays are as large as data chunks, and `Partial::Arg` nests a `Chunk`, which a
-//! recursive decoder would follow as deep as a peer cares to nest it.
+//! The arrays of one partial must share a shape (the reduced block's), and an arg
+//! partial's value must be a data array. Partial reductions get these formats rather
+//! than a `postcard` body: their arrays are as large as data chunks, and
+//! `Partial::Arg` holds a `Box<Chunk>`, which a recursive decoder would follow as
+//! deep as a peer cares to nest it; here nothing nests.
 
 use super::WireError;
 use darray_kernels::{Chunk, DType, Partial};
@@ -29,18 +31,14 @@ const FORMAT_ARG: u8 = 4;
 /// Most dimensions an array may declare.
 const MAX_NDIM: usize = 32;
 
-/// Most levels of `Partial::Arg` nesting (the value of an arg-reduction is a data
-/// chunk, so one level is all the kernels produce).
-const MAX_DEPTH: usize = 4;
-
 /// Encodes a chunk as a chunk-frame payload.
 ///
 /// # Errors
-/// [`WireError::Decode`] for an array of more than 32 dimensions or a
-/// `Partial::Arg` nested deeper than the decoder accepts.
+/// [`WireError::Decode`] for an array of more than 32 dimensions, a partial whose
+/// arrays differ in shape, or a `Partial::Arg` whose value is not a data array.
 pub fn encode_chunk(c: &Chunk) -> Result<Vec<u8>, WireError> {
     let mut out = Vec::with_capacity(c.nbytes() + 64);
-    put_chunk(&mut out, c, 0)?;
+    put_chunk(&mut out, c)?;
     Ok(out)
 }
 
@@ -55,7 +53,7 @@ pub fn encode_chunk(c: &Chunk) -> Result<Vec<u8>, WireError> {
 /// 0 or 1; [`WireError::TrailingBytes`] if bytes are left over.
 pub fn decode_chunk(bytes: &[u8]) -> Result<Chunk, WireError> {
     let mut r = Reader { bytes };
-    let chunk = r.chunk(0)?;
+    let chunk = r.chunk()?;
     if r.bytes.is_empty() {
         Ok(chunk)
     } else {
@@ -63,7 +61,7 @@ pub fn decode_chunk(bytes: &[u8]) -> Result<Chunk, WireError> {
     }
 }
 
-fn put_chunk(out: &mut Vec<u8>, c: &Chunk, depth: usize) -> Result<(), WireError> {
+fn put_chunk(out: &mut Vec<u8>, c: &Chunk) -> Result<(), WireError> {
     match c {
         Chunk::Bool(a) => put_format_array(out, DType::Bool, a)?,
         Chunk::I8(a) => put_format_array(out, DType::I8, a)?,
@@ -78,25 +76,29 @@ fn put_chunk(out: &mut Vec<u8>, c: &Chunk, depth: usize) -> Result<(), WireError
         Chunk::F64(a) => put_format_array(out, DType::F64, a)?,
         Chunk::Unit => out.push(FORMAT_UNIT),
         Chunk::Partial(Partial::SumCount { sum, count }) => {
+            same_shape(&[sum.shape(), count.shape()])?;
             out.push(FORMAT_SUM_COUNT);
-            put_array(out, DType::F64, sum)?;
-            put_array(out, DType::F64, count)?;
+            put_array(out, sum)?;
+            put_array(out, count)?;
         }
         Chunk::Partial(Partial::Moments { count, mean, m2 }) => {
+            same_shape(&[count.shape(), mean.shape(), m2.shape()])?;
             out.push(FORMAT_MOMENTS);
-            put_array(out, DType::F64, count)?;
-            put_array(out, DType::F64, mean)?;
-            put_array(out, DType::F64, m2)?;
+            put_array(out, count)?;
+            put_array(out, mean)?;
+            put_array(out, m2)?;
         }
         Chunk::Partial(Partial::Arg { value, index }) => {
-            if depth >= MAX_DEPTH {
-                return Err(WireError::Decode(format!(
-                    "encode: Partial::Arg nested deeper than {MAX_DEPTH}"
-                )));
-            }
+            let Some(dtype) = value.dtype() else {
+                return Err(WireError::Decode(
+                    "encode: Partial::Arg whose value is not a data array".into(),
+                ));
+            };
+            same_shape(&[value.shape(), index.shape()])?;
             out.push(FORMAT_ARG);
-            put_chunk(out, value, depth + 1)?;
-            put_array(out, DType::I64, index)?;
+            out.push(dtype_code(dtype));
+            darray_kernels::map_chunk!(&**value, a => put_array(out, a)?, _ => unreachable!("dtype() is Some"));
+            put_array(out, index)?;
         }
     }
     Ok(())
@@ -108,17 +110,17 @@ fn put_format_array<T: WireElem>(
     a: &ArrayD<T>,
 ) -> Result<(), WireError> {
     out.push(FORMAT_ARRAY);
-    put_array(out, dtype, a)
+    out.push(dtype_code(dtype));
+    put_array(out, a)
 }
 
-fn put_array<T: WireElem>(out: &mut Vec<u8>, dtype: DType, a: &ArrayD<T>) -> Result<(), WireError> {
+fn put_array<T: WireElem>(out: &mut Vec<u8>, a: &ArrayD<T>) -> Result<(), WireError> {
     if a.ndim() > MAX_NDIM {
         return Err(WireError::Decode(format!(
             "encode: {} dimensions, at most {MAX_NDIM} allowed",
             a.ndim()
         )));
     }
-    out.push(dtype_code(dtype));
     out.push(u8::try_from(a.ndim()).expect("ndim <= MAX_NDIM fits in a byte"));
     for &d in a.shape() {
         out.extend_from_slice(&(d as u64).to_le_bytes());
@@ -156,7 +158,7 @@ impl<'a> Reader<'a> {
         Ok(self.take(1, what)?[0])
     }
 
-    fn chunk(&mut self, depth: usize) -> Result<Chunk, WireError> {
+    fn chunk(&mut self) -> Result<Chunk, WireError> {
         match self.u8("format byte")? {
             FORMAT_ARRAY => {
                 let dtype = self.dtype()?;
@@ -164,24 +166,25 @@ impl<'a> Reader<'a> {
             }
             FORMAT_UNIT => Ok(Chunk::Unit),
             FORMAT_SUM_COUNT => {
-                let sum = self.typed_array::<f64>(DType::F64)?;
-                let count = self.typed_array::<f64>(DType::F64)?;
+                let sum = self.array::<f64>()?;
+                let count = self.array::<f64>()?;
+                same_shape(&[sum.shape(), count.shape()])?;
                 Ok(Chunk::Partial(Partial::SumCount { sum, count }))
             }
             FORMAT_MOMENTS => {
-                let count = self.typed_array::<f64>(DType::F64)?;
-                let mean = self.typed_array::<f64>(DType::F64)?;
-                let m2 = self.typed_array::<f64>(DType::F64)?;
+                let count = self.array::<f64>()?;
+                let mean = self.array::<f64>()?;
+                let m2 = self.array::<f64>()?;
+                same_shape(&[count.shape(), mean.shape(), m2.shape()])?;
                 Ok(Chunk::Partial(Partial::Moments { count, mean, m2 }))
             }
             FORMAT_ARG => {
-                if depth >= MAX_DEPTH {
-                    return Err(WireError::Decode(format!(
-                        "chunk: Partial::Arg nested deeper than {MAX_DEPTH}"
-                    )));
-                }
-                let value = Box::new(self.chunk(depth + 1)?);
-                let index = self.typed_array::<i64>(DType::I64)?;
+                let dtype = self.dtype()?;
+                let value: Chunk =
+                    darray_kernels::dispatch_dtype!(dtype, T => T::wrap(self.array::<T>()?));
+                let index = self.array::<i64>()?;
+                same_shape(&[value.shape(), index.shape()])?;
+                let value = Box::new(value);
                 Ok(Chunk::Partial(Partial::Arg { value, index }))
             }
             other => Err(WireError::Decode(format!(
@@ -194,16 +197,6 @@ impl<'a> Reader<'a> {
         let code = self.u8("dtype code")?;
         dtype_from_code(code)
             .ok_or_else(|| WireError::Decode(format!("chunk: unknown dtype code {code}")))
-    }
-
-    fn typed_array<T: WireElem>(&mut self, want: DType) -> Result<ArrayD<T>, WireError> {
-        let dtype = self.dtype()?;
-        if dtype != want {
-            return Err(WireError::Decode(format!(
-                "chunk: partial array of dtype {dtype}, expected {want}"
-            )));
-        }
-        self.array()
     }
 
     /// An array after its dtype code: ndim, shape, then exactly the element bytes
@@ -234,6 +227,17 @@ impl<'a> Reader<'a> {
         // product above allows when another axis is 0.
         ArrayD::from_shape_vec(IxDyn(&shape), elems)
             .map_err(|e| WireError::Decode(format!("chunk: shape {shape:?}: {e}")))
+    }
+}
+
+/// Refuses a partial whose arrays differ in shape.
+fn same_shape(shapes: &[&[usize]]) -> Result<(), WireError> {
+    if shapes.windows(2).all(|w| w[0] == w[1]) {
+        Ok(())
+    } else {
+        Err(WireError::Decode(format!(
+            "chunk: partial reduction arrays of differing shapes {shapes:?}"
+        )))
     }
 }
 

@@ -360,13 +360,22 @@ fn corrupt_chunk_headers_are_errors() {
     let mut b = raw(0, 0, &[3], 3);
     b[3 + 8 + 1] = 2;
     assert!(is_decode(decode_chunk(&b)));
-    // Partials with the wrong array dtype, and Arg nested past the cap.
-    assert!(is_decode(decode_chunk(&[
-        2, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-    ])));
-    let mut nested = vec![4u8; 10_000];
-    nested.extend_from_slice(&raw(0, 5, &[], 1)[1..]);
-    assert!(is_decode(decode_chunk(&nested)));
+    // Partials: arrays of differing shapes, an arg value of unknown dtype.
+    let f64s = |shape: &[u64]| {
+        let n: u64 = shape.iter().product();
+        raw(0, 10, shape, 8 * n as usize)[2..].to_vec()
+    };
+    let sum_count = |a: &[u64], b: &[u64]| [vec![2], f64s(a), f64s(b)].concat();
+    assert!(decode_chunk(&sum_count(&[2], &[2])).is_ok());
+    assert!(is_decode(decode_chunk(&sum_count(&[2], &[1, 2]))));
+    let moments = [vec![3], f64s(&[1]), f64s(&[1]), f64s(&[2])].concat();
+    assert!(is_decode(decode_chunk(&moments)));
+    let arg = |dtype: u8, a: &[u64], b: &[u64]| [vec![4, dtype], f64s(a), f64s(b)].concat();
+    assert!(decode_chunk(&arg(10, &[3], &[3])).is_ok());
+    assert!(is_decode(decode_chunk(&arg(10, &[3], &[1, 3]))));
+    assert!(is_decode(decode_chunk(&arg(11, &[3], &[3]))));
+    // Format bytes nest nothing: a run of arg formats is just a bad dtype.
+    assert!(is_decode(decode_chunk(&[4u8; 10_000])));
 }
 
 #[test]
@@ -384,4 +393,14 @@ fn encode_refuses_what_decode_would() {
         });
     }
     assert!(matches!(encode_chunk(&c), Err(WireError::Decode(_))));
+    let unit_arg = Chunk::Partial(Partial::Arg {
+        value: Box::new(Chunk::Unit),
+        index: ArrayD::zeros(IxDyn(&[])),
+    });
+    assert!(matches!(encode_chunk(&unit_arg), Err(WireError::Decode(_))));
+    let ragged = Chunk::Partial(Partial::SumCount {
+        sum: ArrayD::zeros(IxDyn(&[2])),
+        count: ArrayD::zeros(IxDyn(&[3])),
+    });
+    assert!(matches!(encode_chunk(&ragged), Err(WireError::Decode(_))));
 }
