@@ -1,127 +1,277 @@
-//! TEMPORARY stub of the wire layer (replaced by branch `wire`).
-#![allow(missing_docs)]
-use serde::{de::DeserializeOwned, Serialize};
+//! Frames on a byte stream, and the bytes inside them.
+//!
+//! A frame is one kind byte (`0` control, `1` chunk), the payload length as a
+//! little-endian `u64`, then the payload. Control payloads are `postcard` messages
+//! ([`encode`], [`decode`]); chunk payloads are raw little-endian array bytes behind
+//! a small header ([`encode_chunk`], [`decode_chunk`]).
+//!
+//! Every length a peer announces is checked against [`Limits`] before anything is
+//! allocated, and payload buffers grow only as bytes arrive, so a peer cannot make
+//! this side hold more memory than it has actually sent. Before authentication every
+//! frame is capped at [`Limits::pre_auth_frame`] and chunk frames are refused.
+//!
+//! This module owns the byte layout only; who may connect is [`super::auth`]'s, and
+//! what the messages mean is the executor's.
+
+mod chunk;
+
+pub use chunk::{decode_chunk, encode_chunk};
+
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+/// Version of the handshake and frame format; peers with another version are refused.
 pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Bytes in a frame header: the kind byte and the `u64` length.
+const HEADER_LEN: usize = 9;
+
+/// Payload bytes reserved up front, and the smallest growth step. A frame longer
+/// than this grows its buffer only as its bytes arrive.
+const INITIAL_RESERVE: usize = 64 * 1024;
+
+/// Payloads up to this size are copied behind their header and written in one call
+/// (one segment on a `TCP_NODELAY` socket); larger ones are written in two.
+const COALESCE_MAX: usize = 64 * 1024;
+
+/// Size caps and deadlines for one connection or listener.
 #[derive(Clone, Debug)]
 pub struct Limits {
+    /// Largest frame accepted before authentication (handshake messages). Default 4 KiB.
     pub pre_auth_frame: usize,
+    /// Largest control frame after authentication. Default 1 MiB.
     pub control_frame: usize,
+    /// Largest chunk frame after authentication. Default 2 GiB; a worker sets it
+    /// from its memory limit.
     pub chunk_frame: usize,
-    pub handshake_timeout: std::time::Duration,
+    /// Deadline for connecting plus the whole handshake. Default 5 s.
+    pub handshake_timeout: Duration,
+    /// Connections a listener lets sit in the handshake at once. Default 32.
     pub max_pending_handshakes: usize,
+    /// Connections a listener holds at once, authenticated or not. Default 1024.
     pub max_connections: usize,
 }
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             pre_auth_frame: 4096,
             control_frame: 1 << 20,
             chunk_frame: 2 << 30,
-            handshake_timeout: std::time::Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(5),
             max_pending_handshakes: 32,
             max_connections: 1024,
         }
     }
 }
+
+impl Limits {
+    /// The largest payload accepted for a frame of `kind`.
+    #[must_use]
+    pub fn frame_limit(&self, kind: FrameKind, authenticated: bool) -> usize {
+        match (authenticated, kind) {
+            (false, _) => self.pre_auth_frame,
+            (true, FrameKind::Control) => self.control_frame,
+            (true, FrameKind::Chunk) => self.chunk_frame,
+        }
+    }
+}
+
+/// What a frame carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FrameKind {
+    /// A `postcard` message (kind byte 0).
     Control,
+    /// A chunk payload from [`encode_chunk`] (kind byte 1).
     Chunk,
 }
+
+impl FrameKind {
+    fn to_byte(self) -> u8 {
+        match self {
+            FrameKind::Control => 0,
+            FrameKind::Chunk => 1,
+        }
+    }
+
+    fn from_byte(b: u8) -> Result<FrameKind, WireError> {
+        match b {
+            0 => Ok(FrameKind::Control),
+            1 => Ok(FrameKind::Chunk),
+            other => Err(WireError::BadKind(other)),
+        }
+    }
+}
+
+/// One frame as read from the stream.
 #[derive(Debug)]
 pub struct Frame {
+    /// Control or chunk.
     pub kind: FrameKind,
+    /// The payload bytes, without the header.
     pub payload: Vec<u8>,
 }
+
+/// Everything that can go wrong on a connection.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum WireError {
-    #[error("io: {0}")]
+    /// The socket failed, or closed inside a frame (`UnexpectedEof`).
+    #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
-    #[error("frame too large: {len} > {limit}")]
+    /// A frame announced more bytes than its kind allows; nothing was allocated.
+    #[error("{kind:?} frame of {len} bytes exceeds the limit of {limit} bytes")]
     TooLarge {
+        /// The frame's kind.
         kind: FrameKind,
+        /// The announced payload length.
         len: u64,
+        /// The limit in force.
         limit: usize,
     },
-    #[error("bad frame kind {0}")]
+    /// A frame kind byte other than 0 or 1.
+    #[error("unknown frame kind byte {0}")]
     BadKind(u8),
-    #[error("chunk before auth")]
+    /// A chunk frame arrived before the handshake finished.
+    #[error("chunk frame before authentication")]
     ChunkBeforeAuth,
-    #[error("decode: {0}")]
+    /// A payload that is not a valid message or chunk.
+    #[error("malformed payload: {0}")]
     Decode(String),
-    #[error("trailing {0}")]
+    /// A payload with bytes left over after its message.
+    #[error("{0} trailing bytes after the message")]
     TrailingBytes(usize),
-    #[error("auth: {0}")]
+    /// The peer failed authentication, or refused ours.
+    #[error("authentication failed: {0}")]
     Auth(String),
-    #[error("timeout")]
+    /// The handshake (or connect) did not finish within the deadline.
+    #[error("timed out")]
     Timeout,
-    #[error("closed")]
+    /// The peer closed the connection cleanly between frames.
+    #[error("connection closed")]
     Closed,
+    /// Refused by local policy: a listener without a secret, a version mismatch,
+    /// a full listener.
     #[error("refused: {0}")]
     Refused(String),
 }
+
+/// Reads one frame.
+///
+/// With `authenticated == false` every frame is capped at
+/// [`Limits::pre_auth_frame`] and chunk frames are refused. The announced length is
+/// checked before any allocation, and the buffer grows only as bytes arrive.
+///
+/// # Errors
+/// [`WireError::Closed`] on a clean end of stream before a header;
+/// [`WireError::Io`] (`UnexpectedEof`) on a stream that ends inside a frame;
+/// [`WireError::BadKind`], [`WireError::ChunkBeforeAuth`], [`WireError::TooLarge`]
+/// on a header this side will not accept.
 pub async fn read_frame<R: AsyncRead + Unpin>(
     r: &mut R,
     limits: &Limits,
     authenticated: bool,
 ) -> Result<Frame, WireError> {
-    let mut h = [0u8; 9];
-    match r.read_exact(&mut h).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(WireError::Closed),
-        Err(e) => return Err(e.into()),
+    let mut header = [0u8; HEADER_LEN];
+    let mut filled = 0;
+    while filled < HEADER_LEN {
+        let n = r.read(&mut header[filled..]).await?;
+        if n == 0 {
+            return Err(if filled == 0 {
+                WireError::Closed
+            } else {
+                std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into()
+            });
+        }
+        filled += n;
     }
-    let kind = match h[0] {
-        0 => FrameKind::Control,
-        1 => FrameKind::Chunk,
-        k => return Err(WireError::BadKind(k)),
-    };
-    let len = u64::from_le_bytes(h[1..9].try_into().unwrap());
-    let limit = if !authenticated {
-        limits.pre_auth_frame
-    } else if kind == FrameKind::Chunk {
-        limits.chunk_frame
-    } else {
-        limits.control_frame
-    };
-    if len > limit as u64 {
-        return Err(WireError::TooLarge { kind, len, limit });
+    let kind = FrameKind::from_byte(header[0])?;
+    if !authenticated && kind == FrameKind::Chunk {
+        return Err(WireError::ChunkBeforeAuth);
     }
-    let mut payload = vec![0u8; len as usize];
-    r.read_exact(&mut payload).await?;
+    let len = u64::from_le_bytes(header[1..].try_into().expect("header is 1 + 8 bytes"));
+    let limit = limits.frame_limit(kind, authenticated);
+    let len = match usize::try_from(len) {
+        Ok(n) if n <= limit => n,
+        _ => return Err(WireError::TooLarge { kind, len, limit }),
+    };
+    let payload = read_payload(r, len).await?;
     Ok(Frame { kind, payload })
 }
+
+/// Reads exactly `len` bytes into a buffer whose capacity stays within
+/// `max(2 * received, received + INITIAL_RESERVE)` and ends at exactly `len`.
+async fn read_payload<R: AsyncRead + Unpin>(r: &mut R, len: usize) -> Result<Vec<u8>, WireError> {
+    let mut buf = Vec::with_capacity(len.min(INITIAL_RESERVE));
+    while buf.len() < len {
+        if buf.len() == buf.capacity() {
+            let step = (len - buf.len()).min(buf.len().max(INITIAL_RESERVE));
+            buf.reserve_exact(step);
+        }
+        // Take bounds the read to this frame, so the next frame's bytes stay in `r`;
+        // spare capacity bounds it to what is already allocated.
+        let want = (len - buf.len()).min(buf.capacity() - buf.len());
+        let n = (&mut *r).take(want as u64).read_buf(&mut buf).await?;
+        if n == 0 {
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+        }
+    }
+    Ok(buf)
+}
+
+/// Writes one frame and flushes the writer.
+///
+/// # Errors
+/// [`WireError::Io`] if the write fails.
 pub async fn write_frame<W: AsyncWrite + Unpin>(
     w: &mut W,
     kind: FrameKind,
     payload: &[u8],
 ) -> Result<(), WireError> {
-    let mut h = [0u8; 9];
-    h[0] = match kind {
-        FrameKind::Control => 0,
-        FrameKind::Chunk => 1,
-    };
-    h[1..9].copy_from_slice(&(payload.len() as u64).to_le_bytes());
-    w.write_all(&h).await?;
-    w.write_all(payload).await?;
+    let mut header = [0u8; HEADER_LEN];
+    header[0] = kind.to_byte();
+    header[1..].copy_from_slice(&(payload.len() as u64).to_le_bytes());
+    if payload.len() <= COALESCE_MAX {
+        let mut buf = Vec::with_capacity(HEADER_LEN + payload.len());
+        buf.extend_from_slice(&header);
+        buf.extend_from_slice(payload);
+        w.write_all(&buf).await?;
+    } else {
+        w.write_all(&header).await?;
+        w.write_all(payload).await?;
+    }
+    w.flush().await?;
     Ok(())
 }
-pub fn encode<T: Serialize>(msg: &T) -> Result<Vec<u8>, WireError> {
-    postcard::to_stdvec(msg).map_err(|e| WireError::Decode(e.to_string()))
+
+/// Encodes a control message with `postcard`.
+///
+/// # Errors
+/// [`WireError::Decode`] if the value cannot be serialized (a map with non-string
+/// keys is fine; a serializer error from a custom `Serialize` is not).
+pub fn encode<T: serde::Serialize>(msg: &T) -> Result<Vec<u8>, WireError> {
+    postcard::to_stdvec(msg).map_err(|e| WireError::Decode(format!("encode: {e}")))
 }
-pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, WireError> {
-    let (v, rest) =
+
+/// Decodes a control message with `postcard`, requiring that it use every byte.
+///
+/// Control frames are capped at [`Limits::control_frame`], but a deeply recursive
+/// message type decodes recursively: keep such types (and [`darray_kernels::Chunk`],
+/// which nests through `Partial::Arg`) out of control messages and send chunks in
+/// chunk frames.
+///
+/// # Errors
+/// [`WireError::Decode`] on malformed bytes, [`WireError::TrailingBytes`] if bytes
+/// are left after the message.
+pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, WireError> {
+    let (msg, rest) =
         postcard::take_from_bytes(bytes).map_err(|e| WireError::Decode(e.to_string()))?;
-    if !rest.is_empty() {
-        return Err(WireError::TrailingBytes(rest.len()));
+    if rest.is_empty() {
+        Ok(msg)
+    } else {
+        Err(WireError::TrailingBytes(rest.len()))
     }
-    Ok(v)
 }
-pub fn encode_chunk(c: &darray_kernels::Chunk) -> Result<Vec<u8>, WireError> {
-    encode(c)
-}
-pub fn decode_chunk(bytes: &[u8]) -> Result<darray_kernels::Chunk, WireError> {
-    decode(bytes)
-}
+
+#[cfg(test)]
+mod tests;
