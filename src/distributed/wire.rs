@@ -162,6 +162,10 @@ pub enum WireError {
 /// [`Limits::pre_auth_frame`] and chunk frames are refused. The announced length is
 /// checked before any allocation, and the buffer grows only as bytes arrive.
 ///
+/// Not cancel-safe: dropping the future part-way through a frame loses the bytes
+/// read so far and desynchronizes the stream. Give each connection's read half its
+/// own task (or keep one pinned future across `select!` iterations).
+///
 /// # Errors
 /// [`WireError::Closed`] on a clean end of stream before a header;
 /// [`WireError::Io`] (`UnexpectedEof`) on a stream that ends inside a frame;
@@ -219,7 +223,7 @@ async fn read_payload<R: AsyncRead + Unpin>(r: &mut R, len: usize) -> Result<Vec
     Ok(buf)
 }
 
-/// Writes one frame and flushes the writer.
+/// Writes one frame and flushes the writer. Not cancel-safe, like [`read_frame`].
 ///
 /// # Errors
 /// [`WireError::Io`] if the write fails.
