@@ -9,6 +9,21 @@ use std::os::raw::{c_char, c_int};
 extern "C" {
     fn openblas_set_num_threads(n: c_int);
     // BLAS triangular solves, from the same OpenBLAS that provides LAPACK.
+    fn dgemm_(
+        transa: *const c_char,
+        transb: *const c_char,
+        m: *const c_int,
+        n: *const c_int,
+        k: *const c_int,
+        alpha: *const f64,
+        a: *const f64,
+        lda: *const c_int,
+        b: *const f64,
+        ldb: *const c_int,
+        beta: *const f64,
+        c: *mut f64,
+        ldc: *const c_int,
+    );
     fn dtrsm_(
         side: *const c_char,
         uplo: *const c_char,
@@ -21,6 +36,21 @@ extern "C" {
         lda: *const c_int,
         b: *mut f64,
         ldb: *const c_int,
+    );
+    fn sgemm_(
+        transa: *const c_char,
+        transb: *const c_char,
+        m: *const c_int,
+        n: *const c_int,
+        k: *const c_int,
+        alpha: *const f32,
+        a: *const f32,
+        lda: *const c_int,
+        b: *const f32,
+        ldb: *const c_int,
+        beta: *const f32,
+        c: *mut f32,
+        ldc: *const c_int,
     );
     fn strsm_(
         side: *const c_char,
@@ -155,10 +185,32 @@ pub trait Real:
         b: &mut [Self],
         ldb: usize,
     ) -> Result<()>;
+
+    /// BLAS `?gemm`: `C := alpha op(A) op(B) + beta C`, all column-major,
+    /// `C` `m x n`, `k` the inner dimension.
+    ///
+    /// # Errors
+    /// A dimension too large for BLAS.
+    #[allow(clippy::too_many_arguments)]
+    fn gemm(
+        transa: u8,
+        transb: u8,
+        m: usize,
+        n: usize,
+        k: usize,
+        alpha: Self,
+        a: &[Self],
+        lda: usize,
+        b: &[Self],
+        ldb: usize,
+        beta: Self,
+        c: &mut [Self],
+        ldc: usize,
+    ) -> Result<()>;
 }
 
 macro_rules! impl_real {
-    ($t:ty, $u:expr, $geqrf:ident, $ormqr:ident, $potrf:ident, $trtrs:ident, $getrf:ident, $trsm:ident) => {
+    ($t:ty, $u:expr, $geqrf:ident, $ormqr:ident, $potrf:ident, $trtrs:ident, $getrf:ident, $trsm:ident, $gemm:ident) => {
         impl Real for $t {
             const UNIT_ROUNDOFF: f64 = $u;
 
@@ -401,6 +453,51 @@ macro_rules! impl_real {
                 };
                 Ok(())
             }
+
+            fn gemm(
+                transa: u8,
+                transb: u8,
+                m: usize,
+                n: usize,
+                k: usize,
+                alpha: Self,
+                a: &[Self],
+                lda: usize,
+                b: &[Self],
+                ldb: usize,
+                beta: Self,
+                c: &mut [Self],
+                ldc: usize,
+            ) -> Result<()> {
+                if m == 0 || n == 0 {
+                    return Ok(());
+                }
+                let (mi, ni, ki) = (int(m)?, int(n)?, int(k)?);
+                let (ldai, ldbi, ldci) = (int(lda.max(1))?, int(ldb.max(1))?, int(ldc.max(1))?);
+                let (ta, tb) = (transa as c_char, transb as c_char);
+                debug_assert!(c.len() >= ldc * (n - 1) + m);
+                // SAFETY: `a`, `b` and `c` hold column-major `op(A)` (`m x k`),
+                // `op(B)` (`k x n`) and `C` (`m x n`) with the leading dimensions
+                // given; only `c` is written.
+                unsafe {
+                    $gemm(
+                        &ta,
+                        &tb,
+                        &mi,
+                        &ni,
+                        &ki,
+                        &alpha,
+                        a.as_ptr(),
+                        &ldai,
+                        b.as_ptr(),
+                        &ldbi,
+                        &beta,
+                        c.as_mut_ptr(),
+                        &ldci,
+                    )
+                };
+                Ok(())
+            }
         }
     };
 }
@@ -413,7 +510,8 @@ impl_real!(
     dpotrf_,
     dtrtrs_,
     dgetrf_,
-    dtrsm_
+    dtrsm_,
+    dgemm_
 );
 impl_real!(
     f32,
@@ -423,5 +521,6 @@ impl_real!(
     spotrf_,
     strtrs_,
     sgetrf_,
-    strsm_
+    strsm_,
+    sgemm_
 );

@@ -20,7 +20,6 @@
 use super::{arity, mat, Real};
 use crate::chunk::Chunk;
 use crate::error::{KernelError, Result};
-use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array2, ArrayView2};
 use std::os::raw::c_int;
 
@@ -123,7 +122,36 @@ pub fn tile_update<T: Real>(inputs: &[&Chunk], trans_b: bool) -> Result<Chunk> {
         )));
     }
     let mut out = c.as_standard_layout().into_owned();
-    general_mat_mul(-T::one(), &a, &b, T::one(), &mut out);
+    let (r, w) = out.dim();
+    let k = a.ncols();
+    if k == 0 {
+        return Ok(chunk(out));
+    }
+    let a = a.as_standard_layout();
+    // Column-major, C-order tiles are transposed: Cᵀ -= op(B)ᵀ Aᵀ, where the
+    // memory of C-order `B` reads as `Bᵀ` (`k x w`), or as `B` (`w x k`) when
+    // the product wants its transpose.
+    let bt = b.reversed_axes();
+    let (b_mem, tb, ldb) = if trans_b {
+        (bt.as_standard_layout(), b'T', k)
+    } else {
+        (b.as_standard_layout(), b'N', w)
+    };
+    T::gemm(
+        tb,
+        b'N',
+        w,
+        r,
+        k,
+        -T::one(),
+        b_mem.as_slice().expect("standard layout"),
+        ldb,
+        a.as_slice().expect("standard layout"),
+        k,
+        T::one(),
+        out.as_slice_mut().expect("standard layout"),
+        w,
+    )?;
     Ok(chunk(out))
 }
 
