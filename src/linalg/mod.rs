@@ -19,6 +19,7 @@ mod nodes;
 mod qr;
 mod svd;
 mod tiled;
+mod tiled_qr;
 
 pub use darray_kernels::linalg::Real;
 pub use lstsq::{lstsq, norm, Lstsq, NormOrd};

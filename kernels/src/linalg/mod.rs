@@ -12,6 +12,7 @@ pub mod matmul;
 pub mod qr;
 pub mod svd;
 pub mod tiled;
+pub mod tiled_qr;
 
 pub use lapack::Real;
 
@@ -139,6 +140,25 @@ pub enum LinalgOp {
         /// First global row of each input tile.
         starts: Vec<usize>,
     },
+    /// Householder QR of a tile, or of a record's R stacked on a tile
+    /// ([`tiled_qr::tqr_factor`]).
+    TqrFactor,
+    /// `Qᵀ C` or `Q C` for a packed factorization and tiles stacked by rows
+    /// ([`tiled_qr::tqr_apply`]).
+    TqrApply {
+        /// `Qᵀ` (else `Q`).
+        trans: bool,
+    },
+    /// Rows of a tile signed by a record's R diagonal ([`tiled_qr::tqr_signed_rows`]).
+    TqrSignedRows {
+        /// Row range.
+        rows: (usize, usize),
+    },
+    /// The signs of a record's R diagonal as a `rows x k` tile ([`tiled_qr::sign_eye`]).
+    SignEye {
+        /// Rows of the tile.
+        rows: usize,
+    },
 }
 
 impl LinalgOp {
@@ -168,6 +188,10 @@ impl LinalgOp {
             LinalgOp::ZerosLike => "zeros_like",
             LinalgOp::LuPivots { .. } => "tournament",
             LinalgOp::LuSwap { .. } => "laswp",
+            LinalgOp::TqrFactor => "tqr_factor",
+            LinalgOp::TqrApply { .. } => "tqr_apply",
+            LinalgOp::TqrSignedRows { .. } => "tqr_signed_rows",
+            LinalgOp::SignEye { .. } => "sign_eye",
         }
     }
 }
@@ -245,6 +269,10 @@ fn run_typed<T: Real>(op: &LinalgOp, inputs: &[&Chunk]) -> Result<Chunk> {
             panel,
         } => tiled::lu_pivots::<T>(inputs, *leaf_row0, *root, *panel),
         LinalgOp::LuSwap { row0, starts } => tiled::lu_swap::<T>(inputs, *row0, starts),
+        LinalgOp::TqrFactor => tiled_qr::tqr_factor::<T>(inputs),
+        LinalgOp::TqrApply { trans } => tiled_qr::tqr_apply::<T>(inputs, *trans),
+        LinalgOp::TqrSignedRows { rows } => tiled_qr::tqr_signed_rows::<T>(inputs, *rows),
+        LinalgOp::SignEye { rows } => tiled_qr::sign_eye::<T>(inputs, *rows),
         LinalgOp::Select => {
             let ins = arity("select", inputs, 3)?;
             Ok(if flag_set::<T>(ins[2])? {
