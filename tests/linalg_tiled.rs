@@ -317,7 +317,12 @@ fn large_4000_in_500_chunks() {
     let a = (&r + &r.t()) * 0.5 + Array2::<f64>::eye(n) * n as f64;
     let da = DArray::from_ndarray(&a, [500, 500]).unwrap();
     let exec = darray::LocalExecutor::with_threads(2).unwrap();
-    let l = two(linalg::cholesky(&da).unwrap().compute_with(&exec).unwrap());
+    // No task holds more than a few tiles (2 MB each) of the 128 MB matrix.
+    let tile = 500 * 500 * 8;
+    let chol = linalg::cholesky(&da).unwrap();
+    let (_, most) = chol.graph().unwrap().max_task_mem().unwrap();
+    assert!(most <= 6 * tile, "{most} bytes");
+    let l = two(chol.compute_with(&exec).unwrap());
     let v = Array1::from_vec(normals(9, n));
     let rec = fro(&(a.dot(&v) - l.dot(&l.t().dot(&v))).insert_axis(ndarray::Axis(1)));
     assert!(
@@ -331,11 +336,16 @@ fn large_4000_in_500_chunks() {
         &DArray::from_ndarray(&an, [500, 500]).unwrap(),
         &DArray::from_ndarray(&b, [500]).unwrap(),
     )
-    .unwrap()
-    .compute_with(&exec)
-    .unwrap()
-    .into_dimensionality::<ndarray::Ix1>()
     .unwrap();
+    // The widest tasks: a tournament root stacking 8 candidate sets, and the
+    // row interchanges of the first panel gathering a whole tile column.
+    let (_, most) = x.graph().unwrap().max_task_mem().unwrap();
+    assert!(most <= 30 * tile, "{most} bytes");
+    let x = x
+        .compute_with(&exec)
+        .unwrap()
+        .into_dimensionality::<ndarray::Ix1>()
+        .unwrap();
     let col = |v: Array1<f64>| v.insert_axis(ndarray::Axis(1));
     let res = fro(&col(an.dot(&x) - &b)) / (fro(&an) * fro(&col(x.clone())));
     assert!(res < 1e-12, "{res:e}");

@@ -67,16 +67,17 @@ impl QrPlan {
         Op::Linalg { op }
     }
 
+    /// Rows `r0..r1` of `src`, a stacked tile of tile column `kij[2]`,
+    /// memoized under `(stage, kij)`.
     fn take(
         &self,
         l: &mut Lowerer,
         stage: u8,
         kij: [usize; 3],
         src: TaskId,
-        r0: usize,
-        r1: usize,
-        w: usize,
+        (r0, r1): (usize, usize),
     ) -> Result<TaskId> {
+        let w = self.cols[kij[2]];
         let key = plan_key(self.id, stage, &kij);
         l.cached(key.clone(), |l| {
             let op = LinalgOp::Take {
@@ -94,7 +95,7 @@ impl QrPlan {
         }
         let src = self.applied(l, k - 1, i, j)?;
         let c = self.cols[k - 1];
-        self.take(l, 1, [k, i, j], src, c, c + self.rows[i], self.cols[j])
+        self.take(l, 1, [k, i, j], src, (c, c + self.rows[i]))
     }
 
     /// The factorization of panel `k` through tile row `i`.
@@ -135,7 +136,7 @@ impl QrPlan {
     /// The running top rows of tile column `j` after factorization `(k, i)`.
     fn top(&self, l: &mut Lowerer, k: usize, i: usize, j: usize) -> Result<TaskId> {
         let src = self.applied(l, k, i, j)?;
-        self.take(l, 4, [k, i, j], src, 0, self.cols[k], self.cols[j])
+        self.take(l, 4, [k, i, j], src, (0, self.cols[k]))
     }
 
     /// Tile `(i, j)` of the identity's first `n` columns, diagonal signed.
@@ -180,7 +181,7 @@ impl QrPlan {
             return self.init(l, k, j);
         }
         let src = self.q_applied(l, k, i + 1, j)?;
-        self.take(l, 6, [k, i, j], src, 0, self.cols[k], self.cols[j])
+        self.take(l, 6, [k, i, j], src, (0, self.cols[k]))
     }
 
     /// Tile `(i, j)` of Q once panels `k..` are applied.
@@ -193,7 +194,7 @@ impl QrPlan {
             return Ok(src);
         }
         let c = self.cols[k];
-        self.take(l, 7, [k, i, j], src, c, c + self.rows[i], self.cols[j])
+        self.take(l, 7, [k, i, j], src, (c, c + self.rows[i]))
     }
 
     /// Block `(k, j)` of R.

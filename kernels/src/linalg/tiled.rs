@@ -362,6 +362,10 @@ mod tests {
             )
             .unwrap());
             assert!((u - (&a - &p.t().dot(&p))).iter().all(|v| v.abs() < 1e-10));
+            let q = test_matrix(n, 4);
+            let cc = test_matrix(5, 4);
+            let u = get(&tile_update::<f64>(&[&c(&cc), &c(&p), &c(&q)], false).unwrap());
+            assert!((u - (&cc - &p.dot(&q))).iter().all(|v| v.abs() < 1e-10));
         }
         let bad = -Array2::<f64>::eye(2);
         let e = potrf_tile::<f64>(&[&c(&bad)], 3).unwrap_err().to_string();
