@@ -159,6 +159,33 @@ proptest! {
     }
 
     #[test]
+    fn lu_reconstructs((n, rows, cols, seed) in square(), single in any::<bool>()) {
+        let a = needs_pivoting(seed, n);
+        let a = if single { a.mapv(|v| f64::from(v as f32)) } else { a };
+        let (perm, l, u) = if single {
+            let (p, l, u) = linalg::lu(&DArray::from_ndarray(&a.mapv(|v| v as f32), vec![rows, cols]).unwrap()).unwrap();
+            (p, two(on_all(&l, f64::from)), two(on_all(&u, f64::from)))
+        } else {
+            let (p, l, u) = linalg::lu(&DArray::from_ndarray(&a, vec![rows, cols]).unwrap()).unwrap();
+            (p, two(on_all(&l, |v| v)), two(on_all(&u, |v| v)))
+        };
+        let perm: Vec<usize> = perm.compute().unwrap().iter().map(|&p| p as usize).collect();
+        let mut sorted = perm.clone();
+        sorted.sort_unstable();
+        prop_assert_eq!(sorted, (0..n).collect::<Vec<_>>());
+        for i in 0..n {
+            prop_assert_eq!(l[[i, i]], 1.0);
+            for j in i + 1..n {
+                prop_assert_eq!(l[[i, j]], 0.0);
+                prop_assert_eq!(u[[j, i]], 0.0);
+            }
+        }
+        let pa = Array2::from_shape_fn((n, n), |(r, c)| a[[perm[r], c]]);
+        let rec = fro(&(l.dot(&u) - &pa)) / fro(&a);
+        prop_assert!(rec < if single { 1e-5 } else { 1e-12 }, "‖PA - LU‖/‖A‖ = {rec:e}");
+    }
+
+    #[test]
     fn inv_matches_lapack((n, rows, cols, seed) in square()) {
         let a = needs_pivoting(seed, n);
         let ai = linalg::inv(&DArray::from_ndarray(&a, vec![rows, cols]).unwrap()).unwrap();
@@ -294,6 +321,7 @@ fn bad_shapes_are_errors() {
     assert!(bad(linalg::solve(&sq, &v3)));
     assert!(bad(linalg::solve(&sq, &cube)));
     assert!(bad(linalg::inv(&rect)));
+    assert!(linalg::lu(&rect).is_err() && linalg::lu(&cube).is_err());
     // Empty matrices are fine.
     let e = DArray::<f64>::zeros(&[0, 0], [1, 1]).unwrap();
     assert_eq!(

@@ -30,8 +30,11 @@ struct LuPlan {
     id: ArrayId,
     /// The matrix, tiled by `tiles` on both axes.
     a: Arc<Expr>,
-    /// The right-hand sides (2-D), rows tiled by `tiles`.
-    b: Arc<Expr>,
+    /// The right-hand sides (2-D), rows tiled by `tiles` (none for [`lu`]).
+    b: Option<Arc<Expr>>,
+    /// Row numbers `0..n` as an `n x 1` column tiled by `tiles`, and `n x n`
+    /// zeros tiled like `a` (for [`lu`]).
+    rows: Option<(Arc<Expr>, Arc<Expr>)>,
     tiles: Vec<usize>,
     starts: Vec<usize>,
 }
@@ -39,6 +42,81 @@ struct LuPlan {
 impl LuPlan {
     fn n(&self) -> usize {
         self.tiles.len()
+    }
+
+    fn rhs(&self) -> &Arc<Expr> {
+        self.b
+            .as_ref()
+            .expect("right-hand sides asked for only by solve")
+    }
+
+    fn extras(&self) -> &(Arc<Expr>, Arc<Expr>) {
+        self.rows
+            .as_ref()
+            .expect("row numbers asked for only by lu")
+    }
+
+    /// Tile `i` of a column carried through the row interchanges without
+    /// elimination, at the start of step `s`: block column `j` of `L` (`Some(j)`,
+    /// `i > j`, from step `j + 1`) or the row numbers (`None`).
+    fn carried(&self, l: &mut Lowerer, s: usize, i: usize, col: Option<usize>) -> Result<TaskId> {
+        match col {
+            Some(j) if s == j + 1 => return self.lower(l, j, i),
+            None if s == 0 => return l.block(&self.extras().0, &[tile_u32(i), 0]),
+            _ => {}
+        }
+        let k = s - 1;
+        if i < k {
+            return self.carried(l, k, i, col);
+        }
+        let key = match col {
+            Some(j) => plan_key(self.id, 8, &[s, i, j]),
+            None => plan_key(self.id, 9, &[s, i]),
+        };
+        l.cached(key.clone(), |l| {
+            let mut ins = vec![self.root(l, k)?];
+            let from: Vec<usize> = if i == k {
+                (k..self.n()).collect()
+            } else {
+                vec![i, k]
+            };
+            for &r in &from {
+                ins.push(self.carried(l, k, r, col)?);
+            }
+            let w = col.map_or(1, |j| self.tiles[j]);
+            Ok(l.push_task(
+                key,
+                Self::op(LinalgOp::LuSwap {
+                    row0: self.starts[k],
+                    starts: from.iter().map(|&r| self.starts[r]).collect(),
+                }),
+                ins,
+                (self.tiles[i] * w) as u64 * self.elem(),
+                0,
+            ))
+        })
+    }
+
+    /// Block `(i, j)` of `L` (`lower`) or `U`.
+    fn factor_block(&self, l: &mut Lowerer, i: usize, j: usize, lower: bool) -> Result<TaskId> {
+        if i == j {
+            let key = plan_key(self.id, 10, &[i, usize::from(lower)]);
+            return l.cached(key.clone(), |l| {
+                let root = self.root(l, i)?;
+                Ok(l.push_task(
+                    key,
+                    Self::op(LinalgOp::LuPart { lower }),
+                    vec![root],
+                    self.bytes(i, i),
+                    0,
+                ))
+            });
+        }
+        match (lower, i > j) {
+            (true, true) => self.carried(l, self.n(), i, Some(j)),
+            (false, false) => self.upper(l, i, j),
+            _ => l.block(&self.extras().1, &[tile_u32(i), tile_u32(j)]),
+        }
     }
 
     fn elem(&self) -> u64 {
@@ -49,7 +127,7 @@ impl LuPlan {
     fn width(&self, j: usize) -> usize {
         match j.checked_sub(self.n()) {
             None => self.tiles[j],
-            Some(c) => self.b.grid[1][c],
+            Some(c) => self.rhs().grid[1][c],
         }
     }
 
@@ -66,7 +144,7 @@ impl LuPlan {
         if k == 0 {
             return match j.checked_sub(self.n()) {
                 None => l.block(&self.a, &[tile_u32(i), tile_u32(j)]),
-                Some(c) => l.block(&self.b, &[tile_u32(i), tile_u32(c)]),
+                Some(c) => l.block(self.rhs(), &[tile_u32(i), tile_u32(c)]),
             };
         }
         let key = plan_key(self.id, 1, &[k, i, j]);
@@ -255,12 +333,27 @@ impl LuPlan {
     }
 }
 
+/// Which array of an LU a custom node lowers.
 #[derive(Debug)]
-struct Solution(Arc<LuPlan>);
+enum Part {
+    Solution,
+    Lower,
+    Upper,
+    Rows,
+}
 
-impl CustomLower for Solution {
+#[derive(Debug)]
+struct LuNode(Arc<LuPlan>, Part);
+
+impl CustomLower for LuNode {
     fn block(&self, l: &mut Lowerer, _e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
-        self.0.solution(l, idx[0] as usize, idx[1] as usize)
+        let (i, j) = (idx[0] as usize, idx[1] as usize);
+        match self.1 {
+            Part::Solution => self.0.solution(l, i, j),
+            Part::Lower => self.0.factor_block(l, i, j, true),
+            Part::Upper => self.0.factor_block(l, i, j, false),
+            Part::Rows => self.0.carried(l, self.0.n(), i, None),
+        }
     }
 }
 
@@ -311,7 +404,11 @@ pub fn solve<T: Real>(a: &DArray<T>, b: &DArray<T>) -> Result<DArray<T>> {
     let plan = Arc::new(LuPlan {
         id: ArrayId::fresh(),
         a: rechunk_expr(&a.expr, vec![tiles.clone(), tiles.clone()]),
-        b: rechunk_expr(&b.expr, vec![tiles.clone(), b.expr.grid[1].clone()]),
+        b: Some(rechunk_expr(
+            &b.expr,
+            vec![tiles.clone(), b.expr.grid[1].clone()],
+        )),
+        rows: None,
         starts: offsets(&tiles),
         tiles: tiles.clone(),
     });
@@ -321,7 +418,7 @@ pub fn solve<T: Real>(a: &DArray<T>, b: &DArray<T>) -> Result<DArray<T>> {
         b.shape().to_vec(),
         grid,
         T::DTYPE,
-        ExprKind::Custom(Arc::new(Solution(plan))),
+        ExprKind::Custom(Arc::new(LuNode(plan, Part::Solution))),
     )))
 }
 
@@ -343,4 +440,73 @@ pub fn inv<T: Real>(a: &DArray<T>) -> Result<DArray<T>> {
     let tiles = square_tiles(&a.expr);
     let eye = DArray::<T>::eye(n, n, 0, vec![tiles.clone(), tiles])?;
     solve(a, &eye)
+}
+
+/// LU factorization with tournament pivoting (see the module docs) of a
+/// square matrix chunked along both axes: lazy `(perm, L, U)` with row `r` of
+/// `L U` equal to row `perm[r]` of `a` (`P A = L U`), `L` unit lower and `U`
+/// upper triangular, both tiled like `a` (or its square rechunking).
+///
+/// ```
+/// use darray::{linalg, DArray};
+/// let a = DArray::<f64>::random_normal(4, &[30, 30], 0.0, 1.0, [8, 8]).unwrap();
+/// let (perm, l, u) = linalg::lu(&a).unwrap();
+/// let lu = linalg::matmul(&l, &u).unwrap().compute().unwrap();
+/// let (perm, a) = (perm.compute().unwrap(), a.compute().unwrap());
+/// for (r, &p) in perm.iter().enumerate() {
+///     for c in 0..30 {
+///         assert!((lu[[r, c]] - a[[p as usize, c]]).abs() < 1e-12 * 30.0);
+///     }
+/// }
+/// ```
+///
+/// # Errors
+/// As [`solve`] for `a`.
+#[allow(clippy::type_complexity)]
+pub fn lu<T: Real>(a: &DArray<T>) -> Result<(DArray<i64>, DArray<T>, DArray<T>)> {
+    let n = check_square(a, "lu")?;
+    if n == 0 {
+        return Ok((DArray::<i64>::zeros(&[0], [1])?, a.clone(), a.clone()));
+    }
+    if T::UNIT_ROUNDOFF > 1e-10 && n >= 1 << 24 {
+        return Err(Error::InvalidArgument {
+            array: a.name().to_string(),
+            reason: format!("lu in float32 supports at most 2^24 rows, got {n}"),
+        });
+    }
+    let tiles = square_tiles(&a.expr);
+    let grid = vec![tiles.clone(), tiles.clone()];
+    #[allow(clippy::cast_precision_loss)] // checked above: n is exact in T
+    let rows =
+        DArray::<T>::arange(0.0, n as f64, 1.0, vec![tiles.clone()])?.slice(s![.., NewAxis])?;
+    let zeros = DArray::<T>::zeros(&[n, n], grid.clone())?;
+    let plan = Arc::new(LuPlan {
+        id: ArrayId::fresh(),
+        a: rechunk_expr(&a.expr, grid.clone()),
+        b: None,
+        rows: Some((
+            rechunk_expr(&rows.expr, vec![tiles.clone(), vec![1]]),
+            zeros.expr.clone(),
+        )),
+        starts: offsets(&tiles),
+        tiles: tiles.clone(),
+    });
+    let node = |name: &str, part: Part, shape: Vec<usize>, grid| {
+        Expr::new(
+            name,
+            shape,
+            grid,
+            T::DTYPE,
+            ExprKind::Custom(Arc::new(LuNode(plan.clone(), part))),
+        )
+    };
+    let perm = DArray::<T>::wrap(node(
+        "lu-perm",
+        Part::Rows,
+        vec![n, 1],
+        vec![tiles, vec![1]],
+    ));
+    let l = DArray::wrap(node("lu-l", Part::Lower, vec![n, n], grid.clone()));
+    let u = DArray::wrap(node("lu-u", Part::Upper, vec![n, n], grid));
+    Ok((perm.slice(s![.., 0])?.cast::<i64>(), l, u))
 }

@@ -3,7 +3,8 @@
 //! direct tall-and-skinny QR ([`tsqr`], [`qr`]) with CholeskyQR variants, SVDs
 //! ([`svd`], [`svd_compressed`]), least squares ([`lstsq`]), norms ([`norm`]),
 //! and tiled factorizations of square matrices chunked along both axes:
-//! [`cholesky`], and [`solve`] / [`inv`] through LU with tournament pivoting.
+//! [`cholesky`], and [`lu`], [`solve`] / [`inv`] through LU with tournament
+//! pivoting.
 //!
 //! Every operation here builds lazy expressions (`ExprKind::Custom` nodes that
 //! lower themselves into tasks); nothing runs until `compute`. Operations with
@@ -23,7 +24,7 @@ mod tiled_qr;
 
 pub use darray_kernels::linalg::Real;
 pub use lstsq::{lstsq, norm, Lstsq, NormOrd};
-pub use lu::{inv, solve};
+pub use lu::{inv, lu, solve};
 pub use matmul::{matmul, tensordot};
 pub use qr::{qr, qr_with, tsqr, tsqr_with, QrMethod};
 pub use svd::{svd, svd_compressed};

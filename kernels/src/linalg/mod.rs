@@ -140,6 +140,11 @@ pub enum LinalgOp {
         /// First global row of each input tile.
         starts: Vec<usize>,
     },
+    /// The `L` or `U` factor of an LU panel's diagonal tile ([`tiled::lu_part`]).
+    LuPart {
+        /// `L` (unit lower), else `U`.
+        lower: bool,
+    },
     /// Householder QR of a tile, or of a record's R stacked on a tile
     /// ([`tiled_qr::tqr_factor`]).
     TqrFactor,
@@ -188,6 +193,7 @@ impl LinalgOp {
             LinalgOp::ZerosLike => "zeros_like",
             LinalgOp::LuPivots { .. } => "tournament",
             LinalgOp::LuSwap { .. } => "laswp",
+            LinalgOp::LuPart { .. } => "lu_part",
             LinalgOp::TqrFactor => "tqr_factor",
             LinalgOp::TqrApply { .. } => "tqr_apply",
             LinalgOp::TqrSignedRows { .. } => "tqr_signed_rows",
@@ -269,6 +275,7 @@ fn run_typed<T: Real>(op: &LinalgOp, inputs: &[&Chunk]) -> Result<Chunk> {
             panel,
         } => tiled::lu_pivots::<T>(inputs, *leaf_row0, *root, *panel),
         LinalgOp::LuSwap { row0, starts } => tiled::lu_swap::<T>(inputs, *row0, starts),
+        LinalgOp::LuPart { lower } => tiled::lu_part::<T>(inputs, *lower),
         LinalgOp::TqrFactor => tiled_qr::tqr_factor::<T>(inputs),
         LinalgOp::TqrApply { trans } => tiled_qr::tqr_apply::<T>(inputs, *trans),
         LinalgOp::TqrSignedRows { rows } => tiled_qr::tqr_signed_rows::<T>(inputs, *rows),

@@ -327,6 +327,29 @@ pub fn lu_swap<T: Real>(inputs: &[&Chunk], row0: usize, starts: &[usize]) -> Res
     Ok(chunk(out))
 }
 
+/// The unit lower `L` (`lower`) or the upper `U` factor of a panel's diagonal
+/// tile, from the root record of its tournament (`inputs[0]`, `t x (t + 1)`).
+///
+/// # Errors
+/// A malformed record.
+pub fn lu_part<T: Real>(inputs: &[&Chunk], lower: bool) -> Result<Chunk> {
+    let rec = mat::<T>(arity("lu_part", inputs, 1)?[0])?;
+    let t = rec.nrows();
+    if rec.ncols() != t + 1 {
+        return Err(KernelError::Other(format!(
+            "lu_part: record of shape {:?}",
+            rec.shape()
+        )));
+    }
+    let out = Array2::from_shape_fn((t, t), |(i, j)| match (lower, i.cmp(&j)) {
+        (true, std::cmp::Ordering::Greater)
+        | (false, std::cmp::Ordering::Less | std::cmp::Ordering::Equal) => rec[[i, j]],
+        (true, std::cmp::Ordering::Equal) => T::one(),
+        _ => T::zero(),
+    });
+    Ok(chunk(out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,6 +413,9 @@ mod tests {
         });
         let up = Array2::from_shape_fn((t, t), |(i, j)| if j >= i { root[[i, j]] } else { 0.0 });
         assert!((lo.dot(&up) - sel).iter().all(|v| v.abs() < 1e-12));
+        let rc = c(&root);
+        assert_eq!(get(&lu_part::<f64>(&[&rc], true).unwrap()), lo);
+        assert_eq!(get(&lu_part::<f64>(&[&rc], false).unwrap()), up);
         // Swapping: rows 0..t of the stacked matrix become the selected rows.
         let rec = c(&root);
         let top = get(&lu_swap::<f64>(
