@@ -1,7 +1,10 @@
 //! Linear algebra on chunked arrays, as graphs of local kernels
 //! (`darray_kernels::linalg`): block products ([`matmul`], [`tensordot`]), the
 //! direct tall-and-skinny QR ([`tsqr`], [`qr`]) with CholeskyQR variants, SVDs
-//! ([`svd`], [`svd_compressed`]), least squares ([`lstsq`]) and norms ([`norm`]).
+//! ([`svd`], [`svd_compressed`]), least squares ([`lstsq`]), norms ([`norm`]),
+//! and tiled factorizations of square matrices chunked along both axes:
+//! [`cholesky`], and [`lu`], [`solve`] / [`inv`] through LU with tournament
+//! pivoting.
 //!
 //! Every operation here builds lazy expressions (`ExprKind::Custom` nodes that
 //! lower themselves into tasks); nothing runs until `compute`. Operations with
@@ -11,16 +14,21 @@
 //! module only decides which blocks meet in which task.
 
 mod lstsq;
+mod lu;
 mod matmul;
 mod nodes;
 mod qr;
 mod svd;
+mod tiled;
+mod tiled_qr;
 
 pub use darray_kernels::linalg::Real;
 pub use lstsq::{lstsq, norm, Lstsq, NormOrd};
+pub use lu::{inv, lu, solve};
 pub use matmul::{matmul, tensordot};
 pub use qr::{qr, qr_with, tsqr, tsqr_with, QrMethod};
 pub use svd::{svd, svd_compressed};
+pub use tiled::cholesky;
 
 /// Blocks (or partial results) combined by one task in the trees of block
 /// products and of TSQR's R factors: bounds the memory of any one task.

@@ -389,20 +389,31 @@ fn cholesky_qr<T: Real>(
     Ok((q, r.expect("at least one pass")))
 }
 
-/// QR of a 2-D array: tall-and-skinny (`m >= n`) through [`tsqr`]; short-and-fat
-/// (`m < n`) by factoring the leading `m x m` block (`A₁ = Q R₁`) and forming
-/// `R = [R₁, Qᵀ A₂]`. `Q` is `m x min(m, n)`, `R` is `min(m, n) x n`.
+/// QR of a 2-D array. Tall (`m >= n`) and chunked along both axes: a tiled
+/// Householder QR (PLASMA-style tile QR with a flat tree per panel; tiles of
+/// the size of the finer axis's chunks), whose largest task holds a few tiles.
+/// Tall with the columns in one chunk (or a method other than
+/// [`QrMethod::Householder`]): [`tsqr`]. Short-and-fat (`m < n`): the leading
+/// `m x m` block is factored as above (`A₁ = Q R₁`) and `R = [R₁, Qᵀ A₂]`.
+/// `Q` is `m x min(m, n)`, `R` is `min(m, n) x n`, upper triangular with a
+/// non-negative diagonal.
 ///
 /// ```
 /// use darray::{linalg, DArray};
 /// let a = DArray::<f64>::random_normal(1, &[4, 30], 0.0, 1.0, [4, 7]).unwrap();
 /// let (q, r) = linalg::qr(&a).unwrap();
 /// assert_eq!((q.shape(), r.shape()), (&[4, 4][..], &[4, 30][..]));
+///
+/// let a = DArray::<f64>::random_normal(2, &[90, 60], 0.0, 1.0, [20, 20]).unwrap();
+/// let (q, r) = linalg::qr(&a).unwrap(); // tiled: 20 x 20 tiles
+/// let back = linalg::matmul(&q, &r).unwrap().compute().unwrap();
+/// let a = a.compute().unwrap();
+/// assert!(back.iter().zip(a.iter()).all(|(x, y)| (x - y).abs() < 1e-12));
 /// ```
 ///
 /// # Errors
-/// An array that is not 2-D, or one whose smaller side is too long for its
-/// square factor to fit in one task.
+/// An array that is not 2-D, or (with the columns in one chunk) one whose
+/// smaller side is too long for its square factor to fit in one task.
 pub fn qr<T: Real>(a: &DArray<T>) -> Result<(DArray<T>, DArray<T>)> {
     qr_with(a, QrMethod::Householder)
 }
@@ -420,10 +431,14 @@ pub fn qr_with<T: Real>(a: &DArray<T>, method: QrMethod) -> Result<(DArray<T>, D
     }
     let (m, n) = (a.shape()[0], a.shape()[1]);
     if m >= n {
+        let both = a.chunks()[0].len() > 1 && a.chunks()[1].len() > 1;
+        if both && n > 0 && method == QrMethod::Householder {
+            return super::tiled_qr::tiled_qr(a);
+        }
         return tsqr_with(a, method);
     }
     let left = a.slice(s![.., ..m])?;
-    let (q, r1) = tsqr_with(&left, method)?;
+    let (q, r1) = qr_with(&left, method)?;
     let right = a.slice(s![.., m..])?;
     let r2 = matmul(&q.t(), &right)?;
     let r = DArray::concatenate(&[&r1, &r2], 1)?;

@@ -8,6 +8,63 @@ use std::os::raw::{c_char, c_int};
 
 extern "C" {
     fn openblas_set_num_threads(n: c_int);
+    // BLAS triangular solves, from the same OpenBLAS that provides LAPACK.
+    fn dgemm_(
+        transa: *const c_char,
+        transb: *const c_char,
+        m: *const c_int,
+        n: *const c_int,
+        k: *const c_int,
+        alpha: *const f64,
+        a: *const f64,
+        lda: *const c_int,
+        b: *const f64,
+        ldb: *const c_int,
+        beta: *const f64,
+        c: *mut f64,
+        ldc: *const c_int,
+    );
+    fn dtrsm_(
+        side: *const c_char,
+        uplo: *const c_char,
+        transa: *const c_char,
+        diag: *const c_char,
+        m: *const c_int,
+        n: *const c_int,
+        alpha: *const f64,
+        a: *const f64,
+        lda: *const c_int,
+        b: *mut f64,
+        ldb: *const c_int,
+    );
+    fn sgemm_(
+        transa: *const c_char,
+        transb: *const c_char,
+        m: *const c_int,
+        n: *const c_int,
+        k: *const c_int,
+        alpha: *const f32,
+        a: *const f32,
+        lda: *const c_int,
+        b: *const f32,
+        ldb: *const c_int,
+        beta: *const f32,
+        c: *mut f32,
+        ldc: *const c_int,
+    );
+    fn strsm_(
+        side: *const c_char,
+        uplo: *const c_char,
+        transa: *const c_char,
+        diag: *const c_char,
+        m: *const c_int,
+        n: *const c_int,
+        alpha: *const f32,
+        a: *const f32,
+        lda: *const c_int,
+        b: *mut f32,
+        ldb: *const c_int,
+    );
 }
 
 /// Makes OpenBLAS single-threaded (once): parallelism comes from the task graph,
@@ -99,10 +156,61 @@ pub trait Real:
         b: &mut [Self],
         ldb: usize,
     ) -> Result<()>;
+
+    /// `?getrf`: LU with partial pivoting in place of the column-major `m x n`
+    /// matrix `a`; `ipiv` (`min(m, n)` entries) gets LAPACK's 1-based row
+    /// interchanges. Returns LAPACK's `info`: 0, or the 1-based index of the
+    /// first exactly zero pivot (the factorization is still completed).
+    ///
+    /// # Errors
+    /// LAPACK reporting an illegal argument.
+    fn getrf(m: usize, n: usize, a: &mut [Self], lda: usize, ipiv: &mut [c_int]) -> Result<usize>;
+
+    /// BLAS `?trsm` with `alpha = 1`: `B := op(A)⁻¹ B` (`side = b'L'`) or
+    /// `B := B op(A)⁻¹` (`side = b'R'`) for triangular `A`; `B` is `m x n`.
+    /// No singularity check (a zero diagonal gives infinities).
+    ///
+    /// # Errors
+    /// A dimension too large for BLAS.
+    #[allow(clippy::too_many_arguments)]
+    fn trsm(
+        side: u8,
+        uplo: u8,
+        trans: u8,
+        diag: u8,
+        m: usize,
+        n: usize,
+        a: &[Self],
+        lda: usize,
+        b: &mut [Self],
+        ldb: usize,
+    ) -> Result<()>;
+
+    /// BLAS `?gemm`: `C := alpha op(A) op(B) + beta C`, all column-major,
+    /// `C` `m x n`, `k` the inner dimension.
+    ///
+    /// # Errors
+    /// A dimension too large for BLAS.
+    #[allow(clippy::too_many_arguments)]
+    fn gemm(
+        transa: u8,
+        transb: u8,
+        m: usize,
+        n: usize,
+        k: usize,
+        alpha: Self,
+        a: &[Self],
+        lda: usize,
+        b: &[Self],
+        ldb: usize,
+        beta: Self,
+        c: &mut [Self],
+        ldc: usize,
+    ) -> Result<()>;
 }
 
 macro_rules! impl_real {
-    ($t:ty, $u:expr, $geqrf:ident, $ormqr:ident, $potrf:ident, $trtrs:ident) => {
+    ($t:ty, $u:expr, $geqrf:ident, $ormqr:ident, $potrf:ident, $trtrs:ident, $getrf:ident, $trsm:ident, $gemm:ident) => {
         impl Real for $t {
             const UNIT_ROUNDOFF: f64 = $u;
 
@@ -271,16 +379,148 @@ macro_rules! impl_real {
                 }
                 check(stringify!($trtrs), info)
             }
+
+            fn getrf(
+                m: usize,
+                n: usize,
+                a: &mut [Self],
+                lda: usize,
+                ipiv: &mut [c_int],
+            ) -> Result<usize> {
+                let (mi, ni, ldai) = (int(m)?, int(n)?, int(lda.max(1))?);
+                let mut info = 0;
+                debug_assert!(a.len() >= lda * n.saturating_sub(1) + m && ipiv.len() >= m.min(n));
+                // SAFETY: `a` holds an `m x n` column-major matrix with leading
+                // dimension `lda`, `ipiv` at least min(m, n) entries.
+                unsafe {
+                    lapack_sys::$getrf(
+                        &mi,
+                        &ni,
+                        a.as_mut_ptr(),
+                        &ldai,
+                        ipiv.as_mut_ptr(),
+                        &mut info,
+                    )
+                };
+                if info > 0 {
+                    #[allow(clippy::cast_sign_loss)]
+                    return Ok(info as usize);
+                }
+                check(stringify!($getrf), info).map(|()| 0)
+            }
+
+            fn trsm(
+                side: u8,
+                uplo: u8,
+                trans: u8,
+                diag: u8,
+                m: usize,
+                n: usize,
+                a: &[Self],
+                lda: usize,
+                b: &mut [Self],
+                ldb: usize,
+            ) -> Result<()> {
+                if m == 0 || n == 0 {
+                    return Ok(());
+                }
+                let (mi, ni, ldai, ldbi) = (int(m)?, int(n)?, int(lda.max(1))?, int(ldb.max(1))?);
+                let (s, u, t, d) = (
+                    side as c_char,
+                    uplo as c_char,
+                    trans as c_char,
+                    diag as c_char,
+                );
+                let k = if side == b'L' { m } else { n };
+                debug_assert!(a.len() >= lda * k && b.len() >= ldb * (n - 1) + m);
+                let one: $t = 1.0;
+                // SAFETY: `a` is `k x k` (leading dimension `lda`), `b` `m x n`
+                // (leading dimension `ldb`), both column-major; `a` is only read.
+                unsafe {
+                    $trsm(
+                        &s,
+                        &u,
+                        &t,
+                        &d,
+                        &mi,
+                        &ni,
+                        &one,
+                        a.as_ptr(),
+                        &ldai,
+                        b.as_mut_ptr(),
+                        &ldbi,
+                    )
+                };
+                Ok(())
+            }
+
+            fn gemm(
+                transa: u8,
+                transb: u8,
+                m: usize,
+                n: usize,
+                k: usize,
+                alpha: Self,
+                a: &[Self],
+                lda: usize,
+                b: &[Self],
+                ldb: usize,
+                beta: Self,
+                c: &mut [Self],
+                ldc: usize,
+            ) -> Result<()> {
+                if m == 0 || n == 0 {
+                    return Ok(());
+                }
+                let (mi, ni, ki) = (int(m)?, int(n)?, int(k)?);
+                let (ldai, ldbi, ldci) = (int(lda.max(1))?, int(ldb.max(1))?, int(ldc.max(1))?);
+                let (ta, tb) = (transa as c_char, transb as c_char);
+                debug_assert!(c.len() >= ldc * (n - 1) + m);
+                // SAFETY: `a`, `b` and `c` hold column-major `op(A)` (`m x k`),
+                // `op(B)` (`k x n`) and `C` (`m x n`) with the leading dimensions
+                // given; only `c` is written.
+                unsafe {
+                    $gemm(
+                        &ta,
+                        &tb,
+                        &mi,
+                        &ni,
+                        &ki,
+                        &alpha,
+                        a.as_ptr(),
+                        &ldai,
+                        b.as_ptr(),
+                        &ldbi,
+                        &beta,
+                        c.as_mut_ptr(),
+                        &ldci,
+                    )
+                };
+                Ok(())
+            }
         }
     };
 }
 
-impl_real!(f64, f64::EPSILON / 2.0, dgeqrf_, dormqr_, dpotrf_, dtrtrs_);
+impl_real!(
+    f64,
+    f64::EPSILON / 2.0,
+    dgeqrf_,
+    dormqr_,
+    dpotrf_,
+    dtrtrs_,
+    dgetrf_,
+    dtrsm_,
+    dgemm_
+);
 impl_real!(
     f32,
     f32::EPSILON as f64 / 2.0,
     sgeqrf_,
     sormqr_,
     spotrf_,
-    strtrs_
+    strtrs_,
+    sgetrf_,
+    strsm_,
+    sgemm_
 );

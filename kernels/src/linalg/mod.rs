@@ -11,6 +11,8 @@ pub mod lapack;
 pub mod matmul;
 pub mod qr;
 pub mod svd;
+pub mod tiled;
+pub mod tiled_qr;
 
 pub use lapack::Real;
 
@@ -98,6 +100,70 @@ pub enum LinalgOp {
     },
     /// `inputs[0]` if the 0-d flag `inputs[2]` is 1, else `inputs[1]`.
     Select,
+    /// Lower Cholesky factor of a diagonal tile ([`tiled::potrf_tile`]).
+    TilePotrf {
+        /// The tile's index on the diagonal, for the error message.
+        tile: usize,
+    },
+    /// Triangular solve with a tile ([`tiled::tile_solve`]); the characters
+    /// are BLAS's for the column-major reading of the C-order tiles.
+    TileSolve {
+        /// `b'L'` or `b'R'`.
+        side: u8,
+        /// `b'U'` or `b'L'`.
+        uplo: u8,
+        /// `b'N'` or `b'T'`.
+        trans: u8,
+        /// `b'N'` or `b'U'` (unit diagonal).
+        diag: u8,
+    },
+    /// `C - A B` or `C - A Bᵀ` for tiles `[C, A, B]` ([`tiled::tile_update`]).
+    TileUpdate {
+        /// Multiply by `Bᵀ`.
+        trans_b: bool,
+    },
+    /// Zeros shaped like the one input.
+    ZerosLike,
+    /// One node of a tournament for an LU panel's pivot rows ([`tiled::lu_pivots`]).
+    LuPivots {
+        /// For a leaf: the global row of the tile's first row.
+        leaf_row0: Option<usize>,
+        /// The root: return the LU factors of the selected rows.
+        root: bool,
+        /// The panel (tile column), for the error message.
+        panel: usize,
+    },
+    /// Row interchanges of an LU panel applied to a tile ([`tiled::lu_swap`]).
+    LuSwap {
+        /// First row of the panel.
+        row0: usize,
+        /// First global row of each input tile.
+        starts: Vec<usize>,
+    },
+    /// The `L` or `U` factor of an LU panel's diagonal tile ([`tiled::lu_part`]).
+    LuPart {
+        /// `L` (unit lower), else `U`.
+        lower: bool,
+    },
+    /// Householder QR of a tile, or of a record's R stacked on a tile
+    /// ([`tiled_qr::tqr_factor`]).
+    TqrFactor,
+    /// `Qᵀ C` or `Q C` for a packed factorization and tiles stacked by rows
+    /// ([`tiled_qr::tqr_apply`]).
+    TqrApply {
+        /// `Qᵀ` (else `Q`).
+        trans: bool,
+    },
+    /// Rows of a tile signed by a record's R diagonal ([`tiled_qr::tqr_signed_rows`]).
+    TqrSignedRows {
+        /// Row range.
+        rows: (usize, usize),
+    },
+    /// The signs of a record's R diagonal as a `rows x k` tile ([`tiled_qr::sign_eye`]).
+    SignEye {
+        /// Rows of the tile.
+        rows: usize,
+    },
 }
 
 impl LinalgOp {
@@ -121,6 +187,17 @@ impl LinalgOp {
             LinalgOp::OrthoCheck { .. } => "ortho_check",
             LinalgOp::Fallback { op } => op.name(),
             LinalgOp::Select => "select",
+            LinalgOp::TilePotrf { .. } => "potrf",
+            LinalgOp::TileSolve { .. } => "trsm_tile",
+            LinalgOp::TileUpdate { .. } => "gemm_tile",
+            LinalgOp::ZerosLike => "zeros_like",
+            LinalgOp::LuPivots { .. } => "tournament",
+            LinalgOp::LuSwap { .. } => "laswp",
+            LinalgOp::LuPart { .. } => "lu_part",
+            LinalgOp::TqrFactor => "tqr_factor",
+            LinalgOp::TqrApply { .. } => "tqr_apply",
+            LinalgOp::TqrSignedRows { .. } => "tqr_signed_rows",
+            LinalgOp::SignEye { .. } => "sign_eye",
         }
     }
 }
@@ -183,6 +260,26 @@ fn run_typed<T: Real>(op: &LinalgOp, inputs: &[&Chunk]) -> Result<Chunk> {
                 run_typed::<T>(op, rest)
             }
         }
+        LinalgOp::TilePotrf { tile } => tiled::potrf_tile::<T>(inputs, *tile),
+        LinalgOp::TileSolve {
+            side,
+            uplo,
+            trans,
+            diag,
+        } => tiled::tile_solve::<T>(inputs, *side, *uplo, *trans, *diag),
+        LinalgOp::TileUpdate { trans_b } => tiled::tile_update::<T>(inputs, *trans_b),
+        LinalgOp::ZerosLike => tiled::zeros_like::<T>(inputs),
+        LinalgOp::LuPivots {
+            leaf_row0,
+            root,
+            panel,
+        } => tiled::lu_pivots::<T>(inputs, *leaf_row0, *root, *panel),
+        LinalgOp::LuSwap { row0, starts } => tiled::lu_swap::<T>(inputs, *row0, starts),
+        LinalgOp::LuPart { lower } => tiled::lu_part::<T>(inputs, *lower),
+        LinalgOp::TqrFactor => tiled_qr::tqr_factor::<T>(inputs),
+        LinalgOp::TqrApply { trans } => tiled_qr::tqr_apply::<T>(inputs, *trans),
+        LinalgOp::TqrSignedRows { rows } => tiled_qr::tqr_signed_rows::<T>(inputs, *rows),
+        LinalgOp::SignEye { rows } => tiled_qr::sign_eye::<T>(inputs, *rows),
         LinalgOp::Select => {
             let ins = arity("select", inputs, 3)?;
             Ok(if flag_set::<T>(ins[2])? {

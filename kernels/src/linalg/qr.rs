@@ -17,7 +17,7 @@ use crate::error::{KernelError, Result};
 use ndarray::{Array2, ArrayView2};
 
 /// Rows, columns and rank bound of a packed factorization (its chunk is `n x (m + 1)`).
-fn packed_dims<T>(p: &ArrayView2<'_, T>) -> Result<(usize, usize, usize)> {
+pub(crate) fn packed_dims<T>(p: &ArrayView2<'_, T>) -> Result<(usize, usize, usize)> {
     let m = p
         .ncols()
         .checked_sub(1)
@@ -27,7 +27,7 @@ fn packed_dims<T>(p: &ArrayView2<'_, T>) -> Result<(usize, usize, usize)> {
 }
 
 /// The `R` factor (`k x n`, upper trapezoidal) held in a packed factorization.
-fn r_of<T: Real>(p: &ArrayView2<'_, T>) -> Result<Array2<T>> {
+pub(crate) fn r_of<T: Real>(p: &ArrayView2<'_, T>) -> Result<Array2<T>> {
     let (_, n, k) = packed_dims(p)?;
     Ok(Array2::from_shape_fn((k, n), |(i, j)| {
         if j >= i {
@@ -57,6 +57,14 @@ pub fn qr_stack<T: Real>(inputs: &[&Chunk], packed: bool) -> Result<Chunk> {
     if packed {
         views = owned.iter().map(|a| a.view()).collect();
     }
+    factor_views(&views)
+}
+
+/// Householder QR of `views` stacked by rows, packed as the module describes.
+///
+/// # Errors
+/// Column counts that differ.
+pub(crate) fn factor_views<T: Real>(views: &[ArrayView2<'_, T>]) -> Result<Chunk> {
     let n = views.first().map_or(0, |v| v.ncols());
     if views.iter().any(|v| v.ncols() != n) {
         return Err(KernelError::Other(
@@ -67,7 +75,7 @@ pub fn qr_stack<T: Real>(inputs: &[&Chunk], packed: bool) -> Result<Chunk> {
     let (k, lda) = (m.min(n), m + 1);
     let mut buf = vec![T::zero(); lda * n];
     let mut row0 = 0;
-    for v in &views {
+    for v in views {
         for (i, row) in v.rows().into_iter().enumerate() {
             for (j, &x) in row.iter().enumerate() {
                 buf[j * lda + row0 + i] = x;
@@ -87,7 +95,7 @@ pub fn qr_stack<T: Real>(inputs: &[&Chunk], packed: bool) -> Result<Chunk> {
 }
 
 /// `±1` per row of `R`, making its diagonal non-negative.
-fn signs<T: Real>(p: &ArrayView2<'_, T>, k: usize) -> Vec<T> {
+pub(crate) fn signs<T: Real>(p: &ArrayView2<'_, T>, k: usize) -> Vec<T> {
     (0..k)
         .map(|i| {
             if p[[i, i]] < T::zero() {
