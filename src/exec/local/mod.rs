@@ -31,8 +31,11 @@ use std::sync::Arc;
 const QUEUE_AHEAD: usize = 4;
 
 /// Tasks projected at no more than this many bytes may be queued ahead of the
-/// threads; larger ones are dispatched only when a thread is free.
-const SMALL_TASK_BYTES: u64 = 1 << 20;
+/// threads; larger ones are dispatched only when a thread is free. Small enough that
+/// no chunk-sized task is queued ahead (their results would pile up before their
+/// consumers run, past the 4-chunks-per-thread memory target), large enough for the
+/// per-element tasks that are latency-bound.
+const SMALL_TASK_BYTES: u64 = 64 << 10;
 
 /// Runs graphs on a local rayon pool.
 ///
