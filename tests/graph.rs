@@ -96,7 +96,8 @@ fn peak_memory_is_bounded_by_chunks_in_flight() {
         assert!(m.iter().all(|v| v.is_finite()));
         let st = exec.last_stats();
         assert!(st.peak_bytes < (4 * threads * block) as u64, "{st:?}");
-        assert!(st.peak_running <= threads as u64);
+        // Small tasks may be queued ahead, up to 4 per thread in flight.
+        assert!(st.peak_running <= 4 * threads as u64, "{st:?}");
     }
 }
 

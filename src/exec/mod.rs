@@ -30,7 +30,8 @@ pub struct ExecStats {
     pub bytes_written: u64,
     /// Peak bytes of task results held at once.
     pub peak_bytes: u64,
-    /// Largest number of tasks running at once.
+    /// Largest number of tasks in flight at once: dispatched to the pool, running or
+    /// queued there (the local executor queues small tasks ahead of its threads).
     pub peak_running: u64,
 }
 

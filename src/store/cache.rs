@@ -1,18 +1,19 @@
 //! [`StoreCache`]: opened arrays shared by executor threads, chunk reads and writes,
 //! and the counters that tests and progress reports use.
 
+use super::direct::{self, RawElement};
+use super::fs::FsStore;
 use super::open::{open_array, OpenArray};
 use super::{StoreError, ZarrArrayInfo};
 use darray_kernels::{dispatch_dtype, map_chunk, Chunk, DType, Element};
 use ndarray::{ArrayD, IxDyn};
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use zarrs::array::{Array, ArrayError, ArraySubset, CodecOptions, ElementOwned};
-use zarrs::filesystem::FilesystemStore;
 
 /// Codec options for every encode and decode of this module.
 ///
@@ -43,7 +44,15 @@ pub struct StoreCache {
     bytes_read: AtomicU64,
     chunks_written: AtomicU64,
     bytes_written: AtomicU64,
+    /// Chunk buffers given back by [`recycle`](Self::recycle), reused by whole-chunk
+    /// reads; at most `pool_size`.
+    pub(super) pool: Mutex<Vec<Chunk>>,
+    pool_size: usize,
 }
+
+/// Buffers smaller than this are not pooled: malloc serves them from its heap without
+/// page faults anyway (glibc's default mmap threshold is 128 KiB to 32 MiB).
+const POOL_MIN_BYTES: usize = 1 << 20;
 
 impl std::fmt::Debug for StoreCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -56,10 +65,61 @@ impl std::fmt::Debug for StoreCache {
 }
 
 impl StoreCache {
-    /// An empty cache with all counters at zero.
+    /// An empty cache with all counters at zero, which keeps no buffers for reuse.
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty cache that keeps up to `n` chunk buffers given to
+    /// [`recycle`](Self::recycle) for reuse by later reads.
+    ///
+    /// Why: a 32 MiB chunk buffer is allocated with `mmap` and freed with `munmap`, so
+    /// each fresh one costs 8192 page faults (and the kernel zeroing every page) on
+    /// first use; the executor recycles each chunk when its last consumer has run, and
+    /// the next read of a chunk of the same size and dtype decodes into it instead.
+    /// The pooled buffers are memory the executor's budget does not count: at most
+    /// `n` chunks (the executor uses one per thread).
+    #[must_use]
+    pub fn with_buffer_pool(n: usize) -> Self {
+        Self {
+            pool_size: n,
+            ..Self::default()
+        }
+    }
+
+    /// Gives a chunk that is no longer needed to the buffer pool (dropped if the pool
+    /// is full, or the chunk is small or not numeric).
+    pub fn recycle(&self, chunk: Chunk) {
+        if self.pool_size == 0 || chunk.nbytes() < POOL_MIN_BYTES || chunk.dtype().is_none() {
+            return;
+        }
+        let mut pool = self.pool.lock();
+        if pool.len() < self.pool_size {
+            pool.push(chunk);
+        }
+    }
+
+    /// A `Vec<T>` of `n` elements for a read to overwrite: a pooled buffer of exactly
+    /// `n` elements of the same dtype if there is one (stale values), else zeros. Exact,
+    /// so a chunk never holds more memory than its size says.
+    fn buffer<T: Element>(&self, n: usize) -> Vec<T> {
+        let found = {
+            let mut pool = self.pool.lock();
+            pool.iter()
+                .position(|c| {
+                    c.dtype() == Some(T::DTYPE) && c.shape().iter().product::<usize>() == n
+                })
+                .map(|i| pool.swap_remove(i))
+        };
+        match found
+            .and_then(T::from_chunk)
+            .map(|a| a.into_raw_vec_and_offset().0)
+        {
+            Some(v) if v.len() == n && v.capacity() == n => v,
+            // Zeroed with calloc: fresh pages cost nothing to zero.
+            _ => vec![T::default(); n],
+        }
     }
 
     fn open(&self, path: &Path) -> Result<Arc<OpenArray>, StoreError> {
@@ -144,7 +204,7 @@ impl StoreCache {
             self.regions_read.fetch_add(1, Ordering::Relaxed);
             return Ok(Chunk::zeros(dtype, &shape));
         }
-        let chunk = dispatch_dtype!(dtype, T => read_typed::<T>(&a, region, &shape)?);
+        let chunk = dispatch_dtype!(dtype, T => read_typed::<T>(self, &a, region, &shape)?);
         let cells: u64 = region
             .iter()
             .zip(&info.chunk_shape)
@@ -167,7 +227,9 @@ impl StoreCache {
     /// not stored (its file is removed), as zarr-python does by default.
     ///
     /// Each chunk must be written by one caller at a time: writes to different chunks
-    /// may run in parallel.
+    /// may run in parallel. The chunk's file is written without an `fsync`: it is
+    /// durable once [`commit_staging`](super::commit_staging) has synced the staging
+    /// directory it was written into.
     ///
     /// # Errors
     /// Errors of [`open_info`](super::open_info); [`StoreError::InvalidChunkIndices`];
@@ -275,9 +337,11 @@ fn to_usize(n: u64) -> Option<usize> {
     usize::try_from(n).ok()
 }
 
-/// Reads `region` (in bounds, non-empty) as an `ArrayD<T>`: zarrs decodes into a
-/// `Vec<T>` that becomes the array's buffer without another copy.
-fn read_typed<T: Element + ElementOwned>(
+/// Reads `region` (in bounds, non-empty) as an `ArrayD<T>`. A whole stored chunk in a
+/// layout `direct.rs` handles is decoded straight into the result's buffer; anything
+/// else is decoded by zarrs into a `Vec<T>` that becomes the array's buffer.
+fn read_typed<T: Element + ElementOwned + RawElement>(
+    cache: &StoreCache,
     a: &OpenArray,
     region: &[Range<u64>],
     shape: &[usize],
@@ -291,6 +355,14 @@ fn read_typed<T: Element + ElementOwned>(
         .zip(chunk_shape)
         .map(|(r, &c)| (r.start % c == 0 && r.end - r.start == c).then_some(r.start / c))
         .collect();
+    if let (Some(indices), Some(codec)) = (&whole_chunk, a.direct) {
+        let mut values = cache.buffer::<T>(shape.iter().product());
+        if let Some(bytes) = T::bytes_mut(&mut values) {
+            if direct::read_chunk(a, codec, indices, bytes)? {
+                return into_chunk(values, shape, region, path);
+            }
+        }
+    }
     let values: Vec<T> = if let Some(indices) = whole_chunk {
         a.array
             .retrieve_chunk_opt::<Vec<T>>(&indices, &options)
@@ -305,11 +377,20 @@ fn read_typed<T: Element + ElementOwned>(
             Err(e) => return Err(blame_chunk(a, region, e)),
         }
     };
+    into_chunk(values, shape, region, path)
+}
+
+fn into_chunk<T: Element>(
+    values: Vec<T>,
+    shape: &[usize],
+    region: &[Range<u64>],
+    path: &Path,
+) -> Result<Chunk, StoreError> {
     let len = values.len();
     ArrayD::from_shape_vec(IxDyn(shape), values)
         .map(T::into_chunk)
         .map_err(|_| StoreError::Region {
-            path: path.clone(),
+            path: path.to_path_buf(),
             region: region.to_vec(),
             reason: format!("zarrs returned {len} elements for a region of shape {shape:?}"),
         })
@@ -364,7 +445,7 @@ fn chunk_error(path: &Path, indices: &[u64], err: ArrayError) -> StoreError {
 /// A full chunk goes straight to the encoder (no copy if `data` is C-contiguous); an
 /// edge chunk goes through zarrs' subset write, which pads it with the fill value.
 fn write_typed<T: Element + zarrs::array::Element>(
-    array: &Array<FilesystemStore>,
+    array: &Array<FsStore>,
     indices: &[u64],
     bounded: &[Range<u64>],
     full: bool,

@@ -3,6 +3,7 @@
 //! chunk there, and [`commit_staging`] renames it into place (or [`abort_staging`]
 //! removes it). A failed write never leaves a half-written array at the destination.
 
+use super::fs::{sync_dir, sync_tree};
 use super::StoreError;
 use darray_kernels::DType;
 use serde::{Deserialize, Serialize};
@@ -136,7 +137,12 @@ pub fn create_staging(
     Ok(staging)
 }
 
-/// Moves the finished staging directory to `path`.
+/// Makes the finished staging directory durable and moves it to `path`.
+///
+/// Chunk writes do not sync (see [`StoreCache::write_chunk`](super::StoreCache::write_chunk)):
+/// this syncs every file and directory of the staging tree once, before the rename, so
+/// the array is complete on disk before it becomes visible at `path`, then syncs the
+/// parent directory so the rename itself is durable.
 ///
 /// An existing array at `path` is replaced only if `overwrite`: it is first renamed
 /// aside, the staging directory renamed into place, and the old array then removed, so
@@ -145,13 +151,22 @@ pub fn create_staging(
 /// # Errors
 /// [`StoreError::NotFound`] if `staging` does not exist; [`StoreError::Exists`] if
 /// `path` exists and `overwrite` is false, or it is not a Zarr array, group or empty
-/// directory; [`StoreError::Io`] if a rename fails (the old array is then restored).
+/// directory; [`StoreError::Io`] if a sync fails before the rename (nothing is moved),
+/// if a rename fails (the old array is then restored), or if syncing the parent
+/// directory after the rename fails (the new array is then in place, but its rename
+/// may not survive a crash).
 pub fn commit_staging(staging: &Path, path: &Path, overwrite: bool) -> Result<(), StoreError> {
     if !staging.is_dir() {
         return Err(StoreError::NotFound {
             path: staging.to_path_buf(),
         });
     }
+    let sync_error = |(path, source)| StoreError::Io {
+        path,
+        op: "sync",
+        source,
+    };
+    sync_tree(staging).map_err(sync_error)?;
     let rename = |from: &Path, to: &Path| {
         std::fs::rename(from, to).map_err(|source| StoreError::Io {
             path: from.to_path_buf(),
@@ -159,10 +174,11 @@ pub fn commit_staging(staging: &Path, path: &Path, overwrite: bool) -> Result<()
             source,
         })
     };
-    if !check_destination(path, overwrite)? {
-        return rename(staging, path);
-    }
     let (parent, name) = split_path(path)?;
+    if !check_destination(path, overwrite)? {
+        rename(staging, path)?;
+        return sync_dir(&parent).map_err(sync_error);
+    }
     let old = parent.join(format!(".{name}.darray-old-{}", unique_suffix()));
     rename(path, &old)?;
     if let Err(e) = rename(staging, path) {
@@ -172,7 +188,7 @@ pub fn commit_staging(staging: &Path, path: &Path, overwrite: bool) -> Result<()
     }
     // The commit has happened; a leftover hidden `.darray-old-` directory is harmless.
     let _ = std::fs::remove_dir_all(&old);
-    Ok(())
+    sync_dir(&parent).map_err(sync_error)
 }
 
 /// Removes a staging directory made by [`create_staging`] and everything in it.

@@ -20,7 +20,9 @@
 
 mod cache;
 mod create;
+mod direct;
 mod error;
+mod fs;
 mod open;
 
 pub use cache::StoreCache;

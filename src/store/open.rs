@@ -1,6 +1,8 @@
 //! Opening an array: [`open_info`] and the checks that turn zarrs metadata into a
 //! [`ZarrArrayInfo`] darray can plan with.
 
+use super::direct::{direct_codec, DirectCodec};
+use super::fs::FsStore;
 use super::StoreError;
 use darray_kernels::DType;
 use serde::{Deserialize, Serialize};
@@ -47,8 +49,10 @@ impl ZarrArrayInfo {
 
 /// An opened array and its checked description.
 pub(super) struct OpenArray {
-    pub(super) array: Array<FilesystemStore>,
+    pub(super) array: Array<FsStore>,
     pub(super) info: ZarrArrayInfo,
+    /// Set when whole chunks can be decoded without zarrs (see `direct.rs`).
+    pub(super) direct: Option<DirectCodec>,
 }
 
 /// Opens the array at `path` (a directory holding `zarr.json` for v3 or `.zarray` for
@@ -95,7 +99,7 @@ pub(super) fn open_array(path: &Path) -> Result<OpenArray, StoreError> {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
-    let array = Array::open(Arc::new(store), "/").map_err(|e| match e {
+    let array = Array::open(Arc::new(FsStore::new(store)), "/").map_err(|e| match e {
         ArrayCreateError::MissingMetadata => {
             not_an_array("it holds neither zarr.json (v3) nor .zarray (v2)")
         }
@@ -109,7 +113,12 @@ pub(super) fn open_array(path: &Path) -> Result<OpenArray, StoreError> {
         },
     })?;
     let info = describe(path, &array)?;
-    Ok(OpenArray { array, info })
+    let direct = direct_codec(&array, info.dtype == DType::Bool);
+    Ok(OpenArray {
+        array,
+        info,
+        direct,
+    })
 }
 
 /// True if `zarr_json` is a v3 group document (cheap peek, errors mean "no").
@@ -120,7 +129,7 @@ fn is_v3_group(zarr_json: &Path) -> bool {
         .is_some_and(|v| v.get("node_type").and_then(|t| t.as_str()) == Some("group"))
 }
 
-fn describe(path: &Path, array: &Array<FilesystemStore>) -> Result<ZarrArrayInfo, StoreError> {
+fn describe(path: &Path, array: &Array<FsStore>) -> Result<ZarrArrayInfo, StoreError> {
     let dtype = dtype_of(array.data_type()).ok_or_else(|| StoreError::UnsupportedDType {
         path: path.to_path_buf(),
         found: array.data_type().to_string(),

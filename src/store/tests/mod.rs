@@ -9,6 +9,7 @@
 // bad input.
 #![allow(clippy::single_range_in_vec_init, clippy::reversed_empty_ranges)]
 
+mod direct;
 mod errors;
 mod read;
 mod write;

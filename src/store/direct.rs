@@ -1,0 +1,156 @@
+//! Decoding one whole stored chunk straight into the result's buffer, for the layouts
+//! darray writes by default: an unsharded chunk of little-endian elements, stored raw
+//! or as zstd frames (v2 or v3).
+//!
+//! Why not zarrs: its `retrieve_chunk` reads the file into a fresh buffer, zstd
+//! decompresses into a second fresh buffer, and `Vec<T>` output copies that into a
+//! third. Its `*_into` variants save none of this for a compressed chunk (the codec
+//! chain still decompresses into a temporary, then copies into the view). For a
+//! 32 MiB chunk those are three fresh allocations, each served by `mmap` and paid
+//! for in page faults, and one extra copy. Here the file is read into a per-thread
+//! buffer that is reused across chunks, and zstd decompresses straight into the
+//! output. Everything else (sharding, other codecs, big-endian or transposed data,
+//! edge chunks, missing chunks) goes through zarrs, which stays the reference: the
+//! store tests read every layout both ways against zarr-python.
+
+use super::fs::FsStore;
+use super::open::OpenArray;
+use super::StoreError;
+use std::cell::RefCell;
+use std::io::Read;
+use zarrs::array::codec::api::CodecMetadataOptions;
+use zarrs::array::codec::{BytesCodec, ZstdCodec};
+use zarrs::array::Array;
+use zarrs::plugin::ZarrVersion;
+
+/// How a stored chunk's file maps to its elements when darray decodes it itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum DirectCodec {
+    /// The file is the chunk's elements, little-endian, in C order.
+    Raw,
+    /// The file is zstd frames of the chunk's elements, little-endian, in C order.
+    Zstd,
+}
+
+/// The direct codec of `array`, if its chunks can be decoded without zarrs: no
+/// storage transformers, no array-to-array codec (transpose, ...), the `bytes` codec
+/// in little-endian order on a little-endian target, then nothing or one `zstd`.
+/// `bool` arrays are left to zarrs, which checks every byte is 0 or 1.
+pub(super) fn direct_codec(array: &Array<FsStore>, is_bool: bool) -> Option<DirectCodec> {
+    if is_bool || cfg!(target_endian = "big") {
+        return None;
+    }
+    if !array.storage_transformers().create_metadatas().is_empty() {
+        return None;
+    }
+    let codecs = array.codecs();
+    if !codecs.array_to_array_codecs().is_empty() {
+        return None;
+    }
+    let bytes = codecs.array_to_bytes_codec();
+    bytes.as_any().downcast_ref::<BytesCodec>()?;
+    let config = bytes.configuration(ZarrVersion::V3, &CodecMetadataOptions::default());
+    let endian = config.as_ref().and_then(|c| c.get("endian"));
+    if !matches!(endian.and_then(|e| e.as_str()), None | Some("little")) {
+        return None;
+    }
+    match codecs.bytes_to_bytes_codecs() {
+        [] => Some(DirectCodec::Raw),
+        [only] if only.as_any().downcast_ref::<ZstdCodec>().is_some() => Some(DirectCodec::Zstd),
+        _ => None,
+    }
+}
+
+thread_local! {
+    /// The encoded bytes of the last chunk this thread read. It keeps the capacity of
+    /// the largest encoded chunk read on this thread (reused, so no fresh pages per
+    /// chunk); it is freed when the thread ends (executor pools end with the executor).
+    static ENCODED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Decodes the stored chunk at `indices` of `a` into `out` (the chunk's elements as
+/// bytes, exactly the chunk's size). Returns `Ok(false)`, with `out` untouched, if the
+/// chunk is not stored (the caller reads it as the fill value).
+///
+/// # Errors
+/// [`StoreError::Io`] if the file cannot be read; [`StoreError::Chunk`] if it does not
+/// decode to exactly `out.len()` bytes.
+pub(super) fn read_chunk(
+    a: &OpenArray,
+    codec: DirectCodec,
+    indices: &[u64],
+    out: &mut [u8],
+) -> Result<bool, StoreError> {
+    let file_path = a.array.storage().key_to_fspath(&a.array.chunk_key(indices));
+    let io = |op: &'static str| {
+        let file_path = file_path.clone();
+        move |source| StoreError::Io {
+            path: file_path,
+            op,
+            source,
+        }
+    };
+    let mut file = match std::fs::File::open(&file_path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(io("open")(e)),
+    };
+    let bad = |reason: String| StoreError::Chunk {
+        path: a.info.path.clone(),
+        chunk: indices.to_vec(),
+        reason,
+    };
+    match codec {
+        DirectCodec::Raw => {
+            let len = file.metadata().map_err(io("stat"))?.len();
+            if len != out.len() as u64 {
+                return Err(bad(format!(
+                    "the stored chunk has {len} bytes, expected {}",
+                    out.len()
+                )));
+            }
+            file.read_exact(out).map_err(io("read"))?;
+        }
+        DirectCodec::Zstd => ENCODED.with_borrow_mut(|encoded| {
+            encoded.clear();
+            file.read_to_end(encoded).map_err(io("read"))?;
+            decompress(encoded, out).map_err(bad)
+        })?,
+    }
+    Ok(true)
+}
+
+/// Decompresses the zstd frames `encoded` into `out`, which they must fill exactly.
+fn decompress(encoded: &[u8], out: &mut [u8]) -> Result<(), String> {
+    match zstd::bulk::decompress_to_buffer(encoded, out) {
+        Ok(n) if n == out.len() => Ok(()),
+        Ok(n) => Err(format!(
+            "zstd decompressed to {n} bytes, expected {}",
+            out.len()
+        )),
+        Err(e) => Err(format!("zstd: {e}")),
+    }
+}
+
+/// Element types whose buffer may be filled with raw little-endian bytes.
+pub(super) trait RawElement: Sized {
+    /// `values` as bytes, or `None` for a type with invalid bit patterns (`bool`).
+    fn bytes_mut(values: &mut [Self]) -> Option<&mut [u8]>;
+}
+
+macro_rules! raw_element {
+    ($($t:ty),*) => {$(
+        impl RawElement for $t {
+            fn bytes_mut(values: &mut [Self]) -> Option<&mut [u8]> {
+                Some(bytemuck::cast_slice_mut(values))
+            }
+        }
+    )*};
+}
+raw_element!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
+
+impl RawElement for bool {
+    fn bytes_mut(_: &mut [Self]) -> Option<&mut [u8]> {
+        None
+    }
+}
