@@ -16,28 +16,6 @@ use ndarray::{Array1, Array2, ArrayD, Ix2};
 use ndarray_linalg::{Cholesky, Inverse, Solve, QR, UPLO};
 use proptest::prelude::*;
 
-/// Deterministic standard normals from a seed (splitmix64 + Box-Muller).
-fn normals(seed: u64, n: usize) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
-    let mut next = || {
-        s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = s;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    };
-    (0..n)
-        .map(|_| {
-            let (u, v) = (next().max(1e-300), next());
-            (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
-        })
-        .collect()
-}
-
-fn random(seed: u64, m: usize, n: usize) -> Array2<f64> {
-    Array2::from_shape_vec((m, n), normals(seed, m * n)).unwrap()
-}
-
 /// A symmetric positive-definite matrix `B Bᵀ + n I`.
 fn spd(seed: u64, n: usize) -> Array2<f64> {
     let b = random(seed, n, n);

@@ -707,22 +707,7 @@ impl Scheduler {
         };
         let ti = task as usize;
         if j.tasks[ti].state != State::Processing(w) {
-            // Ran twice (a steal raced the start, or a recompute): keep the replica.
-            if j.tasks[ti].state == State::Memory && !j.tasks[ti].holders.contains(&w) {
-                j.tasks[ti].holders.push(w);
-                if let Some(wk) = self.workers.get_mut(&w) {
-                    wk.held += nbytes;
-                }
-            } else {
-                self.send_worker(
-                    w,
-                    &ToWorker::Release {
-                        job,
-                        tasks: vec![task],
-                    },
-                    None,
-                );
-            }
+            // Callers check `current` first; nothing to do for anything else.
             return;
         }
         j.tasks_run += 1;

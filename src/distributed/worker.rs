@@ -86,6 +86,20 @@ impl Shared {
         }
     }
 
+    /// Keeps a task's result and reports it done (with the inputs fetched for it).
+    fn hold(&self, job: JobId, task: u32, attempt: u32, chunk: Chunk, fetched: Vec<u32>) {
+        let nbytes = chunk.nbytes() as u64;
+        self.data.lock().insert((job, task), Arc::new(chunk));
+        let done = FromWorker::Done {
+            job,
+            task,
+            attempt,
+            nbytes,
+            fetched,
+        };
+        self.send(&done, None);
+    }
+
     fn generation(&self) -> u64 {
         self.generation.load(std::sync::atomic::Ordering::SeqCst)
     }
@@ -250,19 +264,8 @@ async fn session(
                 shared.notify.notify_one();
             }
             ToWorker::Literal { job, task, attempt } => {
-                let chunk = Arc::new(read_chunk(&mut r, &config.limits).await?);
-                let nbytes = chunk.nbytes() as u64;
-                shared.data.lock().insert((job, task), chunk);
-                shared.send(
-                    &FromWorker::Done {
-                        job,
-                        task,
-                        attempt,
-                        nbytes,
-                        fetched: Vec::new(),
-                    },
-                    None,
-                );
+                let chunk = read_chunk(&mut r, &config.limits).await?;
+                shared.hold(job, task, attempt, chunk, Vec::new());
             }
             ToWorker::Steal { job, task, attempt } => {
                 let stolen = {
@@ -388,20 +391,7 @@ async fn run_one(shared: &Arc<Shared>, q: Queued) {
         Err(e) => Err(format!("task did not complete: {e}")),
     };
     match out {
-        Ok(c) => {
-            let nbytes = c.nbytes() as u64;
-            shared.data.lock().insert((job, task), Arc::new(c));
-            shared.send(
-                &FromWorker::Done {
-                    job,
-                    task,
-                    attempt,
-                    nbytes,
-                    fetched,
-                },
-                None,
-            );
-        }
+        Ok(c) => shared.hold(job, task, attempt, c, fetched),
         Err(message) => shared.send(
             &FromWorker::Failed {
                 job,
