@@ -19,7 +19,7 @@ use super::proto::{
     Outgoing, ToClient, ToWorker, WireTask,
 };
 use super::wire::{Limits, WireError};
-use crate::graph::{ChunkKey, Graph, Op, Task};
+use crate::graph::{ChunkKey, Graph, Op};
 use darray_kernels::Chunk;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -163,7 +163,6 @@ struct JTask {
     inputs: Vec<u32>,
     dependents: Vec<u32>,
     mem_bytes: u64,
-    out_bytes: u64,
     state: State,
     waiting: u32,
     refs: u32,
@@ -179,6 +178,8 @@ struct JTask {
 
 struct Job {
     client: u64,
+    /// The client's number for it.
+    cjob: JobId,
     tasks: Vec<JTask>,
     /// Output task -> positions in the client's output list.
     outputs: BTreeMap<u32, Vec<u32>>,
@@ -358,6 +359,7 @@ impl Scheduler {
                             id,
                             Job {
                                 client: c,
+                                cjob: job,
                                 tasks: Vec::new(),
                                 outputs: BTreeMap::new(),
                                 undelivered: 0,
@@ -398,7 +400,6 @@ impl Scheduler {
                         inputs: t.inputs,
                         dependents: Vec::new(),
                         mem_bytes: t.mem_bytes,
-                        out_bytes: t.out_bytes,
                         state: State::Waiting,
                         waiting: 0,
                         refs: 0,
@@ -473,27 +474,12 @@ impl Scheduler {
         }
         j.undelivered = j.outputs.len();
         // The local executor's priorities: depth-first, memory-friendly.
-        let graph = Graph {
-            tasks: j
-                .tasks
-                .iter()
-                .map(|t| Task {
-                    key: t.key.clone(),
-                    op: Op::Full {
-                        value: darray_kernels::Scalar::of(0.0f64),
-                        dtype: darray_kernels::DType::F64,
-                        shape: Vec::new(),
-                    },
-                    inputs: t.inputs.iter().map(|&i| crate::graph::TaskId(i)).collect(),
-                    mem_bytes: t.mem_bytes,
-                    out_bytes: t.out_bytes,
-                })
-                .collect(),
-            outputs: outputs.iter().map(|&o| crate::graph::TaskId(o)).collect(),
-            names,
-        };
-        j.prio = crate::exec::priorities(&graph);
-        j.names = graph.names;
+        let outs: Vec<usize> = outputs.iter().map(|&o| o as usize).collect();
+        let tasks = &j.tasks;
+        j.prio = crate::exec::priorities_of(tasks.len(), &outs, |t, k| {
+            tasks[t].inputs.get(k).map(|&i| i as usize)
+        });
+        j.names = names;
         for i in 0..j.tasks.len() {
             if j.tasks[i].waiting == 0 {
                 j.tasks[i].state = State::Ready;
@@ -526,10 +512,7 @@ impl Scheduler {
     }
 
     fn client_job(&self, id: JobId) -> JobId {
-        self.job_ids
-            .iter()
-            .find(|(_, &v)| v == id)
-            .map_or(0, |((_, j), _)| *j)
+        self.jobs.get(&id).map_or(0, |j| j.cjob)
     }
 
     fn fail(&mut self, id: JobId, failure: Failure) {
@@ -947,19 +930,6 @@ impl Scheduler {
                 .collect();
             for t in held {
                 self.lose_holder(job, t, w);
-            }
-            // Inputs of re-queued tasks may have been lost with the worker.
-            if let Some(j) = self.jobs.get_mut(&job) {
-                for ti in 0..j.tasks.len() {
-                    if j.tasks[ti].state == State::Waiting && j.submitted {
-                        let ins = j.tasks[ti].inputs.clone();
-                        for i in ins {
-                            if j.tasks[i as usize].state == State::Released {
-                                recompute(j, i);
-                            }
-                        }
-                    }
-                }
             }
         }
     }

@@ -6,7 +6,7 @@
 mod local;
 pub(crate) mod run;
 
-pub(crate) use local::order::priorities;
+pub(crate) use local::order::priorities_of;
 pub(crate) use local::panic_message;
 pub use local::{default_memory_budget, LocalExecutor};
 
