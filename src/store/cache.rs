@@ -2,7 +2,6 @@
 //! and the counters that tests and progress reports use.
 
 use super::direct::{self, RawElement};
-use super::fs::FsStore;
 use super::open::{open_array, OpenArray};
 use super::{StoreError, ZarrArrayInfo};
 use darray_kernels::{dispatch_dtype, map_chunk, Chunk, DType, Element};
@@ -13,7 +12,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use zarrs::array::{Array, ArrayError, ArraySubset, CodecOptions, ElementOwned};
+use zarrs::array::{ArrayError, ArraySubset, CodecOptions, ElementOwned};
 
 /// Codec options for every encode and decode of this module.
 ///
@@ -290,8 +289,7 @@ impl StoreCache {
         let full = expected == info.chunk_shape;
         map_chunk!(
             data,
-            arr => write_typed(&a.array, chunk_indices, &bounded, full, arr)
-                .map_err(|e| chunk_error(path, chunk_indices, e)),
+            arr => write_typed(&a, chunk_indices, &bounded, full, arr),
             // Not reached: data.dtype() is Some, checked above.
             _ => Err(StoreError::NotData { path: path.to_path_buf(), chunk: chunk_indices.to_vec() })
         )?;
@@ -444,17 +442,27 @@ fn chunk_error(path: &Path, indices: &[u64], err: ArrayError) -> StoreError {
 /// Stores `data` (the chunk clipped to the array, `bounded` in array coordinates).
 /// A full chunk goes straight to the encoder (no copy if `data` is C-contiguous); an
 /// edge chunk goes through zarrs' subset write, which pads it with the fill value.
-fn write_typed<T: Element + zarrs::array::Element>(
-    array: &Array<FsStore>,
+/// Writes one chunk: a whole chunk in standard layout in a layout `direct.rs`
+/// handles is encoded into a reused buffer and written directly; anything else
+/// goes through zarrs.
+fn write_typed<T: Element + zarrs::array::Element + RawElement>(
+    a: &OpenArray,
     indices: &[u64],
     bounded: &[Range<u64>],
     full: bool,
     data: &ArrayD<T>,
-) -> Result<(), ArrayError> {
+) -> Result<(), StoreError> {
+    if let (true, Some(codec), Some(bytes)) =
+        (full, a.direct, data.as_slice().and_then(|s| T::bytes(s)))
+    {
+        return direct::write_chunk(a, codec, indices, bytes);
+    }
+    let array = &a.array;
     let options = codec_options();
     if full {
         array.store_chunk_opt(indices, data, &options)
     } else {
         array.store_array_subset_opt(&ArraySubset::new_with_ranges(bounded), data, &options)
     }
+    .map_err(|e| chunk_error(&a.info.path, indices, e))
 }

@@ -1,6 +1,6 @@
-//! Decoding one whole stored chunk straight into the result's buffer, for the layouts
-//! darray writes by default: an unsharded chunk of little-endian elements, stored raw
-//! or as zstd frames (v2 or v3).
+//! Decoding one whole stored chunk straight into the result's buffer, and encoding one
+//! from the array's buffer, for the layouts darray writes by default: an unsharded
+//! chunk of little-endian elements, stored raw or as zstd frames (v2 or v3).
 //!
 //! Why not zarrs: its `retrieve_chunk` reads the file into a fresh buffer, zstd
 //! decompresses into a second fresh buffer, and `Vec<T>` output copies that into a
@@ -28,8 +28,14 @@ use zarrs::plugin::ZarrVersion;
 pub(super) enum DirectCodec {
     /// The file is the chunk's elements, little-endian, in C order.
     Raw,
-    /// The file is zstd frames of the chunk's elements, little-endian, in C order.
-    Zstd,
+    /// The file is zstd frames of the chunk's elements, little-endian, in C order,
+    /// written at `level`, with a content checksum if `checksum`.
+    Zstd {
+        /// The compression level of the array's zstd codec.
+        level: i32,
+        /// Whether written frames carry a content checksum.
+        checksum: bool,
+    },
 }
 
 /// The direct codec of `array`, if its chunks can be decoded without zarrs: no
@@ -56,7 +62,13 @@ pub(super) fn direct_codec(array: &Array<FsStore>, is_bool: bool) -> Option<Dire
     }
     match codecs.bytes_to_bytes_codecs() {
         [] => Some(DirectCodec::Raw),
-        [only] if only.as_any().downcast_ref::<ZstdCodec>().is_some() => Some(DirectCodec::Zstd),
+        [only] if only.as_any().downcast_ref::<ZstdCodec>().is_some() => {
+            let config = only.configuration(ZarrVersion::V3, &CodecMetadataOptions::default())?;
+            let level = i32::try_from(config.get("level")?.as_i64()?).ok()?;
+            let checksum =
+                config.get("checksum").and_then(serde_json::Value::as_bool) == Some(true);
+            Some(DirectCodec::Zstd { level, checksum })
+        }
         _ => None,
     }
 }
@@ -111,7 +123,7 @@ pub(super) fn read_chunk(
             }
             file.read_exact(out).map_err(io("read"))?;
         }
-        DirectCodec::Zstd => ENCODED.with_borrow_mut(|encoded| {
+        DirectCodec::Zstd { .. } => ENCODED.with_borrow_mut(|encoded| {
             encoded.clear();
             file.read_to_end(encoded).map_err(io("read"))?;
             decompress(encoded, out).map_err(bad)
@@ -136,6 +148,8 @@ fn decompress(encoded: &[u8], out: &mut [u8]) -> Result<(), String> {
 pub(super) trait RawElement: Sized {
     /// `values` as bytes, or `None` for a type with invalid bit patterns (`bool`).
     fn bytes_mut(values: &mut [Self]) -> Option<&mut [u8]>;
+    /// `values` as bytes, or `None` for `bool` (left to zarrs).
+    fn bytes(values: &[Self]) -> Option<&[u8]>;
 }
 
 macro_rules! raw_element {
@@ -143,6 +157,9 @@ macro_rules! raw_element {
         impl RawElement for $t {
             fn bytes_mut(values: &mut [Self]) -> Option<&mut [u8]> {
                 Some(bytemuck::cast_slice_mut(values))
+            }
+            fn bytes(values: &[Self]) -> Option<&[u8]> {
+                Some(bytemuck::cast_slice(values))
             }
         }
     )*};
@@ -152,5 +169,72 @@ raw_element!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
 impl RawElement for bool {
     fn bytes_mut(_: &mut [Self]) -> Option<&mut [u8]> {
         None
+    }
+    fn bytes(_: &[Self]) -> Option<&[u8]> {
+        None
+    }
+}
+
+/// A zstd compressor and the level it was made for.
+type LevelCompressor = (i32, zstd::bulk::Compressor<'static>);
+
+thread_local! {
+    /// The compressed bytes of the last chunk this thread wrote, and its compressor
+    /// with the level it was made for: both reused, as `ENCODED` is for reads.
+    static COMPRESSED: RefCell<(Vec<u8>, Option<LevelCompressor>)> =
+        const { RefCell::new((Vec::new(), None)) };
+}
+
+/// Encodes one whole chunk (`bytes`: its elements, little-endian, C order) the way
+/// `codec` stores it and writes it under the chunk's key, as zarrs' `store_chunk`
+/// would: a chunk that is entirely the fill value is erased instead of written.
+/// The compressed frames carry their content size, as zarrs' do not need but
+/// zarr-python's readers accept either way.
+///
+/// # Errors
+/// [`StoreError::Chunk`] if compression fails; [`StoreError::Io`] if the file cannot
+/// be written or a stale one erased.
+pub(super) fn write_chunk(
+    a: &OpenArray,
+    codec: DirectCodec,
+    indices: &[u64],
+    bytes: &[u8],
+) -> Result<(), StoreError> {
+    let store = a.array.storage();
+    let key = a.array.chunk_key(indices);
+    let file_path = store.key_to_fspath(&key);
+    let io = |op: &'static str| {
+        let file_path = file_path.clone();
+        move |source| StoreError::Io {
+            path: file_path,
+            op,
+            source,
+        }
+    };
+    let fill = a.array.fill_value().as_ne_bytes();
+    if !fill.is_empty() && bytes.chunks_exact(fill.len()).all(|e| e == fill) {
+        return match std::fs::remove_file(&file_path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io("erase")(e)),
+            _ => Ok(()),
+        };
+    }
+    match codec {
+        DirectCodec::Raw => store.set_bytes(&key, bytes).map_err(io("write")),
+        DirectCodec::Zstd { level, checksum } => COMPRESSED.with_borrow_mut(|(out, cached)| {
+            let bad = |e: std::io::Error| StoreError::Chunk {
+                path: a.info.path.clone(),
+                chunk: indices.to_vec(),
+                reason: format!("zstd: {e}"),
+            };
+            if cached.as_ref().map(|(l, _)| *l) != Some(level) {
+                *cached = Some((level, zstd::bulk::Compressor::new(level).map_err(bad)?));
+            }
+            let (_, compressor) = cached.as_mut().expect("set above");
+            compressor.include_checksum(checksum).map_err(bad)?;
+            out.clear();
+            out.reserve(zstd::zstd_safe::compress_bound(bytes.len()));
+            compressor.compress_to_buffer(bytes, out).map_err(bad)?;
+            store.set_bytes(&key, out).map_err(io("write"))
+        }),
     }
 }

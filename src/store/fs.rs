@@ -40,6 +40,32 @@ impl FsStore {
     pub(super) fn key_to_fspath(&self, key: &StoreKey) -> std::path::PathBuf {
         self.inner.key_to_fspath(key)
     }
+
+    /// Writes `value` as the whole value of `key`, atomically: into a temporary
+    /// file unique to this write, then renamed over the key's file. No `fsync`
+    /// (see [`sync_tree`]).
+    pub(super) fn set_bytes(&self, key: &StoreKey, value: &[u8]) -> std::io::Result<()> {
+        let path = self.inner.key_to_fspath(key);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        // Write under a name unique to this write, then rename over the key: a task
+        // killed mid-write leaves at most a stale temporary file (removed by
+        // `sync_tree` at commit), never a torn chunk, and never blocks a retry.
+        let tmp = temp_name(&path);
+        let written = std::fs::File::create(&tmp)
+            .and_then(|mut file| {
+                file.write_all(value)?;
+                start_writeback(&file);
+                Ok(())
+            })
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        Ok(())
+    }
 }
 
 impl ReadableStorageTraits for FsStore {
@@ -62,13 +88,7 @@ impl ReadableStorageTraits for FsStore {
 
 impl WritableStorageTraits for FsStore {
     fn set(&self, key: &StoreKey, value: Bytes) -> Result<(), StorageError> {
-        let path = self.inner.key_to_fspath(key);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        let mut file = std::fs::File::create(&path)?;
-        file.write_all(&value)?;
-        Ok(())
+        Ok(self.set_bytes(key, &value)?)
     }
 
     fn set_partial_many(
@@ -110,9 +130,44 @@ impl ListableStorageTraits for FsStore {
     }
 }
 
+/// Starts writing `file`'s dirty pages to disk without waiting for it (Linux's
+/// `sync_file_range` with `SYNC_FILE_RANGE_WRITE`), so that the one `fsync` of the
+/// commit finds the data mostly on disk already instead of flushing the whole
+/// array at the end. Only a hint: errors are ignored (the commit's sync reports
+/// them), and elsewhere it does nothing.
+fn start_writeback(file: &std::fs::File) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a valid open descriptor; offset 0 with length 0 means the whole
+        // file; the call only schedules writeback and touches no memory of ours.
+        unsafe {
+            libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = file;
+}
+
+/// Marks the temporary file of a chunk write in progress (see [`FsStore::set`]).
+pub(super) const TMP_MARK: &str = ".darray-tmp-";
+
+/// `path` with a suffix unique to this process and write:
+/// `{file}.darray-tmp-{pid}-{n}`.
+fn temp_name(path: &Path) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!("{TMP_MARK}{}-{n}", std::process::id()));
+    path.with_file_name(name)
+}
+
 /// Syncs every file and directory under `dir` (and `dir` itself) to disk, so that a
 /// rename of `dir` afterwards publishes complete, durable contents. Directories are
 /// synced after their entries, so each directory's entry list is durable too.
+/// Temporary files of chunk writes that never finished (their task was killed) are
+/// removed instead.
 ///
 /// # Errors
 /// The first I/O error, with the path it happened on.
@@ -123,6 +178,8 @@ pub(super) fn sync_tree(dir: &Path) -> Result<(), (std::path::PathBuf, std::io::
         let kind = entry.file_type().map_err(|e| (path.clone(), e))?;
         if kind.is_dir() {
             sync_tree(&path)?;
+        } else if kind.is_file() && entry.file_name().to_string_lossy().contains(TMP_MARK) {
+            std::fs::remove_file(&path).map_err(|e| (path.clone(), e))?;
         } else if kind.is_file() {
             std::fs::File::open(&path)
                 .and_then(|f| f.sync_all())

@@ -335,3 +335,61 @@ fn commit_with_overwrite_replaces_an_array_atomically() {
         .collect();
     assert_eq!(names, ["a.zarr"], "no staging or old copies left behind");
 }
+
+/// Every file under `dir`, relative, sorted.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn chunk_writes_replace_files_atomically_and_commit_drops_stale_temporaries() {
+    let dir = tmp();
+    let path = dir.path().join("a.zarr");
+    let cache = StoreCache::new();
+    let staging = create_staging(&path, &[4], &[4], DType::I64, &WriteOptions::default()).unwrap();
+    let c = |v: i64| Chunk::I64(ArrayD::from_elem(IxDyn(&[4]), v));
+    cache.write_chunk(&staging, &[0], &c(1)).unwrap();
+    let chunk_file = files_under(&staging)
+        .into_iter()
+        .find(|f| f != "zarr.json")
+        .expect("a chunk file");
+    let chunk_path = staging.join(&chunk_file);
+    let first = std::fs::read(&chunk_path).unwrap();
+
+    // A killed attempt left a torn temporary next to the chunk: it must not block
+    // the retry, and must not survive the commit.
+    let stale = format!("{}.darray-tmp-4294967295-7", chunk_path.display());
+    std::fs::write(&stale, &first[..first.len() / 2]).unwrap();
+
+    // A reader holding the old file keeps seeing all of it: the rewrite replaced the
+    // file (rename), it did not truncate and rewrite it in place.
+    let mut held = std::fs::File::open(&chunk_path).unwrap();
+    cache.write_chunk(&staging, &[0], &c(2)).unwrap();
+    let mut old = Vec::new();
+    std::io::Read::read_to_end(&mut held, &mut old).unwrap();
+    assert_eq!(old, first, "the old chunk file was modified in place");
+
+    commit_staging(&staging, &path, false).unwrap();
+    let left = files_under(&path);
+    assert!(
+        left.iter().all(|f| !f.contains(".darray-tmp-")),
+        "temporaries left after commit: {left:?}"
+    );
+    let got = StoreCache::new()
+        .read_region(&path, &[0..4], DType::I64)
+        .unwrap();
+    assert_eq!(got, c(2));
+}
