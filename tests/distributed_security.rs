@@ -539,6 +539,8 @@ struct Hosts {
     tag: String,
     names: Vec<String>,
     children: Vec<Child>,
+    /// Each child's stderr lines, as they come.
+    logs: Vec<Arc<Mutex<Vec<String>>>>,
 }
 
 impl Hosts {
@@ -551,6 +553,7 @@ impl Hosts {
         c.args(["netns", "exec", &self.ns(host)])
             .args(cmd)
             .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
             .env_remove("DARRAY_SECRET")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -558,8 +561,41 @@ impl Hosts {
         for (k, v) in env {
             c.env(k, v);
         }
-        self.children.push(c.spawn().expect("ip netns exec"));
+        let mut child = c.spawn().expect("ip netns exec");
+        let err = child.stderr.take().expect("piped stderr");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let l2 = log.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for l in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+                l2.lock().unwrap().push(l);
+            }
+        });
+        self.children.push(child);
+        self.logs.push(log);
         self.children.len() - 1
+    }
+
+    /// Waits for a line containing `needle` in child `i`'s stderr.
+    fn wait_line(&self, i: usize, needle: &str, timeout: Duration) -> Result<(), String> {
+        let end = Instant::now() + timeout;
+        while Instant::now() < end {
+            if self.logs[i].lock().unwrap().iter().any(|l| l.contains(needle)) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err(format!("no {needle:?} within {timeout:?}\n{}", self.dump()))
+    }
+
+    /// Every child's stderr so far, for a failure message.
+    fn dump(&self) -> String {
+        self.logs
+            .iter()
+            .enumerate()
+            .map(|(i, l)| format!("--- process {i}:\n{}", l.lock().unwrap().join("\n")))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
@@ -608,6 +644,7 @@ fn make_hosts() -> Result<Hosts, String> {
         tag: tag.clone(),
         names: Vec::new(),
         children: Vec::new(),
+        logs: Vec::new(),
     };
     for x in ["s", "a", "b", "c"] {
         let n = h.ns(x);
@@ -631,30 +668,6 @@ fn make_hosts() -> Result<Hosts, String> {
         ip(&["-n", &ns, "link", "set", "lo", "up"])?;
     }
     Ok(h)
-}
-
-/// Waits for a line containing `needle` on a child's stderr.
-fn wait_line(child: &mut Child, needle: &str, timeout: Duration) -> Result<(), String> {
-    let err = child.stderr.take().ok_or("no stderr")?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for l in std::io::BufReader::new(err).lines().map_while(Result::ok) {
-            if tx.send(l).is_err() {
-                break;
-            }
-        }
-    });
-    let end = Instant::now() + timeout;
-    let mut seen = Vec::new();
-    while let Some(left) = end.checked_duration_since(Instant::now()) {
-        match rx.recv_timeout(left) {
-            Ok(l) if l.contains(needle) => return Ok(()),
-            Ok(l) => seen.push(l),
-            Err(_) => break,
-        }
-    }
-    Err(format!("no {needle:?} within {timeout:?}; saw {seen:?}"))
 }
 
 /// A scheduler and two workers on three hosts (network namespaces joined by
@@ -682,13 +695,18 @@ fn scheduler_and_workers_on_separate_hosts() {
         &[bin, "scheduler", "--listen", sched, "--secret-file", secret.to_str().unwrap()],
         &[],
     );
-    wait_line(&mut hosts.children[s], "scheduler listening", Duration::from_secs(30)).unwrap();
+    hosts
+        .wait_line(s, "scheduler listening", Duration::from_secs(30))
+        .unwrap();
     for w in ["a", "b"] {
-        hosts.spawn(
+        let i = hosts.spawn(
             w,
             &[bin, "worker", "--scheduler", sched, "--nthreads", "1", "--name", w],
             &[("DARRAY_SECRET_FILE", &secret)],
         );
+        hosts
+            .wait_line(i, "worker registered", Duration::from_secs(30))
+            .unwrap();
     }
     let exe = std::env::current_exe().unwrap();
     let cl = hosts.spawn(
@@ -716,9 +734,7 @@ fn scheduler_and_workers_on_separate_hosts() {
     };
     let mut said = String::new();
     let _ = hosts.children[cl].stdout.take().unwrap().read_to_string(&mut said);
-    let mut err = String::new();
-    let _ = hosts.children[cl].stderr.take().unwrap().read_to_string(&mut err);
-    assert!(status.success(), "client failed: {said}\n{err}");
+    assert!(status.success(), "client failed: {said}\n{}", hosts.dump());
     assert!(said.contains("netns client: (2, 2)"), "{said}");
     let bytes = std::fs::read(&out).unwrap();
     let got: Vec<f64> = bytes
