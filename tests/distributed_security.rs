@@ -4,9 +4,9 @@
 //! connections; where a `LocalCluster` listens; and a scheduler and workers on
 //! separate hosts (Linux network namespaces).
 
-mod common;
 #[path = "common/cluster.rs"]
 mod cluster;
+mod common;
 
 use cluster::*;
 use common::assert_bits_eq;
@@ -201,8 +201,12 @@ fn record_honest_session(port: Port, addr: SocketAddr, secret: &Secret) -> Vec<u
         let mut s = auth::connect(proxy, secret, &limits).await.unwrap();
         match port {
             Port::Scheduler => {
-                write_msg(&mut s, &Hello::Client, None, &limits).await.unwrap();
-                write_msg(&mut s, &FromClient::Info, None, &limits).await.unwrap();
+                write_msg(&mut s, &Hello::Client, None, &limits)
+                    .await
+                    .unwrap();
+                write_msg(&mut s, &FromClient::Info, None, &limits)
+                    .await
+                    .unwrap();
                 let reply: ToClient = read_msg(&mut s, &limits).await.unwrap();
                 assert!(matches!(reply, ToClient::Info { .. }));
             }
@@ -274,7 +278,10 @@ fn attack(port: Port, addr: SocketAddr, secret: &Secret) -> usize {
         };
         s.write_all(&hs_frame(&hello)).unwrap();
         let (msgs, other) = until_closed(&mut s, PROMPT);
-        assert!(!other, "{what}: {want}: a reply that is not a handshake message");
+        assert!(
+            !other,
+            "{what}: {want}: a reply that is not a handshake message"
+        );
         let ok = match (&msgs[..], want) {
             ([Hs::Reject(Reject::Version { supported })], "version") => {
                 *supported == PROTOCOL_VERSION
@@ -295,7 +302,10 @@ fn attack(port: Port, addr: SocketAddr, secret: &Secret) -> usize {
     let (msgs, other) = until_closed(&mut s, PROMPT);
     assert!(!other, "{what}: replay got past the handshake");
     assert!(
-        matches!(&msgs[..], [Hs::Challenge { .. }] | [Hs::Challenge { .. }, Hs::Reject(Reject::Auth)]),
+        matches!(
+            &msgs[..],
+            [Hs::Challenge { .. }] | [Hs::Challenge { .. }, Hs::Reject(Reject::Auth)]
+        ),
         "{what}: replay: {msgs:?}"
     );
     n += 1;
@@ -314,7 +324,10 @@ fn attack(port: Port, addr: SocketAddr, secret: &Secret) -> usize {
     };
     s.write_all(&hs_frame(&Hs::Response { tag })).unwrap();
     let (msgs, other) = until_closed(&mut s, PROMPT);
-    assert!(!other && matches!(&msgs[..], [Hs::Reject(Reject::Auth)]), "{what}: reflected tag: {msgs:?}");
+    assert!(
+        !other && matches!(&msgs[..], [Hs::Reject(Reject::Auth)]),
+        "{what}: reflected tag: {msgs:?}"
+    );
     let mut s = connect(addr);
     s.write_all(&hs_frame(&Hs::Hello {
         magic: MAGIC,
@@ -329,7 +342,10 @@ fn attack(port: Port, addr: SocketAddr, secret: &Secret) -> usize {
         s.write_all(&hs_frame(&Hs::Response { tag: t })).unwrap();
     }
     let (msgs, other) = until_closed(&mut s, PROMPT);
-    assert!(!other && matches!(&msgs[..], [Hs::Reject(Reject::Auth)]), "{what}: reflected nonce: {msgs:?}");
+    assert!(
+        !other && matches!(&msgs[..], [Hs::Reject(Reject::Auth)]),
+        "{what}: reflected nonce: {msgs:?}"
+    );
     n += 2;
 
     // The honest handshake cut at every byte offset, then the sender's half closed.
@@ -339,7 +355,10 @@ fn attack(port: Port, addr: SocketAddr, secret: &Secret) -> usize {
         s.shutdown(Shutdown::Write).unwrap();
         let (msgs, other) = until_closed(&mut s, PROMPT);
         assert!(!other, "{what}: cut at {cut}: past the handshake");
-        assert!(msgs.iter().all(|m| matches!(m, Hs::Challenge { .. })), "{what}: cut at {cut}: {msgs:?}");
+        assert!(
+            msgs.iter().all(|m| matches!(m, Hs::Challenge { .. })),
+            "{what}: cut at {cut}: {msgs:?}"
+        );
         n += 1;
     }
 
@@ -366,7 +385,10 @@ fn attack(port: Port, addr: SocketAddr, secret: &Secret) -> usize {
         let mut s = connect(addr);
         s.write_all(&hdr).unwrap();
         let (msgs, other) = until_closed(&mut s, PROMPT);
-        assert!(!other && msgs.is_empty(), "{what}: header {hdr:?}: {msgs:?}");
+        assert!(
+            !other && msgs.is_empty(),
+            "{what}: header {hdr:?}: {msgs:?}"
+        );
         n += 1;
     }
 
@@ -376,7 +398,9 @@ fn attack(port: Port, addr: SocketAddr, secret: &Secret) -> usize {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut s = auth::connect(addr, secret, &limits).await.unwrap();
         if port == Port::Scheduler {
-            write_msg(&mut s, &Hello::Client, None, &limits).await.unwrap();
+            write_msg(&mut s, &Hello::Client, None, &limits)
+                .await
+                .unwrap();
         }
         let mut hdr = vec![0u8];
         hdr.extend_from_slice(&(1u64 << 40).to_le_bytes());
@@ -462,17 +486,24 @@ fn thousand_silent_connections_do_not_keep_a_worker_out() {
         .unwrap();
     let client = c.client().unwrap();
     let addr: SocketAddr = c.scheduler_addr().parse().unwrap();
-    let silent: Vec<TcpStream> = (0..SILENT).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    let silent: Vec<TcpStream> = (0..SILENT)
+        .map(|_| TcpStream::connect(addr).unwrap())
+        .collect();
     let t = Instant::now();
     c.add_worker().unwrap();
     let deadline = Limits::default().handshake_timeout + Duration::from_secs(1);
     client.wait_for_workers(1, deadline).unwrap();
     let took = t.elapsed();
-    eprintln!("{SILENT} silent connections; the worker registered after {took:?} (limit {deadline:?})");
+    eprintln!(
+        "{SILENT} silent connections; the worker registered after {took:?} (limit {deadline:?})"
+    );
     assert!(took <= deadline);
     let x = DArray::<f64>::random_uniform(4, &[100, 100], 0.0, 1.0, [25, 25]).unwrap();
     let s = x.sum().unwrap();
-    assert_bits_eq(&s.compute_with(&local()).unwrap(), &s.compute_with(&client).unwrap());
+    assert_bits_eq(
+        &s.compute_with(&local()).unwrap(),
+        &s.compute_with(&client).unwrap(),
+    );
     drop(silent);
 }
 
@@ -485,7 +516,10 @@ fn local_cluster_listens_on_loopback_only() {
     let workers = worker_pids(&c);
     assert_eq!(workers.len(), 2, "worker processes {workers:?}");
     let mine = listening(std::process::id());
-    assert!(mine.contains(&sched), "scheduler {sched} not among {mine:?}");
+    assert!(
+        mine.contains(&sched),
+        "scheduler {sched} not among {mine:?}"
+    );
     let mut all = mine;
     for &w in &workers {
         let l = listening(w);
@@ -493,7 +527,10 @@ fn local_cluster_listens_on_loopback_only() {
         all.extend(l);
     }
     for a in &all {
-        assert!(a.ip().to_canonical().is_loopback(), "{a} is not loopback (all: {all:?})");
+        assert!(
+            a.ip().to_canonical().is_loopback(),
+            "{a} is not loopback (all: {all:?})"
+        );
     }
     eprintln!("listening sockets: {all:?}");
 }
@@ -580,7 +617,12 @@ impl Hosts {
     fn wait_line(&self, i: usize, needle: &str, timeout: Duration) -> Result<(), String> {
         let end = Instant::now() + timeout;
         while Instant::now() < end {
-            if self.logs[i].lock().unwrap().iter().any(|l| l.contains(needle)) {
+            if self.logs[i]
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains(needle))
+            {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -663,7 +705,15 @@ fn make_hosts() -> Result<Hosts, String> {
         ip(&["link", "set", &p, "netns", &s])?;
         ip(&["-n", &s, "link", "set", &p, "master", "br0"])?;
         ip(&["-n", &s, "link", "set", &p, "up"])?;
-        ip(&["-n", &ns, "addr", "add", &format!("192.0.2.{}/24", i + 2), "dev", &v])?;
+        ip(&[
+            "-n",
+            &ns,
+            "addr",
+            "add",
+            &format!("192.0.2.{}/24", i + 2),
+            "dev",
+            &v,
+        ])?;
         ip(&["-n", &ns, "link", "set", &v, "up"])?;
         ip(&["-n", &ns, "link", "set", "lo", "up"])?;
     }
@@ -692,7 +742,14 @@ fn scheduler_and_workers_on_separate_hosts() {
     let sched = "192.0.2.1:8786";
     let s = hosts.spawn(
         "s",
-        &[bin, "scheduler", "--listen", sched, "--secret-file", secret.to_str().unwrap()],
+        &[
+            bin,
+            "scheduler",
+            "--listen",
+            sched,
+            "--secret-file",
+            secret.to_str().unwrap(),
+        ],
         &[],
     );
     hosts
@@ -701,7 +758,16 @@ fn scheduler_and_workers_on_separate_hosts() {
     for w in ["a", "b"] {
         let i = hosts.spawn(
             w,
-            &[bin, "worker", "--scheduler", sched, "--nthreads", "1", "--name", w],
+            &[
+                bin,
+                "worker",
+                "--scheduler",
+                sched,
+                "--nthreads",
+                "1",
+                "--name",
+                w,
+            ],
             &[("DARRAY_SECRET_FILE", &secret)],
         );
         hosts
@@ -729,11 +795,18 @@ fn scheduler_and_workers_on_separate_hosts() {
         if let Some(st) = hosts.children[cl].try_wait().unwrap() {
             break st;
         }
-        assert!(start.elapsed() < Duration::from_secs(180), "client did not finish");
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "client did not finish"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut said = String::new();
-    let _ = hosts.children[cl].stdout.take().unwrap().read_to_string(&mut said);
+    let _ = hosts.children[cl]
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut said);
     assert!(status.success(), "client failed: {said}\n{}", hosts.dump());
     assert!(said.contains("netns client: (2, 2)"), "{said}");
     let bytes = std::fs::read(&out).unwrap();
@@ -744,5 +817,9 @@ fn scheduler_and_workers_on_separate_hosts() {
     let want = netns_graph().compute_with(&local()).unwrap();
     let got = ndarray::ArrayD::from_shape_vec(want.shape(), got).unwrap();
     assert_bits_eq(&want, &got);
-    eprintln!("multi-host: {} values over 3 namespaces in {:?}", want.len(), start.elapsed());
+    eprintln!(
+        "multi-host: {} values over 3 namespaces in {:?}",
+        want.len(),
+        start.elapsed()
+    );
 }

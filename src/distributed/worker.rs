@@ -181,7 +181,9 @@ pub async fn run(config: WorkerConfig, secret: Arc<Secret>) -> Result<(), WireEr
             // A scheduler at its handshake cap (silent or slow connections
             // holding the slots) drops us at once: try again, as after a loss.
             Err(e) if first && dropped_in_handshake(&e) => {
-                tracing::warn!("scheduler dropped the connection during the handshake: {e}; retrying");
+                tracing::warn!(
+                    "scheduler dropped the connection during the handshake: {e}; retrying"
+                );
             }
             Err(e) if first => return Err(e),
             Err(e) => tracing::warn!("scheduler connection lost: {e}"),

@@ -27,7 +27,11 @@ fn affine(ins: &[ndarray::ArrayViewD<'_, f64>]) -> ndarray::ArrayD<f64> {
 /// read from outside the worker process.
 fn tick(ins: &[ndarray::ArrayViewD<'_, f64>]) -> ndarray::ArrayD<f64> {
     if let Some(p) = TICKS.get() {
-        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).create(true).open(p) {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(p)
+        {
             let _ = f.write_all(b".");
         }
     }
@@ -48,10 +52,16 @@ pub fn register_test_kernels() {
 /// runs only [`WORKER_ENTRY`]; everything after `--` is for it. `ticks` names the
 /// file the `tick` kernel counts into.
 pub fn worker_args(ticks: Option<&Path>) -> Vec<String> {
-    let mut a: Vec<String> = ["--exact", WORKER_ENTRY, "--nocapture", "--test-threads=1", "--"]
-        .into_iter()
-        .map(String::from)
-        .collect();
+    let mut a: Vec<String> = [
+        "--exact",
+        WORKER_ENTRY,
+        "--nocapture",
+        "--test-threads=1",
+        "--",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
     if let Some(t) = ticks {
         a.push("--ticks".into());
         a.push(t.display().to_string());
@@ -128,6 +138,7 @@ impl LoggedWorker {
         .env("DARRAY_SECRET_FILE", cluster.secret_file())
         .env_remove("DARRAY_SECRET")
         .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -220,7 +231,10 @@ impl Bits for bool {
 /// Bitwise equality of two arrays, naming `what` on failure.
 pub fn assert_same<T: Bits>(what: &str, want: &ndarray::ArrayD<T>, got: &ndarray::ArrayD<T>) {
     assert_eq!(want.shape(), got.shape(), "{what}: shapes differ");
-    let same = want.iter().zip(got.iter()).all(|(a, b)| a.bits() == b.bits());
+    let same = want
+        .iter()
+        .zip(got.iter())
+        .all(|(a, b)| a.bits() == b.bits());
     assert!(same, "{what}: results differ\nwant {want:?}\ngot {got:?}");
 }
 
