@@ -228,12 +228,12 @@ fn worker_killed_half_way_through_ten_thousand_tasks() {
 /// worker sees the transfer break, the scheduler recomputes what was lost, and
 /// the result is the local one, bit for bit. Peer sends are throttled
 /// (`DARRAY_TEST_PEER_SEND_BYTES_PER_SEC`) so that each 512 KiB chunk takes
-/// about half a second on the wire; the sender is killed right after it logs
+/// about a second on the wire; the sender is killed right after it logs
 /// that its first bytes are out.
 #[test]
 fn worker_killed_while_sending_a_chunk_to_a_peer() {
     let c = LocalCluster::builder(0).build().unwrap();
-    let throttle = [("DARRAY_TEST_PEER_SEND_BYTES_PER_SEC", "1000000".to_string())];
+    let throttle = [("DARRAY_TEST_PEER_SEND_BYTES_PER_SEC", "500000".to_string())];
     let mut workers: Vec<LoggedWorker> = (0..3)
         .map(|i| LoggedWorker::start(&c, &format!("w{i}"), &throttle))
         .collect();
@@ -246,7 +246,7 @@ fn worker_killed_while_sending_a_chunk_to_a_peer() {
 
     // Every block of the product needs a row and a column of 512 KiB blocks,
     // most of them held by other workers.
-    let x = DArray::<f64>::random_normal(21, &[768, 768], 0.0, 1.0, [256, 256]).unwrap();
+    let x = DArray::<f64>::random_normal(21, &[512, 512], 0.0, 1.0, [256, 256]).unwrap();
     let p = linalg::matmul(&x, &x).unwrap().sum_axis(0).unwrap();
     let want = p.compute_with(&local()).unwrap();
 
