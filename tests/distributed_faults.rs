@@ -301,3 +301,65 @@ fn worker_killed_while_sending_a_chunk_to_a_peer() {
         &q.compute_with(&client).unwrap(),
     );
 }
+
+/// A `darray scheduler` whose log pipe is closed (its reader gone, as with
+/// `darray scheduler | head`) keeps its workers and computes: a failed log
+/// write is not a failed connection.
+#[test]
+fn scheduler_with_a_closed_log_pipe_keeps_its_workers() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let secret_path = dir.path().join("secret");
+    let secret = darray::distributed::auth::Secret::generate();
+    secret.write_file(&secret_path).unwrap();
+    // A free port (the log line names the address asked for, not the one bound).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let bin = env!("CARGO_BIN_EXE_darray");
+    let mut sched = Command::new(bin)
+        .args(["scheduler", "--listen", &addr, "--secret-file"])
+        .arg(&secret_path)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(sched.stderr.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.contains("scheduler listening"), "{first}");
+    drop(lines); // the log pipe's only reader
+    let mut worker = Command::new(bin)
+        .args(["worker", "--scheduler", &addr, "--listen", "127.0.0.1:0"])
+        .env("DARRAY_SECRET_FILE", &secret_path)
+        .env_remove("DARRAY_SECRET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let res = (|| {
+        let client = darray::distributed::Client::connect_with(
+            &addr,
+            &secret,
+            darray::distributed::wire::Limits::default(),
+        )?;
+        client.wait_for_workers(1, Duration::from_secs(30))?;
+        let x = DArray::<f64>::random_normal(5, &[300, 200], 0.0, 1.0, [60, 50])?;
+        let m = x.cos().mean_axis(0)?;
+        let got = m.compute_with(&client)?;
+        assert_bits_eq(&m.compute_with(&local())?, &got);
+        assert_eq!(client.info()?.0, 1);
+        Ok::<_, darray::Error>(())
+    })();
+    for c in [&mut worker, &mut sched] {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    res.unwrap();
+}

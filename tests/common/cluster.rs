@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 /// Name of the test function through which the test binary serves as a worker.
 pub const WORKER_ENTRY: &str = "cluster_worker_process";
@@ -92,6 +91,7 @@ pub fn serve_as_worker_if_asked() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .log_internal_errors(false)
         .try_init();
     register_test_kernels();
     let argv = std::iter::once("darray".to_string()).chain(rest.iter().cloned());
@@ -115,7 +115,7 @@ pub fn test_cluster(n: usize, nthreads: usize, ticks: Option<&Path>) -> LocalClu
 pub struct LoggedWorker {
     pub child: Child,
     pub lines: mpsc::Receiver<String>,
-    /// Every line seen so far (filled by [`LoggedWorker::drain`] and the waits).
+    /// Every line seen so far (filled by [`LoggedWorker::drain`]).
     pub seen: Vec<String>,
 }
 
@@ -168,27 +168,6 @@ impl LoggedWorker {
         while let Ok(l) = self.lines.try_recv() {
             self.seen.push(l);
         }
-    }
-
-    /// Waits up to `timeout` for a line containing `needle`; returns it.
-    pub fn wait_for(&mut self, needle: &str, timeout: Duration) -> Option<String> {
-        let end = Instant::now() + timeout;
-        if let Some(l) = self.seen.iter().find(|l| l.contains(needle)) {
-            return Some(l.clone());
-        }
-        while let Some(left) = end.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(l) => {
-                    let hit = l.contains(needle);
-                    self.seen.push(l.clone());
-                    if hit {
-                        return Some(l);
-                    }
-                }
-                Err(_) => return None,
-            }
-        }
-        None
     }
 
     /// SIGKILL, as a crash.
