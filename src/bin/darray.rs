@@ -7,6 +7,10 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Its fallback report of a failed write is an eprintln!, which panics
+        // when stderr is gone (a closed log pipe): a scheduler would drop every
+        // connection whose task logs. Logging is best effort.
+        .log_internal_errors(false)
         .init();
     if let Err(e) = darray::distributed::run_from_args(std::env::args_os()) {
         eprintln!("darray: {e}");

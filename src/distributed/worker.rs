@@ -7,6 +7,12 @@
 //! bit-identical wherever they run. User kernels (`map_blocks`) run here when
 //! this process registered them: a user's own binary can act as a worker
 //! ([`run_from_args`](super::run_from_args)).
+//!
+//! Testing aid: `DARRAY_TEST_PEER_SEND_BYTES_PER_SEC=N`, read once, makes the
+//! peer server send chunk frames at about `N` bytes per second and log
+//! `peer send throttled` once the first bytes are out, so a test can kill a
+//! worker in the middle of a worker-to-worker transfer. Unset (the default),
+//! sends are not touched.
 
 use super::auth::{self, Secret};
 use super::proto::{
@@ -172,6 +178,13 @@ pub async fn run(config: WorkerConfig, secret: Arc<Secret>) -> Result<(), WireEr
         let res = session(&config, &secret, &shared, listen_addr).await;
         shared.reset();
         match res {
+            // A scheduler at its handshake cap (silent or slow connections
+            // holding the slots) drops us at once: try again, as after a loss.
+            Err(e) if first && dropped_in_handshake(&e) => {
+                tracing::warn!(
+                    "scheduler dropped the connection during the handshake: {e}; retrying"
+                );
+            }
             Err(e) if first => return Err(e),
             Err(e) => tracing::warn!("scheduler connection lost: {e}"),
             Ok(()) => tracing::warn!("scheduler closed the connection"),
@@ -198,6 +211,20 @@ pub async fn run(config: WorkerConfig, secret: Arc<Secret>) -> Result<(), WireEr
                 _ => wait = (wait * 2).min(Duration::from_secs(2)),
             }
         }
+    }
+}
+
+/// Whether `e` is a connection the scheduler accepted and then closed before
+/// the handshake finished (not a refused connection, a wrong secret or version).
+fn dropped_in_handshake(e: &WireError) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+    match e {
+        WireError::Closed | WireError::Timeout => true,
+        WireError::Io(io) => matches!(
+            io.kind(),
+            UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe
+        ),
+        _ => false,
     }
 }
 
@@ -316,10 +343,53 @@ async fn serve_peer(stream: TcpStream, shared: &Shared) -> Result<(), WireError>
                 let reply = PeerReply {
                     present: c.is_some(),
                 };
-                write_msg(&mut w, &reply, c.as_deref(), &shared.limits).await?;
+                match (c.as_deref(), peer_send_throttle()) {
+                    (Some(c), Some(rate)) => {
+                        write_msg(&mut w, &reply, None, &shared.limits).await?;
+                        send_throttled(&mut w, c, rate, (job, task)).await?;
+                    }
+                    _ => write_msg(&mut w, &reply, c.as_deref(), &shared.limits).await?,
+                }
             }
         }
     }
+}
+
+/// Bytes per second from `DARRAY_TEST_PEER_SEND_BYTES_PER_SEC` (a testing aid,
+/// see the module docs), read once.
+fn peer_send_throttle() -> Option<usize> {
+    static RATE: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+    *RATE.get_or_init(|| {
+        std::env::var("DARRAY_TEST_PEER_SEND_BYTES_PER_SEC")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&n: &usize| n > 0)
+    })
+}
+
+/// Writes `c` as one chunk frame in pieces, a tenth of `rate` bytes every
+/// 100 ms; logs once the first piece is out, so the transfer is under way.
+async fn send_throttled<W: tokio::io::AsyncWrite + Unpin>(
+    w: &mut W,
+    c: &Chunk,
+    rate: usize,
+    (job, task): Key,
+) -> Result<(), WireError> {
+    use tokio::io::AsyncWriteExt;
+    let mut frame = Vec::new();
+    let payload = super::wire::encode_chunk(c)?;
+    super::wire::write_frame(&mut frame, super::wire::FrameKind::Chunk, &payload).await?;
+    for (i, piece) in frame.chunks((rate / 10).max(1)).enumerate() {
+        if i > 0 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        w.write_all(piece).await?;
+        w.flush().await?;
+        if i == 0 {
+            tracing::info!(job, task, bytes = frame.len(), "peer send throttled");
+        }
+    }
+    Ok(())
 }
 
 /// One task slot: takes queued tasks, gathers inputs, runs them.
