@@ -58,7 +58,12 @@ fn tls_cluster_matches_local_bitwise() {
     let local = LocalExecutor::with_threads(2).unwrap();
     // Reductions merge partials across both workers, so chunks also travel
     // between workers over their TLS peer ports.
-    for e in [y.sum_axis(0).unwrap(), y.mean_axis(1).unwrap(), y.std(1.0).unwrap(), y] {
+    for e in [
+        y.sum_axis(0).unwrap(),
+        y.mean_axis(1).unwrap(),
+        y.std(1.0).unwrap(),
+        y,
+    ] {
         let want = e.compute_with(&local).unwrap();
         let got = e.compute_with(&client).unwrap();
         assert_eq!(got.shape(), want.shape());
@@ -300,10 +305,12 @@ async fn tls_terminating_relay(
     }
     let roots = Arc::new(roots);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier =
-        rustls::server::WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
-            .build()
-            .unwrap();
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        roots.clone(),
+        provider.clone(),
+    )
+    .build()
+    .unwrap();
     let server = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .unwrap()
@@ -361,8 +368,13 @@ async fn a_relay_terminating_tls_cannot_pass_the_handshake() {
             .await
             .expect("an honest TLS connection authenticates");
         assert!(s.is_tls());
-        write_frame(&mut s, FrameKind::Control, b"ping").await.unwrap();
-        assert_eq!(read_frame(&mut s, &limits, true).await.unwrap().payload, b"ping");
+        write_frame(&mut s, FrameKind::Control, b"ping")
+            .await
+            .unwrap();
+        assert_eq!(
+            read_frame(&mut s, &limits, true).await.unwrap().payload,
+            b"ping"
+        );
     }
 
     // Through the man in the middle: both TLS sessions are valid (every certificate

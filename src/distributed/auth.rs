@@ -82,7 +82,9 @@ enum Hs {
 /// ends up in our logs as free text.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum Reject {
-    Version { supported: u32 },
+    Version {
+        supported: u32,
+    },
     Auth,
     Protocol,
     /// A plaintext hello reached a listener that requires TLS.

@@ -5,6 +5,7 @@
 use super::auth::{self, Secret};
 use super::proto::{read_chunk, read_msg, write_msg, Failure, FromClient, Hello, ToClient};
 use super::scheduler::batches;
+use super::tls::{ReadHalf, TlsConfig, WriteHalf};
 use super::wire::{self, FrameKind, Limits, WireError};
 use crate::error::{Error, Result};
 use crate::exec::{ExecStats, Executor};
@@ -15,7 +16,6 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use super::tls::{ReadHalf, TlsConfig, WriteHalf};
 
 /// A connection to a scheduler.
 ///

@@ -236,7 +236,11 @@ impl LocalCluster {
         let mut tls_args = Vec::new();
         if let Some(tls) = &self.tls {
             let f = tls.files();
-            for (flag, path) in [("--tls-cert", &f.cert), ("--tls-key", &f.key), ("--tls-ca", &f.ca)] {
+            for (flag, path) in [
+                ("--tls-cert", &f.cert),
+                ("--tls-key", &f.key),
+                ("--tls-ca", &f.ca),
+            ] {
                 tls_args.push(std::ffi::OsString::from(flag));
                 tls_args.push(path.as_os_str().to_owned());
             }

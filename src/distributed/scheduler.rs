@@ -18,13 +18,13 @@ use super::proto::{
     out, read_chunk, read_msg, writer, Failure, FromClient, FromWorker, Hello, InputLoc, JobId,
     Outgoing, ToClient, ToWorker, WireTask,
 };
+use super::tls::{Stream, TlsConfig};
 use super::wire::{Limits, WireError};
 use crate::graph::{ChunkKey, Graph, Op};
 use darray_kernels::Chunk;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use super::tls::{Stream, TlsConfig};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 

@@ -13,6 +13,7 @@ use super::proto::{
     out, read_chunk, read_msg, write_msg, writer, FromWorker, Hello, InputLoc, JobId, Outgoing,
     PeerReply, PeerRequest, ToWorker,
 };
+use super::tls::{Stream, TlsConfig};
 use super::wire::{Limits, WireError};
 use crate::exec::run::{run_op, RunContext};
 use crate::graph::Op;
@@ -24,7 +25,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use super::tls::{Stream, TlsConfig};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Notify};
 
@@ -440,8 +440,13 @@ async fn fetch(shared: &Shared, job: JobId, inp: &InputLoc) -> Option<Arc<Chunk>
         let mut guard = conn.lock().await;
         for _attempt in 0..2 {
             if guard.is_none() {
-                match auth::connect_with(addr, &shared.secret, shared.tls.as_deref(), &shared.limits)
-                    .await
+                match auth::connect_with(
+                    addr,
+                    &shared.secret,
+                    shared.tls.as_deref(),
+                    &shared.limits,
+                )
+                .await
                 {
                     Ok(s) => {
                         let _ = s.set_nodelay(true);

@@ -110,12 +110,18 @@ where
     F: Fn(TcpStream, SocketAddr, Admission) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    serve_with(listener, secret, None, limits, move |stream, peer, admission| {
-        let plain = stream
-            .into_plain()
-            .expect("a listener without TLS config admits only plain streams");
-        on_conn(plain, peer, admission)
-    })
+    serve_with(
+        listener,
+        secret,
+        None,
+        limits,
+        move |stream, peer, admission| {
+            let plain = stream
+                .into_plain()
+                .expect("a listener without TLS config admits only plain streams");
+            on_conn(plain, peer, admission)
+        },
+    )
     .await;
 }
 
@@ -211,15 +217,13 @@ async fn accept(
         (Some(_), false) => {
             refuse(stream, Reject::TlsRequired).await;
             return Err(WireError::Tls(
-                "a plaintext peer on this TLS listener: TLS is configured on this side only"
-                    .into(),
+                "a plaintext peer on this TLS listener: TLS is configured on this side only".into(),
             ));
         }
         (None, true) => {
             refuse(stream, Reject::TlsUnexpected).await;
             return Err(WireError::Tls(
-                "a TLS peer on this plaintext listener: TLS is configured on its side only"
-                    .into(),
+                "a TLS peer on this plaintext listener: TLS is configured on its side only".into(),
             ));
         }
     };

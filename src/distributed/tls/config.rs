@@ -90,9 +90,9 @@ impl TlsConfig {
         let key = read_key(&files.key)?;
         let mut roots = RootCertStore::empty();
         for ca in read_certs(&files.ca, "CA")? {
-            roots.add(ca).map_err(|e| {
-                WireError::Tls(format!("CA file {}: {e}", files.ca.display()))
-            })?;
+            roots
+                .add(ca)
+                .map_err(|e| WireError::Tls(format!("CA file {}: {e}", files.ca.display())))?;
         }
         let roots = Arc::new(roots);
         let tls = |what: &str, e: rustls::Error| {

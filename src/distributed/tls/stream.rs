@@ -98,8 +98,14 @@ impl Stream {
         let out = [0u8; 32];
         let exported = match self {
             Stream::Plain(_) => return Ok(None),
-            Stream::Client(s) => s.get_ref().1.export_keying_material(out, EXPORTER_LABEL, None),
-            Stream::Server(s) => s.get_ref().1.export_keying_material(out, EXPORTER_LABEL, None),
+            Stream::Client(s) => s
+                .get_ref()
+                .1
+                .export_keying_material(out, EXPORTER_LABEL, None),
+            Stream::Server(s) => s
+                .get_ref()
+                .1
+                .export_keying_material(out, EXPORTER_LABEL, None),
         };
         exported
             .map(Some)
@@ -166,10 +172,17 @@ impl AsyncRead for Stream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+        let r = match self.get_mut() {
+            Stream::Plain(s) => return Pin::new(s).poll_read(cx, buf),
             Stream::Client(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Server(s) => Pin::new(s).poll_read(cx, buf),
+        };
+        // A peer that closes TCP without TLS close_notify (a dropped or killed
+        // process) reads as end of stream, as on plain TCP. Truncation is still
+        // caught: frames are length-prefixed, so an end inside a frame is an error.
+        match r {
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => Poll::Ready(Ok(())),
+            other => other,
         }
     }
 }
