@@ -20,14 +20,20 @@
 //! rejects the peer says why in a `Reject` (version or authentication, nothing else)
 //! before closing.
 //!
-//! What this does not give: secrecy or integrity after the handshake. Frames are
-//! plain TCP, so someone on the path can read them and, in principle, splice into an
-//! authenticated connection. Use it on a trusted network or inside a tunnel.
+//! Over TLS ([`TlsConfig`](super::tls::TlsConfig)) both tags also cover a value both
+//! ends export from their TLS session (`export_keying_material`, label
+//! [`EXPORTER_LABEL`]), so the proof is bound to that one session: a man in the
+//! middle who terminates TLS to each side separately holds two sessions with two
+//! different values, and relaying the handshake between them fails.
+//!
+//! What the plaintext path does not give: secrecy or integrity after the handshake.
+//! Frames are plain TCP, so someone on the path can read them and, in principle,
+//! splice into an authenticated connection. Use TLS, a trusted network or a tunnel.
 
 mod listen;
 mod secret;
 
-pub use listen::{check_listen, connect, serve, Admission, Gate};
+pub use listen::{check_listen, connect, connect_with, serve, serve_with, Admission, Gate};
 pub use secret::Secret;
 
 use super::wire::PROTOCOL_VERSION;
@@ -41,6 +47,15 @@ use tokio::io::{AsyncRead, AsyncWrite};
 const MAGIC: [u8; 8] = *b"darray\0\x01";
 const ACCEPTOR_LABEL: &[u8] = b"darray-acceptor";
 const INITIATOR_LABEL: &[u8] = b"darray-initiator";
+/// The TLS keying-material exporter label whose 32-byte output both tags cover when
+/// the connection runs over TLS (RFC 8446 section 7.5; no context).
+pub const EXPORTER_LABEL: &[u8] = b"EXPORTER-darray-hmac";
+/// Separates the exporter value from the nonces in the MAC input.
+const BINDING_LABEL: &[u8] = b"tls-exporter";
+
+/// A value both ends derive from their TLS session, so equal only on the two ends of
+/// one session.
+pub(crate) type Binding = [u8; 32];
 
 type Nonce = [u8; 32];
 type Tag = [u8; 32];
@@ -66,10 +81,16 @@ enum Hs {
 /// Why a side gave up, told to the peer; fixed codes, so nothing the peer sends
 /// ends up in our logs as free text.
 #[derive(Debug, Serialize, Deserialize)]
-enum Reject {
-    Version { supported: u32 },
+pub(crate) enum Reject {
+    Version {
+        supported: u32,
+    },
     Auth,
     Protocol,
+    /// A plaintext hello reached a listener that requires TLS.
+    TlsRequired,
+    /// A TLS client hello reached a plaintext listener.
+    TlsUnexpected,
 }
 
 /// Authenticates the connecting side of `s`: sends the hello, checks the acceptor's
@@ -84,7 +105,7 @@ pub async fn handshake_initiator<S: AsyncRead + AsyncWrite + Unpin>(
     secret: &Secret,
     limits: &Limits,
 ) -> Result<(), WireError> {
-    tokio::time::timeout(limits.handshake_timeout, initiator(s, secret, limits))
+    tokio::time::timeout(limits.handshake_timeout, initiator(s, secret, None, limits))
         .await
         .map_err(|_| WireError::Timeout)?
 }
@@ -102,14 +123,16 @@ pub async fn handshake_acceptor<S: AsyncRead + AsyncWrite + Unpin>(
     secret: &Secret,
     limits: &Limits,
 ) -> Result<(), WireError> {
-    tokio::time::timeout(limits.handshake_timeout, acceptor(s, secret, limits))
+    tokio::time::timeout(limits.handshake_timeout, acceptor(s, secret, None, limits))
         .await
         .map_err(|_| WireError::Timeout)?
 }
 
-async fn initiator<S: AsyncRead + AsyncWrite + Unpin>(
+/// The initiator's side; with `binding`, both tags also cover the TLS exporter value.
+pub(crate) async fn initiator<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
     secret: &Secret,
+    binding: Option<&Binding>,
     limits: &Limits,
 ) -> Result<(), WireError> {
     let nonce_i = nonce()?;
@@ -127,13 +150,13 @@ async fn initiator<S: AsyncRead + AsyncWrite + Unpin>(
         other => return Err(unexpected("challenge", &other)),
     };
     // A peer echoing our own nonce is a mirror, not an acceptor.
-    if nonce_a == nonce_i || !verify(secret, ACCEPTOR_LABEL, &nonce_i, &nonce_a, &tag_a) {
+    if nonce_a == nonce_i || !verify(secret, ACCEPTOR_LABEL, binding, &nonce_i, &nonce_a, &tag_a) {
         reject(s, Reject::Auth).await;
         return Err(WireError::Auth(
             "the acceptor's proof does not match our secret".into(),
         ));
     }
-    let tag_i = mac(secret, INITIATOR_LABEL, &nonce_i, &nonce_a);
+    let tag_i = mac(secret, INITIATOR_LABEL, binding, &nonce_i, &nonce_a);
     send(s, &Hs::Response { tag: tag_i }).await?;
     match recv(s, limits).await? {
         Hs::Ok => Ok(()),
@@ -141,9 +164,11 @@ async fn initiator<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-async fn acceptor<S: AsyncRead + AsyncWrite + Unpin>(
+/// The acceptor's side; with `binding`, both tags also cover the TLS exporter value.
+pub(crate) async fn acceptor<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
     secret: &Secret,
+    binding: Option<&Binding>,
     limits: &Limits,
 ) -> Result<(), WireError> {
     let nonce_i = match recv(s, limits).await? {
@@ -173,7 +198,7 @@ async fn acceptor<S: AsyncRead + AsyncWrite + Unpin>(
         other => return Err(unexpected("hello", &other)),
     };
     let nonce_a = nonce()?;
-    let tag_a = mac(secret, ACCEPTOR_LABEL, &nonce_i, &nonce_a);
+    let tag_a = mac(secret, ACCEPTOR_LABEL, binding, &nonce_i, &nonce_a);
     send(
         s,
         &Hs::Challenge {
@@ -186,7 +211,7 @@ async fn acceptor<S: AsyncRead + AsyncWrite + Unpin>(
         Hs::Response { tag } => tag,
         other => return Err(unexpected("response", &other)),
     };
-    if !verify(secret, INITIATOR_LABEL, &nonce_i, &nonce_a, &tag_i) {
+    if !verify(secret, INITIATOR_LABEL, binding, &nonce_i, &nonce_a, &tag_i) {
         reject(s, Reject::Auth).await;
         return Err(WireError::Auth(
             "the initiator's proof does not match our secret".into(),
@@ -206,7 +231,7 @@ async fn recv<S: AsyncRead + Unpin>(s: &mut S, limits: &Limits) -> Result<Hs, Wi
 }
 
 /// Tells the peer why we give up; best effort, since we close either way.
-async fn reject<S: AsyncWrite + Unpin>(s: &mut S, why: Reject) {
+pub(crate) async fn reject<S: AsyncWrite + Unpin>(s: &mut S, why: Reject) {
     let _ = send(s, &Hs::Reject(why)).await;
 }
 
@@ -221,6 +246,15 @@ fn unexpected(wanted: &str, got: &Hs) -> WireError {
             WireError::Auth("the peer rejected our proof: the secrets differ".into())
         }
         Hs::Reject(Reject::Protocol) => WireError::Auth("the peer rejected our hello".into()),
+        Hs::Reject(Reject::TlsRequired) => WireError::Tls(
+            "the peer requires TLS and this side has none configured: give both sides the \
+             same --tls-cert/--tls-key/--tls-ca (or DARRAY_TLS_CERT/KEY/CA), or neither"
+                .into(),
+        ),
+        Hs::Reject(Reject::TlsUnexpected) => WireError::Tls(
+            "the peer took our hello for TLS: a plaintext listener with TLS on this side only"
+                .into(),
+        ),
         other => WireError::Auth(format!(
             "expected {wanted}, got {}",
             match other {
@@ -240,7 +274,13 @@ fn nonce() -> Result<Nonce, WireError> {
     Ok(n)
 }
 
-fn hmac_over(secret: &Secret, label: &[u8], nonce_i: &Nonce, nonce_a: &Nonce) -> Hmac<Sha256> {
+fn hmac_over(
+    secret: &Secret,
+    label: &[u8],
+    binding: Option<&Binding>,
+    nonce_i: &Nonce,
+    nonce_a: &Nonce,
+) -> Hmac<Sha256> {
     let mut m = <Hmac<Sha256> as Mac>::new_from_slice(secret.bytes())
         .expect("HMAC accepts keys of any length");
     // Fields are fixed-length except the label, and the two labels are distinct and
@@ -249,18 +289,37 @@ fn hmac_over(secret: &Secret, label: &[u8], nonce_i: &Nonce, nonce_a: &Nonce) ->
     m.update(&PROTOCOL_VERSION.to_le_bytes());
     m.update(nonce_i);
     m.update(nonce_a);
+    // Without TLS the input is exactly as before; with it, the fixed-length exporter
+    // value follows its own label, still unambiguous.
+    if let Some(b) = binding {
+        m.update(BINDING_LABEL);
+        m.update(b);
+    }
     m
 }
 
-fn mac(secret: &Secret, label: &[u8], nonce_i: &Nonce, nonce_a: &Nonce) -> Tag {
-    hmac_over(secret, label, nonce_i, nonce_a)
+fn mac(
+    secret: &Secret,
+    label: &[u8],
+    binding: Option<&Binding>,
+    nonce_i: &Nonce,
+    nonce_a: &Nonce,
+) -> Tag {
+    hmac_over(secret, label, binding, nonce_i, nonce_a)
         .finalize()
         .into_bytes()
         .into()
 }
 
-fn verify(secret: &Secret, label: &[u8], nonce_i: &Nonce, nonce_a: &Nonce, tag: &Tag) -> bool {
-    hmac_over(secret, label, nonce_i, nonce_a)
+fn verify(
+    secret: &Secret,
+    label: &[u8],
+    binding: Option<&Binding>,
+    nonce_i: &Nonce,
+    nonce_a: &Nonce,
+    tag: &Tag,
+) -> bool {
+    hmac_over(secret, label, binding, nonce_i, nonce_a)
         .verify_slice(tag)
         .is_ok()
 }

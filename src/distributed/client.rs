@@ -5,6 +5,7 @@
 use super::auth::{self, Secret};
 use super::proto::{read_chunk, read_msg, write_msg, Failure, FromClient, Hello, ToClient};
 use super::scheduler::batches;
+use super::tls::{ReadHalf, TlsConfig, WriteHalf};
 use super::wire::{self, FrameKind, Limits, WireError};
 use crate::error::{Error, Result};
 use crate::exec::{ExecStats, Executor};
@@ -15,7 +16,6 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 /// A connection to a scheduler.
 ///
@@ -29,7 +29,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 /// ```
 pub struct Client {
     rt: tokio::runtime::Runtime,
-    conn: tokio::sync::Mutex<(OwnedReadHalf, OwnedWriteHalf)>,
+    conn: tokio::sync::Mutex<(ReadHalf, WriteHalf)>,
     limits: Limits,
     next_job: std::sync::atomic::AtomicU64,
     stats: Mutex<ExecStats>,
@@ -50,11 +50,13 @@ fn net(e: WireError) -> Error {
 
 impl Client {
     /// Connects to the scheduler at `addr` with the secret from
-    /// `DARRAY_SECRET_FILE` (a file of mode 0600) or `DARRAY_SECRET`.
+    /// `DARRAY_SECRET_FILE` (a file of mode 0600) or `DARRAY_SECRET`, over TLS if
+    /// `DARRAY_TLS_CERT`, `DARRAY_TLS_KEY` and `DARRAY_TLS_CA` name PEM files (see
+    /// [`TlsConfig::from_env`]).
     ///
     /// # Errors
-    /// No secret, an unresolvable address, or the scheduler unreachable or
-    /// refusing the handshake.
+    /// No secret, unusable TLS files, an unresolvable address, or the scheduler
+    /// unreachable or refusing the handshake.
     pub fn connect(addr: &str) -> Result<Client> {
         let secret = Secret::from_env()
             .map_err(|e| Error::Executor(format!("secret: {e}")))?
@@ -63,7 +65,8 @@ impl Client {
                     "no secret: set DARRAY_SECRET_FILE to the cluster's secret file".into(),
                 )
             })?;
-        Client::connect_with(addr, &secret, Limits::default())
+        let tls = TlsConfig::from_env().map_err(|e| Error::Executor(e.to_string()))?;
+        Client::connect_with_tls(addr, &secret, tls.as_ref(), Limits::default())
     }
 
     /// Connects to the scheduler at `addr` with `secret` and `limits`.
@@ -71,6 +74,21 @@ impl Client {
     /// # Errors
     /// As [`Client::connect`].
     pub fn connect_with(addr: &str, secret: &Secret, limits: Limits) -> Result<Client> {
+        Client::connect_with_tls(addr, secret, None, limits)
+    }
+
+    /// Connects to the scheduler at `addr` with `secret` and `limits`, over TLS
+    /// when `tls` is given (the scheduler must then use TLS with the same CA).
+    ///
+    /// # Errors
+    /// As [`Client::connect`]; a TLS mismatch (TLS on one side only, or another
+    /// CA) says so.
+    pub fn connect_with_tls(
+        addr: &str,
+        secret: &Secret,
+        tls: Option<&TlsConfig>,
+        limits: Limits,
+    ) -> Result<Client> {
         let sa = addr
             .to_socket_addrs()
             .map_err(|e| Error::Executor(format!("scheduler address {addr:?}: {e}")))?
@@ -85,7 +103,7 @@ impl Client {
             .map_err(|e| Error::Executor(format!("cannot start the runtime: {e}")))?;
         let (r, w) = rt
             .block_on(async {
-                let s = auth::connect(sa, secret, &limits).await?;
+                let s = auth::connect_with(sa, secret, tls, &limits).await?;
                 s.set_nodelay(true)?;
                 let (r, mut w) = s.into_split();
                 write_msg(&mut w, &Hello::Client, None, &limits).await?;

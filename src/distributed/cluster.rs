@@ -2,6 +2,7 @@
 
 use super::auth::Secret;
 use super::client::Client;
+use super::tls::{ClusterCa, TlsConfig};
 use super::wire::Limits;
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -17,9 +18,20 @@ pub struct LocalClusterBuilder {
     memory_limit: u64,
     program: Option<PathBuf>,
     args: Vec<String>,
+    tls: bool,
 }
 
 impl LocalClusterBuilder {
+    /// With `true`, every connection of the cluster (scheduler, worker peers,
+    /// clients) runs over mutual TLS 1.3: a CA and a certificate for 127.0.0.1 and
+    /// localhost are generated for the cluster, written (mode 0600) into its
+    /// private directory and given to the workers by path. Default `false`.
+    #[must_use]
+    pub fn tls(mut self, on: bool) -> Self {
+        self.tls = on;
+        self
+    }
+
     /// Threads per worker (default 1).
     #[must_use]
     pub fn nthreads(mut self, n: usize) -> Self {
@@ -68,11 +80,24 @@ impl LocalClusterBuilder {
             .write_file(&secret_path)
             .map_err(|e| Error::Executor(format!("cannot write the cluster secret: {e}")))?;
         let secret = Arc::new(secret);
-        let (addr, stop_tx, thread) =
-            start_scheduler("127.0.0.1:0".parse().expect("an address"), secret.clone())?;
+        let tls = if self.tls {
+            let files = ClusterCa::generate()
+                .and_then(|ca| ca.issue_local(&dir, "node"))
+                .and_then(|files| TlsConfig::from_files(&files))
+                .map_err(|e| Error::Executor(format!("cluster TLS: {e}")))?;
+            Some(Arc::new(files))
+        } else {
+            None
+        };
+        let (addr, stop_tx, thread) = start_scheduler(
+            "127.0.0.1:0".parse().expect("an address"),
+            secret.clone(),
+            tls.clone(),
+        )?;
         let mut cluster = LocalCluster {
             addr: addr.to_string(),
             secret,
+            tls,
             secret_path,
             dir,
             program,
@@ -118,6 +143,7 @@ impl LocalClusterBuilder {
 pub struct LocalCluster {
     addr: String,
     secret: Arc<Secret>,
+    tls: Option<Arc<TlsConfig>>,
     secret_path: PathBuf,
     dir: PathBuf,
     program: PathBuf,
@@ -157,6 +183,7 @@ impl LocalCluster {
             memory_limit: crate::exec::default_memory_budget() / n,
             program: None,
             args: vec!["worker".into()],
+            tls: false,
         }
     }
 
@@ -173,12 +200,24 @@ impl LocalCluster {
         &self.secret_path
     }
 
-    /// A new client of this cluster.
+    /// The cluster's TLS config (its files under [`TlsConfig::files`]), if built
+    /// with [`LocalClusterBuilder::tls`].
+    #[must_use]
+    pub fn tls_config(&self) -> Option<&TlsConfig> {
+        self.tls.as_deref()
+    }
+
+    /// A new client of this cluster (over TLS if the cluster uses it).
     ///
     /// # Errors
     /// The scheduler unreachable.
     pub fn client(&self) -> Result<Client> {
-        Client::connect_with(&self.addr, &self.secret, Limits::default())
+        Client::connect_with_tls(
+            &self.addr,
+            &self.secret,
+            self.tls.as_deref(),
+            Limits::default(),
+        )
     }
 
     /// Number of worker processes started (running or not).
@@ -194,8 +233,21 @@ impl LocalCluster {
     pub fn add_worker(&mut self) -> Result<()> {
         let i = self.workers.len();
         let log = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
+        let mut tls_args = Vec::new();
+        if let Some(tls) = &self.tls {
+            let f = tls.files();
+            for (flag, path) in [
+                ("--tls-cert", &f.cert),
+                ("--tls-key", &f.key),
+                ("--tls-ca", &f.ca),
+            ] {
+                tls_args.push(std::ffi::OsString::from(flag));
+                tls_args.push(path.as_os_str().to_owned());
+            }
+        }
         let child = Command::new(&self.program)
             .args(&self.args)
+            .args(&tls_args)
             .args([
                 "--scheduler",
                 &self.addr,
@@ -210,6 +262,11 @@ impl LocalCluster {
             ])
             .env("DARRAY_SECRET_FILE", &self.secret_path)
             .env_remove("DARRAY_SECRET")
+            // TLS comes from the flags above or not at all.
+            .env_remove("DARRAY_TLS_CERT")
+            .env_remove("DARRAY_TLS_KEY")
+            .env_remove("DARRAY_TLS_CA")
+            .env_remove("DARRAY_TLS_SERVER_NAME")
             .env("RUST_LOG", log)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -235,7 +292,7 @@ impl LocalCluster {
             .addr
             .parse()
             .map_err(|e| Error::Executor(format!("scheduler address: {e}")))?;
-        let (_, stop, thread) = start_scheduler(addr, self.secret.clone())?;
+        let (_, stop, thread) = start_scheduler(addr, self.secret.clone(), self.tls.clone())?;
         self.stop = Some(stop);
         self.thread = Some(thread);
         Ok(())
@@ -280,7 +337,11 @@ type SchedulerHandle = (
 
 /// Starts a scheduler on its own thread and runtime, listening on `addr`
 /// (address reuse on, so a restart can take the same port).
-fn start_scheduler(addr: std::net::SocketAddr, secret: Arc<Secret>) -> Result<SchedulerHandle> {
+fn start_scheduler(
+    addr: std::net::SocketAddr,
+    secret: Arc<Secret>,
+    tls: Option<Arc<TlsConfig>>,
+) -> Result<SchedulerHandle> {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let thread = std::thread::Builder::new()
@@ -313,7 +374,7 @@ fn start_scheduler(addr: std::net::SocketAddr, secret: Arc<Secret>) -> Result<Sc
                 };
                 let _ = ready_tx.send(listener.local_addr().map_err(|e| e.to_string()));
                 tokio::select! {
-                    () = super::scheduler::serve(listener, secret, Limits::default()) => {}
+                    () = super::scheduler::serve_with(listener, secret, tls, Limits::default()) => {}
                     _ = stop_rx => {}
                 }
             });

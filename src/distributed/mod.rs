@@ -12,7 +12,9 @@
 //!   are postcard, chunk payloads raw bytes behind a small header.
 //! - Security ([`auth`]): every listener requires a mutual HMAC handshake with a
 //!   shared secret (from a 0600 file or the environment, never the command
-//!   line); the wire carries no code, only named kernels and data.
+//!   line); the wire carries no code, only named kernels and data. Optional
+//!   mutual TLS 1.3 ([`tls`]) on every connection, the handshake bound to the
+//!   TLS session.
 //! - Scheduling ([`scheduler`]): locality, bounded root-task queuing, work
 //!   stealing, release of results no longer needed, recovery from lost workers.
 
@@ -21,6 +23,7 @@ pub mod client;
 pub mod cluster;
 pub mod proto;
 pub mod scheduler;
+pub mod tls;
 pub mod wire;
 pub mod worker;
 
@@ -57,6 +60,9 @@ pub enum Command {
         /// address, a secret is generated and written to the path printed.
         #[arg(long)]
         secret_file: Option<PathBuf>,
+        /// TLS certificate files.
+        #[command(flatten)]
+        tls: TlsArgs,
     },
     /// Run a worker.
     Worker {
@@ -84,7 +90,55 @@ pub enum Command {
         /// Seconds to keep trying to reach a lost scheduler before exiting.
         #[arg(long, default_value_t = 300)]
         reconnect_for: u64,
+        /// TLS certificate files.
+        #[command(flatten)]
+        tls: TlsArgs,
     },
+}
+
+/// TLS options shared by both subcommands: all three files or none. Without
+/// them, `DARRAY_TLS_CERT`, `DARRAY_TLS_KEY` and `DARRAY_TLS_CA`; without those,
+/// plain TCP.
+#[derive(Debug, clap::Args)]
+pub struct TlsArgs {
+    /// This process's certificate chain (PEM), used as server and client certificate.
+    #[arg(long, requires_all = ["tls_key", "tls_ca"])]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, requires_all = ["tls_cert", "tls_ca"])]
+    pub tls_key: Option<PathBuf>,
+    /// The cluster CA (PEM): every peer's certificate must be signed by it.
+    #[arg(long, requires_all = ["tls_cert", "tls_key"])]
+    pub tls_ca: Option<PathBuf>,
+    /// Check servers' certificates for this DNS name instead of the address dialled.
+    #[arg(long, requires = "tls_ca")]
+    pub tls_server_name: Option<String>,
+}
+
+impl TlsArgs {
+    /// The TLS config these options (or the environment) name, if any.
+    fn load(&self) -> Result<Option<tls::TlsConfig>> {
+        self.load_wire().map_err(|e| Error::Executor(e.to_string()))
+    }
+
+    fn load_wire(&self) -> std::result::Result<Option<tls::TlsConfig>, wire::WireError> {
+        let config = match (&self.tls_cert, &self.tls_key, &self.tls_ca) {
+            (Some(cert), Some(key), Some(ca)) => {
+                let files = tls::TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                    ca: ca.clone(),
+                };
+                let config = tls::TlsConfig::from_files(&files)?;
+                match &self.tls_server_name {
+                    Some(name) => Some(config.with_server_name(name)?),
+                    None => Some(config),
+                }
+            }
+            _ => tls::TlsConfig::from_env()?,
+        };
+        Ok(config)
+    }
 }
 
 fn resolve(addr: &str) -> Result<SocketAddr> {
@@ -124,7 +178,9 @@ where
         Command::Scheduler {
             listen,
             secret_file,
+            tls,
         } => {
+            let tls = tls.load()?.map(Arc::new);
             let addr = resolve(&listen)?;
             let secret = match load_secret(secret_file.as_ref())? {
                 Some(s) => s,
@@ -150,8 +206,8 @@ where
                 let listener = tokio::net::TcpListener::bind(addr)
                     .await
                     .map_err(|e| Error::Executor(format!("cannot listen on {addr}: {e}")))?;
-                tracing::info!(%addr, "scheduler listening");
-                scheduler::serve(listener, Arc::new(secret), limits).await;
+                tracing::info!(%addr, tls = tls.is_some(), "scheduler listening");
+                scheduler::serve_with(listener, Arc::new(secret), tls, limits).await;
                 Ok(())
             })
         }
@@ -164,7 +220,9 @@ where
             name,
             secret_file,
             reconnect_for,
+            tls,
         } => {
+            let tls = tls.load()?;
             let secret = load_secret(secret_file.as_ref())?.ok_or_else(|| {
                 Error::Executor(
                     "worker: no secret (use --secret-file, DARRAY_SECRET_FILE or DARRAY_SECRET)"
@@ -181,7 +239,7 @@ where
                 limits,
                 reconnect_for: std::time::Duration::from_secs(reconnect_for),
             };
-            worker::run_config(config, secret)
+            worker::run_config_with(config, secret, tls)
         }
     }
 }

@@ -18,13 +18,14 @@ use super::proto::{
     out, read_chunk, read_msg, writer, Failure, FromClient, FromWorker, Hello, InputLoc, JobId,
     Outgoing, ToClient, ToWorker, WireTask,
 };
+use super::tls::{Stream, TlsConfig};
 use super::wire::{Limits, WireError};
 use crate::graph::{ChunkKey, Graph, Op};
 use darray_kernels::Chunk;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 /// A worker silent this long is removed.
@@ -36,13 +37,26 @@ const MAX_LOSSES: u32 = 3;
 /// How many ready tasks (in priority order) a free slot looks at for locality.
 const LOCALITY_WINDOW: usize = 16;
 
-/// Runs a scheduler on `listener` until the process ends.
+/// Runs a scheduler on `listener` until the process ends (plain TCP; see
+/// [`serve_with`] for TLS).
 pub async fn serve(listener: TcpListener, secret: Arc<Secret>, limits: Limits) {
+    serve_with(listener, secret, None, limits).await;
+}
+
+/// Runs a scheduler on `listener` until the process ends, over TLS when `tls` is
+/// given (every client and worker must then use TLS with the same cluster CA).
+pub async fn serve_with(
+    listener: TcpListener,
+    secret: Arc<Secret>,
+    tls: Option<Arc<TlsConfig>>,
+    limits: Limits,
+) {
     let (tx, rx) = mpsc::unbounded_channel();
     let lim = limits.clone();
-    tokio::spawn(auth::serve(
+    tokio::spawn(auth::serve_with(
         listener,
         secret,
+        tls,
         limits.clone(),
         move |stream, peer, admission| {
             let tx = tx.clone();
@@ -79,7 +93,7 @@ static NEXT_CONN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::n
 
 /// Reads one authenticated connection and forwards what arrives as events.
 async fn connection(
-    stream: TcpStream,
+    stream: Stream,
     peer: SocketAddr,
     events: mpsc::UnboundedSender<Event>,
     limits: Limits,

@@ -154,6 +154,11 @@ pub enum WireError {
     /// a full listener.
     #[error("refused: {0}")]
     Refused(String),
+    /// TLS failed or is configured on one side only: a bad or unreadable
+    /// certificate file, a peer certificate not signed by the cluster CA, a plaintext
+    /// peer on a TLS connection or the reverse.
+    #[error("tls: {0}")]
+    Tls(String),
 }
 
 /// Reads one frame.

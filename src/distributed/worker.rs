@@ -19,6 +19,7 @@ use super::proto::{
     out, read_chunk, read_msg, write_msg, writer, FromWorker, Hello, InputLoc, JobId, Outgoing,
     PeerReply, PeerRequest, ToWorker,
 };
+use super::tls::{Stream, TlsConfig};
 use super::wire::{Limits, WireError};
 use crate::exec::run::{run_op, RunContext};
 use crate::graph::Op;
@@ -30,7 +31,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Notify};
 
 /// How a worker starts.
@@ -76,8 +77,9 @@ struct Shared {
     generation: std::sync::atomic::AtomicU64,
     limits: Limits,
     secret: Arc<Secret>,
+    tls: Option<Arc<TlsConfig>>,
     ctx: RunContext,
-    peers: Mutex<HashMap<SocketAddr, Arc<tokio::sync::Mutex<Option<TcpStream>>>>>,
+    peers: Mutex<HashMap<SocketAddr, Arc<tokio::sync::Mutex<Option<Stream>>>>>,
 }
 
 impl Shared {
@@ -132,6 +134,19 @@ pub const HEARTBEAT: Duration = Duration::from_millis(500);
 /// The peer listener failing to bind, the first connection failing, or no
 /// scheduler for `reconnect_for` after a loss.
 pub async fn run(config: WorkerConfig, secret: Arc<Secret>) -> Result<(), WireError> {
+    run_with(config, secret, None).await
+}
+
+/// As [`run`], over TLS when `tls` is given: to the scheduler, on the peer port
+/// and for peer fetches.
+///
+/// # Errors
+/// As [`run`].
+pub async fn run_with(
+    config: WorkerConfig,
+    secret: Arc<Secret>,
+    tls: Option<Arc<TlsConfig>>,
+) -> Result<(), WireError> {
     if let Some(dir) = &config.local_dir {
         std::fs::create_dir_all(dir)?;
         std::env::set_current_dir(dir)?;
@@ -148,15 +163,17 @@ pub async fn run(config: WorkerConfig, secret: Arc<Secret>) -> Result<(), WireEr
         generation: std::sync::atomic::AtomicU64::new(0),
         limits: config.limits.clone(),
         secret: secret.clone(),
+        tls: tls.clone(),
         ctx: RunContext {
             store: StoreCache::new(),
         },
         peers: Mutex::new(HashMap::new()),
     });
     let peer_shared = shared.clone();
-    tokio::spawn(auth::serve(
+    tokio::spawn(auth::serve_with(
         listener,
         secret.clone(),
+        tls,
         config.limits.clone(),
         move |stream, peer, admission| {
             let shared = peer_shared.clone();
@@ -235,7 +252,13 @@ async fn session(
     shared: &Arc<Shared>,
     listen_addr: SocketAddr,
 ) -> Result<(), WireError> {
-    let stream = auth::connect(config.scheduler, secret, &config.limits).await?;
+    let stream = auth::connect_with(
+        config.scheduler,
+        secret,
+        shared.tls.as_deref(),
+        &config.limits,
+    )
+    .await?;
     stream.set_nodelay(true)?;
     let mut data_addr = listen_addr;
     if data_addr.ip().is_unspecified() {
@@ -332,7 +355,7 @@ async fn session(
 }
 
 /// Answers fetch requests from one peer.
-async fn serve_peer(stream: TcpStream, shared: &Shared) -> Result<(), WireError> {
+async fn serve_peer(stream: Stream, shared: &Shared) -> Result<(), WireError> {
     stream.set_nodelay(true)?;
     let (mut r, mut w) = stream.into_split();
     loop {
@@ -487,7 +510,14 @@ async fn fetch(shared: &Shared, job: JobId, inp: &InputLoc) -> Option<Arc<Chunk>
         let mut guard = conn.lock().await;
         for _attempt in 0..2 {
             if guard.is_none() {
-                match auth::connect(addr, &shared.secret, &shared.limits).await {
+                match auth::connect_with(
+                    addr,
+                    &shared.secret,
+                    shared.tls.as_deref(),
+                    &shared.limits,
+                )
+                .await
+                {
                     Ok(s) => {
                         let _ = s.set_nodelay(true);
                         *guard = Some(s);
@@ -538,11 +568,23 @@ async fn fetch(shared: &Shared, job: JobId, inp: &InputLoc) -> Option<Arc<Chunk>
 /// # Errors
 /// Bad arguments, a missing secret, or the worker failing to start.
 pub fn run_config(config: WorkerConfig, secret: Secret) -> crate::Result<()> {
+    run_config_with(config, secret, None)
+}
+
+/// As [`run_config`], over TLS when `tls` is given.
+///
+/// # Errors
+/// As [`run_config`].
+pub fn run_config_with(
+    config: WorkerConfig,
+    secret: Secret,
+    tls: Option<TlsConfig>,
+) -> crate::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| crate::Error::Executor(format!("cannot start the runtime: {e}")))?;
-    rt.block_on(run(config, Arc::new(secret)))
+    rt.block_on(run_with(config, Arc::new(secret), tls.map(Arc::new)))
         .map_err(|e| crate::Error::Executor(format!("worker: {e}")))
 }

@@ -1,7 +1,9 @@
 //! Listening and connecting: the listen-address policy, the per-listener caps, the
-//! accept loop that admits only authenticated streams, and the authenticated connect.
+//! accept loop that admits only authenticated streams, and the authenticated connect,
+//! each over plain TCP or TLS.
 
-use super::{handshake_acceptor, handshake_initiator, Secret};
+use super::{acceptor, initiator, reject, Reject, Secret};
+use crate::distributed::tls::{self, Stream, TlsConfig, TLS_HANDSHAKE_RECORD};
 use crate::distributed::wire::{Limits, WireError};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -97,14 +99,46 @@ impl Admission {
 }
 
 /// Accepts on `listener` forever: each admitted connection runs
-/// [`handshake_acceptor`] under [`Limits::handshake_timeout`], and only authenticated
-/// streams are passed to `on_conn`, together with their [`Admission`] (drop it when
-/// the connection ends). Failures are logged with `tracing` (peer address and reason,
-/// never the secret) and the stream dropped. Never panics or returns because of a
-/// peer; accept errors are logged and retried.
+/// [`handshake_acceptor`](super::handshake_acceptor) under
+/// [`Limits::handshake_timeout`], and only authenticated streams are passed to
+/// `on_conn`, together with their [`Admission`] (drop it when the connection ends).
+/// Failures are logged with `tracing` (peer address and reason, never the secret)
+/// and the stream dropped. Never panics or returns because of a peer; accept errors
+/// are logged and retried. Plain TCP only: [`serve_with`] adds TLS.
 pub async fn serve<F, Fut>(listener: TcpListener, secret: Arc<Secret>, limits: Limits, on_conn: F)
 where
     F: Fn(TcpStream, SocketAddr, Admission) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    serve_with(
+        listener,
+        secret,
+        None,
+        limits,
+        move |stream, peer, admission| {
+            let plain = stream
+                .into_plain()
+                .expect("a listener without TLS config admits only plain streams");
+            on_conn(plain, peer, admission)
+        },
+    )
+    .await;
+}
+
+/// As [`serve`], over TLS when `tls` is given: the TLS handshake (a client
+/// certificate signed by the cluster CA required) and the HMAC handshake, bound to
+/// the TLS session, both within [`Limits::handshake_timeout`]. A peer that speaks
+/// plaintext to a TLS listener, or TLS to a plaintext one, is told so (a `Reject`
+/// frame it can read, or for a TLS client a record its TLS library refuses as not
+/// TLS) and dropped, with a log line saying which.
+pub async fn serve_with<F, Fut>(
+    listener: TcpListener,
+    secret: Arc<Secret>,
+    tls: Option<Arc<TlsConfig>>,
+    limits: Limits,
+    on_conn: F,
+) where
+    F: Fn(Stream, SocketAddr, Admission) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let gate = Gate::new(&limits);
@@ -131,20 +165,26 @@ where
             );
             continue;
         };
-        let (secret, limits, on_conn) = (
+        let (secret, tls, limits, on_conn) = (
             Arc::clone(&secret),
+            tls.clone(),
             Arc::clone(&limits),
             Arc::clone(&on_conn),
         );
         tokio::spawn(async move {
-            let mut stream = stream;
             if let Err(e) = stream.set_nodelay(true) {
                 tracing::debug!(%peer, error = %e, "set_nodelay failed");
             }
-            match handshake_acceptor(&mut stream, &secret, &limits).await {
-                Ok(()) => {
+            let accepted = tokio::time::timeout(
+                limits.handshake_timeout,
+                accept(stream, &secret, tls.as_deref(), &limits),
+            )
+            .await
+            .unwrap_or(Err(WireError::Timeout));
+            match accepted {
+                Ok(stream) => {
                     admission.handshake_done();
-                    tracing::debug!(%peer, "peer authenticated");
+                    tracing::debug!(%peer, tls = stream.is_tls(), "peer authenticated");
                     on_conn(stream, peer, admission).await;
                 }
                 // A port scan or health check: connect, then close.
@@ -157,21 +197,94 @@ where
     }
 }
 
+/// One accepted connection up to authentication: TLS if configured, then the HMAC
+/// handshake. Tells TLS from darray by the first byte, so a peer with TLS on one
+/// side only learns why it is refused.
+async fn accept(
+    stream: TcpStream,
+    secret: &Secret,
+    tls: Option<&TlsConfig>,
+    limits: &Limits,
+) -> Result<Stream, WireError> {
+    let mut first = [0u8; 1];
+    if stream.peek(&mut first).await? == 0 {
+        return Err(WireError::Closed);
+    }
+    let speaks_tls = first[0] == TLS_HANDSHAKE_RECORD;
+    let mut stream = match (tls, speaks_tls) {
+        (Some(tls), true) => tls::accept(stream, tls).await?,
+        (None, false) => Stream::Plain(stream),
+        (Some(_), false) => {
+            refuse(stream, Reject::TlsRequired).await;
+            return Err(WireError::Tls(
+                "a plaintext peer on this TLS listener: TLS is configured on this side only".into(),
+            ));
+        }
+        (None, true) => {
+            refuse(stream, Reject::TlsUnexpected).await;
+            return Err(WireError::Tls(
+                "a TLS peer on this plaintext listener: TLS is configured on its side only".into(),
+            ));
+        }
+    };
+    let binding = stream.binding()?;
+    acceptor(&mut stream, secret, binding.as_ref(), limits).await?;
+    Ok(stream)
+}
+
+/// Sends `why` and closes our direction, then discards what the peer sent until it
+/// closes (or the caller's deadline passes): closing a socket with unread input
+/// resets the connection, and a reset can destroy the reply before the peer reads
+/// it. Reads into a fixed buffer, so nothing grows with the peer's bytes.
+async fn refuse(mut stream: TcpStream, why: Reject) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    reject(&mut stream, why).await;
+    let _ = stream.shutdown().await;
+    let mut sink = [0u8; 512];
+    while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+}
+
 /// Connects to `addr` and authenticates as initiator, all within
-/// [`Limits::handshake_timeout`]. The stream has `TCP_NODELAY` set.
+/// [`Limits::handshake_timeout`]. The stream has `TCP_NODELAY` set. Plain TCP only:
+/// [`connect_with`] adds TLS.
 ///
 /// # Errors
 /// [`WireError::Timeout`] past the deadline, [`WireError::Io`] if the connection
-/// fails, and the errors of [`handshake_initiator`].
+/// fails, and the errors of [`handshake_initiator`](super::handshake_initiator).
 pub async fn connect(
     addr: SocketAddr,
     secret: &Secret,
     limits: &Limits,
 ) -> Result<TcpStream, WireError> {
+    let stream = connect_with(addr, secret, None, limits).await?;
+    Ok(stream
+        .into_plain()
+        .expect("a connection without TLS config is plain"))
+}
+
+/// As [`connect`], over TLS when `tls` is given: the TLS handshake (the server's
+/// certificate checked against the cluster CA and the address dialled, ours
+/// presented), then the HMAC handshake bound to the TLS session, all within
+/// [`Limits::handshake_timeout`].
+///
+/// # Errors
+/// As [`connect`], and [`WireError::Tls`] if the TLS handshake fails or TLS is
+/// configured on one side only (the message says which).
+pub async fn connect_with(
+    addr: SocketAddr,
+    secret: &Secret,
+    tls: Option<&TlsConfig>,
+    limits: &Limits,
+) -> Result<Stream, WireError> {
     let attempt = async {
-        let mut stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        handshake_initiator(&mut stream, secret, limits).await?;
+        let tcp = TcpStream::connect(addr).await?;
+        tcp.set_nodelay(true)?;
+        let mut stream = match tls {
+            Some(tls) => tls::connect(tcp, addr, tls).await?,
+            None => Stream::Plain(tcp),
+        };
+        let binding = stream.binding()?;
+        initiator(&mut stream, secret, binding.as_ref(), limits).await?;
         Ok(stream)
     };
     tokio::time::timeout(limits.handshake_timeout, attempt)
