@@ -3,6 +3,7 @@
 use super::auth::Secret;
 use super::client::Client;
 use super::wire::Limits;
+use super::worker::memory::MemoryFractions;
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -15,6 +16,8 @@ pub struct LocalClusterBuilder {
     n_workers: usize,
     nthreads: usize,
     memory_limit: u64,
+    memory_target_fraction: f64,
+    memory_pause_fraction: f64,
     program: Option<PathBuf>,
     args: Vec<String>,
 }
@@ -32,6 +35,22 @@ impl LocalClusterBuilder {
     #[must_use]
     pub fn memory_limit(mut self, bytes: u64) -> Self {
         self.memory_limit = bytes;
+        self
+    }
+
+    /// Fraction of the memory limit beyond which a worker spills results to
+    /// disk (default 0.6; see [`worker::memory`](super::worker::memory)).
+    #[must_use]
+    pub fn memory_target_fraction(mut self, fraction: f64) -> Self {
+        self.memory_target_fraction = fraction;
+        self
+    }
+
+    /// Fraction of the memory limit beyond which a worker starts no new tasks
+    /// until its memory drops (default 0.8).
+    #[must_use]
+    pub fn memory_pause_fraction(mut self, fraction: f64) -> Self {
+        self.memory_pause_fraction = fraction;
         self
     }
 
@@ -54,9 +73,11 @@ impl LocalClusterBuilder {
     /// Starts the scheduler and the workers, and waits until all workers joined.
     ///
     /// # Errors
-    /// No worker program found, a process that fails to start, or workers that
-    /// do not join within 60 s.
+    /// Memory fractions out of order (`0 < target <= pause <= 1`), no worker
+    /// program found, a process that fails to start, or workers that do not
+    /// join within 60 s.
     pub fn build(self) -> Result<LocalCluster> {
+        MemoryFractions::new(self.memory_target_fraction, self.memory_pause_fraction)?;
         let program = match self.program.clone() {
             Some(p) => p,
             None => find_worker_binary()?,
@@ -79,6 +100,7 @@ impl LocalClusterBuilder {
             args: self.args.clone(),
             nthreads: self.nthreads,
             memory_limit: self.memory_limit,
+            memory_fractions: (self.memory_target_fraction, self.memory_pause_fraction),
             workers: Vec::new(),
             stop: Some(stop_tx),
             thread: Some(thread),
@@ -124,6 +146,7 @@ pub struct LocalCluster {
     args: Vec<String>,
     nthreads: usize,
     memory_limit: u64,
+    memory_fractions: (f64, f64),
     workers: Vec<Child>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -155,6 +178,8 @@ impl LocalCluster {
             n_workers,
             nthreads: 1,
             memory_limit: crate::exec::default_memory_budget() / n,
+            memory_target_fraction: MemoryFractions::DEFAULT_TARGET,
+            memory_pause_fraction: MemoryFractions::DEFAULT_PAUSE,
             program: None,
             args: vec!["worker".into()],
         }
@@ -187,14 +212,30 @@ impl LocalCluster {
         self.workers.len()
     }
 
-    /// Starts one more worker process.
+    /// Process ids of the workers started, in order (running or not).
+    #[must_use]
+    pub fn worker_pids(&self) -> Vec<u32> {
+        self.workers.iter().map(Child::id).collect()
+    }
+
+    /// Starts one more worker process. Its local directory (spill files) is
+    /// inside the cluster's private directory, removed with the cluster even
+    /// if the worker was killed. Unless set already, `MALLOC_TRIM_THRESHOLD_`
+    /// is 65536 in its environment, as dask's nanny sets it: glibc then
+    /// returns freed chunks to the system at once instead of keeping them
+    /// resident, so the memory a worker measures is the memory it holds.
     ///
     /// # Errors
     /// The process failing to start.
     pub fn add_worker(&mut self) -> Result<()> {
         let i = self.workers.len();
         let log = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
-        let child = Command::new(&self.program)
+        let mut cmd = Command::new(&self.program);
+        if std::env::var_os("MALLOC_TRIM_THRESHOLD_").is_none() {
+            cmd.env("MALLOC_TRIM_THRESHOLD_", "65536");
+        }
+        let local_dir = self.dir.join(format!("worker-{i}"));
+        let child = cmd
             .args(&self.args)
             .args([
                 "--scheduler",
@@ -207,7 +248,13 @@ impl LocalCluster {
                 "127.0.0.1:0",
                 "--name",
                 &format!("local-{i}"),
+                "--memory-target-fraction",
+                &self.memory_fractions.0.to_string(),
+                "--memory-pause-fraction",
+                &self.memory_fractions.1.to_string(),
             ])
+            .arg("--local-dir")
+            .arg(&local_dir)
             .env("DARRAY_SECRET_FILE", &self.secret_path)
             .env_remove("DARRAY_SECRET")
             .env("RUST_LOG", log)
