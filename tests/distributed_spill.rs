@@ -5,7 +5,9 @@
 
 use darray::distributed::worker::memory::status_bytes;
 use darray::distributed::LocalCluster;
-use darray::{Compression, DArray, LocalExecutor, WriteOptions};
+use darray::{DArray, LocalExecutor};
+use std::io::Write;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 const MIB: u64 = 1 << 20;
@@ -25,6 +27,51 @@ const CHUNK_BYTES: u64 = 8 * MIB;
 /// under the limit itself in practice (the test prints the numbers).
 const MARGIN: u64 = 4 * CHUNK_BYTES;
 
+/// A uniform value in [-1, 1) (splitmix64 of `i`).
+fn uniform(i: u64) -> f64 {
+    let mut z = i.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+}
+
+/// Elements per chunk.
+const BLOCK: usize = CHUNK[0] * CHUNK[1];
+
+/// One chunk's worth of uniform values; chunk `b` holds them rotated by
+/// `b * 7919` places, so chunks differ and writing them costs a copy each.
+fn base() -> Vec<f64> {
+    (0..BLOCK as u64).map(uniform).collect()
+}
+
+/// Element `i` (row-major) of the stored array.
+fn element(base: &[f64], i: usize) -> f64 {
+    let (b, k) = (i / BLOCK, i % BLOCK);
+    base[(k + b * 7919) % BLOCK]
+}
+
+/// Writes the 2 GiB array as an uncompressed Zarr v2 store, chunk files
+/// straight to the page cache (`to_zarr` would sync 2 GiB to disk, which
+/// on a busy machine takes longer than the computation).
+fn write_store(path: &Path, base: &[f64]) {
+    std::fs::create_dir_all(path).unwrap();
+    let meta = format!(
+        r#"{{"zarr_format": 2, "shape": [{}, {}], "chunks": [{}, {}], "dtype": "<f8",
+            "compressor": null, "fill_value": 0.0, "order": "C", "filters": null,
+            "dimension_separator": "."}}"#,
+        SHAPE[0], SHAPE[1], CHUNK[0], CHUNK[1]
+    );
+    std::fs::write(path.join(".zarray"), meta).unwrap();
+    let bytes: Vec<u8> = base.iter().flat_map(|v| v.to_le_bytes()).collect();
+    for b in 0..SHAPE[0] / CHUNK[0] {
+        let shift = 8 * ((b * 7919) % BLOCK);
+        let mut f = std::fs::File::create(path.join(format!("{b}.0"))).unwrap();
+        f.write_all(&bytes[shift..]).unwrap();
+        f.write_all(&bytes[..shift]).unwrap();
+    }
+}
+
 fn proc_status(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_else(|e| panic!("/proc/{pid}/status: {e}"));
@@ -40,17 +87,22 @@ fn a_2_gib_reduction_on_two_256_mib_workers_completes_by_spilling() {
     let t0 = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("x.zarr");
-    let opts = WriteOptions {
-        compression: Compression::None,
-        ..WriteOptions::default()
-    };
-    DArray::<f64>::random_uniform(42, &SHAPE, -1.0, 1.0, CHUNK)
-        .unwrap()
-        .to_zarr(&path, &opts)
-        .unwrap();
+    let base = base();
+    write_store(&path, &base);
     eprintln!("wrote 2 GiB in {:?}", t0.elapsed());
 
     let x = DArray::<f64>::from_zarr(&path).unwrap();
+    // The store reads back as written (first and last elements).
+    let corners = x
+        .slice(ndarray::s![0..SHAPE[0];SHAPE[0] - 1, 0..SHAPE[1];SHAPE[1] - 1])
+        .unwrap()
+        .compute()
+        .unwrap();
+    let last = SHAPE[0] * SHAPE[1];
+    let want: Vec<f64> = [0, SHAPE[1] - 1, last - SHAPE[1], last - 1]
+        .map(|i| element(&base, i))
+        .to_vec();
+    assert_eq!(corners.iter().copied().collect::<Vec<_>>(), want);
     // Every chunk of x feeds both the column means (one block: the chunks span
     // all columns) and the subtraction, so all 2 GiB are needed until the
     // mean is known: four times the two workers' limits together.
