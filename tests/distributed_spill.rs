@@ -177,3 +177,35 @@ fn a_2_gib_reduction_on_two_256_mib_workers_completes_by_spilling() {
     assert_eq!(bits(&got), bits(&want));
     eprintln!("total: {:?}", t0.elapsed());
 }
+
+#[test]
+fn memory_fractions_out_of_order_are_refused_with_a_clear_error() {
+    for (target, pause) in [("0.9", "0.8"), ("0", "0.8"), ("0.6", "1.5"), ("NaN", "0.8")] {
+        let err = darray::distributed::run_from_args([
+            "darray",
+            "worker",
+            "--scheduler",
+            "127.0.0.1:1",
+            "--memory-target-fraction",
+            target,
+            "--memory-pause-fraction",
+            pause,
+        ])
+        .unwrap_err();
+        assert!(
+            matches!(&err, darray::Error::InvalidArgument { reason, .. }
+                if reason.contains("0 < target <= pause <= 1")),
+            "{target} {pause}: {err}"
+        );
+    }
+    let err = LocalCluster::builder(1)
+        .memory_target_fraction(0.7)
+        .memory_pause_fraction(0.5)
+        .worker_command(env!("CARGO_BIN_EXE_darray"), ["worker"])
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("got target 0.7, pause 0.5"),
+        "{err}"
+    );
+}

@@ -24,11 +24,13 @@
 //! What this module owns and what it leaves: it owns the chunks, the spill
 //! directory (one per process, `darray-spill-<pid>-<n>` under the local
 //! directory, emptied at start and removed on exit), the byte counts and the
-//! pause flag. It does no I/O on its own: the worker calls
-//! [`MemoryManager::spill_to_target`], [`MemoryManager::load_blocking`] and
-//! [`Removed::delete_files`] on threads that may block (a task slot's
-//! `spawn_blocking`), never on the tokio reactor, and calls
-//! [`MemoryManager::check`] from its memory monitor.
+//! pause flag. Its spilling, reading back and deleting of files are blocking
+//! calls the worker makes on threads that may block (`spawn_blocking`), never
+//! on the tokio reactor: a spill pass after each task, before the slot takes
+//! the next (so a slot cannot outrun the disk), and whenever the worker's
+//! memory monitor, every [`MEMORY_INTERVAL`](super::MEMORY_INTERVAL), finds
+//! one due; a read-back when a task, a peer or the scheduler needs a spilled
+//! chunk.
 //!
 //! Spill files are the chunk wire format ([`encode_chunk`]: a flat header, then
 //! raw little-endian elements), so a chunk read back is bit-identical. Each is

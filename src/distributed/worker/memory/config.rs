@@ -45,7 +45,7 @@ pub fn status_bytes(status: &str, field: &str) -> Option<u64> {
 }
 
 /// A worker's memory thresholds as fractions of its memory limit (see the
-/// [module documentation](self)): `0 < target <= pause <= 1`; the probe's
+/// [`memory` module](super)): `0 < target <= pause <= 1`; the probe's
 /// spill threshold lies midway between them.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MemoryFractions {
