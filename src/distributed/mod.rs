@@ -15,6 +15,9 @@
 //!   line); the wire carries no code, only named kernels and data.
 //! - Scheduling ([`scheduler`]): locality, bounded root-task queuing, work
 //!   stealing, release of results no longer needed, recovery from lost workers.
+//! - Worker memory ([`worker::memory`]): results spilled to disk past a target
+//!   fraction of the limit, least recently used first; no new tasks past a
+//!   pause fraction; reported in heartbeats and [`Client::info`].
 
 pub mod auth;
 pub mod client;
