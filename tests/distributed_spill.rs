@@ -1,6 +1,6 @@
 //! Worker memory end to end: a computation four times the cluster's memory
 //! completes by spilling, with the local executor's bits, spilled bytes
-//! reported through `Client::info`, and each worker's peak resident memory
+//! reported through `Client::cluster_info`, and each worker's peak resident memory
 //! within its limit plus a stated margin.
 
 use darray::distributed::worker::memory::status_bytes;
@@ -148,7 +148,7 @@ fn a_2_gib_reduction_on_two_256_mib_workers_completes_by_spilling() {
     // Heartbeats (every 0.5 s, and after each spill pass) carry the counts.
     let deadline = Instant::now() + Duration::from_secs(30);
     let info = loop {
-        let info = client.info().unwrap();
+        let info = client.cluster_info().unwrap();
         if info.workers.iter().all(|w| w.memory.spilled_total > 0) || Instant::now() > deadline {
             break info;
         }
@@ -176,7 +176,7 @@ fn a_2_gib_reduction_on_two_256_mib_workers_completes_by_spilling() {
     // The job over, its results are released: nothing stays in memory or on disk.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let info = client.info().unwrap();
+        let info = client.cluster_info().unwrap();
         if info
             .workers
             .iter()

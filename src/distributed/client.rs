@@ -110,14 +110,25 @@ impl Client {
         self.addr
     }
 
-    /// The workers connected to the scheduler, each with its threads, memory
-    /// limit and memory as of its last heartbeat (every 0.5 s): bytes held in
-    /// memory, bytes spilled to disk now and in total, the process's resident
-    /// memory, and whether it is paused (see [`worker::memory`](super::worker::memory)).
+    /// Workers connected to the scheduler and their total threads (see
+    /// [`Client::cluster_info`] for each worker's memory).
     ///
     /// # Errors
     /// The connection failing.
-    pub fn info(&self) -> Result<ClusterInfo> {
+    pub fn info(&self) -> Result<(u32, u32)> {
+        let c = self.cluster_info()?;
+        Ok((c.n_workers(), c.threads()))
+    }
+
+    /// The workers connected to the scheduler, each with its threads, memory
+    /// limit and memory as of its last heartbeat (every 0.5 s, and after each
+    /// spill pass): bytes held in memory, bytes spilled to disk now and in
+    /// total, the process's resident memory, and whether it is paused (see
+    /// [`worker::memory`](super::worker::memory)).
+    ///
+    /// # Errors
+    /// The connection failing.
+    pub fn cluster_info(&self) -> Result<ClusterInfo> {
         self.rt
             .block_on(async {
                 let mut g = self.conn.lock().await;
@@ -139,7 +150,7 @@ impl Client {
     pub fn wait_for_workers(&self, n: u32, timeout: Duration) -> Result<()> {
         let start = Instant::now();
         loop {
-            if self.info()?.n_workers() >= n {
+            if self.info()?.0 >= n {
                 return Ok(());
             }
             if start.elapsed() > timeout {
@@ -204,7 +215,7 @@ impl Client {
     }
 }
 
-/// What [`Client::info`] returns: the workers connected.
+/// What [`Client::cluster_info`] returns: the workers connected.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClusterInfo {
     /// Each worker, in the order it joined.

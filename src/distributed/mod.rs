@@ -17,7 +17,7 @@
 //!   stealing, release of results no longer needed, recovery from lost workers.
 //! - Worker memory ([`worker::memory`]): results spilled to disk past a target
 //!   fraction of the limit, least recently used first; no new tasks past a
-//!   pause fraction; reported in heartbeats and [`Client::info`].
+//!   pause fraction; reported in heartbeats and [`Client::cluster_info`].
 
 pub mod auth;
 pub mod client;
