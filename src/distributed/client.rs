@@ -3,7 +3,9 @@
 //! run on a cluster unchanged.
 
 use super::auth::{self, Secret};
-use super::proto::{read_chunk, read_msg, write_msg, Failure, FromClient, Hello, ToClient};
+use super::proto::{
+    read_chunk, read_msg, write_msg, Failure, FromClient, Hello, ToClient, WorkerInfo,
+};
 use super::scheduler::batches;
 use super::tls::{ReadHalf, TlsConfig, WriteHalf};
 use super::wire::{self, FrameKind, Limits, WireError};
@@ -126,19 +128,33 @@ impl Client {
         self.addr
     }
 
-    /// Workers connected to the scheduler and their total threads.
+    /// Workers connected to the scheduler and their total threads (see
+    /// [`Client::cluster_info`] for each worker's memory).
     ///
     /// # Errors
     /// The connection failing.
     pub fn info(&self) -> Result<(u32, u32)> {
+        let c = self.cluster_info()?;
+        Ok((c.n_workers(), c.threads()))
+    }
+
+    /// The workers connected to the scheduler, each with its threads, memory
+    /// limit and memory as of its last heartbeat (every 0.5 s, and after each
+    /// spill pass): bytes held in memory, bytes spilled to disk now and in
+    /// total, the process's resident memory, and whether it is paused (see
+    /// [`worker::memory`](super::worker::memory)).
+    ///
+    /// # Errors
+    /// The connection failing.
+    pub fn cluster_info(&self) -> Result<ClusterInfo> {
         self.rt
             .block_on(async {
                 let mut g = self.conn.lock().await;
                 let (r, w) = &mut *g;
                 write_msg(w, &FromClient::Info, None, &self.limits).await?;
                 loop {
-                    if let ToClient::Info { workers, threads } = read_msg(r, &self.limits).await? {
-                        return Ok::<_, WireError>((workers, threads));
+                    if let ToClient::Info { workers } = read_msg(r, &self.limits).await? {
+                        return Ok::<_, WireError>(ClusterInfo { workers });
                     }
                 }
             })
@@ -214,6 +230,33 @@ impl Client {
             .enumerate()
             .map(|(i, r)| r.ok_or_else(|| RunError::Other(format!("output {i} never arrived"))))
             .collect()
+    }
+}
+
+/// What [`Client::cluster_info`] returns: the workers connected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterInfo {
+    /// Each worker, in the order it joined.
+    pub workers: Vec<WorkerInfo>,
+}
+
+impl ClusterInfo {
+    /// Workers connected.
+    #[must_use]
+    pub fn n_workers(&self) -> u32 {
+        u32::try_from(self.workers.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Their total threads.
+    #[must_use]
+    pub fn threads(&self) -> u32 {
+        self.workers.iter().map(|w| w.nthreads).sum()
+    }
+
+    /// Bytes all workers have spilled to disk since they started.
+    #[must_use]
+    pub fn spilled_total(&self) -> u64 {
+        self.workers.iter().map(|w| w.memory.spilled_total).sum()
     }
 }
 

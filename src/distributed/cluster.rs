@@ -4,6 +4,7 @@ use super::auth::Secret;
 use super::client::Client;
 use super::tls::{ClusterCa, TlsConfig};
 use super::wire::Limits;
+use super::worker::memory::MemoryFractions;
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -16,6 +17,8 @@ pub struct LocalClusterBuilder {
     n_workers: usize,
     nthreads: usize,
     memory_limit: u64,
+    memory_target_fraction: f64,
+    memory_pause_fraction: f64,
     program: Option<PathBuf>,
     args: Vec<String>,
     tls: bool,
@@ -47,6 +50,22 @@ impl LocalClusterBuilder {
         self
     }
 
+    /// Fraction of the memory limit beyond which a worker spills results to
+    /// disk (default 0.6; see [`worker::memory`](super::worker::memory)).
+    #[must_use]
+    pub fn memory_target_fraction(mut self, fraction: f64) -> Self {
+        self.memory_target_fraction = fraction;
+        self
+    }
+
+    /// Fraction of the memory limit beyond which a worker starts no new tasks
+    /// until its memory drops (default 0.8).
+    #[must_use]
+    pub fn memory_pause_fraction(mut self, fraction: f64) -> Self {
+        self.memory_pause_fraction = fraction;
+        self
+    }
+
     /// The program to start as a worker, with the arguments that make it one
     /// (default: the `darray` binary next to this executable, with `worker`).
     /// A user program that registers kernels and calls
@@ -66,9 +85,11 @@ impl LocalClusterBuilder {
     /// Starts the scheduler and the workers, and waits until all workers joined.
     ///
     /// # Errors
-    /// No worker program found, a process that fails to start, or workers that
-    /// do not join within 60 s.
+    /// Memory fractions out of order (`0 < target <= pause <= 1`), no worker
+    /// program found, a process that fails to start, or workers that do not
+    /// join within 60 s.
     pub fn build(self) -> Result<LocalCluster> {
+        MemoryFractions::new(self.memory_target_fraction, self.memory_pause_fraction)?;
         let program = match self.program.clone() {
             Some(p) => p,
             None => find_worker_binary()?,
@@ -104,6 +125,7 @@ impl LocalClusterBuilder {
             args: self.args.clone(),
             nthreads: self.nthreads,
             memory_limit: self.memory_limit,
+            memory_fractions: (self.memory_target_fraction, self.memory_pause_fraction),
             workers: Vec::new(),
             stop: Some(stop_tx),
             thread: Some(thread),
@@ -150,6 +172,7 @@ pub struct LocalCluster {
     args: Vec<String>,
     nthreads: usize,
     memory_limit: u64,
+    memory_fractions: (f64, f64),
     workers: Vec<Child>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -181,6 +204,8 @@ impl LocalCluster {
             n_workers,
             nthreads: 1,
             memory_limit: crate::exec::default_memory_budget() / n,
+            memory_target_fraction: MemoryFractions::DEFAULT_TARGET,
+            memory_pause_fraction: MemoryFractions::DEFAULT_PAUSE,
             program: None,
             args: vec!["worker".into()],
             tls: false,
@@ -226,7 +251,18 @@ impl LocalCluster {
         self.workers.len()
     }
 
-    /// Starts one more worker process.
+    /// Process ids of the workers started, in order (running or not).
+    #[must_use]
+    pub fn worker_pids(&self) -> Vec<u32> {
+        self.workers.iter().map(Child::id).collect()
+    }
+
+    /// Starts one more worker process. Its local directory (spill files) is
+    /// inside the cluster's private directory, removed with the cluster even
+    /// if the worker was killed. Unless set already, `MALLOC_TRIM_THRESHOLD_`
+    /// is 65536 in its environment, as dask's nanny sets it: glibc then
+    /// returns freed chunks to the system at once instead of keeping them
+    /// resident, so the memory a worker measures is the memory it holds.
     ///
     /// # Errors
     /// The process failing to start.
@@ -245,7 +281,12 @@ impl LocalCluster {
                 tls_args.push(path.as_os_str().to_owned());
             }
         }
-        let child = Command::new(&self.program)
+        let mut cmd = Command::new(&self.program);
+        if std::env::var_os("MALLOC_TRIM_THRESHOLD_").is_none() {
+            cmd.env("MALLOC_TRIM_THRESHOLD_", "65536");
+        }
+        let local_dir = self.dir.join(format!("worker-{i}"));
+        let child = cmd
             .args(&self.args)
             .args(&tls_args)
             .args([
@@ -259,7 +300,13 @@ impl LocalCluster {
                 "127.0.0.1:0",
                 "--name",
                 &format!("local-{i}"),
+                "--memory-target-fraction",
+                &self.memory_fractions.0.to_string(),
+                "--memory-pause-fraction",
+                &self.memory_fractions.1.to_string(),
             ])
+            .arg("--local-dir")
+            .arg(&local_dir)
             .env("DARRAY_SECRET_FILE", &self.secret_path)
             .env_remove("DARRAY_SECRET")
             // TLS comes from the flags above or not at all.

@@ -17,6 +17,9 @@
 //!   TLS session.
 //! - Scheduling ([`scheduler`]): locality, bounded root-task queuing, work
 //!   stealing, release of results no longer needed, recovery from lost workers.
+//! - Worker memory ([`worker::memory`]): results spilled to disk past a target
+//!   fraction of the limit, least recently used first; no new tasks past a
+//!   pause fraction; reported in heartbeats and [`Client::cluster_info`].
 
 pub mod auth;
 pub mod client;
@@ -27,7 +30,7 @@ pub mod tls;
 pub mod wire;
 pub mod worker;
 
-pub use client::Client;
+pub use client::{Client, ClusterInfo};
 pub use cluster::{LocalCluster, LocalClusterBuilder};
 
 use crate::error::{Error, Result};
@@ -75,9 +78,18 @@ pub enum Command {
         /// Memory for results and running tasks, e.g. `4GiB`.
         #[arg(long, default_value = "4GiB")]
         memory_limit: String,
-        /// Working directory (created if missing).
+        /// Working directory (created if missing); chunks are spilled into a
+        /// subdirectory of it (without it, of the system's temporary directory).
         #[arg(long)]
         local_dir: Option<PathBuf>,
+        /// Results held beyond this fraction of the memory limit are spilled
+        /// to disk, least recently used first.
+        #[arg(long, default_value_t = worker::memory::MemoryFractions::DEFAULT_TARGET)]
+        memory_target_fraction: f64,
+        /// Above this fraction of the memory limit (the process's resident
+        /// memory) the worker starts no new tasks until memory drops.
+        #[arg(long, default_value_t = worker::memory::MemoryFractions::DEFAULT_PAUSE)]
+        memory_pause_fraction: f64,
         /// Address for peers to fetch chunks from (port 0 picks one).
         #[arg(long, default_value = "0.0.0.0:0")]
         listen: String,
@@ -216,6 +228,8 @@ where
             nthreads,
             memory_limit,
             local_dir,
+            memory_target_fraction,
+            memory_pause_fraction,
             listen,
             name,
             secret_file,
@@ -223,6 +237,10 @@ where
             tls,
         } => {
             let tls = tls.load()?;
+            let memory_fractions = worker::memory::MemoryFractions::new(
+                memory_target_fraction,
+                memory_pause_fraction,
+            )?;
             let secret = load_secret(secret_file.as_ref())?.ok_or_else(|| {
                 Error::Executor(
                     "worker: no secret (use --secret-file, DARRAY_SECRET_FILE or DARRAY_SECRET)"
@@ -233,6 +251,8 @@ where
                 scheduler: resolve(&scheduler)?,
                 nthreads,
                 memory_limit: crate::array::chunks::parse_bytes(&memory_limit)?,
+                memory_fractions,
+                memory_probe: None,
                 listen: resolve(&listen)?,
                 local_dir,
                 name,

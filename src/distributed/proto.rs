@@ -99,7 +99,7 @@ pub enum FromClient {
         /// Array names by id, for messages.
         names: Vec<(u64, String)>,
     },
-    /// Number of workers connected.
+    /// The workers connected and their memory.
     Info,
 }
 
@@ -129,11 +129,42 @@ pub enum ToClient {
     },
     /// Reply to [`FromClient::Info`].
     Info {
-        /// Workers connected.
-        workers: u32,
-        /// Their total threads.
-        threads: u32,
+        /// The workers connected, as of their last heartbeats.
+        workers: Vec<WorkerInfo>,
     },
+}
+
+/// A worker's memory, as its heartbeats report it (see
+/// [`worker::memory`](super::worker::memory) for the thresholds).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryReport {
+    /// Bytes of held chunks in memory (results, inputs fetched or read back).
+    pub memory: u64,
+    /// Bytes of held chunks spilled to disk now.
+    pub spilled: u64,
+    /// Bytes written to disk by spilling since the worker started (a chunk
+    /// spilled twice counts twice).
+    pub spilled_total: u64,
+    /// The process's resident memory as the worker's probe reads it (0 if unknown).
+    pub process: u64,
+    /// True while the worker starts no new tasks, its process being above the
+    /// pause fraction of its limit.
+    pub paused: bool,
+}
+
+/// One worker, as the scheduler knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerInfo {
+    /// Its name.
+    pub name: String,
+    /// Where peers fetch its chunks.
+    pub data_addr: SocketAddr,
+    /// Task slots.
+    pub nthreads: u32,
+    /// Its memory limit in bytes.
+    pub memory_limit: u64,
+    /// Its memory at its last heartbeat (all zero before the first).
+    pub memory: MemoryReport,
 }
 
 /// Where a task finds one input.
@@ -253,8 +284,12 @@ pub enum FromWorker {
         /// True if the task was given back (it will not run here).
         stolen: bool,
     },
-    /// Still alive (sent every [`HEARTBEAT`](super::worker::HEARTBEAT)).
-    Heartbeat,
+    /// Still alive (sent every [`HEARTBEAT`](super::worker::HEARTBEAT), and
+    /// after a spill pass), with the worker's memory.
+    Heartbeat {
+        /// In memory, spilled, paused.
+        memory: MemoryReport,
+    },
     /// Reply to [`ToWorker::Send`]: a chunk frame follows if `present`.
     Data {
         /// The job.

@@ -16,7 +16,7 @@
 use super::auth::{self, Secret};
 use super::proto::{
     out, read_chunk, read_msg, writer, Failure, FromClient, FromWorker, Hello, InputLoc, JobId,
-    Outgoing, ToClient, ToWorker, WireTask,
+    MemoryReport, Outgoing, ToClient, ToWorker, WireTask, WorkerInfo,
 };
 use super::tls::{Stream, TlsConfig};
 use super::wire::{Limits, WireError};
@@ -216,8 +216,10 @@ struct Worker {
     tx: mpsc::UnboundedSender<Outgoing>,
     /// Tasks sent and not reported, with their projected memory.
     assigned: BTreeMap<(JobId, u32), u64>,
-    /// Bytes of results held.
+    /// Bytes of results held (in memory or spilled).
     held: u64,
+    /// Its memory at its last heartbeat.
+    memory: MemoryReport,
     /// When it last said anything.
     last_seen: std::time::Instant,
 }
@@ -226,8 +228,13 @@ impl Worker {
     fn slots(&self) -> usize {
         self.nthreads as usize + 1
     }
+
+    /// Memory it would use with one more task: results held in memory (what
+    /// it holds less what its last heartbeat says is spilled, so spilled data
+    /// never blocks scheduling and a computation larger than the cluster's
+    /// memory runs by spilling) plus the projected memory of its tasks.
     fn projected(&self) -> u64 {
-        self.held + self.assigned.values().sum::<u64>()
+        self.held.saturating_sub(self.memory.spilled) + self.assigned.values().sum::<u64>()
     }
 }
 
@@ -327,6 +334,7 @@ impl Scheduler {
                         tx,
                         assigned: BTreeMap::new(),
                         held: 0,
+                        memory: MemoryReport::default(),
                         last_seen: std::time::Instant::now(),
                     },
                 );
@@ -356,10 +364,18 @@ impl Scheduler {
     fn on_client(&mut self, c: u64, msg: FromClient, chunks: Vec<Chunk>) {
         match msg {
             FromClient::Info => {
-                let msg = ToClient::Info {
-                    workers: u32::try_from(self.workers.len()).unwrap_or(u32::MAX),
-                    threads: self.workers.values().map(|w| w.nthreads).sum(),
-                };
+                let workers = self
+                    .workers
+                    .values()
+                    .map(|w| WorkerInfo {
+                        name: w.name.clone(),
+                        data_addr: w.data_addr,
+                        nthreads: w.nthreads,
+                        memory_limit: w.memory_limit,
+                        memory: w.memory,
+                    })
+                    .collect();
+                let msg = ToClient::Info { workers };
                 self.send_client(c, &msg, None);
             }
             FromClient::Tasks { job, tasks } => {
@@ -583,12 +599,17 @@ impl Scheduler {
 
     fn on_worker(&mut self, w: u64, msg: FromWorker, chunk: Option<Box<Chunk>>) {
         match self.workers.get_mut(&w) {
-            Some(wk) => wk.last_seen = std::time::Instant::now(),
+            Some(wk) => {
+                wk.last_seen = std::time::Instant::now();
+                if let FromWorker::Heartbeat { memory } = &msg {
+                    wk.memory = *memory;
+                }
+            }
             // Removed (missed heartbeats): its reports no longer count.
             None => return,
         }
         match msg {
-            FromWorker::Heartbeat => {}
+            FromWorker::Heartbeat { .. } => {}
             FromWorker::Done {
                 job,
                 task,

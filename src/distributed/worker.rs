@@ -14,6 +14,8 @@
 //! worker in the middle of a worker-to-worker transfer. Unset (the default),
 //! sends are not touched.
 
+pub mod memory;
+
 use super::auth::{self, Secret};
 use super::proto::{
     out, read_chunk, read_msg, write_msg, writer, FromWorker, Hello, InputLoc, JobId, Outgoing,
@@ -25,10 +27,11 @@ use crate::exec::run::{run_op, RunContext};
 use crate::graph::Op;
 use crate::store::StoreCache;
 use darray_kernels::Chunk;
+use memory::{Key, Lookup, MemoryFractions, MemoryManager, MemoryProbe, ProcessProbe, Removed};
 use parking_lot::Mutex;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -41,11 +44,20 @@ pub struct WorkerConfig {
     pub scheduler: SocketAddr,
     /// Task slots (threads running tasks at once).
     pub nthreads: usize,
-    /// Bytes of task memory this worker accepts (results held plus running tasks).
+    /// Bytes of task memory this worker accepts (results held plus running
+    /// tasks); results beyond `memory_fractions.target()` of it are spilled to
+    /// disk (see [`memory`]).
     pub memory_limit: u64,
+    /// Where spilling and pausing start, as fractions of `memory_limit`
+    /// (default: target 0.6, pause 0.8).
+    pub memory_fractions: MemoryFractions,
+    /// How the worker reads its process's memory (`None`: [`ProcessProbe`]).
+    pub memory_probe: Option<Arc<dyn MemoryProbe>>,
     /// Where to listen for peers; port 0 picks one.
     pub listen: SocketAddr,
-    /// Working directory (created if missing); the process changes into it.
+    /// Working directory (created if missing); the process changes into it
+    /// and spills into a subdirectory of it (without one, of the system's
+    /// temporary directory).
     pub local_dir: Option<PathBuf>,
     /// A name for logs.
     pub name: String,
@@ -54,8 +66,6 @@ pub struct WorkerConfig {
     /// How long to keep trying to reach a lost scheduler before exiting.
     pub reconnect_for: Duration,
 }
-
-type Key = (JobId, u32);
 
 struct Queued {
     generation: u64,
@@ -67,9 +77,12 @@ struct Queued {
 }
 
 struct Shared {
-    data: Mutex<HashMap<Key, Arc<Chunk>>>,
+    /// Results held, spilled as memory requires.
+    memory: MemoryManager,
+    /// Runs task bodies: `nthreads` threads.
+    pool: rayon::ThreadPool,
     queue: Mutex<VecDeque<Queued>>,
-    released_jobs: Mutex<std::collections::HashSet<JobId>>,
+    released_jobs: Mutex<HashSet<JobId>>,
     notify: Notify,
     /// The current scheduler connection's queue (none while reconnecting).
     to_sched: Mutex<Option<mpsc::UnboundedSender<Outgoing>>>,
@@ -83,6 +96,46 @@ struct Shared {
 }
 
 impl Shared {
+    /// A worker's state, before any scheduler connection.
+    fn new(
+        config: &WorkerConfig,
+        secret: Arc<Secret>,
+        tls: Option<Arc<TlsConfig>>,
+        spill_base: &Path,
+    ) -> std::io::Result<Self> {
+        let probe = config
+            .memory_probe
+            .clone()
+            .unwrap_or_else(|| Arc::new(ProcessProbe));
+        let memory = MemoryManager::new(
+            config.memory_limit,
+            config.memory_fractions,
+            probe,
+            spill_base,
+        )?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(config.nthreads.max(1))
+            .thread_name(|i| format!("darray-task-{i}"))
+            .build()
+            .map_err(std::io::Error::other)?;
+        Ok(Shared {
+            memory,
+            pool,
+            queue: Mutex::new(VecDeque::new()),
+            released_jobs: Mutex::new(HashSet::new()),
+            notify: Notify::new(),
+            to_sched: Mutex::new(None),
+            generation: std::sync::atomic::AtomicU64::new(0),
+            limits: config.limits.clone(),
+            secret,
+            tls,
+            ctx: RunContext {
+                store: StoreCache::new(),
+            },
+            peers: Mutex::new(HashMap::new()),
+        })
+    }
+
     fn send(&self, msg: &FromWorker, chunk: Option<Arc<Chunk>>) {
         match out(msg, chunk, &self.limits) {
             Ok(o) => {
@@ -97,7 +150,7 @@ impl Shared {
     /// Keeps a task's result and reports it done (with the inputs fetched for it).
     fn hold(&self, job: JobId, task: u32, attempt: u32, chunk: Chunk, fetched: Vec<u32>) {
         let nbytes = chunk.nbytes() as u64;
-        self.data.lock().insert((job, task), Arc::new(chunk));
+        self.memory.insert((job, task), Arc::new(chunk));
         let done = FromWorker::Done {
             job,
             task,
@@ -112,14 +165,83 @@ impl Shared {
         self.generation.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// Tells the scheduler the worker is alive, with its memory.
+    fn heartbeat(&self) {
+        let memory = self.memory.report();
+        self.send(&FromWorker::Heartbeat { memory }, None);
+    }
+
     /// Forgets everything of the previous scheduler connection.
     fn reset(&self) {
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         *self.to_sched.lock() = None;
         self.queue.lock().clear();
-        self.data.lock().clear();
+        delete_files(self.memory.clear());
         self.released_jobs.lock().clear();
+    }
+
+    /// The chunk held under `key`, read back from disk (off the reactor) if
+    /// it was spilled; `None` if not held.
+    async fn load(self: &Arc<Self>, key: Key) -> Option<Arc<Chunk>> {
+        match self.memory.lookup(key) {
+            Lookup::Memory(c) => Some(c),
+            Lookup::Absent => None,
+            Lookup::Disk => {
+                let sh = self.clone();
+                match tokio::task::spawn_blocking(move || sh.memory.load_blocking(key)).await {
+                    Ok(Ok(c)) => c,
+                    Ok(Err(e)) => {
+                        tracing::error!(
+                            job = key.0,
+                            task = key.1,
+                            "cannot read a spilled chunk back: {e}"
+                        );
+                        None
+                    }
+                    Err(e) => {
+                        tracing::error!("reading a spilled chunk back did not finish: {e}");
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// Spills down to the target (off the reactor), then reports the new
+    /// memory to the scheduler if anything was spilled.
+    async fn spill(self: &Arc<Self>) {
+        let sh = self.clone();
+        if let Ok(pass) = tokio::task::spawn_blocking(move || sh.memory.spill_to_target()).await {
+            if pass.chunks > 0 {
+                tracing::debug!(chunks = pass.chunks, bytes = pass.bytes, "spilled");
+                self.heartbeat();
+            }
+        }
+    }
+}
+
+/// Deletes released spill files off the reactor (chunks are freed here).
+fn delete_files(removed: Removed) {
+    if removed.has_files() {
+        tokio::task::spawn_blocking(move || removed.delete_files());
+    }
+}
+
+/// How often the memory monitor reads the probe (dask's
+/// `distributed.worker.memory.monitor-interval`).
+pub const MEMORY_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Reads the probe every [`MEMORY_INTERVAL`]: pauses or resumes the worker,
+/// and spills when due.
+async fn monitor(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(MEMORY_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if shared.memory.check() {
+            shared.spill().await;
+        }
     }
 }
 
@@ -151,29 +273,61 @@ pub async fn run_with(
         std::fs::create_dir_all(dir)?;
         std::env::set_current_dir(dir)?;
     }
+    let spill_base = match &config.local_dir {
+        Some(_) => std::env::current_dir()?,
+        None => std::env::temp_dir(),
+    };
     auth::check_listen(&config.listen, Some(&secret))?;
     let listener = TcpListener::bind(config.listen).await?;
     let listen_addr = listener.local_addr()?;
-    let shared = Arc::new(Shared {
-        data: Mutex::new(HashMap::new()),
-        queue: Mutex::new(VecDeque::new()),
-        released_jobs: Mutex::new(std::collections::HashSet::new()),
-        notify: Notify::new(),
-        to_sched: Mutex::new(None),
-        generation: std::sync::atomic::AtomicU64::new(0),
-        limits: config.limits.clone(),
-        secret: secret.clone(),
-        tls: tls.clone(),
-        ctx: RunContext {
-            store: StoreCache::new(),
-        },
-        peers: Mutex::new(HashMap::new()),
-    });
+    let shared = Arc::new(Shared::new(&config, secret.clone(), tls, &spill_base)?);
+    tracing::info!(dir = %shared.memory.dir().display(), "spilling to");
+    let res = tokio::select! {
+        r = serve(&config, &secret, &shared, listener, listen_addr) => r,
+        () = shutdown_signal() => {
+            tracing::info!("signal received: exiting");
+            Ok(())
+        }
+    };
+    shared.memory.remove_dir();
+    res
+}
+
+/// Resolves on SIGINT or SIGTERM (never, if they cannot be caught).
+async fn shutdown_signal() {
+    let int = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = int => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = int.await;
+    }
+}
+
+/// Serves peers, runs task slots and the memory monitor, and keeps a
+/// scheduler connection (reconnecting after a loss) until that fails.
+async fn serve(
+    config: &WorkerConfig,
+    secret: &Arc<Secret>,
+    shared: &Arc<Shared>,
+    listener: TcpListener,
+    listen_addr: SocketAddr,
+) -> Result<(), WireError> {
     let peer_shared = shared.clone();
     tokio::spawn(auth::serve_with(
         listener,
         secret.clone(),
-        tls,
+        shared.tls.clone(),
         config.limits.clone(),
         move |stream, peer, admission| {
             let shared = peer_shared.clone();
@@ -190,9 +344,10 @@ pub async fn run_with(
     for _ in 0..config.nthreads.max(1) {
         tokio::spawn(slot(shared.clone()));
     }
+    tokio::spawn(monitor(shared.clone()));
     let mut first = true;
     loop {
-        let res = session(&config, &secret, &shared, listen_addr).await;
+        let res = session(config, secret, shared, listen_addr).await;
         shared.reset();
         match res {
             // A scheduler at its handshake cap (silent or slow connections
@@ -278,12 +433,17 @@ async fn session(
     *shared.to_sched.lock() = Some(tx.clone());
     tracing::info!(name = config.name, %data_addr, nthreads = config.nthreads, "worker registered");
     // Heartbeats until the connection's queue closes.
-    let beat = out(&FromWorker::Heartbeat, None, &config.limits)?;
+    let beat_shared = shared.clone();
+    let limits = config.limits.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(HEARTBEAT);
         loop {
             tick.tick().await;
-            if tx.send(beat.clone()).is_err() {
+            let memory = beat_shared.memory.report();
+            let Ok(beat) = out(&FromWorker::Heartbeat { memory }, None, &limits) else {
+                return;
+            };
+            if tx.send(beat).is_err() {
                 return;
             }
         }
@@ -335,34 +495,35 @@ async fn session(
                 );
             }
             ToWorker::Send { job, task } => {
-                let c = shared.data.lock().get(&(job, task)).cloned();
-                let present = c.is_some();
-                shared.send(&FromWorker::Data { job, task, present }, c);
+                // A spilled chunk is read back first, without holding up this loop.
+                let sh = shared.clone();
+                tokio::spawn(async move {
+                    let c = sh.load((job, task)).await;
+                    let present = c.is_some();
+                    sh.send(&FromWorker::Data { job, task, present }, c);
+                });
             }
             ToWorker::Release { job, tasks } => {
-                let mut d = shared.data.lock();
-                for t in tasks {
-                    d.remove(&(job, t));
-                }
+                delete_files(shared.memory.release(tasks.into_iter().map(|t| (job, t))));
             }
             ToWorker::ReleaseJob { job } => {
                 shared.released_jobs.lock().insert(job);
                 shared.queue.lock().retain(|t| t.job != job);
-                shared.data.lock().retain(|(j, _), _| *j != job);
+                delete_files(shared.memory.release_job(job));
             }
         }
     }
 }
 
 /// Answers fetch requests from one peer.
-async fn serve_peer(stream: Stream, shared: &Shared) -> Result<(), WireError> {
+async fn serve_peer(stream: Stream, shared: &Arc<Shared>) -> Result<(), WireError> {
     stream.set_nodelay(true)?;
     let (mut r, mut w) = stream.into_split();
     loop {
         let req: PeerRequest = read_msg(&mut r, &shared.limits).await?;
         match req {
             PeerRequest::Fetch { job, task } => {
-                let c = shared.data.lock().get(&(job, task)).cloned();
+                let c = shared.load((job, task)).await;
                 let reply = PeerReply {
                     present: c.is_some(),
                 };
@@ -415,15 +576,28 @@ async fn send_throttled<W: tokio::io::AsyncWrite + Unpin>(
     Ok(())
 }
 
-/// One task slot: takes queued tasks, gathers inputs, runs them.
+/// One task slot: takes queued tasks, gathers inputs, runs them, and spills
+/// down to the memory target before taking the next (so a slot cannot outrun
+/// the disk). While the worker is paused it takes nothing: queued tasks stay
+/// in the queue, where the scheduler can steal them.
 async fn slot(shared: Arc<Shared>) {
     loop {
+        if shared.memory.is_paused() {
+            shared.memory.unpaused().await;
+            continue;
+        }
         let next = shared.queue.lock().pop_front();
         let Some(q) = next else {
             shared.notify.notified().await;
             continue;
         };
-        run_one(&shared, q).await;
+        {
+            let _running = shared.memory.running();
+            run_one(&shared, q).await;
+        }
+        if shared.memory.over_target() {
+            shared.spill().await;
+        }
     }
 }
 
@@ -440,14 +614,13 @@ async fn run_one(shared: &Arc<Shared>, q: Queued) {
     let mut fetched = Vec::new();
     let mut missing = Vec::new();
     for inp in &inputs {
-        let local = shared.data.lock().get(&(job, inp.task)).cloned();
-        if let Some(c) = local {
+        if let Some(c) = shared.load((job, inp.task)).await {
             chunks.push(c);
             continue;
         }
         match fetch(shared, job, inp).await {
             Some(c) => {
-                shared.data.lock().insert((job, inp.task), c.clone());
+                shared.memory.insert((job, inp.task), c.clone());
                 fetched.push(inp.task);
                 chunks.push(c);
             }
@@ -469,19 +642,26 @@ async fn run_one(shared: &Arc<Shared>, q: Queued) {
         );
         return;
     }
+    // The body runs on the worker's rayon pool; its result comes back here.
+    let (tx, rx) = tokio::sync::oneshot::channel();
     let sh = shared.clone();
-    let res = tokio::task::spawn_blocking(move || {
-        let refs: Vec<&Chunk> = chunks.iter().map(AsRef::as_ref).collect();
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_op(&op, &refs, &sh.ctx)))
-    })
-    .await;
+    shared.pool.spawn(move || {
+        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let refs: Vec<&Chunk> = chunks.iter().map(AsRef::as_ref).collect();
+            run_op(&op, &refs, &sh.ctx)
+        }));
+        // Inputs are let go before the result is reported.
+        drop(chunks);
+        let _ = tx.send(res);
+    });
+    let res = rx.await;
     if shared.released_jobs.lock().contains(&job) || shared.generation() != generation {
         return;
     }
     let out = match res {
         Ok(Ok(r)) => r.map_err(|e| e.to_string()),
         Ok(Err(p)) => Err(format!("panic: {}", crate::exec::panic_message(&p))),
-        Err(e) => Err(format!("task did not complete: {e}")),
+        Err(_) => Err("task did not complete: its thread dropped it".to_string()),
     };
     match out {
         Ok(c) => shared.hold(job, task, attempt, c, fetched),
@@ -588,3 +768,6 @@ pub fn run_config_with(
     rt.block_on(run_with(config, Arc::new(secret), tls.map(Arc::new)))
         .map_err(|e| crate::Error::Executor(format!("worker: {e}")))
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,211 @@
+//! Task slots with an injected memory probe: pause and resume, spilled inputs
+//! read back, task bodies on the worker's rayon pool with panics reported.
+
+use super::*;
+use crate::distributed::wire::decode;
+use memory::MemoryProbe;
+use ndarray::{ArrayD, IxDyn};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug, Default)]
+struct FakeProbe(AtomicU64);
+
+impl MemoryProbe for FakeProbe {
+    fn rss(&self) -> Option<u64> {
+        Some(self.0.load(Ordering::SeqCst))
+    }
+}
+
+struct Fixture {
+    _base: tempfile::TempDir,
+    probe: Arc<FakeProbe>,
+    shared: Arc<Shared>,
+    rx: mpsc::UnboundedReceiver<Outgoing>,
+}
+
+/// A worker's state with `limit` bytes (target 0.6, spill 0.7, pause 0.8),
+/// its messages to the scheduler going to `rx`, and one slot running.
+fn worker(limit: u64) -> Fixture {
+    let base = tempfile::tempdir().unwrap();
+    let probe = Arc::new(FakeProbe::default());
+    let config = WorkerConfig {
+        scheduler: "127.0.0.1:9".parse().unwrap(),
+        nthreads: 1,
+        memory_limit: limit,
+        memory_fractions: MemoryFractions::default(),
+        memory_probe: Some(probe.clone()),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        local_dir: None,
+        name: "test".into(),
+        limits: Limits::default(),
+        reconnect_for: Duration::from_secs(1),
+    };
+    let shared =
+        Arc::new(Shared::new(&config, Arc::new(Secret::generate()), None, base.path()).unwrap());
+    let (tx, rx) = mpsc::unbounded_channel();
+    *shared.to_sched.lock() = Some(tx);
+    tokio::spawn(slot(shared.clone()));
+    Fixture {
+        _base: base,
+        probe,
+        shared,
+        rx,
+    }
+}
+
+fn f64_chunk(rows: usize, cols: usize) -> Chunk {
+    Chunk::F64(ArrayD::from_shape_fn(IxDyn(&[rows, cols]), |i| {
+        (i[0] * cols + i[1]) as f64 - 0.5
+    }))
+}
+
+/// Queues task `task` of job 1 with inputs held here.
+fn queue(shared: &Shared, task: u32, op: Op, inputs: &[u32]) {
+    shared.queue.lock().push_back(Queued {
+        generation: shared.generation(),
+        job: 1,
+        task,
+        attempt: 1,
+        op,
+        inputs: inputs
+            .iter()
+            .map(|&t| InputLoc {
+                task: t,
+                holders: Vec::new(),
+            })
+            .collect(),
+    });
+    shared.notify.notify_one();
+}
+
+/// The next message to the scheduler other than a heartbeat.
+async fn next(rx: &mut mpsc::UnboundedReceiver<Outgoing>) -> FromWorker {
+    loop {
+        let (bytes, _) = tokio::time::timeout(Duration::from_secs(60), rx.recv())
+            .await
+            .expect("a message within 60 s")
+            .expect("channel open");
+        let msg: FromWorker = decode(&bytes).unwrap();
+        if !matches!(msg, FromWorker::Heartbeat { .. }) {
+            return msg;
+        }
+    }
+}
+
+fn transpose() -> Op {
+    Op::Transpose { perm: vec![1, 0] }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_worker_starts_no_task_until_memory_drops() {
+    let mut f = worker(1 << 20);
+    f.shared.memory.insert((1, 0), Arc::new(f64_chunk(4, 3)));
+    f.probe.0.store(900 << 10, Ordering::SeqCst); // above pause (0.8 MiB)
+    f.shared.memory.check();
+    assert!(f.shared.memory.is_paused());
+    queue(&f.shared, 1, transpose(), &[0]);
+    // Nothing starts while paused (a negative check: a slow machine can only
+    // make it pass), and the task stays queued, where a steal finds it.
+    let quiet = tokio::time::timeout(Duration::from_millis(300), f.rx.recv()).await;
+    assert!(quiet.is_err(), "a message while paused");
+    assert_eq!(f.shared.queue.lock().len(), 1);
+
+    f.probe.0.store(100 << 10, Ordering::SeqCst);
+    f.shared.memory.check();
+    assert!(!f.shared.memory.is_paused());
+    match next(&mut f.rx).await {
+        FromWorker::Done {
+            job: 1,
+            task: 1,
+            nbytes,
+            ..
+        } => assert_eq!(nbytes, 96),
+        other => panic!("expected Done, got {other:?}"),
+    }
+    assert!(f.shared.queue.lock().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spilled_inputs_are_read_back_and_results_spilled_after_the_task() {
+    // Limit 1000: target 600. The input (4 KiB) is over it by itself.
+    let mut f = worker(1000);
+    let input = f64_chunk(16, 32);
+    f.shared.memory.insert((1, 0), Arc::new(input.clone()));
+    let pass = f.shared.memory.spill_to_target();
+    assert_eq!(pass.bytes, 4096);
+    queue(&f.shared, 1, transpose(), &[0]);
+    assert!(matches!(
+        next(&mut f.rx).await,
+        FromWorker::Done { task: 1, .. }
+    ));
+    // The slot spills down to target before looking for more work, and says
+    // so: both the input (read back for the task) and the result go to disk.
+    let r = loop {
+        let (bytes, _) = tokio::time::timeout(Duration::from_secs(60), f.rx.recv())
+            .await
+            .expect("a heartbeat after the spill")
+            .unwrap();
+        if let FromWorker::Heartbeat { memory } = decode(&bytes).unwrap() {
+            break memory;
+        }
+    };
+    assert_eq!((r.memory, r.spilled), (0, 8192));
+    assert_eq!(r.spilled_total, 3 * 4096);
+    let got = f.shared.load((1, 1)).await.expect("held");
+    let Chunk::F64(a) = &*got else { panic!("f64") };
+    let Chunk::F64(x) = &input else {
+        unreachable!()
+    };
+    assert_eq!(a, &x.t().to_owned());
+    // Released: the files go (off the reactor).
+    let removed = f.shared.memory.release([(1, 0), (1, 1)]);
+    tokio::task::spawn_blocking(move || removed.delete_files())
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read_dir(f.shared.memory.dir()).unwrap().count(), 0);
+}
+
+static TASK_THREAD: Mutex<Option<String>> = Mutex::new(None);
+
+fn record_thread(inputs: &[&Chunk]) -> std::result::Result<Chunk, String> {
+    *TASK_THREAD.lock() = std::thread::current().name().map(String::from);
+    Ok(inputs[0].clone())
+}
+
+fn panics(_: &[&Chunk]) -> std::result::Result<Chunk, String> {
+    panic!("boom in a kernel")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_bodies_run_on_the_rayon_pool_and_panics_become_errors() {
+    crate::register_kernel_raw("worker-test-record-thread", record_thread).unwrap();
+    crate::register_kernel_raw("worker-test-panics", panics).unwrap();
+    let mut f = worker(1 << 30);
+    f.shared.memory.insert((1, 0), Arc::new(f64_chunk(2, 2)));
+    let map = |kernel: &str| Op::MapBlocks {
+        kernel: kernel.into(),
+        dtype: darray_kernels::DType::F64,
+        shape: vec![2, 2],
+    };
+    queue(&f.shared, 1, map("worker-test-record-thread"), &[0]);
+    assert!(matches!(
+        next(&mut f.rx).await,
+        FromWorker::Done { task: 1, .. }
+    ));
+    assert_eq!(TASK_THREAD.lock().as_deref(), Some("darray-task-0"));
+    queue(&f.shared, 2, map("worker-test-panics"), &[0]);
+    match next(&mut f.rx).await {
+        FromWorker::Failed {
+            task: 2, message, ..
+        } => {
+            assert!(message.contains("panic: boom in a kernel"), "{message}");
+        }
+        other => panic!("expected Failed, got {other:?}"),
+    }
+    // The slot goes on.
+    queue(&f.shared, 3, transpose(), &[0]);
+    assert!(matches!(
+        next(&mut f.rx).await,
+        FromWorker::Done { task: 3, .. }
+    ));
+}
