@@ -15,17 +15,22 @@
 //!   line); the wire carries no code, only named kernels and data.
 //! - Scheduling ([`scheduler`]): locality, bounded root-task queuing, work
 //!   stealing, release of results no longer needed, recovery from lost workers.
+//! - Simulation ([`sim`]): the scheduler driven in-process by stand-in workers
+//!   ([`simulate`]), to measure its decisions per second and memory per task at
+//!   cluster sizes this machine cannot run.
 
 pub mod auth;
 pub mod client;
 pub mod cluster;
 pub mod proto;
 pub mod scheduler;
+pub mod sim;
 pub mod wire;
 pub mod worker;
 
 pub use client::Client;
 pub use cluster::{LocalCluster, LocalClusterBuilder};
+pub use sim::{simulate, simulate_graph, tree_reduction, SimConfig, SimReport};
 
 use crate::error::{Error, Result};
 use auth::Secret;
