@@ -12,14 +12,17 @@
 //!
 //! Workloads: `tiny` (`ones(n, chunks=1).sum()`, n = 100,000 by default: the
 //! per-task overhead), `mean` (mean of sin^2 + cos^2), `sum0`, `std1` (over the
-//! store), and `transfer`: `(x[:K*c] + x[K*c:]).sum()` with `x = zeros` of 2K
-//! chunks of 32 MiB (K = 32, or n), so every partial sum needs chunk i and chunk
-//! K+i; where those two were made on different workers one is fetched
-//! worker-to-worker. The JSON line has `seconds` (the workload's wall time, graph
-//! build included, process and cluster start-up excluded), a `check` value, and
-//! for `transfer` the bytes the scheduler saw move between workers
-//! (`bytes_transferred`) and that over the wall time (`gib_per_s`: a lower bound
-//! on the transfer rate, as the time includes making and summing the chunks).
+//! store), and `transfer`, which times two graphs over `x = zeros` of 2K chunks
+//! of 32 MiB (K = 16, or n): `x.sum()` (each chunk summed where it was made: no
+//! transfer), then `(x[:K*c] + x[K*c:]).sum()` (each partial sum needs chunk i and
+//! chunk K+i; where those were made on different workers one is fetched
+//! worker-to-worker). The JSON line has `seconds` (the workload's wall time,
+//! graph build included, process and cluster start-up excluded; for `transfer`
+//! the second graph's), a `check` value, and for `transfer` the bytes the
+//! scheduler saw move between workers (`bytes_transferred`), that over the wall
+//! time (`gib_per_s`, a lower bound: the time includes making and summing the
+//! chunks) and over the time the second graph took beyond the first
+//! (`gib_per_s_differential`, the same work plus the transfers).
 //! Under `cargo bench` / `cargo test --benches` (no workload given) it does nothing.
 
 use anyhow::{bail, Context, Result};
@@ -33,7 +36,7 @@ const CHUNKS: [usize; 2] = [2048, 2048];
 const TINY: usize = 100_000;
 /// Elements of one transfer chunk: 32 MiB of f64, as a chunk of the store.
 const TRANSFER_CHUNK: usize = 4 << 20;
-const TRANSFER_PAIRS: usize = 32;
+const TRANSFER_PAIRS: usize = 16;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args()
@@ -84,7 +87,7 @@ fn main() -> Result<()> {
     let exec = exec.as_ref();
     let store_arg = || store.clone().context("this workload needs a store path");
 
-    let t = Instant::now();
+    let mut t = Instant::now();
     let mut extra = String::new();
     let check: f64 = match workload.as_str() {
         "tiny" => {
@@ -120,18 +123,35 @@ fn main() -> Result<()> {
             let k = n.unwrap_or(TRANSFER_PAIRS);
             let c = TRANSFER_CHUNK;
             let x = DArray::<f64>::zeros(&[2 * k * c], [c])?;
+            // The same chunks made and summed, each where it was made: no transfer.
+            let t0 = Instant::now();
+            let v0 = x.sum()?.compute_with(exec)?.sum();
+            let secs0 = t0.elapsed().as_secs_f64();
+            let moved0 = exec.last_stats().bytes_transferred;
+            // Each pair summed in one task: one of the two chunks may have to move.
+            let t1 = Instant::now();
             let a = x.slice(ndarray::s![..k * c])?;
             let b = x.slice(ndarray::s![k * c..])?;
             let v = (a + &b)?.sum()?.compute_with(exec)?.sum();
-            let secs = t.elapsed().as_secs_f64();
+            let secs1 = t1.elapsed().as_secs_f64();
             let moved = exec.last_stats().bytes_transferred;
-            #[allow(clippy::cast_precision_loss)]
-            let gib_per_s = moved as f64 / secs / f64::from(1u32 << 30);
+            let gib = |b: u64| -> f64 {
+                #[allow(clippy::cast_precision_loss)]
+                let g = b as f64 / f64::from(1u32 << 30);
+                g
+            };
+            let effective = gib(moved) / secs1;
+            let differential = if moved > 0 && secs1 > secs0 {
+                format!("{}", gib(moved) / (secs1 - secs0))
+            } else {
+                "null".into()
+            };
             extra = format!(
-                ",\"pairs\":{k},\"chunk_bytes\":{},\"bytes_transferred\":{moved},\"gib_per_s\":{gib_per_s}",
+                ",\"pairs\":{k},\"chunk_bytes\":{},\"bytes_transferred\":{moved},\"seconds_no_transfer\":{secs0},\"bytes_transferred_no_transfer\":{moved0},\"gib_per_s\":{effective},\"gib_per_s_differential\":{differential}",
                 c * 8
             );
-            v
+            t = t1;
+            v + v0
         }
         other => bail!("unknown workload {other:?}"),
     };

@@ -6,9 +6,10 @@ on a fresh LocalCluster(n_workers=2, threads_per_worker=1, processes=True) bound
 
 Workloads (as benches/compare_dist.rs): tiny (ones(n, chunks=1).sum(), n = 100,000
 by default), mean (mean of sin^2 + cos^2), sum0, std1 (over the store), transfer
-(n pairs, 32 by default, of 32 MiB zeros chunks, one made on each worker, each pair
-summed on the first worker: every pair moves one chunk worker-to-worker; placed
-explicitly with futures, since dask.array gives no placement control either).
+(n pairs, 16 by default, of 32 MiB zeros chunks: first each pair made and summed on
+one worker, alternating, then each pair's chunks made one on each worker and summed
+on the first, so every pair moves one chunk worker-to-worker; placed explicitly with
+futures, since dask.array gives no placement control).
 `seconds` is the workload's wall time, cluster start-up excluded (reported apart).
 """
 
@@ -23,7 +24,7 @@ from dask.distributed import Client, LocalCluster
 
 TINY = 100_000
 TRANSFER_CHUNK = 4 << 20  # f64 elements: 32 MiB
-TRANSFER_PAIRS = 32
+TRANSFER_PAIRS = 16
 
 
 def add_sum(a, b):
@@ -60,16 +61,28 @@ def main() -> None:
     elif workload == "transfer":
         k = n or TRANSFER_PAIRS
         w = sorted(client.scheduler_info()["workers"])
-        futs = []
-        for i in range(k):
-            a = client.submit(np.zeros, TRANSFER_CHUNK, workers=[w[0]], pure=False, key=f"a-{i}")
-            b = client.submit(np.zeros, TRANSFER_CHUNK, workers=[w[1]], pure=False, key=f"b-{i}")
-            futs.append(client.submit(add_sum, a, b, workers=[w[0]], pure=False, key=f"s-{i}"))
-        check = float(sum(client.gather(futs)))
+
+        def pairs(tag, cross):
+            futs = []
+            for i in range(k):
+                home, other = w[i % 2], w[(i + 1) % 2]
+                a = client.submit(np.zeros, TRANSFER_CHUNK, workers=[home], pure=False, key=f"{tag}a-{i}")
+                b = client.submit(np.zeros, TRANSFER_CHUNK, workers=[other if cross else home], pure=False,
+                                  key=f"{tag}b-{i}")
+                futs.append(client.submit(add_sum, a, b, workers=[home], pure=False, key=f"{tag}s-{i}"))
+            return float(sum(client.gather(futs)))
+
+        # The same chunks made and summed where they were made: no transfer.
+        t0 = time.perf_counter()
+        check = pairs("local", False)
+        secs0 = time.perf_counter() - t0
+        t = time.perf_counter()
+        check += pairs("cross", True)
         secs = time.perf_counter() - t
         moved = k * TRANSFER_CHUNK * 8
         extra = {"pairs": k, "chunk_bytes": TRANSFER_CHUNK * 8, "bytes_transferred": moved,
-                 "gib_per_s": moved / secs / 2**30}
+                 "seconds_no_transfer": secs0, "gib_per_s": moved / secs / 2**30,
+                 "gib_per_s_differential": moved / (secs - secs0) / 2**30 if secs > secs0 else None}
     else:
         sys.exit(f"unknown workload {workload!r}")
     secs = time.perf_counter() - t

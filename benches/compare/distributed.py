@@ -33,7 +33,7 @@ LABEL = {
     "mean": "mean(sin^2+cos^2)",
     "sum0": "sum(axis=0)",
     "std1": "std(axis=1)",
-    "transfer": "transfer: 32 pairs of 32 MiB chunks",
+    "transfer": "transfer: 16 pairs of 32 MiB chunks",
 }
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -145,7 +145,9 @@ def main():
             if "per_task_us" in best:
                 more = f"  {best['per_task_us']:.2f} us/task ({best['tasks']} tasks)"
             if "gib_per_s" in best:
-                more = f"  {best['bytes_transferred'] / 2**30:.2f} GiB moved, {best['gib_per_s']:.2f} GiB/s"
+                more = (f"  {best['bytes_transferred'] / 2**30:.2f} GiB moved, {best['gib_per_s']:.2f} GiB/s, "
+                        f"differential {fmt(best.get('gib_per_s_differential'), '.2f')} GiB/s "
+                        f"(no-transfer graph {best['seconds_no_transfer']:.3f} s)")
             print(f"  {tool:16} {w:9} best {best['seconds']:8.3f} s of {[round(s, 3) for s in best['all_seconds']]}"
                   f"  peak {best['peak_mib']:6.0f} MiB  check {best.get('check')}{more}"
                   f"  (start-up {best.get('startup_seconds', 0):.2f} s, load {best['load_1min_after']:.1f})",
@@ -182,8 +184,11 @@ def main():
         lines.append("")
         for tool, r in results["transfer"].items():
             if "gib_per_s" in r:
+                diff = r.get("gib_per_s_differential")
                 lines.append(f"transfer, {tool}: {r['bytes_transferred'] / 2**30:.2f} GiB moved between workers "
-                             f"in {r['seconds']:.3f} s: {r['gib_per_s']:.2f} GiB/s")
+                             f"in {r['seconds']:.3f} s (the same work without transfers: "
+                             f"{r['seconds_no_transfer']:.3f} s): {r['gib_per_s']:.2f} GiB/s over the whole time, "
+                             f"{fmt(diff, '.2f')} GiB/s over the extra time")
     load_end = os.getloadavg()
     lines.append("")
     lines.append(f"load average at start {load_start[0]:.1f}, at end {load_end[0]:.1f} (1 min); "
