@@ -1,5 +1,5 @@
 //! darray's side of the distributed comparison (driven by
-//! `benches/compare/distributed.py`, through `benches/compare/run_distributed.sh`).
+//! `benches/compare/compare_distributed.py`, through `benches/compare/run_distributed.sh`).
 //!
 //! ```text
 //! compare_dist create <store>                       write the 1 GiB store of benches/compare if missing

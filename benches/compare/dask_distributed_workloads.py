@@ -1,4 +1,4 @@
-"""dask.distributed's side of benches/compare/distributed.py: run one workload once
+"""dask.distributed's side of benches/compare/compare_distributed.py: run one workload once
 on a fresh LocalCluster(n_workers=2, threads_per_worker=1, processes=True) bound to
 127.0.0.1, print one JSON line.
 

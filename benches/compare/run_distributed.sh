@@ -4,7 +4,7 @@
 # benches/compare (created when missing). Prints a table and writes
 # target/bench-data/compare_distributed.json.
 #
-#   bash benches/compare/run_distributed.sh [distributed.py options, e.g. --repeats 2 --workloads tiny,transfer]
+#   bash benches/compare/run_distributed.sh [compare_distributed.py options, e.g. --repeats 2 --workloads tiny,transfer]
 #
 # Needs the Python venv of scripts/python-env.sh; installs dask[array] and
 # distributed into it when missing. Builds darray's side (benches/compare_dist.rs,
@@ -40,4 +40,4 @@ if [ -z "$bin" ] || [ ! -x "$bin" ]; then
 fi
 
 # As run.sh: OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE slow a current numpy; unset both here only.
-exec env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$py" benches/compare/distributed.py --darray "$bin" --python "$py" "$@"
+exec env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$py" benches/compare/compare_distributed.py --darray "$bin" --python "$py" "$@"

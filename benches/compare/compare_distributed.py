@@ -4,7 +4,7 @@ darray LocalCluster (2 workers x 1 thread) and dask.distributed's LocalCluster
 
 Run through run_distributed.sh (which builds darray's side and sets up the venv):
 
-    python distributed.py --darray <compare_dist binary> [--repeats 1] [--workloads tiny,mean,...]
+    python compare_distributed.py --darray <compare_dist binary> [--repeats 1] [--workloads tiny,mean,...]
 
 Every (tool, workload) runs `--repeats` times, each in a fresh process (a fresh
 cluster for the cluster tools). The time reported is the best run's, measured
@@ -108,10 +108,9 @@ def main():
     tools = [t for t in args.tools.split(",") if t]
     load_start = os.getloadavg()
 
-    import dask
-    import distributed
+    from importlib.metadata import version
 
-    print(f"machine: {os.cpu_count()} cores; dask {dask.__version__}, distributed {distributed.__version__}; "
+    print(f"machine: {os.cpu_count()} cores; dask {version('dask')}, distributed {version('distributed')}; "
           f"load average {load_start[0]:.1f} {load_start[1]:.1f} {load_start[2]:.1f}", flush=True)
     if any(w in ("mean", "sum0", "std1") for w in workloads):
         if not (store / "zarr.json").exists():
