@@ -13,8 +13,8 @@
 //! decisions per second and the bytes it holds per task.
 //!
 //! The scheduler's messages are built as for the network (keys, ops and input
-//! locations cloned) but not encoded: encoding happens on the connection's
-//! side of [`Link`](super::scheduler::Link).
+//! locations cloned) but not encoded: on the network path, encoding happens as
+//! a message is queued for its connection.
 
 use super::proto::{FromClient, FromWorker, ToClient, ToWorker, WireTask};
 use super::scheduler::{Event, Link, Scheduler, Sent};
