@@ -12,6 +12,13 @@
 //! no waiting task needs them. A lost worker's running tasks go back to the
 //! ready set and its results that are still needed are recomputed, recursively
 //! through inputs already released.
+//!
+//! The state machine knows nothing of sockets: it is fed `Event`s
+//! (`Scheduler::handle`, then `Scheduler::schedule` after each batch) and
+//! sends over a `Link` per worker and client, either a connection's queue
+//! (encoded at once) or, for an in-process driver such as the simulation
+//! ([`sim`](super::sim)), an outbox of plain messages. A set of the workers with
+//! a free slot keeps a scheduling pass from walking the whole cluster.
 
 use super::auth::{self, Secret};
 use super::proto::{
