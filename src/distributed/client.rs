@@ -212,9 +212,14 @@ impl Client {
                         }
                     }
                 }
-                ToClient::Finished { job: j, tasks_run } if j == job => {
+                ToClient::Finished {
+                    job: j,
+                    tasks_run,
+                    bytes_moved,
+                } if j == job => {
                     *self.stats.lock() = ExecStats {
                         tasks: tasks_run,
+                        bytes_transferred: bytes_moved,
                         ..ExecStats::default()
                     };
                     break;

@@ -20,18 +20,23 @@
 //! - Worker memory ([`worker::memory`]): results spilled to disk past a target
 //!   fraction of the limit, least recently used first; no new tasks past a
 //!   pause fraction; reported in heartbeats and [`Client::cluster_info`].
+//! - Simulation ([`sim`]): the scheduler driven in-process by stand-in workers
+//!   ([`simulate`]), to measure its decisions per second and memory per task at
+//!   cluster sizes this machine cannot run.
 
 pub mod auth;
 pub mod client;
 pub mod cluster;
 pub mod proto;
 pub mod scheduler;
+pub mod sim;
 pub mod tls;
 pub mod wire;
 pub mod worker;
 
 pub use client::{Client, ClusterInfo};
 pub use cluster::{LocalCluster, LocalClusterBuilder};
+pub use sim::{simulate, simulate_graph, tree_reduction, SimConfig, SimReport};
 
 use crate::error::{Error, Result};
 use auth::Secret;

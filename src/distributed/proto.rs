@@ -119,6 +119,8 @@ pub enum ToClient {
         job: JobId,
         /// Tasks run (recomputations included).
         tasks_run: u64,
+        /// Bytes of inputs workers fetched from each other for it.
+        bytes_moved: u64,
     },
     /// The job failed; nothing more comes for it.
     Failed {

@@ -12,6 +12,13 @@
 //! no waiting task needs them. A lost worker's running tasks go back to the
 //! ready set and its results that are still needed are recomputed, recursively
 //! through inputs already released.
+//!
+//! The state machine knows nothing of sockets: it is fed `Event`s
+//! (`Scheduler::handle`, then `Scheduler::schedule` after each batch) and
+//! sends over a `Link` per worker and client, either a connection's queue
+//! (encoded at once) or, for an in-process driver such as the simulation
+//! ([`sim`](super::sim)), an outbox of plain messages. A set of the workers with
+//! a free slot keeps a scheduling pass from walking the whole cluster.
 
 use super::auth::{self, Secret};
 use super::proto::{
@@ -22,6 +29,7 @@ use super::tls::{Stream, TlsConfig};
 use super::wire::{Limits, WireError};
 use crate::graph::{ChunkKey, Graph, Op};
 use darray_kernels::Chunk;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -72,21 +80,39 @@ pub async fn serve_with(
     Scheduler::new(limits).run(rx).await;
 }
 
-/// Events the connection tasks send the actor.
-enum Event {
+/// Events that drive the scheduler: sent by the connection tasks, or fed
+/// directly by an in-process driver (the simulation).
+pub(super) enum Event {
     WorkerJoined {
         id: u64,
         nthreads: u32,
         memory_limit: u64,
         data_addr: SocketAddr,
         name: String,
-        tx: mpsc::UnboundedSender<Outgoing>,
+        link: Link,
     },
     WorkerLeft(u64),
-    ClientJoined(u64, mpsc::UnboundedSender<Outgoing>),
+    ClientJoined(u64, Link),
     ClientLeft(u64),
     FromWorker(u64, FromWorker, Option<Box<Chunk>>),
     FromClient(u64, FromClient, Vec<Chunk>),
+}
+
+/// Where the scheduler's messages to one worker or client go.
+pub(super) enum Link {
+    /// Encoded at once and queued for the connection's writer task.
+    Net(mpsc::UnboundedSender<Outgoing>),
+    /// Kept, unencoded, in the scheduler's outbox for an in-process driver
+    /// (no network I/O): see [`Scheduler::take_outbox`].
+    Local,
+}
+
+/// A message the scheduler sent over a [`Link::Local`].
+pub(super) enum Sent {
+    /// To a worker, with the chunk that follows it.
+    Worker(u64, ToWorker, Option<Arc<Chunk>>),
+    /// To a client, with the chunk that follows it.
+    Client(u64, ToClient, Option<Arc<Chunk>>),
 }
 
 static NEXT_CONN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -118,7 +144,7 @@ async fn connection(
                 memory_limit,
                 data_addr,
                 name,
-                tx: otx,
+                link: Link::Net(otx),
             });
             let res = async {
                 loop {
@@ -139,7 +165,7 @@ async fn connection(
             res
         }
         Hello::Client => {
-            let _ = events.send(Event::ClientJoined(id, otx));
+            let _ = events.send(Event::ClientJoined(id, Link::Net(otx)));
             let res = async {
                 loop {
                     let msg: FromClient = read_msg(&mut r, &limits).await?;
@@ -206,6 +232,10 @@ struct Job {
     submitted: bool,
     tasks_run: u64,
     names: BTreeMap<u64, String>,
+    /// Task state changes so far.
+    transitions: u64,
+    /// Bytes of inputs workers fetched from each other.
+    bytes_moved: u64,
 }
 
 struct Worker {
@@ -213,7 +243,7 @@ struct Worker {
     nthreads: u32,
     memory_limit: u64,
     data_addr: SocketAddr,
-    tx: mpsc::UnboundedSender<Outgoing>,
+    link: Link,
     /// Tasks sent and not reported, with their projected memory.
     assigned: BTreeMap<(JobId, u32), u64>,
     /// Bytes of results held (in memory or spilled).
@@ -238,10 +268,17 @@ impl Worker {
     }
 }
 
-struct Scheduler {
+pub(super) struct Scheduler {
     limits: Limits,
     workers: BTreeMap<u64, Worker>,
-    clients: HashMap<u64, mpsc::UnboundedSender<Outgoing>>,
+    /// Workers with a free slot (fewer tasks assigned than [`Worker::slots`]),
+    /// so that filling slots looks only at them, not at every worker.
+    free: BTreeSet<u64>,
+    clients: HashMap<u64, Link>,
+    /// Messages sent over [`Link::Local`], until the driver takes them.
+    outbox: RefCell<Vec<Sent>>,
+    /// Task state changes so far (for the simulation's rate).
+    transitions: u64,
     jobs: BTreeMap<JobId, Job>,
     /// Client job numbers -> scheduler job ids.
     job_ids: HashMap<(u64, JobId), JobId>,
@@ -249,11 +286,14 @@ struct Scheduler {
 }
 
 impl Scheduler {
-    fn new(limits: Limits) -> Self {
+    pub(super) fn new(limits: Limits) -> Self {
         Scheduler {
             limits,
             workers: BTreeMap::new(),
+            free: BTreeSet::new(),
             clients: HashMap::new(),
+            outbox: RefCell::new(Vec::new()),
+            transitions: 0,
             jobs: BTreeMap::new(),
             job_ids: HashMap::new(),
             next_job: 1,
@@ -292,29 +332,56 @@ impl Scheduler {
         }
     }
 
-    fn send_worker(&self, w: u64, msg: &ToWorker, chunk: Option<Arc<Chunk>>) {
-        if let Some(wk) = self.workers.get(&w) {
-            match out(msg, chunk, &self.limits) {
+    fn send_worker(&self, w: u64, msg: ToWorker, chunk: Option<Arc<Chunk>>) {
+        match self.workers.get(&w).map(|wk| &wk.link) {
+            Some(Link::Net(tx)) => match out(&msg, chunk, &self.limits) {
                 Ok(o) => {
-                    let _ = wk.tx.send(o);
+                    let _ = tx.send(o);
                 }
                 Err(e) => tracing::error!("message to worker {w} not sent: {e}"),
-            }
+            },
+            Some(Link::Local) => self.outbox.borrow_mut().push(Sent::Worker(w, msg, chunk)),
+            None => {}
         }
     }
 
-    fn send_client(&self, c: u64, msg: &ToClient, chunk: Option<Arc<Chunk>>) {
-        if let Some(tx) = self.clients.get(&c) {
-            match out(msg, chunk, &self.limits) {
+    fn send_client(&self, c: u64, msg: ToClient, chunk: Option<Arc<Chunk>>) {
+        match self.clients.get(&c) {
+            Some(Link::Net(tx)) => match out(&msg, chunk, &self.limits) {
                 Ok(o) => {
                     let _ = tx.send(o);
                 }
                 Err(e) => tracing::error!("message to client {c} not sent: {e}"),
-            }
+            },
+            Some(Link::Local) => self.outbox.borrow_mut().push(Sent::Client(c, msg, chunk)),
+            None => {}
         }
     }
 
-    fn handle(&mut self, ev: Event) {
+    /// The messages sent over [`Link::Local`] since the last call, in order.
+    pub(super) fn take_outbox(&self, into: &mut Vec<Sent>) {
+        into.append(&mut self.outbox.borrow_mut());
+    }
+
+    /// Task state changes so far, over all jobs.
+    pub(super) fn transitions(&self) -> u64 {
+        self.transitions + self.jobs.values().map(|j| j.transitions).sum::<u64>()
+    }
+
+    /// Takes `task` of `job` off worker `w`'s assigned tasks, returning its
+    /// projected memory; the worker's slot is free again.
+    fn unassign(&mut self, w: u64, job: JobId, task: u32) -> Option<u64> {
+        let wk = self.workers.get_mut(&w)?;
+        let mem = wk.assigned.remove(&(job, task));
+        if wk.assigned.len() < wk.slots() {
+            self.free.insert(w);
+        }
+        mem
+    }
+
+    /// Applies one event; messages go out at once (see [`Link`]). Call
+    /// [`Scheduler::schedule`] after a batch of events.
+    pub(super) fn handle(&mut self, ev: Event) {
         match ev {
             Event::WorkerJoined {
                 id,
@@ -322,8 +389,9 @@ impl Scheduler {
                 memory_limit,
                 data_addr,
                 name,
-                tx,
+                link,
             } => {
+                self.free.insert(id);
                 self.workers.insert(
                     id,
                     Worker {
@@ -331,7 +399,7 @@ impl Scheduler {
                         nthreads,
                         memory_limit,
                         data_addr,
-                        tx,
+                        link,
                         assigned: BTreeMap::new(),
                         held: 0,
                         memory: MemoryReport::default(),
@@ -376,7 +444,7 @@ impl Scheduler {
                     })
                     .collect();
                 let msg = ToClient::Info { workers };
-                self.send_client(c, &msg, None);
+                self.send_client(c, msg, None);
             }
             FromClient::Tasks { job, tasks } => {
                 let id = match self.job_ids.get(&(c, job)) {
@@ -399,6 +467,8 @@ impl Scheduler {
                                 submitted: false,
                                 tasks_run: 0,
                                 names: BTreeMap::new(),
+                                transitions: 0,
+                                bytes_moved: 0,
                             },
                         );
                         id
@@ -452,13 +522,21 @@ impl Scheduler {
             } => {
                 let Some(&id) = self.job_ids.get(&(c, job)) else {
                     if n_tasks == 0 && outputs.is_empty() {
-                        self.send_client(c, &ToClient::Finished { job, tasks_run: 0 }, None);
+                        self.send_client(
+                            c,
+                            ToClient::Finished {
+                                job,
+                                tasks_run: 0,
+                                bytes_moved: 0,
+                            },
+                            None,
+                        );
                     } else {
                         let msg = ToClient::Failed {
                             job,
                             failure: Failure::Invalid("no tasks received".into()),
                         };
-                        self.send_client(c, &msg, None);
+                        self.send_client(c, msg, None);
                     }
                     return;
                 };
@@ -513,12 +591,21 @@ impl Scheduler {
         for i in 0..j.tasks.len() {
             if j.tasks[i].waiting == 0 {
                 j.tasks[i].state = State::Ready;
+                j.transitions += 1;
                 j.ready.insert((j.prio[i], i as u32));
             }
         }
         if j.outputs.is_empty() {
             let (client, job) = (j.client, self.client_job(id));
-            self.send_client(client, &ToClient::Finished { job, tasks_run: 0 }, None);
+            self.send_client(
+                client,
+                ToClient::Finished {
+                    job,
+                    tasks_run: 0,
+                    bytes_moved: 0,
+                },
+                None,
+            );
             self.drop_job(id);
             return;
         }
@@ -549,22 +636,26 @@ impl Scheduler {
         if let Some(j) = self.jobs.get(&id) {
             let (client, job) = (j.client, self.client_job(id));
             tracing::info!(job, "job failed: {failure:?}");
-            self.send_client(client, &ToClient::Failed { job, failure }, None);
+            self.send_client(client, ToClient::Failed { job, failure }, None);
         }
         self.drop_job(id);
     }
 
     /// Forgets a job everywhere.
     fn drop_job(&mut self, id: JobId) {
-        if self.jobs.remove(&id).is_none() {
+        let Some(j) = self.jobs.remove(&id) else {
             return;
-        }
+        };
+        self.transitions += j.transitions;
         self.job_ids.retain(|_, v| *v != id);
         let ws: Vec<u64> = self.workers.keys().copied().collect();
         for w in ws {
-            self.send_worker(w, &ToWorker::ReleaseJob { job: id }, None);
+            self.send_worker(w, ToWorker::ReleaseJob { job: id }, None);
             if let Some(wk) = self.workers.get_mut(&w) {
                 wk.assigned.retain(|(j, _), _| *j != id);
+                if wk.assigned.len() < wk.slots() {
+                    self.free.insert(w);
+                }
             }
         }
         // Held bytes are approximate after a drop; recount from live jobs.
@@ -617,14 +708,11 @@ impl Scheduler {
                 nbytes,
                 fetched,
             } => {
-                let mem = self
-                    .workers
-                    .get_mut(&w)
-                    .and_then(|wk| wk.assigned.remove(&(job, task)));
+                let mem = self.unassign(w, job, task);
                 if mem.is_none() || !self.current(job, task, attempt, w) {
                     self.send_worker(
                         w,
-                        &ToWorker::Release {
+                        ToWorker::Release {
                             job,
                             tasks: vec![task],
                         },
@@ -640,9 +728,7 @@ impl Scheduler {
                 attempt,
                 message,
             } => {
-                if let Some(wk) = self.workers.get_mut(&w) {
-                    wk.assigned.remove(&(job, task));
-                }
+                self.unassign(w, job, task);
                 if !self.current(job, task, attempt, w) {
                     return;
                 }
@@ -660,9 +746,7 @@ impl Scheduler {
                 attempt,
                 inputs,
             } => {
-                if let Some(wk) = self.workers.get_mut(&w) {
-                    wk.assigned.remove(&(job, task));
-                }
+                self.unassign(w, job, task);
                 if self.current(job, task, attempt, w) {
                     self.missing(job, task, &inputs);
                 }
@@ -684,13 +768,12 @@ impl Scheduler {
                 }
                 t.stealing = false;
                 if stolen {
-                    if let Some(wk) = self.workers.get_mut(&w) {
-                        wk.assigned.remove(&(job, task));
-                    }
                     if t.state == State::Processing(w) {
                         t.state = State::Ready;
+                        j.transitions += 1;
                         j.ready.insert((j.prio[task as usize], task));
                     }
+                    self.unassign(w, job, task);
                 }
             }
             FromWorker::Data { job, task, present } => {
@@ -711,7 +794,7 @@ impl Scheduler {
                         });
                         if let (Some(h), Some(j)) = (other, self.jobs.get_mut(&job)) {
                             j.sending.insert(task);
-                            self.send_worker(h, &ToWorker::Send { job, task }, None);
+                            self.send_worker(h, ToWorker::Send { job, task }, None);
                         }
                     }
                 }
@@ -735,11 +818,13 @@ impl Scheduler {
                 if t.state == State::Memory && !t.holders.contains(&w) {
                     t.holders.push(w);
                     held += t.nbytes;
+                    j.bytes_moved += t.nbytes;
                 }
             }
         }
         let t = &mut j.tasks[ti];
         t.state = State::Memory;
+        j.transitions += 1;
         t.holders = vec![w];
         t.nbytes = nbytes;
         if let Some(wk) = self.workers.get_mut(&w) {
@@ -752,6 +837,7 @@ impl Scheduler {
             it.refs -= 1;
             if it.refs == 0 && it.state == State::Memory {
                 it.state = State::Released;
+                j.transitions += 1;
                 release.push((i, std::mem::take(&mut it.holders)));
             }
         }
@@ -761,12 +847,13 @@ impl Scheduler {
                 dt.waiting -= 1;
                 if dt.waiting == 0 {
                     dt.state = State::Ready;
+                    j.transitions += 1;
                     j.ready.insert((j.prio[d as usize], d));
                 }
             }
         }
         if j.outputs.contains_key(&task) && j.sending.insert(task) {
-            self.send_worker(w, &ToWorker::Send { job, task }, None);
+            self.send_worker(w, ToWorker::Send { job, task }, None);
         }
         self.release(job, release);
     }
@@ -787,7 +874,7 @@ impl Scheduler {
             }
         }
         for (w, tasks) in by_worker {
-            self.send_worker(w, &ToWorker::Release { job, tasks }, None);
+            self.send_worker(w, ToWorker::Release { job, tasks }, None);
         }
     }
 
@@ -812,20 +899,22 @@ impl Scheduler {
         let mut release = Vec::new();
         if t.refs == 0 && t.state == State::Memory {
             t.state = State::Released;
+            j.transitions += 1;
             release.push((task, std::mem::take(&mut t.holders)));
         }
         let finished = j.undelivered == 0;
-        let tasks_run = j.tasks_run;
+        let (tasks_run, bytes_moved) = (j.tasks_run, j.bytes_moved);
         for m in msgs {
-            self.send_client(client, &m, Some(chunk.clone()));
+            self.send_client(client, m, Some(chunk.clone()));
         }
         self.release(job, release);
         if finished {
             self.send_client(
                 client,
-                &ToClient::Finished {
+                ToClient::Finished {
                     job: cjob,
                     tasks_run,
+                    bytes_moved,
                 },
                 None,
             );
@@ -865,9 +954,11 @@ impl Scheduler {
         t.waiting = u32::try_from(waiting).unwrap_or(u32::MAX);
         if waiting == 0 {
             t.state = State::Ready;
+            j.transitions += 1;
             j.ready.insert((j.prio[task as usize], task));
         } else {
             t.state = State::Waiting;
+            j.transitions += 1;
         }
     }
 
@@ -898,6 +989,7 @@ impl Scheduler {
         let ti = task as usize;
         if j.tasks[ti].refs == 0 {
             j.tasks[ti].state = State::Released;
+            j.transitions += 1;
             return;
         }
         // Dependents that counted it as available wait for it again.
@@ -908,12 +1000,14 @@ impl Scheduler {
                 State::Ready => {
                     j.ready.remove(&(j.prio[d as usize], d));
                     dt.state = State::Waiting;
+                    j.transitions += 1;
                     dt.waiting = 1;
                 }
                 _ => {}
             }
         }
         j.tasks[ti].state = State::Released;
+        j.transitions += 1;
         recompute(j, task);
     }
 
@@ -921,6 +1015,7 @@ impl Scheduler {
         let Some(wk) = self.workers.remove(&w) else {
             return;
         };
+        self.free.remove(&w);
         tracing::warn!(worker = wk.name, addr = %wk.data_addr, "worker lost; rescheduling its work");
         let job_ids: Vec<JobId> = self.jobs.keys().copied().collect();
         for job in job_ids {
@@ -944,9 +1039,11 @@ impl Scheduler {
                     t.stealing = false;
                     if waiting == 0 {
                         t.state = State::Ready;
+                        j.transitions += 1;
                         j.ready.insert((j.prio[ti], ti as u32));
                     } else {
                         t.state = State::Waiting;
+                        j.transitions += 1;
                         t.waiting = u32::try_from(waiting).unwrap_or(u32::MAX);
                     }
                 }
@@ -969,18 +1066,19 @@ impl Scheduler {
         }
     }
 
-    /// Fills free worker slots with ready tasks; steals for idle workers.
-    fn schedule(&mut self) {
-        let ids: Vec<u64> = self.workers.keys().copied().collect();
+    /// Fills free worker slots with ready tasks, one per worker in turn;
+    /// steals for idle workers. Looks only at workers with a free slot, and at
+    /// none while nothing is ready, so its cost does not grow with the cluster.
+    pub(super) fn schedule(&mut self) {
+        let mut ids: Vec<u64> = Vec::new();
         loop {
+            if !self.any_ready() {
+                break;
+            }
+            ids.clear();
+            ids.extend(self.free.iter().copied());
             let mut progressed = false;
             for &w in &ids {
-                let Some(wk) = self.workers.get(&w) else {
-                    continue;
-                };
-                if wk.assigned.len() >= wk.slots() {
-                    continue;
-                }
                 if let Some((job, task)) = self.pick(w) {
                     self.assign(w, job, task);
                     progressed = true;
@@ -991,6 +1089,22 @@ impl Scheduler {
             }
         }
         self.steal();
+        debug_assert!(self.free_is_consistent(), "free-slot set out of date");
+    }
+
+    /// Whether [`Scheduler::free`] holds exactly the workers with a free slot.
+    fn free_is_consistent(&self) -> bool {
+        self.workers
+            .iter()
+            .all(|(w, wk)| (wk.assigned.len() < wk.slots()) == self.free.contains(w))
+            && self.free.iter().all(|w| self.workers.contains_key(w))
+    }
+
+    /// Whether a submitted job has a ready task.
+    fn any_ready(&self) -> bool {
+        self.jobs
+            .values()
+            .any(|j| j.submitted && !j.ready.is_empty())
     }
 
     /// The best ready task for worker `w`: most input bytes already there, then priority.
@@ -1034,6 +1148,7 @@ impl Scheduler {
         };
         let ti = task as usize;
         j.tasks[ti].state = State::Processing(w);
+        j.transitions += 1;
         j.tasks[ti].attempt += 1;
         let attempt = j.tasks[ti].attempt;
         let mem = j.tasks[ti].mem_bytes;
@@ -1072,23 +1187,25 @@ impl Scheduler {
         }
         if let Some(wk) = self.workers.get_mut(&w) {
             wk.assigned.insert((job, task), mem);
+            if wk.assigned.len() >= wk.slots() {
+                self.free.remove(&w);
+            }
         }
-        self.send_worker(w, &msg, chunk);
+        self.send_worker(w, msg, chunk);
     }
 
     /// An idle worker (free threads, nothing ready) takes a queued task from a
     /// worker with more tasks than threads.
     fn steal(&mut self) {
-        if self
-            .jobs
-            .values()
-            .any(|j| j.submitted && !j.ready.is_empty())
-        {
+        // A worker with more tasks than threads has no free slot (slots are
+        // threads plus one), so with every worker free nothing can be stolen.
+        if self.any_ready() || self.free.len() == self.workers.len() {
             return;
         }
         let idle = self
-            .workers
-            .values()
+            .free
+            .iter()
+            .filter_map(|w| self.workers.get(w))
             .filter(|w| w.assigned.len() < w.nthreads as usize)
             .count();
         if idle == 0 {
@@ -1125,7 +1242,7 @@ impl Scheduler {
                 .jobs
                 .get(&job)
                 .map_or(0, |j| j.tasks[task as usize].attempt);
-            self.send_worker(v, &ToWorker::Steal { job, task, attempt }, None);
+            self.send_worker(v, ToWorker::Steal { job, task, attempt }, None);
         }
     }
 }
@@ -1156,9 +1273,11 @@ fn recompute(j: &mut Job, task: u32) {
         t.waiting = waiting;
         if waiting == 0 {
             t.state = State::Ready;
+            j.transitions += 1;
             j.ready.insert((j.prio[xi], x));
         } else {
             t.state = State::Waiting;
+            j.transitions += 1;
         }
     }
 }

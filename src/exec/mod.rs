@@ -33,6 +33,8 @@ pub struct ExecStats {
     /// Largest number of tasks in flight at once: dispatched to the pool, running or
     /// queued there (the local executor queues small tasks ahead of its threads).
     pub peak_running: u64,
+    /// Bytes of task inputs moved between workers (distributed execution only).
+    pub bytes_transferred: u64,
 }
 
 /// Something that runs task graphs.
