@@ -63,8 +63,8 @@ FLOORS = {
     "floor_copy": "floor + zstd level 1 re-compress into a reused buffer + write each chunk file",
     "floor_tall": "floor on the 4,000,000 x 32 store",
     "floor_gram": "floor_tall + each chunk's AᵢᵀAᵢ by OpenBLAS dgemm (1 thread per core)",
-    "floor_svdc": "6 x (floor + each 2048 x 2048 chunk times a 2048 x 20 block by OpenBLAS dgemm): "
-                  "the passes over A of randomized SVD with 2 power iterations",
+    "floor_svdc": "floor keeping every chunk in memory, then 6 passes (those of randomized SVD with 2 power "
+                  "iterations) of each 2048 x 2048 chunk times a 2048 x 20 block by OpenBLAS dgemm",
 }
 # The darray binary's workload for each floor name.
 FLOOR_BIN = {"floor_tall": "floor"}

@@ -513,6 +513,50 @@ mod tests {
     }
 
     #[test]
+    fn sub_blocks_cover_the_rows() {
+        assert_eq!(sub_blocks(10, 4), vec![(0, 4), (4, 6)]);
+        assert_eq!(sub_blocks(8, 4), vec![(0, 4), (4, 4)]);
+        assert_eq!(sub_blocks(3, 4), vec![(0, 3)]);
+    }
+
+    #[test]
+    fn blocked_leaf_matches_reconstruction_and_r() {
+        for (m, n, b) in [(40, 3, 8), (41, 5, 5), (7, 7, 7), (9, 2, 4), (12, 1, 4)] {
+            let a = test_matrix(m, n);
+            let ca = Chunk::F64(a.clone().into_dyn());
+            let p = qr_leaf::<f64>(&[&ca], b).unwrap();
+            let q = get(&apply_q_leaf::<f64>(&[&p], 0, m, b).unwrap());
+            let r = get(&r_factor::<f64>(&[&p]).unwrap());
+            assert_eq!((q.dim(), r.dim()), ((m, n), (n, n)));
+            let err = (&q.dot(&r) - &a).iter().map(|x| x * x).sum::<f64>().sqrt();
+            let norm = a.iter().map(|x| x * x).sum::<f64>().sqrt();
+            assert!(err < 1e-12 * (1.0 + norm), "{m}x{n}/{b}: {err}");
+            let ortho = (&q.t().dot(&q) - &Array2::<f64>::eye(n))
+                .iter()
+                .map(|x: &f64| x.abs())
+                .fold(0.0, f64::max);
+            assert!(ortho < 1e-13, "{ortho}");
+            // The same R as the unblocked factorization, up to rounding.
+            let r1 = get(&r_factor::<f64>(&[&qr_stack::<f64>(&[&ca], false).unwrap()]).unwrap());
+            assert!((&r - &r1).iter().all(|x: &f64| x.abs() < 1e-10 * (1.0 + norm)));
+            // Q [C; 0] with C = I, read at offset 1 of a parent's product: the
+            // unsigned Q, so Q up to the sign of each column.
+            let mut src = Array2::<f64>::zeros((n + 1, n));
+            src.slice_mut(ndarray::s![1.., ..]).assign(&Array2::eye(n));
+            let c = Chunk::F64(src.into_dyn());
+            let unsigned = get(&apply_q_leaf::<f64>(&[&p, &c], 1, m, b).unwrap());
+            assert!(unsigned
+                .iter()
+                .zip(&q)
+                .all(|(x, y): (&f64, &f64)| (x.abs() - y.abs()).abs() < 1e-14));
+        }
+        let ca = Chunk::F64(test_matrix(10, 3).into_dyn());
+        assert!(qr_leaf::<f64>(&[&ca], 2).is_err()); // sub-blocks narrower than n
+        let p = qr_leaf::<f64>(&[&ca], 4).unwrap();
+        assert!(apply_q_leaf::<f64>(&[&p], 0, 11, 4).is_err()); // wrong row count
+    }
+
+    #[test]
     fn cholesky_and_solve_give_orthonormal_q() {
         let a = test_matrix(50, 6);
         let ca = Chunk::F64(a.clone().into_dyn());
