@@ -256,7 +256,10 @@ fn floor_svdc(store: &Path) -> Result<f64> {
             let mut dec = vec![0.0f64; chunk_bytes / 8];
             let n = zstd::bulk::decompress_to_buffer(&raw, bytemuck::cast_slice_mut(&mut dec))?;
             if n != chunk_bytes {
-                bail!("{}: decoded {n} bytes, expected {chunk_bytes}", rel.display());
+                bail!(
+                    "{}: decoded {n} bytes, expected {chunk_bytes}",
+                    rel.display()
+                );
             }
             Ok(dec)
         })
@@ -332,7 +335,8 @@ fn floor(store: &Path, mode: Mode) -> Result<f64> {
                         let mut g = vec![0.0; cols * cols];
                         // C-order `A` is column-major `Aᵀ` (cols x rows): G = Aᵀ (Aᵀ)ᵀ.
                         f64::gemm(
-                            b'N', b'T', cols, cols, rows, 1.0, &a, cols, &a, cols, 0.0, &mut g, cols,
+                            b'N', b'T', cols, cols, rows, 1.0, &a, cols, &a, cols, 0.0, &mut g,
+                            cols,
                         )?;
                         (g.iter().sum(), 0)
                     }

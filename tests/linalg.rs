@@ -296,7 +296,9 @@ fn tsqr_blocked_leaves_are_accurate_and_deterministic() {
     check_qr(&a, &two(got[0].clone()), &two(got[1].clone()), 1e-12);
     let u = two(got[2].clone());
     let (s, vt) = (s.compute().unwrap(), two(vt.compute().unwrap()));
-    let us = u.dot(&Array2::from_diag(&s.into_dimensionality::<ndarray::Ix1>().unwrap()));
+    let us = u.dot(&Array2::from_diag(
+        &s.into_dimensionality::<ndarray::Ix1>().unwrap(),
+    ));
     assert!(fro(&(us.dot(&vt) - &a)) < 1e-12 * fro(&a));
     assert!(fro(&(u.t().dot(&u) - Array2::<f64>::eye(7))) < 1e-12);
 }

@@ -270,7 +270,7 @@ def main():
         run_once([args.darray, "floor", str(path)], env)
 
     def commands(tool, w):
-        out = str(outs["floor" if tool == "floor" else tool])
+        out = str(outs.get("floor" if tool == "floor" else tool, outs["darray"]))
         src = str(tall if w in TALL else store)
         if tool == "dask":
             return [args.python, str(HERE / "dask_workloads.py"), w, src, out]

@@ -29,7 +29,7 @@ import zarr
 TINY = 100_000
 
 
-def total(*parts) -> float:
+def sum_all(*parts) -> float:
     """Computes the dask arrays `parts` in one graph; the sum of all their values."""
     return float(sum(np.sum(p) for p in dask.compute(*parts)))
 
@@ -66,22 +66,22 @@ def main() -> None:
     elif workload == "tsqr":
         x = da.from_zarr(store)
         q, r = da.linalg.tsqr(x)
-        check = total(abs(q).sum(axis=0), abs(r).sum(axis=1))
+        check = sum_all(abs(q).sum(axis=0), abs(r).sum(axis=1))
     elif workload == "svd":
         x = da.from_zarr(store)
         _, s, _ = da.linalg.svd(x)
-        check = total(s)
+        check = sum_all(s)
     elif workload == "svd_u":
         x = da.from_zarr(store)
         u, s, _ = da.linalg.svd(x)
-        check = total(abs(u).sum(axis=0), s)
+        check = sum_all(abs(u).sum(axis=0), s)
     elif workload == "ata":
         x = da.from_zarr(store)
-        check = total(x.T @ x)
+        check = sum_all(x.T @ x)
     elif workload == "svdc":
         x = da.from_zarr(store)
         u, s, v = da.linalg.svd_compressed(x, k=10, n_power_iter=2, n_oversamples=10, seed=42)
-        check = total(abs(u).sum(axis=0), s, abs(v).sum(axis=1))
+        check = sum_all(abs(u).sum(axis=0), s, abs(v).sum(axis=1))
     elif workload == "tiny":
         tb = time.perf_counter()
         y = da.ones(TINY, chunks=1).sum()

@@ -96,9 +96,9 @@ impl CustomLower for Tensordot {
         // Large blocks get fewer pairs per task, so that a task waits for (and
         // holds) at most about PAIR_BYTES of inputs: a block is freed once its
         // product is taken, not when the whole group is there.
-        let pair_bytes = pairs
-            .first()
-            .map_or(0, |&(x, y)| l.graph.task(x).out_bytes + l.graph.task(y).out_bytes);
+        let pair_bytes = pairs.first().map_or(0, |&(x, y)| {
+            l.graph.task(x).out_bytes + l.graph.task(y).out_bytes
+        });
         let per_task = usize::try_from(PAIR_BYTES / pair_bytes.max(1))
             .unwrap_or(FAN_IN)
             .clamp(1, FAN_IN);

@@ -148,7 +148,10 @@ impl TsqrPlan {
             let n = self.a.shape[1] as u64;
             let (rows, _) = self.levels[level][j];
             if let (0, Some(b)) = (level, self.leaf_blocking(j)) {
-                let input = l.block(&self.a, &[u32::try_from(j).expect("block index fits u32"), 0])?;
+                let input = l.block(
+                    &self.a,
+                    &[u32::try_from(j).expect("block index fits u32"), 0],
+                )?;
                 let subs = (rows / b) as u64;
                 let out = (rows as u64 + subs + subs * n + 1) * n * self.elem();
                 return self.push(

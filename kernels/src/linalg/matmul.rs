@@ -101,7 +101,11 @@ fn blas_operand<'a, T>(v: &ArrayView2<'a, T>) -> Option<(&'a [T], usize, u8)> {
 /// `acc += a b` (`acc` in C order): BLAS `?gemm` (single-threaded, so as
 /// deterministic as the executor needs) when both operands are contiguous,
 /// else ndarray's own product.
-fn gemm_acc<T: Real>(a: &ArrayView2<'_, T>, b: &ArrayView2<'_, T>, acc: &mut Array2<T>) -> Result<()> {
+fn gemm_acc<T: Real>(
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    acc: &mut Array2<T>,
+) -> Result<()> {
     let ((m, k), n) = (a.dim(), b.ncols());
     if m == 0 || n == 0 || k == 0 {
         return Ok(());
@@ -112,7 +116,21 @@ fn gemm_acc<T: Real>(a: &ArrayView2<'_, T>, b: &ArrayView2<'_, T>, acc: &mut Arr
             // C-order operand is its column-major transpose, so `'T'` above
             // gives the view itself and, here, its transpose needs `'N'`.
             let flip = |t: u8| if t == b'T' { b'N' } else { b'T' };
-            T::gemm(flip(tb), flip(ta), n, m, k, T::one(), sb, ldb, sa, lda, T::one(), c, n)
+            T::gemm(
+                flip(tb),
+                flip(ta),
+                n,
+                m,
+                k,
+                T::one(),
+                sb,
+                ldb,
+                sa,
+                lda,
+                T::one(),
+                c,
+                n,
+            )
         }
         _ => {
             general_mat_mul(T::one(), a, b, T::one(), acc);

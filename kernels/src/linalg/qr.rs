@@ -296,9 +296,12 @@ pub fn apply_q_leaf<T: Real>(
     m: usize,
     block_rows: usize,
 ) -> Result<Chunk> {
-    let p = mat::<T>(inputs.first().copied().ok_or_else(|| {
-        KernelError::Other("apply_q_leaf: no inputs".into())
-    })?)?;
+    let p = mat::<T>(
+        inputs
+            .first()
+            .copied()
+            .ok_or_else(|| KernelError::Other("apply_q_leaf: no inputs".into()))?,
+    )?;
     let n = p.nrows();
     check_leaf("apply_q_leaf", m, n, block_rows)?;
     let (starts, width) = leaf_layout(m, n, block_rows);
@@ -313,37 +316,38 @@ pub fn apply_q_leaf<T: Real>(
     let top = p.slice(ndarray::s![.., ..=top_rows]);
     // C as apply_q takes it, then Y = Q_top [C; 0] (top_rows x pc).
     let signs_c;
-    let c = match inputs {
-        [_] => {
-            let s = signs(&top, top_rows.min(n));
-            signs_c = Array2::from_shape_fn((s.len(), s.len()), |(i, j)| {
-                if i == j {
-                    s[i]
-                } else {
-                    T::zero()
-                }
-            });
-            signs_c.view()
-        }
-        [_, src] => {
-            let src = mat::<T>(src)?;
-            let k = top_rows.min(n);
-            if offset + k > src.nrows() {
-                return Err(KernelError::Other(format!(
-                    "apply_q_leaf: rows {offset}..{} of {}",
-                    offset + k,
-                    src.nrows()
-                )));
+    let c =
+        match inputs {
+            [_] => {
+                let s = signs(&top, top_rows.min(n));
+                signs_c = Array2::from_shape_fn((s.len(), s.len()), |(i, j)| {
+                    if i == j {
+                        s[i]
+                    } else {
+                        T::zero()
+                    }
+                });
+                signs_c.view()
             }
-            src.slice_move(ndarray::s![offset..offset + k, ..])
-        }
-        _ => {
-            return Err(KernelError::Other(format!(
-                "apply_q_leaf: {} inputs",
-                inputs.len()
-            )))
-        }
-    };
+            [_, src] => {
+                let src = mat::<T>(src)?;
+                let k = top_rows.min(n);
+                if offset + k > src.nrows() {
+                    return Err(KernelError::Other(format!(
+                        "apply_q_leaf: rows {offset}..{} of {}",
+                        offset + k,
+                        src.nrows()
+                    )));
+                }
+                src.slice_move(ndarray::s![offset..offset + k, ..])
+            }
+            _ => {
+                return Err(KernelError::Other(format!(
+                    "apply_q_leaf: {} inputs",
+                    inputs.len()
+                )))
+            }
+        };
     let pc = c.ncols();
     let mut y = vec![T::zero(); top_rows * pc];
     apply_packed(&top, c, &mut y)?;
@@ -538,7 +542,9 @@ mod tests {
             assert!(ortho < 1e-13, "{ortho}");
             // The same R as the unblocked factorization, up to rounding.
             let r1 = get(&r_factor::<f64>(&[&qr_stack::<f64>(&[&ca], false).unwrap()]).unwrap());
-            assert!((&r - &r1).iter().all(|x: &f64| x.abs() < 1e-10 * (1.0 + norm)));
+            assert!((&r - &r1)
+                .iter()
+                .all(|x: &f64| x.abs() < 1e-10 * (1.0 + norm)));
             // Q [C; 0] with C = I, read at offset 1 of a parent's product: the
             // unsigned Q, so Q up to the sign of each column.
             let mut src = Array2::<f64>::zeros((n + 1, n));
