@@ -3,6 +3,8 @@
 //! ```text
 //! compare create <store>            write the float64 16384 x 8192 store (2048 x 2048
 //!                                   chunks, zstd level 1) if it is not there yet
+//! compare create_tall <store>       write the float64 4,000,000 x 32 store (250,000-row
+//!                                   chunks, zstd level 1) if it is not there yet
 //! compare <workload> <store> [out]  run one workload once, print one JSON line
 //! ```
 //!
@@ -15,11 +17,26 @@
 //! `sin_cos` per element) and `floor_copy` (the floor plus zstd level 1
 //! re-compression into a reused buffer and writing each chunk file under `out`).
 //!
+//! Linear-algebra workloads (on the 4,000,000 x 32 store unless said): `tsqr`
+//! (Q and R of `linalg::tsqr`, default method; Q is never held whole: each block
+//! of Q is reduced to its column sums of `|Q|` as soon as it is made, and R's row
+//! sums of `|R|` come from the same graph), `tsqr_auto` (the same with
+//! `QrMethod::Auto`), `svd` (S only), `svd_u` (U reduced like Q, and S), `ata`
+//! (`A.T @ A`), `svdc` (on the 16384 x 8192 store: `svd_compressed` with k = 10,
+//! 2 power iterations, oversampling 10, seed 42; U and Vt reduced like Q, and S).
+//! Their `check` is the sum of those sums (sign-independent, so comparable with
+//! dask and numpy). Their floors: `floor_gram` (the floor plus each decoded chunk's
+//! `AᵢᵀAᵢ` by BLAS `dgemm`, summed per thread) and `floor_svdc` (the floor,
+//! keeping every decoded chunk in memory, then six passes over them, as many as
+//! randomized SVD with 2 power iterations makes over `A`, each one BLAS product
+//! of every 2048 x 2048 chunk with a 2048 x 20 block).
+//!
 //! The JSON line has `seconds` (wall time of the workload, opening the store
 //! included, process start-up excluded) and a `check` value to compare with dask.
 //! Under `cargo bench` / `cargo test --benches` (no workload given) it does nothing.
 
 use anyhow::{bail, Context, Result};
+use darray::linalg::{self, QrMethod, Real};
 use darray::{Compression, DArray, WriteOptions};
 use rayon::prelude::*;
 use std::cell::RefCell;
@@ -30,6 +47,13 @@ use std::time::Instant;
 const SHAPE: [usize; 2] = [16384, 8192];
 const CHUNKS: [usize; 2] = [2048, 2048];
 const TINY: usize = 100_000;
+const TALL_SHAPE: [usize; 2] = [4_000_000, 32];
+const TALL_CHUNKS: [usize; 2] = [250_000, 32];
+/// Columns of the randomized SVD's sketch: k = 10 plus oversampling 10.
+const SKETCH: usize = 20;
+/// Passes over `A` of randomized SVD with 2 power iterations: `A Ω`, then
+/// `Aᵀ Q` and `A Z` twice, then `Qᵀ A`.
+const SVDC_PASSES: usize = 6;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args()
@@ -70,6 +94,48 @@ fn main() -> Result<()> {
             x.to_zarr(&path, &zstd1)?;
             0.0
         }
+        "create_tall" => {
+            let path = store_arg()?;
+            if path.join("zarr.json").exists() {
+                println!("{{\"tool\":\"darray\",\"workload\":\"create_tall\",\"created\":false}}");
+                return Ok(());
+            }
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let x = DArray::<f64>::random_normal(7, &TALL_SHAPE, 0.0, 1.0, TALL_CHUNKS)?;
+            x.to_zarr(&path, &zstd1)?;
+            0.0
+        }
+        "tsqr" | "tsqr_auto" => {
+            let a = DArray::<f64>::from_zarr(store_arg()?)?;
+            let method = if workload == "tsqr" {
+                QrMethod::default()
+            } else {
+                QrMethod::Auto
+            };
+            let (q, r) = linalg::tsqr_with(&a, method)?;
+            sums(&[&q.abs().sum_axis(0)?, &r.abs().sum_axis(1)?])?
+        }
+        "svd" => {
+            let a = DArray::<f64>::from_zarr(store_arg()?)?;
+            let (_, s, _) = linalg::svd(&a)?;
+            s.compute()?.sum()
+        }
+        "svd_u" => {
+            let a = DArray::<f64>::from_zarr(store_arg()?)?;
+            let (u, s, _) = linalg::svd(&a)?;
+            sums(&[&u.abs().sum_axis(0)?, &s])?
+        }
+        "ata" => {
+            let a = DArray::<f64>::from_zarr(store_arg()?)?;
+            linalg::matmul(&a.t(), &a)?.compute()?.sum()
+        }
+        "svdc" => {
+            let a = DArray::<f64>::from_zarr(store_arg()?)?;
+            let (u, s, vt) = linalg::svd_compressed(&a, 10, 2, 10, 42)?;
+            sums(&[&u.abs().sum_axis(0)?, &s, &vt.abs().sum_axis(1)?])?
+        }
         "mean" => {
             let x = DArray::<f64>::from_zarr(store_arg()?)?;
             (x.sin().powi(2) + &x.cos().powi(2))?
@@ -108,6 +174,8 @@ fn main() -> Result<()> {
         "floor" => floor(&store_arg()?, Mode::Decode)?,
         "floor_sincos" => floor(&store_arg()?, Mode::SinCos)?,
         "floor_copy" => floor(&store_arg()?, Mode::Copy(out_arg()?))?,
+        "floor_gram" => floor(&store_arg()?, Mode::Gram)?,
+        "floor_svdc" => floor_svdc(&store_arg()?)?,
         other => bail!("unknown workload {other:?}"),
     };
     let secs = t.elapsed().as_secs_f64();
@@ -116,6 +184,20 @@ fn main() -> Result<()> {
         json_f64(check)
     );
     Ok(())
+}
+
+/// The sum of every value of the 1-D arrays `parts`, computed in one graph (so
+/// factors shared by the parts are computed once).
+fn sums(parts: &[&DArray<f64>]) -> Result<f64> {
+    Ok(DArray::concatenate(parts, 0)?.compute()?.sum())
+}
+
+/// Little-endian float64 bytes as `f64`s: borrowed when aligned, else copied.
+fn as_f64(bytes: &[u8]) -> std::borrow::Cow<'_, [f64]> {
+    bytemuck::try_cast_slice(bytes).map_or_else(
+        |_| std::borrow::Cow::Owned(bytemuck::pod_collect_to_vec(bytes)),
+        std::borrow::Cow::Borrowed,
+    )
 }
 
 fn json_f64(v: f64) -> String {
@@ -130,6 +212,8 @@ enum Mode {
     Decode,
     SinCos,
     Copy(PathBuf),
+    /// `AᵢᵀAᵢ` of every decoded chunk (C-order `m x n`), by BLAS.
+    Gram,
 }
 
 thread_local! {
@@ -152,6 +236,53 @@ fn chunk_files(dir: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `floor_svdc`: decode every chunk into memory (all cores), then
+/// [`SVDC_PASSES`] passes of one BLAS product per chunk with a `side x SKETCH`
+/// block. Returns the sum of the products.
+fn floor_svdc(store: &Path) -> Result<f64> {
+    let info = darray::store::open_info(store)?;
+    let side = usize::try_from(info.chunk_shape[1])?;
+    let chunk_bytes =
+        usize::try_from(info.chunk_shape.iter().product::<u64>())? * info.dtype.size();
+    let mut files = Vec::new();
+    chunk_files(store, Path::new(""), &mut files)?;
+    files.sort();
+    let chunks: Vec<Vec<f64>> = files
+        .par_iter()
+        .map(|rel| -> Result<Vec<f64>> {
+            let raw = std::fs::read(store.join(rel))?;
+            let mut dec = vec![0.0f64; chunk_bytes / 8];
+            let n = zstd::bulk::decompress_to_buffer(&raw, bytemuck::cast_slice_mut(&mut dec))?;
+            if n != chunk_bytes {
+                bail!(
+                    "{}: decoded {n} bytes, expected {chunk_bytes}",
+                    rel.display()
+                );
+            }
+            Ok(dec)
+        })
+        .collect::<Result<_>>()?;
+    #[allow(clippy::cast_precision_loss)]
+    let x = vec![1.0 / side as f64; side * SKETCH];
+    let mut total = 0.0;
+    for _ in 0..SVDC_PASSES {
+        let pass: Result<f64> = chunks
+            .par_iter()
+            .map(|a| -> Result<f64> {
+                let rows = a.len() / side;
+                let mut y = vec![0.0; rows * SKETCH];
+                // Column-major `Aᵀ` (side x rows) transposed, times X (side x SKETCH).
+                f64::gemm(
+                    b'T', b'N', rows, SKETCH, side, 1.0, a, side, &x, side, 0.0, &mut y, rows,
+                )?;
+                Ok(y.iter().sum())
+            })
+            .try_reduce(|| 0.0, |a, b| Ok(a + b));
+        total += pass?;
+    }
+    Ok(total)
 }
 
 /// The floor: read + zstd-decompress every chunk into reused buffers on all cores,
@@ -196,6 +327,18 @@ fn floor(store: &Path, mode: Mode) -> Result<f64> {
                             })
                             .sum();
                         (s, (n / 8) as u64)
+                    }
+                    Mode::Gram => {
+                        let a = as_f64(&dec[..n]);
+                        let cols = info.chunk_shape[1] as usize;
+                        let rows = a.len() / cols;
+                        let mut g = vec![0.0; cols * cols];
+                        // C-order `A` is column-major `Aᵀ` (cols x rows): G = Aᵀ (Aᵀ)ᵀ.
+                        f64::gemm(
+                            b'N', b'T', cols, cols, rows, 1.0, &a, cols, &a, cols, 0.0, &mut g,
+                            cols,
+                        )?;
+                        (g.iter().sum(), 0)
                     }
                     Mode::Copy(out) => {
                         let bound = zstd::zstd_safe::compress_bound(n);

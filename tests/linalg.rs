@@ -265,6 +265,59 @@ fn tsqr_bit_identical_across_executors() {
     }
 }
 
+/// Row blocks of at least 4096 rows (with few columns) are factored as blocked
+/// leaves (sub-blocks of 2048 rows, the last one taking the remainder); smaller
+/// ones as before. Both kinds in one matrix, ill-conditioned, Q, R and the SVD's
+/// U checked, bit for bit the same on every executor.
+#[test]
+fn tsqr_blocked_leaves_are_accurate_and_deterministic() {
+    let a = conditioned(31, 15_000, 7, 1e10);
+    // 6500 rows: 3 sub-blocks (2048, 2048, 2404); 4096: 2; 3000 and 1404: unblocked.
+    let grid = vec![vec![6500, 4096, 3000, 1404], vec![7]];
+    let da = chunked(&a.clone().into_dyn(), &grid);
+    let (q, r) = linalg::tsqr(&da).unwrap();
+    let counts = q.graph().unwrap().op_counts();
+    assert_eq!(counts["qr_leaf"], 2);
+    assert_eq!(counts["apply_q_leaf"], 2);
+    let (u, s, vt) = linalg::svd(&da).unwrap();
+    let mut first: Option<Vec<ArrayD<f64>>> = None;
+    for exec in executors() {
+        let got = vec![
+            q.compute_with(&exec).unwrap(),
+            r.compute_with(&exec).unwrap(),
+            u.compute_with(&exec).unwrap(),
+        ];
+        match &first {
+            None => first = Some(got),
+            Some(f) => f.iter().zip(&got).for_each(|(x, y)| assert_bits_eq(x, y)),
+        }
+    }
+    let got = first.unwrap();
+    check_qr(&a, &two(got[0].clone()), &two(got[1].clone()), 1e-12);
+    let u = two(got[2].clone());
+    let (s, vt) = (s.compute().unwrap(), two(vt.compute().unwrap()));
+    let us = u.dot(&Array2::from_diag(
+        &s.into_dimensionality::<ndarray::Ix1>().unwrap(),
+    ));
+    assert!(fro(&(us.dot(&vt) - &a)) < 1e-12 * fro(&a));
+    assert!(fro(&(u.t().dot(&u) - Array2::<f64>::eye(7))) < 1e-12);
+}
+
+#[test]
+fn matmul_of_a_transpose_reads_blocks_in_place() {
+    let a = random(41, 900, 6);
+    let da = DArray::from_ndarray(&a, [200, 6]).unwrap();
+    let g = linalg::matmul(&da.t(), &da).unwrap();
+    assert!(!g.graph().unwrap().op_counts().contains_key("transpose"));
+    let got = two(g.compute().unwrap());
+    assert!(fro(&(got - a.t().dot(&a))) < 1e-12 * fro(&a) * fro(&a));
+    // A column vector times its transpose (outer product, no contraction left).
+    let b = DArray::from_ndarray(&random(42, 5, 3), [2, 3]).unwrap();
+    let want = random(42, 5, 3).dot(&random(42, 5, 3).t());
+    let got = two(linalg::matmul(&b, &b.t()).unwrap().compute().unwrap());
+    assert!(fro(&(got - want)) < 1e-12 * 100.0);
+}
+
 #[test]
 fn auto_qr_rank_deficient_falls_back() {
     let mut a = random(51, 300, 6);

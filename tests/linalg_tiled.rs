@@ -356,3 +356,27 @@ fn large_4000_in_500_chunks() {
     let res = fro(&col(an.dot(&x) - &b)) / (fro(&an) * fro(&col(x.clone())));
     assert!(res < 1e-12, "{res:e}");
 }
+
+/// Tiled QR of the size: 4,000 x 4,000 float64 in 500 x 500 chunks.
+/// `‖A - QR‖_F / ‖A‖_F` and `‖QᵀQ - I‖_F` estimated with 4 Gaussian probes `V`
+/// (`E‖E V‖²_F = 4 ‖E‖²_F`), O(n²) instead of the O(n³) products.
+#[test]
+fn tiled_qr_4000_in_500_chunks() {
+    let n = 4000;
+    let a = random(12, n, n);
+    let da = DArray::from_ndarray(&a, [500, 500]).unwrap();
+    let exec = darray::LocalExecutor::with_threads(2).unwrap();
+    let (q, r) = linalg::qr(&da).unwrap();
+    let q = two(q.compute_with(&exec).unwrap());
+    let r = two(r.compute_with(&exec).unwrap());
+    let v = Array2::from_shape_vec((n, 4), normals(13, 4 * n)).unwrap();
+    let probe = |e: Array2<f64>| fro(&e) / 2.0;
+    let rec = probe(a.dot(&v) - q.dot(&r.dot(&v))) / fro(&a);
+    let orth = probe(q.t().dot(&q.dot(&v)) - &v);
+    assert!(rec < 1e-12, "‖A - QR‖/‖A‖ ≈ {rec:e}");
+    assert!(orth < 1e-12, "‖QᵀQ - I‖ ≈ {orth:e}");
+    for i in 0..n {
+        assert!(r[[i, i]] >= 0.0);
+        assert!((0..i).all(|j| r[[i, j]] == 0.0));
+    }
+}

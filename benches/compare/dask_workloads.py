@@ -7,6 +7,13 @@ Workloads (as benches/compare.rs): mean (mean of sin^2 + cos^2), sum0, std1, cop
 chunks=1).sum()). dask runs on its threaded scheduler with 2 workers. `seconds`
 is the wall time of the workload, opening the store included, interpreter start-up
 and imports excluded.
+
+Linear-algebra workloads (as benches/compare.rs; `store` is the 4,000,000 x 32
+store, or the 16384 x 8192 one for svdc): tsqr (`da.linalg.tsqr`; Q reduced to
+column sums of |Q| block by block, in the same graph as the row sums of |R|), svd
+(`da.linalg.svd`, S only), svd_u (U reduced like Q, and S), ata (`A.T @ A`), svdc
+(`da.linalg.svd_compressed(A, k=10, n_power_iter=2, n_oversamples=10, seed=42)`; U
+and Vt reduced like Q, and S). `check` is the sum of those sums.
 """
 
 import json
@@ -20,6 +27,11 @@ import numpy as np
 import zarr
 
 TINY = 100_000
+
+
+def sum_all(*parts) -> float:
+    """Computes the dask arrays `parts` in one graph; the sum of all their values."""
+    return float(sum(np.sum(p) for p in dask.compute(*parts)))
 
 
 def main() -> None:
@@ -51,6 +63,25 @@ def main() -> None:
         )
         da.to_zarr(x, z)
         check = 0.0
+    elif workload == "tsqr":
+        x = da.from_zarr(store)
+        q, r = da.linalg.tsqr(x)
+        check = sum_all(abs(q).sum(axis=0), abs(r).sum(axis=1))
+    elif workload == "svd":
+        x = da.from_zarr(store)
+        _, s, _ = da.linalg.svd(x)
+        check = sum_all(s)
+    elif workload == "svd_u":
+        x = da.from_zarr(store)
+        u, s, _ = da.linalg.svd(x)
+        check = sum_all(abs(u).sum(axis=0), s)
+    elif workload == "ata":
+        x = da.from_zarr(store)
+        check = sum_all(x.T @ x)
+    elif workload == "svdc":
+        x = da.from_zarr(store)
+        u, s, v = da.linalg.svd_compressed(x, k=10, n_power_iter=2, n_oversamples=10, seed=42)
+        check = sum_all(abs(u).sum(axis=0), s, abs(v).sum(axis=1))
     elif workload == "tiny":
         tb = time.perf_counter()
         y = da.ones(TINY, chunks=1).sum()

@@ -17,6 +17,26 @@ use crate::ops::{bytes, CustomLower, Lowerer};
 use darray_kernels::linalg::LinalgOp;
 use std::sync::Arc;
 
+/// Input bytes a block-product task gathers at most (unless one pair is larger).
+const PAIR_BYTES: u64 = 64 << 20;
+
+/// `e` and its contracted `axes` with a transpose folded in: a contraction
+/// reads its blocks through strided views, so `tensordot(a.T, b)` need not
+/// copy `a`'s blocks into transposed ones first. Folded only where the free
+/// axes keep their order (always for matrices), which the output's axes follow.
+fn untranspose(e: &Arc<Expr>, axes: Vec<usize>) -> (Arc<Expr>, Vec<usize>) {
+    if let ExprKind::Transpose { input, perm } = &e.kind {
+        let free: Vec<usize> = (0..perm.len())
+            .filter(|x| !axes.contains(x))
+            .map(|x| perm[x])
+            .collect();
+        if free.windows(2).all(|w| w[0] < w[1]) {
+            return (input.clone(), axes.iter().map(|&x| perm[x]).collect());
+        }
+    }
+    (e.clone(), axes)
+}
+
 #[derive(Debug)]
 struct Tensordot {
     a: Arc<Expr>,
@@ -73,7 +93,16 @@ impl CustomLower for Tensordot {
             axes_a: self.axes_a.clone(),
             axes_b: self.axes_b.clone(),
         };
-        let groups: Vec<&[(TaskId, TaskId)]> = pairs.chunks(FAN_IN).collect();
+        // Large blocks get fewer pairs per task, so that a task waits for (and
+        // holds) at most about PAIR_BYTES of inputs: a block is freed once its
+        // product is taken, not when the whole group is there.
+        let pair_bytes = pairs.first().map_or(0, |&(x, y)| {
+            l.graph.task(x).out_bytes + l.graph.task(y).out_bytes
+        });
+        let per_task = usize::try_from(PAIR_BYTES / pair_bytes.max(1))
+            .unwrap_or(FAN_IN)
+            .clamp(1, FAN_IN);
+        let groups: Vec<&[(TaskId, TaskId)]> = pairs.chunks(per_task).collect();
         if groups.len() == 1 {
             let ins = groups[0].iter().flat_map(|&(x, y)| [x, y]).collect();
             let scratch = copies(l, groups[0]);
@@ -178,6 +207,8 @@ pub fn tensordot<T: Real>(
         Ok(out)
     };
     let (xa, xb) = (norm(ea, axes_a)?, norm(eb, axes_b)?);
+    let ((ea, xa), (eb, xb)) = (untranspose(ea, xa), untranspose(eb, xb));
+    let (ea, eb) = (&ea, &eb);
     for (&i, &j) in xa.iter().zip(&xb) {
         if ea.shape[i] != eb.shape[j] {
             return Err(bad(format!(

@@ -1,6 +1,7 @@
 //! Block products: sums of tensor contractions of block pairs, sums of blocks,
-//! and Gram matrices. Products go through ndarray's `general_mat_mul` on strided
-//! views, so transposed 2-D operands are not copied.
+//! and Gram matrices. Products of contiguous 2-D blocks (in either order, so
+//! transposed operands are not copied) go to BLAS `?gemm`, others through
+//! ndarray's `general_mat_mul` on strided views.
 
 use super::{mat, Real};
 use crate::chunk::Chunk;
@@ -75,12 +76,67 @@ pub fn tensordot_sum<T: Real>(
             cb = pb.as_standard_layout().into_owned();
             cb.view().into_shape_with_order((k, n)).expect("contiguous")
         };
-        general_mat_mul(T::one(), &va, &vb, T::one(), acc_m);
+        gemm_acc(&va, &vb, acc_m)?;
     }
     let (m, shape) = acc.expect("at least one pair");
     let out =
         ArrayD::from_shape_vec(IxDyn(&shape), m.into_raw_vec_and_offset().0).expect("sizes match");
     Ok(T::into_chunk(out))
+}
+
+/// A 2-D view as BLAS reads it: its memory, leading dimension and whether
+/// BLAS must transpose it to get the view (a C-order matrix is column-major
+/// transposed), if its memory is contiguous in either order.
+fn blas_operand<'a, T>(v: &ArrayView2<'a, T>) -> Option<(&'a [T], usize, u8)> {
+    let (r, c) = v.dim();
+    if v.is_standard_layout() {
+        Some((v.to_slice()?, c.max(1), b'T'))
+    } else if v.t().is_standard_layout() {
+        Some((v.to_slice_memory_order()?, r.max(1), b'N'))
+    } else {
+        None
+    }
+}
+
+/// `acc += a b` (`acc` in C order): BLAS `?gemm` (single-threaded, so as
+/// deterministic as the executor needs) when both operands are contiguous,
+/// else ndarray's own product.
+fn gemm_acc<T: Real>(
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    acc: &mut Array2<T>,
+) -> Result<()> {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    if m == 0 || n == 0 || k == 0 {
+        return Ok(());
+    }
+    match (blas_operand(a), blas_operand(b), acc.as_slice_mut()) {
+        (Some((sa, lda, ta)), Some((sb, ldb, tb)), Some(c)) => {
+            // C-order acc (m x n) is column-major accᵀ = bᵀ aᵀ (n x m). A
+            // C-order operand is its column-major transpose, so `'T'` above
+            // gives the view itself and, here, its transpose needs `'N'`.
+            let flip = |t: u8| if t == b'T' { b'N' } else { b'T' };
+            T::gemm(
+                flip(tb),
+                flip(ta),
+                n,
+                m,
+                k,
+                T::one(),
+                sb,
+                ldb,
+                sa,
+                lda,
+                T::one(),
+                c,
+                n,
+            )
+        }
+        _ => {
+            general_mat_mul(T::one(), a, b, T::one(), acc);
+            Ok(())
+        }
+    }
 }
 
 fn view<T: Real>(c: &Chunk) -> Result<ndarray::ArrayViewD<'_, T>> {
@@ -131,7 +187,7 @@ pub fn gram<T: Real>(inputs: &[&Chunk]) -> Result<Chunk> {
                 got: a.shape().to_vec(),
             });
         }
-        general_mat_mul(T::one(), &a.t(), &a, T::one(), &mut g);
+        gemm_acc(&a.t(), &a, &mut g)?;
     }
     Ok(T::into_chunk(g.into_dyn()))
 }

@@ -50,6 +50,22 @@ pub enum LinalgOp {
         /// First row of `C` in `inputs[1]`.
         offset: usize,
     },
+    /// Householder QR of one tall block as a two-level TSQR in sub-blocks of
+    /// `block_rows` rows, packed as [`qr::qr_leaf`] describes.
+    QrLeaf {
+        /// Rows per sub-block (at least the column count).
+        block_rows: usize,
+    },
+    /// [`LinalgOp::ApplyQ`] for a factorization made by [`LinalgOp::QrLeaf`] of
+    /// a block of `rows` rows with the same `block_rows`.
+    ApplyQLeaf {
+        /// First row of `C` in `inputs[1]`.
+        offset: usize,
+        /// Rows of the factored block.
+        rows: usize,
+        /// Rows per sub-block.
+        block_rows: usize,
+    },
     /// The R factor of a packed factorization, rows signed so its diagonal is >= 0.
     RFactor,
     /// Upper Cholesky factor `R` of `G + shift · trace(G) · I` (`G = RᵀR`).
@@ -176,6 +192,8 @@ impl LinalgOp {
             LinalgOp::Gram => "gram",
             LinalgOp::QrStack { .. } => "qr",
             LinalgOp::ApplyQ { .. } => "apply_q",
+            LinalgOp::QrLeaf { .. } => "qr_leaf",
+            LinalgOp::ApplyQLeaf { .. } => "apply_q_leaf",
             LinalgOp::RFactor => "r_factor",
             LinalgOp::Cholesky { .. } => "cholesky",
             LinalgOp::TriSolveRight => "trsm",
@@ -230,6 +248,12 @@ fn run_typed<T: Real>(op: &LinalgOp, inputs: &[&Chunk]) -> Result<Chunk> {
         LinalgOp::Gram => matmul::gram::<T>(inputs),
         LinalgOp::QrStack { packed } => qr::qr_stack::<T>(inputs, *packed),
         LinalgOp::ApplyQ { offset } => qr::apply_q::<T>(inputs, *offset),
+        LinalgOp::QrLeaf { block_rows } => qr::qr_leaf::<T>(inputs, *block_rows),
+        LinalgOp::ApplyQLeaf {
+            offset,
+            rows,
+            block_rows,
+        } => qr::apply_q_leaf::<T>(inputs, *offset, *rows, *block_rows),
         LinalgOp::RFactor => qr::r_factor::<T>(inputs),
         LinalgOp::Cholesky { shift, max_cond } => qr::cholesky::<T>(inputs, *shift, *max_cond),
         LinalgOp::TriSolveRight => qr::tri_solve_right::<T>(inputs),

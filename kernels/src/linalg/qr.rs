@@ -10,6 +10,19 @@
 //! stores the reflector scalars in row `m`. The chunk holds `P`'s memory as a
 //! C-order `n x (m + 1)` array (`chunk[j][i] = P[i][j]`). [`apply_q`]
 //! multiplies by `Q` implicitly (`?ormqr`), never forming it.
+//!
+//! # Blocked leaf factorization
+//! Householder QR of a tall block sweeps the whole block once per column
+//! (`?geqrf` and `?ormqr` fall back to their unblocked, matrix-vector code when
+//! `n` is at most their block size, 32): for a block larger than the cache that
+//! runs at memory speed. [`qr_leaf`] factors a tall block as a two-level TSQR
+//! instead: sub-blocks of `block_rows` rows (the last one takes the remainder,
+//! so every sub-block has at least `block_rows` rows), each factored in cache,
+//! and their R factors stacked and factored again. Its chunk holds the packed
+//! factorization of the stacked R factors first (so [`r_factor`] and a parent's
+//! [`qr_stack`] read it as an ordinary packed factorization, whose R is the
+//! block's R), then those of the sub-blocks, one after another along the second
+//! axis. [`apply_q_leaf`] multiplies by its Q, one sub-block at a time.
 
 use super::{arity, mat, Real};
 use crate::chunk::Chunk;
@@ -142,21 +155,214 @@ pub fn apply_q<T: Real>(inputs: &[&Chunk], offset: usize) -> Result<Chunk> {
     };
     let pc = c.ncols();
     let mut x = vec![T::zero(); m * pc];
-    for (dst, src) in x.chunks_mut(pc.max(1)).zip(c.rows()) {
-        for (d, s) in dst.iter_mut().zip(src) {
+    apply_packed(&p, c.view(), &mut x)?;
+    Ok(T::into_chunk(
+        Array2::from_shape_vec((m, pc), x)
+            .expect("m * pc elements")
+            .into_dyn(),
+    ))
+}
+
+/// `x := Q [C; 0]` (C order, `m x pc`, `pc = c.ncols()`) for the packed
+/// factorization `p` (`n x (m + 1)`, `k` reflectors) and `C` (`k x pc`).
+fn apply_packed<T: Real>(p: &ArrayView2<'_, T>, c: ArrayView2<'_, T>, x: &mut [T]) -> Result<()> {
+    let (m, _, k) = packed_dims(p)?;
+    let pc = c.ncols();
+    debug_assert_eq!(x.len(), m * pc);
+    if k == 0 || pc == 0 {
+        x.fill(T::zero());
+        for (dst, src) in x.chunks_mut(pc.max(1)).zip(c.rows()) {
+            for (d, s) in dst.iter_mut().zip(src) {
+                *d = *s;
+            }
+        }
+        return Ok(());
+    }
+    // A private copy: `?ormqr` writes into the reflectors while it works, and
+    // the packed factorization is a chunk other tasks read at the same time
+    // (the R factor, sibling Q blocks). Copying costs O(m n) against the
+    // O(m k pc) of the product.
+    let mut flat: Vec<T> = p.iter().copied().collect();
+    let lda = m + 1;
+    let tau: Vec<T> = (0..k).map(|j| flat[j * lda + m]).collect();
+    // Column-major X (m x pc), multiplied from the left: `?ormqr`'s unblocked
+    // code (k <= 32) then updates whole columns of X (vectors of m) per
+    // reflector, not rows of pc; transposed into C order after.
+    let mut cm = vec![T::zero(); m * pc];
+    for (i, row) in c.rows().into_iter().enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            cm[j * m + i] = v;
+        }
+    }
+    T::ormqr(b'L', b'N', m, pc, k, &mut flat, lda, &tau, &mut cm, m)?;
+    for (i, dst) in x.chunks_mut(pc).enumerate() {
+        for (j, d) in dst.iter_mut().enumerate() {
+            *d = cm[j * m + i];
+        }
+    }
+    Ok(())
+}
+
+/// First row and row count of each sub-block of a blocked leaf of `m` rows:
+/// `m / block_rows` sub-blocks of `block_rows` rows, the last one also taking
+/// the remainder (one sub-block if `m < 2 block_rows`).
+#[must_use]
+pub fn sub_blocks(m: usize, block_rows: usize) -> Vec<(usize, usize)> {
+    let s = (m / block_rows.max(1)).max(1);
+    (0..s)
+        .map(|b| {
+            let row0 = b * block_rows;
+            let rows = if b + 1 == s { m - row0 } else { block_rows };
+            (row0, rows)
+        })
+        .collect()
+}
+
+/// A blocked leaf needs sub-blocks at least as tall as they are wide, so that
+/// its R is the stacked R factors' R.
+fn check_leaf(what: &str, m: usize, n: usize, block_rows: usize) -> Result<()> {
+    if block_rows < n.max(1) || m < n {
+        return Err(KernelError::Other(format!(
+            "{what}: a blocked factorization of a {m} x {n} block needs block_rows (got {block_rows}) >= n >= 1 and m >= n"
+        )));
+    }
+    Ok(())
+}
+
+/// Columns of a blocked leaf's chunk: where each sub-block's packed
+/// factorization starts, and the chunk's width.
+fn leaf_layout(m: usize, n: usize, block_rows: usize) -> (Vec<usize>, usize) {
+    let subs = sub_blocks(m, block_rows);
+    let top: usize = subs.iter().map(|&(_, r)| r.min(n)).sum();
+    let mut col = top + 1;
+    let mut starts = Vec::with_capacity(subs.len());
+    for &(_, r) in &subs {
+        starts.push(col);
+        col += r + 1;
+    }
+    (starts, col)
+}
+
+/// Householder QR of one tall `m x n` block as a two-level TSQR (sub-blocks of
+/// `block_rows` rows, see the module docs), packed as the module describes.
+///
+/// # Errors
+/// Dtype other than `T`, a non-2-D input, `block_rows` of 0.
+pub fn qr_leaf<T: Real>(inputs: &[&Chunk], block_rows: usize) -> Result<Chunk> {
+    let a = mat::<T>(arity("qr_leaf", inputs, 1)?[0])?;
+    let (m, n) = a.dim();
+    check_leaf("qr_leaf", m, n, block_rows)?;
+    let subs = sub_blocks(m, block_rows);
+    let (starts, width) = leaf_layout(m, n, block_rows);
+    // The chunk, C-order n x width: column-major width x n.
+    let mut out = vec![T::zero(); n * width];
+    let top_rows: usize = subs.iter().map(|&(_, r)| r.min(n)).sum();
+    let mut stacked = Vec::with_capacity(subs.len());
+    for (&(row0, rows), &start) in subs.iter().zip(&starts) {
+        let view = a.slice(ndarray::s![row0..row0 + rows, ..]);
+        let packed = factor_views(&[view])?;
+        let p = mat::<T>(&packed)?;
+        for (j, col) in p.rows().into_iter().enumerate() {
+            let dst = &mut out[j * width + start..j * width + start + rows + 1];
+            for (d, s) in dst.iter_mut().zip(col) {
+                *d = *s;
+            }
+        }
+        stacked.push(r_of(&p)?);
+    }
+    let views: Vec<ArrayView2<T>> = stacked.iter().map(|r| r.view()).collect();
+    let top = factor_views(&views)?;
+    let p = mat::<T>(&top)?;
+    debug_assert_eq!(p.ncols(), top_rows + 1);
+    for (j, col) in p.rows().into_iter().enumerate() {
+        for (d, s) in out[j * width..=j * width + top_rows].iter_mut().zip(col) {
             *d = *s;
         }
     }
-    if k > 0 && pc > 0 {
-        // A private copy: `?ormqr` writes into the reflectors while it works, and
-        // the packed factorization is a chunk other tasks read at the same time
-        // (the R factor, sibling Q blocks). Copying costs O(m n) against the
-        // O(m k pc) of the product.
-        let mut flat: Vec<T> = p.as_standard_layout().iter().copied().collect();
-        let lda = m + 1;
-        let tau: Vec<T> = (0..k).map(|j| flat[j * lda + m]).collect();
-        // X (C-order m x pc) is column-major Xᵀ (pc x m): Xᵀ := Xᵀ Qᵀ = (Q X)ᵀ.
-        T::ormqr(b'R', b'T', pc, m, k, &mut flat, lda, &tau, &mut x, pc)?;
+    let out = Array2::from_shape_vec((n, width), out).expect("n * width elements");
+    Ok(T::into_chunk(out.into_dyn()))
+}
+
+/// [`apply_q`] for a blocked leaf of `m` rows made by [`qr_leaf`] with the same
+/// `block_rows`: `Q [C; 0]` (`m x p`, C order), `Q` applied one sub-block at a
+/// time (the stacked R factors' `Q` first).
+///
+/// # Errors
+/// Dtypes other than `T`, a chunk whose width does not fit `m` and
+/// `block_rows`, `C` rows out of range.
+pub fn apply_q_leaf<T: Real>(
+    inputs: &[&Chunk],
+    offset: usize,
+    m: usize,
+    block_rows: usize,
+) -> Result<Chunk> {
+    let p = mat::<T>(
+        inputs
+            .first()
+            .copied()
+            .ok_or_else(|| KernelError::Other("apply_q_leaf: no inputs".into()))?,
+    )?;
+    let n = p.nrows();
+    check_leaf("apply_q_leaf", m, n, block_rows)?;
+    let (starts, width) = leaf_layout(m, n, block_rows);
+    if p.ncols() != width {
+        return Err(KernelError::Other(format!(
+            "apply_q_leaf: a blocked factorization of {m} rows in blocks of {block_rows} is {n} x {width}, got {n} x {}",
+            p.ncols()
+        )));
+    }
+    let subs = sub_blocks(m, block_rows);
+    let top_rows: usize = subs.iter().map(|&(_, r)| r.min(n)).sum();
+    let top = p.slice(ndarray::s![.., ..=top_rows]);
+    // C as apply_q takes it, then Y = Q_top [C; 0] (top_rows x pc).
+    let signs_c;
+    let c =
+        match inputs {
+            [_] => {
+                let s = signs(&top, top_rows.min(n));
+                signs_c = Array2::from_shape_fn((s.len(), s.len()), |(i, j)| {
+                    if i == j {
+                        s[i]
+                    } else {
+                        T::zero()
+                    }
+                });
+                signs_c.view()
+            }
+            [_, src] => {
+                let src = mat::<T>(src)?;
+                let k = top_rows.min(n);
+                if offset + k > src.nrows() {
+                    return Err(KernelError::Other(format!(
+                        "apply_q_leaf: rows {offset}..{} of {}",
+                        offset + k,
+                        src.nrows()
+                    )));
+                }
+                src.slice_move(ndarray::s![offset..offset + k, ..])
+            }
+            _ => {
+                return Err(KernelError::Other(format!(
+                    "apply_q_leaf: {} inputs",
+                    inputs.len()
+                )))
+            }
+        };
+    let pc = c.ncols();
+    let mut y = vec![T::zero(); top_rows * pc];
+    apply_packed(&top, c, &mut y)?;
+    let y = ArrayView2::from_shape((top_rows, pc), &y).expect("top_rows * pc elements");
+    let mut x = vec![T::zero(); m * pc];
+    let mut yrow = 0;
+    for (&(row0, rows), &start) in subs.iter().zip(&starts) {
+        let k = rows.min(n);
+        let sub = p.slice(ndarray::s![.., start..=start + rows]);
+        apply_packed(
+            &sub,
+            y.slice(ndarray::s![yrow..yrow + k, ..]),
+            &mut x[row0 * pc..(row0 + rows) * pc],
+        )?;
+        yrow += k;
     }
     Ok(T::into_chunk(
         Array2::from_shape_vec((m, pc), x)
@@ -308,6 +514,52 @@ mod tests {
             assert!(ortho < 1e-13, "{ortho}");
             assert!((0..k).all(|i| r[[i, i]] >= 0.0));
         }
+    }
+
+    #[test]
+    fn sub_blocks_cover_the_rows() {
+        assert_eq!(sub_blocks(10, 4), vec![(0, 4), (4, 6)]);
+        assert_eq!(sub_blocks(8, 4), vec![(0, 4), (4, 4)]);
+        assert_eq!(sub_blocks(3, 4), vec![(0, 3)]);
+    }
+
+    #[test]
+    fn blocked_leaf_matches_reconstruction_and_r() {
+        for (m, n, b) in [(40, 3, 8), (41, 5, 5), (7, 7, 7), (9, 2, 4), (12, 1, 4)] {
+            let a = test_matrix(m, n);
+            let ca = Chunk::F64(a.clone().into_dyn());
+            let p = qr_leaf::<f64>(&[&ca], b).unwrap();
+            let q = get(&apply_q_leaf::<f64>(&[&p], 0, m, b).unwrap());
+            let r = get(&r_factor::<f64>(&[&p]).unwrap());
+            assert_eq!((q.dim(), r.dim()), ((m, n), (n, n)));
+            let err = (&q.dot(&r) - &a).iter().map(|x| x * x).sum::<f64>().sqrt();
+            let norm = a.iter().map(|x| x * x).sum::<f64>().sqrt();
+            assert!(err < 1e-12 * (1.0 + norm), "{m}x{n}/{b}: {err}");
+            let ortho = (&q.t().dot(&q) - &Array2::<f64>::eye(n))
+                .iter()
+                .map(|x: &f64| x.abs())
+                .fold(0.0, f64::max);
+            assert!(ortho < 1e-13, "{ortho}");
+            // The same R as the unblocked factorization, up to rounding.
+            let r1 = get(&r_factor::<f64>(&[&qr_stack::<f64>(&[&ca], false).unwrap()]).unwrap());
+            assert!((&r - &r1)
+                .iter()
+                .all(|x: &f64| x.abs() < 1e-10 * (1.0 + norm)));
+            // Q [C; 0] with C = I, read at offset 1 of a parent's product: the
+            // unsigned Q, so Q up to the sign of each column.
+            let mut src = Array2::<f64>::zeros((n + 1, n));
+            src.slice_mut(ndarray::s![1.., ..]).assign(&Array2::eye(n));
+            let c = Chunk::F64(src.into_dyn());
+            let unsigned = get(&apply_q_leaf::<f64>(&[&p, &c], 1, m, b).unwrap());
+            assert!(unsigned
+                .iter()
+                .zip(&q)
+                .all(|(x, y): (&f64, &f64)| (x.abs() - y.abs()).abs() < 1e-14));
+        }
+        let ca = Chunk::F64(test_matrix(10, 3).into_dyn());
+        assert!(qr_leaf::<f64>(&[&ca], 2).is_err()); // sub-blocks narrower than n
+        let p = qr_leaf::<f64>(&[&ca], 4).unwrap();
+        assert!(apply_q_leaf::<f64>(&[&p], 0, 11, 4).is_err()); // wrong row count
     }
 
     #[test]
