@@ -21,22 +21,7 @@ if ! "$py" -c 'import dask.array, threadpoolctl' >/dev/null 2>&1; then
 fi
 
 echo "run.sh: building benches/compare.rs (release)" >&2
-bin="$(cargo bench --bench compare --no-run --message-format=json 2>/dev/null \
-    | "$py" -c '
-import json, sys
-exe = None
-for line in sys.stdin:
-    try:
-        m = json.loads(line)
-    except ValueError:
-        continue
-    if m.get("reason") == "compiler-artifact" and m.get("target", {}).get("name") == "compare" and m.get("executable"):
-        exe = m["executable"]
-print(exe or "")')"
-if [ -z "$bin" ] || [ ! -x "$bin" ]; then
-    echo "run.sh: could not build the compare binary; rerun 'cargo bench --bench compare --no-run' to see why" >&2
-    exit 1
-fi
+bin="$(bash benches/compare/bench_bin.sh compare "$py")"
 
 # Some machines here set OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for old OpenBLAS
 # builds; they slow a current numpy. Unset both, for this command only.

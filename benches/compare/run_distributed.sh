@@ -22,22 +22,7 @@ if ! "$py" -c 'import dask.array, dask.distributed, zarr' >/dev/null 2>&1; then
 fi
 
 echo "run_distributed.sh: building benches/compare_dist.rs (release)" >&2
-bin="$(cargo bench --bench compare_dist --no-run --message-format=json 2>/dev/null \
-    | "$py" -c '
-import json, sys
-exe = None
-for line in sys.stdin:
-    try:
-        m = json.loads(line)
-    except ValueError:
-        continue
-    if m.get("reason") == "compiler-artifact" and m.get("target", {}).get("name") == "compare_dist" and m.get("executable"):
-        exe = m["executable"]
-print(exe or "")')"
-if [ -z "$bin" ] || [ ! -x "$bin" ]; then
-    echo "run_distributed.sh: could not build the compare_dist binary; rerun 'cargo bench --bench compare_dist --no-run' to see why" >&2
-    exit 1
-fi
+bin="$(bash benches/compare/bench_bin.sh compare_dist "$py")"
 
 # As run.sh: OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE slow a current numpy; unset both here only.
 exec env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$py" benches/compare/compare_distributed.py --darray "$bin" --python "$py" "$@"
