@@ -130,7 +130,8 @@ impl Shared {
             secret,
             tls,
             ctx: RunContext {
-                store: StoreCache::new(),
+                // One pooled chunk buffer per task thread, as the local executor.
+                store: StoreCache::with_buffer_pool(config.nthreads.max(1)),
             },
             peers: Mutex::new(HashMap::new()),
         })
@@ -177,7 +178,7 @@ impl Shared {
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         *self.to_sched.lock() = None;
         self.queue.lock().clear();
-        delete_files(self.memory.clear());
+        dispose(self, self.memory.clear());
         self.released_jobs.lock().clear();
     }
 
@@ -221,8 +222,16 @@ impl Shared {
     }
 }
 
-/// Deletes released spill files off the reactor (chunks are freed here).
-fn delete_files(removed: Removed) {
+/// Gives released chunks that nothing else holds back to the store's buffer
+/// pool, so the next chunk read reuses their memory instead of mapping fresh
+/// pages (as the local executor does), and deletes released spill files off the
+/// reactor.
+fn dispose(shared: &Shared, mut removed: Removed) {
+    for c in removed.take_chunks() {
+        if let Ok(c) = Arc::try_unwrap(c) {
+            shared.ctx.store.recycle(c);
+        }
+    }
     if removed.has_files() {
         tokio::task::spawn_blocking(move || removed.delete_files());
     }
@@ -504,12 +513,15 @@ async fn session(
                 });
             }
             ToWorker::Release { job, tasks } => {
-                delete_files(shared.memory.release(tasks.into_iter().map(|t| (job, t))));
+                dispose(
+                    &shared,
+                    shared.memory.release(tasks.into_iter().map(|t| (job, t))),
+                );
             }
             ToWorker::ReleaseJob { job } => {
                 shared.released_jobs.lock().insert(job);
                 shared.queue.lock().retain(|t| t.job != job);
-                delete_files(shared.memory.release_job(job));
+                dispose(&shared, shared.memory.release_job(job));
             }
         }
     }

@@ -99,6 +99,11 @@ impl StoreCache {
         }
     }
 
+    /// Chunks waiting in the buffer pool.
+    pub(crate) fn pooled(&self) -> usize {
+        self.pool.lock().len()
+    }
+
     /// A `Vec<T>` of `n` elements for a read to overwrite: a pooled buffer of exactly
     /// `n` elements of the same dtype if there is one (stale values), else zeros. Exact,
     /// so a chunk never holds more memory than its size says.

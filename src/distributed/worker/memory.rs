@@ -136,6 +136,12 @@ impl Removed {
         !self.files.is_empty()
     }
 
+    /// Takes the released chunks (the caller may give their buffers back to a
+    /// pool once it holds the last reference).
+    pub(crate) fn take_chunks(&mut self) -> Vec<Arc<Chunk>> {
+        std::mem::take(&mut self.chunks)
+    }
+
     /// Deletes the spill files (blocking I/O).
     pub(crate) fn delete_files(self) {
         for f in &self.files {

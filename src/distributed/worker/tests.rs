@@ -209,3 +209,18 @@ async fn task_bodies_run_on_the_rayon_pool_and_panics_become_errors() {
         FromWorker::Done { task: 3, .. }
     ));
 }
+
+#[tokio::test]
+async fn released_chunks_nothing_else_holds_go_back_to_the_read_pool() {
+    let f = worker(1 << 30);
+    // 2 MiB chunks: over the pool's minimum size.
+    let held = Arc::new(f64_chunk(512, 512));
+    f.shared
+        .memory
+        .insert((1, 0), Arc::new(f64_chunk(512, 512)));
+    f.shared.memory.insert((1, 1), held.clone());
+    dispose(&f.shared, f.shared.memory.release([(1, 0), (1, 1)]));
+    // The chunk still referenced elsewhere is not pooled; the other one is.
+    assert_eq!(f.shared.ctx.store.pooled(), 1);
+    assert_eq!(held.nbytes(), 512 * 512 * 8);
+}
