@@ -514,14 +514,14 @@ async fn session(
             }
             ToWorker::Release { job, tasks } => {
                 dispose(
-                    &shared,
+                    shared,
                     shared.memory.release(tasks.into_iter().map(|t| (job, t))),
                 );
             }
             ToWorker::ReleaseJob { job } => {
                 shared.released_jobs.lock().insert(job);
                 shared.queue.lock().retain(|t| t.job != job);
-                dispose(&shared, shared.memory.release_job(job));
+                dispose(shared, shared.memory.release_job(job));
             }
         }
     }

@@ -100,6 +100,7 @@ impl StoreCache {
     }
 
     /// Chunks waiting in the buffer pool.
+    #[cfg(test)]
     pub(crate) fn pooled(&self) -> usize {
         self.pool.lock().len()
     }
