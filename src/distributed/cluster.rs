@@ -307,6 +307,10 @@ impl LocalCluster {
             ])
             .arg("--local-dir")
             .arg(&local_dir)
+            // The worker exits when this pipe closes: when the cluster is
+            // dropped, and also when this process dies without dropping it
+            // (a static cluster, a panic, kill -9).
+            .arg("--exit-with-stdin")
             .env("DARRAY_SECRET_FILE", &self.secret_path)
             .env_remove("DARRAY_SECRET")
             // TLS comes from the flags above or not at all.
@@ -315,7 +319,7 @@ impl LocalCluster {
             .env_remove("DARRAY_TLS_CA")
             .env_remove("DARRAY_TLS_SERVER_NAME")
             .env("RUST_LOG", log)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
             .map_err(|e| Error::Executor(format!("cannot start worker {:?}: {e}", self.program)))?;

@@ -107,6 +107,12 @@ pub enum Command {
         /// Seconds to keep trying to reach a lost scheduler before exiting.
         #[arg(long, default_value_t = 300)]
         reconnect_for: u64,
+        /// Exit (as on SIGTERM) when standard input reaches end of file: a
+        /// parent that started the worker with a pipe on its stdin (as
+        /// `LocalCluster` does) takes the worker with it when it dies, even by
+        /// kill -9, instead of leaving it to retry a scheduler that is gone.
+        #[arg(long, hide = true)]
+        exit_with_stdin: bool,
         /// TLS certificate files.
         #[command(flatten)]
         tls: TlsArgs,
@@ -239,8 +245,12 @@ where
             name,
             secret_file,
             reconnect_for,
+            exit_with_stdin,
             tls,
         } => {
+            if exit_with_stdin {
+                exit_when_stdin_closes();
+            }
             let tls = tls.load()?;
             let memory_fractions = worker::memory::MemoryFractions::new(
                 memory_target_fraction,
@@ -266,5 +276,31 @@ where
             };
             worker::run_config_with(config, secret, tls)
         }
+    }
+}
+
+/// Sends this process SIGTERM once standard input reaches end of file (or
+/// fails), from a thread of its own: the worker then shuts down as on a
+/// signal, removing its spill directory.
+fn exit_when_stdin_closes() {
+    let spawned = std::thread::Builder::new()
+        .name("darray-stdin-watch".into())
+        .spawn(|| {
+            let mut sink = [0u8; 64];
+            let mut stdin = std::io::stdin().lock();
+            loop {
+                match std::io::Read::read(&mut stdin, &mut sink) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+            tracing::info!("standard input closed: the parent is gone, exiting");
+            // SAFETY: kill(2) on our own pid with a valid signal number.
+            unsafe {
+                libc::kill(libc::getpid(), libc::SIGTERM);
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot watch standard input: {e}");
     }
 }
