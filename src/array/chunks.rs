@@ -258,13 +258,51 @@ pub fn block_shape(grid: &Grid, idx: &[u32]) -> Vec<usize> {
     grid.iter().zip(idx).map(|(g, &i)| g[i as usize]).collect()
 }
 
-/// Start of block `idx` in each axis.
+/// Start of block `idx` in each axis. This sums the sizes before the block, so
+/// a loop over many blocks should use [`GridOffsets`] instead.
 #[must_use]
 pub fn block_offset(grid: &Grid, idx: &[u32]) -> Vec<usize> {
     grid.iter()
         .zip(idx)
         .map(|(g, &i)| g[..i as usize].iter().sum())
         .collect()
+}
+
+/// The block starts of every axis of a grid, computed once, so the offset of
+/// a block is a lookup per axis (a loop over all blocks stays linear).
+///
+/// ```
+/// use darray::array::chunks::{block_offset, GridOffsets};
+/// let grid = vec![vec![3, 3, 1], vec![2, 5]];
+/// let offs = GridOffsets::new(&grid);
+/// assert_eq!(offs.block(&[2, 1]), vec![6, 2]);
+/// assert_eq!(offs.block(&[2, 1]), block_offset(&grid, &[2, 1]));
+/// ```
+#[derive(Clone, Debug)]
+pub struct GridOffsets(Vec<Vec<usize>>);
+
+impl GridOffsets {
+    /// The starts of `grid`'s blocks along every axis.
+    #[must_use]
+    pub fn new(grid: &Grid) -> Self {
+        GridOffsets(grid.iter().map(|g| offsets(g)).collect())
+    }
+
+    /// Start of block `idx` in each axis.
+    #[must_use]
+    pub fn block(&self, idx: &[u32]) -> Vec<usize> {
+        self.0
+            .iter()
+            .zip(idx)
+            .map(|(o, &i)| o[i as usize])
+            .collect()
+    }
+
+    /// Block starts along `axis`, plus the axis length at the end.
+    #[must_use]
+    pub fn axis(&self, axis: usize) -> &[usize] {
+        &self.0[axis]
+    }
 }
 
 /// Every block index of the grid in C order.

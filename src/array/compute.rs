@@ -1,6 +1,6 @@
 //! Running arrays: `compute`, `to_zarr`, `persist`, and looking at the graph.
 
-use super::chunks::{self, block_indices, block_offset, block_shape};
+use super::chunks::{self, block_indices, block_shape, GridOffsets};
 use super::expr::{Expr, ExprKind};
 use super::DArray;
 use crate::error::{Error, Result};
@@ -231,9 +231,10 @@ fn assemble<T: Element>(e: &Expr, blocks: Vec<Arc<Chunk>>) -> Result<ArrayD<T>> 
         )));
     }
     let mut out = ArrayD::<T>::default(IxDyn(&e.shape));
+    let offs = GridOffsets::new(&e.grid);
     for (idx, c) in block_indices(&e.grid).into_iter().zip(blocks) {
         let a = take(c)?;
-        let off = block_offset(&e.grid, &idx);
+        let off = offs.block(&idx);
         let bs = block_shape(&e.grid, &idx);
         if a.shape() != bs.as_slice() {
             return Err(Error::Executor(format!(

@@ -96,10 +96,11 @@ impl<T: Element> DArray<T> {
         let a = a.view().into_dyn();
         let shape = a.shape().to_vec();
         let grid = resolve("from_ndarray", &chunks.into(), &shape, T::DTYPE.size())?;
+        let offs = chunks::GridOffsets::new(&grid);
         let blocks: Vec<_> = chunks::block_indices(&grid)
             .into_iter()
             .map(|idx| {
-                let off = chunks::block_offset(&grid, &idx);
+                let off = offs.block(&idx);
                 let bs = chunks::block_shape(&grid, &idx);
                 let mut v = a.view();
                 for ax in 0..shape.len() {

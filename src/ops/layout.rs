@@ -3,7 +3,7 @@
 //! block is one input block permuted; a concatenated block is an input block.
 
 use super::{bytes, Lowerer};
-use crate::array::chunks::{block_offset, block_shape, offsets};
+use crate::array::chunks::block_shape;
 use crate::array::expr::{AxisSel, Expr};
 use crate::array::slicing::runs;
 use crate::error::Result;
@@ -30,7 +30,8 @@ impl Lowerer {
                     out_ax += 1;
                 }
                 AxisSel::Index(i) => {
-                    let off = offsets(&input.grid[in_ax]);
+                    let offs = self.grid_offsets(input);
+                    let off = offs.axis(in_ax);
                     let b = off.partition_point(|&o| o <= i) - 1;
                     let b = b.min(input.grid[in_ax].len() - 1);
                     in_idx.push(u32::try_from(b).expect("block index fits u32"));
@@ -38,7 +39,9 @@ impl Lowerer {
                     in_ax += 1;
                 }
                 AxisSel::Range { start, step, len } => {
-                    let r = runs(&input.grid[in_ax], start, step, len)[idx[out_ax] as usize];
+                    let r = self
+                        .slice_runs(e, in_ax, || runs(&input.grid[in_ax], start, step, len))
+                        [idx[out_ax] as usize];
                     in_idx.push(u32::try_from(r.block).expect("block index fits u32"));
                     take.push(s.to_take(r.local, r.len));
                     in_ax += 1;
@@ -58,16 +61,25 @@ impl Lowerer {
         key: ChunkKey,
     ) -> Result<TaskId> {
         let shape = block_shape(&e.grid, idx);
-        let start = block_offset(&e.grid, idx);
+        let start = self.grid_offsets(e).block(idx);
+        let in_offs = self.grid_offsets(input);
         // Per axis: the input blocks overlapping [start, start + len), with the
         // overlap in input-block and output-block coordinates.
         let mut per_axis: Vec<Vec<(u32, std::ops::Range<usize>, usize)>> = Vec::new();
         for ax in 0..shape.len() {
-            let off = offsets(&input.grid[ax]);
+            let off = in_offs.axis(ax);
             let (lo, hi) = (start[ax], start[ax] + shape[ax]);
             let mut v = Vec::new();
-            for b in 0..input.grid[ax].len() {
+            // From the last input block starting at or before `lo` (the
+            // first one for an empty output block) to the first starting at
+            // or after `hi`.
+            let first = off.partition_point(|&o| o <= lo).saturating_sub(1);
+            let first = if lo == hi { 0 } else { first };
+            for b in first..input.grid[ax].len() {
                 let (bl, bh) = (off[b], off[b + 1]);
+                if bl >= hi && !(lo == hi && b == 0) {
+                    break;
+                }
                 let (s, t) = (lo.max(bl), hi.min(bh));
                 if s < t || (lo == hi && b == 0) {
                     v.push((

@@ -9,10 +9,11 @@ mod elementwise;
 mod layout;
 mod reduction;
 
-use crate::array::chunks::{block_indices, block_offset, block_shape};
+use crate::array::chunks::{block_indices, block_shape, GridOffsets};
 use crate::array::expr::{Expr, ExprKind};
+use crate::array::slicing::Run;
 use crate::error::Result;
-use crate::graph::{ChunkKey, Graph, Op, Task, TaskId};
+use crate::graph::{ArrayId, ChunkKey, Graph, Op, Task, TaskId};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -25,9 +26,13 @@ pub(crate) trait CustomLower: std::fmt::Debug + Send + Sync {
 }
 
 /// Builds a graph block by block, memoizing each (array, stage, block) task.
+/// Per-array tables that every block needs (block starts, a slice's runs) are
+/// computed once per array, so lowering stays linear in the number of blocks.
 pub(crate) struct Lowerer {
     pub graph: Graph,
     memo: HashMap<ChunkKey, TaskId>,
+    offsets: HashMap<ArrayId, Arc<GridOffsets>>,
+    runs: HashMap<(ArrayId, usize), Arc<[Run]>>,
 }
 
 impl Lowerer {
@@ -35,7 +40,31 @@ impl Lowerer {
         Lowerer {
             graph: Graph::default(),
             memo: HashMap::new(),
+            offsets: HashMap::new(),
+            runs: HashMap::new(),
         }
+    }
+
+    /// The block starts of `e`'s grid (computed once per array).
+    pub(crate) fn grid_offsets(&mut self, e: &Expr) -> Arc<GridOffsets> {
+        self.offsets
+            .entry(e.id)
+            .or_insert_with(|| Arc::new(GridOffsets::new(&e.grid)))
+            .clone()
+    }
+
+    /// The runs (see [`crate::array::slicing::runs`]) of `e`'s selection along
+    /// its input axis `in_ax`, computed once per array and axis by `make`.
+    pub(crate) fn slice_runs(
+        &mut self,
+        e: &Expr,
+        in_ax: usize,
+        make: impl FnOnce() -> Vec<Run>,
+    ) -> Arc<[Run]> {
+        self.runs
+            .entry((e.id, in_ax))
+            .or_insert_with(|| make().into())
+            .clone()
     }
 
     /// Tasks for every block of `e`, in C order of its grid.
@@ -158,7 +187,7 @@ impl Lowerer {
 
     fn source_block(&mut self, e: &Arc<Expr>, idx: &[u32], key: ChunkKey) -> TaskId {
         let shape = block_shape(&e.grid, idx);
-        let offset = block_offset(&e.grid, idx);
+        let offset = self.grid_offsets(e).block(idx);
         let out = bytes(e, idx);
         let (op, mem) = match &e.kind {
             ExprKind::Zarr { path } => (

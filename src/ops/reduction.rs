@@ -4,7 +4,7 @@
 //! does not depend on which task finishes first.
 
 use super::{bytes, Lowerer};
-use crate::array::chunks::{block_offset, block_shape, numblocks};
+use crate::array::chunks::{block_shape, numblocks};
 use crate::array::expr::Expr;
 use crate::error::Result;
 use crate::graph::{ChunkKey, Op, Task, TaskId};
@@ -89,7 +89,7 @@ impl Lowerer {
             }
             let shape = block_shape(&input.grid, &in_idx);
             let arg = is_arg.then(|| ArgContext {
-                offset: block_offset(&input.grid, &in_idx),
+                offset: self.grid_offsets(input).block(&in_idx),
                 global_shape: input.shape.clone(),
             });
             let (program, inputs) = if input.is_fusable() {
