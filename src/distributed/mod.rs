@@ -205,22 +205,11 @@ where
         } => {
             let tls = tls.load()?.map(Arc::new);
             let addr = resolve(&listen)?;
-            let secret = match load_secret(secret_file.as_ref())? {
-                Some(s) => s,
-                None => {
-                    auth::check_listen(&addr, None)
-                        .map_err(|e| Error::Executor(format!("scheduler: {e}")))?;
-                    let s = Secret::generate();
-                    let path = std::env::temp_dir().join(format!("darray-{}.secret", addr.port()));
-                    let _ = std::fs::remove_file(&path);
-                    s.write_file(&path)
-                        .map_err(|e| Error::Executor(format!("cannot write {path:?}: {e}")))?;
-                    tracing::warn!(path = %path.display(), "no secret given: generated one; give workers DARRAY_SECRET_FILE={}", path.display());
-                    s
-                }
-            };
-            auth::check_listen(&addr, Some(&secret))
-                .map_err(|e| Error::Executor(format!("scheduler: {e}")))?;
+            let given = load_secret(secret_file.as_ref())?;
+            if given.is_none() {
+                auth::check_listen(&addr, None)
+                    .map_err(|e| Error::Executor(format!("scheduler: {e}")))?;
+            }
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -229,6 +218,23 @@ where
                 let listener = tokio::net::TcpListener::bind(addr)
                     .await
                     .map_err(|e| Error::Executor(format!("cannot listen on {addr}: {e}")))?;
+                // The address bound: with port 0, the port the system chose.
+                let addr = listener.local_addr().unwrap_or(addr);
+                let secret = match given {
+                    Some(s) => s,
+                    None => {
+                        let s = Secret::generate();
+                        let path =
+                            std::env::temp_dir().join(format!("darray-{}.secret", addr.port()));
+                        let _ = std::fs::remove_file(&path);
+                        s.write_file(&path)
+                            .map_err(|e| Error::Executor(format!("cannot write {path:?}: {e}")))?;
+                        tracing::warn!(path = %path.display(), "no secret given: generated one; give workers DARRAY_SECRET_FILE={}", path.display());
+                        s
+                    }
+                };
+                auth::check_listen(&addr, Some(&secret))
+                    .map_err(|e| Error::Executor(format!("scheduler: {e}")))?;
                 tracing::info!(%addr, tls = tls.is_some(), "scheduler listening");
                 scheduler::serve_with(listener, Arc::new(secret), tls, limits).await;
                 Ok(())
