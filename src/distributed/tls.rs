@@ -21,6 +21,6 @@ mod stream;
 
 pub use config::{TlsConfig, TlsFiles};
 pub use generate::ClusterCa;
-pub use stream::{ReadHalf, Stream, WriteHalf};
+pub use stream::{CappedTcp, ReadHalf, Stream, WriteHalf, TLS_PREAUTH_BYTES};
 
 pub(crate) use stream::{accept, connect, TLS_HANDSHAKE_RECORD};

@@ -229,6 +229,7 @@ async fn accept(
     };
     let binding = stream.binding()?;
     acceptor(&mut stream, secret, binding.as_ref(), limits).await?;
+    stream.authenticated();
     Ok(stream)
 }
 

@@ -15,6 +15,13 @@ use tokio_rustls::{client, server, TlsAcceptor, TlsConnector};
 /// darray's frames start with kind byte 0 or 1, so one byte tells them apart.
 pub(crate) const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
+/// Bytes a TLS listener reads from a peer before it has authenticated (the
+/// TLS handshake and darray's HMAC handshake together): plenty for a
+/// ClientHello and a client certificate chain of a few certificates, and a
+/// bound on what rustls buffers for a stranger (it would otherwise join
+/// handshake messages of up to 64 KiB).
+pub const TLS_PREAUTH_BYTES: usize = 16 << 10;
+
 /// An authenticated connection as the scheduler, workers and clients use it: plain
 /// TCP, or TLS 1.3 over TCP.
 #[derive(Debug)]
@@ -23,8 +30,98 @@ pub enum Stream {
     Plain(TcpStream),
     /// TLS, this side having connected.
     Client(Box<client::TlsStream<TcpStream>>),
-    /// TLS, this side having accepted.
-    Server(Box<server::TlsStream<TcpStream>>),
+    /// TLS, this side having accepted (reads capped until authenticated).
+    Server(Box<server::TlsStream<CappedTcp>>),
+}
+
+/// A TCP stream that reads at most a budget of bytes until the budget is lifted:
+/// what a TLS listener's rustls reads from a peer that has not authenticated.
+/// Past the budget, reads fail with [`io::ErrorKind::InvalidData`].
+#[derive(Debug)]
+pub struct CappedTcp {
+    tcp: TcpStream,
+    /// Bytes still allowed; `None` once lifted.
+    left: Option<usize>,
+}
+
+impl CappedTcp {
+    /// `tcp`, allowed to read `budget` bytes.
+    #[must_use]
+    pub fn new(tcp: TcpStream, budget: usize) -> Self {
+        CappedTcp {
+            tcp,
+            left: Some(budget),
+        }
+    }
+
+    /// Removes the budget (the peer has authenticated).
+    pub fn lift(&mut self) {
+        self.left = None;
+    }
+}
+
+impl AsyncRead for CappedTcp {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let Some(left) = this.left else {
+            return Pin::new(&mut this.tcp).poll_read(cx, buf);
+        };
+        if left == 0 {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the peer sent more than the {TLS_PREAUTH_BYTES} bytes allowed before authentication"
+                ),
+            )));
+        }
+        // Through a small buffer, only during the handshakes.
+        let mut tmp = [0u8; 1024];
+        let want = left.min(tmp.len()).min(buf.remaining());
+        let mut rb = ReadBuf::new(&mut tmp[..want]);
+        match Pin::new(&mut this.tcp).poll_read(cx, &mut rb) {
+            Poll::Ready(Ok(())) => {
+                let n = rb.filled().len();
+                buf.put_slice(rb.filled());
+                this.left = Some(left - n);
+                Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
+    }
+}
+
+impl AsyncWrite for CappedTcp {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().tcp).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().tcp).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_shutdown(cx)
+    }
 }
 
 impl Stream {
@@ -32,7 +129,15 @@ impl Stream {
         match self {
             Stream::Plain(s) => s,
             Stream::Client(s) => s.get_ref().0,
-            Stream::Server(s) => s.get_ref().0,
+            Stream::Server(s) => &s.get_ref().0.tcp,
+        }
+    }
+
+    /// Lifts the read budget of an accepted TLS connection ([`TLS_PREAUTH_BYTES`]):
+    /// called once the peer has authenticated.
+    pub(crate) fn authenticated(&mut self) {
+        if let Stream::Server(s) = self {
+            s.get_mut().0.lift();
         }
     }
 
@@ -148,7 +253,7 @@ pub(crate) async fn connect(
 /// among the reasons).
 pub(crate) async fn accept(tcp: TcpStream, tls: &TlsConfig) -> Result<Stream, WireError> {
     TlsAcceptor::from(tls.server_config())
-        .accept(tcp)
+        .accept(CappedTcp::new(tcp, TLS_PREAUTH_BYTES))
         .await
         .map(|s| Stream::Server(Box::new(s)))
         .map_err(|e| WireError::Tls(format!("handshake: {e}")))
@@ -310,5 +415,78 @@ impl AsyncWrite for WriteHalf {
             WriteHalf::Plain(s) => Pin::new(s).poll_shutdown(cx),
             WriteHalf::Tls(s) => Pin::new(s).poll_shutdown(cx),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::distributed::tls::ClusterCa;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// TLS handshake records of 4 KiB up to `total` bytes, starting a ClientHello that
+    /// announces the largest handshake message rustls accepts (64 KiB), so
+    /// rustls keeps buffering fragments until the whole message is there.
+    fn records(total: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut first = true;
+        while out.len() < total {
+            let len = 4_096usize;
+            out.extend_from_slice(&[0x16, 0x03, 0x01]);
+            out.extend_from_slice(&u16::try_from(len).unwrap().to_be_bytes());
+            let mut body = vec![0x41u8; len];
+            if first {
+                body[..4].copy_from_slice(&[0x01, 0x00, 0xff, 0xff]);
+                first = false;
+            }
+            out.extend_from_slice(&body);
+        }
+        out
+    }
+
+    async fn accept_from(bytes: Vec<u8>, budget_ok: bool) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = ClusterCa::generate().unwrap();
+        let tls = TlsConfig::from_files(&ca.issue_local(dir.path(), "s").unwrap()).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::spawn(async move {
+            let mut c = TcpStream::connect(addr).await.unwrap();
+            let _ = c.write_all(&bytes).await;
+            // Hold the connection open (reading) until the server gives up.
+            let mut sink = [0u8; 256];
+            while matches!(c.read(&mut sink).await, Ok(n) if n > 0) {}
+        });
+        let (tcp, _) = listener.accept().await.unwrap();
+        let res = tokio::time::timeout(Duration::from_secs(20), accept(tcp, &tls)).await;
+        client.abort();
+        match res {
+            Ok(Err(e)) => e.to_string(),
+            Ok(Ok(_)) => panic!("a junk handshake was accepted"),
+            Err(_) => {
+                assert!(budget_ok, "accept waited for more than the budget allows");
+                "still waiting".into()
+            }
+        }
+    }
+
+    use std::time::Duration;
+
+    /// A stranger streaming handshake fragments is cut off once it has sent
+    /// [`TLS_PREAUTH_BYTES`], although rustls would take 64 KiB for the message.
+    #[tokio::test]
+    async fn a_tls_listener_reads_at_most_the_preauth_budget() {
+        let over = accept_from(records(TLS_PREAUTH_BYTES + 20_000), false).await;
+        assert!(over.contains("allowed before authentication"), "{over}");
+        // Under the budget, the same fragments are still a handshake in progress.
+        let under = tokio::time::timeout(
+            Duration::from_secs(1),
+            accept_from(records(TLS_PREAUTH_BYTES / 2), true),
+        )
+        .await;
+        assert!(
+            under.is_err(),
+            "under the budget the handshake still waits: {under:?}"
+        );
     }
 }
