@@ -208,7 +208,22 @@ fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, W
     Ok(certs)
 }
 
+/// Reads the private key. A key that group or others can read is accepted
+/// (Kubernetes mounts secrets 0644 unless told otherwise) with a warning; the
+/// cluster secret, which alone admits a peer, is refused in that case.
 fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, WireError> {
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(path) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                "TLS key file {} has mode {mode:04o}: others on this host can read it; \
+                 chmod 600 it (in Kubernetes, defaultMode: 0400 on the secret volume)",
+                path.display()
+            );
+        }
+    }
     let pem = zeroize::Zeroizing::new(read_pem(path, "key")?);
     PrivateKeyDer::from_pem_slice(&pem).map_err(|e| {
         WireError::Tls(format!(
