@@ -19,7 +19,7 @@ pub mod memory;
 use super::auth::{self, Secret};
 use super::proto::{
     out, read_chunk, read_msg, write_msg, writer, FromWorker, Hello, InputLoc, JobId, Outgoing,
-    PeerReply, PeerRequest, ToWorker,
+    PeerReply, PeerRequest, ToWorker, READ_BUFFER,
 };
 use super::tls::{Stream, TlsConfig};
 use super::wire::{Limits, WireError};
@@ -72,9 +72,28 @@ struct Queued {
     job: JobId,
     task: u32,
     attempt: u32,
+    /// Projected peak bytes, as the scheduler sent them.
+    mem_bytes: u64,
     op: Op,
     inputs: Vec<InputLoc>,
 }
+
+/// Whether a task is cheap enough to run on its slot, on the I/O thread, rather
+/// than be handed to the thread pool and back: small (see
+/// [`SMALL_TASK_BYTES`](super::scheduler::SMALL_TASK_BYTES)) and computing only,
+/// no store I/O, user kernel or linear algebra, whose cost the size does not
+/// bound.
+fn runs_inline(op: &Op, mem_bytes: u64) -> bool {
+    mem_bytes <= super::scheduler::SMALL_TASK_BYTES
+        && !matches!(
+            op,
+            Op::ReadZarr { .. } | Op::WriteZarr { .. } | Op::MapBlocks { .. } | Op::Linalg { .. }
+        )
+}
+
+/// Inline tasks a slot runs in a row before letting the connection tasks run
+/// (which then send the batch of results in one write).
+const INLINE_BATCH: usize = 32;
 
 struct Shared {
     /// Results held, spilled as memory requires.
@@ -429,7 +448,8 @@ async fn session(
         // Peers reach us at the address the scheduler connection uses.
         data_addr.set_ip(stream.local_addr()?.ip());
     }
-    let (mut r, mut w) = stream.into_split();
+    let (r, mut w) = stream.into_split();
+    let mut r = tokio::io::BufReader::with_capacity(READ_BUFFER, r);
     let hello = Hello::Worker {
         nthreads: u32::try_from(config.nthreads.max(1)).unwrap_or(u32::MAX),
         memory_limit: config.memory_limit,
@@ -468,7 +488,7 @@ async fn session(
                 job,
                 task,
                 attempt,
-                key: _,
+                mem_bytes,
                 op,
                 inputs,
             } => {
@@ -477,6 +497,7 @@ async fn session(
                     job,
                     task,
                     attempt,
+                    mem_bytes,
                     op: *op,
                     inputs,
                 });
@@ -593,16 +614,27 @@ async fn send_throttled<W: tokio::io::AsyncWrite + Unpin>(
 /// the disk). While the worker is paused it takes nothing: queued tasks stay
 /// in the queue, where the scheduler can steal them.
 async fn slot(shared: Arc<Shared>) {
+    let mut inline_run = 0;
     loop {
+        if inline_run >= INLINE_BATCH {
+            inline_run = 0;
+            tokio::task::yield_now().await;
+        }
         if shared.memory.is_paused() {
             shared.memory.unpaused().await;
             continue;
         }
         let next = shared.queue.lock().pop_front();
         let Some(q) = next else {
+            inline_run = 0;
             shared.notify.notified().await;
             continue;
         };
+        if runs_inline(&q.op, q.mem_bytes) {
+            inline_run += 1;
+        } else {
+            inline_run = 0;
+        }
         {
             let _running = shared.memory.running();
             run_one(&shared, q).await;
@@ -619,6 +651,7 @@ async fn run_one(shared: &Arc<Shared>, q: Queued) {
         job,
         task,
         attempt,
+        mem_bytes,
         op,
         inputs,
     } = q;
@@ -654,19 +687,27 @@ async fn run_one(shared: &Arc<Shared>, q: Queued) {
         );
         return;
     }
-    // The body runs on the worker's rayon pool; its result comes back here.
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let sh = shared.clone();
-    shared.pool.spawn(move || {
+    let inline = runs_inline(&op, mem_bytes);
+    let body = move |ctx: &RunContext| {
         let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let refs: Vec<&Chunk> = chunks.iter().map(AsRef::as_ref).collect();
-            run_op(&op, &refs, &sh.ctx)
+            run_op(&op, &refs, ctx)
         }));
         // Inputs are let go before the result is reported.
         drop(chunks);
-        let _ = tx.send(res);
-    });
-    let res = rx.await;
+        res
+    };
+    let res = if inline {
+        Ok(body(&shared.ctx))
+    } else {
+        // The body runs on the worker's rayon pool; its result comes back here.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let sh = shared.clone();
+        shared.pool.spawn(move || {
+            let _ = tx.send(body(&sh.ctx));
+        });
+        rx.await
+    };
     if shared.released_jobs.lock().contains(&job) || shared.generation() != generation {
         return;
     }
@@ -772,8 +813,10 @@ pub fn run_config_with(
     secret: Secret,
     tls: Option<TlsConfig>,
 ) -> crate::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // Connections, slots and the monitor share one thread (task bodies run on
+    // the rayon pool, small ones inline): a message crosses no thread between
+    // the socket, the queue and the reply.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| crate::Error::Executor(format!("cannot start the runtime: {e}")))?;

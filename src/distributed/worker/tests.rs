@@ -66,6 +66,7 @@ fn queue(shared: &Shared, task: u32, op: Op, inputs: &[u32]) {
         job: 1,
         task,
         attempt: 1,
+        mem_bytes: 0,
         op,
         inputs: inputs
             .iter()
