@@ -121,6 +121,8 @@ pub enum ToClient {
         tasks_run: u64,
         /// Bytes of inputs workers fetched from each other for it.
         bytes_moved: u64,
+        /// Nanoseconds workers spent fetching them, summed over fetches.
+        fetch_nanos: u64,
     },
     /// The job failed; nothing more comes for it.
     Failed {
@@ -253,6 +255,8 @@ pub enum FromWorker {
         nbytes: u64,
         /// Inputs fetched from peers and now also held here.
         fetched: Vec<u32>,
+        /// Nanoseconds spent fetching them (requests and replies, in turn).
+        fetch_nanos: u64,
     },
     /// A task failed.
     Failed {
@@ -409,11 +413,24 @@ pub async fn read_chunk<R: AsyncRead + Unpin>(
     r: &mut R,
     limits: &Limits,
 ) -> Result<Chunk, WireError> {
+    read_chunk_pooled(r, limits, None).await
+}
+
+/// As [`read_chunk`], reading a plain data chunk into a buffer of `pool`'s
+/// when it holds one of the chunk's size and dtype.
+///
+/// # Errors
+/// As [`read_chunk`].
+pub(crate) async fn read_chunk_pooled<R: AsyncRead + Unpin>(
+    r: &mut R,
+    limits: &Limits,
+    pool: Option<&crate::store::StoreCache>,
+) -> Result<Chunk, WireError> {
     let (kind, len) = wire::read_frame_header(r, limits, true).await?;
     if kind != FrameKind::Chunk {
         return Err(WireError::Decode("expected a chunk frame".into()));
     }
-    wire::read_chunk_payload(r, len).await
+    wire::read_chunk_payload(r, len, pool).await
 }
 
 /// Writes one message and its chunk directly (for request/reply connections).

@@ -30,7 +30,7 @@ use super::proto::{
 };
 use super::tls::{Stream, TlsConfig};
 use super::wire::{Limits, WireError};
-use crate::graph::{ChunkKey, Graph, Op};
+use crate::graph::{ChunkKey, Graph, Op, Task};
 use darray_kernels::Chunk;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -255,6 +255,8 @@ struct Job {
     transitions: u64,
     /// Bytes of inputs workers fetched from each other.
     bytes_moved: u64,
+    /// Nanoseconds workers spent fetching those bytes.
+    fetch_nanos: u64,
 }
 
 struct Worker {
@@ -517,6 +519,7 @@ impl Scheduler {
                                 names: BTreeMap::new(),
                                 transitions: 0,
                                 bytes_moved: 0,
+                                fetch_nanos: 0,
                             },
                         );
                         id
@@ -576,6 +579,7 @@ impl Scheduler {
                                 job,
                                 tasks_run: 0,
                                 bytes_moved: 0,
+                                fetch_nanos: 0,
                             },
                             None,
                         );
@@ -651,6 +655,7 @@ impl Scheduler {
                     job,
                     tasks_run: 0,
                     bytes_moved: 0,
+                    fetch_nanos: 0,
                 },
                 None,
             );
@@ -753,6 +758,7 @@ impl Scheduler {
                 attempt,
                 nbytes,
                 fetched,
+                fetch_nanos,
             } => {
                 let mem = self.unassign(w, job, task);
                 if mem.is_none() || !self.current(job, task, attempt, w) {
@@ -765,6 +771,9 @@ impl Scheduler {
                         None,
                     );
                     return;
+                }
+                if let Some(j) = self.jobs.get_mut(&job) {
+                    j.fetch_nanos += fetch_nanos;
                 }
                 self.done(w, job, task, nbytes, &fetched);
             }
@@ -949,7 +958,7 @@ impl Scheduler {
             release.push((task, std::mem::take(&mut t.holders)));
         }
         let finished = j.undelivered == 0;
-        let (tasks_run, bytes_moved) = (j.tasks_run, j.bytes_moved);
+        let (tasks_run, bytes_moved, fetch_nanos) = (j.tasks_run, j.bytes_moved, j.fetch_nanos);
         for m in msgs {
             self.send_client(client, m, Some(chunk.clone()));
         }
@@ -961,6 +970,7 @@ impl Scheduler {
                     job: cjob,
                     tasks_run,
                     bytes_moved,
+                    fetch_nanos,
                 },
                 None,
             );
@@ -1353,6 +1363,24 @@ fn key_name(names: &BTreeMap<u64, String>, k: &ChunkKey) -> String {
     format!("{name}-{}{rest}", k.array.0)
 }
 
+/// Graph task `i` as it travels to the scheduler, and its literal chunk (sent
+/// apart, after the batch) if it is client data.
+pub(crate) fn wire_task(i: usize, t: &Task) -> (WireTask, Option<&Arc<Chunk>>) {
+    let (op, lit) = match &t.op {
+        Op::Literal { data } => (None, Some(data)),
+        op => (Some(op.clone()), None),
+    };
+    let wt = WireTask {
+        id: u32::try_from(i).unwrap_or(u32::MAX),
+        key: t.key.clone(),
+        op,
+        inputs: t.inputs.iter().map(|x| x.0).collect(),
+        mem_bytes: t.mem_bytes,
+        out_bytes: t.out_bytes,
+    };
+    (wt, lit)
+}
+
 /// Tasks for one message and the literal chunks that follow it.
 pub(crate) type Batch = (Vec<WireTask>, Vec<Arc<Chunk>>);
 
@@ -1365,18 +1393,8 @@ pub(crate) fn batches(graph: &Graph, limits: &Limits) -> Result<Vec<Batch>, Wire
     let mut lits = Vec::new();
     let mut size = 0usize;
     for (i, t) in graph.tasks.iter().enumerate() {
-        let (op, lit) = match &t.op {
-            Op::Literal { data } => (None, Some(data.clone())),
-            op => (Some(op.clone()), None),
-        };
-        let wt = WireTask {
-            id: u32::try_from(i).unwrap_or(u32::MAX),
-            key: t.key.clone(),
-            op,
-            inputs: t.inputs.iter().map(|x| x.0).collect(),
-            mem_bytes: t.mem_bytes,
-            out_bytes: t.out_bytes,
-        };
+        let (wt, lit) = wire_task(i, t);
+        let lit = lit.cloned();
         let n = super::wire::encode(&wt)?.len();
         if n > budget {
             return Err(WireError::TooLarge {
@@ -1400,3 +1418,6 @@ pub(crate) fn batches(graph: &Graph, limits: &Limits) -> Result<Vec<Batch>, Wire
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests;

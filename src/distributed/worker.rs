@@ -18,7 +18,7 @@ pub mod memory;
 
 use super::auth::{self, Secret};
 use super::proto::{
-    out, read_chunk, read_msg, write_msg, writer, FromWorker, Hello, InputLoc, JobId, Outgoing,
+    out, read_chunk, read_chunk_pooled, read_msg, write_msg, writer, FromWorker, Hello, InputLoc, JobId, Outgoing,
     PeerReply, PeerRequest, ToWorker, READ_BUFFER,
 };
 use super::tls::{Stream, TlsConfig};
@@ -95,6 +95,9 @@ fn runs_inline(op: &Op, mem_bytes: u64) -> bool {
 /// (which then send the batch of results in one write).
 const INLINE_BATCH: usize = 32;
 
+/// Inputs fetched from peers for a task, and the nanoseconds that took.
+type Fetched = (Vec<u32>, u64);
+
 struct Shared {
     /// Results held, spilled as memory requires.
     memory: MemoryManager,
@@ -167,8 +170,10 @@ impl Shared {
         }
     }
 
-    /// Keeps a task's result and reports it done (with the inputs fetched for it).
-    fn hold(&self, job: JobId, task: u32, attempt: u32, chunk: Chunk, fetched: Vec<u32>) {
+    /// Keeps a task's result and reports it done (with the inputs fetched for
+    /// it and the time their fetches took).
+    fn hold(&self, job: JobId, task: u32, attempt: u32, chunk: Chunk, fetched: Fetched) {
+        let (fetched, fetch_nanos) = fetched;
         let nbytes = chunk.nbytes() as u64;
         self.memory.insert((job, task), Arc::new(chunk));
         let done = FromWorker::Done {
@@ -177,6 +182,7 @@ impl Shared {
             attempt,
             nbytes,
             fetched,
+            fetch_nanos,
         };
         self.send(&done, None);
     }
@@ -505,7 +511,7 @@ async fn session(
             }
             ToWorker::Literal { job, task, attempt } => {
                 let chunk = read_chunk(&mut r, &config.limits).await?;
-                shared.hold(job, task, attempt, chunk, Vec::new());
+                shared.hold(job, task, attempt, chunk, (Vec::new(), 0));
             }
             ToWorker::Steal { job, task, attempt } => {
                 let stolen = {
@@ -657,13 +663,17 @@ async fn run_one(shared: &Arc<Shared>, q: Queued) {
     } = q;
     let mut chunks = Vec::with_capacity(inputs.len());
     let mut fetched = Vec::new();
+    let mut fetch_nanos = 0u64;
     let mut missing = Vec::new();
     for inp in &inputs {
         if let Some(c) = shared.load((job, inp.task)).await {
             chunks.push(c);
             continue;
         }
-        match fetch(shared, job, inp).await {
+        let t0 = Instant::now();
+        let got = fetch(shared, job, inp).await;
+        fetch_nanos += u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        match got {
             Some(c) => {
                 shared.memory.insert((job, inp.task), c.clone());
                 fetched.push(inp.task);
@@ -717,7 +727,7 @@ async fn run_one(shared: &Arc<Shared>, q: Queued) {
         Err(_) => Err("task did not complete: its thread dropped it".to_string()),
     };
     match out {
-        Ok(c) => shared.hold(job, task, attempt, c, fetched),
+        Ok(c) => shared.hold(job, task, attempt, c, (fetched, fetch_nanos)),
         Err(message) => shared.send(
             &FromWorker::Failed {
                 job,
@@ -775,7 +785,9 @@ async fn fetch(shared: &Shared, job: JobId, inp: &InputLoc) -> Option<Arc<Chunk>
                 .await?;
                 let reply: PeerReply = read_msg(s, &shared.limits).await?;
                 if reply.present {
-                    Ok(Some(read_chunk(s, &shared.limits).await?))
+                    // Into a recycled buffer when there is one, as a store read.
+                    let pool = Some(&shared.ctx.store);
+                    Ok(Some(read_chunk_pooled(s, &shared.limits, pool).await?))
                 } else {
                     Ok::<_, WireError>(None)
                 }

@@ -19,7 +19,8 @@
 //! deep as a peer cares to nest it; here nothing nests.
 
 use super::WireError;
-use darray_kernels::{Chunk, DType, Partial};
+use crate::store::StoreCache;
+use darray_kernels::{Chunk, DType, Element, Partial};
 use ndarray::{ArrayD, IxDyn};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -134,6 +135,7 @@ fn borrow_array<T: bytemuck::Pod>(dtype: DType, a: &ArrayD<T>) -> Option<Parts<'
 pub(crate) async fn read_chunk_payload<R: AsyncRead + Unpin>(
     r: &mut R,
     len: usize,
+    pool: Option<&StoreCache>,
 ) -> Result<Chunk, WireError> {
     let mut head = Vec::new();
     super::append_payload(r, &mut head, len.min(3)).await?;
@@ -143,16 +145,16 @@ pub(crate) async fn read_chunk_payload<R: AsyncRead + Unpin>(
             if let Some(shape) = shape_of(&head[3..], dtype, len - head.len()) {
                 let n = shape.iter().product::<usize>();
                 return match dtype {
-                    DType::I8 => wrap_elems::<i8, _>(r, n, shape).await,
-                    DType::I16 => wrap_elems::<i16, _>(r, n, shape).await,
-                    DType::I32 => wrap_elems::<i32, _>(r, n, shape).await,
-                    DType::I64 => wrap_elems::<i64, _>(r, n, shape).await,
-                    DType::U8 => wrap_elems::<u8, _>(r, n, shape).await,
-                    DType::U16 => wrap_elems::<u16, _>(r, n, shape).await,
-                    DType::U32 => wrap_elems::<u32, _>(r, n, shape).await,
-                    DType::U64 => wrap_elems::<u64, _>(r, n, shape).await,
-                    DType::F32 => wrap_elems::<f32, _>(r, n, shape).await,
-                    DType::F64 => wrap_elems::<f64, _>(r, n, shape).await,
+                    DType::I8 => wrap_elems::<i8, _>(r, n, shape, pool).await,
+                    DType::I16 => wrap_elems::<i16, _>(r, n, shape, pool).await,
+                    DType::I32 => wrap_elems::<i32, _>(r, n, shape, pool).await,
+                    DType::I64 => wrap_elems::<i64, _>(r, n, shape, pool).await,
+                    DType::U8 => wrap_elems::<u8, _>(r, n, shape, pool).await,
+                    DType::U16 => wrap_elems::<u16, _>(r, n, shape, pool).await,
+                    DType::U32 => wrap_elems::<u32, _>(r, n, shape, pool).await,
+                    DType::U64 => wrap_elems::<u64, _>(r, n, shape, pool).await,
+                    DType::F32 => wrap_elems::<f32, _>(r, n, shape, pool).await,
+                    DType::F64 => wrap_elems::<f64, _>(r, n, shape, pool).await,
                     DType::Bool => unreachable!("plain_array_head refuses bools"),
                 };
             }
@@ -190,14 +192,25 @@ fn shape_of(dims: &[u8], dtype: DType, body: usize) -> Option<Vec<usize>> {
     (nbytes == body && isize::try_from(nonzero).is_ok()).then_some(shape)
 }
 
-/// Reads `n` elements into a buffer grown as bytes arrive, and wraps them.
-async fn wrap_elems<T, R>(r: &mut R, n: usize, shape: Vec<usize>) -> Result<Chunk, WireError>
+/// Reads `n` elements, into a pooled buffer of that size if `pool` has one (no
+/// fresh pages to fault in), else into a buffer grown as bytes arrive, and wraps
+/// them.
+async fn wrap_elems<T, R>(
+    r: &mut R,
+    n: usize,
+    shape: Vec<usize>,
+    pool: Option<&StoreCache>,
+) -> Result<Chunk, WireError>
 where
-    T: bytemuck::Pod + WireElem,
+    T: bytemuck::Pod + WireElem + Element,
     R: AsyncRead + Unpin,
 {
     let size = std::mem::size_of::<T>();
     let mut v: Vec<T> = Vec::new();
+    if let Some(mut buf) = pool.and_then(|p| p.take_buffer::<T>(n)) {
+        r.read_exact(bytemuck::cast_slice_mut(&mut buf)).await?;
+        v = buf;
+    }
     while v.len() < n {
         let step = (n - v.len()).min(v.len().max(super::INITIAL_RESERVE / size).max(1));
         let start = v.len();
