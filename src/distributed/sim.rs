@@ -21,7 +21,7 @@ use super::scheduler::{wire_task, Event, Link, Scheduler, Sent};
 use super::wire::Limits;
 use crate::array::{DArray, ReduceOpts};
 use crate::error::{Error, Result};
-use crate::graph::{Graph, Op};
+use crate::graph::Graph;
 use darray_kernels::Chunk;
 use std::collections::VecDeque;
 use std::net::SocketAddr;

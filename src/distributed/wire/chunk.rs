@@ -192,6 +192,18 @@ fn shape_of(dims: &[u8], dtype: DType, body: usize) -> Option<Vec<usize>> {
     (nbytes == body && isize::try_from(nonzero).is_ok()).then_some(shape)
 }
 
+/// Fills `buf`; a stream that ends first is the same `UnexpectedEof` error as
+/// inside any other frame.
+async fn read_exact<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) -> Result<(), WireError> {
+    match r.read_exact(buf).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Reads `n` elements, into a pooled buffer of that size if `pool` has one (no
 /// fresh pages to fault in), else into a buffer grown as bytes arrive, and wraps
 /// them.
@@ -208,7 +220,7 @@ where
     let size = std::mem::size_of::<T>();
     let mut v: Vec<T> = Vec::new();
     if let Some(mut buf) = pool.and_then(|p| p.take_buffer::<T>(n)) {
-        r.read_exact(bytemuck::cast_slice_mut(&mut buf)).await?;
+        read_exact(r, bytemuck::cast_slice_mut(&mut buf)).await?;
         v = buf;
     }
     while v.len() < n {
@@ -216,8 +228,7 @@ where
         let start = v.len();
         v.reserve_exact(step);
         v.resize(start + step, T::zeroed());
-        r.read_exact(bytemuck::cast_slice_mut(&mut v[start..]))
-            .await?;
+        read_exact(r, bytemuck::cast_slice_mut(&mut v[start..])).await?;
     }
     let a = ArrayD::from_shape_vec(IxDyn(&shape), v)
         .map_err(|e| WireError::Decode(format!("chunk: shape {shape:?}: {e}")))?;
