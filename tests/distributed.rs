@@ -243,9 +243,5 @@ fn transfers_between_workers_are_timed() {
     // Stats are per client and the tests share one: whichever job they are
     // from, bytes moved come with the time their fetches took.
     let st = client.last_stats();
-    assert_eq!(
-        st.bytes_transferred > 0,
-        st.transfer_nanos > 0,
-        "{st:?}"
-    );
+    assert_eq!(st.bytes_transferred > 0, st.transfer_nanos > 0, "{st:?}");
 }

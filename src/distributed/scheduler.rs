@@ -26,7 +26,7 @@
 use super::auth::{self, Secret};
 use super::proto::{
     out, read_chunk, read_msg, writer, Failure, FromClient, FromWorker, Hello, InputLoc, JobId,
-    MemoryReport, Outgoing, ToClient, READ_BUFFER, ToWorker, WireTask, WorkerInfo,
+    MemoryReport, Outgoing, ToClient, ToWorker, WireTask, WorkerInfo, READ_BUFFER,
 };
 use super::tls::{Stream, TlsConfig};
 use super::wire::{Limits, WireError};

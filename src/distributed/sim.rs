@@ -407,6 +407,7 @@ impl Standins {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::graph::Op;
 
     fn small() -> SimConfig {
         SimConfig {

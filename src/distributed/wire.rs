@@ -15,8 +15,8 @@
 
 mod chunk;
 
-pub use chunk::{decode_chunk, encode_chunk};
 pub(crate) use chunk::read_chunk_payload;
+pub use chunk::{decode_chunk, encode_chunk};
 
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -334,8 +334,10 @@ async fn write_all_vectored<W: AsyncWrite + Unpin>(
             first += 1;
             continue;
         }
-        let slices: Vec<std::io::IoSlice<'_>> =
-            bufs[first..].iter().map(|b| std::io::IoSlice::new(b)).collect();
+        let slices: Vec<std::io::IoSlice<'_>> = bufs[first..]
+            .iter()
+            .map(|b| std::io::IoSlice::new(b))
+            .collect();
         let mut n = w.write_vectored(&slices).await?;
         if n == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());

@@ -18,8 +18,8 @@ pub mod memory;
 
 use super::auth::{self, Secret};
 use super::proto::{
-    out, read_chunk, read_chunk_pooled, read_msg, write_msg, writer, FromWorker, Hello, InputLoc, JobId, Outgoing,
-    PeerReply, PeerRequest, ToWorker, READ_BUFFER,
+    out, read_chunk, read_chunk_pooled, read_msg, write_msg, writer, FromWorker, Hello, InputLoc,
+    JobId, Outgoing, PeerReply, PeerRequest, ToWorker, READ_BUFFER,
 };
 use super::tls::{Stream, TlsConfig};
 use super::wire::{Limits, WireError};

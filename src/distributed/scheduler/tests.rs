@@ -24,7 +24,11 @@ fn scheduler(nthreads: u32) -> Scheduler {
 fn submit(s: &mut Scheduler, graph: &Graph) -> Vec<u64> {
     for (tasks, lits) in batches(graph, &Limits::default()).unwrap() {
         let lits = lits.iter().map(|c| Chunk::clone(c)).collect();
-        s.handle(Event::FromClient(2, FromClient::Tasks { job: 1, tasks }, lits));
+        s.handle(Event::FromClient(
+            2,
+            FromClient::Tasks { job: 1, tasks },
+            lits,
+        ));
     }
     let submit = FromClient::Submit {
         job: 1,
@@ -73,7 +77,10 @@ fn small_tasks_are_queued_deeper_than_the_slots_and_large_ones_are_not() {
 #[test]
 fn a_worker_full_of_small_tasks_takes_no_large_one_until_a_slot_frees() {
     // Large and small roots side by side: chunks of 8 MiB, and of 8 bytes.
-    let large = DArray::<f64>::ones(&[4 << 20], [1 << 20]).unwrap().sum().unwrap();
+    let large = DArray::<f64>::ones(&[4 << 20], [1 << 20])
+        .unwrap()
+        .sum()
+        .unwrap();
     let small = DArray::<f64>::ones(&[200], [1]).unwrap().sum().unwrap();
     let both = (large + &small).unwrap();
     let graph = both.graph().unwrap();

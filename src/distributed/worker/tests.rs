@@ -252,7 +252,9 @@ async fn a_small_task_run_inline_is_reported_and_held() {
     // 48 bytes: small, so it runs on the slot, not the pool.
     queue(&f.shared, 1, transpose(), &[0]);
     match next(&mut f.rx).await {
-        FromWorker::Done { task: 1, nbytes, .. } => assert_eq!(nbytes, 48),
+        FromWorker::Done {
+            task: 1, nbytes, ..
+        } => assert_eq!(nbytes, 48),
         other => panic!("expected Done, got {other:?}"),
     }
     let got = f.shared.memory.lookup((1, 1));
