@@ -22,7 +22,10 @@
 //! the bytes the scheduler saw move between workers (`bytes_transferred`) and that
 //! over the wall time (`gib_per_s`: a lower bound on the transfer rate, as the time
 //! includes making and summing the chunks; the same graph on the local executor is
-//! the reference for that work).
+//! the reference for that work), `fetch_seconds` (the time the workers spent
+//! fetching those bytes, summed over fetches as they timed them) and
+//! `fetch_gib_per_s` (the transfer rate itself), and `loopback_gib_per_s`: the
+//! same number of chunks copied over a plain loopback TCP connection, the floor.
 //! Under `cargo bench` / `cargo test --benches` (no workload given) it does nothing.
 
 use anyhow::{bail, Context, Result};
@@ -134,11 +137,22 @@ fn main() -> Result<()> {
             let b = x.slice(ndarray::s![k * c..])?;
             let v = (a + &b)?.sum()?.compute_with(exec)?.sum();
             let secs1 = t1.elapsed().as_secs_f64();
-            let moved = exec.last_stats().bytes_transferred;
+            let stats = exec.last_stats();
+            let moved = stats.bytes_transferred;
             #[allow(clippy::cast_precision_loss)]
-            let gib_per_s = moved as f64 / f64::from(1u32 << 30) / secs1;
+            let gib = moved as f64 / f64::from(1u32 << 30);
+            let gib_per_s = gib / secs1;
+            // The transfers alone, as the workers timed their fetches.
+            #[allow(clippy::cast_precision_loss)]
+            let fetch_seconds = stats.transfer_nanos as f64 * 1e-9;
+            let fetch_gib_per_s = if fetch_seconds > 0.0 {
+                gib / fetch_seconds
+            } else {
+                0.0
+            };
+            let floor = loopback_gib_per_s(k, c * 8)?;
             extra = format!(
-                ",\"pairs\":{k},\"chunk_bytes\":{},\"bytes_transferred\":{moved},\"warmup_seconds\":{warmup},\"gib_per_s\":{gib_per_s}",
+                ",\"pairs\":{k},\"chunk_bytes\":{},\"bytes_transferred\":{moved},\"warmup_seconds\":{warmup},\"gib_per_s\":{gib_per_s},\"fetch_seconds\":{fetch_seconds},\"fetch_gib_per_s\":{fetch_gib_per_s},\"loopback_gib_per_s\":{floor}",
                 c * 8
             );
             t = t1;
@@ -156,4 +170,33 @@ fn main() -> Result<()> {
         "{{\"tool\":\"darray-{mode}\",\"workload\":\"{workload}\",\"seconds\":{secs},\"check\":{check},\"startup_seconds\":{startup}{extra}}}"
     );
     Ok(())
+}
+
+/// The floor for worker-to-worker transfers: `n` buffers of `bytes` copied over
+/// a plain loopback TCP connection (one thread writing, this one reading into a
+/// reused buffer), in GiB/s.
+fn loopback_gib_per_s(n: usize, bytes: usize) -> Result<f64> {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let sender = std::thread::spawn(move || -> std::io::Result<()> {
+        let data = vec![1u8; bytes];
+        let mut s = std::net::TcpStream::connect(addr)?;
+        for _ in 0..n {
+            s.write_all(&data)?;
+        }
+        Ok(())
+    });
+    let (mut s, _) = listener.accept()?;
+    let mut buf = vec![0u8; bytes];
+    let t = Instant::now();
+    for _ in 0..n {
+        s.read_exact(&mut buf)?;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    sender
+        .join()
+        .map_err(|_| anyhow::anyhow!("loopback sender panicked"))??;
+    #[allow(clippy::cast_precision_loss)]
+    Ok((n * bytes) as f64 / f64::from(1u32 << 30) / secs)
 }

@@ -226,3 +226,22 @@ fn strangers_and_garbage_do_not_disturb_the_cluster() {
     );
     drop((g, big));
 }
+
+#[test]
+fn transfers_between_workers_are_timed() {
+    let (_, client) = shared();
+    // Pairs of chunks summed together: where a pair's chunks were made on
+    // different workers, one moves.
+    let x = DArray::<f64>::arange(0.0, 64_000.0, 1.0, [4000]).unwrap();
+    let a = x.slice(s![..32_000]).unwrap();
+    let b = x.slice(s![32_000..]).unwrap();
+    let y = (a + &b).unwrap().sum().unwrap();
+    assert_bits_eq(
+        &y.compute_with(client).unwrap(),
+        &y.compute_with(&local()).unwrap(),
+    );
+    // Stats are per client and the tests share one: whichever job they are
+    // from, bytes moved come with the time their fetches took.
+    let st = client.last_stats();
+    assert_eq!(st.bytes_transferred > 0, st.transfer_nanos > 0, "{st:?}");
+}

@@ -146,6 +146,9 @@ def main():
             if "gib_per_s" in best:
                 more = (f"  {best['bytes_transferred'] / 2**30:.2f} GiB moved, {best['gib_per_s']:.2f} GiB/s "
                         f"(warm-up {best['warmup_seconds']:.3f} s)")
+                if best.get("fetch_seconds"):
+                    more += (f"; fetches {best['fetch_seconds']:.3f} s: {best['fetch_gib_per_s']:.2f} GiB/s, "
+                             f"loopback TCP {best['loopback_gib_per_s']:.2f} GiB/s")
             print(f"  {tool:16} {w:9} best {best['seconds']:8.3f} s of {[round(s, 3) for s in best['all_seconds']]}"
                   f"  peak {best['peak_mib']:6.0f} MiB  check {best.get('check')}{more}"
                   f"  (start-up {best.get('startup_seconds', 0):.2f} s, load {best['load_1min_after']:.1f})",
@@ -189,6 +192,10 @@ def main():
                 lines.append(f"transfer, {tool}: {r['bytes_transferred'] / 2**30:.2f} GiB moved between workers "
                              f"in {r['seconds']:.3f} s: at least {r['gib_per_s']:.2f} GiB/s (bytes over the whole "
                              f"time, making and summing the chunks included)")
+            if r.get("fetch_seconds"):
+                lines.append(f"transfer, {tool}: the workers' own fetch time {r['fetch_seconds']:.3f} s: "
+                             f"{r['fetch_gib_per_s']:.2f} GiB/s; plain loopback TCP copy of the same chunks "
+                             f"(the floor) {r['loopback_gib_per_s']:.2f} GiB/s")
     load_end = os.getloadavg()
     lines.append("")
     lines.append(f"load average at start {load_start[0]:.1f}, at end {load_end[0]:.1f} (1 min); "

@@ -216,10 +216,12 @@ impl Client {
                     job: j,
                     tasks_run,
                     bytes_moved,
+                    fetch_nanos,
                 } if j == job => {
                     *self.stats.lock() = ExecStats {
                         tasks: tasks_run,
                         bytes_transferred: bytes_moved,
+                        transfer_nanos: fetch_nanos,
                         ..ExecStats::default()
                     };
                     break;

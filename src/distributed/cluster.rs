@@ -398,8 +398,9 @@ fn start_scheduler(
     let thread = std::thread::Builder::new()
         .name("darray-scheduler".into())
         .spawn(move || {
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
+            // One thread for the actor and its connections: an event crosses no
+            // thread on its way from a socket to the actor and back out.
+            let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
             {

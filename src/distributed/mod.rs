@@ -210,7 +210,9 @@ where
                 auth::check_listen(&addr, None)
                     .map_err(|e| Error::Executor(format!("scheduler: {e}")))?;
             }
-            let rt = tokio::runtime::Builder::new_multi_thread()
+            // The scheduler is one actor: its connections share its thread, so
+            // no event crosses threads (see `cluster::start_scheduler`).
+            let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .map_err(|e| Error::Executor(format!("cannot start the runtime: {e}")))?;

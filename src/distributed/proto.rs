@@ -121,6 +121,8 @@ pub enum ToClient {
         tasks_run: u64,
         /// Bytes of inputs workers fetched from each other for it.
         bytes_moved: u64,
+        /// Nanoseconds workers spent fetching them, summed over fetches.
+        fetch_nanos: u64,
     },
     /// The job failed; nothing more comes for it.
     Failed {
@@ -190,8 +192,9 @@ pub enum ToWorker {
         task: u32,
         /// Attempt number: a message about an earlier attempt is ignored.
         attempt: u32,
-        /// Its key, for messages.
-        key: ChunkKey,
+        /// Its projected peak bytes while running: a small task runs inline on
+        /// the worker's slot rather than on its thread pool.
+        mem_bytes: u64,
         /// What to compute.
         op: Box<Op>,
         /// Its inputs, in order.
@@ -252,6 +255,8 @@ pub enum FromWorker {
         nbytes: u64,
         /// Inputs fetched from peers and now also held here.
         fetched: Vec<u32>,
+        /// Nanoseconds spent fetching them (requests and replies, in turn).
+        fetch_nanos: u64,
     },
     /// A task failed.
     Failed {
@@ -345,27 +350,35 @@ pub fn out<T: Serialize>(
     Ok((bytes, chunk))
 }
 
+/// Bytes a connection writer gathers before a system call: several small
+/// messages go out in one write, flushed whenever its queue is empty.
+const WRITE_BUFFER: usize = 64 * 1024;
+
+/// Bytes a connection reader takes per system call, so the small frames a
+/// peer sent together are read together.
+pub const READ_BUFFER: usize = 64 * 1024;
+
 /// Writes queued messages (and their chunks) until the queue closes or the
-/// connection fails.
-pub async fn writer<W: AsyncWrite + Unpin>(mut w: W, mut rx: mpsc::UnboundedReceiver<Outgoing>) {
+/// connection fails. Messages queued together go out together: frames are
+/// buffered, and flushed once the queue is empty (chunks bigger than the
+/// buffer go straight from their arrays to the socket).
+pub async fn writer<W: AsyncWrite + Unpin>(w: W, mut rx: mpsc::UnboundedReceiver<Outgoing>) {
+    let mut w = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, w);
     while let Some((msg, chunk)) = rx.recv().await {
-        if wire::write_frame(&mut w, FrameKind::Control, &msg)
+        if wire::write_frame_unflushed(&mut w, FrameKind::Control, &msg)
             .await
             .is_err()
         {
             return;
         }
         if let Some(c) = chunk {
-            let Ok(bytes) = wire::encode_chunk(&c) else {
-                tracing::error!("cannot encode a chunk; closing the connection");
-                return;
-            };
-            drop(c);
-            if wire::write_frame(&mut w, FrameKind::Chunk, &bytes)
-                .await
-                .is_err()
-            {
-                return;
+            match wire::write_chunk_frame(&mut w, &c).await {
+                Ok(()) => {}
+                Err(WireError::Io(_)) => return,
+                Err(e) => {
+                    tracing::error!("cannot encode a chunk ({e}); closing the connection");
+                    return;
+                }
             }
         }
         if rx.is_empty() && w.flush().await.is_err() {
@@ -400,11 +413,24 @@ pub async fn read_chunk<R: AsyncRead + Unpin>(
     r: &mut R,
     limits: &Limits,
 ) -> Result<Chunk, WireError> {
-    let f = wire::read_frame(r, limits, true).await?;
-    if f.kind != FrameKind::Chunk {
+    read_chunk_pooled(r, limits, None).await
+}
+
+/// As [`read_chunk`], reading a plain data chunk into a buffer of `pool`'s
+/// when it holds one of the chunk's size and dtype.
+///
+/// # Errors
+/// As [`read_chunk`].
+pub(crate) async fn read_chunk_pooled<R: AsyncRead + Unpin>(
+    r: &mut R,
+    limits: &Limits,
+    pool: Option<&crate::store::StoreCache>,
+) -> Result<Chunk, WireError> {
+    let (kind, len) = wire::read_frame_header(r, limits, true).await?;
+    if kind != FrameKind::Chunk {
         return Err(WireError::Decode("expected a chunk frame".into()));
     }
-    wire::decode_chunk(&f.payload)
+    wire::read_chunk_payload(r, len, pool).await
 }
 
 /// Writes one message and its chunk directly (for request/reply connections).
@@ -418,9 +444,9 @@ pub async fn write_msg<T: Serialize, W: AsyncWrite + Unpin>(
     limits: &Limits,
 ) -> Result<(), WireError> {
     let (bytes, _) = out(msg, None, limits)?;
-    wire::write_frame(w, FrameKind::Control, &bytes).await?;
+    wire::write_frame_unflushed(w, FrameKind::Control, &bytes).await?;
     if let Some(c) = chunk {
-        wire::write_frame(w, FrameKind::Chunk, &wire::encode_chunk(c)?).await?;
+        wire::write_chunk_frame(w, c).await?;
     }
     w.flush().await?;
     Ok(())

@@ -5,7 +5,10 @@
 //! released (no longer needed, or lost and not needed). Ready tasks are not
 //! pushed to workers wholesale: a worker receives tasks only while it has a free
 //! slot (its threads plus one queued ahead), so root tasks are handed out about
-//! as fast as they finish (dask's queuing, distributed#6360). For a free slot
+//! as fast as they finish (dask's queuing, distributed#6360); only small tasks
+//! (a few KiB, cheap to hold) are queued deeper, so that a worker always has the
+//! next batch of tiny tasks at hand instead of waiting a round trip for each.
+//! For a free slot
 //! the scheduler picks, among the first ready tasks in priority order, the one
 //! with the most input bytes already on that worker. An idle worker with nothing
 //! ready steals a queued task from a busy one. Results are released as soon as
@@ -23,11 +26,11 @@
 use super::auth::{self, Secret};
 use super::proto::{
     out, read_chunk, read_msg, writer, Failure, FromClient, FromWorker, Hello, InputLoc, JobId,
-    MemoryReport, Outgoing, ToClient, ToWorker, WireTask, WorkerInfo,
+    MemoryReport, Outgoing, ToClient, ToWorker, WireTask, WorkerInfo, READ_BUFFER,
 };
 use super::tls::{Stream, TlsConfig};
 use super::wire::{Limits, WireError};
-use crate::graph::{ChunkKey, Graph, Op};
+use crate::graph::{ChunkKey, Graph, Op, Task};
 use darray_kernels::Chunk;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -44,6 +47,21 @@ const MAX_LOSSES: u32 = 3;
 
 /// How many ready tasks (in priority order) a free slot looks at for locality.
 const LOCALITY_WINDOW: usize = 16;
+
+/// Tasks projected to need at most this many bytes are small (as on the local
+/// executor): a worker may queue more of them than it has slots, and runs them
+/// inline rather than on its thread pool.
+pub(super) const SMALL_TASK_BYTES: u64 = 64 << 10;
+
+/// Small tasks a worker may hold per thread beyond its slots, so that tiny tasks
+/// are not each a round trip to the scheduler apart: the worker reports a batch
+/// while the next batch is already queued. Root tasks reading inputs are
+/// larger, and stay throttled to the slots.
+const SMALL_AHEAD: usize = 32;
+
+/// Ready tasks a worker takes in a row when slots are filled in turn, so that
+/// neighbouring tasks (inputs of one merge) tend to run on one worker.
+const RUN: usize = 8;
 
 /// Runs a scheduler on `listener` until the process ends (plain TCP; see
 /// [`serve_with`] for TLS).
@@ -125,7 +143,8 @@ async fn connection(
     limits: Limits,
 ) -> Result<(), WireError> {
     stream.set_nodelay(true)?;
-    let (mut r, w) = stream.into_split();
+    let (r, w) = stream.into_split();
+    let mut r = tokio::io::BufReader::with_capacity(READ_BUFFER, r);
     let hello: Hello = read_msg(&mut r, &limits).await?;
     let id = NEXT_CONN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let (otx, orx) = mpsc::unbounded_channel();
@@ -236,6 +255,8 @@ struct Job {
     transitions: u64,
     /// Bytes of inputs workers fetched from each other.
     bytes_moved: u64,
+    /// Nanoseconds workers spent fetching those bytes.
+    fetch_nanos: u64,
 }
 
 struct Worker {
@@ -259,6 +280,11 @@ impl Worker {
         self.nthreads as usize + 1
     }
 
+    /// Tasks it may hold when the ones beyond [`Worker::slots`] are small.
+    fn small_slots(&self) -> usize {
+        self.slots() + SMALL_AHEAD * self.nthreads as usize
+    }
+
     /// Memory it would use with one more task: results held in memory (what
     /// it holds less what its last heartbeat says is spilled, so spilled data
     /// never blocks scheduling and a computation larger than the cluster's
@@ -274,6 +300,9 @@ pub(super) struct Scheduler {
     /// Workers with a free slot (fewer tasks assigned than [`Worker::slots`]),
     /// so that filling slots looks only at them, not at every worker.
     free: BTreeSet<u64>,
+    /// Workers whose slots are taken but which may queue more small tasks
+    /// (fewer assigned than [`Worker::small_slots`]); disjoint from `free`.
+    roomy: BTreeSet<u64>,
     clients: HashMap<u64, Link>,
     /// Messages sent over [`Link::Local`], until the driver takes them.
     outbox: RefCell<Vec<Sent>>,
@@ -291,6 +320,7 @@ impl Scheduler {
             limits,
             workers: BTreeMap::new(),
             free: BTreeSet::new(),
+            roomy: BTreeSet::new(),
             clients: HashMap::new(),
             outbox: RefCell::new(Vec::new()),
             transitions: 0,
@@ -373,10 +403,30 @@ impl Scheduler {
     fn unassign(&mut self, w: u64, job: JobId, task: u32) -> Option<u64> {
         let wk = self.workers.get_mut(&w)?;
         let mem = wk.assigned.remove(&(job, task));
-        if wk.assigned.len() < wk.slots() {
-            self.free.insert(w);
-        }
+        self.refresh_free(w);
         mem
+    }
+
+    /// Puts `w` in [`Scheduler::free`] or [`Scheduler::roomy`] (or neither, or
+    /// out of both once it is gone) by its assigned tasks.
+    fn refresh_free(&mut self, w: u64) {
+        let (free, roomy) = match self.workers.get(&w) {
+            Some(wk) => {
+                let n = wk.assigned.len();
+                (n < wk.slots(), n >= wk.slots() && n < wk.small_slots())
+            }
+            None => (false, false),
+        };
+        if free {
+            self.free.insert(w);
+        } else {
+            self.free.remove(&w);
+        }
+        if roomy {
+            self.roomy.insert(w);
+        } else {
+            self.roomy.remove(&w);
+        }
     }
 
     /// Applies one event; messages go out at once (see [`Link`]). Call
@@ -391,7 +441,6 @@ impl Scheduler {
                 name,
                 link,
             } => {
-                self.free.insert(id);
                 self.workers.insert(
                     id,
                     Worker {
@@ -406,6 +455,7 @@ impl Scheduler {
                         last_seen: std::time::Instant::now(),
                     },
                 );
+                self.refresh_free(id);
             }
             Event::WorkerLeft(id) => self.worker_left(id),
             Event::ClientJoined(id, tx) => {
@@ -469,6 +519,7 @@ impl Scheduler {
                                 names: BTreeMap::new(),
                                 transitions: 0,
                                 bytes_moved: 0,
+                                fetch_nanos: 0,
                             },
                         );
                         id
@@ -528,6 +579,7 @@ impl Scheduler {
                                 job,
                                 tasks_run: 0,
                                 bytes_moved: 0,
+                                fetch_nanos: 0,
                             },
                             None,
                         );
@@ -603,6 +655,7 @@ impl Scheduler {
                     job,
                     tasks_run: 0,
                     bytes_moved: 0,
+                    fetch_nanos: 0,
                 },
                 None,
             );
@@ -653,10 +706,8 @@ impl Scheduler {
             self.send_worker(w, ToWorker::ReleaseJob { job: id }, None);
             if let Some(wk) = self.workers.get_mut(&w) {
                 wk.assigned.retain(|(j, _), _| *j != id);
-                if wk.assigned.len() < wk.slots() {
-                    self.free.insert(w);
-                }
             }
+            self.refresh_free(w);
         }
         // Held bytes are approximate after a drop; recount from live jobs.
         self.recount_held();
@@ -707,6 +758,7 @@ impl Scheduler {
                 attempt,
                 nbytes,
                 fetched,
+                fetch_nanos,
             } => {
                 let mem = self.unassign(w, job, task);
                 if mem.is_none() || !self.current(job, task, attempt, w) {
@@ -719,6 +771,9 @@ impl Scheduler {
                         None,
                     );
                     return;
+                }
+                if let Some(j) = self.jobs.get_mut(&job) {
+                    j.fetch_nanos += fetch_nanos;
                 }
                 self.done(w, job, task, nbytes, &fetched);
             }
@@ -903,7 +958,7 @@ impl Scheduler {
             release.push((task, std::mem::take(&mut t.holders)));
         }
         let finished = j.undelivered == 0;
-        let (tasks_run, bytes_moved) = (j.tasks_run, j.bytes_moved);
+        let (tasks_run, bytes_moved, fetch_nanos) = (j.tasks_run, j.bytes_moved, j.fetch_nanos);
         for m in msgs {
             self.send_client(client, m, Some(chunk.clone()));
         }
@@ -915,6 +970,7 @@ impl Scheduler {
                     job: cjob,
                     tasks_run,
                     bytes_moved,
+                    fetch_nanos,
                 },
                 None,
             );
@@ -1015,7 +1071,7 @@ impl Scheduler {
         let Some(wk) = self.workers.remove(&w) else {
             return;
         };
-        self.free.remove(&w);
+        self.refresh_free(w);
         tracing::warn!(worker = wk.name, addr = %wk.data_addr, "worker lost; rescheduling its work");
         let job_ids: Vec<JobId> = self.jobs.keys().copied().collect();
         for job in job_ids {
@@ -1066,9 +1122,10 @@ impl Scheduler {
         }
     }
 
-    /// Fills free worker slots with ready tasks, one per worker in turn;
-    /// steals for idle workers. Looks only at workers with a free slot, and at
-    /// none while nothing is ready, so its cost does not grow with the cluster.
+    /// Fills free worker slots with ready tasks, up to [`RUN`] per worker in
+    /// turn (small tasks also beyond the slots, see [`SMALL_AHEAD`]); steals for
+    /// idle workers. Looks only at workers with room, and at none while nothing
+    /// is ready, so its cost does not grow with the cluster.
     pub(super) fn schedule(&mut self) {
         let mut ids: Vec<u64> = Vec::new();
         loop {
@@ -1077,9 +1134,13 @@ impl Scheduler {
             }
             ids.clear();
             ids.extend(self.free.iter().copied());
+            ids.extend(self.roomy.iter().copied());
             let mut progressed = false;
             for &w in &ids {
-                if let Some((job, task)) = self.pick(w) {
+                for _ in 0..RUN {
+                    let Some((job, task)) = self.pick(w) else {
+                        break;
+                    };
                     self.assign(w, job, task);
                     progressed = true;
                 }
@@ -1092,12 +1153,18 @@ impl Scheduler {
         debug_assert!(self.free_is_consistent(), "free-slot set out of date");
     }
 
-    /// Whether [`Scheduler::free`] holds exactly the workers with a free slot.
+    /// Whether [`Scheduler::free`] and [`Scheduler::roomy`] hold exactly the
+    /// workers with a free slot and with room for small tasks only.
     fn free_is_consistent(&self) -> bool {
-        self.workers
+        self.workers.iter().all(|(w, wk)| {
+            let n = wk.assigned.len();
+            (n < wk.slots()) == self.free.contains(w)
+                && (n >= wk.slots() && n < wk.small_slots()) == self.roomy.contains(w)
+        }) && self
+            .free
             .iter()
-            .all(|(w, wk)| (wk.assigned.len() < wk.slots()) == self.free.contains(w))
-            && self.free.iter().all(|w| self.workers.contains_key(w))
+            .chain(&self.roomy)
+            .all(|w| self.workers.contains_key(w))
     }
 
     /// Whether a submitted job has a ready task.
@@ -1107,9 +1174,15 @@ impl Scheduler {
             .any(|j| j.submitted && !j.ready.is_empty())
     }
 
-    /// The best ready task for worker `w`: most input bytes already there, then priority.
+    /// The best ready task for worker `w`: most input bytes already there, then
+    /// priority; only a small one once its slots are taken.
     fn pick(&mut self, w: u64) -> Option<(JobId, u32)> {
         let wk = self.workers.get(&w)?;
+        let n = wk.assigned.len();
+        if n >= wk.small_slots() {
+            return None;
+        }
+        let small_only = n >= wk.slots();
         let projected = wk.projected();
         let (limit, idle) = (wk.memory_limit, wk.assigned.is_empty());
         for (&job, j) in &self.jobs {
@@ -1119,7 +1192,9 @@ impl Scheduler {
             let mut best: Option<(u64, (u32, u32))> = None;
             for &(p, t) in j.ready.iter().take(LOCALITY_WINDOW) {
                 let task = &j.tasks[t as usize];
-                if !idle && projected + task.mem_bytes > limit {
+                if !idle && projected + task.mem_bytes > limit
+                    || small_only && task.mem_bytes > SMALL_TASK_BYTES
+                {
                     continue;
                 }
                 let local: u64 = task
@@ -1177,7 +1252,7 @@ impl Scheduler {
                 job,
                 task,
                 attempt,
-                key: j.tasks[ti].key.clone(),
+                mem_bytes: mem,
                 op: Box::new(op.clone()),
                 inputs,
             };
@@ -1187,10 +1262,8 @@ impl Scheduler {
         }
         if let Some(wk) = self.workers.get_mut(&w) {
             wk.assigned.insert((job, task), mem);
-            if wk.assigned.len() >= wk.slots() {
-                self.free.remove(&w);
-            }
         }
+        self.refresh_free(w);
         self.send_worker(w, msg, chunk);
     }
 
@@ -1290,6 +1363,24 @@ fn key_name(names: &BTreeMap<u64, String>, k: &ChunkKey) -> String {
     format!("{name}-{}{rest}", k.array.0)
 }
 
+/// Graph task `i` as it travels to the scheduler, and its literal chunk (sent
+/// apart, after the batch) if it is client data.
+pub(crate) fn wire_task(i: usize, t: &Task) -> (WireTask, Option<&Arc<Chunk>>) {
+    let (op, lit) = match &t.op {
+        Op::Literal { data } => (None, Some(data)),
+        op => (Some(op.clone()), None),
+    };
+    let wt = WireTask {
+        id: u32::try_from(i).unwrap_or(u32::MAX),
+        key: t.key.clone(),
+        op,
+        inputs: t.inputs.iter().map(|x| x.0).collect(),
+        mem_bytes: t.mem_bytes,
+        out_bytes: t.out_bytes,
+    };
+    (wt, lit)
+}
+
 /// Tasks for one message and the literal chunks that follow it.
 pub(crate) type Batch = (Vec<WireTask>, Vec<Arc<Chunk>>);
 
@@ -1302,18 +1393,8 @@ pub(crate) fn batches(graph: &Graph, limits: &Limits) -> Result<Vec<Batch>, Wire
     let mut lits = Vec::new();
     let mut size = 0usize;
     for (i, t) in graph.tasks.iter().enumerate() {
-        let (op, lit) = match &t.op {
-            Op::Literal { data } => (None, Some(data.clone())),
-            op => (Some(op.clone()), None),
-        };
-        let wt = WireTask {
-            id: u32::try_from(i).unwrap_or(u32::MAX),
-            key: t.key.clone(),
-            op,
-            inputs: t.inputs.iter().map(|x| x.0).collect(),
-            mem_bytes: t.mem_bytes,
-            out_bytes: t.out_bytes,
-        };
+        let (wt, lit) = wire_task(i, t);
+        let lit = lit.cloned();
         let n = super::wire::encode(&wt)?.len();
         if n > budget {
             return Err(WireError::TooLarge {
@@ -1337,3 +1418,6 @@ pub(crate) fn batches(graph: &Graph, limits: &Limits) -> Result<Vec<Batch>, Wire
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests;

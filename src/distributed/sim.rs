@@ -16,12 +16,12 @@
 //! locations cloned) but not encoded: on the network path, encoding happens as
 //! a message is queued for its connection.
 
-use super::proto::{FromClient, FromWorker, ToClient, ToWorker, WireTask};
-use super::scheduler::{Event, Link, Scheduler, Sent};
+use super::proto::{FromClient, FromWorker, ToClient, ToWorker};
+use super::scheduler::{wire_task, Event, Link, Scheduler, Sent};
 use super::wire::Limits;
 use crate::array::{DArray, ReduceOpts};
 use crate::error::{Error, Result};
-use crate::graph::{Graph, Op};
+use crate::graph::Graph;
 use darray_kernels::Chunk;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -204,21 +204,11 @@ pub fn simulate_graph(graph: &Graph, config: &SimConfig) -> Result<SimReport> {
             .skip(start)
             .take(SUBMIT_BATCH)
         {
-            let op = match &t.op {
-                Op::Literal { data } => {
-                    literals.push(Chunk::clone(data));
-                    None
-                }
-                op => Some(op.clone()),
-            };
-            tasks.push(WireTask {
-                id: u32::try_from(i).unwrap_or(u32::MAX),
-                key: t.key.clone(),
-                op,
-                inputs: t.inputs.iter().map(|x| x.0).collect(),
-                mem_bytes: t.mem_bytes,
-                out_bytes: t.out_bytes,
-            });
+            let (wt, lit) = wire_task(i, t);
+            if let Some(data) = lit {
+                literals.push(Chunk::clone(data));
+            }
+            tasks.push(wt);
         }
         sched.handle(Event::FromClient(
             client,
@@ -344,6 +334,7 @@ impl Standins {
                                 attempt,
                                 nbytes: self.result_bytes,
                                 fetched,
+                                fetch_nanos: 0,
                             },
                             None,
                         ));
@@ -363,6 +354,7 @@ impl Standins {
                                 attempt,
                                 nbytes: self.result_bytes,
                                 fetched: Vec::new(),
+                                fetch_nanos: 0,
                             },
                             None,
                         ));
@@ -415,6 +407,7 @@ impl Standins {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::graph::Op;
 
     fn small() -> SimConfig {
         SimConfig {

@@ -15,13 +15,14 @@
 
 mod chunk;
 
+pub(crate) use chunk::read_chunk_payload;
 pub use chunk::{decode_chunk, encode_chunk};
 
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Version of the handshake and frame format; peers with another version are refused.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Bytes in a frame header: the kind byte and the `u64` length.
 const HEADER_LEN: usize = 9;
@@ -181,6 +182,21 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     limits: &Limits,
     authenticated: bool,
 ) -> Result<Frame, WireError> {
+    let (kind, len) = read_frame_header(r, limits, authenticated).await?;
+    let payload = read_payload(r, len).await?;
+    Ok(Frame { kind, payload })
+}
+
+/// Reads and checks one frame header, as [`read_frame`] does: the frame's kind and
+/// payload length (within the limit for that kind); the payload is left in `r`.
+///
+/// # Errors
+/// As [`read_frame`].
+pub(crate) async fn read_frame_header<R: AsyncRead + Unpin>(
+    r: &mut R,
+    limits: &Limits,
+    authenticated: bool,
+) -> Result<(FrameKind, usize), WireError> {
     let mut header = [0u8; HEADER_LEN];
     let mut filled = 0;
     while filled < HEADER_LEN {
@@ -204,14 +220,24 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
         Ok(n) if n <= limit => n,
         _ => return Err(WireError::TooLarge { kind, len, limit }),
     };
-    let payload = read_payload(r, len).await?;
-    Ok(Frame { kind, payload })
+    Ok((kind, len))
 }
 
 /// Reads exactly `len` bytes into a buffer whose capacity stays within
 /// `max(2 * received, received + INITIAL_RESERVE)` and ends at exactly `len`.
 async fn read_payload<R: AsyncRead + Unpin>(r: &mut R, len: usize) -> Result<Vec<u8>, WireError> {
     let mut buf = Vec::with_capacity(len.min(INITIAL_RESERVE));
+    append_payload(r, &mut buf, len).await?;
+    Ok(buf)
+}
+
+/// Appends exactly `add` bytes from `r` to `buf`, growing it as for [`read_payload`].
+async fn append_payload<R: AsyncRead + Unpin>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    add: usize,
+) -> Result<(), WireError> {
+    let len = buf.len() + add;
     while buf.len() < len {
         if buf.len() == buf.capacity() {
             let step = (len - buf.len()).min(buf.len().max(INITIAL_RESERVE));
@@ -220,12 +246,12 @@ async fn read_payload<R: AsyncRead + Unpin>(r: &mut R, len: usize) -> Result<Vec
         // Take bounds the read to this frame, so the next frame's bytes stay in `r`;
         // spare capacity bounds it to what is already allocated.
         let want = (len - buf.len()).min(buf.capacity() - buf.len());
-        let n = (&mut *r).take(want as u64).read_buf(&mut buf).await?;
+        let n = (&mut *r).take(want as u64).read_buf(buf).await?;
         if n == 0 {
             return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
         }
     }
-    Ok(buf)
+    Ok(())
 }
 
 /// Writes one frame and flushes the writer. Not cancel-safe, like [`read_frame`].
@@ -237,19 +263,94 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(
     kind: FrameKind,
     payload: &[u8],
 ) -> Result<(), WireError> {
+    write_frame_unflushed(w, kind, payload).await?;
+    w.flush().await?;
+    Ok(())
+}
+
+/// The header of a frame of `kind` carrying `len` payload bytes.
+fn header(kind: FrameKind, len: usize) -> [u8; HEADER_LEN] {
     let mut header = [0u8; HEADER_LEN];
     header[0] = kind.to_byte();
-    header[1..].copy_from_slice(&(payload.len() as u64).to_le_bytes());
+    header[1..].copy_from_slice(&(len as u64).to_le_bytes());
+    header
+}
+
+/// Writes one frame without flushing, so a buffered writer can put several
+/// frames in one system call (the connection writers flush when their queue is
+/// empty).
+///
+/// # Errors
+/// [`WireError::Io`] if the write fails.
+pub async fn write_frame_unflushed<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    kind: FrameKind,
+    payload: &[u8],
+) -> Result<(), WireError> {
+    let header = header(kind, payload.len());
     if payload.len() <= COALESCE_MAX {
         let mut buf = Vec::with_capacity(HEADER_LEN + payload.len());
         buf.extend_from_slice(&header);
         buf.extend_from_slice(payload);
         w.write_all(&buf).await?;
     } else {
-        w.write_all(&header).await?;
-        w.write_all(payload).await?;
+        write_all_vectored(w, &mut [&header[..], payload]).await?;
     }
-    w.flush().await?;
+    Ok(())
+}
+
+/// Writes `c` as one chunk frame, without flushing. A plain data chunk goes out
+/// from the array's own memory (frame and chunk headers and the element bytes in
+/// vectored writes), not through an encoded copy; anything else is encoded first.
+/// The bytes are exactly those of [`encode_chunk`] behind a chunk frame header.
+///
+/// # Errors
+/// As [`encode_chunk`], and [`WireError::Io`] if the write fails.
+pub async fn write_chunk_frame<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    c: &darray_kernels::Chunk,
+) -> Result<(), WireError> {
+    match chunk::encode_chunk_parts(c)? {
+        chunk::Parts::Borrowed { head, body } => {
+            let header = header(FrameKind::Chunk, head.len() + body.len());
+            write_all_vectored(w, &mut [&header[..], &head, body]).await?;
+        }
+        chunk::Parts::Encoded(payload) => {
+            write_frame_unflushed(w, FrameKind::Chunk, &payload).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes every byte of `bufs`, in order, with as few (vectored) writes as the
+/// writer takes.
+async fn write_all_vectored<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    bufs: &mut [&[u8]],
+) -> std::io::Result<()> {
+    let mut first = 0;
+    while first < bufs.len() {
+        if bufs[first].is_empty() {
+            first += 1;
+            continue;
+        }
+        let slices: Vec<std::io::IoSlice<'_>> = bufs[first..]
+            .iter()
+            .map(|b| std::io::IoSlice::new(b))
+            .collect();
+        let mut n = w.write_vectored(&slices).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while n > 0 {
+            let take = n.min(bufs[first].len());
+            bufs[first] = &bufs[first][take..];
+            n -= take;
+            if bufs[first].is_empty() {
+                first += 1;
+            }
+        }
+    }
     Ok(())
 }
 

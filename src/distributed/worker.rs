@@ -18,8 +18,8 @@ pub mod memory;
 
 use super::auth::{self, Secret};
 use super::proto::{
-    out, read_chunk, read_msg, write_msg, writer, FromWorker, Hello, InputLoc, JobId, Outgoing,
-    PeerReply, PeerRequest, ToWorker,
+    out, read_chunk, read_chunk_pooled, read_msg, write_msg, writer, FromWorker, Hello, InputLoc,
+    JobId, Outgoing, PeerReply, PeerRequest, ToWorker, READ_BUFFER,
 };
 use super::tls::{Stream, TlsConfig};
 use super::wire::{Limits, WireError};
@@ -72,9 +72,31 @@ struct Queued {
     job: JobId,
     task: u32,
     attempt: u32,
+    /// Projected peak bytes, as the scheduler sent them.
+    mem_bytes: u64,
     op: Op,
     inputs: Vec<InputLoc>,
 }
+
+/// Whether a task is cheap enough to run on its slot, on the I/O thread, rather
+/// than be handed to the thread pool and back: small (see
+/// [`SMALL_TASK_BYTES`](super::scheduler::SMALL_TASK_BYTES)) and computing only,
+/// no store I/O, user kernel or linear algebra, whose cost the size does not
+/// bound.
+fn runs_inline(op: &Op, mem_bytes: u64) -> bool {
+    mem_bytes <= super::scheduler::SMALL_TASK_BYTES
+        && !matches!(
+            op,
+            Op::ReadZarr { .. } | Op::WriteZarr { .. } | Op::MapBlocks { .. } | Op::Linalg { .. }
+        )
+}
+
+/// Inline tasks a slot runs in a row before letting the connection tasks run
+/// (which then send the batch of results in one write).
+const INLINE_BATCH: usize = 32;
+
+/// Inputs fetched from peers for a task, and the nanoseconds that took.
+type Fetched = (Vec<u32>, u64);
 
 struct Shared {
     /// Results held, spilled as memory requires.
@@ -148,8 +170,10 @@ impl Shared {
         }
     }
 
-    /// Keeps a task's result and reports it done (with the inputs fetched for it).
-    fn hold(&self, job: JobId, task: u32, attempt: u32, chunk: Chunk, fetched: Vec<u32>) {
+    /// Keeps a task's result and reports it done (with the inputs fetched for
+    /// it and the time their fetches took).
+    fn hold(&self, job: JobId, task: u32, attempt: u32, chunk: Chunk, fetched: Fetched) {
+        let (fetched, fetch_nanos) = fetched;
         let nbytes = chunk.nbytes() as u64;
         self.memory.insert((job, task), Arc::new(chunk));
         let done = FromWorker::Done {
@@ -158,6 +182,7 @@ impl Shared {
             attempt,
             nbytes,
             fetched,
+            fetch_nanos,
         };
         self.send(&done, None);
     }
@@ -429,7 +454,8 @@ async fn session(
         // Peers reach us at the address the scheduler connection uses.
         data_addr.set_ip(stream.local_addr()?.ip());
     }
-    let (mut r, mut w) = stream.into_split();
+    let (r, mut w) = stream.into_split();
+    let mut r = tokio::io::BufReader::with_capacity(READ_BUFFER, r);
     let hello = Hello::Worker {
         nthreads: u32::try_from(config.nthreads.max(1)).unwrap_or(u32::MAX),
         memory_limit: config.memory_limit,
@@ -468,7 +494,7 @@ async fn session(
                 job,
                 task,
                 attempt,
-                key: _,
+                mem_bytes,
                 op,
                 inputs,
             } => {
@@ -477,6 +503,7 @@ async fn session(
                     job,
                     task,
                     attempt,
+                    mem_bytes,
                     op: *op,
                     inputs,
                 });
@@ -484,7 +511,7 @@ async fn session(
             }
             ToWorker::Literal { job, task, attempt } => {
                 let chunk = read_chunk(&mut r, &config.limits).await?;
-                shared.hold(job, task, attempt, chunk, Vec::new());
+                shared.hold(job, task, attempt, chunk, (Vec::new(), 0));
             }
             ToWorker::Steal { job, task, attempt } => {
                 let stolen = {
@@ -593,16 +620,27 @@ async fn send_throttled<W: tokio::io::AsyncWrite + Unpin>(
 /// the disk). While the worker is paused it takes nothing: queued tasks stay
 /// in the queue, where the scheduler can steal them.
 async fn slot(shared: Arc<Shared>) {
+    let mut inline_run = 0;
     loop {
+        if inline_run >= INLINE_BATCH {
+            inline_run = 0;
+            tokio::task::yield_now().await;
+        }
         if shared.memory.is_paused() {
             shared.memory.unpaused().await;
             continue;
         }
         let next = shared.queue.lock().pop_front();
         let Some(q) = next else {
+            inline_run = 0;
             shared.notify.notified().await;
             continue;
         };
+        if runs_inline(&q.op, q.mem_bytes) {
+            inline_run += 1;
+        } else {
+            inline_run = 0;
+        }
         {
             let _running = shared.memory.running();
             run_one(&shared, q).await;
@@ -619,18 +657,23 @@ async fn run_one(shared: &Arc<Shared>, q: Queued) {
         job,
         task,
         attempt,
+        mem_bytes,
         op,
         inputs,
     } = q;
     let mut chunks = Vec::with_capacity(inputs.len());
     let mut fetched = Vec::new();
+    let mut fetch_nanos = 0u64;
     let mut missing = Vec::new();
     for inp in &inputs {
         if let Some(c) = shared.load((job, inp.task)).await {
             chunks.push(c);
             continue;
         }
-        match fetch(shared, job, inp).await {
+        let t0 = Instant::now();
+        let got = fetch(shared, job, inp).await;
+        fetch_nanos += u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        match got {
             Some(c) => {
                 shared.memory.insert((job, inp.task), c.clone());
                 fetched.push(inp.task);
@@ -654,19 +697,27 @@ async fn run_one(shared: &Arc<Shared>, q: Queued) {
         );
         return;
     }
-    // The body runs on the worker's rayon pool; its result comes back here.
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let sh = shared.clone();
-    shared.pool.spawn(move || {
+    let inline = runs_inline(&op, mem_bytes);
+    let body = move |ctx: &RunContext| {
         let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let refs: Vec<&Chunk> = chunks.iter().map(AsRef::as_ref).collect();
-            run_op(&op, &refs, &sh.ctx)
+            run_op(&op, &refs, ctx)
         }));
         // Inputs are let go before the result is reported.
         drop(chunks);
-        let _ = tx.send(res);
-    });
-    let res = rx.await;
+        res
+    };
+    let res = if inline {
+        Ok(body(&shared.ctx))
+    } else {
+        // The body runs on the worker's rayon pool; its result comes back here.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let sh = shared.clone();
+        shared.pool.spawn(move || {
+            let _ = tx.send(body(&sh.ctx));
+        });
+        rx.await
+    };
     if shared.released_jobs.lock().contains(&job) || shared.generation() != generation {
         return;
     }
@@ -676,7 +727,7 @@ async fn run_one(shared: &Arc<Shared>, q: Queued) {
         Err(_) => Err("task did not complete: its thread dropped it".to_string()),
     };
     match out {
-        Ok(c) => shared.hold(job, task, attempt, c, fetched),
+        Ok(c) => shared.hold(job, task, attempt, c, (fetched, fetch_nanos)),
         Err(message) => shared.send(
             &FromWorker::Failed {
                 job,
@@ -734,7 +785,9 @@ async fn fetch(shared: &Shared, job: JobId, inp: &InputLoc) -> Option<Arc<Chunk>
                 .await?;
                 let reply: PeerReply = read_msg(s, &shared.limits).await?;
                 if reply.present {
-                    Ok(Some(read_chunk(s, &shared.limits).await?))
+                    // Into a recycled buffer when there is one, as a store read.
+                    let pool = Some(&shared.ctx.store);
+                    Ok(Some(read_chunk_pooled(s, &shared.limits, pool).await?))
                 } else {
                     Ok::<_, WireError>(None)
                 }
@@ -772,8 +825,10 @@ pub fn run_config_with(
     secret: Secret,
     tls: Option<TlsConfig>,
 ) -> crate::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // Connections, slots and the monitor share one thread (task bodies run on
+    // the rayon pool, small ones inline): a message crosses no thread between
+    // the socket, the queue and the reply.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| crate::Error::Executor(format!("cannot start the runtime: {e}")))?;

@@ -35,6 +35,10 @@ pub struct ExecStats {
     pub peak_running: u64,
     /// Bytes of task inputs moved between workers (distributed execution only).
     pub bytes_transferred: u64,
+    /// Nanoseconds the workers spent fetching those bytes from each other,
+    /// summed over fetches as each worker timed them (distributed execution
+    /// only): `bytes_transferred` over this is the rate of the transfers alone.
+    pub transfer_nanos: u64,
 }
 
 /// Something that runs task graphs.

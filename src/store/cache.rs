@@ -109,6 +109,13 @@ impl StoreCache {
     /// `n` elements of the same dtype if there is one (stale values), else zeros. Exact,
     /// so a chunk never holds more memory than its size says.
     fn buffer<T: Element>(&self, n: usize) -> Vec<T> {
+        // Zeroed with calloc: fresh pages cost nothing to zero.
+        self.take_buffer(n).unwrap_or_else(|| vec![T::default(); n])
+    }
+
+    /// A pooled buffer of exactly `n` elements of `T`'s dtype (stale values, for
+    /// the caller to overwrite), if the pool holds one.
+    pub(crate) fn take_buffer<T: Element>(&self, n: usize) -> Option<Vec<T>> {
         let found = {
             let mut pool = self.pool.lock();
             pool.iter()
@@ -117,14 +124,10 @@ impl StoreCache {
                 })
                 .map(|i| pool.swap_remove(i))
         };
-        match found
+        found
             .and_then(T::from_chunk)
             .map(|a| a.into_raw_vec_and_offset().0)
-        {
-            Some(v) if v.len() == n && v.capacity() == n => v,
-            // Zeroed with calloc: fresh pages cost nothing to zero.
-            _ => vec![T::default(); n],
-        }
+            .filter(|v| v.len() == n && v.capacity() == n)
     }
 
     fn open(&self, path: &Path) -> Result<Arc<OpenArray>, StoreError> {

@@ -19,8 +19,10 @@
 //! deep as a peer cares to nest it; here nothing nests.
 
 use super::WireError;
-use darray_kernels::{Chunk, DType, Partial};
+use crate::store::StoreCache;
+use darray_kernels::{Chunk, DType, Element, Partial};
 use ndarray::{ArrayD, IxDyn};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 const FORMAT_ARRAY: u8 = 0;
 const FORMAT_UNIT: u8 = 1;
@@ -59,6 +61,178 @@ pub fn decode_chunk(bytes: &[u8]) -> Result<Chunk, WireError> {
     } else {
         Err(WireError::TrailingBytes(r.bytes.len()))
     }
+}
+
+/// A chunk-frame payload ready to write: a plain data chunk as its header and a
+/// borrow of its element bytes (no copy of the data), anything else encoded.
+pub(super) enum Parts<'a> {
+    /// Format, dtype and shape bytes, then the array's own memory.
+    Borrowed {
+        /// Format byte, dtype code, ndim and the shape.
+        head: Vec<u8>,
+        /// The elements' little-endian bytes.
+        body: &'a [u8],
+    },
+    /// The whole payload, from [`encode_chunk`].
+    Encoded(Vec<u8>),
+}
+
+/// The payload [`encode_chunk`] would make, borrowing the elements of a plain,
+/// contiguous data chunk (numbers, not bools) on a little-endian machine.
+///
+/// # Errors
+/// As [`encode_chunk`].
+pub(super) fn encode_chunk_parts(c: &Chunk) -> Result<Parts<'_>, WireError> {
+    let borrowed = if cfg!(target_endian = "little") {
+        match c {
+            Chunk::I8(a) => borrow_array(DType::I8, a),
+            Chunk::I16(a) => borrow_array(DType::I16, a),
+            Chunk::I32(a) => borrow_array(DType::I32, a),
+            Chunk::I64(a) => borrow_array(DType::I64, a),
+            Chunk::U8(a) => borrow_array(DType::U8, a),
+            Chunk::U16(a) => borrow_array(DType::U16, a),
+            Chunk::U32(a) => borrow_array(DType::U32, a),
+            Chunk::U64(a) => borrow_array(DType::U64, a),
+            Chunk::F32(a) => borrow_array(DType::F32, a),
+            Chunk::F64(a) => borrow_array(DType::F64, a),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    match borrowed {
+        Some(p) => Ok(p),
+        None => Ok(Parts::Encoded(encode_chunk(c)?)),
+    }
+}
+
+fn borrow_array<T: bytemuck::Pod>(dtype: DType, a: &ArrayD<T>) -> Option<Parts<'_>> {
+    let body = a.as_slice()?;
+    if a.ndim() > MAX_NDIM {
+        return None;
+    }
+    let mut head = Vec::with_capacity(3 + 8 * a.ndim());
+    head.push(FORMAT_ARRAY);
+    head.push(dtype_code(dtype));
+    head.push(u8::try_from(a.ndim()).ok()?);
+    for &d in a.shape() {
+        head.extend_from_slice(&(d as u64).to_le_bytes());
+    }
+    Some(Parts::Borrowed {
+        head,
+        body: bytemuck::cast_slice(body),
+    })
+}
+
+/// Reads a chunk-frame payload of `len` bytes (the frame header already read and
+/// checked) and decodes it. A plain numeric data chunk is read straight into its
+/// array's buffer, which grows as bytes arrive (as [`super::read_frame`]'s do);
+/// anything else, or a payload whose shape does not match its length, is read
+/// whole and goes through [`decode_chunk`], with the same errors.
+///
+/// # Errors
+/// As [`decode_chunk`], and [`WireError::Io`] if the stream fails or ends early.
+pub(crate) async fn read_chunk_payload<R: AsyncRead + Unpin>(
+    r: &mut R,
+    len: usize,
+    pool: Option<&StoreCache>,
+) -> Result<Chunk, WireError> {
+    let mut head = Vec::new();
+    super::append_payload(r, &mut head, len.min(3)).await?;
+    if let Some((dtype, ndim)) = plain_array_head(&head) {
+        if len >= 3 + 8 * ndim {
+            super::append_payload(r, &mut head, 8 * ndim).await?;
+            if let Some(shape) = shape_of(&head[3..], dtype, len - head.len()) {
+                let n = shape.iter().product::<usize>();
+                return match dtype {
+                    DType::I8 => wrap_elems::<i8, _>(r, n, shape, pool).await,
+                    DType::I16 => wrap_elems::<i16, _>(r, n, shape, pool).await,
+                    DType::I32 => wrap_elems::<i32, _>(r, n, shape, pool).await,
+                    DType::I64 => wrap_elems::<i64, _>(r, n, shape, pool).await,
+                    DType::U8 => wrap_elems::<u8, _>(r, n, shape, pool).await,
+                    DType::U16 => wrap_elems::<u16, _>(r, n, shape, pool).await,
+                    DType::U32 => wrap_elems::<u32, _>(r, n, shape, pool).await,
+                    DType::U64 => wrap_elems::<u64, _>(r, n, shape, pool).await,
+                    DType::F32 => wrap_elems::<f32, _>(r, n, shape, pool).await,
+                    DType::F64 => wrap_elems::<f64, _>(r, n, shape, pool).await,
+                    DType::Bool => unreachable!("plain_array_head refuses bools"),
+                };
+            }
+        }
+    }
+    let rest = len - head.len();
+    super::append_payload(r, &mut head, rest).await?;
+    decode_chunk(&head)
+}
+
+/// The dtype and ndim of a plain numeric array payload's first three bytes, on a
+/// little-endian machine; `None` for anything the fast path leaves to [`decode_chunk`].
+fn plain_array_head(head: &[u8]) -> Option<(DType, usize)> {
+    if !cfg!(target_endian = "little") || head.len() < 3 || head[0] != FORMAT_ARRAY {
+        return None;
+    }
+    let dtype = dtype_from_code(head[1]).filter(|&d| d != DType::Bool)?;
+    let ndim = usize::from(head[2]);
+    (ndim <= MAX_NDIM).then_some((dtype, ndim))
+}
+
+/// The shape in `dims` if its elements of `dtype` take exactly `body` bytes
+/// (no overflow, and within `isize` as `ndarray` requires).
+fn shape_of(dims: &[u8], dtype: DType, body: usize) -> Option<Vec<usize>> {
+    let mut shape = Vec::with_capacity(dims.len() / 8);
+    let mut len: usize = 1;
+    let mut nonzero: usize = 1;
+    for d in dims.chunks_exact(8) {
+        let d = usize::try_from(u64::from_le_bytes(d.try_into().ok()?)).ok()?;
+        len = len.checked_mul(d)?;
+        nonzero = nonzero.checked_mul(d.max(1))?;
+        shape.push(d);
+    }
+    let nbytes = len.checked_mul(dtype.size())?;
+    (nbytes == body && isize::try_from(nonzero).is_ok()).then_some(shape)
+}
+
+/// Fills `buf`; a stream that ends first is the same `UnexpectedEof` error as
+/// inside any other frame.
+async fn read_exact<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) -> Result<(), WireError> {
+    match r.read_exact(buf).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Reads `n` elements, into a pooled buffer of that size if `pool` has one (no
+/// fresh pages to fault in), else into a buffer grown as bytes arrive, and wraps
+/// them.
+async fn wrap_elems<T, R>(
+    r: &mut R,
+    n: usize,
+    shape: Vec<usize>,
+    pool: Option<&StoreCache>,
+) -> Result<Chunk, WireError>
+where
+    T: bytemuck::Pod + WireElem + Element,
+    R: AsyncRead + Unpin,
+{
+    let size = std::mem::size_of::<T>();
+    let mut v: Vec<T> = Vec::new();
+    if let Some(mut buf) = pool.and_then(|p| p.take_buffer::<T>(n)) {
+        read_exact(r, bytemuck::cast_slice_mut(&mut buf)).await?;
+        v = buf;
+    }
+    while v.len() < n {
+        let step = (n - v.len()).min(v.len().max(super::INITIAL_RESERVE / size).max(1));
+        let start = v.len();
+        v.reserve_exact(step);
+        v.resize(start + step, T::zeroed());
+        read_exact(r, bytemuck::cast_slice_mut(&mut v[start..])).await?;
+    }
+    let a = ArrayD::from_shape_vec(IxDyn(&shape), v)
+        .map_err(|e| WireError::Decode(format!("chunk: shape {shape:?}: {e}")))?;
+    Ok(T::wrap(a))
 }
 
 fn put_chunk(out: &mut Vec<u8>, c: &Chunk) -> Result<(), WireError> {

@@ -404,3 +404,167 @@ fn encode_refuses_what_decode_would() {
     });
     assert!(matches!(encode_chunk(&ragged), Err(WireError::Decode(_))));
 }
+
+// ---- chunk frames written from the array, read into it ----
+
+/// `c` as [`write_chunk_frame`] writes it.
+fn chunk_frame(c: &Chunk) -> Vec<u8> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut buf = Vec::new();
+        write_chunk_frame(&mut buf, c).await.unwrap();
+        buf
+    })
+}
+
+/// A chunk payload read the streaming way (frame header, then the payload).
+fn stream_read(frame: &[u8], pool: Option<&crate::store::StoreCache>) -> Result<Chunk, WireError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut r = frame;
+        let (kind, len) = read_frame_header(&mut r, &Limits::default(), true).await?;
+        assert_eq!(kind, FrameKind::Chunk);
+        let c = read_chunk_payload(&mut r, len, pool).await?;
+        assert!(r.is_empty(), "{} bytes left unread", r.len());
+        Ok(c)
+    })
+}
+
+/// A chunk payload behind a chunk frame header.
+fn framed(payload: &[u8]) -> Vec<u8> {
+    [header(1, payload.len() as u64), payload.to_vec()].concat()
+}
+
+proptest! {
+    #[test]
+    fn chunk_frames_are_the_encoded_bytes_and_read_back_bit_for_bit(
+        d in 0usize..11,
+        (shape, bits) in shape_and_bits(),
+        transpose: bool,
+    ) {
+        let mut c = chunk_from_bits(DType::ALL[d], &shape, &bits);
+        if transpose {
+            c = darray_kernels::map_chunk!(&c, a => darray_kernels::Element::into_chunk(a.clone().reversed_axes()), _ => unreachable!());
+        }
+        let frame = chunk_frame(&c);
+        let encoded = encode_chunk(&c).unwrap();
+        prop_assert_eq!(&frame, &framed(&encoded));
+        let back = stream_read(&frame, None).unwrap();
+        prop_assert_eq!(back.shape(), c.shape());
+        prop_assert_eq!(encode_chunk(&back).unwrap(), encoded);
+    }
+
+    #[test]
+    fn streamed_and_whole_payload_decoding_agree_on_any_bytes(
+        bytes in proptest::collection::vec(any::<u8>(), 0..200),
+    ) {
+        let whole = decode_chunk(&bytes);
+        let streamed = stream_read(&framed(&bytes), None);
+        match (whole, streamed) {
+            (Ok(a), Ok(b)) => prop_assert_eq!(encode_chunk(&a).unwrap(), encode_chunk(&b).unwrap()),
+            (Err(a), Err(b)) => prop_assert_eq!(std::mem::discriminant(&a), std::mem::discriminant(&b)),
+            (a, b) => prop_assert!(false, "whole {:?}, streamed {:?}", a.map(|_| ()), b.map(|_| ())),
+        }
+    }
+}
+
+#[test]
+fn streamed_chunks_refuse_what_whole_payloads_refuse() {
+    let same = |payload: &[u8]| {
+        let whole = decode_chunk(payload).map(|_| ());
+        let streamed = stream_read(&framed(payload), None).map(|_| ());
+        assert_eq!(
+            whole.as_ref().map_err(std::mem::discriminant),
+            streamed.as_ref().map_err(std::mem::discriminant),
+            "{whole:?} vs {streamed:?}"
+        );
+        streamed
+    };
+    assert!(same(&raw(0, 10, &[2, 3], 48)).is_ok());
+    assert!(same(&raw(0, 10, &[2, 3], 47)).is_err());
+    assert!(matches!(
+        same(&raw(0, 10, &[2, 3], 49)),
+        Err(WireError::TrailingBytes(1))
+    ));
+    assert!(same(&raw(0, 10, &[2, 4], 48)).is_err());
+    assert!(same(&raw(0, 10, &[u64::MAX, 2], 0)).is_err());
+    assert!(same(&raw(0, 10, &[1 << 62, 4], 0)).is_err());
+    assert!(same(&raw(0, 10, &[0, u64::MAX, u64::MAX], 0)).is_err());
+    assert!(same(&raw(0, 5, &[1; 32], 1)).is_ok());
+    assert!(same(&raw(0, 5, &[1; 33], 1)).is_err());
+    assert!(same(&raw(0, 11, &[1], 8)).is_err());
+    for cut in 0..(3 + 16) {
+        assert!(same(&raw(0, 10, &[2, 3], 48)[..cut]).is_err(), "cut {cut}");
+    }
+    let mut b = raw(0, 0, &[3], 3);
+    b[3 + 8 + 1] = 2;
+    assert!(same(&b).is_err());
+}
+
+#[tokio::test]
+async fn a_chunk_announcing_more_than_it_sends_is_not_allocated_up_front() {
+    // A 1 TiB f64 array header whose bytes never come: the reader must not
+    // reserve the array before they arrive (the process would abort), only fail
+    // when the stream ends.
+    let limits = Limits {
+        chunk_frame: usize::MAX,
+        ..Limits::default()
+    };
+    let n: u64 = 1 << 37;
+    let mut bytes = header(1, 3 + 8 + 8 * n);
+    bytes.extend_from_slice(&[0, 10, 1]);
+    bytes.extend_from_slice(&n.to_le_bytes());
+    bytes.extend_from_slice(&[0u8; 100_000]);
+    let mut r = &bytes[..];
+    let (kind, len) = read_frame_header(&mut r, &limits, true).await.unwrap();
+    assert_eq!(kind, FrameKind::Chunk);
+    let e = read_chunk_payload(&mut r, len, None).await.unwrap_err();
+    assert!(
+        matches!(&e, WireError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn chunk_frames_cross_a_small_pipe_intact() {
+    // A 64-byte duplex: the vectored writes and the reads are all partial.
+    let (mut a, mut b) = tokio::io::duplex(64);
+    let c = Chunk::F64(ArrayD::from_shape_fn(IxDyn(&[300, 7]), |i| {
+        (i[0] * 7 + i[1]) as f64 * 0.25 - 3.0
+    }));
+    let sent = c.clone();
+    let writer = tokio::spawn(async move {
+        write_chunk_frame(&mut a, &sent).await.unwrap();
+        write_frame(&mut a, FrameKind::Control, b"x").await.unwrap();
+    });
+    let limits = Limits::default();
+    let (kind, len) = read_frame_header(&mut b, &limits, true).await.unwrap();
+    assert_eq!(kind, FrameKind::Chunk);
+    assert_eq!(read_chunk_payload(&mut b, len, None).await.unwrap(), c);
+    let f = read_frame(&mut b, &limits, true).await.unwrap();
+    assert_eq!(f.payload, b"x");
+    writer.await.unwrap();
+}
+
+#[test]
+fn a_pooled_buffer_of_the_right_size_is_read_into() {
+    // 1 MiB: over the pool's minimum size.
+    let c = Chunk::F64(ArrayD::from_shape_fn(IxDyn(&[256, 512]), |i| {
+        (i[0] * 512 + i[1]) as f64 + 0.5
+    }));
+    let frame = chunk_frame(&c);
+    let pool = crate::store::StoreCache::with_buffer_pool(2);
+    // Wrong dtype, then the right size and dtype with other values in it.
+    pool.recycle(Chunk::I64(ArrayD::zeros(IxDyn(&[256, 512]))));
+    pool.recycle(Chunk::F64(ArrayD::from_elem(IxDyn(&[512, 256]), -1.0)));
+    assert_eq!(pool.pooled(), 2);
+    assert_eq!(stream_read(&frame, Some(&pool)).unwrap(), c);
+    // The f64 buffer was taken; the i64 one is left.
+    assert_eq!(pool.pooled(), 1);
+    assert_eq!(stream_read(&frame, Some(&pool)).unwrap(), c);
+    assert_eq!(pool.pooled(), 1);
+}

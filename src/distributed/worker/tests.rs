@@ -66,6 +66,7 @@ fn queue(shared: &Shared, task: u32, op: Op, inputs: &[u32]) {
         job: 1,
         task,
         attempt: 1,
+        mem_bytes: 0,
         op,
         inputs: inputs
             .iter()
@@ -223,4 +224,42 @@ async fn released_chunks_nothing_else_holds_go_back_to_the_read_pool() {
     // The chunk still referenced elsewhere is not pooled; the other one is.
     assert_eq!(f.shared.ctx.store.pooled(), 1);
     assert_eq!(held.nbytes(), 512 * 512 * 8);
+}
+
+#[test]
+fn only_small_computing_tasks_run_inline() {
+    let small = super::super::scheduler::SMALL_TASK_BYTES;
+    assert!(runs_inline(&transpose(), 0));
+    assert!(runs_inline(&transpose(), small));
+    assert!(!runs_inline(&transpose(), small + 1));
+    let kernel = Op::MapBlocks {
+        kernel: "k".into(),
+        dtype: darray_kernels::DType::F64,
+        shape: vec![1],
+    };
+    assert!(!runs_inline(&kernel, 8));
+    let write = Op::WriteZarr {
+        path: "x".into(),
+        chunk: vec![0],
+    };
+    assert!(!runs_inline(&write, 8));
+}
+
+#[tokio::test]
+async fn a_small_task_run_inline_is_reported_and_held() {
+    let mut f = worker(1 << 30);
+    f.shared.memory.insert((1, 0), Arc::new(f64_chunk(2, 3)));
+    // 48 bytes: small, so it runs on the slot, not the pool.
+    queue(&f.shared, 1, transpose(), &[0]);
+    match next(&mut f.rx).await {
+        FromWorker::Done {
+            task: 1, nbytes, ..
+        } => assert_eq!(nbytes, 48),
+        other => panic!("expected Done, got {other:?}"),
+    }
+    let got = f.shared.memory.lookup((1, 1));
+    match got {
+        memory::Lookup::Memory(c) => assert_eq!(c.shape(), &[3, 2]),
+        _ => panic!("result not held"),
+    }
 }
