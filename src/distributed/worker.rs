@@ -380,7 +380,15 @@ async fn serve(
     }
     tokio::spawn(monitor(shared.clone()));
     let mut first = true;
+    // Backoff between attempts; it grows while sessions keep failing at once
+    // (a scheduler that drops us during the handshake, at its connection
+    // cap), and starts over after a session that lasted.
+    let mut wait = RECONNECT_FIRST;
+    // When the last lasting session ended: past `reconnect_for` without one,
+    // the worker gives up.
+    let mut lost_since: Option<Instant> = None;
     loop {
+        let began = Instant::now();
         let res = session(config, secret, shared, listen_addr).await;
         shared.reset();
         match res {
@@ -396,29 +404,40 @@ async fn serve(
             Ok(()) => tracing::warn!("scheduler closed the connection"),
         }
         first = false;
+        if began.elapsed() >= RECONNECT_LASTING {
+            wait = RECONNECT_FIRST;
+            lost_since = None;
+        }
+        let start = *lost_since.get_or_insert_with(Instant::now);
         // Reconnect with backoff.
-        let start = Instant::now();
-        let mut wait = Duration::from_millis(50);
         loop {
             tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(RECONNECT_MAX);
             match tokio::time::timeout(
                 config.limits.handshake_timeout,
                 tokio::net::TcpStream::connect(config.scheduler),
             )
             .await
             {
-                Ok(Ok(_probe)) => break,
+                Ok(Ok(_probe)) if start.elapsed() <= config.reconnect_for => break,
                 _ if start.elapsed() > config.reconnect_for => {
                     return Err(WireError::Refused(format!(
                         "no scheduler at {} for {:?}",
                         config.scheduler, config.reconnect_for
                     )));
                 }
-                _ => wait = (wait * 2).min(Duration::from_secs(2)),
+                _ => {}
             }
         }
     }
 }
+
+/// First wait before reconnecting to the scheduler.
+const RECONNECT_FIRST: Duration = Duration::from_millis(50);
+/// Longest wait between reconnection attempts.
+const RECONNECT_MAX: Duration = Duration::from_secs(2);
+/// A session at least this long resets the backoff.
+const RECONNECT_LASTING: Duration = Duration::from_secs(5);
 
 /// Whether `e` is a connection the scheduler accepted and then closed before
 /// the handshake finished (not a refused connection, a wrong secret or version).

@@ -263,3 +263,44 @@ async fn a_small_task_run_inline_is_reported_and_held() {
         _ => panic!("result not held"),
     }
 }
+
+/// A scheduler address that accepts connections and drops them during the
+/// handshake: the worker's attempts back off (50 ms doubling to 2 s) instead
+/// of retrying some twenty times a second, and it gives up after
+/// `reconnect_for` with no session that lasted.
+#[tokio::test]
+async fn reconnection_attempts_back_off_when_the_scheduler_keeps_dropping_us() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicU64::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            drop(s);
+        }
+    });
+    let config = WorkerConfig {
+        scheduler: addr,
+        nthreads: 1,
+        memory_limit: 1 << 30,
+        memory_fractions: MemoryFractions::default(),
+        memory_probe: None,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        local_dir: None,
+        name: "backoff".into(),
+        limits: Limits::default(),
+        reconnect_for: Duration::from_secs(3),
+    };
+    let res = tokio::time::timeout(
+        Duration::from_secs(60),
+        run(config, Arc::new(Secret::generate())),
+    )
+    .await;
+    let res = res.expect("the worker gives up within reconnect_for plus its backoff");
+    assert!(matches!(res, Err(WireError::Refused(_))), "{res:?}");
+    // Sessions and probes both connect: 50+100+...+1600 ms of waits fit
+    // about 6 attempts (12 connections) in 3 s; without backoff it was ~60.
+    let n = accepted.load(Ordering::SeqCst);
+    assert!((2..=20).contains(&n), "{n} connections in 3 s");
+}
