@@ -287,8 +287,13 @@ macro_rules! impl_real {
                 if k == 0 {
                     return Ok(());
                 }
-                let (mi, ni, nbi, ldai, ldti) =
-                    (int(m)?, int(n)?, int(nb)?, int(lda.max(1))?, int(ldt.max(1))?);
+                let (mi, ni, nbi, ldai, ldti) = (
+                    int(m)?,
+                    int(n)?,
+                    int(nb)?,
+                    int(lda.max(1))?,
+                    int(ldt.max(1))?,
+                );
                 let mut work = vec![0.0 as $t; nb * n];
                 let mut info = 0;
                 debug_assert!(a.len() >= lda * (n - 1) + m && t.len() >= ldt * (k - 1) + nb);
@@ -366,7 +371,12 @@ macro_rules! impl_real {
                 let ldwork = if side == b'L' { n } else { m };
                 let mut work = vec![0.0 as $t; ldwork * k];
                 let ldwi = int(ldwork)?;
-                let (sd, tr, d, sv) = (side as c_char, trans as c_char, b'F' as c_char, b'C' as c_char);
+                let (sd, tr, d, sv) = (
+                    side as c_char,
+                    trans as c_char,
+                    b'F' as c_char,
+                    b'C' as c_char,
+                );
                 debug_assert!(v.len() >= ldv * (k - 1) + rows_v && c.len() >= ldc * (n - 1) + m);
                 debug_assert!(t.len() >= ldt * (k - 1) + k);
                 // SAFETY: `v` holds `k` reflectors of length `rows_v` (only read),

@@ -281,17 +281,32 @@ pub fn qr_leaf<T: Real>(inputs: &[&Chunk], block_rows: usize) -> Result<Chunk> {
     let mut out = vec![T::zero(); n * width];
     let top_rows: usize = subs.iter().map(|&(_, r)| r.min(n)).sum();
     let mut stacked = Vec::with_capacity(subs.len());
+    let nb = n.min(PANEL);
+    let mut t = vec![T::zero(); nb * n];
     for (&(row0, rows), &start) in subs.iter().zip(&starts) {
-        let view = a.slice(ndarray::s![row0..row0 + rows, ..]);
-        let packed = factor_views(&[view])?;
-        let p = mat::<T>(&packed)?;
-        for (j, col) in p.rows().into_iter().enumerate() {
-            let dst = &mut out[j * width + start..j * width + start + rows + 1];
-            for (d, s) in dst.iter_mut().zip(col) {
-                *d = *s;
+        // Factored in place in the chunk (column-major, leading dimension
+        // `width`): its rows transposed in, `?geqrt`, the scalars in row `rows`.
+        for (i, row) in a
+            .slice(ndarray::s![row0..row0 + rows, ..])
+            .rows()
+            .into_iter()
+            .enumerate()
+        {
+            for (j, &x) in row.iter().enumerate() {
+                out[j * width + start + i] = x;
             }
         }
-        stacked.push(r_of(&p)?);
+        T::geqrt(rows, n, nb, &mut out[start..], width, &mut t, nb)?;
+        for j in 0..n {
+            out[j * width + start + rows] = t[j % nb + j * nb];
+        }
+        stacked.push(Array2::from_shape_fn((n, n), |(i, j)| {
+            if j >= i {
+                out[j * width + start + i]
+            } else {
+                T::zero()
+            }
+        }));
     }
     let views: Vec<ArrayView2<T>> = stacked.iter().map(|r| r.view()).collect();
     let top = factor_views(&views)?;
@@ -522,7 +537,17 @@ mod tests {
     #[test]
     fn packed_qr_reconstructs() {
         // (100, 70), (80, 33), (33, 80): several blocks of reflectors.
-        for (m, n) in [(1, 1), (5, 3), (40, 7), (3, 5), (0, 3), (7, 0), (100, 70), (80, 33), (33, 80)] {
+        for (m, n) in [
+            (1, 1),
+            (5, 3),
+            (40, 7),
+            (3, 5),
+            (0, 3),
+            (7, 0),
+            (100, 70),
+            (80, 33),
+            (33, 80),
+        ] {
             let a = test_matrix(m, n);
             let ca = Chunk::F64(a.clone().into_dyn());
             let p = qr_stack::<f64>(&[&ca], false).unwrap();
@@ -554,7 +579,14 @@ mod tests {
 
     #[test]
     fn blocked_leaf_matches_reconstruction_and_r() {
-        for (m, n, b) in [(40, 3, 8), (41, 5, 5), (7, 7, 7), (9, 2, 4), (12, 1, 4), (300, 40, 90)] {
+        for (m, n, b) in [
+            (40, 3, 8),
+            (41, 5, 5),
+            (7, 7, 7),
+            (9, 2, 4),
+            (12, 1, 4),
+            (300, 40, 90),
+        ] {
             let a = test_matrix(m, n);
             let ca = Chunk::F64(a.clone().into_dyn());
             let p = qr_leaf::<f64>(&[&ca], b).unwrap();
