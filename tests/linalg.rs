@@ -149,6 +149,31 @@ proptest! {
         prop_assert!(fro(&(vt.dot(&vt.t()) - Array2::<f64>::eye(k))) < 1e-12);
     }
 
+    /// The SVD's U is made by the TSQR tree's own pass (Q never formed): it
+    /// equals `Q U_R` with `U_R = R V Σ⁻¹` from the same run's TSQR (to 1e-12
+    /// times the condition number, the rounding of forming `U_R` that way), is
+    /// orthonormal, and its graph holds as many Q applications as Q's and no
+    /// block product.
+    #[test]
+    fn svd_u_is_q_times_u_of_r((m, n, rows, seed) in tall()) {
+        let a = random(seed, m, n);
+        let da = DArray::from_ndarray(&a, vec![rows, vec![n]]).unwrap();
+        let (u, s, vt) = linalg::svd(&da).unwrap();
+        let (q, r) = linalg::tsqr(&da).unwrap();
+        let (cu, cq) = (u.graph().unwrap().op_counts(), q.graph().unwrap().op_counts());
+        prop_assert_eq!(cu.get("apply_q"), cq.get("apply_q"));
+        prop_assert!(!cu.contains_key("tensordot"));
+        let (u, s, vt) = (two(u.compute().unwrap()), s.compute().unwrap(), two(vt.compute().unwrap()));
+        let (q, r) = (two(q.compute().unwrap()), two(r.compute().unwrap()));
+        let s = s.into_dimensionality::<ndarray::Ix1>().unwrap();
+        let smin = s[n - 1];
+        prop_assume!(smin > 1e-8 * s[0]);
+        let ur = r.dot(&vt.t()).dot(&Array2::from_diag(&s.mapv(|x| 1.0 / x)));
+        let want = q.dot(&ur);
+        prop_assert!(fro(&(&u - &want)) <= 1e-12 * (s[0] / smin), "{:e}", fro(&(&u - &want)));
+        prop_assert!(fro(&(u.t().dot(&u) - Array2::<f64>::eye(n))) < 1e-12);
+    }
+
     #[test]
     fn lstsq_matches_lapack((m, n, rows, seed) in tall(), p in 1usize..4) {
         let a = random(seed, m, n);

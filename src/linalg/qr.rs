@@ -8,7 +8,7 @@
 //! of its parent's product that belongs to it by its own Q (implicitly), so a
 //! leaf's product is its block of Q. The plan is shared by the Q and R arrays.
 
-use super::nodes::{key, rowwise, small};
+use super::nodes::{key, rowwise, single_block, small};
 use super::{matmul, tensordot, Real, FAN_IN, MAX_SMALL_BYTES};
 use crate::array::expr::{Expr, ExprKind};
 use crate::array::slicing::rechunk_expr;
@@ -193,25 +193,35 @@ impl TsqrPlan {
         })
     }
 
-    /// `Q_node · C_node` for node `j` of `level`: rows of Q for a leaf.
+    /// `Q_node · C_node` for node `j` of `level`: rows of Q for a leaf; with a
+    /// `right` factor `W`, rows of `Q W` (the root's `C` is `diag(signs) W`
+    /// instead of `diag(signs)`, so every node's product is `p` columns wide).
     fn applied(
         &self,
         l: &mut Lowerer,
         level: usize,
         j: usize,
         leaf_key: Option<ChunkKey>,
+        right: Option<&RightFactor>,
     ) -> Result<TaskId> {
         let make = |l: &mut Lowerer, k: ChunkKey| -> Result<TaskId> {
             let p = self.packed(l, level, j)?;
             let (ins, offset) = if level == self.top() {
-                (vec![p], 0)
+                match right {
+                    None => (vec![p], 0),
+                    Some(w) => (vec![p, self.signed_right(l, w)?], 0),
+                }
             } else {
                 let parent = j / FAN_IN;
                 let offset = (parent * FAN_IN..j).map(|s| self.levels[level][s].1).sum();
-                (vec![p, self.applied(l, level + 1, parent, None)?], offset)
+                (
+                    vec![p, self.applied(l, level + 1, parent, None, right)?],
+                    offset,
+                )
             };
             let rows = self.levels[level][j].0;
-            let out = (rows * self.rank()) as u64 * self.elem();
+            let width = right.map_or(self.rank(), |w| w.expr.shape[1]);
+            let out = (rows * width) as u64 * self.elem();
             match (level, self.leaf_blocking(j)) {
                 (0, Some(block_rows)) => self.push(
                     l,
@@ -231,11 +241,47 @@ impl TsqrPlan {
         match leaf_key {
             Some(k) => make(l, k),
             None => {
-                let k = self.pkey(64 + level, j);
+                let mut k = self.pkey(64 + level, j);
+                if let Some(w) = right {
+                    k.array = w.id;
+                }
                 l.cached(k.clone(), |l| make(l, k))
             }
         }
     }
+
+    /// `diag(signs of the root's R) · W`: the root's `C` for a right factor `W`.
+    fn signed_right(&self, l: &mut Lowerer, w: &RightFactor) -> Result<TaskId> {
+        let k = ChunkKey {
+            array: w.id,
+            stage: 63,
+            block: vec![0],
+        };
+        l.cached(k.clone(), |l| {
+            let p = self.packed(l, self.top(), 0)?;
+            let wb = l.block(&w.expr, &[0, 0])?;
+            let rank = self.rank();
+            let out = (rank * w.expr.shape[1]) as u64 * self.elem();
+            self.push(
+                l,
+                k,
+                LinalgOp::TqrSignedRows { rows: (0, rank) },
+                vec![p, wb],
+                out,
+                0,
+            )
+        })
+    }
+}
+
+/// A small one-block `k x p` right factor `W` of a TSQR's Q: its blocks of
+/// `Q W` are made by the same tree pass that makes Q's, with `p` columns.
+#[derive(Debug)]
+struct RightFactor {
+    /// Keys of the tree's inner products and the signed `W`.
+    id: ArrayId,
+    /// `W`, one block.
+    expr: Arc<Expr>,
 }
 
 /// Rows per sub-block of a blocked leaf with `n` columns: a sub-block of 2048
@@ -247,12 +293,71 @@ pub(crate) fn leaf_block_rows(n: usize) -> usize {
 }
 
 #[derive(Debug)]
-struct TsqrQ(Arc<TsqrPlan>);
+struct TsqrQ(Arc<TsqrPlan>, Option<RightFactor>);
 
 impl CustomLower for TsqrQ {
     fn block(&self, l: &mut Lowerer, e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
-        self.0.applied(l, 0, idx[0] as usize, Some(key(e, 0, idx)))
+        self.0
+            .applied(l, 0, idx[0] as usize, Some(key(e, 0, idx)), self.1.as_ref())
     }
+}
+
+/// A Householder TSQR whose `R` is known before its `Q` is used: `Q W` for a
+/// small `W` computed from `R` (the SVD's `U = Q U_R`) is made in the tree's
+/// single pass over the leaves, never forming `Q` ([`TsqrParts::q_times`]).
+pub(crate) struct TsqrParts<T: Real> {
+    plan: Arc<TsqrPlan>,
+    /// The R factor (`k x n`, non-negative diagonal), as [`tsqr`]'s.
+    pub r: DArray<T>,
+}
+
+impl<T: Real> TsqrParts<T> {
+    /// Householder TSQR of `a` (see [`tsqr`]).
+    pub(crate) fn new(a: &DArray<T>) -> Result<TsqrParts<T>> {
+        let e = tall_skinny(a, "tsqr")?;
+        let plan = Arc::new(TsqrPlan::new(e, None));
+        let r = r_expr::<T>(&plan);
+        Ok(TsqrParts { plan, r })
+    }
+
+    /// `Q W` (`m x p`, chunked like `a` by rows) for a `k x p` array `W`
+    /// (rechunked to one block): one pass of the tree, as forming `Q` costs.
+    pub(crate) fn q_times(&self, w: &DArray<T>) -> Result<DArray<T>> {
+        let k = self.plan.rank();
+        if w.ndim() != 2 || w.shape()[0] != k {
+            return Err(Error::InvalidArgument {
+                array: w.name().to_string(),
+                reason: format!(
+                    "the right factor of a TSQR's Q of rank {k} must be {k} x p, got shape {:?}",
+                    w.shape()
+                ),
+            });
+        }
+        let p = w.shape()[1];
+        let right = RightFactor {
+            id: ArrayId::fresh(),
+            expr: single_block(&w.expr),
+        };
+        let (m, grid) = (self.plan.a.shape[0], self.plan.a.grid[0].clone());
+        Ok(DArray::wrap(Expr::new(
+            "tsqr-qw",
+            vec![m, p],
+            vec![grid, vec![p]],
+            T::DTYPE,
+            ExprKind::Custom(Arc::new(TsqrQ(self.plan.clone(), Some(right)))),
+        )))
+    }
+}
+
+fn r_expr<T: Real>(plan: &Arc<TsqrPlan>) -> DArray<T> {
+    let (k, n) = (plan.rank(), plan.a.shape[1]);
+    DArray::wrap(Expr::new(
+        "tsqr-r",
+        vec![k, n],
+        vec![vec![k], vec![n]],
+        T::DTYPE,
+        ExprKind::Custom(Arc::new(TsqrR(plan.clone()))),
+    ))
 }
 
 #[derive(Debug)]
@@ -376,22 +481,15 @@ pub fn tsqr_with<T: Real>(a: &DArray<T>, method: QrMethod) -> Result<(DArray<T>,
 /// Lazy `(Q, R)` of Householder TSQR of `e` (2-D, one column block).
 fn householder<T: Real>(e: Arc<Expr>, guard: Option<Arc<Expr>>) -> (DArray<T>, DArray<T>) {
     let plan = Arc::new(TsqrPlan::new(e, guard));
-    let (m, n, k) = (plan.a.shape[0], plan.a.shape[1], plan.rank());
+    let (m, k) = (plan.a.shape[0], plan.rank());
     let q = Expr::new(
         "tsqr-q",
         vec![m, k],
         vec![plan.a.grid[0].clone(), vec![k]],
         T::DTYPE,
-        ExprKind::Custom(Arc::new(TsqrQ(plan.clone()))),
+        ExprKind::Custom(Arc::new(TsqrQ(plan.clone(), None))),
     );
-    let r = Expr::new(
-        "tsqr-r",
-        vec![k, n],
-        vec![vec![k], vec![n]],
-        T::DTYPE,
-        ExprKind::Custom(Arc::new(TsqrR(plan))),
-    );
-    (DArray::wrap(q), DArray::wrap(r))
+    (DArray::wrap(q), r_expr(&plan))
 }
 
 /// `passes` rounds of CholeskyQR, the first with a relative diagonal shift (and,
@@ -499,4 +597,70 @@ pub fn qr_with<T: Real>(a: &DArray<T>, method: QrMethod) -> Result<(DArray<T>, D
     let r2 = matmul(&q.t(), &right)?;
     let r = DArray::concatenate(&[&r1, &r2], 1)?;
     Ok((q, r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array2, Ix2};
+
+    fn arr(seed: u64, m: usize, n: usize) -> Array2<f64> {
+        Array2::from_shape_fn((m, n), |(i, j)| {
+            let x = (i as u64 * 31 + j as u64 * 17 + seed * 7) as f64;
+            (x * 0.618).sin() + 0.1 * (x * 1.3).cos()
+        })
+    }
+
+    /// `Q W` from the tree's own pass equals `Q` times `W` (to 1e-12), for a
+    /// `W` of another width than `k`, on irregular and single row blocks, and
+    /// costs the same Q applications as forming `Q` (no block product).
+    #[test]
+    fn q_times_matches_q_then_product() {
+        for (rows, n, p) in [
+            (vec![40, 13, 27, 5, 61], 5, 3),
+            (vec![9], 9, 12),
+            (vec![5000, 4200, 30], 4, 2),
+        ] {
+            let m: usize = rows.iter().sum();
+            let a = arr(n as u64, m, n);
+            let w = arr(99, n, p);
+            let da = DArray::from_ndarray(&a, vec![rows.clone(), vec![n]]).unwrap();
+            let dw = DArray::from_ndarray(&w, vec![vec![2.min(n), n - 2.min(n)], vec![p]]).unwrap();
+            let parts = TsqrParts::new(&da).unwrap();
+            let qw = parts.q_times(&dw).unwrap();
+            assert_eq!(qw.chunks()[0], rows);
+            let (q, r) = tsqr(&da).unwrap();
+            let q = q.compute().unwrap().into_dimensionality::<Ix2>().unwrap();
+            let got = qw.compute().unwrap().into_dimensionality::<Ix2>().unwrap();
+            let want = q.dot(&w);
+            let err = (&got - &want).iter().fold(0.0f64, |e, x| e.max(x.abs()));
+            assert!(err < 1e-12, "{rows:?}: {err:e}");
+            // The same R as tsqr's.
+            assert_eq!(parts.r.compute().unwrap(), r.compute().unwrap());
+            let (cq, cw) = (
+                tsqr(&da).unwrap().0.graph().unwrap().op_counts(),
+                qw.graph().unwrap().op_counts(),
+            );
+            for op in ["apply_q", "apply_q_leaf", "qr", "qr_leaf"] {
+                assert_eq!(cq.get(op), cw.get(op), "{op}");
+            }
+            assert!(!cw.contains_key("tensordot"));
+        }
+    }
+
+    #[test]
+    fn q_times_rejects_a_wrong_right_factor() {
+        let da = DArray::from_ndarray(&arr(1, 20, 3), [7, 3]).unwrap();
+        let parts = TsqrParts::new(&da).unwrap();
+        let bad = DArray::from_ndarray(&arr(2, 4, 3), [4, 3]).unwrap();
+        assert!(matches!(
+            parts.q_times(&bad),
+            Err(Error::InvalidArgument { .. })
+        ));
+        let flat = DArray::from_ndarray(&arr(2, 3, 1), [3, 1])
+            .unwrap()
+            .slice(s![.., 0])
+            .unwrap();
+        assert!(parts.q_times(&flat).is_err());
+    }
 }

@@ -3,7 +3,7 @@
 //! (Halko, Martinsson, Tropp 2011) for any shape and chunking ([`svd_compressed`]).
 
 use super::nodes::small;
-use super::qr::{tall_skinny, tsqr};
+use super::qr::{tall_skinny, tsqr, TsqrParts};
 use super::{matmul, Real};
 use crate::array::chunks::ChunkSpec;
 use crate::array::DArray;
@@ -44,13 +44,15 @@ pub(crate) fn take<T: Real>(
 
 /// `(U, S, Vᵀ)` of a tall-skinny array (`m >= n`).
 fn svd_tall<T: Real>(a: &DArray<T>) -> Result<(DArray<T>, DArray<T>, DArray<T>)> {
-    let (q, r) = tsqr(a)?;
+    // U = Q U_R, made by the TSQR's own pass over the leaves (Q never formed).
+    let parts = TsqrParts::new(a)?;
+    let r = &parts.r;
     let (k, n) = (r.shape()[0], r.shape()[1]);
-    let p = packed_svd(&r);
+    let p = packed_svd(r);
     let ur = take(&p, (0, k), (0, k));
     let sv = take(&p, (k, k + 1), (0, k)).slice(s![0, ..])?;
     let vt = take(&p, (k + 1, 2 * k + 1), (0, n));
-    Ok((matmul(&q, &ur)?, sv, vt))
+    Ok((parts.q_times(&ur)?, sv, vt))
 }
 
 /// Thin singular value decomposition `A = U diag(S) Vᵀ` of a 2-D array that is

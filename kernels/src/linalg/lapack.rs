@@ -134,6 +134,66 @@ pub trait Real:
         ldc: usize,
     ) -> Result<()>;
 
+    /// `?geqrt`: the compact-WY QR of the column-major `m x n` matrix `a`
+    /// (leading dimension `lda`) in column blocks of `nb` (`1 <= nb <= min(m, n)`
+    /// when `min(m, n) > 0`): the same reflectors and `R` as [`Real::geqrf`]
+    /// (up to rounding), by level-3 BLAS; block `i`'s triangular factor goes to
+    /// `t[.., i nb..]` (`nb x min(m, n)`, leading dimension `ldt >= nb`), so
+    /// reflector `j`'s scalar is `t[j % nb + j ldt]`.
+    ///
+    /// # Errors
+    /// LAPACK reporting an illegal argument.
+    #[allow(clippy::too_many_arguments)]
+    fn geqrt(
+        m: usize,
+        n: usize,
+        nb: usize,
+        a: &mut [Self],
+        lda: usize,
+        t: &mut [Self],
+        ldt: usize,
+    ) -> Result<()>;
+
+    /// `?larft` (forward, columnwise): the `k x k` upper-triangular factor `T`
+    /// of `H = H(1)…H(k) = I - V T Vᵀ`, for the `k` reflectors stored below the
+    /// diagonal of the `m x k` column-major `v` (as [`Real::geqrf`] leaves them;
+    /// the diagonal and above are not read) and their scalars `tau`.
+    ///
+    /// # Errors
+    /// A dimension too large for LAPACK.
+    #[allow(clippy::too_many_arguments)]
+    fn larft(
+        m: usize,
+        k: usize,
+        v: &[Self],
+        ldv: usize,
+        tau: &[Self],
+        t: &mut [Self],
+        ldt: usize,
+    ) -> Result<()>;
+
+    /// `?larfb` (forward, columnwise): `C := H C`, `Hᵀ C`, `C H` or `C Hᵀ`
+    /// (`side` `b'L'`/`b'R'`, `trans` `b'N'`/`b'T'`) for `H = I - V T Vᵀ` of
+    /// `k` reflectors (`v` as for [`Real::larft`], never written), `C` `m x n`
+    /// column-major, by level-3 BLAS.
+    ///
+    /// # Errors
+    /// A dimension too large for LAPACK.
+    #[allow(clippy::too_many_arguments)]
+    fn larfb(
+        side: u8,
+        trans: u8,
+        m: usize,
+        n: usize,
+        k: usize,
+        v: &[Self],
+        ldv: usize,
+        t: &[Self],
+        ldt: usize,
+        c: &mut [Self],
+        ldc: usize,
+    ) -> Result<()>;
+
     /// `?potrf`: Cholesky factor in place; `Ok(false)` if the matrix is not
     /// (numerically) positive definite.
     ///
@@ -210,9 +270,139 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ty, $u:expr, $geqrf:ident, $ormqr:ident, $potrf:ident, $trtrs:ident, $getrf:ident, $trsm:ident, $gemm:ident) => {
+    ($t:ty, $u:expr, $geqrf:ident, $ormqr:ident, $potrf:ident, $trtrs:ident, $getrf:ident, $trsm:ident, $gemm:ident, $geqrt:ident, $larft:ident, $larfb:ident) => {
         impl Real for $t {
             const UNIT_ROUNDOFF: f64 = $u;
+
+            fn geqrt(
+                m: usize,
+                n: usize,
+                nb: usize,
+                a: &mut [Self],
+                lda: usize,
+                t: &mut [Self],
+                ldt: usize,
+            ) -> Result<()> {
+                let k = m.min(n);
+                if k == 0 {
+                    return Ok(());
+                }
+                let (mi, ni, nbi, ldai, ldti) = (
+                    int(m)?,
+                    int(n)?,
+                    int(nb)?,
+                    int(lda.max(1))?,
+                    int(ldt.max(1))?,
+                );
+                let mut work = vec![0.0 as $t; nb * n];
+                let mut info = 0;
+                debug_assert!(a.len() >= lda * (n - 1) + m && t.len() >= ldt * (k - 1) + nb);
+                // SAFETY: `a` holds an `m x n` column-major matrix with leading
+                // dimension `lda`, `t` an `nb x k` one with `ldt`, `work` `nb n`.
+                unsafe {
+                    lapack_sys::$geqrt(
+                        &mi,
+                        &ni,
+                        &nbi,
+                        a.as_mut_ptr(),
+                        &ldai,
+                        t.as_mut_ptr(),
+                        &ldti,
+                        work.as_mut_ptr(),
+                        &mut info,
+                    )
+                };
+                check(stringify!($geqrt), info)
+            }
+
+            fn larft(
+                m: usize,
+                k: usize,
+                v: &[Self],
+                ldv: usize,
+                tau: &[Self],
+                t: &mut [Self],
+                ldt: usize,
+            ) -> Result<()> {
+                if k == 0 {
+                    return Ok(());
+                }
+                let (mi, ki, ldvi, ldti) = (int(m)?, int(k)?, int(ldv.max(1))?, int(ldt.max(1))?);
+                let (d, sv) = (b'F' as c_char, b'C' as c_char);
+                debug_assert!(v.len() >= ldv * (k - 1) + m && tau.len() >= k);
+                debug_assert!(t.len() >= ldt * (k - 1) + k);
+                // SAFETY: `v` holds `k` reflectors of length `m` (leading
+                // dimension `ldv`), only read; `t` a `k x k` matrix with `ldt`.
+                unsafe {
+                    lapack_sys::$larft(
+                        &d,
+                        &sv,
+                        &mi,
+                        &ki,
+                        v.as_ptr(),
+                        &ldvi,
+                        tau.as_ptr(),
+                        t.as_mut_ptr(),
+                        &ldti,
+                    )
+                };
+                Ok(())
+            }
+
+            fn larfb(
+                side: u8,
+                trans: u8,
+                m: usize,
+                n: usize,
+                k: usize,
+                v: &[Self],
+                ldv: usize,
+                t: &[Self],
+                ldt: usize,
+                c: &mut [Self],
+                ldc: usize,
+            ) -> Result<()> {
+                if m == 0 || n == 0 || k == 0 {
+                    return Ok(());
+                }
+                let (mi, ni, ki) = (int(m)?, int(n)?, int(k)?);
+                let (ldvi, ldti, ldci) = (int(ldv.max(1))?, int(ldt.max(1))?, int(ldc.max(1))?);
+                let rows_v = if side == b'L' { m } else { n };
+                let ldwork = if side == b'L' { n } else { m };
+                let mut work = vec![0.0 as $t; ldwork * k];
+                let ldwi = int(ldwork)?;
+                let (sd, tr, d, sv) = (
+                    side as c_char,
+                    trans as c_char,
+                    b'F' as c_char,
+                    b'C' as c_char,
+                );
+                debug_assert!(v.len() >= ldv * (k - 1) + rows_v && c.len() >= ldc * (n - 1) + m);
+                debug_assert!(t.len() >= ldt * (k - 1) + k);
+                // SAFETY: `v` holds `k` reflectors of length `rows_v` (only read),
+                // `t` a `k x k` matrix, `c` an `m x n` column-major matrix with
+                // leading dimension `ldc`, `work` `ldwork x k`.
+                unsafe {
+                    lapack_sys::$larfb(
+                        &sd,
+                        &tr,
+                        &d,
+                        &sv,
+                        &mi,
+                        &ni,
+                        &ki,
+                        v.as_ptr(),
+                        &ldvi,
+                        t.as_ptr(),
+                        &ldti,
+                        c.as_mut_ptr(),
+                        &ldci,
+                        work.as_mut_ptr(),
+                        &ldwi,
+                    )
+                };
+                Ok(())
+            }
 
             fn geqrf(
                 m: usize,
@@ -511,7 +701,10 @@ impl_real!(
     dtrtrs_,
     dgetrf_,
     dtrsm_,
-    dgemm_
+    dgemm_,
+    dgeqrt_,
+    dlarft_,
+    dlarfb_
 );
 impl_real!(
     f32,
@@ -522,5 +715,8 @@ impl_real!(
     strtrs_,
     sgetrf_,
     strsm_,
-    sgemm_
+    sgemm_,
+    sgeqrt_,
+    slarft_,
+    slarfb_
 );

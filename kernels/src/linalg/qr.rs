@@ -97,10 +97,13 @@ pub(crate) fn factor_views<T: Real>(views: &[ArrayView2<'_, T>]) -> Result<Chunk
         row0 += v.nrows();
     }
     if k > 0 {
-        let mut tau = vec![T::zero(); k];
-        T::geqrf(m, n, &mut buf, lda, &mut tau)?;
-        for (j, t) in tau.into_iter().enumerate() {
-            buf[j * lda + m] = t;
+        // Compact-WY QR (level-3 BLAS; `?geqrf` runs its unblocked, level-2
+        // code for n <= 32): the same reflectors, whose scalars are T's diagonal.
+        let nb = k.min(PANEL);
+        let mut t = vec![T::zero(); nb * k];
+        T::geqrt(m, n, nb, &mut buf, lda, &mut t, nb)?;
+        for j in 0..k {
+            buf[j * lda + m] = t[j % nb + j * nb];
         }
     }
     let out = Array2::from_shape_vec((n, lda), buf).expect("n * (m + 1) elements");
@@ -155,7 +158,9 @@ pub fn apply_q<T: Real>(inputs: &[&Chunk], offset: usize) -> Result<Chunk> {
     };
     let pc = c.ncols();
     let mut x = vec![T::zero(); m * pc];
-    apply_packed(&p, c.view(), &mut x)?;
+    let full = p.as_standard_layout();
+    let base = full.as_slice().expect("standard layout");
+    apply_packed(base, m + 1, 0, m, k, c.view(), &mut x)?;
     Ok(T::into_chunk(
         Array2::from_shape_vec((m, pc), x)
             .expect("m * pc elements")
@@ -163,42 +168,60 @@ pub fn apply_q<T: Real>(inputs: &[&Chunk], offset: usize) -> Result<Chunk> {
     ))
 }
 
+/// Reflectors per block of a compact-WY factorization or application.
+const PANEL: usize = 32;
+
 /// `x := Q [C; 0]` (C order, `m x pc`, `pc = c.ncols()`) for the packed
-/// factorization `p` (`n x (m + 1)`, `k` reflectors) and `C` (`k x pc`).
-fn apply_packed<T: Real>(p: &ArrayView2<'_, T>, c: ArrayView2<'_, T>, x: &mut [T]) -> Result<()> {
-    let (m, _, k) = packed_dims(p)?;
+/// factorization of `m` rows and `k` reflectors whose column `j`, row `i` is
+/// `base[j ld + row0 + i]` (the reflector scalars in row `m`): blocks of
+/// [`PANEL`] reflectors applied last to first by `?larft` and `?larfb` (level-3
+/// BLAS), read in place (never written, so a shared chunk serves).
+fn apply_packed<T: Real>(
+    base: &[T],
+    ld: usize,
+    row0: usize,
+    m: usize,
+    k: usize,
+    c: ArrayView2<'_, T>,
+    x: &mut [T],
+) -> Result<()> {
     let pc = c.ncols();
     debug_assert_eq!(x.len(), m * pc);
-    if k == 0 || pc == 0 {
-        x.fill(T::zero());
-        for (dst, src) in x.chunks_mut(pc.max(1)).zip(c.rows()) {
-            for (d, s) in dst.iter_mut().zip(src) {
-                *d = *s;
-            }
+    debug_assert!(c.nrows() >= k.min(m) && row0 + m < ld.max(1));
+    x.fill(T::zero());
+    for (dst, src) in x.chunks_mut(pc.max(1)).zip(c.rows()) {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d = *s;
         }
+    }
+    if k == 0 || pc == 0 {
         return Ok(());
     }
-    // A private copy: `?ormqr` writes into the reflectors while it works, and
-    // the packed factorization is a chunk other tasks read at the same time
-    // (the R factor, sibling Q blocks). Copying costs O(m n) against the
-    // O(m k pc) of the product.
-    let mut flat: Vec<T> = p.iter().copied().collect();
-    let lda = m + 1;
-    let tau: Vec<T> = (0..k).map(|j| flat[j * lda + m]).collect();
-    // Column-major X (m x pc), multiplied from the left: `?ormqr`'s unblocked
-    // code (k <= 32) then updates whole columns of X (vectors of m) per
-    // reflector, not rows of pc; transposed into C order after.
-    let mut cm = vec![T::zero(); m * pc];
-    for (i, row) in c.rows().into_iter().enumerate() {
-        for (j, &v) in row.iter().enumerate() {
-            cm[j * m + i] = v;
-        }
-    }
-    T::ormqr(b'L', b'N', m, pc, k, &mut flat, lda, &tau, &mut cm, m)?;
-    for (i, dst) in x.chunks_mut(pc).enumerate() {
-        for (j, d) in dst.iter_mut().enumerate() {
-            *d = cm[j * m + i];
-        }
+    let v = &base[row0..];
+    let tau: Vec<T> = (0..k).map(|j| v[j * ld + m]).collect();
+    // C-order X is column-major Xᵀ (pc x m, leading dimension pc), and
+    // Xᵀ := Xᵀ Qᵀ = Xᵀ P_lastᵀ … P_firstᵀ for the blocks P of Q = P_first … P_last.
+    let mut t = vec![T::zero(); PANEL * PANEL];
+    let mut j1 = k;
+    while j1 > 0 {
+        let j0 = (j1 - 1) / PANEL * PANEL;
+        let kb = j1 - j0;
+        let vp = &v[j0 * ld + j0..];
+        T::larft(m - j0, kb, vp, ld, &tau[j0..j1], &mut t, kb)?;
+        T::larfb(
+            b'R',
+            b'T',
+            pc,
+            m - j0,
+            kb,
+            vp,
+            ld,
+            &t,
+            kb,
+            &mut x[j0 * pc..],
+            pc,
+        )?;
+        j1 = j0;
     }
     Ok(())
 }
@@ -258,17 +281,32 @@ pub fn qr_leaf<T: Real>(inputs: &[&Chunk], block_rows: usize) -> Result<Chunk> {
     let mut out = vec![T::zero(); n * width];
     let top_rows: usize = subs.iter().map(|&(_, r)| r.min(n)).sum();
     let mut stacked = Vec::with_capacity(subs.len());
+    let nb = n.min(PANEL);
+    let mut t = vec![T::zero(); nb * n];
     for (&(row0, rows), &start) in subs.iter().zip(&starts) {
-        let view = a.slice(ndarray::s![row0..row0 + rows, ..]);
-        let packed = factor_views(&[view])?;
-        let p = mat::<T>(&packed)?;
-        for (j, col) in p.rows().into_iter().enumerate() {
-            let dst = &mut out[j * width + start..j * width + start + rows + 1];
-            for (d, s) in dst.iter_mut().zip(col) {
-                *d = *s;
+        // Factored in place in the chunk (column-major, leading dimension
+        // `width`): its rows transposed in, `?geqrt`, the scalars in row `rows`.
+        for (i, row) in a
+            .slice(ndarray::s![row0..row0 + rows, ..])
+            .rows()
+            .into_iter()
+            .enumerate()
+        {
+            for (j, &x) in row.iter().enumerate() {
+                out[j * width + start + i] = x;
             }
         }
-        stacked.push(r_of(&p)?);
+        T::geqrt(rows, n, nb, &mut out[start..], width, &mut t, nb)?;
+        for j in 0..n {
+            out[j * width + start + rows] = t[j % nb + j * nb];
+        }
+        stacked.push(Array2::from_shape_fn((n, n), |(i, j)| {
+            if j >= i {
+                out[j * width + start + i]
+            } else {
+                T::zero()
+            }
+        }));
     }
     let views: Vec<ArrayView2<T>> = stacked.iter().map(|r| r.view()).collect();
     let top = factor_views(&views)?;
@@ -349,16 +387,21 @@ pub fn apply_q_leaf<T: Real>(
             }
         };
     let pc = c.ncols();
+    let full = p.as_standard_layout();
+    let base = full.as_slice().expect("standard layout");
     let mut y = vec![T::zero(); top_rows * pc];
-    apply_packed(&top, c, &mut y)?;
+    apply_packed(base, width, 0, top_rows, top_rows.min(n), c, &mut y)?;
     let y = ArrayView2::from_shape((top_rows, pc), &y).expect("top_rows * pc elements");
     let mut x = vec![T::zero(); m * pc];
     let mut yrow = 0;
     for (&(row0, rows), &start) in subs.iter().zip(&starts) {
         let k = rows.min(n);
-        let sub = p.slice(ndarray::s![.., start..=start + rows]);
         apply_packed(
-            &sub,
+            base,
+            width,
+            start,
+            rows,
+            k,
             y.slice(ndarray::s![yrow..yrow + k, ..]),
             &mut x[row0 * pc..(row0 + rows) * pc],
         )?;
@@ -493,7 +536,18 @@ mod tests {
 
     #[test]
     fn packed_qr_reconstructs() {
-        for (m, n) in [(1, 1), (5, 3), (40, 7), (3, 5), (0, 3), (7, 0)] {
+        // (100, 70), (80, 33), (33, 80): several blocks of reflectors.
+        for (m, n) in [
+            (1, 1),
+            (5, 3),
+            (40, 7),
+            (3, 5),
+            (0, 3),
+            (7, 0),
+            (100, 70),
+            (80, 33),
+            (33, 80),
+        ] {
             let a = test_matrix(m, n);
             let ca = Chunk::F64(a.clone().into_dyn());
             let p = qr_stack::<f64>(&[&ca], false).unwrap();
@@ -525,7 +579,14 @@ mod tests {
 
     #[test]
     fn blocked_leaf_matches_reconstruction_and_r() {
-        for (m, n, b) in [(40, 3, 8), (41, 5, 5), (7, 7, 7), (9, 2, 4), (12, 1, 4)] {
+        for (m, n, b) in [
+            (40, 3, 8),
+            (41, 5, 5),
+            (7, 7, 7),
+            (9, 2, 4),
+            (12, 1, 4),
+            (300, 40, 90),
+        ] {
             let a = test_matrix(m, n);
             let ca = Chunk::F64(a.clone().into_dyn());
             let p = qr_leaf::<f64>(&[&ca], b).unwrap();
