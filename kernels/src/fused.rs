@@ -2,12 +2,16 @@
 //!
 //! Over all axes (the common `x.f().mean()` case) the chain is evaluated tile by
 //! tile and each tile reduced at once, so the chain's result never exists as a
-//! whole block: the partial streams at cache speed. Otherwise (some axes, or
-//! arg-reductions, whose indices need block coordinates) the chain's result is
-//! evaluated into one block-sized buffer, then reduced.
+//! whole block: the partial streams at cache speed. Over some axes including the
+//! first (`x.f().sum_axis(0)`, column sums), tiles are whole rows of the first
+//! axis (at least one row, about [`TILE_ELEMS`] elements), each reduced over the
+//! same axes and merged into the running partial: again no block-sized buffer.
+//! Otherwise (the first axis kept, or arg-reductions, whose indices need block
+//! coordinates) the chain's result is evaluated into one block-sized buffer,
+//! then reduced.
 
 use crate::chunk::{Chunk, Partial};
-use crate::elementwise::{eval, for_each_tile, TileSlice};
+use crate::elementwise::{eval, for_each_tile, for_each_tile_len, TileSlice};
 use crate::error::Result;
 use crate::reduce::{merge, partial, ArgContext, ReduceKind};
 use crate::ElementwiseProgram;
@@ -31,6 +35,35 @@ pub fn partial_fused(
         && n > 0
         && axes.len() == shape.len()
         && !matches!(kind, ReduceKind::ArgMin | ReduceKind::ArgMax);
+    let by_rows = !streamable
+        && n > 0
+        && shape.len() > 1
+        && shape[0] > 1
+        && axes.contains(&0)
+        && shape[1..].iter().product::<usize>() <= MAX_ROW_ELEMS
+        && !matches!(kind, ReduceKind::ArgMin | ReduceKind::ArgMax);
+    if by_rows {
+        let row: usize = shape[1..].iter().product();
+        let rows_per_tile = (TILE_ELEMS / row).max(1);
+        let mut acc: Option<Chunk> = None;
+        let mut tile_shape = shape.to_vec();
+        for_each_tile_len(
+            program,
+            inputs,
+            shape,
+            rows_per_tile * row,
+            &mut |_, tile| {
+                tile_shape[0] = tile.len() / row;
+                let p = partial(kind, &shaped_tile(&tile, &tile_shape), axes, None)?;
+                acc = Some(match acc.take() {
+                    None => p,
+                    Some(a) => merge(kind, &[&a, &p])?,
+                });
+                Ok(())
+            },
+        )?;
+        return Ok(acc.expect("a non-empty block has at least one tile"));
+    }
     if !streamable {
         let values = eval(program, inputs, shape)?;
         return partial(kind, &values, axes, arg);
@@ -46,6 +79,33 @@ pub fn partial_fused(
     })?;
     let acc = acc.expect("a non-empty block has at least one tile");
     Ok(keepdims(acc, shape.len()))
+}
+
+/// Elements per tile of a row-wise streamed partial (rows are never split).
+pub const TILE_ELEMS: usize = 8192;
+
+/// Longest row streamed row-wise: the evaluator's registers grow to a tile,
+/// so longer rows take the block-sized path instead.
+const MAX_ROW_ELEMS: usize = 1 << 16;
+
+/// A tile of whole rows as a chunk of `shape`.
+fn shaped_tile(tile: &TileSlice<'_>, shape: &[usize]) -> Chunk {
+    fn one<T: crate::Element>(s: &[T], shape: &[usize]) -> Chunk {
+        T::into_chunk(ArrayD::from_shape_vec(IxDyn(shape), s.to_vec()).expect("whole rows"))
+    }
+    match tile {
+        TileSlice::Bool(s) => one(s, shape),
+        TileSlice::I8(s) => one(s, shape),
+        TileSlice::I16(s) => one(s, shape),
+        TileSlice::I32(s) => one(s, shape),
+        TileSlice::I64(s) => one(s, shape),
+        TileSlice::U8(s) => one(s, shape),
+        TileSlice::U16(s) => one(s, shape),
+        TileSlice::U32(s) => one(s, shape),
+        TileSlice::U64(s) => one(s, shape),
+        TileSlice::F32(s) => one(s, shape),
+        TileSlice::F64(s) => one(s, shape),
+    }
 }
 
 /// A tile as a 1-d chunk.
@@ -146,6 +206,69 @@ mod tests {
             let (g, w) = (f(&got), f(&want));
             assert!((g - w).abs() <= 1e-12 * (n as f64), "{kind:?}: {g} vs {w}");
             assert_eq!(got.shape(), &[1, 1, 1]);
+        }
+    }
+
+    /// `sin(x)` reduced over axis sets that include the first: the row-wise
+    /// streamed partials (tiles of whole rows, a ragged last tile, rows longer
+    /// than a tile) finalize to the unfused ones to rounding, shapes included.
+    #[test]
+    fn row_streamed_partials_match_unfused() {
+        let p = ElementwiseProgram {
+            inputs: vec![DType::F64],
+            instrs: vec![
+                Instr {
+                    node: Node::Input(0),
+                    dtype: DType::F64,
+                },
+                Instr {
+                    node: Node::Unary(UnaryOp::Sin, 0),
+                    dtype: DType::F64,
+                },
+            ],
+        };
+        let kinds = [
+            ReduceKind::Sum,
+            ReduceKind::Mean,
+            ReduceKind::Var { ddof: 0.0 },
+            ReduceKind::Min,
+            ReduceKind::NanMax,
+            ReduceKind::CountNonzero,
+        ];
+        let cases: [(&[usize], &[usize]); 5] = [
+            (&[1000, 32], &[0]),
+            (&[37, 5, 300], &[0]),
+            (&[37, 5, 300], &[0, 2]),
+            (&[3, 20_000], &[0]),
+            (&[2, 3], &[0, 1][..1]),
+        ];
+        for (shape, axes) in cases {
+            let x = ArrayD::from_shape_fn(IxDyn(shape), |i| {
+                (0..shape.len())
+                    .map(|d| i[d])
+                    .fold(0.3, |a, k| a * 1.7 + k as f64)
+                    - 20.0
+            });
+            let input = Chunk::F64(x);
+            let values = eval(&p, &[&input], shape).unwrap();
+            for kind in kinds {
+                let got = partial_fused(kind, &p, &[&input], shape, axes, None).unwrap();
+                let want = partial(kind, &values, axes, None).unwrap();
+                assert_eq!(got.shape(), want.shape(), "{kind:?} {shape:?} {axes:?}");
+                let fin = |c: &Chunk| match finalize(kind, c, axes, false).unwrap() {
+                    Chunk::F64(a) => a.into_iter().collect::<Vec<_>>(),
+                    Chunk::I64(a) => a.into_iter().map(|v| v as f64).collect(),
+                    other => panic!("{other:?}"),
+                };
+                let (g, w) = (fin(&got), fin(&want));
+                assert_eq!(g.len(), w.len());
+                for (a, b) in g.iter().zip(&w) {
+                    assert!(
+                        (a - b).abs() <= 1e-9 * (1.0 + b.abs()),
+                        "{kind:?} {shape:?}: {a} vs {b}"
+                    );
+                }
+            }
         }
     }
 }

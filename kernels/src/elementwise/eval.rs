@@ -35,7 +35,7 @@ pub(crate) const TILE: usize = 2048;
 /// shape does not broadcast to `out_shape` ([`KernelError::Shape`]), or an output
 /// too large to allocate.
 pub fn eval(p: &ElementwiseProgram, inputs: &[&Chunk], out_shape: &[usize]) -> Result<Chunk> {
-    with_evaluator(p, inputs, out_shape, |ev| {
+    with_evaluator(p, inputs, out_shape, TILE, |ev| {
         let mut out = Reg::zeros(p.out_dtype(), ev.total);
         for start in (0..ev.total).step_by(TILE) {
             ev.tile_into(start, TILE.min(ev.total - start), &mut out);
@@ -57,9 +57,26 @@ pub fn for_each_tile(
     out_shape: &[usize],
     f: &mut dyn FnMut(usize, TileSlice<'_>) -> Result<()>,
 ) -> Result<()> {
-    with_evaluator(p, inputs, out_shape, |ev| {
-        for start in (0..ev.total).step_by(TILE) {
-            f(start, ev.tile(start, TILE.min(ev.total - start)))?;
+    for_each_tile_len(p, inputs, out_shape, TILE, f)
+}
+
+/// [`for_each_tile`] with tiles of `tile` elements (the last may be shorter;
+/// `tile` of 0 is taken as 1). Registers grow to the tile length, so a long
+/// tile costs memory in proportion.
+///
+/// # Errors
+/// As [`for_each_tile`].
+pub fn for_each_tile_len(
+    p: &ElementwiseProgram,
+    inputs: &[&Chunk],
+    out_shape: &[usize],
+    tile: usize,
+    f: &mut dyn FnMut(usize, TileSlice<'_>) -> Result<()>,
+) -> Result<()> {
+    let tile = tile.max(1);
+    with_evaluator(p, inputs, out_shape, tile, |ev| {
+        for start in (0..ev.total).step_by(tile) {
+            f(start, ev.tile(start, tile.min(ev.total - start)))?;
         }
         Ok(())
     })
@@ -70,6 +87,7 @@ fn with_evaluator<R>(
     p: &ElementwiseProgram,
     inputs: &[&Chunk],
     out_shape: &[usize],
+    tile: usize,
     body: impl FnOnce(&mut Evaluator<'_>) -> Result<R>,
 ) -> Result<R> {
     validate(p)?;
@@ -136,7 +154,7 @@ fn with_evaluator<R>(
         regs: p.instrs.iter().map(|i| Reg::new(i.dtype)).collect(),
         kinds: vec![Kind::Splat; n],
         total,
-        capacity: TILE.min(total),
+        capacity: tile.min(total),
     };
     body(&mut ev)
 }

@@ -20,7 +20,7 @@ mod tile;
 mod validate;
 mod vecmath;
 
-pub use eval::{eval, for_each_tile};
+pub use eval::{eval, for_each_tile, for_each_tile_len};
 pub use lane::TileSlice;
 pub use program::{BinaryOp, CmpOp, ElementwiseProgram, Instr, Node, UnaryOp};
 pub use validate::validate;
