@@ -15,11 +15,7 @@ use std::io::Write;
 use std::sync::OnceLock;
 
 fn cluster(n: usize, nthreads: usize) -> LocalCluster {
-    LocalCluster::builder(n)
-        .nthreads(nthreads)
-        .worker_command(env!("CARGO_BIN_EXE_darray"), ["worker"])
-        .build()
-        .expect("cluster starts")
+    darray_cluster(n, nthreads)
 }
 
 /// One shared two-worker cluster for the property test.

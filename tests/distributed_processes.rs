@@ -13,11 +13,7 @@ use darray::{DArray, Error, LocalExecutor};
 use std::time::{Duration, Instant};
 
 fn cluster(n: usize, nthreads: usize) -> LocalCluster {
-    LocalCluster::builder(n)
-        .nthreads(nthreads)
-        .worker_command(env!("CARGO_BIN_EXE_darray"), ["worker"])
-        .build()
-        .expect("cluster starts")
+    darray_cluster(n, nthreads)
 }
 
 fn local() -> LocalExecutor {

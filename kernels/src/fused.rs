@@ -110,24 +110,7 @@ fn shaped_tile(tile: &TileSlice<'_>, shape: &[usize]) -> Chunk {
 
 /// A tile as a 1-d chunk.
 fn tile_chunk(tile: &TileSlice<'_>) -> Chunk {
-    fn one<T: crate::Element>(s: &[T]) -> Chunk {
-        T::into_chunk(
-            ArrayD::from_shape_vec(IxDyn(&[s.len()]), s.to_vec()).expect("length matches"),
-        )
-    }
-    match tile {
-        TileSlice::Bool(s) => one(s),
-        TileSlice::I8(s) => one(s),
-        TileSlice::I16(s) => one(s),
-        TileSlice::I32(s) => one(s),
-        TileSlice::I64(s) => one(s),
-        TileSlice::U8(s) => one(s),
-        TileSlice::U16(s) => one(s),
-        TileSlice::U32(s) => one(s),
-        TileSlice::U64(s) => one(s),
-        TileSlice::F32(s) => one(s),
-        TileSlice::F64(s) => one(s),
-    }
+    shaped_tile(tile, &[tile.len()])
 }
 
 /// A partial over the single axis of a 1-d tile (arrays of shape `[1]`) given
@@ -164,16 +147,9 @@ mod tests {
     use crate::reduce::finalize;
     use crate::{DType, Instr, Node, UnaryOp};
 
-    /// `sin(x)` over a 3-d block: streamed partials equal the unfused ones to
-    /// rounding, for every kind that streams.
-    #[test]
-    fn streamed_partials_match_unfused() {
-        let n = 5 * 7 * 300; // several tiles, a ragged last one
-        let x = ArrayD::from_shape_fn(IxDyn(&[5, 7, 300]), |i| {
-            (i[0] * 2100 + i[1] * 300 + i[2]) as f64 * 0.37 - 50.0
-        });
-        let input = Chunk::F64(x.clone());
-        let p = ElementwiseProgram {
+    /// `sin(x)` of one float64 input.
+    fn sin_program() -> ElementwiseProgram {
+        ElementwiseProgram {
             inputs: vec![DType::F64],
             instrs: vec![
                 Instr {
@@ -185,7 +161,19 @@ mod tests {
                     dtype: DType::F64,
                 },
             ],
-        };
+        }
+    }
+
+    /// `sin(x)` over a 3-d block: streamed partials equal the unfused ones to
+    /// rounding, for every kind that streams.
+    #[test]
+    fn streamed_partials_match_unfused() {
+        let n = 5 * 7 * 300; // several tiles, a ragged last one
+        let x = ArrayD::from_shape_fn(IxDyn(&[5, 7, 300]), |i| {
+            (i[0] * 2100 + i[1] * 300 + i[2]) as f64 * 0.37 - 50.0
+        });
+        let input = Chunk::F64(x.clone());
+        let p = sin_program();
         let values = eval(&p, &[&input], &[5, 7, 300]).unwrap();
         let kinds = [
             ReduceKind::Sum,
@@ -214,19 +202,7 @@ mod tests {
     /// than a tile) finalize to the unfused ones to rounding, shapes included.
     #[test]
     fn row_streamed_partials_match_unfused() {
-        let p = ElementwiseProgram {
-            inputs: vec![DType::F64],
-            instrs: vec![
-                Instr {
-                    node: Node::Input(0),
-                    dtype: DType::F64,
-                },
-                Instr {
-                    node: Node::Unary(UnaryOp::Sin, 0),
-                    dtype: DType::F64,
-                },
-            ],
-        };
+        let p = sin_program();
         let kinds = [
             ReduceKind::Sum,
             ReduceKind::Mean,

@@ -7,6 +7,17 @@ use darray::{DArray, LocalExecutor};
 use ndarray::{ArrayD, IxDyn};
 use proptest::prelude::*;
 
+/// A `LocalCluster` of `n` workers of the `darray` binary cargo built for this
+/// test run, with `nthreads` threads each (for the integration tests of the
+/// distributed executor).
+pub fn darray_cluster(n: usize, nthreads: usize) -> darray::distributed::LocalCluster {
+    darray::distributed::LocalCluster::builder(n)
+        .nthreads(nthreads)
+        .worker_command(env!("CARGO_BIN_EXE_darray"), ["worker"])
+        .build()
+        .expect("cluster starts")
+}
+
 /// A random partition of `n` into blocks (sizes >= 1; `[0]` for `n == 0`).
 pub fn partition(n: usize) -> impl Strategy<Value = Vec<usize>> {
     if n == 0 {
