@@ -14,15 +14,11 @@ use proptest::prelude::*;
 use std::io::Write;
 use std::sync::OnceLock;
 
-fn cluster(n: usize, nthreads: usize) -> LocalCluster {
-    darray_cluster(n, nthreads)
-}
-
 /// One shared two-worker cluster for the property test.
 fn shared() -> &'static (LocalCluster, Client) {
     static C: OnceLock<(LocalCluster, Client)> = OnceLock::new();
     C.get_or_init(|| {
-        let c = cluster(2, 2);
+        let c = darray_cluster(2, 2);
         let client = c.client().unwrap();
         (c, client)
     })
@@ -164,7 +160,7 @@ fn over_budget_plans_are_refused_before_running() {
 
 #[test]
 fn lost_worker_is_recovered_with_identical_results() {
-    let mut c = cluster(3, 1);
+    let mut c = darray_cluster(3, 1);
     let client = c.client().unwrap();
     let x = DArray::<f64>::random_normal(11, &[4000, 4000], 0.0, 1.0, [200, 200]).unwrap();
     let y = (x.sin() * &x).unwrap();

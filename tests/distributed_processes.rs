@@ -8,13 +8,8 @@
 mod common;
 
 use common::*;
-use darray::distributed::LocalCluster;
 use darray::{DArray, Error, LocalExecutor};
 use std::time::{Duration, Instant};
-
-fn cluster(n: usize, nthreads: usize) -> LocalCluster {
-    darray_cluster(n, nthreads)
-}
 
 fn local() -> LocalExecutor {
     LocalExecutor::with_threads(2).unwrap()
@@ -22,7 +17,7 @@ fn local() -> LocalExecutor {
 
 #[test]
 fn restarted_scheduler_gets_its_workers_back() {
-    let mut c = cluster(2, 1);
+    let mut c = darray_cluster(2, 1);
     let old = c.client().unwrap();
     let x = DArray::<f64>::random_uniform(9, &[200, 300], -1.0, 1.0, [50, 70]).unwrap();
     let m = x.cos().mean_axis(1).unwrap();
@@ -49,7 +44,7 @@ fn restarted_scheduler_gets_its_workers_back() {
 #[test]
 fn workers_exit_when_their_parent_goes() {
     use std::process::{Command, Stdio};
-    let c = cluster(1, 1);
+    let c = darray_cluster(1, 1);
     let secret = c.secret_file().to_path_buf();
     let start = |watch: bool| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_darray"));

@@ -11,7 +11,7 @@
 //! then reduced.
 
 use crate::chunk::{Chunk, Partial};
-use crate::elementwise::{eval, for_each_tile, for_each_tile_len, TileSlice};
+use crate::elementwise::{eval, for_each_tile_len, TileSlice, TILE};
 use crate::error::Result;
 use crate::reduce::{merge, partial, ArgContext, ReduceKind};
 use crate::ElementwiseProgram;
@@ -31,54 +31,47 @@ pub fn partial_fused(
     arg: Option<&ArgContext>,
 ) -> Result<Chunk> {
     let n: usize = shape.iter().product();
-    let streamable = !shape.is_empty()
-        && n > 0
-        && axes.len() == shape.len()
-        && !matches!(kind, ReduceKind::ArgMin | ReduceKind::ArgMax);
-    let by_rows = !streamable
-        && n > 0
-        && shape.len() > 1
-        && shape[0] > 1
-        && axes.contains(&0)
-        && shape[1..].iter().product::<usize>() <= MAX_ROW_ELEMS
-        && !matches!(kind, ReduceKind::ArgMin | ReduceKind::ArgMax);
-    if by_rows {
-        let row: usize = shape[1..].iter().product();
+    let streams =
+        !shape.is_empty() && n > 0 && !matches!(kind, ReduceKind::ArgMin | ReduceKind::ArgMax);
+    if streams && axes.len() == shape.len() {
+        let acc = fold_tiles(program, inputs, shape, TILE, kind, |tile| {
+            partial(kind, &tile_chunk(tile), &[0], None)
+        })?;
+        return Ok(keepdims(acc, shape.len()));
+    }
+    let row: usize = shape.iter().skip(1).product();
+    if streams && shape.len() > 1 && shape[0] > 1 && axes.contains(&0) && row <= MAX_ROW_ELEMS {
         let rows_per_tile = (TILE_ELEMS / row).max(1);
-        let mut acc: Option<Chunk> = None;
         let mut tile_shape = shape.to_vec();
-        for_each_tile_len(
-            program,
-            inputs,
-            shape,
-            rows_per_tile * row,
-            &mut |_, tile| {
-                tile_shape[0] = tile.len() / row;
-                let p = partial(kind, &shaped_tile(&tile, &tile_shape), axes, None)?;
-                acc = Some(match acc.take() {
-                    None => p,
-                    Some(a) => merge(kind, &[&a, &p])?,
-                });
-                Ok(())
-            },
-        )?;
-        return Ok(acc.expect("a non-empty block has at least one tile"));
+        return fold_tiles(program, inputs, shape, rows_per_tile * row, kind, |tile| {
+            tile_shape[0] = tile.len() / row;
+            partial(kind, &shaped_tile(tile, &tile_shape), axes, None)
+        });
     }
-    if !streamable {
-        let values = eval(program, inputs, shape)?;
-        return partial(kind, &values, axes, arg);
-    }
+    let values = eval(program, inputs, shape)?;
+    partial(kind, &values, axes, arg)
+}
+
+/// The program's result over `shape` in tiles of `tile` elements, each turned
+/// into a partial by `part` and merged into the running one, in order.
+fn fold_tiles(
+    program: &ElementwiseProgram,
+    inputs: &[&Chunk],
+    shape: &[usize],
+    tile: usize,
+    kind: ReduceKind,
+    mut part: impl FnMut(&TileSlice<'_>) -> Result<Chunk>,
+) -> Result<Chunk> {
     let mut acc: Option<Chunk> = None;
-    for_each_tile(program, inputs, shape, &mut |_, tile| {
-        let p = partial(kind, &tile_chunk(&tile), &[0], None)?;
+    for_each_tile_len(program, inputs, shape, tile, &mut |_, t| {
+        let p = part(&t)?;
         acc = Some(match acc.take() {
             None => p,
             Some(a) => merge(kind, &[&a, &p])?,
         });
         Ok(())
     })?;
-    let acc = acc.expect("a non-empty block has at least one tile");
-    Ok(keepdims(acc, shape.len()))
+    Ok(acc.expect("a non-empty block has at least one tile"))
 }
 
 /// Elements per tile of a row-wise streamed partial (rows are never split).

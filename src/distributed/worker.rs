@@ -413,20 +413,22 @@ async fn serve(
         loop {
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(RECONNECT_MAX);
-            match tokio::time::timeout(
-                config.limits.handshake_timeout,
-                tokio::net::TcpStream::connect(config.scheduler),
-            )
-            .await
-            {
-                Ok(Ok(_probe)) if start.elapsed() <= config.reconnect_for => break,
-                _ if start.elapsed() > config.reconnect_for => {
-                    return Err(WireError::Refused(format!(
-                        "no scheduler at {} for {:?}",
-                        config.scheduler, config.reconnect_for
-                    )));
-                }
-                _ => {}
+            let up = matches!(
+                tokio::time::timeout(
+                    config.limits.handshake_timeout,
+                    tokio::net::TcpStream::connect(config.scheduler),
+                )
+                .await,
+                Ok(Ok(_))
+            );
+            if start.elapsed() > config.reconnect_for {
+                return Err(WireError::Refused(format!(
+                    "no scheduler at {} for {:?}",
+                    config.scheduler, config.reconnect_for
+                )));
+            }
+            if up {
+                break;
             }
         }
     }

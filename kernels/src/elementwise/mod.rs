@@ -20,6 +20,7 @@ mod tile;
 mod validate;
 mod vecmath;
 
+pub(crate) use eval::TILE;
 pub use eval::{eval, for_each_tile, for_each_tile_len};
 pub use lane::TileSlice;
 pub use program::{BinaryOp, CmpOp, ElementwiseProgram, Instr, Node, UnaryOp};

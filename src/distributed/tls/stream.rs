@@ -422,6 +422,7 @@ impl AsyncWrite for WriteHalf {
 mod tests {
     use super::*;
     use crate::distributed::tls::ClusterCa;
+    use std::time::Duration;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// TLS handshake records of 4 KiB up to `total` bytes, starting a ClientHello that
@@ -469,8 +470,6 @@ mod tests {
             }
         }
     }
-
-    use std::time::Duration;
 
     /// A stranger streaming handshake fragments is cut off once it has sent
     /// [`TLS_PREAUTH_BYTES`], although rustls would take 64 KiB for the message.
