@@ -21,7 +21,9 @@
 //! (Q and R of `linalg::tsqr`, default method; Q is never held whole: each block
 //! of Q is reduced to its column sums of `|Q|` as soon as it is made, and R's row
 //! sums of `|R|` come from the same graph), `tsqr_auto` (the same with
-//! `QrMethod::Auto`), `svd` (S only), `svd_u` (U reduced like Q, and S), `ata`
+//! `QrMethod::Auto`), `tsqr_lowmem` (the same with `TsqrLeaves::Recompute`: the
+//! Q pass reads every block again instead of holding its factorization), `svd`
+//! (S only), `svd_u` (U reduced like Q, and S), `svd_u_lowmem`, `ata`
 //! (`A.T @ A`), `svdc` (on the 16384 x 8192 store: `svd_compressed` with k = 10,
 //! 2 power iterations, oversampling 10, seed 42; U and Vt reduced like Q, and S).
 //! Their `check` is the sum of those sums (sign-independent, so comparable with
@@ -36,7 +38,7 @@
 //! Under `cargo bench` / `cargo test --benches` (no workload given) it does nothing.
 
 use anyhow::{bail, Context, Result};
-use darray::linalg::{self, QrMethod, Real};
+use darray::linalg::{self, QrMethod, Real, TsqrLeaves};
 use darray::{Compression, DArray, WriteOptions};
 use rayon::prelude::*;
 use std::cell::RefCell;
@@ -107,14 +109,15 @@ fn main() -> Result<()> {
             x.to_zarr(&path, &zstd1)?;
             0.0
         }
-        "tsqr" | "tsqr_auto" => {
+        "tsqr" | "tsqr_auto" | "tsqr_lowmem" => {
             let a = DArray::<f64>::from_zarr(store_arg()?)?;
-            let method = if workload == "tsqr" {
-                QrMethod::default()
-            } else {
+            let method = if workload == "tsqr_auto" {
                 QrMethod::Auto
+            } else {
+                QrMethod::default()
             };
-            let (q, r) = linalg::tsqr_with(&a, method)?;
+            let (q, r) =
+                linalg::with_tsqr_leaves(leaves(workload), || linalg::tsqr_with(&a, method))?;
             sums(&[&q.abs().sum_axis(0)?, &r.abs().sum_axis(1)?])?
         }
         "svd" => {
@@ -122,9 +125,9 @@ fn main() -> Result<()> {
             let (_, s, _) = linalg::svd(&a)?;
             s.compute()?.sum()
         }
-        "svd_u" => {
+        "svd_u" | "svd_u_lowmem" => {
             let a = DArray::<f64>::from_zarr(store_arg()?)?;
-            let (u, s, _) = linalg::svd(&a)?;
+            let (u, s, _) = linalg::with_tsqr_leaves(leaves(workload), || linalg::svd(&a))?;
             sums(&[&u.abs().sum_axis(0)?, &s])?
         }
         "ata" => {
@@ -184,6 +187,17 @@ fn main() -> Result<()> {
         json_f64(check)
     );
     Ok(())
+}
+
+/// The TSQR leaf policy of a workload: `Recompute` for the `_lowmem` ones,
+/// else `Hold`, as the automatic choice makes for these 1 GiB arrays on this
+/// 24 GiB machine (named, so the rows do not change with the machine).
+fn leaves(workload: &str) -> TsqrLeaves {
+    if workload.ends_with("_lowmem") {
+        TsqrLeaves::Recompute
+    } else {
+        TsqrLeaves::Hold
+    }
 }
 
 /// The sum of every value of the 1-D arrays `parts`, computed in one graph (so

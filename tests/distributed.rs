@@ -68,7 +68,16 @@ fn linalg_and_zarr_round_trip_on_a_cluster() {
     .unwrap();
     let (q, r) = linalg::tsqr(&a).unwrap();
     let (u, sv, vt) = linalg::svd(&a).unwrap();
-    for e in [&q, &r, &u, &sv, &vt] {
+    // The Q pass reading and factoring every row block again.
+    let (q2, u2) = linalg::with_tsqr_leaves(linalg::TsqrLeaves::Recompute, || {
+        (linalg::tsqr(&a).unwrap().0, linalg::svd(&a).unwrap().0)
+    });
+    assert!(q2
+        .graph()
+        .unwrap()
+        .op_counts()
+        .contains_key("refactor_apply_q"));
+    for e in [&q, &r, &u, &sv, &vt, &q2, &u2] {
         assert_bits_eq(
             &e.compute_with(&local()).unwrap(),
             &e.compute_with(client).unwrap(),

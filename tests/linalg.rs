@@ -9,7 +9,7 @@ mod common;
 
 use common::*;
 use darray::linalg::{self, NormOrd, QrMethod};
-use darray::{DArray, Error};
+use darray::{DArray, Error, Executor};
 use ndarray::{Array1, Array2, ArrayD, Ix2};
 use ndarray_linalg::{LeastSquaresSvd, QR, SVD};
 use proptest::prelude::*;
@@ -537,4 +537,81 @@ fn svd_is_bit_identical_under_concurrency() {
         assert_bits_eq(&want.1, &s.compute_with(&two).unwrap());
         assert_bits_eq(&want.2, &vt.compute_with(&two).unwrap());
     }
+}
+
+proptest! {
+    #![proptest_config(config(16))]
+
+    /// `TsqrLeaves::Recompute` (the R pass keeps each row block's R only, the Q
+    /// pass reads and factors the block again) gives the bits of holding the
+    /// factorizations, for Q, R and the SVD's U, on 1 to 64 irregular row
+    /// blocks (blocked leaves included) and ill-conditioned matrices; with one
+    /// row block there is nothing to recompute.
+    #[test]
+    fn tsqr_recompute_matches_hold((m, n, rows, seed) in tall(), tall_leaf in any::<bool>()) {
+        let (m, rows) = if tall_leaf { (m + 4100, [vec![4100], rows].concat()) } else { (m, rows) };
+        let a = conditioned(seed, m, n, 1e10);
+        // 2 · A, elementwise: cheap to compute again block by block.
+        let da = 2.0 * &DArray::from_ndarray(&a, vec![rows.clone(), vec![n]]).unwrap();
+        let build = |leaves| {
+            linalg::with_tsqr_leaves(leaves, || {
+                let (q, r) = linalg::tsqr(&da).unwrap();
+                let (u, _, _) = linalg::svd(&da).unwrap();
+                (q, r, u)
+            })
+        };
+        let (held, again) = (build(linalg::TsqrLeaves::Hold), build(linalg::TsqrLeaves::Recompute));
+        let counts = again.0.graph().unwrap().op_counts();
+        let blocks = if rows.len() > 1 { rows.len() } else { 0 };
+        prop_assert_eq!(counts.get("qr_r").copied().unwrap_or(0), blocks);
+        prop_assert_eq!(counts.get("refactor_apply_q").copied().unwrap_or(0), blocks);
+        prop_assert!(!held.0.graph().unwrap().op_counts().contains_key("qr_r"));
+        let exec = darray::LocalExecutor::with_threads(2).unwrap();
+        for (x, y) in [(&held.0, &again.0), (&held.1, &again.1), (&held.2, &again.2)] {
+            assert_bits_eq(&x.compute_with(&exec).unwrap(), &y.compute_with(&exec).unwrap());
+        }
+        let a2 = a.mapv(|x| 2.0 * x);
+        check_qr(&a2, &two(again.0.compute().unwrap()), &two(again.1.compute().unwrap()), 1e-12);
+    }
+}
+
+/// With `TsqrLeaves::Recompute`, the peak of results held while forming Q
+/// (reduced as it is made) stays a few blocks, where holding the factorizations
+/// keeps the whole array; the automatic policy holds an array this small. The
+/// input must be cheap to read again (a Zarr store is); an in-memory array is
+/// held either way.
+#[test]
+fn tsqr_recompute_bounds_peak_memory() {
+    let (blocks, rows, n) = (32, 8192, 8);
+    let block = (rows * n * 8) as u64;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.zarr");
+    DArray::<f64>::random_normal(5, &[blocks * rows, n], 0.0, 1.0, [rows, n])
+        .unwrap()
+        .to_zarr(&path, &darray::WriteOptions::default())
+        .unwrap();
+    let a = DArray::<f64>::from_zarr(&path).unwrap();
+    let exec = darray::LocalExecutor::with_threads(2).unwrap();
+    let mut peaks = Vec::new();
+    for leaves in [
+        linalg::TsqrLeaves::Hold,
+        linalg::TsqrLeaves::Recompute,
+        linalg::TsqrLeaves::Auto,
+    ] {
+        let (q, _) = linalg::with_tsqr_leaves(leaves, || linalg::tsqr(&a)).unwrap();
+        let sums = q.abs().sum_axis(0).unwrap();
+        let got = sums.compute_with(&exec).unwrap();
+        // Columns of an orthonormal Q: each |q_j|_1 is between 1 and sqrt(m).
+        assert!(got
+            .iter()
+            .all(|&s| s > 1.0 && s < ((blocks * rows) as f64).sqrt()));
+        peaks.push(exec.last_stats().peak_bytes);
+    }
+    assert!(peaks[0] >= blocks as u64 * block, "{peaks:?}");
+    assert!(peaks[1] <= 8 * block, "{peaks:?}");
+    assert_eq!(peaks[2], peaks[0], "{peaks:?}");
+    let lit = DArray::from_ndarray(&random(3, 1000, 4), [100, 4]).unwrap();
+    let (q, _) =
+        linalg::with_tsqr_leaves(linalg::TsqrLeaves::Recompute, || linalg::tsqr(&lit)).unwrap();
+    assert!(!q.graph().unwrap().op_counts().contains_key("qr_r"));
 }

@@ -41,14 +41,14 @@ CHUNK_MIB = CHUNKS[0] * CHUNKS[1] * 8 / 2**20
 TALL_SHAPE = (4_000_000, 32)
 TALL_CHUNKS = (250_000, 32)
 WORKLOADS = ["mean", "sum0", "std1", "copy", "tiny"]
-LINALG = ["tsqr", "tsqr_auto", "svd", "svd_u", "ata", "svdc"]
+LINALG = ["tsqr", "tsqr_auto", "tsqr_lowmem", "svd", "svd_u", "svd_u_lowmem", "ata", "svdc"]
 GROUPS = {"array": WORKLOADS, "linalg": LINALG, "all": WORKLOADS + LINALG}
 # Workloads on the tall store (every other one is on the 16384 x 8192 store).
-TALL = {"tsqr", "tsqr_auto", "svd", "svd_u", "ata", "floor_tall", "floor_gram"}
+TALL = {"tsqr", "tsqr_auto", "tsqr_lowmem", "svd", "svd_u", "svd_u_lowmem", "ata", "floor_tall", "floor_gram"}
 # What each tool runs: darray everything; dask and numpy not darray's extra rows,
 # numpy only the linear algebra. An extra row is compared with this workload's
 # dask and numpy results.
-SAME_AS = {"tsqr_auto": "tsqr"}
+SAME_AS = {"tsqr_auto": "tsqr", "tsqr_lowmem": "tsqr", "svd_u_lowmem": "svd_u"}
 NUMPY = {"tsqr", "svd", "svd_u", "ata", "svdc"}
 # Relative agreement asked of the checks: svdc's Gaussian sketches differ between
 # tools (so do its U, S, Vt, slightly); the others are the same factorization.
@@ -76,6 +76,8 @@ LABEL = {
     "tiny": "100,000 tiny tasks",
     "tsqr": "tsqr (Q and R)",
     "tsqr_auto": "tsqr (Q and R), QrMethod::Auto",
+    "tsqr_lowmem": "tsqr (Q and R), TsqrLeaves::Recompute",
+    "svd_u_lowmem": "svd (U and S), TsqrLeaves::Recompute",
     "svd": "svd (S only)",
     "svd_u": "svd (U and S)",
     "ata": "A.T @ A",

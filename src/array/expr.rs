@@ -5,6 +5,7 @@
 use super::chunks::Grid;
 use crate::graph::{ArrayId, AxisTake};
 use darray_kernels::{BinaryOp, CmpOp, DType, Distribution, ReduceKind, Scalar, UnaryOp};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -130,6 +131,69 @@ impl Expr {
             ExprKind::Elementwise { .. } | ExprKind::Full { .. }
         )
     }
+}
+
+/// A copy of `e` whose blocks lower to new tasks that compute them again: the
+/// nodes cheap to recompute block by block (reads, creation, elementwise,
+/// slicing, rechunking, transposition, concatenation) get fresh ids, the others
+/// (in-memory literals, reductions, mapped kernels, linear algebra) stay shared,
+/// so their tasks run once. `None` if `e` itself is not cheap to recompute.
+///
+/// Lowering memoizes tasks by array id, so a consumer that reads a block of the
+/// copy late (a TSQR's Q pass) re-reads it instead of keeping the first read's
+/// result alive from the start.
+pub(crate) fn recomputed(e: &Arc<Expr>) -> Option<Arc<Expr>> {
+    fn copy(e: &Arc<Expr>, done: &mut HashMap<ArrayId, Arc<Expr>>) -> Arc<Expr> {
+        if let Some(c) = done.get(&e.id) {
+            return c.clone();
+        }
+        let mut sub = |x: &Arc<Expr>| copy(x, done);
+        let kind = match &e.kind {
+            ExprKind::Zarr { path } => ExprKind::Zarr { path: path.clone() },
+            ExprKind::Full { value } => ExprKind::Full { value: *value },
+            ExprKind::Arange { start, step } => ExprKind::Arange {
+                start: *start,
+                step: *step,
+            },
+            ExprKind::Eye { k } => ExprKind::Eye { k: *k },
+            ExprKind::Random { dist, seed } => ExprKind::Random {
+                dist: *dist,
+                seed: *seed,
+            },
+            ExprKind::Elementwise { op, args } => ExprKind::Elementwise {
+                op: op.clone(),
+                args: args.iter().map(&mut sub).collect(),
+            },
+            ExprKind::Slice { input, sel } => ExprKind::Slice {
+                input: sub(input),
+                sel: sel.clone(),
+            },
+            ExprKind::Rechunk { input } => ExprKind::Rechunk { input: sub(input) },
+            ExprKind::Transpose { input, perm } => ExprKind::Transpose {
+                input: sub(input),
+                perm: perm.clone(),
+            },
+            ExprKind::Concatenate { inputs, axis } => ExprKind::Concatenate {
+                inputs: inputs.iter().map(&mut sub).collect(),
+                axis: *axis,
+            },
+            ExprKind::Literal { .. }
+            | ExprKind::Reduce { .. }
+            | ExprKind::MapBlocks { .. }
+            | ExprKind::Custom(_) => return e.clone(),
+        };
+        let c = Expr::new(
+            e.name.clone(),
+            e.shape.clone(),
+            e.grid.clone(),
+            e.dtype,
+            kind,
+        );
+        done.insert(e.id, c.clone());
+        c
+    }
+    let c = copy(e, &mut HashMap::new());
+    (c.id != e.id).then_some(c)
 }
 
 impl AxisSel {

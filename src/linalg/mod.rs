@@ -26,7 +26,7 @@ pub use darray_kernels::linalg::Real;
 pub use lstsq::{lstsq, norm, Lstsq, NormOrd};
 pub use lu::{inv, lu, solve};
 pub use matmul::{matmul, tensordot};
-pub use qr::{qr, qr_with, tsqr, tsqr_with, QrMethod};
+pub use qr::{qr, qr_with, tsqr, tsqr_with, with_tsqr_leaves, QrMethod, TsqrLeaves};
 pub use svd::{svd, svd_compressed};
 pub use tiled::cholesky;
 

@@ -10,10 +10,11 @@
 
 use super::nodes::{key, rowwise, single_block, small};
 use super::{matmul, tensordot, Real, FAN_IN, MAX_SMALL_BYTES};
-use crate::array::expr::{Expr, ExprKind};
+use crate::array::expr::{recomputed, Expr, ExprKind};
 use crate::array::slicing::rechunk_expr;
 use crate::array::DArray;
 use crate::error::{Error, Result};
+use crate::exec::default_memory_budget;
 use crate::graph::{ArrayId, ChunkKey, Op, TaskId};
 use crate::ops::{CustomLower, Lowerer};
 use darray_kernels::linalg::LinalgOp;
@@ -42,6 +43,58 @@ pub enum QrMethod {
     Auto,
 }
 
+/// What a Householder TSQR keeps of each row block between its R pass (which
+/// needs every block's R before the tree's root is known) and its Q pass.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TsqrLeaves {
+    /// [`TsqrLeaves::Recompute`] when the array is larger than an eighth of
+    /// [`default_memory_budget`](crate::default_memory_budget) (it would be
+    /// held whole), [`TsqrLeaves::Hold`] otherwise.
+    #[default]
+    Auto,
+    /// Hold every row block's factorization (as large as the block) until its
+    /// block of `Q` is made: one read and one local QR per block, and a peak
+    /// memory of the whole array (as dask's TSQR).
+    Hold,
+    /// Keep only each row block's R (`n x n`); the Q pass reads the block
+    /// again and factors it again, to the same bits. Peak memory is bounded by
+    /// the blocks in flight, for one more read and local QR per block. Where
+    /// the input is not cheap to read again (a reduction's or a product's
+    /// result, an in-memory array), its blocks are held as with
+    /// [`TsqrLeaves::Hold`].
+    Recompute,
+}
+
+thread_local! {
+    static LEAVES: std::cell::Cell<TsqrLeaves> = const { std::cell::Cell::new(TsqrLeaves::Auto) };
+}
+
+/// Runs `f` with `leaves` as the [`TsqrLeaves`] policy of every Householder
+/// TSQR it builds on this thread ([`tsqr`], [`qr`], [`svd`](super::svd),
+/// [`svd_compressed`](super::svd_compressed), [`lstsq`](super::lstsq)...),
+/// then restores the previous policy. The choice is made when the lazy result
+/// is built, not when it is computed.
+///
+/// ```
+/// use darray::{linalg, DArray};
+/// use darray::linalg::TsqrLeaves;
+/// let a = DArray::<f64>::random_normal(7, &[4000, 6], 0.0, 1.0, [500, 6]).unwrap();
+/// let (q, r) = linalg::with_tsqr_leaves(TsqrLeaves::Recompute, || linalg::tsqr(&a)).unwrap();
+/// let (q1, r1) = linalg::with_tsqr_leaves(TsqrLeaves::Hold, || linalg::tsqr(&a)).unwrap();
+/// assert_eq!(q.compute().unwrap(), q1.compute().unwrap()); // the same bits
+/// assert_eq!(r.compute().unwrap(), r1.compute().unwrap());
+/// ```
+pub fn with_tsqr_leaves<R>(leaves: TsqrLeaves, f: impl FnOnce() -> R) -> R {
+    struct Restore(TsqrLeaves);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            LEAVES.set(self.0);
+        }
+    }
+    let _restore = Restore(LEAVES.replace(leaves));
+    f()
+}
+
 /// Per-node sizes of a TSQR tree: `levels[0]` are the row blocks, each level's
 /// node `j` stacks the R factors of nodes `j*FAN_IN..` of the level below.
 #[derive(Debug)]
@@ -53,6 +106,10 @@ struct TsqrPlan {
     /// For [`QrMethod::Auto`]: the 0-d flag (1: fast path passed) that every
     /// task of this plan waits on, running only if it is 0.
     guard: Option<Arc<Expr>>,
+    /// With [`TsqrLeaves::Recompute`] in effect: a copy of `a` whose blocks the
+    /// Q pass reads again (see [`recomputed`]); the R pass then keeps only
+    /// each row block's R.
+    reread: Option<Arc<Expr>>,
 }
 
 impl TsqrPlan {
@@ -71,11 +128,24 @@ impl TsqrPlan {
                 .collect();
             levels.push(next);
         }
+        let reread = if levels[0].len() < 2 {
+            None // the one block's factorization is the root's: nothing to save
+        } else {
+            let held = a.shape.iter().product::<usize>() as u64 * a.dtype.size() as u64;
+            match LEAVES.get() {
+                TsqrLeaves::Hold => None,
+                TsqrLeaves::Recompute => recomputed(&a),
+                TsqrLeaves::Auto => (held > default_memory_budget() / 8)
+                    .then(|| recomputed(&a))
+                    .flatten(),
+            }
+        };
         TsqrPlan {
             id: ArrayId::fresh(),
             a,
             levels,
             guard,
+            reread,
         }
     }
 
@@ -142,11 +212,27 @@ impl TsqrPlan {
         ((2 * b as u64 + 2) * n + (subs * n + 1) * n) * self.elem() + self.work()
     }
 
-    /// The packed factorization of node `j` of `level`.
+    /// The packed factorization of node `j` of `level` (of a row block with
+    /// [`TsqrPlan::reread`]: its R alone).
     fn packed(&self, l: &mut Lowerer, level: usize, j: usize) -> Result<TaskId> {
         l.cached(self.pkey(1 + level, j), |l| {
             let n = self.a.shape[1] as u64;
-            let (rows, _) = self.levels[level][j];
+            let (rows, k) = self.levels[level][j];
+            if level == 0 && self.reread.is_some() {
+                let input = l.block(
+                    &self.a,
+                    &[u32::try_from(j).expect("block index fits u32"), 0],
+                )?;
+                let block_rows = self.leaf_blocking(j);
+                return self.push(
+                    l,
+                    self.pkey(1, j),
+                    LinalgOp::QrR { block_rows },
+                    vec![input],
+                    (k as u64 + 1) * n * self.elem(),
+                    self.refactor_work(j),
+                );
+            }
             if let (0, Some(b)) = (level, self.leaf_blocking(j)) {
                 let input = l.block(
                     &self.a,
@@ -205,6 +291,9 @@ impl TsqrPlan {
         right: Option<&RightFactor>,
     ) -> Result<TaskId> {
         let make = |l: &mut Lowerer, k: ChunkKey| -> Result<TaskId> {
+            if let (0, Some(reread)) = (level, &self.reread) {
+                return self.refactor_applied(l, reread, j, k, right);
+            }
             let p = self.packed(l, level, j)?;
             let (ins, offset) = if level == self.top() {
                 match right {
@@ -248,6 +337,55 @@ impl TsqrPlan {
                 l.cached(k.clone(), |l| make(l, k))
             }
         }
+    }
+
+    /// The full factorization of row block `j`, as [`LinalgOp::QrLeaf`] or
+    /// [`LinalgOp::QrStack`] makes it: the scratch of a task that factors the
+    /// block and keeps or applies only part of it.
+    fn refactor_work(&self, j: usize) -> u64 {
+        let (rows, n) = (self.levels[0][j].0 as u64, self.a.shape[1] as u64);
+        match self.leaf_blocking(j) {
+            Some(b) => {
+                let subs = rows / b as u64;
+                (rows + subs + subs * n + 1) * n * self.elem() + self.leaf_work(b, rows as usize)
+            }
+            None => (rows + 1) * n * self.elem() + self.work(),
+        }
+    }
+
+    /// Row block `j` of `Q · C` when the R pass kept only the block's R: the
+    /// block is read again (from `reread`, so its first read was released after
+    /// the R pass) and factored again, to the same bits, then applied. The
+    /// parent's product is the first input, so the depth-first priorities run
+    /// the whole R pass before any re-read.
+    fn refactor_applied(
+        &self,
+        l: &mut Lowerer,
+        reread: &Arc<Expr>,
+        j: usize,
+        key: ChunkKey,
+        right: Option<&RightFactor>,
+    ) -> Result<TaskId> {
+        let parent = j / FAN_IN;
+        let offset = (parent * FAN_IN..j).map(|s| self.levels[0][s].1).sum();
+        let c = self.applied(l, 1, parent, None, right)?;
+        let block = l.block(
+            reread,
+            &[u32::try_from(j).expect("block index fits u32"), 0],
+        )?;
+        let rows = self.levels[0][j].0;
+        let width = right.map_or(self.rank(), |w| w.expr.shape[1]);
+        self.push(
+            l,
+            key,
+            LinalgOp::RefactorApplyQ {
+                offset,
+                block_rows: self.leaf_blocking(j),
+            },
+            vec![c, block],
+            (rows * width) as u64 * self.elem(),
+            self.refactor_work(j),
+        )
     }
 
     /// `diag(signs of the root's R) · W`: the root's `C` for a right factor `W`.

@@ -180,6 +180,25 @@ pub enum LinalgOp {
         /// Rows of the tile.
         rows: usize,
     },
+    /// The R factor alone of a row block's Householder QR (blocked as
+    /// [`LinalgOp::QrLeaf`] with `Some(block_rows)`, else as
+    /// [`LinalgOp::QrStack`] of the raw block), packed with no reflectors
+    /// ([`qr::qr_r`]): what a TSQR tree's parent needs, without the block-sized
+    /// reflectors.
+    QrR {
+        /// Rows per sub-block of a blocked factorization.
+        block_rows: Option<usize>,
+    },
+    /// [`LinalgOp::ApplyQ`] (or [`LinalgOp::ApplyQLeaf`] with `Some(block_rows)`)
+    /// after factoring the raw block `inputs[1]` again, the same way and so to
+    /// the same bits as [`LinalgOp::QrR`] did; `C` is taken from `inputs[0]`
+    /// ([`qr::refactor_apply_q`]).
+    RefactorApplyQ {
+        /// First row of `C` in `inputs[0]`.
+        offset: usize,
+        /// Rows per sub-block of a blocked factorization.
+        block_rows: Option<usize>,
+    },
 }
 
 impl LinalgOp {
@@ -216,6 +235,8 @@ impl LinalgOp {
             LinalgOp::TqrApply { .. } => "tqr_apply",
             LinalgOp::TqrSignedRows { .. } => "tqr_signed_rows",
             LinalgOp::SignEye { .. } => "sign_eye",
+            LinalgOp::QrR { .. } => "qr_r",
+            LinalgOp::RefactorApplyQ { .. } => "refactor_apply_q",
         }
     }
 }
@@ -304,6 +325,10 @@ fn run_typed<T: Real>(op: &LinalgOp, inputs: &[&Chunk]) -> Result<Chunk> {
         LinalgOp::TqrApply { trans } => tiled_qr::tqr_apply::<T>(inputs, *trans),
         LinalgOp::TqrSignedRows { rows } => tiled_qr::tqr_signed_rows::<T>(inputs, *rows),
         LinalgOp::SignEye { rows } => tiled_qr::sign_eye::<T>(inputs, *rows),
+        LinalgOp::QrR { block_rows } => qr::qr_r::<T>(inputs, *block_rows),
+        LinalgOp::RefactorApplyQ { offset, block_rows } => {
+            qr::refactor_apply_q::<T>(inputs, *offset, *block_rows)
+        }
         LinalgOp::Select => {
             let ins = arity("select", inputs, 3)?;
             Ok(if flag_set::<T>(ins[2])? {

@@ -414,6 +414,58 @@ pub fn apply_q_leaf<T: Real>(
     ))
 }
 
+/// The Householder QR of one raw row block: blocked ([`qr_leaf`]) with
+/// `Some(block_rows)`, else [`qr_stack`] of the block alone.
+fn factor_block<T: Real>(block: &Chunk, block_rows: Option<usize>) -> Result<Chunk> {
+    match block_rows {
+        Some(b) => qr_leaf::<T>(&[block], b),
+        None => qr_stack::<T>(&[block], false),
+    }
+}
+
+/// The R factor (`k x n`) of a row block's Householder QR (see [`factor_block`]),
+/// packed as a factorization with zero reflector scalars: a chunk that a
+/// parent's [`qr_stack`] reads like the block's full packed factorization (it
+/// only reads R), at `(k + 1) x n` elements instead of the block's size.
+///
+/// # Errors
+/// Dtype other than `T`, a non-2-D input, a `block_rows` the block cannot take.
+pub fn qr_r<T: Real>(inputs: &[&Chunk], block_rows: Option<usize>) -> Result<Chunk> {
+    let full = factor_block::<T>(arity("qr_r", inputs, 1)?[0], block_rows)?;
+    let r = r_of(&mat::<T>(&full)?)?;
+    let (k, n) = r.dim();
+    let out = Array2::from_shape_fn(
+        (n, k + 1),
+        |(j, i)| if i < k { r[[i, j]] } else { T::zero() },
+    );
+    Ok(T::into_chunk(out.into_dyn()))
+}
+
+/// `Q [C; 0]` for the raw row block `inputs[1]`, factored again exactly as
+/// [`qr_r`] factors it (same code on the same block: the same reflectors, to
+/// the bit), with `C` the rows `offset..offset + k` of `inputs[0]`: the leaf
+/// step of a TSQR's Q pass that re-reads its block instead of holding the
+/// block-sized factorization from the R pass.
+///
+/// # Errors
+/// As [`qr_r`], and `C` rows out of range.
+pub fn refactor_apply_q<T: Real>(
+    inputs: &[&Chunk],
+    offset: usize,
+    block_rows: Option<usize>,
+) -> Result<Chunk> {
+    let ins = arity("refactor_apply_q", inputs, 2)?;
+    let (c, block) = (ins[0], ins[1]);
+    let packed = factor_block::<T>(block, block_rows)?;
+    match block_rows {
+        Some(b) => {
+            let m = mat::<T>(block)?.nrows();
+            apply_q_leaf::<T>(&[&packed, c], offset, m, b)
+        }
+        None => apply_q::<T>(&[&packed, c], offset),
+    }
+}
+
 /// The R factor of a packed factorization with its rows signed so the diagonal
 /// is non-negative (matching [`apply_q`] with one input).
 ///
@@ -575,6 +627,46 @@ mod tests {
         assert_eq!(sub_blocks(10, 4), vec![(0, 4), (4, 6)]);
         assert_eq!(sub_blocks(8, 4), vec![(0, 4), (4, 4)]);
         assert_eq!(sub_blocks(3, 4), vec![(0, 3)]);
+    }
+
+    /// `qr_r` keeps exactly the R a parent reads from the full factorization,
+    /// and `refactor_apply_q` gives the bits of applying the held factorization,
+    /// blocked and unblocked, tall and wide blocks.
+    #[test]
+    fn r_only_and_refactored_application_match_the_held_factorization() {
+        for (m, n, b) in [
+            (40, 3, Some(8)),
+            (300, 40, Some(90)),
+            (9, 2, None),
+            (3, 5, None),
+            (1, 1, None),
+        ] {
+            let a = test_matrix(m, n);
+            let ca = Chunk::F64(a.clone().into_dyn());
+            let full = factor_block::<f64>(&ca, b).unwrap();
+            let packed_r = qr_r::<f64>(&[&ca], b).unwrap();
+            let k = m.min(n);
+            assert_eq!(get(&packed_r).dim(), (n, k + 1));
+            let want = r_of(&mat::<f64>(&full).unwrap()).unwrap();
+            assert_eq!(r_of(&mat::<f64>(&packed_r).unwrap()).unwrap(), want);
+            // A parent stacking two such blocks gets the same factorization.
+            let two_full = qr_stack::<f64>(&[&full, &full], true).unwrap();
+            let two_r = qr_stack::<f64>(&[&packed_r, &packed_r], true).unwrap();
+            assert_eq!(get(&two_full), get(&two_r));
+            // C = rows 1..1 + k of a random-ish source.
+            let src = Chunk::F64(test_matrix(k + 3, 4).into_dyn());
+            let held = match b {
+                Some(b) => apply_q_leaf::<f64>(&[&full, &src], 1, m, b).unwrap(),
+                None => apply_q::<f64>(&[&full, &src], 1).unwrap(),
+            };
+            let again = refactor_apply_q::<f64>(&[&src, &ca], 1, b).unwrap();
+            assert_eq!(get(&again), get(&held));
+        }
+        let ca = Chunk::F64(test_matrix(10, 3).into_dyn());
+        assert!(qr_r::<f64>(&[&ca], Some(2)).is_err());
+        assert!(refactor_apply_q::<f64>(&[&ca], 0, None).is_err()); // one input
+        let src = Chunk::F64(test_matrix(2, 2).into_dyn());
+        assert!(refactor_apply_q::<f64>(&[&src, &ca], 0, None).is_err()); // C too short
     }
 
     #[test]
