@@ -2,17 +2,30 @@
 //! chunks, zstd level 1; written under target/ once): its QR and SVD, Q written
 //! to a new Zarr store, accuracy checks and timings.
 //!
-//! `OPENBLAS_NUM_THREADS=1 cargo run --release --example tsqr_zarr [rows]`
+//! `OPENBLAS_NUM_THREADS=1 cargo run --release --example tsqr_zarr [rows] [--low-memory]`
+//!
+//! `--low-memory` builds the factorizations with `TsqrLeaves::Recompute`: the
+//! Q pass reads and factors every row block again instead of holding its
+//! factorization from the R pass, so memory stays bounded by the blocks in
+//! flight (the default, `TsqrLeaves::Auto`, does so for matrices larger than an
+//! eighth of the memory budget).
 
-use darray::linalg::{self, NormOrd};
+use darray::linalg::{self, NormOrd, TsqrLeaves};
 use darray::{Compression, DArray, WriteOptions};
 use std::path::Path;
 use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {
+    let low_memory = std::env::args().any(|a| a == "--low-memory");
     let rows: usize = std::env::args()
-        .nth(1)
+        .skip(1)
+        .find(|a| a != "--low-memory")
         .map_or(Ok(4_000_000), |s| s.parse())?;
+    let leaves = if low_memory {
+        TsqrLeaves::Recompute
+    } else {
+        TsqrLeaves::Auto
+    };
     let dir = Path::new("target/tsqr_zarr");
     let path = dir.join(format!("a-{rows}.zarr"));
     if !path.exists() {
@@ -36,7 +49,8 @@ fn main() -> anyhow::Result<()> {
 
     // Q and R share one plan: write Q (it runs the R tree), then R from memory-cheap recompute.
     let t = Instant::now();
-    let (q, r) = linalg::tsqr(&a)?;
+    let (q, r) = linalg::with_tsqr_leaves(leaves, || linalg::tsqr(&a))?;
+    println!("tsqr leaves: {leaves:?}");
     let q_path = dir.join("q.zarr");
     q.to_zarr(
         &q_path,
@@ -68,7 +82,7 @@ fn main() -> anyhow::Result<()> {
     println!("‖QᵀQ - I‖_F = {orth:.2e}, ‖A - QR‖_F / ‖A‖_F = {rel:.2e}");
 
     let t = Instant::now();
-    let (_, s, _) = linalg::svd(&a)?;
+    let (_, s, _) = linalg::with_tsqr_leaves(leaves, || linalg::svd(&a))?;
     let s = s.compute()?;
     println!(
         "svd: s[0] = {:.4}, s[31] = {:.4} in {:.2?}",
