@@ -95,12 +95,33 @@ fn slice_reads_only_the_chunks_it_needs() {
     let x = DArray::from_ndarray(&a, [10, 10]).unwrap();
     let y = x.slice(ndarray::s![0..10, ..]).unwrap().sum().unwrap();
     let g = y.graph().unwrap();
-    // 4 literal blocks of the first block-row, 4 slices, 4 partials, 1 merge.
+    // 4 literal blocks of the first block-row, taken whole (no copies), 4
+    // partials, 1 merge.
     assert_eq!(g.op_counts()["literal"], 4);
+    assert!(!g.op_counts().contains_key("slice"));
     assert_eq!(
         y.compute_scalar().unwrap(),
         a.slice(ndarray::s![0..10, ..]).sum()
     );
+    // Part of a block, a stride, a reversal or an index still copy.
+    for (sel, copies) in [
+        (ndarray::s![0..5, ..].as_ref().to_vec(), 4),
+        (ndarray::s![0..10;2, ..].as_ref().to_vec(), 4),
+        (ndarray::s![10..20;-1, 0..20].as_ref().to_vec(), 2),
+        (ndarray::s![3, 10..20].as_ref().to_vec(), 1),
+        (ndarray::s![20..40, 15..35].as_ref().to_vec(), 2 * 3 - 2),
+    ] {
+        let y = x.slice(sel.as_slice()).unwrap();
+        let n = y
+            .graph()
+            .unwrap()
+            .op_counts()
+            .get("slice")
+            .copied()
+            .unwrap_or(0);
+        assert_eq!(n, copies, "{sel:?}");
+        assert_eq!(y.compute().unwrap(), a.slice(sel.as_slice()));
+    }
 }
 
 #[test]

@@ -23,13 +23,18 @@ impl Lowerer {
         let mut take = Vec::with_capacity(sel.len());
         let mut in_ax = 0;
         let mut out_ax = 0;
+        // Whether this block is one whole input block, in order (then it is
+        // that block's task: no copy).
+        let mut whole = true;
         for s in sel {
             match *s {
                 AxisSel::NewAxis => {
                     take.push(AxisTake::NewAxis);
                     out_ax += 1;
+                    whole = false;
                 }
                 AxisSel::Index(i) => {
+                    whole = false;
                     let offs = self.grid_offsets(input);
                     let off = offs.axis(in_ax);
                     let b = off.partition_point(|&o| o <= i) - 1;
@@ -43,6 +48,9 @@ impl Lowerer {
                         .slice_runs(e, in_ax, || runs(&input.grid[in_ax], start, step, len))
                         [idx[out_ax] as usize];
                     in_idx.push(u32::try_from(r.block).expect("block index fits u32"));
+                    whole &= r.local == 0
+                        && r.len == input.grid[in_ax][r.block]
+                        && (step == 1 || r.len == 1);
                     take.push(s.to_take(r.local, r.len));
                     in_ax += 1;
                     out_ax += 1;
@@ -50,6 +58,9 @@ impl Lowerer {
             }
         }
         let src = self.block(input, &in_idx)?;
+        if whole {
+            return Ok(src);
+        }
         Ok(self.push_leafish(key, Op::Slice { take }, vec![src], bytes(e, idx)))
     }
 
