@@ -610,8 +610,15 @@ fn tsqr_recompute_bounds_peak_memory() {
     assert!(peaks[0] >= blocks as u64 * block, "{peaks:?}");
     assert!(peaks[1] <= 8 * block, "{peaks:?}");
     assert_eq!(peaks[2], peaks[0], "{peaks:?}");
+    // Held anyway: an in-memory array, and QrMethod::Auto's fallback.
     let lit = DArray::from_ndarray(&random(3, 1000, 4), [100, 4]).unwrap();
     let (q, _) =
         linalg::with_tsqr_leaves(linalg::TsqrLeaves::Recompute, || linalg::tsqr(&lit)).unwrap();
     assert!(!q.graph().unwrap().op_counts().contains_key("qr_r"));
+    let (q, _) = linalg::with_tsqr_leaves(linalg::TsqrLeaves::Recompute, || {
+        linalg::tsqr_with(&a, QrMethod::Auto)
+    })
+    .unwrap();
+    let counts = q.graph().unwrap().op_counts();
+    assert!(counts.contains_key("qr_leaf") && !counts.contains_key("qr_r"));
 }

@@ -61,7 +61,8 @@ pub enum TsqrLeaves {
     /// the blocks in flight, for one more read and local QR per block. Where
     /// the input is not cheap to read again (a reduction's or a product's
     /// result, an in-memory array), its blocks are held as with
-    /// [`TsqrLeaves::Hold`].
+    /// [`TsqrLeaves::Hold`], and so are those of [`QrMethod::Auto`]'s
+    /// Householder fallback (whose tasks wait for the fast path's check).
     Recompute,
 }
 
@@ -128,8 +129,12 @@ impl TsqrPlan {
                 .collect();
             levels.push(next);
         }
-        let reread = if levels[0].len() < 2 {
-            None // the one block's factorization is the root's: nothing to save
+        let reread = if levels[0].len() < 2 || guard.is_some() {
+            // One block: its factorization is the root's, nothing to save.
+            // Guarded (`QrMethod::Auto`'s fallback): the leaves wait for the
+            // flag and so hold their blocks anyway, and unguarded re-reads
+            // would run even when the fast path passed.
+            None
         } else {
             let held = a.shape.iter().product::<usize>() as u64 * a.dtype.size() as u64;
             match LEAVES.get() {
