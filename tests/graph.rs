@@ -101,6 +101,26 @@ fn peak_memory_is_bounded_by_chunks_in_flight() {
     }
 }
 
+/// Large tasks that make little from a large held input (here 80 KB columns
+/// sliced out of one 80 MB block) are queued ahead of the one thread; before,
+/// every task over 64 KiB waited for a free thread (peak 1).
+#[test]
+fn reducing_tasks_are_queued_ahead() {
+    let (m, n) = (10_000, 1_000);
+    let a = ndarray::Array2::from_shape_fn((m, n), |(i, j)| (i * 7 + j * 3) as f64);
+    let da = DArray::from_ndarray(&a, [m, n]).unwrap();
+    let cols: Vec<DArray<f64>> = (0..6)
+        .map(|k| da.slice(ndarray::s![.., k * 100]).unwrap())
+        .collect();
+    let all = DArray::concatenate(&cols.iter().collect::<Vec<_>>(), 0).unwrap();
+    let exec = LocalExecutor::with_threads(1).unwrap();
+    let got = all.compute_with(&exec).unwrap();
+    let st = exec.last_stats();
+    assert!(st.peak_running > 1 && st.peak_running <= 4, "{st:?}");
+    let want: Vec<f64> = (0..6).flat_map(|k| a.column(k * 100).to_vec()).collect();
+    assert_eq!(got.iter().copied().collect::<Vec<_>>(), want);
+}
+
 fn failing(_: &[&Chunk]) -> Result<Chunk, String> {
     Err("this block is corrupt".into())
 }

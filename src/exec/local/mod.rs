@@ -7,17 +7,20 @@
 //!
 //! How many are in flight: one per thread always (if the budget allows); beyond
 //! that, up to [`QUEUE_AHEAD`] per thread more, but only tasks of at most
-//! [`SMALL_TASK_BYTES`], queued in the pool so a worker that finishes a tiny task
-//! takes the next at once instead of waiting for the scheduler's round trip (which
-//! made 100,000 tiny tasks cost 2.8 µs each). Large tasks keep the one-per-thread
-//! limit: queueing them ahead would not save time and would hold their memory early.
+//! [`SMALL_TASK_BYTES`] and reducing tasks ([`reduces`]), queued in the pool so a
+//! worker that finishes a task takes the next at once instead of waiting for the
+//! scheduler's round trip (which made 100,000 tiny tasks cost 2.8 µs each, and
+//! left a worker idle 2-4 ms, a timer tick, after many of the block products of
+//! `svd_compressed` on 2 cores, where the scheduler's thread waits for a busy
+//! core). Other large tasks keep the one-per-thread limit: queueing them ahead
+//! would hold their memory early.
 
 pub(crate) mod order;
 
 use super::run::{run_op, RunContext};
 use super::{ExecStats, Executor};
 use crate::error::{Error, Result};
-use crate::graph::{Graph, TaskId};
+use crate::graph::{Graph, Task, TaskId};
 use crate::store::StoreCache;
 use darray_kernels::Chunk;
 use parking_lot::Mutex;
@@ -36,6 +39,20 @@ const QUEUE_AHEAD: usize = 4;
 /// consumers run, past the 4-chunks-per-thread memory target), large enough for the
 /// per-element tasks that are latency-bound.
 const SMALL_TASK_BYTES: u64 = 64 << 10;
+
+/// Output and scratch bytes a reducing task may allocate (see [`reduces`]).
+const SMALL_FRESH_BYTES: u64 = 1 << 20;
+
+/// Whether `task` may be queued ahead although it is large: its inputs (held
+/// until it runs in any case) are at least 16 times what it allocates itself,
+/// which is at most [`SMALL_FRESH_BYTES`] (a block product of a held block with
+/// a thin factor, a partial reduction). Running it early holds no input longer
+/// and little new memory.
+fn reduces(graph: &Graph, task: &Task) -> bool {
+    let inputs: u64 = task.inputs.iter().map(|&i| graph.task(i).out_bytes).sum();
+    let fresh = task.mem_bytes.saturating_sub(inputs);
+    fresh <= SMALL_FRESH_BYTES && fresh.saturating_mul(16) <= inputs
+}
 
 /// Runs graphs on a local rayon pool.
 ///
@@ -193,7 +210,10 @@ impl Executor for LocalExecutor {
                         break;
                     };
                     let task = &graph.tasks[id as usize];
-                    if running >= self.threads && task.mem_bytes > SMALL_TASK_BYTES {
+                    if running >= self.threads
+                        && task.mem_bytes > SMALL_TASK_BYTES
+                        && !reduces(graph, task)
+                    {
                         break;
                     }
                     if running > 0 && running_mem + task.mem_bytes > self.budget {
