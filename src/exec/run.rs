@@ -124,7 +124,7 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
             }
             out
         }
-        Op::Linalg { op } => darray_kernels::linalg::run(op, inputs)?,
+        Op::Linalg { op } => darray_kernels::linalg::run_with(op, inputs, &ctx.store)?,
         Op::WriteZarr { path, chunk } => {
             ctx.store
                 .write_chunk(Path::new(path), chunk, one(inputs)?)?;

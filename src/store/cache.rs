@@ -63,6 +63,17 @@ impl std::fmt::Debug for StoreCache {
     }
 }
 
+/// A pooled chunk of exactly `n` elements of `dtype` (stale values), for a
+/// kernel to write its output into instead of faulting in fresh pages.
+impl darray_kernels::linalg::Buffers for StoreCache {
+    fn take(&self, dtype: DType, n: usize) -> Option<Chunk> {
+        let mut pool = self.pool.lock();
+        pool.iter()
+            .position(|c| c.dtype() == Some(dtype) && c.shape().iter().product::<usize>() == n)
+            .map(|i| pool.swap_remove(i))
+    }
+}
+
 impl StoreCache {
     /// An empty cache with all counters at zero, which keeps no buffers for reuse.
     #[must_use]
@@ -87,16 +98,20 @@ impl StoreCache {
         }
     }
 
-    /// Gives a chunk that is no longer needed to the buffer pool (dropped if the pool
-    /// is full, or the chunk is small or not numeric).
+    /// Gives a chunk that is no longer needed to the buffer pool (dropped if the
+    /// chunk is small or not numeric). A full pool lets its oldest buffer go: a
+    /// buffer of a size no one asks for (a TSQR leaf's factorization) must not
+    /// keep the pool full while buffers of the sizes reads and kernels ask for
+    /// are freed after it.
     pub fn recycle(&self, chunk: Chunk) {
         if self.pool_size == 0 || chunk.nbytes() < POOL_MIN_BYTES || chunk.dtype().is_none() {
             return;
         }
         let mut pool = self.pool.lock();
-        if pool.len() < self.pool_size {
-            pool.push(chunk);
+        if pool.len() >= self.pool_size {
+            pool.remove(0);
         }
+        pool.push(chunk);
     }
 
     /// Chunks waiting in the buffer pool.

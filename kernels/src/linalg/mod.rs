@@ -241,18 +241,57 @@ impl LinalgOp {
     }
 }
 
+/// Where a kernel may take the buffer of a large output instead of allocating
+/// fresh memory (whose pages the OS faults in and zeroes on first touch): the
+/// executor's pool of chunks whose last consumer has run.
+pub trait Buffers: Sync {
+    /// A chunk of exactly `n` elements of `dtype`, whose values the kernel
+    /// overwrites, or `None`.
+    fn take(&self, dtype: DType, n: usize) -> Option<Chunk>;
+}
+
+/// No buffers to reuse: every output is freshly allocated.
+#[derive(Debug, Clone, Copy)]
+pub struct NoBuffers;
+
+impl Buffers for NoBuffers {
+    fn take(&self, _: DType, _: usize) -> Option<Chunk> {
+        None
+    }
+}
+
+/// A vector of `n` elements for an output the caller overwrites whole: a
+/// buffer from `buffers` (stale values) if it has one, else zeros.
+pub(crate) fn out_vec<T: Real>(buffers: &dyn Buffers, n: usize) -> Vec<T> {
+    buffers
+        .take(T::DTYPE, n)
+        .and_then(T::from_chunk)
+        .map(|a| a.into_raw_vec_and_offset())
+        .and_then(|(v, off)| (v.len() == n && off.unwrap_or(0) == 0).then_some(v))
+        .unwrap_or_else(|| vec![T::zero(); n])
+}
+
 /// Runs a linear-algebra kernel on `f32` or `f64` chunks.
 ///
 /// # Errors
 /// Inputs of the wrong number, dtype or shape; a failing factorization.
 pub fn run(op: &LinalgOp, inputs: &[&Chunk]) -> Result<Chunk> {
+    run_with(op, inputs, &NoBuffers)
+}
+
+/// [`run`], taking the outputs of the Q applications (as large as a row
+/// block) from `buffers` where it can.
+///
+/// # Errors
+/// As [`run`].
+pub fn run_with(op: &LinalgOp, inputs: &[&Chunk], buffers: &dyn Buffers) -> Result<Chunk> {
     lapack::single_threaded_blas();
     let first = inputs
         .first()
         .ok_or_else(|| KernelError::Other(format!("{}: no inputs", op.name())))?;
     match first.dtype() {
-        Some(DType::F64) => run_typed::<f64>(op, inputs),
-        Some(DType::F32) => run_typed::<f32>(op, inputs),
+        Some(DType::F64) => run_typed::<f64>(op, inputs, buffers),
+        Some(DType::F32) => run_typed::<f32>(op, inputs, buffers),
         other => Err(KernelError::DType {
             expected: "float32 or float64".into(),
             got: format!("{other:?}"),
@@ -260,7 +299,7 @@ pub fn run(op: &LinalgOp, inputs: &[&Chunk]) -> Result<Chunk> {
     }
 }
 
-fn run_typed<T: Real>(op: &LinalgOp, inputs: &[&Chunk]) -> Result<Chunk> {
+fn run_typed<T: Real>(op: &LinalgOp, inputs: &[&Chunk], buffers: &dyn Buffers) -> Result<Chunk> {
     match op {
         LinalgOp::TensordotSum { axes_a, axes_b } => {
             matmul::tensordot_sum::<T>(inputs, axes_a, axes_b)
@@ -268,13 +307,13 @@ fn run_typed<T: Real>(op: &LinalgOp, inputs: &[&Chunk]) -> Result<Chunk> {
         LinalgOp::SumBlocks => matmul::sum_blocks::<T>(inputs),
         LinalgOp::Gram => matmul::gram::<T>(inputs),
         LinalgOp::QrStack { packed } => qr::qr_stack::<T>(inputs, *packed),
-        LinalgOp::ApplyQ { offset } => qr::apply_q::<T>(inputs, *offset),
+        LinalgOp::ApplyQ { offset } => qr::apply_q_with::<T>(inputs, *offset, buffers),
         LinalgOp::QrLeaf { block_rows } => qr::qr_leaf::<T>(inputs, *block_rows),
         LinalgOp::ApplyQLeaf {
             offset,
             rows,
             block_rows,
-        } => qr::apply_q_leaf::<T>(inputs, *offset, *rows, *block_rows),
+        } => qr::apply_q_leaf_with::<T>(inputs, *offset, *rows, *block_rows, buffers),
         LinalgOp::RFactor => qr::r_factor::<T>(inputs),
         LinalgOp::Cholesky { shift, max_cond } => qr::cholesky::<T>(inputs, *shift, *max_cond),
         LinalgOp::TriSolveRight => qr::tri_solve_right::<T>(inputs),
@@ -302,7 +341,7 @@ fn run_typed<T: Real>(op: &LinalgOp, inputs: &[&Chunk]) -> Result<Chunk> {
                     0, 0,
                 ]))))
             } else {
-                run_typed::<T>(op, rest)
+                run_typed::<T>(op, rest, buffers)
             }
         }
         LinalgOp::TilePotrf { tile } => tiled::potrf_tile::<T>(inputs, *tile),
@@ -327,7 +366,7 @@ fn run_typed<T: Real>(op: &LinalgOp, inputs: &[&Chunk]) -> Result<Chunk> {
         LinalgOp::SignEye { rows } => tiled_qr::sign_eye::<T>(inputs, *rows),
         LinalgOp::QrR { block_rows } => qr::qr_r::<T>(inputs, *block_rows),
         LinalgOp::RefactorApplyQ { offset, block_rows } => {
-            qr::refactor_apply_q::<T>(inputs, *offset, *block_rows)
+            qr::refactor_apply_q_with::<T>(inputs, *offset, *block_rows, buffers)
         }
         LinalgOp::Select => {
             let ins = arity("select", inputs, 3)?;

@@ -24,7 +24,7 @@
 //! block's R), then those of the sub-blocks, one after another along the second
 //! axis. [`apply_q_leaf`] multiplies by its Q, one sub-block at a time.
 
-use super::{arity, mat, Real};
+use super::{arity, mat, out_vec, Buffers, NoBuffers, Real};
 use crate::chunk::Chunk;
 use crate::error::{KernelError, Result};
 use ndarray::{Array2, ArrayView2};
@@ -131,6 +131,18 @@ pub(crate) fn signs<T: Real>(p: &ArrayView2<'_, T>, k: usize) -> Vec<T> {
 /// # Errors
 /// Dtypes other than `T`, `C` rows out of range.
 pub fn apply_q<T: Real>(inputs: &[&Chunk], offset: usize) -> Result<Chunk> {
+    apply_q_with::<T>(inputs, offset, &NoBuffers)
+}
+
+/// [`apply_q`] writing into a buffer from `buffers` where it has one.
+///
+/// # Errors
+/// As [`apply_q`].
+pub fn apply_q_with<T: Real>(
+    inputs: &[&Chunk],
+    offset: usize,
+    buffers: &dyn Buffers,
+) -> Result<Chunk> {
     let p = mat::<T>(inputs[0])?;
     let (m, _, k) = packed_dims(&p)?;
     let c: Array2<T> = match inputs {
@@ -157,7 +169,8 @@ pub fn apply_q<T: Real>(inputs: &[&Chunk], offset: usize) -> Result<Chunk> {
         }
     };
     let pc = c.ncols();
-    let mut x = vec![T::zero(); m * pc];
+    // Overwritten whole by `apply_packed`.
+    let mut x = out_vec::<T>(buffers, m * pc);
     let full = p.as_standard_layout();
     let base = full.as_slice().expect("standard layout");
     apply_packed(base, m + 1, 0, m, k, c.view(), &mut x)?;
@@ -334,6 +347,20 @@ pub fn apply_q_leaf<T: Real>(
     m: usize,
     block_rows: usize,
 ) -> Result<Chunk> {
+    apply_q_leaf_with::<T>(inputs, offset, m, block_rows, &NoBuffers)
+}
+
+/// [`apply_q_leaf`] writing into a buffer from `buffers` where it has one.
+///
+/// # Errors
+/// As [`apply_q_leaf`].
+pub fn apply_q_leaf_with<T: Real>(
+    inputs: &[&Chunk],
+    offset: usize,
+    m: usize,
+    block_rows: usize,
+    buffers: &dyn Buffers,
+) -> Result<Chunk> {
     let p = mat::<T>(
         inputs
             .first()
@@ -392,7 +419,8 @@ pub fn apply_q_leaf<T: Real>(
     let mut y = vec![T::zero(); top_rows * pc];
     apply_packed(base, width, 0, top_rows, top_rows.min(n), c, &mut y)?;
     let y = ArrayView2::from_shape((top_rows, pc), &y).expect("top_rows * pc elements");
-    let mut x = vec![T::zero(); m * pc];
+    // Every row is in one sub-block, whose `apply_packed` overwrites it.
+    let mut x = out_vec::<T>(buffers, m * pc);
     let mut yrow = 0;
     for (&(row0, rows), &start) in subs.iter().zip(&starts) {
         let k = rows.min(n);
@@ -454,15 +482,28 @@ pub fn refactor_apply_q<T: Real>(
     offset: usize,
     block_rows: Option<usize>,
 ) -> Result<Chunk> {
+    refactor_apply_q_with::<T>(inputs, offset, block_rows, &NoBuffers)
+}
+
+/// [`refactor_apply_q`] writing into a buffer from `buffers` where it has one.
+///
+/// # Errors
+/// As [`refactor_apply_q`].
+pub fn refactor_apply_q_with<T: Real>(
+    inputs: &[&Chunk],
+    offset: usize,
+    block_rows: Option<usize>,
+    buffers: &dyn Buffers,
+) -> Result<Chunk> {
     let ins = arity("refactor_apply_q", inputs, 2)?;
     let (c, block) = (ins[0], ins[1]);
     let packed = factor_block::<T>(block, block_rows)?;
     match block_rows {
         Some(b) => {
             let m = mat::<T>(block)?.nrows();
-            apply_q_leaf::<T>(&[&packed, c], offset, m, b)
+            apply_q_leaf_with::<T>(&[&packed, c], offset, m, b, buffers)
         }
-        None => apply_q::<T>(&[&packed, c], offset),
+        None => apply_q_with::<T>(&[&packed, c], offset, buffers),
     }
 }
 
@@ -667,6 +708,52 @@ mod tests {
         assert!(refactor_apply_q::<f64>(&[&ca], 0, None).is_err()); // one input
         let src = Chunk::F64(test_matrix(2, 2).into_dyn());
         assert!(refactor_apply_q::<f64>(&[&src, &ca], 0, None).is_err()); // C too short
+    }
+
+    /// Q applications write into a buffer from the pool when it has one of the
+    /// output's size (stale values: NaN here) and give the bits of a fresh one.
+    #[test]
+    fn applications_into_pooled_buffers_match_fresh_ones() {
+        struct Stale(std::sync::Mutex<Vec<Chunk>>);
+        impl Buffers for Stale {
+            fn take(&self, dtype: crate::dtype::DType, n: usize) -> Option<Chunk> {
+                let mut v = self.0.lock().unwrap();
+                let i = v.iter().position(|c| {
+                    c.dtype() == Some(dtype) && c.shape().iter().product::<usize>() == n
+                })?;
+                Some(v.swap_remove(i))
+            }
+        }
+        let nan = |r: usize, c: usize| Chunk::F64(Array2::from_elem((r, c), f64::NAN).into_dyn());
+        let (m, n, b) = (300, 6, 64);
+        let ca = Chunk::F64(test_matrix(m, n).into_dyn());
+        let src = Chunk::F64(test_matrix(n + 2, 3).into_dyn());
+        let leaf = qr_leaf::<f64>(&[&ca], b).unwrap();
+        let plain = qr_stack::<f64>(&[&ca], false).unwrap();
+        // Wrong sizes and dtypes first: they must be left alone.
+        let pool = Stale(std::sync::Mutex::new(vec![
+            nan(m, 4),
+            Chunk::F32(ndarray::ArrayD::zeros(ndarray::IxDyn(&[m, 3]))),
+            nan(m, 3),
+            nan(3, m),
+            nan(m, 3),
+        ]));
+        let got = [
+            apply_q_leaf_with::<f64>(&[&leaf, &src], 1, m, b, &pool).unwrap(),
+            apply_q_with::<f64>(&[&plain, &src], 2, &pool).unwrap(),
+            refactor_apply_q_with::<f64>(&[&src, &ca], 1, Some(b), &pool).unwrap(),
+        ];
+        assert_eq!(
+            pool.0.lock().unwrap().len(),
+            2,
+            "three buffers of m x 3 f64 taken"
+        );
+        assert_eq!(
+            got[0],
+            apply_q_leaf::<f64>(&[&leaf, &src], 1, m, b).unwrap()
+        );
+        assert_eq!(got[1], apply_q::<f64>(&[&plain, &src], 2).unwrap());
+        assert_eq!(got[2], got[0]);
     }
 
     #[test]

@@ -153,9 +153,19 @@ fn recycled_buffers_are_only_reused_for_their_exact_size_and_dtype() {
         .read_region(&path, &[512..1024, 0..512], DType::F64)
         .unwrap();
     assert_eq!(second, slice(&data, &[512..1024, 0..512]));
+    {
+        let pool = cache.pool.lock();
+        assert_eq!(pool.len(), 1, "the f64 buffer was taken");
+        assert_eq!(pool[0].dtype(), Some(DType::F32));
+    }
+    // A full pool lets its oldest buffer go, so a buffer of a size no one asks
+    // for does not keep out the ones freed after it.
+    cache.recycle(sample(DType::I64, &[512, 1024]));
+    cache.recycle(second);
     let pool = cache.pool.lock();
-    assert_eq!(pool.len(), 1, "the f64 buffer was taken");
-    assert_eq!(pool[0].dtype(), Some(DType::F32));
+    assert_eq!(pool.len(), 2);
+    assert_eq!(pool[0].dtype(), Some(DType::I64));
+    assert_eq!(pool[1].dtype(), Some(DType::F64));
 }
 
 #[test]
