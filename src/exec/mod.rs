@@ -36,7 +36,8 @@ pub struct ExecStats {
     /// Bytes of task inputs moved between workers (distributed execution only).
     pub bytes_transferred: u64,
     /// Nanoseconds the workers spent fetching those bytes from each other,
-    /// summed over fetches as each worker timed them (distributed execution
+    /// summed over the tasks that fetched inputs, each timed from its first
+    /// fetch to its last (a task's fetches run at once; distributed execution
     /// only): `bytes_transferred` over this is the rate of the transfers alone.
     pub transfer_nanos: u64,
 }

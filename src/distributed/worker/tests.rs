@@ -304,3 +304,60 @@ async fn reconnection_attempts_back_off_when_the_scheduler_keeps_dropping_us() {
     let n = accepted.load(Ordering::SeqCst);
     assert!((2..=20).contains(&n), "{n} connections in 3 s");
 }
+
+/// A task's inputs held by different peers are fetched at once: peer A keeps
+/// its connection silent until peer B has been reached, which a worker
+/// fetching one input after the other only does once A's handshake has timed
+/// out (5 s; A gives up waiting after 3 s). Both peers then hang up, and the
+/// task reports both inputs missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inputs_on_different_peers_are_fetched_at_once() {
+    let mut f = worker(1 << 30);
+    let a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let b = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (addr_a, addr_b) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+    let (reached_b, b_seen) = tokio::sync::oneshot::channel::<()>();
+    let peer_b = tokio::spawn(async move {
+        let (conn, _) = b.accept().await.unwrap();
+        let _ = reached_b.send(());
+        drop(conn);
+    });
+    let peer_a = tokio::spawn(async move {
+        let (conn, _) = a.accept().await.unwrap();
+        let overlapped = tokio::time::timeout(Duration::from_secs(3), b_seen)
+            .await
+            .is_ok();
+        drop(conn);
+        overlapped
+    });
+    f.shared.queue.lock().push_back(Queued {
+        generation: f.shared.generation(),
+        job: 1,
+        task: 2,
+        attempt: 1,
+        mem_bytes: 0,
+        op: Op::Linalg {
+            op: darray_kernels::linalg::LinalgOp::SumBlocks,
+        },
+        inputs: [(0, addr_a), (1, addr_b)]
+            .into_iter()
+            .map(|(task, holder)| InputLoc {
+                task,
+                holders: vec![holder],
+            })
+            .collect(),
+    });
+    f.shared.notify.notify_one();
+    assert!(peer_a.await.unwrap(), "peer B reached while A was pending");
+    peer_b.await.unwrap();
+    match next(&mut f.rx).await {
+        FromWorker::Missing {
+            task: 2, inputs, ..
+        } => assert_eq!(
+            inputs,
+            vec![(0, vec![addr_a]), (1, vec![addr_b])],
+            "both missing, in input order"
+        ),
+        other => panic!("expected Missing, got {other:?}"),
+    }
+}
