@@ -223,60 +223,31 @@ impl TsqrPlan {
         l.cached(self.pkey(1 + level, j), |l| {
             let n = self.a.shape[1] as u64;
             let (rows, k) = self.levels[level][j];
-            if level == 0 && self.reread.is_some() {
-                let input = l.block(
-                    &self.a,
-                    &[u32::try_from(j).expect("block index fits u32"), 0],
-                )?;
+            if level == 0 {
+                let input = row_block(l, &self.a, j)?;
                 let block_rows = self.leaf_blocking(j);
-                return self.push(
-                    l,
-                    self.pkey(1, j),
-                    LinalgOp::QrR { block_rows },
-                    vec![input],
-                    (k as u64 + 1) * n * self.elem(),
-                    self.refactor_work(j),
-                );
+                let (out, scratch) = self.leaf_bytes(j);
+                let (op, out, scratch) = match (&self.reread, block_rows) {
+                    (Some(_), _) => (
+                        LinalgOp::QrR { block_rows },
+                        (k as u64 + 1) * n * self.elem(),
+                        out + scratch,
+                    ),
+                    (None, Some(b)) => (LinalgOp::QrLeaf { block_rows: b }, out, scratch),
+                    (None, None) => (LinalgOp::QrStack { packed: false }, out, scratch),
+                };
+                return self.push(l, self.pkey(1, j), op, vec![input], out, scratch);
             }
-            if let (0, Some(b)) = (level, self.leaf_blocking(j)) {
-                let input = l.block(
-                    &self.a,
-                    &[u32::try_from(j).expect("block index fits u32"), 0],
-                )?;
-                let subs = (rows / b) as u64;
-                let out = (rows as u64 + subs + subs * n + 1) * n * self.elem();
-                return self.push(
-                    l,
-                    self.pkey(1, j),
-                    LinalgOp::QrLeaf { block_rows: b },
-                    vec![input],
-                    out,
-                    self.leaf_work(b, rows),
-                );
-            }
-            let (ins, packed) = if level == 0 {
-                (
-                    vec![l.block(
-                        &self.a,
-                        &[u32::try_from(j).expect("block index fits u32"), 0],
-                    )?],
-                    false,
-                )
-            } else {
-                let lo = j * FAN_IN;
-                let hi = (lo + FAN_IN).min(self.levels[level - 1].len());
-                (
-                    (lo..hi)
-                        .map(|c| self.packed(l, level - 1, c))
-                        .collect::<Result<Vec<_>>>()?,
-                    true,
-                )
-            };
+            let lo = j * FAN_IN;
+            let hi = (lo + FAN_IN).min(self.levels[level - 1].len());
+            let ins = (lo..hi)
+                .map(|c| self.packed(l, level - 1, c))
+                .collect::<Result<Vec<_>>>()?;
             let out = (rows as u64 + 1) * n * self.elem();
             self.push(
                 l,
                 self.pkey(1 + level, j),
-                LinalgOp::QrStack { packed },
+                LinalgOp::QrStack { packed: true },
                 ins,
                 out,
                 self.work(),
@@ -344,17 +315,21 @@ impl TsqrPlan {
         }
     }
 
-    /// The full factorization of row block `j`, as [`LinalgOp::QrLeaf`] or
-    /// [`LinalgOp::QrStack`] makes it: the scratch of a task that factors the
-    /// block and keeps or applies only part of it.
-    fn refactor_work(&self, j: usize) -> u64 {
+    /// Output and scratch bytes of row block `j`'s full factorization, as
+    /// [`LinalgOp::QrLeaf`] or [`LinalgOp::QrStack`] makes it (a task that
+    /// factors the block and keeps or applies only part of it needs both as
+    /// scratch).
+    fn leaf_bytes(&self, j: usize) -> (u64, u64) {
         let (rows, n) = (self.levels[0][j].0 as u64, self.a.shape[1] as u64);
         match self.leaf_blocking(j) {
             Some(b) => {
                 let subs = rows / b as u64;
-                (rows + subs + subs * n + 1) * n * self.elem() + self.leaf_work(b, rows as usize)
+                (
+                    (rows + subs + subs * n + 1) * n * self.elem(),
+                    self.leaf_work(b, rows as usize),
+                )
             }
-            None => (rows + 1) * n * self.elem() + self.work(),
+            None => ((rows + 1) * n * self.elem(), self.work()),
         }
     }
 
@@ -374,12 +349,10 @@ impl TsqrPlan {
         let parent = j / FAN_IN;
         let offset = (parent * FAN_IN..j).map(|s| self.levels[0][s].1).sum();
         let c = self.applied(l, 1, parent, None, right)?;
-        let block = l.block(
-            reread,
-            &[u32::try_from(j).expect("block index fits u32"), 0],
-        )?;
+        let block = row_block(l, reread, j)?;
         let rows = self.levels[0][j].0;
         let width = right.map_or(self.rank(), |w| w.expr.shape[1]);
+        let (full, scratch) = self.leaf_bytes(j);
         self.push(
             l,
             key,
@@ -389,7 +362,7 @@ impl TsqrPlan {
             },
             vec![c, block],
             (rows * width) as u64 * self.elem(),
-            self.refactor_work(j),
+            full + scratch,
         )
     }
 
@@ -415,6 +388,11 @@ impl TsqrPlan {
             )
         })
     }
+}
+
+/// The task of row block `j` of the one-column-block array `e`.
+fn row_block(l: &mut Lowerer, e: &Arc<Expr>, j: usize) -> Result<TaskId> {
+    l.block(e, &[u32::try_from(j).expect("block index fits u32"), 0])
 }
 
 /// A small one-block `k x p` right factor `W` of a TSQR's Q: its blocks of

@@ -131,18 +131,7 @@ impl StoreCache {
     /// A pooled buffer of exactly `n` elements of `T`'s dtype (stale values, for
     /// the caller to overwrite), if the pool holds one.
     pub(crate) fn take_buffer<T: Element>(&self, n: usize) -> Option<Vec<T>> {
-        let found = {
-            let mut pool = self.pool.lock();
-            pool.iter()
-                .position(|c| {
-                    c.dtype() == Some(T::DTYPE) && c.shape().iter().product::<usize>() == n
-                })
-                .map(|i| pool.swap_remove(i))
-        };
-        found
-            .and_then(T::from_chunk)
-            .map(|a| a.into_raw_vec_and_offset().0)
-            .filter(|v| v.len() == n && v.capacity() == n)
+        darray_kernels::linalg::take_vec(self, n)
     }
 
     fn open(&self, path: &Path) -> Result<Arc<OpenArray>, StoreError> {

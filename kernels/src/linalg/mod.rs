@@ -17,7 +17,7 @@ pub mod tiled_qr;
 pub use lapack::Real;
 
 use crate::chunk::Chunk;
-use crate::dtype::DType;
+use crate::dtype::{DType, Element};
 use crate::error::{KernelError, Result};
 use ndarray::{ArrayView2, Ix2};
 use serde::{Deserialize, Serialize};
@@ -260,15 +260,18 @@ impl Buffers for NoBuffers {
     }
 }
 
+/// A buffer of exactly `n` elements of `T` from `buffers` (stale values, for
+/// the caller to overwrite), if it has one: exact, so a chunk never holds more
+/// memory than its size says.
+pub fn take_vec<T: Element>(buffers: &dyn Buffers, n: usize) -> Option<Vec<T>> {
+    let (v, offset) = T::from_chunk(buffers.take(T::DTYPE, n)?)?.into_raw_vec_and_offset();
+    (v.len() == n && v.capacity() == n && offset.unwrap_or(0) == 0).then_some(v)
+}
+
 /// A vector of `n` elements for an output the caller overwrites whole: a
 /// buffer from `buffers` (stale values) if it has one, else zeros.
 pub(crate) fn out_vec<T: Real>(buffers: &dyn Buffers, n: usize) -> Vec<T> {
-    buffers
-        .take(T::DTYPE, n)
-        .and_then(T::from_chunk)
-        .map(|a| a.into_raw_vec_and_offset())
-        .and_then(|(v, off)| (v.len() == n && off.unwrap_or(0) == 0).then_some(v))
-        .unwrap_or_else(|| vec![T::zero(); n])
+    take_vec(buffers, n).unwrap_or_else(|| vec![T::zero(); n])
 }
 
 /// Runs a linear-algebra kernel on `f32` or `f64` chunks.
