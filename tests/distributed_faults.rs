@@ -238,7 +238,14 @@ fn worker_killed_while_sending_a_chunk_to_a_peer() {
         .map(|i| LoggedWorker::start(&c, &format!("w{i}"), &throttle))
         .collect();
     let client = c.client().unwrap();
-    client.wait_for_workers(3, Duration::from_secs(60)).unwrap();
+    if let Err(e) = client.wait_for_workers(3, Duration::from_secs(180)) {
+        let logs: String = workers
+            .iter_mut()
+            .enumerate()
+            .map(|(i, w)| w.report(&format!("w{i}")))
+            .collect();
+        panic!("{e}; what the workers logged:\n{logs}");
+    }
     let addrs: Vec<_> = workers
         .iter()
         .map(|w| worker_peer_addr(w.child.id()))
@@ -349,7 +356,7 @@ fn scheduler_with_a_closed_log_pipe_keeps_its_workers() {
             &secret,
             darray::distributed::wire::Limits::default(),
         )?;
-        client.wait_for_workers(1, Duration::from_secs(30))?;
+        client.wait_for_workers(1, Duration::from_secs(120))?;
         let x = DArray::<f64>::random_normal(5, &[300, 200], 0.0, 1.0, [60, 50])?;
         let m = x.cos().mean_axis(0)?;
         let got = m.compute_with(&client)?;

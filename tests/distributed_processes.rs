@@ -33,7 +33,7 @@ fn restarted_scheduler_gets_its_workers_back() {
     assert!(t.elapsed() < std::time::Duration::from_secs(5));
     let client = c.client().unwrap();
     client
-        .wait_for_workers(2, std::time::Duration::from_secs(30))
+        .wait_for_workers(2, std::time::Duration::from_secs(120))
         .unwrap();
     assert_bits_eq(&want, &m.compute_with(&client).unwrap());
 }
@@ -67,7 +67,9 @@ fn workers_exit_when_their_parent_goes() {
     let mut watching = start(true);
     let mut plain = start(false);
     let client = c.client().unwrap();
-    client.wait_for_workers(3, Duration::from_secs(30)).unwrap();
+    client
+        .wait_for_workers(3, Duration::from_secs(120))
+        .unwrap();
     drop(watching.stdin.take());
     drop(plain.stdin.take());
     let t = Instant::now();
@@ -169,7 +171,7 @@ fn scheduler_on_port_zero_names_the_port_it_bound() {
         darray::distributed::wire::Limits::default(),
     )
     .unwrap();
-    let joined = client.wait_for_workers(1, Duration::from_secs(30));
+    let joined = client.wait_for_workers(1, Duration::from_secs(120));
     let _ = worker.kill();
     let _ = sched.kill();
     let _ = worker.wait();

@@ -168,12 +168,13 @@ impl Client {
     pub fn wait_for_workers(&self, n: u32, timeout: Duration) -> Result<()> {
         let start = Instant::now();
         loop {
-            if self.info()?.0 >= n {
+            let have = self.info()?.0;
+            if have >= n {
                 return Ok(());
             }
             if start.elapsed() > timeout {
                 return Err(Error::Executor(format!(
-                    "{n} workers did not connect within {timeout:?}"
+                    "{n} workers did not connect within {timeout:?} ({have} connected)"
                 )));
             }
             std::thread::sleep(Duration::from_millis(20));

@@ -135,7 +135,7 @@ impl LocalClusterBuilder {
         }
         let client = cluster.client()?;
         let n = u32::try_from(self.n_workers).unwrap_or(u32::MAX);
-        if let Err(e) = client.wait_for_workers(n, Duration::from_secs(60)) {
+        if let Err(e) = client.wait_for_workers(n, Duration::from_secs(120)) {
             let exited: Vec<String> = cluster
                 .workers
                 .iter_mut()

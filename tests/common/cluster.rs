@@ -170,6 +170,20 @@ impl LoggedWorker {
         }
     }
 
+    /// Everything the worker logged so far and whether it has exited, for a
+    /// test's failure message.
+    pub fn report(&mut self, name: &str) -> String {
+        // Give the forwarding thread a moment to pass on the last lines.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        self.drain();
+        let status = match self.child.try_wait() {
+            Ok(Some(s)) => format!("exited: {s}"),
+            Ok(None) => "running".to_string(),
+            Err(e) => format!("status unknown: {e}"),
+        };
+        format!("--- {name} ({status}):\n{}\n", self.seen.join("\n"))
+    }
+
     /// SIGKILL, as a crash.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
