@@ -26,6 +26,11 @@
 //! (S only), `svd_u` (U reduced like Q, and S), `svd_u_lowmem`, `ata`
 //! (`A.T @ A`), `svdc` (on the 16384 x 8192 store: `svd_compressed` with k = 10,
 //! 2 power iterations, oversampling 10, seed 42; U and Vt reduced like Q, and S).
+//! Dense workloads, on the 4000 x 4000 store (500 x 500 chunks; `create_square`
+//! writes it): `chol` (`cholesky` of `A + Aᵀ + 4000 I`; sum of `|L|`), `solve`
+//! (`solve(A, A 1)`; sum of the solution, 4000 up to rounding), `inv` (sum of
+//! `|A⁻¹|`) and `qr2d` (`qr` of the matrix chunked along both axes: the tiled
+//! QR; Q and R reduced as for `tsqr`).
 //! Their `check` is the sum of those sums (sign-independent, so comparable with
 //! dask and numpy). Their floors: `floor_gram` (the floor plus each decoded chunk's
 //! `AᵢᵀAᵢ` by BLAS `dgemm`, summed per thread) and `floor_svdc` (the floor,
@@ -51,6 +56,8 @@ const CHUNKS: [usize; 2] = [2048, 2048];
 const TINY: usize = 100_000;
 const TALL_SHAPE: [usize; 2] = [4_000_000, 32];
 const TALL_CHUNKS: [usize; 2] = [250_000, 32];
+const SQUARE_SHAPE: [usize; 2] = [4000, 4000];
+const SQUARE_CHUNKS: [usize; 2] = [500, 500];
 /// Columns of the randomized SVD's sketch: k = 10 plus oversampling 10.
 const SKETCH: usize = 20;
 /// Passes over `A` of randomized SVD with 2 power iterations: `A Ω`, then
@@ -134,6 +141,41 @@ fn main() -> Result<()> {
             let a = DArray::<f64>::from_zarr(store_arg()?)?;
             linalg::matmul(&a.t(), &a)?.compute()?.sum()
         }
+        "create_square" => {
+            let path = store_arg()?;
+            if path.join("zarr.json").exists() {
+                println!(
+                    "{{\"tool\":\"darray\",\"workload\":\"create_square\",\"created\":false}}"
+                );
+                return Ok(());
+            }
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let x = DArray::<f64>::random_normal(5, &SQUARE_SHAPE, 0.0, 1.0, SQUARE_CHUNKS)?;
+            x.to_zarr(&path, &zstd1)?;
+            0.0
+        }
+        "chol" => {
+            let a = DArray::<f64>::from_zarr(store_arg()?)?;
+            let l = linalg::cholesky(&spd(&a)?)?;
+            l.abs().sum()?.compute_scalar()?
+        }
+        "solve" => {
+            let a = DArray::<f64>::from_zarr(store_arg()?)?;
+            // b = A 1, so the solution is a vector of ones.
+            let x = linalg::solve(&a, &a.sum_axis(1)?)?;
+            x.sum()?.compute_scalar()?
+        }
+        "inv" => {
+            let a = DArray::<f64>::from_zarr(store_arg()?)?;
+            linalg::inv(&a)?.abs().sum()?.compute_scalar()?
+        }
+        "qr2d" => {
+            let a = DArray::<f64>::from_zarr(store_arg()?)?;
+            let (q, r) = linalg::qr(&a)?;
+            sums(&[&q.abs().sum_axis(0)?, &r.abs().sum_axis(1)?])?
+        }
         "svdc" => {
             let a = DArray::<f64>::from_zarr(store_arg()?)?;
             let (u, s, vt) = linalg::svd_compressed(&a, 10, 2, 10, 42)?;
@@ -187,6 +229,17 @@ fn main() -> Result<()> {
         json_f64(check)
     );
     Ok(())
+}
+
+/// The symmetric positive definite matrix of the `chol` workload: `A + Aᵀ + n I`
+/// (the eigenvalues of `A + Aᵀ` for this random `A` lie within about
+/// `±2√(2n)`, far inside `n`).
+fn spd(a: &DArray<f64>) -> Result<DArray<f64>> {
+    let n = a.shape()[0];
+    let eye = DArray::<f64>::eye(n, n, 0, SQUARE_CHUNKS)?;
+    #[allow(clippy::cast_precision_loss)]
+    let shift = n as f64;
+    Ok((a.add(a.t())? + &(eye * shift))?)
 }
 
 /// The TSQR leaf policy of a workload: `Recompute` for the `_lowmem` ones,

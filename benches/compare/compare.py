@@ -41,15 +41,22 @@ CHUNK_MIB = CHUNKS[0] * CHUNKS[1] * 8 / 2**20
 TALL_SHAPE = (4_000_000, 32)
 TALL_CHUNKS = (250_000, 32)
 WORKLOADS = ["mean", "sum0", "std1", "copy", "tiny"]
-LINALG = ["tsqr", "tsqr_auto", "tsqr_lowmem", "svd", "svd_u", "svd_u_lowmem", "ata", "svdc"]
-GROUPS = {"array": WORKLOADS, "linalg": LINALG, "all": WORKLOADS + LINALG}
+SQUARE_SHAPE = (4000, 4000)
+SQUARE_CHUNKS = (500, 500)
+DENSE = ["chol", "solve", "inv", "qr2d"]
+LINALG = ["tsqr", "tsqr_auto", "tsqr_lowmem", "svd", "svd_u", "svd_u_lowmem", "ata", "svdc"] + DENSE
+GROUPS = {"array": WORKLOADS, "linalg": LINALG, "dense": DENSE, "all": WORKLOADS + LINALG}
 # Workloads on the tall store (every other one is on the 16384 x 8192 store).
 TALL = {"tsqr", "tsqr_auto", "tsqr_lowmem", "svd", "svd_u", "svd_u_lowmem", "ata", "floor_tall", "floor_gram"}
+# Workloads on the 4000 x 4000 store.
+SQUARE = set(DENSE)
+# Workloads dask has no function for.
+NO_DASK = {"qr2d"}
 # What each tool runs: darray everything; dask and numpy not darray's extra rows,
 # numpy only the linear algebra. An extra row is compared with this workload's
 # dask and numpy results.
 SAME_AS = {"tsqr_auto": "tsqr", "tsqr_lowmem": "tsqr", "svd_u_lowmem": "svd_u"}
-NUMPY = {"tsqr", "svd", "svd_u", "ata", "svdc"}
+NUMPY = {"tsqr", "svd", "svd_u", "ata", "svdc"} | SQUARE
 # Relative agreement asked of the checks: svdc's Gaussian sketches differ between
 # tools (so do its U, S, Vt, slightly); the others are the same factorization.
 CHECK_TOL = {"svdc": 2e-2}
@@ -82,6 +89,10 @@ LABEL = {
     "svd_u": "svd (U and S)",
     "ata": "A.T @ A",
     "svdc": "svd_compressed (k=10, 2 power it.)",
+    "chol": "cholesky(A + A.T + n I), 4000^2",
+    "solve": "solve(A, A 1), 4000^2",
+    "inv": "inv(A), 4000^2",
+    "qr2d": "qr (Q and R), 4000^2 in 500^2 tiles",
 }
 
 
@@ -236,6 +247,7 @@ def main():
     data.mkdir(parents=True, exist_ok=True)
     store = data / "compare-16384x8192-c2048-zstd1.zarr"
     tall = data / "compare-4000000x32-c250000-zstd1.zarr"
+    square = data / "compare-4000x4000-c500-zstd1.zarr"
     outs = {t: data / f"compare-copy-{t}.zarr" for t in ("darray", "dask", "floor")}
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     workloads = []
@@ -247,8 +259,9 @@ def main():
                 workloads.append(x)
     tools = [t for t in args.tools.split(",") if t]
     linalg_rows = [w for w in workloads if w in LINALG]
-    need_big = any(w not in TALL for w in workloads)
+    need_big = any(w not in TALL and w not in SQUARE for w in workloads)
     need_tall = any(w in TALL for w in workloads)
+    need_square = any(w in SQUARE for w in workloads)
 
     info = machine()
     print(f"machine: {info['nproc']} cores, {info['cpu']}, {info['ram']} RAM; {info['rustc']}; "
@@ -268,7 +281,8 @@ def main():
     created = {}
     store_info = {}
     for path, cmd, shape, chunks, needed in ((store, "create", SHAPE, CHUNKS, need_big),
-                                             (tall, "create_tall", TALL_SHAPE, TALL_CHUNKS, need_tall)):
+                                             (tall, "create_tall", TALL_SHAPE, TALL_CHUNKS, need_tall),
+                                             (square, "create_square", SQUARE_SHAPE, SQUARE_CHUNKS, need_square)):
         if not needed:
             continue
         if not (path / "zarr.json").exists():
@@ -284,7 +298,7 @@ def main():
 
     def commands(tool, w):
         out = str(outs.get("floor" if tool == "floor" else tool, outs["darray"]))
-        src = str(tall if w in TALL else store)
+        src = str(tall if w in TALL else square if w in SQUARE else store)
         if tool == "dask":
             return [args.python, str(HERE / "dask_workloads.py"), w, src, out]
         if tool == "numpy":
@@ -296,7 +310,7 @@ def main():
     def runs_on(tool, w):
         if tool == "darray" or w.startswith("floor"):
             return True
-        if w in SAME_AS:
+        if w in SAME_AS or (tool == "dask" and w in NO_DASK):
             return False
         return w in NUMPY if tool == "numpy" else True
 

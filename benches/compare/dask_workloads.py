@@ -14,6 +14,11 @@ column sums of |Q| block by block, in the same graph as the row sums of |R|), sv
 (`da.linalg.svd`, S only), svd_u (U reduced like Q, and S), ata (`A.T @ A`), svdc
 (`da.linalg.svd_compressed(A, k=10, n_power_iter=2, n_oversamples=10, seed=42)`; U
 and Vt reduced like Q, and S). `check` is the sum of those sums.
+
+Dense workloads, on the 4000 x 4000 store in 500 x 500 chunks: chol
+(`da.linalg.cholesky(A + Aᵀ + 4000 I, lower=True)`, sum of |L|), solve
+(`da.linalg.solve(A, A 1)`, sum of the solution), inv (sum of |A⁻¹|). dask has no
+QR for a matrix chunked along both axes, so qr2d has no dask row.
 """
 
 import json
@@ -82,6 +87,17 @@ def main() -> None:
         x = da.from_zarr(store)
         u, s, v = da.linalg.svd_compressed(x, k=10, n_power_iter=2, n_oversamples=10, seed=42)
         check = sum_all(abs(u).sum(axis=0), s, abs(v).sum(axis=1))
+    elif workload == "chol":
+        x = da.from_zarr(store)
+        n = x.shape[0]
+        spd = x + x.T + n * da.eye(n, chunks=x.chunksize[0])
+        check = sum_all(abs(da.linalg.cholesky(spd, lower=True)))
+    elif workload == "solve":
+        x = da.from_zarr(store)
+        check = sum_all(da.linalg.solve(x, x.sum(axis=1)))
+    elif workload == "inv":
+        x = da.from_zarr(store)
+        check = sum_all(abs(da.linalg.inv(x)))
     elif workload == "tiny":
         tb = time.perf_counter()
         y = da.ones(TINY, chunks=1).sum()

@@ -7,7 +7,10 @@ Workloads: tsqr (`np.linalg.qr(A)`, reduced: Q and R), svd
 (`np.linalg.svd(A, compute_uv=False)`), svd_u (`np.linalg.svd(A,
 full_matrices=False)`), ata (`A.T @ A`), svdc (randomized SVD in memory, the
 algorithm of dask's `svd_compressed` with k=10, n_power_iter=2, n_oversamples=10:
-a Gaussian sketch, QR after every product, the SVD of Qᵀ A). numpy's OpenBLAS uses
+a Gaussian sketch, QR after every product, the SVD of Qᵀ A); on the 4000 x 4000
+store: chol (`np.linalg.cholesky(A + Aᵀ + 4000 I)`, the sum formed in the timed
+part as darray and dask form it), solve (`np.linalg.solve(A, A 1)`), inv and qr2d
+(`np.linalg.qr(A)`). numpy's OpenBLAS uses
 every core (OPENBLAS_NUM_THREADS is set to the core count here). `load_seconds` is
 reading and decoding the store with zarr-python into one array; `seconds` is the
 LAPACK/BLAS call alone; the `check` (as benches/compare.rs: sums of |Q| and |R|,
@@ -56,6 +59,23 @@ def main() -> None:
         u = q @ ub
         secs = time.perf_counter() - t
         check = float(np.abs(u[:, :k]).sum() + s[:k].sum() + np.abs(vt[:k]).sum())
+    elif workload == "chol":
+        n = a.shape[0]
+        l = np.linalg.cholesky(a + a.T + n * np.eye(n))
+        secs = time.perf_counter() - t
+        check = float(np.abs(l).sum())
+    elif workload == "solve":
+        x = np.linalg.solve(a, a.sum(axis=1))
+        secs = time.perf_counter() - t
+        check = float(x.sum())
+    elif workload == "inv":
+        ai = np.linalg.inv(a)
+        secs = time.perf_counter() - t
+        check = float(np.abs(ai).sum())
+    elif workload == "qr2d":
+        q, r = np.linalg.qr(a)
+        secs = time.perf_counter() - t
+        check = float(np.abs(q).sum() + np.abs(r).sum())
     else:
         sys.exit(f"unknown workload {workload!r}")
     print(json.dumps({"tool": "numpy", "workload": workload, "seconds": secs, "load_seconds": load,

@@ -6,7 +6,7 @@
 #   bash benches/compare/run.sh [compare.py options, e.g. --repeats 1 --workloads mean,tiny]
 #   ./dev.sh compare
 #
-# Needs the Python venv of scripts/python-env.sh (numpy, zarr) and dask[array] in it,
+# Needs the Python venv of scripts/python-env.sh (numpy, zarr) and dask[array] (and scipy, for its dense linear algebra) in it,
 # installed here when missing. Builds darray's side (benches/compare.rs) in release
 # mode once, then runs the built binary directly, one process per run.
 set -euo pipefail
@@ -15,9 +15,9 @@ cd "$(dirname "$0")/../.."
 export OPENBLAS_NUM_THREADS=1
 
 py="$(bash scripts/python-env.sh | tail -n 1)"
-if ! "$py" -c 'import dask.array, threadpoolctl' >/dev/null 2>&1; then
+if ! "$py" -c 'import dask.array, threadpoolctl, scipy' >/dev/null 2>&1; then
     echo "run.sh: installing dask[array] into $(dirname "$(dirname "$py")")" >&2
-    "$py" -m pip install --quiet --disable-pip-version-check 'dask[array]' threadpoolctl >&2
+    "$py" -m pip install --quiet --disable-pip-version-check 'dask[array]' threadpoolctl scipy >&2
 fi
 
 echo "run.sh: building benches/compare.rs (release)" >&2
