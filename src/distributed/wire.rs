@@ -21,8 +21,10 @@ pub use chunk::{decode_chunk, encode_chunk};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// Version of the handshake and frame format; peers with another version are refused.
-pub const PROTOCOL_VERSION: u32 = 3;
+/// Version of the handshake and frame format, and of what the kernels' results
+/// mean (4: the tiled QR's stacked records); peers with another version are
+/// refused.
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// Bytes in a frame header: the kind byte and the `u64` length.
 const HEADER_LEN: usize = 9;

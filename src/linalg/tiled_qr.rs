@@ -3,7 +3,8 @@
 //! (Buttari et al. 2009) with a flat tree per panel.
 //!
 //! Panel `k` factors its diagonal tile, then stacks the running R factor on
-//! each tile below it in turn and factors again (`tqr_factor`); each of these
+//! each tile below it in turn and factors again (`tqr_factor`: `?tpqrt`, which
+//! skips the triangle's zeros, as PLASMA's `tsqrt`); each of these
 //! factorizations is applied (`Qᵀ`) to the matching tiles of every trailing
 //! tile column (`tqr_apply`), the running top rows passing from one to the
 //! next. `Q` is formed blockwise by applying the factorizations in reverse to
@@ -20,7 +21,7 @@ use crate::array::DArray;
 use crate::error::Result;
 use crate::graph::{ArrayId, Op, TaskId};
 use crate::ops::{CustomLower, Lowerer};
-use darray_kernels::linalg::LinalgOp;
+use darray_kernels::linalg::{tiled_qr, LinalgOp};
 use std::sync::Arc;
 
 #[derive(Debug)]
@@ -57,10 +58,26 @@ impl QrPlan {
         }
     }
 
-    /// Memory of a packed record and `?ormqr`'s workspace, for `w` columns.
+    /// Rows of factorization `(k, i)`'s record (stored transposed): a packed
+    /// factorization of the diagonal tile, or a stacked record below it.
+    fn record_rows(&self, k: usize, i: usize) -> usize {
+        if i == k {
+            self.rows[k] + 1
+        } else {
+            tiled_qr::stacked_rows(self.cols[k], self.rows[i])
+        }
+    }
+
+    /// Scratch of applying factorization `(k, i)` to `w` columns: the stacked
+    /// copy it works on, and `?ormqr`'s private copy of the reflectors and
+    /// workspace (diagonal tile) or `?tpmqrt`'s workspace (stacked record).
     fn apply_scratch(&self, k: usize, i: usize, w: usize) -> u64 {
-        let m = self.stacked(k, i);
-        self.size(m + 1, self.cols[k]) + self.size(m, w) + self.size(w + 64, 64)
+        let work = if i == k {
+            self.size(self.record_rows(k, i), self.cols[k]) + self.size(w + 64, 64)
+        } else {
+            self.size(32, w)
+        };
+        self.size(self.stacked(k, i), w) + work
     }
 
     fn linalg(op: LinalgOp) -> Op {
@@ -108,8 +125,8 @@ impl QrPlan {
             }
             ins.push(self.tile(l, k, i, k)?);
             let c = self.cols[k];
-            let out = self.size(self.stacked(k, i) + 1, c);
-            // The stacked copy is the output; R of the previous record, workspace.
+            let out = self.size(self.record_rows(k, i), c);
+            // The record is the output; R of the previous record, workspace.
             let scratch = self.size(c, c) + self.size(c + 64, 64);
             Ok(l.push_task(key, Self::linalg(LinalgOp::TqrFactor), ins, out, scratch))
         })

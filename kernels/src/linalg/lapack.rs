@@ -194,6 +194,52 @@ pub trait Real:
         ldc: usize,
     ) -> Result<()>;
 
+    /// `?tpqrt` (`L = 0`): the QR of `[A; B]`, `A` an `n x n` upper triangle and
+    /// `B` a full `m x n` block, all three operands in one column-major buffer
+    /// with leading dimension `ld`: `A` in rows `0..n`, `B` in rows
+    /// `b_row..b_row + m`, the triangular factors `T` (`nb x n`, `1 <= nb <= n`)
+    /// in rows `t_row..t_row + nb`, the ranges disjoint. `R` overwrites `A`'s
+    /// upper triangle (the rest of `A` is not read), the reflectors' lower parts
+    /// overwrite `B` (their upper parts are the identity's columns): about 2/3
+    /// of the flops of `?geqrf` on the stacked `2n x n` (for `m = n`), because
+    /// the triangle's zeros are never touched.
+    ///
+    /// # Errors
+    /// Row ranges that overlap or do not fit, LAPACK reporting an illegal argument.
+    #[allow(clippy::too_many_arguments)]
+    fn tpqrt(
+        m: usize,
+        n: usize,
+        nb: usize,
+        buf: &mut [Self],
+        ld: usize,
+        b_row: usize,
+        t_row: usize,
+    ) -> Result<()>;
+
+    /// `?tpmqrt` (`side = b'L'`, `L = 0`): `[A; B] := Q [A; B]` (`trans =
+    /// b'N'`) or `Qᵀ [A; B]` (`b'T'`) for the `Q` of [`Real::tpqrt`], whose `k`
+    /// reflectors (`m x k`) and factors (`nb x k`) are rows `rows.0..` and
+    /// `rows.1..` of the column-major `rec` (leading dimension `ldr`, only read).
+    /// `A` (`k x w`) is rows `0..k` and `B` (`m x w`) rows `k..k + m` of the
+    /// column-major `c` (leading dimension `ldc`).
+    ///
+    /// # Errors
+    /// Shapes that do not fit, LAPACK reporting an illegal argument.
+    #[allow(clippy::too_many_arguments)]
+    fn tpmqrt(
+        trans: u8,
+        m: usize,
+        w: usize,
+        k: usize,
+        nb: usize,
+        rec: &[Self],
+        ldr: usize,
+        rows: (usize, usize),
+        c: &mut [Self],
+        ldc: usize,
+    ) -> Result<()>;
+
     /// `?potrf`: Cholesky factor in place; `Ok(false)` if the matrix is not
     /// (numerically) positive definite.
     ///
@@ -270,9 +316,122 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ty, $u:expr, $geqrf:ident, $ormqr:ident, $potrf:ident, $trtrs:ident, $getrf:ident, $trsm:ident, $gemm:ident, $geqrt:ident, $larft:ident, $larfb:ident) => {
+    ($t:ty, $u:expr, $geqrf:ident, $ormqr:ident, $potrf:ident, $trtrs:ident, $getrf:ident, $trsm:ident, $gemm:ident, $geqrt:ident, $larft:ident, $larfb:ident, $tpqrt:ident, $tpmqrt:ident) => {
         impl Real for $t {
             const UNIT_ROUNDOFF: f64 = $u;
+
+            fn tpqrt(
+                m: usize,
+                n: usize,
+                nb: usize,
+                buf: &mut [Self],
+                ld: usize,
+                b_row: usize,
+                t_row: usize,
+            ) -> Result<()> {
+                if n == 0 {
+                    return Ok(());
+                }
+                let fits = nb >= 1
+                    && nb <= n
+                    && b_row >= n
+                    && t_row >= b_row + m
+                    && t_row + nb <= ld
+                    && buf.len() >= ld * n;
+                if !fits {
+                    return Err(KernelError::Other(format!(
+                        "tpqrt: A {n} x {n}, B {m} rows at row {b_row}, T {nb} rows at row {t_row} \
+                         do not fit a {ld}-row buffer of {} values",
+                        buf.len()
+                    )));
+                }
+                let (mi, ni, li, nbi, ldi) = (int(m)?, int(n)?, 0, int(nb)?, int(ld)?);
+                let mut work = vec![0.0 as $t; nb * n];
+                let mut info = 0;
+                let p = buf.as_mut_ptr();
+                // SAFETY: the three operands are disjoint row ranges (checked
+                // above) of the `ld x n` column-major `buf`, each addressed with
+                // leading dimension `ld`; `work` holds `nb n` values.
+                unsafe {
+                    lapack_sys::$tpqrt(
+                        &mi,
+                        &ni,
+                        &li,
+                        &nbi,
+                        p,
+                        &ldi,
+                        p.add(b_row),
+                        &ldi,
+                        p.add(t_row),
+                        &ldi,
+                        work.as_mut_ptr(),
+                        &mut info,
+                    )
+                };
+                check(stringify!($tpqrt), info)
+            }
+
+            fn tpmqrt(
+                trans: u8,
+                m: usize,
+                w: usize,
+                k: usize,
+                nb: usize,
+                rec: &[Self],
+                ldr: usize,
+                (v_row, t_row): (usize, usize),
+                c: &mut [Self],
+                ldc: usize,
+            ) -> Result<()> {
+                if k == 0 || w == 0 {
+                    return Ok(());
+                }
+                let fits = nb >= 1
+                    && nb <= k
+                    && v_row + m <= ldr
+                    && t_row + nb <= ldr
+                    && rec.len() >= ldr * k
+                    && ldc >= k + m
+                    && c.len() >= ldc * w;
+                if !fits {
+                    return Err(KernelError::Other(format!(
+                        "tpmqrt: {k} reflectors of {m} rows (row {v_row}), T {nb} rows (row {t_row}) \
+                         in a {ldr}-row record; C {} x {w} with leading dimension {ldc}",
+                        k + m
+                    )));
+                }
+                let (mi, wi, ki, li, nbi) = (int(m)?, int(w)?, int(k)?, 0, int(nb)?);
+                let (ldri, ldci) = (int(ldr)?, int(ldc)?);
+                let (sd, tr) = (b'L' as c_char, trans as c_char);
+                let mut work = vec![0.0 as $t; nb * w];
+                let mut info = 0;
+                let (r, p) = (rec.as_ptr(), c.as_mut_ptr());
+                // SAFETY: `V` and `T` are row ranges of the `ldr x k` record (only
+                // read); `A` and `B` the disjoint rows `0..k` and `k..k + m` of
+                // the `ldc x w` column-major `c`; all checked above.
+                unsafe {
+                    lapack_sys::$tpmqrt(
+                        &sd,
+                        &tr,
+                        &mi,
+                        &wi,
+                        &ki,
+                        &li,
+                        &nbi,
+                        r.add(v_row),
+                        &ldri,
+                        r.add(t_row),
+                        &ldri,
+                        p,
+                        &ldci,
+                        p.add(k),
+                        &ldci,
+                        work.as_mut_ptr(),
+                        &mut info,
+                    )
+                };
+                check(stringify!($tpmqrt), info)
+            }
 
             fn geqrt(
                 m: usize,
@@ -704,7 +863,9 @@ impl_real!(
     dgemm_,
     dgeqrt_,
     dlarft_,
-    dlarfb_
+    dlarfb_,
+    dtpqrt_,
+    dtpmqrt_
 );
 impl_real!(
     f32,
@@ -718,5 +879,7 @@ impl_real!(
     sgemm_,
     sgeqrt_,
     slarft_,
-    slarfb_
+    slarfb_,
+    stpqrt_,
+    stpmqrt_
 );

@@ -161,8 +161,8 @@ pub enum LinalgOp {
         /// `L` (unit lower), else `U`.
         lower: bool,
     },
-    /// Householder QR of a tile, or of a record's R stacked on a tile
-    /// ([`tiled_qr::tqr_factor`]).
+    /// Householder QR of a tile, or of a record's R stacked on a tile (by
+    /// `?tpqrt`; [`tiled_qr::tqr_factor`]).
     TqrFactor,
     /// `Qᵀ C` or `Q C` for a packed factorization and tiles stacked by rows
     /// ([`tiled_qr::tqr_apply`]).
