@@ -104,7 +104,7 @@ pub enum Command {
         /// File holding the cluster secret (mode 0600); else DARRAY_SECRET_FILE or DARRAY_SECRET.
         #[arg(long)]
         secret_file: Option<PathBuf>,
-        /// Seconds to keep trying to reach a lost scheduler before exiting.
+        /// Seconds to keep trying to reach the scheduler (lost, or not up yet) before exiting.
         #[arg(long, default_value_t = 300)]
         reconnect_for: u64,
         /// Exit (as on SIGTERM) when standard input reaches end of file: a

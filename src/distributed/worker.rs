@@ -284,11 +284,13 @@ pub const HEARTBEAT: Duration = Duration::from_millis(500);
 
 /// Runs a worker: connects to the scheduler, and after losing it keeps trying
 /// to reconnect (with backoff, for `reconnect_for`), so a restarted scheduler
-/// gets its workers back. Results held for the old scheduler are dropped.
+/// gets its workers back. Results held for the old scheduler are dropped. A
+/// worker started before its scheduler waits for it the same way.
 ///
 /// # Errors
-/// The peer listener failing to bind, the first connection failing, or no
-/// scheduler for `reconnect_for` after a loss.
+/// The peer listener failing to bind, the first connection failing for a
+/// reason other than no scheduler listening yet (a wrong secret or version,
+/// TLS on one side only), or no scheduler for `reconnect_for`.
 pub async fn run(config: WorkerConfig, secret: Arc<Secret>) -> Result<(), WireError> {
     run_with(config, secret, None).await
 }
@@ -399,6 +401,15 @@ async fn serve(
                     "scheduler dropped the connection during the handshake: {e}; retrying"
                 );
             }
+            // Started before its scheduler (as dask workers may be): keep
+            // trying for `reconnect_for`, as after a loss.
+            Err(e) if first && not_up_yet(&e) => {
+                tracing::warn!(
+                    "no scheduler at {} yet: {e}; retrying for {:?}",
+                    config.scheduler,
+                    config.reconnect_for
+                );
+            }
             Err(e) if first => return Err(e),
             Err(e) => tracing::warn!("scheduler connection lost: {e}"),
             Ok(()) => tracing::warn!("scheduler closed the connection"),
@@ -440,6 +451,16 @@ const RECONNECT_FIRST: Duration = Duration::from_millis(50);
 const RECONNECT_MAX: Duration = Duration::from_secs(2);
 /// A session at least this long resets the backoff.
 const RECONNECT_LASTING: Duration = Duration::from_secs(5);
+
+/// Whether `e` says nothing listens at the scheduler's address (yet), or the
+/// network does not reach it: worth retrying, unlike a wrong secret or version.
+fn not_up_yet(e: &WireError) -> bool {
+    use std::io::ErrorKind::{ConnectionRefused, HostUnreachable, NetworkUnreachable, TimedOut};
+    matches!(e, WireError::Io(io) if matches!(
+        io.kind(),
+        ConnectionRefused | HostUnreachable | NetworkUnreachable | TimedOut
+    ))
+}
 
 /// Whether `e` is a connection the scheduler accepted and then closed before
 /// the handshake finished (not a refused connection, a wrong secret or version).

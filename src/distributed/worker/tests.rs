@@ -305,6 +305,69 @@ async fn reconnection_attempts_back_off_when_the_scheduler_keeps_dropping_us() {
     assert!((2..=20).contains(&n), "{n} connections in 3 s");
 }
 
+/// A worker started before its scheduler waits for it (refused connections
+/// are retried with backoff) and registers once it listens; one whose
+/// scheduler never comes gives up after `reconnect_for`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_started_before_its_scheduler_waits_for_it() {
+    // An address nothing listens on yet (bound once to find a free port).
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let secret = Arc::new(Secret::generate());
+    let config = |reconnect_for| WorkerConfig {
+        scheduler: addr,
+        nthreads: 1,
+        memory_limit: 1 << 30,
+        memory_fractions: MemoryFractions::default(),
+        memory_probe: None,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        local_dir: None,
+        name: "early".into(),
+        limits: Limits::default(),
+        reconnect_for,
+    };
+    let gone = tokio::time::timeout(
+        Duration::from_secs(30),
+        run(config(Duration::from_millis(300)), secret.clone()),
+    )
+    .await
+    .expect("gives up after reconnect_for");
+    assert!(
+        matches!(&gone, Err(WireError::Refused(m)) if m.contains("no scheduler")),
+        "{gone:?}"
+    );
+
+    let worker = tokio::spawn(run(config(Duration::from_secs(60)), secret.clone()));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        !worker.is_finished(),
+        "the worker exited instead of waiting"
+    );
+    // The scheduler comes up on that address; the worker authenticates and
+    // says hello (after a probe that only connects and closes).
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let lim = Limits::default();
+    let hello = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            match crate::distributed::auth::handshake_acceptor(&mut conn, &secret, &lim).await {
+                Ok(()) => return read_msg::<Hello, _>(&mut conn, &lim).await.unwrap(),
+                Err(WireError::Closed) => {}
+                Err(e) => panic!("handshake: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("the worker connects once the scheduler listens");
+    assert!(
+        matches!(hello, Hello::Worker { ref name, .. } if name == "early"),
+        "{hello:?}"
+    );
+    worker.abort();
+}
+
 /// A task's inputs held by different peers are fetched at once: peer A keeps
 /// its connection silent until peer B has been reached, which a worker
 /// fetching one input after the other only does once A's handshake has timed
