@@ -20,8 +20,8 @@
 //! Linear-algebra workloads (on the 4,000,000 x 32 store unless said): `tsqr`
 //! (Q and R of `linalg::tsqr`, default method; Q is never held whole: each block
 //! of Q is reduced to its column sums of `|Q|` as soon as it is made, and R's row
-//! sums of `|R|` come from the same graph), `tsqr_auto` (the same with
-//! `QrMethod::Auto`), `tsqr_lowmem` (the same with `TsqrLeaves::Recompute`: the
+//! sums of `|R|` come from the same graph), `tsqr_auto` and `tsqr_cholqr2` (the
+//! same with `QrMethod::Auto`, `QrMethod::CholeskyQr2`), `tsqr_lowmem` (the same with `TsqrLeaves::Recompute`: the
 //! Q pass reads every block again instead of holding its factorization), `svd`
 //! (S only), `svd_u` (U reduced like Q, and S), `svd_u_lowmem`, `ata`
 //! (`A.T @ A`), `svdc` (on the 16384 x 8192 store: `svd_compressed` with k = 10,
@@ -116,12 +116,12 @@ fn main() -> Result<()> {
             x.to_zarr(&path, &zstd1)?;
             0.0
         }
-        "tsqr" | "tsqr_auto" | "tsqr_lowmem" => {
+        "tsqr" | "tsqr_auto" | "tsqr_cholqr2" | "tsqr_lowmem" => {
             let a = DArray::<f64>::from_zarr(store_arg()?)?;
-            let method = if workload == "tsqr_auto" {
-                QrMethod::Auto
-            } else {
-                QrMethod::default()
+            let method = match workload.as_str() {
+                "tsqr_auto" => QrMethod::Auto,
+                "tsqr_cholqr2" => QrMethod::CholeskyQr2,
+                _ => QrMethod::default(),
             };
             let (q, r) =
                 linalg::with_tsqr_leaves(leaves(workload), || linalg::tsqr_with(&a, method))?;

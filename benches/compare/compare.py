@@ -15,7 +15,8 @@ the page cache. Results also go to <data dir>/compare.json.
 `--workloads linalg` (or naming its workloads) runs the linear-algebra group on a
 second store, float64 4,000,000 x 32 in 250,000-row chunks, zstd level 1, Zarr v3,
 also created by darray once: tsqr (Q and R; Q reduced block by block to column sums
-of |Q|, in the same graph as R), tsqr_auto (darray only: QrMethod::Auto), svd (S
+of |Q|, in the same graph as R), tsqr_auto and tsqr_cholqr2 (darray only:
+QrMethod::Auto, QrMethod::CholeskyQr2), svd (S
 only), svd_u (U reduced like Q, and S), ata (A.T @ A), and svdc (svd_compressed,
 k=10, 2 power iterations, oversampling 10, seed 42, on the 16384 x 8192 store). Its
 third tool is numpy on the whole matrix in memory (numpy_workloads.py: load time and
@@ -50,10 +51,10 @@ WORKLOADS = ["mean", "sum0", "std1", "copy", "tiny"]
 SQUARE_SHAPE = (4000, 4000)
 SQUARE_CHUNKS = (500, 500)
 DENSE = ["chol", "solve", "inv", "qr2d"]
-LINALG = ["tsqr", "tsqr_auto", "tsqr_lowmem", "svd", "svd_u", "svd_u_lowmem", "ata", "svdc"] + DENSE
+LINALG = ["tsqr", "tsqr_auto", "tsqr_cholqr2", "tsqr_lowmem", "svd", "svd_u", "svd_u_lowmem", "ata", "svdc"] + DENSE
 GROUPS = {"array": WORKLOADS, "linalg": LINALG[:-len(DENSE)], "dense": DENSE, "all": WORKLOADS + LINALG}
 # Workloads on the tall store (every other one is on the 16384 x 8192 store).
-TALL = {"tsqr", "tsqr_auto", "tsqr_lowmem", "svd", "svd_u", "svd_u_lowmem", "ata", "floor_tall", "floor_gram"}
+TALL = {"tsqr", "tsqr_auto", "tsqr_cholqr2", "tsqr_lowmem", "svd", "svd_u", "svd_u_lowmem", "ata", "floor_tall", "floor_gram"}
 # Workloads on the 4000 x 4000 store.
 SQUARE = set(DENSE)
 # Workloads dask has no function for.
@@ -61,7 +62,7 @@ NO_DASK = {"qr2d"}
 # What each tool runs: darray everything; dask and numpy not darray's extra rows,
 # numpy only the linear algebra. An extra row is compared with this workload's
 # dask and numpy results.
-SAME_AS = {"tsqr_auto": "tsqr", "tsqr_lowmem": "tsqr", "svd_u_lowmem": "svd_u"}
+SAME_AS = {"tsqr_auto": "tsqr", "tsqr_cholqr2": "tsqr", "tsqr_lowmem": "tsqr", "svd_u_lowmem": "svd_u"}
 NUMPY = {"tsqr", "svd", "svd_u", "ata", "svdc"} | SQUARE
 # Relative agreement asked of the checks: svdc's Gaussian sketches differ between
 # tools (so do its U, S, Vt, slightly); the others are the same factorization.
@@ -89,6 +90,7 @@ LABEL = {
     "tiny": "100,000 tiny tasks",
     "tsqr": "tsqr (Q and R)",
     "tsqr_auto": "tsqr (Q and R), QrMethod::Auto",
+    "tsqr_cholqr2": "tsqr (Q and R), QrMethod::CholeskyQr2",
     "tsqr_lowmem": "tsqr (Q and R), TsqrLeaves::Recompute",
     "svd_u_lowmem": "svd (U and S), TsqrLeaves::Recompute",
     "svd": "svd (S only)",

@@ -319,7 +319,7 @@ fn run_typed<T: Real>(op: &LinalgOp, inputs: &[&Chunk], buffers: &dyn Buffers) -
         } => qr::apply_q_leaf_with::<T>(inputs, *offset, *rows, *block_rows, buffers),
         LinalgOp::RFactor => qr::r_factor::<T>(inputs),
         LinalgOp::Cholesky { shift, max_cond } => qr::cholesky::<T>(inputs, *shift, *max_cond),
-        LinalgOp::TriSolveRight => qr::tri_solve_right::<T>(inputs),
+        LinalgOp::TriSolveRight => qr::tri_solve_right_with::<T>(inputs, buffers),
         LinalgOp::SvdPacked => svd::svd_packed::<T>(inputs),
         LinalgOp::Take { rows, cols } => svd::take::<T>(inputs, *rows, *cols),
         LinalgOp::LstsqSolve { rcond } => svd::lstsq_solve::<T>(inputs, *rcond),

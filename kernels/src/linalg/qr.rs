@@ -579,11 +579,26 @@ pub fn cholesky<T: Real>(inputs: &[&Chunk], shift: f64, max_cond: Option<f64>) -
     Ok(T::into_chunk(a.into_dyn()))
 }
 
-/// `A R⁻¹` for a 2-D block `A` (`m x n`) and upper-triangular `R` (`n x n`).
+/// `A R⁻¹` for a 2-D block `A` (`m x n`) and upper-triangular `R` (`n x n`):
+/// `R⁻¹` by a triangular solve, then one GEMM. A triangular solve with the
+/// block's rows as right-hand sides ran at a fraction of GEMM's speed (35% of
+/// CholeskyQR2's CPU on a 4,000,000 x 32 matrix). The price, measured on
+/// CholeskyQR2 and shifted CholeskyQR3 of 3000 x 32 matrices with condition
+/// numbers 1e2 to 1e12: `‖A - QR‖/‖A‖` up to 2e-15 instead of 3e-16, `‖QᵀQ - I‖`
+/// unchanged (2e-15 to 3e-15).
 ///
 /// # Errors
 /// Dtypes other than `T`, shapes that do not fit, a singular `R`.
 pub fn tri_solve_right<T: Real>(inputs: &[&Chunk]) -> Result<Chunk> {
+    tri_solve_right_with::<T>(inputs, &NoBuffers)
+}
+
+/// [`tri_solve_right`] writing into a buffer from `buffers` where it has one
+/// (CholeskyQR's `Q` blocks are as large as the row blocks).
+///
+/// # Errors
+/// As [`tri_solve_right`].
+pub fn tri_solve_right_with<T: Real>(inputs: &[&Chunk], buffers: &dyn Buffers) -> Result<Chunk> {
     let ins = arity("trsm", inputs, 2)?;
     let (a, r) = (mat::<T>(ins[0])?, mat::<T>(ins[1])?);
     let (m, n) = a.dim();
@@ -593,22 +608,47 @@ pub fn tri_solve_right<T: Real>(inputs: &[&Chunk]) -> Result<Chunk> {
             got: r.shape().to_vec(),
         });
     }
-    let mut b = a.as_standard_layout().into_owned();
-    if m > 0 && n > 0 {
-        let r = r.as_standard_layout();
-        // C-order `A` is column-major `Aᵀ` and C-order `R` column-major lower `Rᵀ`:
-        // solving `Rᵀ Y = Aᵀ` gives `Y = (A R⁻¹)ᵀ`, which is C-order `A R⁻¹`.
-        T::trtrs(
-            b'L',
-            b'N',
-            n,
-            m,
-            r.as_slice().expect("standard layout"),
-            n,
-            b.as_slice_mut().expect("standard layout"),
-            n,
-        )?;
+    if m == 0 || n == 0 {
+        return Ok(T::into_chunk(Array2::<T>::zeros((m, n)).into_dyn()));
     }
+    let r = r.as_standard_layout();
+    // R⁻¹ by a triangular solve against the identity: C-order `R` is column-major
+    // lower `Rᵀ`, and `X = R⁻ᵀ` column-major is C-order `R⁻¹`.
+    let mut rinv = vec![T::zero(); n * n];
+    for i in 0..n {
+        rinv[i * n + i] = T::one();
+    }
+    T::trtrs(
+        b'L',
+        b'N',
+        n,
+        n,
+        r.as_slice().expect("standard layout"),
+        n,
+        &mut rinv,
+        n,
+    )?;
+    // Then one GEMM (BLAS's fastest kernel; a triangular solve with 250,000
+    // right-hand sides of 32 runs at a fraction of its speed): column-major
+    // `Qᵀ = R⁻ᵀ Aᵀ`, which is C-order `Q = A R⁻¹`.
+    let a = a.as_standard_layout();
+    let mut q = out_vec::<T>(buffers, m * n);
+    T::gemm(
+        b'N',
+        b'N',
+        n,
+        m,
+        n,
+        T::one(),
+        &rinv,
+        n,
+        a.as_slice().expect("standard layout"),
+        n,
+        T::zero(),
+        &mut q,
+        n,
+    )?;
+    let b = Array2::from_shape_vec((m, n), q).expect("m * n elements");
     Ok(T::into_chunk(b.into_dyn()))
 }
 
@@ -754,6 +794,14 @@ mod tests {
         );
         assert_eq!(got[1], apply_q::<f64>(&[&plain, &src], 2).unwrap());
         assert_eq!(got[2], got[0]);
+        // CholeskyQR's A R⁻¹ too, and it matches the triangular solve.
+        let r = r_factor::<f64>(&[&plain]).unwrap();
+        let pool = Stale(std::sync::Mutex::new(vec![nan(m, n)]));
+        let x = tri_solve_right_with::<f64>(&[&ca, &r], &pool).unwrap();
+        assert!(pool.0.lock().unwrap().is_empty());
+        assert_eq!(x, tri_solve_right::<f64>(&[&ca, &r]).unwrap());
+        let (a, r, x) = (get(&ca), get(&r), get(&x));
+        assert!((x.dot(&r) - &a).iter().all(|v| v.abs() < 1e-12));
     }
 
     #[test]
