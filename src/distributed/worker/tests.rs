@@ -264,6 +264,22 @@ async fn a_small_task_run_inline_is_reported_and_held() {
     }
 }
 
+/// A one-thread worker of `scheduler` with 1 GiB and the default limits.
+fn plain_config(scheduler: SocketAddr, name: &str, reconnect_for: Duration) -> WorkerConfig {
+    WorkerConfig {
+        scheduler,
+        nthreads: 1,
+        memory_limit: 1 << 30,
+        memory_fractions: MemoryFractions::default(),
+        memory_probe: None,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        local_dir: None,
+        name: name.into(),
+        limits: Limits::default(),
+        reconnect_for,
+    }
+}
+
 /// A scheduler address that accepts connections and drops them during the
 /// handshake: the worker's attempts back off (50 ms doubling to 2 s) instead
 /// of retrying some twenty times a second, and it gives up after
@@ -280,18 +296,7 @@ async fn reconnection_attempts_back_off_when_the_scheduler_keeps_dropping_us() {
             drop(s);
         }
     });
-    let config = WorkerConfig {
-        scheduler: addr,
-        nthreads: 1,
-        memory_limit: 1 << 30,
-        memory_fractions: MemoryFractions::default(),
-        memory_probe: None,
-        listen: "127.0.0.1:0".parse().unwrap(),
-        local_dir: None,
-        name: "backoff".into(),
-        limits: Limits::default(),
-        reconnect_for: Duration::from_secs(3),
-    };
+    let config = plain_config(addr, "backoff", Duration::from_secs(3));
     let res = tokio::time::timeout(
         Duration::from_secs(60),
         run(config, Arc::new(Secret::generate())),
@@ -316,18 +321,7 @@ async fn a_worker_started_before_its_scheduler_waits_for_it() {
         .local_addr()
         .unwrap();
     let secret = Arc::new(Secret::generate());
-    let config = |reconnect_for| WorkerConfig {
-        scheduler: addr,
-        nthreads: 1,
-        memory_limit: 1 << 30,
-        memory_fractions: MemoryFractions::default(),
-        memory_probe: None,
-        listen: "127.0.0.1:0".parse().unwrap(),
-        local_dir: None,
-        name: "early".into(),
-        limits: Limits::default(),
-        reconnect_for,
-    };
+    let config = |reconnect_for| plain_config(addr, "early", reconnect_for);
     let gone = tokio::time::timeout(
         Duration::from_secs(30),
         run(config(Duration::from_millis(300)), secret.clone()),
