@@ -90,29 +90,21 @@ fn main() -> Result<()> {
 
     let t = Instant::now();
     let check: f64 = match workload.as_str() {
-        "create" => {
+        "create" | "create_tall" | "create_square" => {
+            let (seed, shape, chunks) = match workload.as_str() {
+                "create" => (42, SHAPE, CHUNKS),
+                "create_tall" => (7, TALL_SHAPE, TALL_CHUNKS),
+                _ => (5, SQUARE_SHAPE, SQUARE_CHUNKS),
+            };
             let path = store_arg()?;
             if path.join("zarr.json").exists() {
-                println!("{{\"tool\":\"darray\",\"workload\":\"create\",\"created\":false}}");
+                println!("{{\"tool\":\"darray\",\"workload\":\"{workload}\",\"created\":false}}");
                 return Ok(());
             }
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            let x = DArray::<f64>::random_normal(42, &SHAPE, 0.0, 1.0, CHUNKS)?;
-            x.to_zarr(&path, &zstd1)?;
-            0.0
-        }
-        "create_tall" => {
-            let path = store_arg()?;
-            if path.join("zarr.json").exists() {
-                println!("{{\"tool\":\"darray\",\"workload\":\"create_tall\",\"created\":false}}");
-                return Ok(());
-            }
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            let x = DArray::<f64>::random_normal(7, &TALL_SHAPE, 0.0, 1.0, TALL_CHUNKS)?;
+            let x = DArray::<f64>::random_normal(seed, &shape, 0.0, 1.0, chunks)?;
             x.to_zarr(&path, &zstd1)?;
             0.0
         }
@@ -140,21 +132,6 @@ fn main() -> Result<()> {
         "ata" => {
             let a = DArray::<f64>::from_zarr(store_arg()?)?;
             linalg::matmul(&a.t(), &a)?.compute()?.sum()
-        }
-        "create_square" => {
-            let path = store_arg()?;
-            if path.join("zarr.json").exists() {
-                println!(
-                    "{{\"tool\":\"darray\",\"workload\":\"create_square\",\"created\":false}}"
-                );
-                return Ok(());
-            }
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            let x = DArray::<f64>::random_normal(5, &SQUARE_SHAPE, 0.0, 1.0, SQUARE_CHUNKS)?;
-            x.to_zarr(&path, &zstd1)?;
-            0.0
         }
         "chol" => {
             let a = DArray::<f64>::from_zarr(store_arg()?)?;
