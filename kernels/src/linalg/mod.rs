@@ -373,11 +373,28 @@ fn run_typed<T: Real>(op: &LinalgOp, inputs: &[&Chunk], buffers: &dyn Buffers) -
         }
         LinalgOp::Select => {
             let ins = arity("select", inputs, 3)?;
-            Ok(if flag_set::<T>(ins[2])? {
-                ins[0].clone()
+            let pick = if flag_set::<T>(ins[2])? {
+                ins[0]
             } else {
-                ins[1].clone()
-            })
+                ins[1]
+            };
+            // A copy (the input stays with the executor), into a pooled buffer
+            // where there is one: a block of Q is as large as a row block.
+            let v = T::view_chunk(pick).ok_or_else(|| KernelError::DType {
+                expected: T::DTYPE.to_string(),
+                got: format!("{:?}", pick.dtype()),
+            })?;
+            match take_vec::<T>(buffers, v.len()) {
+                Some(mut out) => {
+                    for (o, &x) in out.iter_mut().zip(v.iter()) {
+                        *o = x;
+                    }
+                    let a = ndarray::ArrayD::from_shape_vec(v.raw_dim(), out)
+                        .map_err(|e| KernelError::Other(format!("select: {e}")))?;
+                    Ok(T::into_chunk(a))
+                }
+                None => Ok(pick.clone()),
+            }
         }
     }
 }

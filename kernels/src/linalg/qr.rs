@@ -802,6 +802,20 @@ mod tests {
         assert_eq!(x, tri_solve_right::<f64>(&[&ca, &r]).unwrap());
         let (a, r, x) = (get(&ca), get(&r), get(&x));
         assert!((x.dot(&r) - &a).iter().all(|v| v.abs() < 1e-12));
+        // QrMethod::Auto's selection copies the chosen block into one too.
+        let pool = Stale(std::sync::Mutex::new(vec![nan(m, n)]));
+        let flag = |v: f64| Chunk::F64(ndarray::arr0(v).into_dyn());
+        let (left, right) = (ca.clone(), Chunk::F64(x.clone().into_dyn()));
+        for (v, want) in [(1.0, &left), (0.0, &right)] {
+            let got = super::super::run_with(
+                &super::super::LinalgOp::Select,
+                &[&left, &right, &flag(v)],
+                &pool,
+            )
+            .unwrap();
+            assert_eq!(&got, want);
+        }
+        assert!(pool.0.lock().unwrap().is_empty());
     }
 
     #[test]
