@@ -451,10 +451,11 @@ fn factor_block<T: Real>(block: &Chunk, block_rows: Option<usize>) -> Result<Chu
     }
 }
 
-/// The R factor (`k x n`) of a row block's Householder QR (see [`factor_block`]),
-/// packed as a factorization with zero reflector scalars: a chunk that a
-/// parent's [`qr_stack`] reads like the block's full packed factorization (it
-/// only reads R), at `(k + 1) x n` elements instead of the block's size.
+/// The R factor (`k x n`) of a row block's Householder QR (factored as
+/// [`qr_leaf`] does with `Some(block_rows)`, else as [`qr_stack`]), packed as
+/// a factorization with zero reflector scalars: a chunk that a parent's
+/// [`qr_stack`] reads like the block's full packed factorization (it only
+/// reads R), at `(k + 1) x n` elements instead of the block's size.
 ///
 /// # Errors
 /// Dtype other than `T`, a non-2-D input, a `block_rows` the block cannot take.
