@@ -357,7 +357,8 @@ fn auto_qr_rank_deficient_falls_back() {
         .0
         .graph()
         .unwrap();
-    assert!(g.op_counts().contains_key("ortho_check") && g.op_counts().contains_key("select"));
+    let ops = g.op_counts();
+    assert!(ops.contains_key("ortho_check") && ops.contains_key("select_cholesky_q"));
 }
 
 #[test]
@@ -621,4 +622,53 @@ fn tsqr_recompute_bounds_peak_memory() {
     .unwrap();
     let counts = q.graph().unwrap().op_counts();
     assert!(counts.contains_key("qr_leaf") && !counts.contains_key("qr_r"));
+}
+
+/// `QrMethod::Auto` on a well-conditioned matrix: its Q and R are
+/// CholeskyQR2's, bit for bit (Q is made again from A's blocks after the
+/// check, by the same kernels), and its peak, with Q reduced as it is made,
+/// holds A once (for the fallback) plus a few blocks, not A and the checked Q
+/// both.
+#[test]
+fn auto_qr_matches_cholesky_qr2_and_holds_a_once() {
+    let (blocks, rows, n) = (16, 4096, 8);
+    let block = (rows * n * 8) as u64;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.zarr");
+    DArray::<f64>::random_normal(9, &[blocks * rows, n], 0.0, 1.0, [rows, n])
+        .unwrap()
+        .to_zarr(&path, &darray::WriteOptions::default())
+        .unwrap();
+    let a = DArray::<f64>::from_zarr(&path).unwrap();
+    let exec = darray::LocalExecutor::with_threads(2).unwrap();
+    let (qa, ra) = linalg::tsqr_with(&a, QrMethod::Auto).unwrap();
+    let (qc, rc) = linalg::tsqr_with(&a, QrMethod::CholeskyQr2).unwrap();
+    assert_bits_eq(
+        &qc.compute_with(&exec).unwrap(),
+        &qa.compute_with(&exec).unwrap(),
+    );
+    assert_bits_eq(
+        &rc.compute_with(&exec).unwrap(),
+        &ra.compute_with(&exec).unwrap(),
+    );
+    // Q reduced block by block as it is made: A held for the fallback (16
+    // blocks) and the blocks in flight (24 blocks measured); holding each
+    // pass's Q until the next factor, and the checked Q until the check had
+    // passed, was 32.
+    qa.abs().sum_axis(0).unwrap().compute_with(&exec).unwrap();
+    let peak = exec.last_stats().peak_bytes;
+    assert!(
+        peak <= (blocks as u64 + 10) * block,
+        "peak {peak} for blocks of {block}"
+    );
+    // The fallback: an ill-conditioned matrix still gets an accurate answer.
+    let ill = conditioned(4, 2000, 6, 1e12);
+    let di = DArray::from_ndarray(&ill, vec![vec![500; 4], vec![6]]).unwrap();
+    let (q, r) = linalg::tsqr_with(&di, QrMethod::Auto).unwrap();
+    check_qr(
+        &ill,
+        &two(q.compute().unwrap()),
+        &two(r.compute().unwrap()),
+        1e-12,
+    );
 }

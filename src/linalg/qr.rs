@@ -562,7 +562,8 @@ pub fn tsqr_with<T: Real>(a: &DArray<T>, method: QrMethod) -> Result<(DArray<T>,
         QrMethod::Auto => {
             let n = e.shape[1];
             let max_cond = (1.0 / T::UNIT_ROUNDOFF).sqrt() / 8.0;
-            let (qf, rf) = cholesky_qr(&DArray::<T>::wrap(e.clone()), 2, 0.0, Some(max_cond))?;
+            let a = DArray::<T>::wrap(e.clone());
+            let (qf, rf, factors) = cholesky_qr_parts(&a, 2, 0.0, Some(max_cond), true)?;
             let g = tensordot(&qf, &qf, &[0], &[0])?;
             let tol = if T::UNIT_ROUNDOFF < 1e-10 {
                 1e-12
@@ -578,11 +579,18 @@ pub fn tsqr_with<T: Real>(a: &DArray<T>, method: QrMethod) -> Result<(DArray<T>,
                 0,
             );
             let (qh, rh) = householder::<T>(e, Some(flag.clone()));
+            // A is held anyway (for the fallback), so every Q is made from A's
+            // blocks where it is needed (each pass's Gram, the check, and the
+            // output once the check has passed) and none is held: the peak is
+            // A and the blocks in flight, and the same kernels give the same
+            // bits each time.
+            let mut side: Vec<&Arc<Expr>> = factors.iter().map(|f| &f.expr).collect();
+            side.push(&flag);
             let q = rowwise(
                 "qr-q",
-                LinalgOp::Select,
-                &[&qf.expr, &qh.expr],
-                &[&flag],
+                LinalgOp::SelectCholeskyQ,
+                &[&a.expr, &qh.expr],
+                &side,
                 n,
                 T::DTYPE,
             );
@@ -621,6 +629,23 @@ fn cholesky_qr<T: Real>(
     shift: f64,
     max_cond: Option<f64>,
 ) -> Result<(DArray<T>, DArray<T>)> {
+    cholesky_qr_parts(a, passes, shift, max_cond, false).map(|(q, r, _)| (q, r))
+}
+
+/// CholeskyQR's `Q`, `R` and each pass's R factor.
+type CholeskyQrParts<T> = (DArray<T>, DArray<T>, Vec<DArray<T>>);
+
+/// [`cholesky_qr`], and each pass's R factor (`Q = A R₁⁻¹ R₂⁻¹ …`). With
+/// `from_a`, each pass's Q is made from `A`'s blocks through every factor so
+/// far (the same bits), so no pass's Q is held while the next R is computed:
+/// for callers that hold `A` anyway.
+fn cholesky_qr_parts<T: Real>(
+    a: &DArray<T>,
+    passes: usize,
+    shift: f64,
+    max_cond: Option<f64>,
+    from_a: bool,
+) -> Result<CholeskyQrParts<T>> {
     let n = a.shape()[1];
     if a.shape()[0] < n {
         return Err(Error::InvalidArgument {
@@ -633,6 +658,7 @@ fn cholesky_qr<T: Real>(
     }
     let mut q = a.clone();
     let mut r: Option<DArray<T>> = None;
+    let mut factors = Vec::with_capacity(passes);
     for pass in 0..passes {
         let g = tensordot(&q, &q, &[0], &[0])?;
         let (shift, max_cond) = if pass == 0 {
@@ -648,20 +674,33 @@ fn cholesky_qr<T: Real>(
             T::DTYPE,
             0,
         ));
-        q = DArray::wrap(rowwise(
-            "cholqr-q",
-            LinalgOp::TriSolveRight,
-            &[&q.expr],
-            &[&ri.expr],
-            n,
-            T::DTYPE,
-        ));
+        factors.push(ri.clone());
+        q = DArray::wrap(if from_a {
+            let side: Vec<&Arc<Expr>> = factors.iter().map(|f| &f.expr).collect();
+            rowwise(
+                "cholqr-q",
+                LinalgOp::TriSolveRight,
+                &[&a.expr],
+                &side,
+                n,
+                T::DTYPE,
+            )
+        } else {
+            rowwise(
+                "cholqr-q",
+                LinalgOp::TriSolveRight,
+                &[&q.expr],
+                &[&ri.expr],
+                n,
+                T::DTYPE,
+            )
+        });
         r = Some(match r {
             None => ri,
             Some(prev) => matmul(&ri, &prev)?,
         });
     }
-    Ok((q, r.expect("at least one pass")))
+    Ok((q, r.expect("at least one pass"), factors))
 }
 
 /// QR of a 2-D array. Tall (`m >= n`) and chunked along both axes: a tiled

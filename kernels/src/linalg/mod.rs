@@ -77,7 +77,8 @@ pub enum LinalgOp {
         /// (the automatic method, which then falls back to Householder).
         max_cond: Option<f64>,
     },
-    /// `A R⁻¹` for a block `A` and an upper-triangular `R`.
+    /// `A R⁻¹` for a block `A` and an upper-triangular `R`; with more factors,
+    /// `(A R₁⁻¹) R₂⁻¹ …` ([`qr::tri_solve_right`]).
     TriSolveRight,
     /// Thin SVD of a small 2-D block, packed as [`svd::svd_packed`] describes.
     SvdPacked,
@@ -116,6 +117,12 @@ pub enum LinalgOp {
     },
     /// `inputs[0]` if the 0-d flag `inputs[2]` is 1, else `inputs[1]`.
     Select,
+    /// `A R₁⁻¹ R₂⁻¹ …` for the row block `A = inputs[0]` and the R factors
+    /// between `inputs[1]` and the last input, a 0-d flag, if the flag is 1;
+    /// else `inputs[1]`. CholeskyQR's `Q` made again from the row block by the
+    /// same kernels ([`qr::tri_solve_right`], one factor at a time), so the same
+    /// bits as the `Q` its check measured, without holding that one until then.
+    SelectCholeskyQ,
     /// Lower Cholesky factor of a diagonal tile ([`tiled::potrf_tile`]).
     TilePotrf {
         /// The tile's index on the diagonal, for the error message.
@@ -224,6 +231,7 @@ impl LinalgOp {
             LinalgOp::OrthoCheck { .. } => "ortho_check",
             LinalgOp::Fallback { op } => op.name(),
             LinalgOp::Select => "select",
+            LinalgOp::SelectCholeskyQ => "select_cholesky_q",
             LinalgOp::TilePotrf { .. } => "potrf",
             LinalgOp::TileSolve { .. } => "trsm_tile",
             LinalgOp::TileUpdate { .. } => "gemm_tile",
@@ -371,6 +379,24 @@ fn run_typed<T: Real>(op: &LinalgOp, inputs: &[&Chunk], buffers: &dyn Buffers) -
         LinalgOp::RefactorApplyQ { offset, block_rows } => {
             qr::refactor_apply_q_with::<T>(inputs, *offset, *block_rows, buffers)
         }
+        LinalgOp::SelectCholeskyQ => {
+            let (flag, rest) = inputs
+                .split_last()
+                .filter(|(_, rest)| rest.len() >= 3)
+                .ok_or_else(|| {
+                    KernelError::Other(format!(
+                        "select_cholesky_q: {} inputs, at least 4 expected",
+                        inputs.len()
+                    ))
+                })?;
+            if !flag_set::<T>(flag)? {
+                return copy_pooled::<T>(rest[1], buffers);
+            }
+            let chain: Vec<&Chunk> = std::iter::once(rest[0])
+                .chain(rest[2..].iter().copied())
+                .collect();
+            qr::tri_solve_right_with::<T>(&chain, buffers)
+        }
         LinalgOp::Select => {
             let ins = arity("select", inputs, 3)?;
             let pick = if flag_set::<T>(ins[2])? {
@@ -378,24 +404,28 @@ fn run_typed<T: Real>(op: &LinalgOp, inputs: &[&Chunk], buffers: &dyn Buffers) -
             } else {
                 ins[1]
             };
-            // A copy (the input stays with the executor), into a pooled buffer
-            // where there is one: a block of Q is as large as a row block.
-            let v = T::view_chunk(pick).ok_or_else(|| KernelError::DType {
-                expected: T::DTYPE.to_string(),
-                got: format!("{:?}", pick.dtype()),
-            })?;
-            match take_vec::<T>(buffers, v.len()) {
-                Some(mut out) => {
-                    for (o, &x) in out.iter_mut().zip(v.iter()) {
-                        *o = x;
-                    }
-                    let a = ndarray::ArrayD::from_shape_vec(v.raw_dim(), out)
-                        .map_err(|e| KernelError::Other(format!("select: {e}")))?;
-                    Ok(T::into_chunk(a))
-                }
-                None => Ok(pick.clone()),
-            }
+            copy_pooled::<T>(pick, buffers)
         }
+    }
+}
+
+/// A copy of `pick` (the input stays with the executor), into a pooled buffer
+/// where there is one: a block of Q is as large as a row block.
+fn copy_pooled<T: Real>(pick: &Chunk, buffers: &dyn Buffers) -> Result<Chunk> {
+    let v = T::view_chunk(pick).ok_or_else(|| KernelError::DType {
+        expected: T::DTYPE.to_string(),
+        got: format!("{:?}", pick.dtype()),
+    })?;
+    match take_vec::<T>(buffers, v.len()) {
+        Some(mut out) => {
+            for (o, &x) in out.iter_mut().zip(v.iter()) {
+                *o = x;
+            }
+            let a = ndarray::ArrayD::from_shape_vec(v.raw_dim(), out)
+                .map_err(|e| KernelError::Other(format!("select: {e}")))?;
+            Ok(T::into_chunk(a))
+        }
+        None => Ok(pick.clone()),
     }
 }
 
