@@ -576,6 +576,24 @@ proptest! {
     }
 }
 
+/// A `blocks * rows x n` standard-normal matrix in a Zarr store in a temporary
+/// directory (kept alive by the first value), in row blocks of `rows`.
+fn zarr_normal(
+    seed: u64,
+    blocks: usize,
+    rows: usize,
+    n: usize,
+) -> (tempfile::TempDir, DArray<f64>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.zarr");
+    DArray::<f64>::random_normal(seed, &[blocks * rows, n], 0.0, 1.0, [rows, n])
+        .unwrap()
+        .to_zarr(&path, &darray::WriteOptions::default())
+        .unwrap();
+    let a = DArray::<f64>::from_zarr(&path).unwrap();
+    (dir, a)
+}
+
 /// With `TsqrLeaves::Recompute`, the peak of results held while forming Q
 /// (reduced as it is made) stays a few blocks, where holding the factorizations
 /// keeps the whole array; the automatic policy holds an array this small. The
@@ -585,13 +603,7 @@ proptest! {
 fn tsqr_recompute_bounds_peak_memory() {
     let (blocks, rows, n) = (32, 8192, 8);
     let block = (rows * n * 8) as u64;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("a.zarr");
-    DArray::<f64>::random_normal(5, &[blocks * rows, n], 0.0, 1.0, [rows, n])
-        .unwrap()
-        .to_zarr(&path, &darray::WriteOptions::default())
-        .unwrap();
-    let a = DArray::<f64>::from_zarr(&path).unwrap();
+    let (_dir, a) = zarr_normal(5, blocks, rows, n);
     let exec = darray::LocalExecutor::with_threads(2).unwrap();
     let mut peaks = Vec::new();
     for leaves in [
@@ -633,13 +645,7 @@ fn tsqr_recompute_bounds_peak_memory() {
 fn auto_qr_matches_cholesky_qr2_and_holds_a_once() {
     let (blocks, rows, n) = (16, 4096, 8);
     let block = (rows * n * 8) as u64;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("a.zarr");
-    DArray::<f64>::random_normal(9, &[blocks * rows, n], 0.0, 1.0, [rows, n])
-        .unwrap()
-        .to_zarr(&path, &darray::WriteOptions::default())
-        .unwrap();
-    let a = DArray::<f64>::from_zarr(&path).unwrap();
+    let (_dir, a) = zarr_normal(9, blocks, rows, n);
     let exec = darray::LocalExecutor::with_threads(2).unwrap();
     let (qa, ra) = linalg::tsqr_with(&a, QrMethod::Auto).unwrap();
     let (qc, rc) = linalg::tsqr_with(&a, QrMethod::CholeskyQr2).unwrap();
