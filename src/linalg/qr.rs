@@ -675,26 +675,20 @@ fn cholesky_qr_parts<T: Real>(
             0,
         ));
         factors.push(ri.clone());
-        q = DArray::wrap(if from_a {
-            let side: Vec<&Arc<Expr>> = factors.iter().map(|f| &f.expr).collect();
-            rowwise(
-                "cholqr-q",
-                LinalgOp::TriSolveRight,
-                &[&a.expr],
-                &side,
-                n,
-                T::DTYPE,
-            )
+        let (src, side): (&Arc<Expr>, Vec<&Arc<Expr>>) = if from_a {
+            (&a.expr, factors.iter().map(|f| &f.expr).collect())
         } else {
-            rowwise(
-                "cholqr-q",
-                LinalgOp::TriSolveRight,
-                &[&q.expr],
-                &[&ri.expr],
-                n,
-                T::DTYPE,
-            )
-        });
+            (&q.expr, vec![&ri.expr])
+        };
+        let next = rowwise(
+            "cholqr-q",
+            LinalgOp::TriSolveRight,
+            &[src],
+            &side,
+            n,
+            T::DTYPE,
+        );
+        q = DArray::wrap(next);
         r = Some(match r {
             None => ri,
             Some(prev) => matmul(&ri, &prev)?,

@@ -75,7 +75,7 @@ impl QrPlan {
         let work = if i == k {
             self.size(self.record_rows(k, i), self.cols[k]) + self.size(w + 64, 64)
         } else {
-            self.size(32, w)
+            self.size(tiled_qr::ts_block(self.cols[k]), w)
         };
         self.size(self.stacked(k, i), w) + work
     }

@@ -583,9 +583,9 @@ pub fn cholesky<T: Real>(inputs: &[&Chunk], shift: f64, max_cond: Option<f64>) -
 /// `A R⁻¹` for a 2-D block `A` (`m x n`) and upper-triangular `R` (`n x n`);
 /// with more inputs `R₁, R₂, …`, `(A R₁⁻¹) R₂⁻¹ …`, one factor at a time (the
 /// bits of as many tasks of one factor each): `R⁻¹` by a triangular solve,
-/// then one GEMM. A triangular solve with the
-/// block's rows as right-hand sides ran at a fraction of GEMM's speed (35% of
-/// CholeskyQR2's CPU on a 4,000,000 x 32 matrix). The price, measured on
+/// then one GEMM. A triangular solve with the block's rows as right-hand
+/// sides ran at a fraction of GEMM's speed (35% of CholeskyQR2's CPU on a
+/// 4,000,000 x 32 matrix). The price, measured on
 /// CholeskyQR2 and shifted CholeskyQR3 of 3000 x 32 matrices with condition
 /// numbers 1e2 to 1e12: `‖A - QR‖/‖A‖` up to 2e-15 instead of 3e-16, `‖QᵀQ - I‖`
 /// unchanged (2e-15 to 3e-15).
@@ -824,7 +824,7 @@ mod tests {
         assert_eq!(x, tri_solve_right::<f64>(&[&ca, &r]).unwrap());
         let (a, r, x) = (get(&ca), get(&r), get(&x));
         assert!((x.dot(&r) - &a).iter().all(|v| v.abs() < 1e-12));
-        // QrMethod::Auto's selection copies the chosen block into one too.
+        // A selection (QrMethod::Auto's R) copies the chosen block into one too.
         let pool = Stale(std::sync::Mutex::new(vec![nan(m, n)]));
         let flag = |v: f64| Chunk::F64(ndarray::arr0(v).into_dyn());
         let (left, right) = (ca.clone(), Chunk::F64(x.clone().into_dyn()));

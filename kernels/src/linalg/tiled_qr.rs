@@ -23,8 +23,10 @@ use ndarray::{s, Array2, ArrayView2};
 /// Column block of the `?tpqrt` factorization (rows of `T`).
 const TS_BLOCK: usize = 32;
 
-/// Rows of `T` in the stacked record of an `n`-column factorization.
-fn ts_block(n: usize) -> usize {
+/// Rows of `T` in the stacked record of an `n`-column factorization (and of
+/// `?tpmqrt`'s workspace, per column applied to).
+#[must_use]
+pub fn ts_block(n: usize) -> usize {
     n.clamp(1, TS_BLOCK)
 }
 
