@@ -9,7 +9,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 /// Fewest bytes a secret may have.
 const MIN_LEN: usize = 16;
-/// Bytes in a generated secret.
+/// Random bytes in a generated secret (written as twice as many hex digits).
 const GENERATED_LEN: usize = 32;
 /// Largest secret file read; a bigger one is almost certainly the wrong path.
 const MAX_FILE_LEN: u64 = 64 * 1024;
@@ -19,16 +19,24 @@ const MAX_FILE_LEN: u64 = 64 * 1024;
 pub struct Secret(Box<[u8]>);
 
 impl Secret {
-    /// 32 bytes from the operating system's random source.
+    /// 32 bytes from the operating system's random source, as 64 lowercase hex
+    /// digits: printable, so the secret reads back from its file (whose one
+    /// trailing newline [`Secret::from_file`] drops: raw bytes ending in `\n`, one
+    /// generated secret in 256, did not) and fits in `DARRAY_SECRET`.
     ///
     /// # Panics
     /// If the OS random source fails, which on supported platforms it does not once
     /// the system has booted.
     #[must_use]
     pub fn generate() -> Secret {
-        let mut b = vec![0u8; GENERATED_LEN];
-        getrandom::fill(&mut b).expect("the OS random source is available");
-        Secret(b.into_boxed_slice())
+        let mut b = Zeroizing::new([0u8; GENERATED_LEN]);
+        getrandom::fill(&mut *b).expect("the OS random source is available");
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let hex: Vec<u8> = b
+            .iter()
+            .flat_map(|&x| [HEX[usize::from(x >> 4)], HEX[usize::from(x & 15)]])
+            .collect();
+        Secret(hex.into_boxed_slice())
     }
 
     /// A secret from raw bytes.
@@ -115,7 +123,8 @@ impl Secret {
     ///
     /// # Errors
     /// [`WireError::Io`], naming the path, if the file cannot be created, written or
-    /// renamed.
+    /// renamed; [`WireError::Refused`] for a secret ending in a newline, which
+    /// [`Secret::from_file`] would not read back whole.
     pub fn write_file(&self, path: &Path) -> Result<(), WireError> {
         let io_err = |e: std::io::Error| {
             WireError::Io(std::io::Error::new(
@@ -123,6 +132,12 @@ impl Secret {
                 format!("secret file {}: {e}", path.display()),
             ))
         };
+        if self.0.ends_with(b"\n") {
+            return Err(WireError::Refused(format!(
+                "secret file {}: a secret ending in a newline would not read back whole",
+                path.display()
+            )));
+        }
         let name = path.file_name().ok_or_else(|| {
             io_err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
