@@ -25,6 +25,7 @@ pub mod array;
 pub mod distributed;
 pub mod error;
 pub mod exec;
+mod expr;
 pub mod graph;
 pub mod linalg;
 mod ops;

@@ -1,12 +1,12 @@
 //! Running arrays: `compute`, `to_zarr`, `persist`, and looking at the graph.
 
-use super::chunks::{self, block_indices, block_shape, GridOffsets};
-use super::expr::{Expr, ExprKind};
 use super::DArray;
 use crate::error::{Error, Result};
 use crate::exec::{default_executor, Executor};
-use crate::graph::{ChunkKey, Graph, Op, Task};
-use crate::ops::{self, Lowerer};
+use crate::expr::grid::{self as chunks, block_indices, block_shape, GridOffsets};
+use crate::expr::node::{Expr, ExprKind};
+use crate::graph::Graph;
+use crate::ops;
 use crate::store::{self, WriteOptions};
 use darray_kernels::{Chunk, Element};
 use ndarray::{ArrayD, Axis, IxDyn, Slice};
@@ -164,35 +164,13 @@ impl<T: Element> DArray<T> {
                 .map(|(&n, g)| chunks::regular(n, g[0]))
                 .collect(),
         };
-        let arr = super::slicing::rechunk_expr(&self.expr, grid.clone());
+        let arr = crate::expr::select::rechunk_expr(&self.expr, grid.clone());
         let write_grid: Vec<u64> = grid.iter().map(|g| g[0].max(1) as u64).collect();
         let shape: Vec<u64> = self.expr.shape.iter().map(|&s| s as u64).collect();
         let staging = store::create_staging(path, &shape, &write_grid, T::DTYPE, opts)?;
         let run = || -> Result<()> {
-            let mut l = Lowerer::new();
-            let staging_str = staging.display().to_string();
-            let mut outputs = Vec::new();
-            for idx in block_indices(&grid) {
-                let src = l.block(&arr, &idx)?;
-                let in_bytes = l.graph.task(src).out_bytes;
-                outputs.push(l.graph.push(Task {
-                    key: ChunkKey {
-                        array: arr.id,
-                        stage: 255,
-                        block: idx.clone(),
-                    },
-                    op: Op::WriteZarr {
-                        path: staging_str.clone(),
-                        chunk: idx.iter().map(|&i| u64::from(i)).collect(),
-                    },
-                    inputs: vec![src],
-                    // The encoder may hold a copy of the block and its encoding.
-                    mem_bytes: 3 * in_bytes,
-                    out_bytes: 0,
-                }));
-            }
-            l.graph.outputs = outputs;
-            exec.execute(&l.graph)?;
+            let graph = ops::write::lower_write(&arr, &grid, &staging.display().to_string())?;
+            exec.execute(&graph)?;
             Ok(())
         };
         match run() {

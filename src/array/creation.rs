@@ -1,9 +1,9 @@
 //! Creating arrays: from Zarr, from ndarray, filled, ranges, identity, random.
 
-use super::chunks::{self, ChunkSpec};
-use super::expr::{Expr, ExprKind};
 use super::DArray;
 use crate::error::{Error, Result};
+use crate::expr::grid::{self as chunks, ChunkSpec};
+use crate::expr::node::{Expr, ExprKind};
 use crate::store;
 use darray_kernels::{Distribution, Element, Scalar};
 use ndarray::{ArrayBase, Data, Dimension, Slice};

@@ -3,10 +3,10 @@
 //! axis cut at the union of the operands' block boundaries), so every output
 //! block reads exactly one block of each operand. Chains fuse at lowering.
 
-use super::chunks::{self, Grid};
-use super::expr::{EwOp, Expr, ExprKind};
 use super::DArray;
 use crate::error::{Error, Result};
+use crate::expr::grid::{self as chunks, Grid};
+use crate::expr::node::{EwOp, Expr, ExprKind};
 use darray_kernels::{BinaryOp, CmpOp, Element, Numeric, Scalar, UnaryOp};
 use std::ops::{Add, BitAnd, BitOr, Div, Mul, Neg, Not, Rem, Sub};
 use std::sync::Arc;
@@ -149,7 +149,7 @@ fn conform(a: &Arc<Expr>, shape: &[usize], grid: &Grid) -> Arc<Expr> {
     if want == a.grid {
         a.clone()
     } else {
-        super::slicing::rechunk_expr(a, want)
+        crate::expr::select::rechunk_expr(a, want)
     }
 }
 

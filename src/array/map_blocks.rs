@@ -1,24 +1,18 @@
-//! `map_blocks` and the registry of user kernels. A kernel is registered once by
-//! name (a function pointer plus its name); the graph refers to it by name, so it
-//! stays plain data and any process with the same registrations can run it.
+//! `map_blocks`: user kernels over the blocks of one or several arrays (the
+//! registry itself lives in `crate::exec::kernels`, where kernels run). A kernel
+//! is registered once by name (a function pointer plus its name); the graph refers
+//! to it by name, so it stays plain data and any process with the same
+//! registrations can run it.
 
-use super::chunks::{self, ChunkSpec};
-use super::expr::{Expr, ExprKind};
 use super::DArray;
 use crate::error::{Error, Result};
+pub use crate::exec::kernels::KernelFn;
+use crate::exec::kernels::{insert, lookup};
+use crate::expr::grid::{self as chunks, ChunkSpec};
+use crate::expr::node::{Expr, ExprKind};
 use darray_kernels::{Chunk, Element};
 use ndarray::{ArrayD, ArrayViewD};
-use parking_lot::RwLock;
-use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
-
-/// A registered kernel: type-erased blocks in, one block out.
-pub type KernelFn = Arc<dyn Fn(&[&Chunk]) -> std::result::Result<Chunk, String> + Send + Sync>;
-
-fn registry() -> &'static RwLock<HashMap<String, KernelFn>> {
-    static REGISTRY: OnceLock<RwLock<HashMap<String, KernelFn>>> = OnceLock::new();
-    REGISTRY.get_or_init(|| RwLock::new(HashMap::new()))
-}
+use std::sync::Arc;
 
 /// Registers a kernel over type-erased chunks.
 ///
@@ -64,24 +58,6 @@ pub fn register_kernel<T: Element, U: Element>(
         Ok(U::into_chunk(f(&views)))
     };
     insert(name, Arc::new(wrapped))
-}
-
-fn insert(name: &str, f: KernelFn) -> Result<()> {
-    let mut reg = registry().write();
-    if reg.contains_key(name) {
-        return Err(Error::KernelExists(name.to_string()));
-    }
-    reg.insert(name.to_string(), f);
-    Ok(())
-}
-
-/// The kernel registered under `name`.
-pub(crate) fn lookup(name: &str) -> Result<KernelFn> {
-    registry()
-        .read()
-        .get(name)
-        .cloned()
-        .ok_or_else(|| Error::UnknownKernel(name.to_string()))
 }
 
 /// An array of any element type, as an input of [`map_blocks`].
@@ -136,7 +112,7 @@ pub fn map_blocks<U: Element>(
     }
     let args: Vec<Arc<Expr>> = exprs
         .iter()
-        .map(|e| super::slicing::rechunk_expr(e, grid.clone()))
+        .map(|e| crate::expr::select::rechunk_expr(e, grid.clone()))
         .collect();
     let (out_shape, out_grid) = match chunks {
         None => (shape, grid),

@@ -3,15 +3,16 @@
 //! [`DArray::persist`]. The user API is split by family: creation, elementwise,
 //! reduction, slicing (slice, rechunk, transpose, concatenate), map_blocks, compute.
 
-pub mod chunks;
 mod compute;
 mod creation;
 mod elementwise;
-pub(crate) mod expr;
 pub(crate) mod map_blocks;
 mod reduction;
 pub(crate) mod slicing;
 
+/// Chunk grids and chunk specifications (defined with the lowering IR in
+/// `crate::expr::grid`; re-exported here, where users look for them).
+pub use crate::expr::grid as chunks;
 pub use chunks::{AxisChunks, ChunkSpec, Grid};
 pub use elementwise::{where_, Operand};
 pub use map_blocks::{
@@ -20,8 +21,8 @@ pub use map_blocks::{
 pub use reduction::{ReduceOpts, DEFAULT_SPLIT_EVERY};
 
 use crate::error::{Error, Result};
+use crate::expr::node::Expr;
 use darray_kernels::{DType, Element};
-use expr::Expr;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;

@@ -2,9 +2,9 @@
 //! a partial per input block (with any elementwise chain before it fused in),
 //! merges of at most `split_every` partials in block order, and a final stage.
 
-use super::expr::{Expr, ExprKind};
 use super::{normalize_axis, DArray};
 use crate::error::{Error, Result};
+use crate::expr::node::{Expr, ExprKind};
 use darray_kernels::{Element, ReduceKind};
 
 /// Default fan-in of a tree reduction's merges (dask's default `split_every`).

@@ -273,7 +273,7 @@ where
             let config = worker::WorkerConfig {
                 scheduler: resolve(&scheduler)?,
                 nthreads,
-                memory_limit: crate::array::chunks::parse_bytes(&memory_limit)?,
+                memory_limit: crate::expr::grid::parse_bytes(&memory_limit)?,
                 memory_fractions,
                 memory_probe: None,
                 listen: resolve(&listen)?,

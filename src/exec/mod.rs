@@ -3,6 +3,7 @@
 //! ([`LocalExecutor`]). Array code reaches execution only through `Executor`, so
 //! a remote executor plugs in without touching it.
 
+pub(crate) mod kernels;
 mod local;
 pub(crate) mod run;
 
@@ -53,6 +54,13 @@ pub trait Executor: Send + Sync {
 
     /// Statistics of the most recent [`Executor::execute`].
     fn last_stats(&self) -> ExecStats;
+
+    /// The memory budget (bytes) that plans run here are checked against: a
+    /// [`LocalExecutor`]'s own budget; by default
+    /// [`default_memory_budget`] (a share of this machine's memory).
+    fn memory_budget(&self) -> u64 {
+        default_memory_budget()
+    }
 }
 
 /// The process-wide default executor: a [`LocalExecutor`] on all cores, with the

@@ -1,7 +1,7 @@
 //! The one place an [`Op`] becomes a kernel call. No `_ =>` arm: a new op that is
 //! not wired here does not compile.
 
-use crate::array::map_blocks::lookup;
+use super::kernels::lookup;
 use crate::error::{Error, Result};
 use crate::graph::{AxisTake, Op};
 use crate::store::StoreCache;

@@ -7,7 +7,7 @@ mod dot;
 mod key;
 mod op;
 
-pub use key::{ArrayId, ChunkKey};
+pub use key::{stage, ArrayId, ChunkKey};
 pub use op::{AxisTake, Op, Piece};
 
 use serde::{Deserialize, Serialize};

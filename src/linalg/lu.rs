@@ -14,13 +14,13 @@
 
 use super::tiled::{check_square, plan_key, square_tiles, tile_u32};
 use super::{Real, FAN_IN};
-use crate::array::chunks::offsets;
-use crate::array::expr::{Expr, ExprKind};
-use crate::array::slicing::rechunk_expr;
 use crate::array::DArray;
 use crate::error::{Error, Result};
-use crate::graph::{ArrayId, Op, TaskId};
-use crate::ops::{CustomLower, Lowerer};
+use crate::expr::grid::offsets;
+use crate::expr::node::{Expr, ExprKind};
+use crate::expr::select::rechunk_expr;
+use crate::expr::{CustomLower, LowerCtx};
+use crate::graph::{stage, ArrayId, Op, TaskId};
 use darray_kernels::linalg::LinalgOp;
 use ndarray::{s, NewAxis};
 use std::sync::Arc;
@@ -59,7 +59,13 @@ impl LuPlan {
     /// Tile `i` of a column carried through the row interchanges without
     /// elimination, at the start of step `s`: block column `j` of `L` (`Some(j)`,
     /// `i > j`, from step `j + 1`) or the row numbers (`None`).
-    fn carried(&self, l: &mut Lowerer, s: usize, i: usize, col: Option<usize>) -> Result<TaskId> {
+    fn carried(
+        &self,
+        l: &mut dyn LowerCtx,
+        s: usize,
+        i: usize,
+        col: Option<usize>,
+    ) -> Result<TaskId> {
         match col {
             Some(j) if s == j + 1 => return self.lower(l, j, i),
             None if s == 0 => return l.block(&self.extras().0, &[tile_u32(i), 0]),
@@ -70,8 +76,8 @@ impl LuPlan {
             return self.carried(l, k, i, col);
         }
         let key = match col {
-            Some(j) => plan_key(self.id, 8, &[s, i, j]),
-            None => plan_key(self.id, 9, &[s, i]),
+            Some(j) => plan_key(self.id, stage::LU_CARRIED_COL, &[s, i, j]),
+            None => plan_key(self.id, stage::LU_CARRIED, &[s, i]),
         };
         l.cached(key.clone(), |l| {
             let mut ins = vec![self.root(l, k)?];
@@ -98,9 +104,15 @@ impl LuPlan {
     }
 
     /// Block `(i, j)` of `L` (`lower`) or `U`.
-    fn factor_block(&self, l: &mut Lowerer, i: usize, j: usize, lower: bool) -> Result<TaskId> {
+    fn factor_block(
+        &self,
+        l: &mut dyn LowerCtx,
+        i: usize,
+        j: usize,
+        lower: bool,
+    ) -> Result<TaskId> {
         if i == j {
-            let key = plan_key(self.id, 10, &[i, usize::from(lower)]);
+            let key = plan_key(self.id, stage::LU_FACTOR_BLOCK, &[i, usize::from(lower)]);
             return l.cached(key.clone(), |l| {
                 let root = self.root(l, i)?;
                 Ok(l.push_task(
@@ -140,14 +152,14 @@ impl LuPlan {
     }
 
     /// Tile `(i, j)` (`i, j >= k`) at the start of step `k`.
-    fn tile(&self, l: &mut Lowerer, k: usize, i: usize, j: usize) -> Result<TaskId> {
+    fn tile(&self, l: &mut dyn LowerCtx, k: usize, i: usize, j: usize) -> Result<TaskId> {
         if k == 0 {
             return match j.checked_sub(self.n()) {
                 None => l.block(&self.a, &[tile_u32(i), tile_u32(j)]),
                 Some(c) => l.block(self.rhs(), &[tile_u32(i), tile_u32(c)]),
             };
         }
-        let key = plan_key(self.id, 1, &[k, i, j]);
+        let key = plan_key(self.id, stage::LU_TILE, &[k, i, j]);
         l.cached(key.clone(), |l| {
             let ins = vec![
                 self.swapped(l, k - 1, i, j)?,
@@ -185,8 +197,8 @@ impl LuPlan {
     }
 
     /// Node `node` of `level` of step `k`'s tournament.
-    fn pivots(&self, l: &mut Lowerer, k: usize, level: usize, node: usize) -> Result<TaskId> {
-        let key = plan_key(self.id, 2, &[k, level, node]);
+    fn pivots(&self, l: &mut dyn LowerCtx, k: usize, level: usize, node: usize) -> Result<TaskId> {
+        let key = plan_key(self.id, stage::LU_PIVOTS, &[k, level, node]);
         l.cached(key.clone(), |l| {
             let levels = self.levels(k);
             let root = level + 1 == levels.len();
@@ -220,14 +232,14 @@ impl LuPlan {
     }
 
     /// The root record of step `k`: pivot rows and the LU of the diagonal tile.
-    fn root(&self, l: &mut Lowerer, k: usize) -> Result<TaskId> {
+    fn root(&self, l: &mut dyn LowerCtx, k: usize) -> Result<TaskId> {
         let top = self.levels(k).len() - 1;
         self.pivots(l, k, top, 0)
     }
 
     /// Tile `(i, j)` after step `k`'s row interchanges.
-    fn swapped(&self, l: &mut Lowerer, k: usize, i: usize, j: usize) -> Result<TaskId> {
-        let key = plan_key(self.id, 3, &[k, i, j]);
+    fn swapped(&self, l: &mut dyn LowerCtx, k: usize, i: usize, j: usize) -> Result<TaskId> {
+        let key = plan_key(self.id, stage::LU_SWAPPED, &[k, i, j]);
         l.cached(key.clone(), |l| {
             let mut ins = vec![self.root(l, k)?];
             // Row `k` of tiles can receive rows from any tile of the panel;
@@ -254,8 +266,8 @@ impl LuPlan {
     }
 
     /// Block `(i, k)`, `i > k`, of `L`: the swapped tile times `U_kk⁻¹`.
-    fn lower(&self, l: &mut Lowerer, k: usize, i: usize) -> Result<TaskId> {
-        let key = plan_key(self.id, 4, &[i, k]);
+    fn lower(&self, l: &mut dyn LowerCtx, k: usize, i: usize) -> Result<TaskId> {
+        let key = plan_key(self.id, stage::LU_LOWER, &[i, k]);
         l.cached(key.clone(), |l| {
             let ins = vec![self.root(l, k)?, self.swapped(l, k, i, k)?];
             // X U = A: column-major Uᵀ Xᵀ = Aᵀ, Uᵀ the lower part of the record.
@@ -271,8 +283,8 @@ impl LuPlan {
     }
 
     /// Block `(k, j)`, `j > k`, of `U` (for a right-hand side column, of `L⁻¹ P b`).
-    fn upper(&self, l: &mut Lowerer, k: usize, j: usize) -> Result<TaskId> {
-        let key = plan_key(self.id, 5, &[k, j]);
+    fn upper(&self, l: &mut dyn LowerCtx, k: usize, j: usize) -> Result<TaskId> {
+        let key = plan_key(self.id, stage::LU_UPPER, &[k, j]);
         l.cached(key.clone(), |l| {
             let ins = vec![self.root(l, k)?, self.swapped(l, k, k, j)?];
             // L X = A: column-major Xᵀ Lᵀ = Aᵀ, Lᵀ the unit upper part of the record.
@@ -288,12 +300,12 @@ impl LuPlan {
     }
 
     /// Tile `(i, c)` of `L⁻¹ P b` minus `U_ij x_j` for all `j >= s` (`i < s`).
-    fn rest(&self, l: &mut Lowerer, s: usize, i: usize, c: usize) -> Result<TaskId> {
+    fn rest(&self, l: &mut dyn LowerCtx, s: usize, i: usize, c: usize) -> Result<TaskId> {
         let n = self.n();
         if s == n {
             return self.upper_or_y(l, i, c);
         }
-        let key = plan_key(self.id, 6, &[s, i, c]);
+        let key = plan_key(self.id, stage::LU_REST, &[s, i, c]);
         l.cached(key.clone(), |l| {
             let ins = vec![
                 self.rest(l, s + 1, i, c)?,
@@ -311,13 +323,13 @@ impl LuPlan {
     }
 
     /// Tile `(i, c)` of `y = L⁻¹ P b`.
-    fn upper_or_y(&self, l: &mut Lowerer, i: usize, c: usize) -> Result<TaskId> {
+    fn upper_or_y(&self, l: &mut dyn LowerCtx, i: usize, c: usize) -> Result<TaskId> {
         self.upper(l, i, self.n() + c)
     }
 
     /// Tile `(k, c)` of the solution `x = U⁻¹ y`.
-    fn solution(&self, l: &mut Lowerer, k: usize, c: usize) -> Result<TaskId> {
-        let key = plan_key(self.id, 7, &[k, c]);
+    fn solution(&self, l: &mut dyn LowerCtx, k: usize, c: usize) -> Result<TaskId> {
+        let key = plan_key(self.id, stage::LU_SOLUTION, &[k, c]);
         l.cached(key.clone(), |l| {
             let ins = vec![self.root(l, k)?, self.rest(l, k + 1, k, c)?];
             // X = U⁻¹ Z: column-major Xᵀ Uᵀ = Zᵀ.
@@ -346,7 +358,7 @@ enum Part {
 struct LuNode(Arc<LuPlan>, Part);
 
 impl CustomLower for LuNode {
-    fn block(&self, l: &mut Lowerer, _e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
+    fn block(&self, l: &mut dyn LowerCtx, _e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
         let (i, j) = (idx[0] as usize, idx[1] as usize);
         match self.1 {
             Part::Solution => self.0.solution(l, i, j),

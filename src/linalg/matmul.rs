@@ -7,13 +7,13 @@
 
 use super::nodes::key;
 use super::{Real, FAN_IN};
-use crate::array::chunks::{block_indices, refine, Grid};
-use crate::array::expr::{Expr, ExprKind};
-use crate::array::slicing::rechunk_expr;
 use crate::array::{normalize_axis, DArray};
 use crate::error::{Error, Result};
-use crate::graph::{Op, TaskId};
-use crate::ops::{bytes, CustomLower, Lowerer};
+use crate::expr::grid::{block_indices, refine, Grid};
+use crate::expr::node::{Expr, ExprKind};
+use crate::expr::select::rechunk_expr;
+use crate::expr::{CustomLower, LowerCtx};
+use crate::graph::{stage, Op, TaskId};
 use darray_kernels::linalg::LinalgOp;
 use std::sync::Arc;
 
@@ -46,7 +46,7 @@ struct Tensordot {
 }
 
 impl CustomLower for Tensordot {
-    fn block(&self, l: &mut Lowerer, e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
+    fn block(&self, l: &mut dyn LowerCtx, e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
         let (a, b) = (&self.a, &self.b);
         let free_a: Vec<usize> = (0..a.shape.len())
             .filter(|x| !self.axes_a.contains(x))
@@ -76,15 +76,15 @@ impl CustomLower for Tensordot {
             }
             pairs.push((l.block(a, &ai)?, l.block(b, &bi)?));
         }
-        let out = bytes(e, idx);
+        let out = e.block_bytes(idx);
         // n-d blocks are copied into matrix layout before the product.
-        let copies = |l: &Lowerer, p: &[(TaskId, TaskId)]| -> u64 {
+        let copies = |l: &dyn LowerCtx, p: &[(TaskId, TaskId)]| -> u64 {
             if a.shape.len() == 2 && b.shape.len() <= 2 || a.shape.len() <= 2 && b.shape.len() == 2
             {
                 0
             } else {
                 p.iter()
-                    .map(|&(x, y)| l.graph.task(x).out_bytes + l.graph.task(y).out_bytes)
+                    .map(|&(x, y)| l.out_bytes(x) + l.out_bytes(y))
                     .max()
                     .unwrap_or(0)
             }
@@ -96,9 +96,9 @@ impl CustomLower for Tensordot {
         // Large blocks get fewer pairs per task, so that a task waits for (and
         // holds) at most about PAIR_BYTES of inputs: a block is freed once its
         // product is taken, not when the whole group is there.
-        let pair_bytes = pairs.first().map_or(0, |&(x, y)| {
-            l.graph.task(x).out_bytes + l.graph.task(y).out_bytes
-        });
+        let pair_bytes = pairs
+            .first()
+            .map_or(0, |&(x, y)| l.out_bytes(x) + l.out_bytes(y));
         let per_task = usize::try_from(PAIR_BYTES / pair_bytes.max(1))
             .unwrap_or(FAN_IN)
             .clamp(1, FAN_IN);
@@ -106,7 +106,13 @@ impl CustomLower for Tensordot {
         if groups.len() == 1 {
             let ins = groups[0].iter().flat_map(|&(x, y)| [x, y]).collect();
             let scratch = copies(l, groups[0]);
-            return Ok(l.push_task(key(e, 0, idx), Op::Linalg { op }, ins, out, scratch));
+            return Ok(l.push_task(
+                key(e, stage::BLOCK, idx),
+                Op::Linalg { op },
+                ins,
+                out,
+                scratch,
+            ));
         }
         let mut level: Vec<TaskId> = Vec::new();
         for (g, grp) in groups.iter().enumerate() {
@@ -115,20 +121,20 @@ impl CustomLower for Tensordot {
             let mut k = idx.to_vec();
             k.push(u32::try_from(g).expect("group index fits u32"));
             level.push(l.push_task(
-                key(e, 1, &k),
+                key(e, stage::PARTIAL, &k),
                 Op::Linalg { op: op.clone() },
                 ins,
                 out,
                 scratch,
             ));
         }
-        let mut stage = 2u8;
+        let mut merge_stage = stage::MERGE_FIRST;
         loop {
             let groups: Vec<Vec<TaskId>> = level.chunks(FAN_IN).map(<[TaskId]>::to_vec).collect();
             if groups.len() == 1 {
                 let ins = groups.into_iter().next().expect("one group");
                 return Ok(l.push_task(
-                    key(e, 0, idx),
+                    key(e, stage::BLOCK, idx),
                     Op::Linalg {
                         op: LinalgOp::SumBlocks,
                     },
@@ -144,7 +150,7 @@ impl CustomLower for Tensordot {
                     let mut k = idx.to_vec();
                     k.push(u32::try_from(g).expect("group index fits u32"));
                     l.push_task(
-                        key(e, stage, &k),
+                        key(e, merge_stage, &k),
                         Op::Linalg {
                             op: LinalgOp::SumBlocks,
                         },
@@ -154,7 +160,11 @@ impl CustomLower for Tensordot {
                     )
                 })
                 .collect();
-            stage = stage.saturating_add(1);
+            merge_stage += 1;
+            debug_assert!(
+                merge_stage <= stage::MERGE_LAST,
+                "a tree of fan-in >= 2 over u32 blocks"
+            );
         }
     }
 }

@@ -2,11 +2,11 @@
 //! inputs ([`small`]), and a row-blockwise kernel with small side inputs
 //! ([`rowwise`]).
 
-use crate::array::expr::{Expr, ExprKind};
-use crate::array::slicing::rechunk_expr;
 use crate::error::Result;
-use crate::graph::{ChunkKey, Op, TaskId};
-use crate::ops::{bytes, CustomLower, Lowerer};
+use crate::expr::node::{Expr, ExprKind};
+use crate::expr::select::rechunk_expr;
+use crate::expr::{CustomLower, LowerCtx};
+use crate::graph::{stage, ChunkKey, Op, TaskId};
 use darray_kernels::linalg::LinalgOp;
 use darray_kernels::DType;
 use std::sync::Arc;
@@ -33,19 +33,19 @@ struct Small {
 }
 
 impl CustomLower for Small {
-    fn block(&self, l: &mut Lowerer, e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
+    fn block(&self, l: &mut dyn LowerCtx, e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
         let ins = self
             .inputs
             .iter()
             .map(|i| l.block(i, &vec![0; i.shape.len()]))
             .collect::<Result<Vec<_>>>()?;
         Ok(l.push_task(
-            key(e, 0, idx),
+            key(e, stage::BLOCK, idx),
             Op::Linalg {
                 op: self.op.clone(),
             },
             ins,
-            bytes(e, idx),
+            e.block_bytes(idx),
             self.scratch,
         ))
     }
@@ -85,7 +85,7 @@ struct Rowwise {
 }
 
 impl CustomLower for Rowwise {
-    fn block(&self, l: &mut Lowerer, e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
+    fn block(&self, l: &mut dyn LowerCtx, e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
         let mut ins = Vec::with_capacity(self.rows.len() + self.side.len());
         for r in &self.rows {
             ins.push(l.block(r, &[idx[0], 0])?);
@@ -95,12 +95,12 @@ impl CustomLower for Rowwise {
         }
         let rows = e.grid[0][idx[0] as usize] as u64;
         Ok(l.push_task(
-            key(e, 0, idx),
+            key(e, stage::BLOCK, idx),
             Op::Linalg {
                 op: self.op.clone(),
             },
             ins,
-            bytes(e, idx),
+            e.block_bytes(idx),
             rows * self.scratch_per_row,
         ))
     }

@@ -10,13 +10,13 @@
 
 use super::nodes::{key, rowwise, single_block, small};
 use super::{matmul, tensordot, Real, FAN_IN, MAX_SMALL_BYTES};
-use crate::array::expr::{recomputed, Expr, ExprKind};
-use crate::array::slicing::rechunk_expr;
 use crate::array::DArray;
 use crate::error::{Error, Result};
 use crate::exec::default_memory_budget;
-use crate::graph::{ArrayId, ChunkKey, Op, TaskId};
-use crate::ops::{CustomLower, Lowerer};
+use crate::expr::node::{recomputed, Expr, ExprKind};
+use crate::expr::select::rechunk_expr;
+use crate::expr::{CustomLower, LowerCtx};
+use crate::graph::{stage, ArrayId, ChunkKey, Op, TaskId};
 use darray_kernels::linalg::LinalgOp;
 use ndarray::s;
 use std::sync::Arc;
@@ -157,7 +157,7 @@ impl TsqrPlan {
     /// Appends a task, guarded by the plan's flag if it has one.
     fn push(
         &self,
-        l: &mut Lowerer,
+        l: &mut dyn LowerCtx,
         key: ChunkKey,
         op: LinalgOp,
         mut ins: Vec<TaskId>,
@@ -182,10 +182,16 @@ impl TsqrPlan {
         self.levels[self.top()][0].1
     }
 
-    fn pkey(&self, stage: usize, j: usize) -> ChunkKey {
+    /// Key of node `j` at `level` of the tree whose first stage is `first`
+    /// (`stage::TSQR_R_FIRST` or `stage::TSQR_Q_FIRST`).
+    fn pkey(&self, first: u8, level: usize, j: usize) -> ChunkKey {
+        let level = u8::try_from(level)
+            .ok()
+            .filter(|&l| l <= stage::TSQR_LEVELS)
+            .expect("a TSQR tree over u32 blocks has at most 33 levels");
         ChunkKey {
             array: self.id,
-            stage: u8::try_from(stage).expect("TSQR tree depth fits the stage"),
+            stage: first + level,
             block: vec![u32::try_from(j).expect("block index fits u32")],
         }
     }
@@ -219,8 +225,8 @@ impl TsqrPlan {
 
     /// The packed factorization of node `j` of `level` (of a row block with
     /// [`TsqrPlan::reread`]: its R alone).
-    fn packed(&self, l: &mut Lowerer, level: usize, j: usize) -> Result<TaskId> {
-        l.cached(self.pkey(1 + level, j), |l| {
+    fn packed(&self, l: &mut dyn LowerCtx, level: usize, j: usize) -> Result<TaskId> {
+        l.cached(self.pkey(stage::TSQR_R_FIRST, level, j), |l| {
             let n = self.a.shape[1] as u64;
             let (rows, k) = self.levels[level][j];
             if level == 0 {
@@ -236,7 +242,14 @@ impl TsqrPlan {
                     (None, Some(b)) => (LinalgOp::QrLeaf { block_rows: b }, out, scratch),
                     (None, None) => (LinalgOp::QrStack { packed: false }, out, scratch),
                 };
-                return self.push(l, self.pkey(1, j), op, vec![input], out, scratch);
+                return self.push(
+                    l,
+                    self.pkey(stage::TSQR_R_FIRST, 0, j),
+                    op,
+                    vec![input],
+                    out,
+                    scratch,
+                );
             }
             let lo = j * FAN_IN;
             let hi = (lo + FAN_IN).min(self.levels[level - 1].len());
@@ -246,7 +259,7 @@ impl TsqrPlan {
             let out = (rows as u64 + 1) * n * self.elem();
             self.push(
                 l,
-                self.pkey(1 + level, j),
+                self.pkey(stage::TSQR_R_FIRST, level, j),
                 LinalgOp::QrStack { packed: true },
                 ins,
                 out,
@@ -260,13 +273,13 @@ impl TsqrPlan {
     /// instead of `diag(signs)`, so every node's product is `p` columns wide).
     fn applied(
         &self,
-        l: &mut Lowerer,
+        l: &mut dyn LowerCtx,
         level: usize,
         j: usize,
         leaf_key: Option<ChunkKey>,
         right: Option<&RightFactor>,
     ) -> Result<TaskId> {
-        let make = |l: &mut Lowerer, k: ChunkKey| -> Result<TaskId> {
+        let make = |l: &mut dyn LowerCtx, k: ChunkKey| -> Result<TaskId> {
             if let (0, Some(reread)) = (level, &self.reread) {
                 return self.refactor_applied(l, reread, j, k, right);
             }
@@ -306,7 +319,7 @@ impl TsqrPlan {
         match leaf_key {
             Some(k) => make(l, k),
             None => {
-                let mut k = self.pkey(64 + level, j);
+                let mut k = self.pkey(stage::TSQR_Q_FIRST, level, j);
                 if let Some(w) = right {
                     k.array = w.id;
                 }
@@ -340,7 +353,7 @@ impl TsqrPlan {
     /// the whole R pass before any re-read.
     fn refactor_applied(
         &self,
-        l: &mut Lowerer,
+        l: &mut dyn LowerCtx,
         reread: &Arc<Expr>,
         j: usize,
         key: ChunkKey,
@@ -367,10 +380,10 @@ impl TsqrPlan {
     }
 
     /// `diag(signs of the root's R) · W`: the root's `C` for a right factor `W`.
-    fn signed_right(&self, l: &mut Lowerer, w: &RightFactor) -> Result<TaskId> {
+    fn signed_right(&self, l: &mut dyn LowerCtx, w: &RightFactor) -> Result<TaskId> {
         let k = ChunkKey {
             array: w.id,
-            stage: 63,
+            stage: stage::TSQR_SIGNED_RIGHT,
             block: vec![0],
         };
         l.cached(k.clone(), |l| {
@@ -391,7 +404,7 @@ impl TsqrPlan {
 }
 
 /// The task of row block `j` of the one-column-block array `e`.
-fn row_block(l: &mut Lowerer, e: &Arc<Expr>, j: usize) -> Result<TaskId> {
+fn row_block(l: &mut dyn LowerCtx, e: &Arc<Expr>, j: usize) -> Result<TaskId> {
     l.block(e, &[u32::try_from(j).expect("block index fits u32"), 0])
 }
 
@@ -417,9 +430,14 @@ pub(crate) fn leaf_block_rows(n: usize) -> usize {
 struct TsqrQ(Arc<TsqrPlan>, Option<RightFactor>);
 
 impl CustomLower for TsqrQ {
-    fn block(&self, l: &mut Lowerer, e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
-        self.0
-            .applied(l, 0, idx[0] as usize, Some(key(e, 0, idx)), self.1.as_ref())
+    fn block(&self, l: &mut dyn LowerCtx, e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
+        self.0.applied(
+            l,
+            0,
+            idx[0] as usize,
+            Some(key(e, stage::BLOCK, idx)),
+            self.1.as_ref(),
+        )
     }
 }
 
@@ -485,15 +503,15 @@ fn r_expr<T: Real>(plan: &Arc<TsqrPlan>) -> DArray<T> {
 struct TsqrR(Arc<TsqrPlan>);
 
 impl CustomLower for TsqrR {
-    fn block(&self, l: &mut Lowerer, e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
+    fn block(&self, l: &mut dyn LowerCtx, e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
         let plan = &self.0;
         let p = plan.packed(l, plan.top(), 0)?;
         plan.push(
             l,
-            key(e, 0, idx),
+            key(e, stage::BLOCK, idx),
             LinalgOp::RFactor,
             vec![p],
-            crate::ops::bytes(e, idx),
+            e.block_bytes(idx),
             0,
         )
     }

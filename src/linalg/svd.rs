@@ -5,9 +5,9 @@
 use super::nodes::small;
 use super::qr::{tall_skinny, tsqr, TsqrParts};
 use super::{matmul, Real};
-use crate::array::chunks::ChunkSpec;
 use crate::array::DArray;
 use crate::error::{Error, Result};
+use crate::expr::grid::ChunkSpec;
 use darray_kernels::linalg::LinalgOp;
 use ndarray::s;
 

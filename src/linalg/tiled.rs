@@ -9,13 +9,13 @@
 
 use super::nodes::key;
 use super::Real;
-use crate::array::chunks::regular;
-use crate::array::expr::{Expr, ExprKind};
-use crate::array::slicing::rechunk_expr;
 use crate::array::DArray;
 use crate::error::{Error, Result};
-use crate::graph::{ArrayId, ChunkKey, Op, TaskId};
-use crate::ops::{CustomLower, Lowerer};
+use crate::expr::grid::regular;
+use crate::expr::node::{Expr, ExprKind};
+use crate::expr::select::rechunk_expr;
+use crate::expr::{CustomLower, LowerCtx};
+use crate::graph::{stage, ArrayId, ChunkKey, Op, TaskId};
 use darray_kernels::linalg::LinalgOp;
 use std::sync::Arc;
 
@@ -72,11 +72,11 @@ impl CholPlan {
     }
 
     /// Tile `(i, j)`, `i >= j >= k`, after the updates of steps `0..k`.
-    fn tile(&self, l: &mut Lowerer, k: usize, i: usize, j: usize) -> Result<TaskId> {
+    fn tile(&self, l: &mut dyn LowerCtx, k: usize, i: usize, j: usize) -> Result<TaskId> {
         if k == 0 {
             return l.block(&self.a, &[tile_u32(i), tile_u32(j)]);
         }
-        let key = plan_key(self.id, 1, &[k, i, j]);
+        let key = plan_key(self.id, stage::CHOL_TILE, &[k, i, j]);
         l.cached(key.clone(), |l| {
             let c = self.tile(l, k - 1, i, j)?;
             let a = self.factor(l, k - 1, i)?;
@@ -94,8 +94,8 @@ impl CholPlan {
     }
 
     /// Block `(i, k)`, `i >= k`, of the factor `L`.
-    fn factor(&self, l: &mut Lowerer, k: usize, i: usize) -> Result<TaskId> {
-        let key = plan_key(self.id, 2, &[i, k]);
+    fn factor(&self, l: &mut dyn LowerCtx, k: usize, i: usize) -> Result<TaskId> {
+        let key = plan_key(self.id, stage::CHOL_FACTOR, &[i, k]);
         l.cached(key.clone(), |l| {
             let a = self.tile(l, k, i, k)?;
             if i == k {
@@ -138,14 +138,14 @@ pub(crate) fn tile_u32(i: usize) -> u32 {
 struct CholL(Arc<CholPlan>);
 
 impl CustomLower for CholL {
-    fn block(&self, l: &mut Lowerer, e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
+    fn block(&self, l: &mut dyn LowerCtx, e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
         let (i, j) = (idx[0] as usize, idx[1] as usize);
         if i >= j {
             return self.0.factor(l, j, i);
         }
         let a = l.block(&self.0.a, idx)?;
         Ok(l.push_task(
-            key(e, 0, idx),
+            key(e, stage::BLOCK, idx),
             Op::Linalg {
                 op: LinalgOp::ZerosLike,
             },

@@ -14,13 +14,13 @@
 
 use super::tiled::{plan_key, tile_u32};
 use super::Real;
-use crate::array::chunks::regular;
-use crate::array::expr::{Expr, ExprKind};
-use crate::array::slicing::rechunk_expr;
 use crate::array::DArray;
 use crate::error::Result;
-use crate::graph::{ArrayId, Op, TaskId};
-use crate::ops::{CustomLower, Lowerer};
+use crate::expr::grid::regular;
+use crate::expr::node::{Expr, ExprKind};
+use crate::expr::select::rechunk_expr;
+use crate::expr::{CustomLower, LowerCtx};
+use crate::graph::{stage, ArrayId, Op, TaskId};
 use darray_kernels::linalg::{tiled_qr, LinalgOp};
 use std::sync::Arc;
 
@@ -88,7 +88,7 @@ impl QrPlan {
     /// memoized under `(stage, kij)`.
     fn take(
         &self,
-        l: &mut Lowerer,
+        l: &mut dyn LowerCtx,
         stage: u8,
         kij: [usize; 3],
         src: TaskId,
@@ -106,18 +106,18 @@ impl QrPlan {
     }
 
     /// Tile `(i, j)` at the start of panel `k`.
-    fn tile(&self, l: &mut Lowerer, k: usize, i: usize, j: usize) -> Result<TaskId> {
+    fn tile(&self, l: &mut dyn LowerCtx, k: usize, i: usize, j: usize) -> Result<TaskId> {
         if k == 0 {
             return l.block(&self.a, &[tile_u32(i), tile_u32(j)]);
         }
         let src = self.applied(l, k - 1, i, j)?;
         let c = self.cols[k - 1];
-        self.take(l, 1, [k, i, j], src, (c, c + self.rows[i]))
+        self.take(l, stage::TQR_TILE, [k, i, j], src, (c, c + self.rows[i]))
     }
 
     /// The factorization of panel `k` through tile row `i`.
-    fn factor(&self, l: &mut Lowerer, k: usize, i: usize) -> Result<TaskId> {
-        let key = plan_key(self.id, 2, &[k, i]);
+    fn factor(&self, l: &mut dyn LowerCtx, k: usize, i: usize) -> Result<TaskId> {
+        let key = plan_key(self.id, stage::TQR_FACTOR, &[k, i]);
         l.cached(key.clone(), |l| {
             let mut ins = Vec::new();
             if i > k {
@@ -134,8 +134,8 @@ impl QrPlan {
 
     /// `Qᵀ` of factorization `(k, i)` applied to tile column `j > k`: the
     /// running top rows stacked on tile `(i, j)`.
-    fn applied(&self, l: &mut Lowerer, k: usize, i: usize, j: usize) -> Result<TaskId> {
-        let key = plan_key(self.id, 3, &[k, i, j]);
+    fn applied(&self, l: &mut dyn LowerCtx, k: usize, i: usize, j: usize) -> Result<TaskId> {
+        let key = plan_key(self.id, stage::TQR_APPLIED, &[k, i, j]);
         l.cached(key.clone(), |l| {
             let mut ins = vec![self.factor(l, k, i)?];
             if i > k {
@@ -151,17 +151,17 @@ impl QrPlan {
     }
 
     /// The running top rows of tile column `j` after factorization `(k, i)`.
-    fn top(&self, l: &mut Lowerer, k: usize, i: usize, j: usize) -> Result<TaskId> {
+    fn top(&self, l: &mut dyn LowerCtx, k: usize, i: usize, j: usize) -> Result<TaskId> {
         let src = self.applied(l, k, i, j)?;
-        self.take(l, 4, [k, i, j], src, (0, self.cols[k]))
+        self.take(l, stage::TQR_TOP, [k, i, j], src, (0, self.cols[k]))
     }
 
     /// Tile `(i, j)` of the identity's first `n` columns, diagonal signed.
-    fn init(&self, l: &mut Lowerer, i: usize, j: usize) -> Result<TaskId> {
+    fn init(&self, l: &mut dyn LowerCtx, i: usize, j: usize) -> Result<TaskId> {
         if i != j {
             return l.block(&self.zq, &[tile_u32(i), tile_u32(j)]);
         }
-        let key = plan_key(self.id, 8, &[i, j]);
+        let key = plan_key(self.id, stage::TQR_Q_INIT, &[i, j]);
         l.cached(key.clone(), |l| {
             let f = self.factor(l, j, self.last())?;
             let op = LinalgOp::SignEye { rows: self.rows[i] };
@@ -176,8 +176,8 @@ impl QrPlan {
     }
 
     /// `Q` of factorization `(k, i)` applied while forming Q, tile column `j >= k`.
-    fn q_applied(&self, l: &mut Lowerer, k: usize, i: usize, j: usize) -> Result<TaskId> {
-        let key = plan_key(self.id, 5, &[k, i, j]);
+    fn q_applied(&self, l: &mut dyn LowerCtx, k: usize, i: usize, j: usize) -> Result<TaskId> {
+        let key = plan_key(self.id, stage::TQR_Q_APPLIED, &[k, i, j]);
         l.cached(key.clone(), |l| {
             let mut ins = vec![self.factor(l, k, i)?, self.q_top(l, k, i, j)?];
             if i > k {
@@ -193,16 +193,16 @@ impl QrPlan {
 
     /// Tile row `k` of Q's tile column `j` just before factorization `(k, i)`
     /// is applied (factorizations are applied last to first).
-    fn q_top(&self, l: &mut Lowerer, k: usize, i: usize, j: usize) -> Result<TaskId> {
+    fn q_top(&self, l: &mut dyn LowerCtx, k: usize, i: usize, j: usize) -> Result<TaskId> {
         if i == self.last() {
             return self.init(l, k, j);
         }
         let src = self.q_applied(l, k, i + 1, j)?;
-        self.take(l, 6, [k, i, j], src, (0, self.cols[k]))
+        self.take(l, stage::TQR_Q_TOP, [k, i, j], src, (0, self.cols[k]))
     }
 
     /// Tile `(i, j)` of Q once panels `k..` are applied.
-    fn q_done(&self, l: &mut Lowerer, k: usize, i: usize, j: usize) -> Result<TaskId> {
+    fn q_done(&self, l: &mut dyn LowerCtx, k: usize, i: usize, j: usize) -> Result<TaskId> {
         if k >= self.cols.len() || j < k || i < k {
             return self.init(l, i, j);
         }
@@ -211,15 +211,15 @@ impl QrPlan {
             return Ok(src);
         }
         let c = self.cols[k];
-        self.take(l, 7, [k, i, j], src, (c, c + self.rows[i]))
+        self.take(l, stage::TQR_Q_DONE, [k, i, j], src, (c, c + self.rows[i]))
     }
 
     /// Block `(k, j)` of R.
-    fn r_block(&self, l: &mut Lowerer, k: usize, j: usize) -> Result<TaskId> {
+    fn r_block(&self, l: &mut dyn LowerCtx, k: usize, j: usize) -> Result<TaskId> {
         if j < k {
             return l.block(&self.zr, &[tile_u32(k), tile_u32(j)]);
         }
-        let key = plan_key(self.id, 9, &[k, j]);
+        let key = plan_key(self.id, stage::TQR_R, &[k, j]);
         l.cached(key.clone(), |l| {
             let f = self.factor(l, k, self.last())?;
             let (op, ins) = if j == k {
@@ -241,7 +241,7 @@ impl QrPlan {
 struct TiledQ(Arc<QrPlan>);
 
 impl CustomLower for TiledQ {
-    fn block(&self, l: &mut Lowerer, _e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
+    fn block(&self, l: &mut dyn LowerCtx, _e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
         self.0.q_done(l, 0, idx[0] as usize, idx[1] as usize)
     }
 }
@@ -250,7 +250,7 @@ impl CustomLower for TiledQ {
 struct TiledR(Arc<QrPlan>);
 
 impl CustomLower for TiledR {
-    fn block(&self, l: &mut Lowerer, _e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
+    fn block(&self, l: &mut dyn LowerCtx, _e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
         self.0.r_block(l, idx[0] as usize, idx[1] as usize)
     }
 }

@@ -4,9 +4,9 @@
 //! immediates.
 
 use super::{bytes, Lowerer};
-use crate::array::chunks::block_shape;
-use crate::array::expr::{EwOp, Expr, ExprKind};
 use crate::error::Result;
+use crate::expr::grid::block_shape;
+use crate::expr::node::{EwOp, Expr, ExprKind};
 use crate::graph::{ArrayId, ChunkKey, Op, Task, TaskId};
 use darray_kernels::{ElementwiseProgram, Node};
 use std::collections::HashMap;
@@ -104,7 +104,7 @@ impl Lowerer {
         let out = bytes(e, idx);
         let in_bytes: u64 = f.inputs.iter().map(|&i| self.graph.task(i).out_bytes).sum();
         // Tile registers are small and fixed: a few KiB per instruction.
-        let scratch = (f.program.instrs.len() * 4096 * 8) as u64;
+        let scratch = darray_kernels::elementwise::scratch_bytes(&f.program);
         Ok(self.graph.push(Task {
             key,
             op: Op::Fused {

@@ -3,10 +3,10 @@
 //! block is one input block permuted; a concatenated block is an input block.
 
 use super::{bytes, Lowerer};
-use crate::array::chunks::block_shape;
-use crate::array::expr::{AxisSel, Expr};
-use crate::array::slicing::runs;
 use crate::error::Result;
+use crate::expr::grid::block_shape;
+use crate::expr::node::{AxisSel, Expr};
+use crate::expr::select::runs;
 use crate::graph::{AxisTake, ChunkKey, Op, Piece, TaskId};
 use std::sync::Arc;
 
@@ -103,7 +103,7 @@ impl Lowerer {
             per_axis.push(v);
         }
         let counts: Vec<Vec<usize>> = per_axis.iter().map(|v| vec![0; v.len()]).collect();
-        let combos = crate::array::chunks::block_indices(&counts);
+        let combos = crate::expr::grid::block_indices(&counts);
         if combos.len() == 1 {
             let c = &combos[0];
             let in_idx: Vec<u32> = per_axis

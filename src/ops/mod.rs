@@ -8,22 +8,16 @@
 mod elementwise;
 mod layout;
 mod reduction;
+pub(crate) mod write;
 
-use crate::array::chunks::{block_indices, block_shape, GridOffsets};
-use crate::array::expr::{Expr, ExprKind};
-use crate::array::slicing::Run;
 use crate::error::Result;
-use crate::graph::{ArrayId, ChunkKey, Graph, Op, Task, TaskId};
+use crate::expr::grid::{block_indices, block_shape, numblocks, GridOffsets};
+use crate::expr::node::{Expr, ExprKind};
+use crate::expr::select::Run;
+use crate::expr::LowerCtx;
+use crate::graph::{stage, ArrayId, ChunkKey, Graph, Op, Task, TaskId};
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// An expression node that knows how to lower its own blocks (used by the linear
-/// algebra, whose graphs are not blockwise). It may create any tasks through the
-/// [`Lowerer`], memoizing shared intermediates with [`Lowerer::cached`].
-pub(crate) trait CustomLower: std::fmt::Debug + Send + Sync {
-    /// The task computing block `idx` of `e` (whose kind is this node).
-    fn block(&self, l: &mut Lowerer, e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId>;
-}
 
 /// Builds a graph block by block, memoizing each (array, stage, block) task.
 /// Per-array tables that every block needs (block starts, a slice's runs) are
@@ -53,7 +47,7 @@ impl Lowerer {
             .clone()
     }
 
-    /// The runs (see [`crate::array::slicing::runs`]) of `e`'s selection along
+    /// The runs (see [`crate::expr::select::runs`]) of `e`'s selection along
     /// its input axis `in_ax`, computed once per array and axis by `make`.
     pub(crate) fn slice_runs(
         &mut self,
@@ -79,7 +73,7 @@ impl Lowerer {
     pub(crate) fn block(&mut self, e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
         let key = ChunkKey {
             array: e.id,
-            stage: 0,
+            stage: stage::BLOCK,
             block: idx.to_vec(),
         };
         if let Some(&t) = self.memo.get(&key) {
@@ -132,41 +126,6 @@ impl Lowerer {
         Ok(t)
     }
 
-    #[allow(dead_code)] // used by the linear algebra
-    /// The task memoized under `key`, or the one `make` builds (then memoized).
-    pub(crate) fn cached(
-        &mut self,
-        key: ChunkKey,
-        make: impl FnOnce(&mut Self) -> Result<TaskId>,
-    ) -> Result<TaskId> {
-        if let Some(&t) = self.memo.get(&key) {
-            return Ok(t);
-        }
-        let t = make(self)?;
-        self.memo.insert(key, t);
-        Ok(t)
-    }
-
-    #[allow(dead_code)] // used by the linear algebra
-    /// Appends a task whose memory is its inputs plus its output plus `scratch`.
-    pub(crate) fn push_task(
-        &mut self,
-        key: ChunkKey,
-        op: Op,
-        inputs: Vec<TaskId>,
-        out_bytes: u64,
-        scratch: u64,
-    ) -> TaskId {
-        let in_bytes: u64 = inputs.iter().map(|&i| self.graph.task(i).out_bytes).sum();
-        self.graph.push(Task {
-            key,
-            op,
-            inputs,
-            mem_bytes: in_bytes + out_bytes + scratch,
-            out_bytes,
-        })
-    }
-
     /// A task whose memory is its inputs plus its output.
     fn push_leafish(
         &mut self,
@@ -204,7 +163,7 @@ impl Lowerer {
                 2 * out,
             ),
             ExprKind::Literal { blocks } => {
-                let flat = flat_index(&crate::array::chunks::numblocks(&e.grid), idx);
+                let flat = flat_index(&numblocks(&e.grid), idx);
                 (
                     Op::Literal {
                         data: blocks[flat].clone(),
@@ -256,7 +215,43 @@ impl Lowerer {
 
 /// Bytes of block `idx` of `e`.
 pub(crate) fn bytes(e: &Expr, idx: &[u32]) -> u64 {
-    (block_shape(&e.grid, idx).iter().product::<usize>() * e.dtype.size()) as u64
+    e.block_bytes(idx)
+}
+
+impl LowerCtx for Lowerer {
+    fn block(&mut self, e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
+        Lowerer::block(self, e, idx)
+    }
+
+    fn memoized(&self, key: &ChunkKey) -> Option<TaskId> {
+        self.memo.get(key).copied()
+    }
+
+    fn memoize(&mut self, key: ChunkKey, t: TaskId) {
+        self.memo.insert(key, t);
+    }
+
+    fn push_task(
+        &mut self,
+        key: ChunkKey,
+        op: Op,
+        inputs: Vec<TaskId>,
+        out_bytes: u64,
+        scratch: u64,
+    ) -> TaskId {
+        let in_bytes: u64 = inputs.iter().map(|&i| self.graph.task(i).out_bytes).sum();
+        self.graph.push(Task {
+            key,
+            op,
+            inputs,
+            mem_bytes: in_bytes + out_bytes + scratch,
+            out_bytes,
+        })
+    }
+
+    fn out_bytes(&self, t: TaskId) -> u64 {
+        self.graph.task(t).out_bytes
+    }
 }
 
 /// C-order position of a block index.

@@ -4,10 +4,10 @@
 //! does not depend on which task finishes first.
 
 use super::{bytes, Lowerer};
-use crate::array::chunks::{block_shape, numblocks};
-use crate::array::expr::Expr;
 use crate::error::Result;
-use crate::graph::{ChunkKey, Op, Task, TaskId};
+use crate::expr::grid::{block_shape, numblocks};
+use crate::expr::node::Expr;
+use crate::graph::{stage, ChunkKey, Op, Task, TaskId};
 use darray_kernels::{reduce, ArgContext, ReduceKind};
 use std::sync::Arc;
 
@@ -81,7 +81,7 @@ impl Lowerer {
         let red_dims: Vec<usize> = axes.iter().map(|&a| nb[a]).collect();
         let mut level: Vec<(Vec<u32>, TaskId)> = Vec::new();
         for coords in
-            crate::array::chunks::block_indices(&red_dims.iter().map(|&d| vec![0; d]).collect())
+            crate::expr::grid::block_indices(&red_dims.iter().map(|&d| vec![0; d]).collect())
         {
             let mut in_idx = base.clone();
             for (k, &a) in axes.iter().enumerate() {
@@ -108,7 +108,7 @@ impl Lowerer {
             let t = self.graph.push(Task {
                 key: ChunkKey {
                     array: e.id,
-                    stage: 1,
+                    stage: stage::PARTIAL,
                     block: in_idx.clone(),
                 },
                 op: Op::PartialReduce {
@@ -127,7 +127,7 @@ impl Lowerer {
 
         // Merge levels until one partial is left; the last merge finalizes.
         let mut dims = red_dims;
-        let mut stage = 2u8;
+        let mut merge_stage = stage::MERGE_FIRST;
         loop {
             let done = dims.iter().all(|&d| d <= 1);
             let g = if done {
@@ -150,9 +150,8 @@ impl Lowerer {
                 groups[super::flat_index(&new_dims, &parent)].push(*t);
             }
             let last = new_dims.iter().all(|&d| d <= 1);
-            let parents = crate::array::chunks::block_indices(
-                &new_dims.iter().map(|&d| vec![0; d]).collect(),
-            );
+            let parents =
+                crate::expr::grid::block_indices(&new_dims.iter().map(|&d| vec![0; d]).collect());
             let mut next = Vec::new();
             for (pc, inputs) in parents.into_iter().zip(groups) {
                 let part_bytes = self.graph.task(inputs[0]).out_bytes;
@@ -161,7 +160,7 @@ impl Lowerer {
                     (
                         ChunkKey {
                             array: e.id,
-                            stage: 0,
+                            stage: stage::BLOCK,
                             block: idx.to_vec(),
                         },
                         Some(keepdims),
@@ -175,7 +174,7 @@ impl Lowerer {
                     (
                         ChunkKey {
                             array: e.id,
-                            stage,
+                            stage: merge_stage,
                             block,
                         },
                         None,
@@ -201,7 +200,11 @@ impl Lowerer {
             }
             level = next;
             dims = new_dims;
-            stage = stage.saturating_add(1);
+            merge_stage += 1;
+            debug_assert!(
+                merge_stage <= stage::MERGE_LAST,
+                "a tree of fan-in >= 2 over u32 blocks"
+            );
         }
     }
 }

@@ -24,6 +24,14 @@ use std::ops::Range;
 /// Measured: 1024-2048 beat 4096 by a few percent on memory-bound programs.
 pub(crate) const TILE: usize = 2048;
 
+/// Scratch bytes [`eval`] needs for `p` beyond its inputs and output: one tile
+/// register per instruction, of at most 8-byte elements. Planners state a fused
+/// task's memory with this, so the estimate follows the tile size.
+#[must_use]
+pub fn scratch_bytes(p: &ElementwiseProgram) -> u64 {
+    (p.instrs.len() * TILE * std::mem::size_of::<f64>()) as u64
+}
+
 /// Evaluates the program on the inputs, broadcast (NumPy rules) to `out_shape`;
 /// returns a C-contiguous (standard layout) chunk of dtype `p.out_dtype()`.
 ///

@@ -327,6 +327,10 @@ impl Executor for LocalExecutor {
     fn last_stats(&self) -> ExecStats {
         self.stats.lock().clone()
     }
+
+    fn memory_budget(&self) -> u64 {
+        self.budget
+    }
 }
 
 pub(crate) fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {

@@ -2,7 +2,7 @@
 //! shape, chunk grid and dtype. `crate::ops::lower` turns the blocks asked for
 //! into tasks, fusing elementwise chains on the way.
 
-use super::chunks::Grid;
+use super::grid::Grid;
 use crate::graph::{ArrayId, AxisTake};
 use darray_kernels::{BinaryOp, CmpOp, DType, Distribution, ReduceKind, Scalar, UnaryOp};
 use std::collections::HashMap;
@@ -100,9 +100,8 @@ pub(crate) enum ExprKind {
         kernel: String,
         inputs: Vec<Arc<Expr>>,
     },
-    /// A node that lowers itself (linear algebra): see `crate::ops::CustomLower`.
-    #[allow(dead_code)] // constructed by the linear algebra (linalg branch)
-    Custom(Arc<dyn crate::ops::CustomLower>),
+    /// A node that lowers itself (linear algebra): see [`super::CustomLower`].
+    Custom(Arc<dyn super::CustomLower>),
 }
 
 impl Expr {
@@ -122,6 +121,14 @@ impl Expr {
             dtype,
             kind,
         })
+    }
+
+    /// Bytes of block `idx`.
+    pub(crate) fn block_bytes(&self, idx: &[u32]) -> u64 {
+        (super::grid::block_shape(&self.grid, idx)
+            .iter()
+            .product::<usize>()
+            * self.dtype.size()) as u64
     }
 
     /// True for nodes folded into a fused elementwise program instead of becoming tasks.
