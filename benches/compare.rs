@@ -39,7 +39,8 @@
 //! of every 2048 x 2048 chunk with a 2048 x 20 block).
 //!
 //! The JSON line has `seconds` (wall time of the workload, opening the store
-//! included, process start-up excluded) and a `check` value to compare with dask.
+//! included, process start-up excluded), a `check` value to compare with dask, and
+//! `vmhwm_kib`, this process's own peak resident set (see `fn vmhwm_kib`).
 //! Under `cargo bench` / `cargo test --benches` (no workload given) it does nothing.
 
 use anyhow::{bail, Context, Result};
@@ -98,7 +99,10 @@ fn main() -> Result<()> {
             };
             let path = store_arg()?;
             if path.join("zarr.json").exists() {
-                println!("{{\"tool\":\"darray\",\"workload\":\"{workload}\",\"created\":false}}");
+                println!(
+                    "{{\"tool\":\"darray\",\"workload\":\"{workload}\",\"created\":false,\"vmhwm_kib\":{}}}",
+                    vmhwm_kib()
+                );
                 return Ok(());
             }
             if let Some(dir) = path.parent() {
@@ -189,7 +193,8 @@ fn main() -> Result<()> {
             #[allow(clippy::cast_precision_loss)]
             let per_task_us = total * 1e6 / tasks as f64;
             println!(
-                "{{\"tool\":\"darray\",\"workload\":\"tiny\",\"seconds\":{total},\"check\":{v},\"tasks\":{tasks},\"graph_build_seconds\":{build},\"per_task_us\":{per_task_us}}}"
+                "{{\"tool\":\"darray\",\"workload\":\"tiny\",\"seconds\":{total},\"check\":{v},\"tasks\":{tasks},\"graph_build_seconds\":{build},\"per_task_us\":{per_task_us},\"vmhwm_kib\":{}}}",
+                vmhwm_kib()
             );
             return Ok(());
         }
@@ -202,8 +207,9 @@ fn main() -> Result<()> {
     };
     let secs = t.elapsed().as_secs_f64();
     println!(
-        "{{\"tool\":\"darray\",\"workload\":\"{workload}\",\"seconds\":{secs},\"check\":{}}}",
-        json_f64(check)
+        "{{\"tool\":\"darray\",\"workload\":\"{workload}\",\"seconds\":{secs},\"check\":{},\"vmhwm_kib\":{}}}",
+        json_f64(check),
+        vmhwm_kib()
     );
     Ok(())
 }
@@ -242,6 +248,28 @@ fn as_f64(bytes: &[u8]) -> std::borrow::Cow<'_, [f64]> {
         |_| std::borrow::Cow::Owned(bytemuck::pod_collect_to_vec(bytes)),
         std::borrow::Cow::Borrowed,
     )
+}
+
+/// This process's peak resident set in KiB (`VmHWM` of /proc/self/status), as
+/// JSON: `null` where the kernel does not report it. compare.py reports this, not
+/// `wait4`'s `ru_maxrss`: Linux carries the forking driver's peak into the child's
+/// `ru_maxrss` across `exec`, so every peak below the Python driver's own was
+/// hidden (every workload of the array group, the floor included, reported 238 MiB
+/// in the 2026-12-03 run). Read at the end: the peak never goes down.
+fn vmhwm_kib() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status.lines().find_map(|line| {
+                line.strip_prefix("VmHWM:")?
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+        })
+        .map_or_else(|| "null".into(), |kib| kib.to_string())
 }
 
 fn json_f64(v: f64) -> String {

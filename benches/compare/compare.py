@@ -7,7 +7,11 @@ Run through run.sh (which builds darray's side and sets up the venv):
 Every (tool, workload) runs `--repeats` times, each time in a fresh subprocess. The
 time reported is the best of those runs, as measured inside the process (the
 workload only: opening the store included, process start-up and imports excluded);
-the peak memory is the largest ru_maxrss of those processes (os.wait4). The store is
+the peak memory is the largest of those processes' own peaks, which each reads from
+/proc/self/status (VmHWM) at its end and prints (peak.py). Not os.wait4's ru_maxrss:
+Linux carries this driver's peak into a child's across exec, so every peak below the
+driver's own was hidden (238 MiB for every array workload in the 2026-12-03 run);
+compare.json keeps that figure as ru_maxrss_mib, for comparison only. The store is
 created by darray once (float64 16384 x 8192, 2048 x 2048 chunks, zstd level 1, Zarr
 v3), checked with zarr-python, and read once before timing, so every run reads from
 the page cache. Results also go to <data dir>/compare.json.
@@ -39,6 +43,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.dont_write_bytecode = True  # no __pycache__ beside the scripts
+from peak import vmhwm_kib  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -105,7 +112,10 @@ LABEL = {
 
 
 def run_once(cmd, env):
-    """Runs cmd; returns (its JSON line, wall seconds of the process, peak RSS MiB)."""
+    """Runs cmd; returns (its JSON line, wall seconds of the process, its own peak RSS MiB).
+
+    The peak is the one the process reports (`vmhwm_kib`; None where it has no /proc).
+    """
     with tempfile.TemporaryFile() as err:
         t = time.perf_counter()
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env)
@@ -122,7 +132,12 @@ def run_once(cmd, env):
         sys.exit(f"{' '.join(map(str, cmd))} printed no JSON:\n{out.decode(errors='replace')}")
     rec = json.loads(lines[-1])
     rec["cpu_seconds"] = ru.ru_utime + ru.ru_stime  # whole process, start-up included
-    return rec, wall, ru.ru_maxrss / 1024.0  # ru_maxrss is KiB on Linux
+    # Never below this driver's own peak (see the module's docstring): kept, not reported.
+    rec["ru_maxrss_mib"] = ru.ru_maxrss / 1024.0  # ru_maxrss is KiB on Linux
+    if "vmhwm_kib" not in rec:
+        sys.exit(f"{' '.join(map(str, cmd))} reported no peak (vmhwm_kib) in its JSON line:\n{lines[-1]}")
+    kib = rec.pop("vmhwm_kib")
+    return rec, wall, None if kib is None else kib / 1024.0
 
 
 def machine():
@@ -297,7 +312,7 @@ def main():
             print(f"creating {path} with darray ...", flush=True)
             _, wall, rss = run_once([args.darray, cmd, str(path)], env)
             created[path.name] = {"seconds": wall, "peak_mib": rss}
-            print(f"  created in {wall:.1f} s (peak {rss:.0f} MiB)", flush=True)
+            print(f"  created in {wall:.1f} s (peak {fmt(rss, '.0f')} MiB)", flush=True)
         store_info[path.name] = check_store(path, shape, chunks)
         print(f"store: {path} ({store_info[path.name]['chunk_files']} chunk files, "
               f"{store_info[path.name]['bytes_on_disk'] / 2**20:.0f} MiB on disk); zarr-python reads it", flush=True)
@@ -333,12 +348,13 @@ def main():
             rec.update(process_seconds=wall, peak_mib=rss)
             runs.append(rec)
         best = min(runs, key=lambda r: r["seconds"])
-        res = {**best, "seconds": best["seconds"], "peak_mib": max(r["peak_mib"] for r in runs),
+        peaks = [r["peak_mib"] for r in runs if r["peak_mib"] is not None]
+        res = {**best, "seconds": best["seconds"], "peak_mib": max(peaks, default=None),
                "all_seconds": [r["seconds"] for r in runs], "loadavg_1min_after": os.getloadavg()[0]}
         results.setdefault(w, {})[tool] = res
         load = f"  load {res['load_seconds']:.3f} s" if "load_seconds" in res else ""
         print(f"  {tool:6} {w:12} best {res['seconds']:8.3f} s  of {[round(s, 3) for s in res['all_seconds']]}{load}"
-              f"  cpu {res['cpu_seconds']:7.2f} s  peak {res['peak_mib']:7.0f} MiB  check {res.get('check')}"
+              f"  cpu {res['cpu_seconds']:7.2f} s  peak {fmt(res['peak_mib'], '7.0f')} MiB  check {res.get('check')}"
               f"  (load {res['loadavg_1min_after']:.1f})", flush=True)
         return res
 
@@ -410,7 +426,7 @@ def main():
     lines += ["", "| floor | s | peak MiB | what it does |", "|---|---|---|---|"]
     for f in floors_needed:
         r = results[f]["floor"]
-        lines.append(f"| {f} | {r['seconds']:.3f} | {r['peak_mib']:.0f} | {FLOORS[f]} |")
+        lines.append(f"| {f} | {r['seconds']:.3f} | {fmt(r['peak_mib'], '.0f')} | {FLOORS[f]} |")
     lines += ["", "CPU seconds (user + system, whole process, of the best run):", ""]
     lines += ["| workload | darray cpu s | dask cpu s | numpy cpu s (load included) |", "|---|---|---|---|"]
     for w in workloads:
@@ -433,6 +449,10 @@ def main():
                      f"{TALL_CHUNKS[0] * TALL_CHUNKS[1] * 8 / 2**20:.0f} MiB (tall store)")
     lines.append(f"memory target: 4 chunks x {info['nproc']} threads x {CHUNK_MIB:.0f} MiB = "
                  f"{4 * info['nproc'] * CHUNK_MIB:.0f} MiB plus a small fixed amount")
+    driver_kib = vmhwm_kib()
+    driver_mib = None if driver_kib is None else driver_kib / 1024.0
+    lines.append(f"peak MiB: each process's own (VmHWM, read by the process at its end); this driver's own "
+                 f"peak {fmt(driver_mib, '.0f')} MiB")
     table = "\n".join(lines)
     load = os.getloadavg()
     table += f"\n\nload average at start {info['loadavg_at_start'][0]:.1f}, at end {load[0]:.1f} (1 min)"
@@ -443,6 +463,7 @@ def main():
         "machine": info,
         "store": {"path": str(store), "stores": store_info, "created": created},
         "repeats": args.repeats,
+        "driver_peak_mib": driver_mib,
         "command": " ".join(sys.argv),
         "rows": rows,
         "results": results,

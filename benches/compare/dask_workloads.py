@@ -6,7 +6,7 @@ Workloads (as benches/compare.rs): mean (mean of sin^2 + cos^2), sum0, std1, cop
 (to_zarr into `out`, same chunks, zstd level 1, Zarr v3), tiny (ones(100_000,
 chunks=1).sum()). dask runs on its threaded scheduler with 2 workers. `seconds`
 is the wall time of the workload, opening the store included, interpreter start-up
-and imports excluded.
+and imports excluded; `vmhwm_kib` is this process's own peak resident set (peak.py).
 
 Linear-algebra workloads (as benches/compare.rs; `store` is the 4,000,000 x 32
 store, or the 16384 x 8192 one for svdc): tsqr (`da.linalg.tsqr`; Q reduced to
@@ -30,6 +30,9 @@ import dask
 import dask.array as da
 import numpy as np
 import zarr
+
+sys.dont_write_bytecode = True  # no __pycache__ beside the scripts
+from peak import vmhwm_kib  # noqa: E402
 
 TINY = 100_000
 
@@ -114,12 +117,14 @@ def main() -> None:
             "graph_build_seconds": build,
             "per_task_us": total * 1e6 / tasks,
         }
-        print(json.dumps({"tool": "dask", "workload": workload, "seconds": total, "check": check, **extra}))
+        print(json.dumps({"tool": "dask", "workload": workload, "seconds": total, "check": check, **extra,
+                          "vmhwm_kib": vmhwm_kib()}))
         return
     else:
         sys.exit(f"unknown workload {workload!r}")
     secs = time.perf_counter() - t
-    print(json.dumps({"tool": "dask", "workload": workload, "seconds": secs, "check": check, **extra}))
+    print(json.dumps({"tool": "dask", "workload": workload, "seconds": secs, "check": check, **extra,
+                      "vmhwm_kib": vmhwm_kib()}))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ part as darray and dask form it), solve (`np.linalg.solve(A, A 1)`), inv and qr2
 every core (OPENBLAS_NUM_THREADS is set to the core count here). `load_seconds` is
 reading and decoding the store with zarr-python into one array; `seconds` is the
 LAPACK/BLAS call alone; the `check` (as benches/compare.rs: sums of |Q| and |R|,
-of S, of |U|, of A.T @ A) is computed after the timed part.
+of S, of |U|, of A.T @ A) is computed after the timed part; `vmhwm_kib` is this
+process's own peak resident set (peak.py).
 """
 
 import json
@@ -24,6 +25,9 @@ import time
 
 import numpy as np
 import zarr
+
+sys.dont_write_bytecode = True  # no __pycache__ beside the scripts
+from peak import vmhwm_kib  # noqa: E402
 
 
 def main() -> None:
@@ -79,7 +83,8 @@ def main() -> None:
     else:
         sys.exit(f"unknown workload {workload!r}")
     print(json.dumps({"tool": "numpy", "workload": workload, "seconds": secs, "load_seconds": load,
-                      "check": check, "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS")}))
+                      "check": check, "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
+                      "vmhwm_kib": vmhwm_kib()}))
 
 
 if __name__ == "__main__":
