@@ -139,7 +139,7 @@ fn report(r: &mut Rng, sim: &Sim, w: u64) -> FromWorker {
 #[test]
 fn thousands_of_random_worker_reports_leave_the_cluster_serving() {
     let g = crate::distributed::sim::tree_reduction(200, 4).unwrap();
-    let mut r = Rng(0x5EED_0F_DA77A);
+    let mut r = Rng(0x05EE_D0FD_A77A);
     let mut sim = Sim::new(3);
     let (mut next_cjob, mut dropped, mut sent) = (1u64, 0u32, 0u32);
     for i in 0..6_000 {
