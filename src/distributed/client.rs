@@ -3,10 +3,10 @@
 //! run on a cluster unchanged.
 
 use super::auth::{self, Secret};
+use super::batch::batches;
 use super::proto::{
     read_chunk, read_msg, write_msg, Failure, FromClient, Hello, ToClient, WorkerInfo,
 };
-use super::scheduler::batches;
 use super::tls::{ReadHalf, TlsConfig, WriteHalf};
 use super::wire::{self, FrameKind, Limits, WireError};
 use crate::error::{Error, Result};

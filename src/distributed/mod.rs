@@ -25,6 +25,7 @@
 //!   cluster sizes this machine cannot run.
 
 pub mod auth;
+mod batch;
 pub mod client;
 pub mod cluster;
 pub mod proto;

@@ -16,8 +16,9 @@
 //! locations cloned) but not encoded: on the network path, encoding happens as
 //! a message is queued for its connection.
 
+use super::batch::wire_task;
 use super::proto::{FromClient, FromWorker, ToClient, ToWorker};
-use super::scheduler::{wire_task, Event, Link, Scheduler, Sent};
+use super::scheduler::{Event, Link, Scheduler, Sent};
 use super::wire::Limits;
 use crate::array::{DArray, ReduceOpts};
 use crate::error::{Error, Result};

@@ -1,6 +1,15 @@
-//! Unit tests for how many tasks the scheduler hands a worker at once.
+//! Unit tests of the scheduler's state machine, driven in-process over
+//! [`Link::Local`]: how many tasks a worker is handed at once (here), losses,
+//! races and bad ids ([`faults`]), and fuzzed worker reports ([`fuzz`]).
 
+mod cluster;
+mod faults;
+mod fuzz;
+
+use super::placement::SMALL_AHEAD;
 use super::*;
+use crate::distributed::batch::batches;
+use crate::graph::Graph;
 use crate::DArray;
 
 /// A scheduler with one worker of `nthreads` threads and one client, both
