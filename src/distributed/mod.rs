@@ -113,6 +113,10 @@ pub enum Command {
         /// kill -9, instead of leaving it to retry a scheduler that is gone.
         #[arg(long, hide = true)]
         exit_with_stdin: bool,
+        /// Testing aid: send chunks to peers at about this many bytes per
+        /// second (see `WorkerConfig::peer_send_bytes_per_sec`).
+        #[arg(long, hide = true)]
+        test_peer_send_bytes_per_sec: Option<usize>,
         /// TLS certificate files.
         #[command(flatten)]
         tls: TlsArgs,
@@ -254,6 +258,7 @@ where
             secret_file,
             reconnect_for,
             exit_with_stdin,
+            test_peer_send_bytes_per_sec,
             tls,
         } => {
             if exit_with_stdin {
@@ -281,6 +286,7 @@ where
                 name,
                 limits,
                 reconnect_for: std::time::Duration::from_secs(reconnect_for),
+                peer_send_bytes_per_sec: test_peer_send_bytes_per_sec,
             };
             worker::run_config_with(config, secret, tls)
         }
