@@ -174,9 +174,12 @@ pub fn run_config_with(
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| crate::Error::Executor(format!("cannot start the runtime: {e}")))?;
+        .map_err(|source| crate::Error::Start {
+            what: "the worker's runtime".into(),
+            source,
+        })?;
     rt.block_on(run_with(config, Arc::new(secret), tls.map(Arc::new)))
-        .map_err(|e| crate::Error::Executor(format!("worker: {e}")))
+        .map_err(|source| crate::Error::Worker { source })
 }
 
 #[cfg(test)]
