@@ -202,6 +202,13 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// The scheduler misbehaving under [`simulate`](crate::distributed::simulate):
+    /// a job left unfinished, an output or literal sent wrongly.
+    #[error("simulation: {reason}; the scheduler broke its protocol (a bug in darray)")]
+    Simulation {
+        /// What the stand-in workers or client saw.
+        reason: String,
+    },
     /// A task that failed on a worker; the error crossed the network as text,
     /// inside [`Error::Task`].
     #[error("on a worker: {message}")]

@@ -18,7 +18,7 @@ fn closed_port() -> std::net::SocketAddr {
 }
 
 /// The error's source, as the type it must be.
-fn source_of<'a, T: std::error::Error + 'static>(e: &'a Error) -> &'a T {
+fn source_of<T: std::error::Error + 'static>(e: &Error) -> &T {
     e.source()
         .unwrap_or_else(|| panic!("{e}: no source"))
         .downcast_ref::<T>()

@@ -262,9 +262,9 @@ pub fn simulate_graph(graph: &Graph, config: &SimConfig) -> Result<SimReport> {
     }
     let run_seconds = t1.elapsed().as_secs_f64();
     let Some(finished_tasks_run) = state.finished else {
-        return Err(Error::Protocol {
+        return Err(Error::Simulation {
             reason: format!(
-                "simulation: the scheduler stopped with the job unfinished ({} of {n} tasks run)",
+                "the scheduler stopped with the job unfinished ({} of {n} tasks run)",
                 state.runs.iter().filter(|&&r| r > 0).count()
             ),
         });
@@ -343,10 +343,8 @@ impl Standins {
                     }
                     ToWorker::Literal { job, task, attempt } => {
                         if chunk.is_none() {
-                            return Err(Error::Protocol {
-                                reason: format!(
-                                    "simulation: literal task {task} sent without its chunk"
-                                ),
+                            return Err(Error::Simulation {
+                                reason: format!("literal task {task} sent without its chunk"),
                             });
                         }
                         self.runs[task as usize] += 1;
@@ -389,19 +387,17 @@ impl Standins {
                         self.results += 1;
                     }
                     ToClient::Result { index, .. } => {
-                        return Err(Error::Protocol {
+                        return Err(Error::Simulation {
                             reason: format!(
-                                "simulation: output {index} sent to client {c} with{} a chunk",
+                                "output {index} sent to client {c} with{} a chunk",
                                 if chunk.is_some() { "" } else { "out" }
                             ),
                         });
                     }
                     ToClient::Finished { tasks_run, .. } => self.finished = Some(tasks_run),
                     ToClient::Failed { failure, .. } => {
-                        return Err(Error::Protocol {
-                            reason: format!(
-                                "simulation: the scheduler failed the job: {failure:?}"
-                            ),
+                        return Err(Error::Simulation {
+                            reason: format!("the scheduler failed the job: {failure:?}"),
                         });
                     }
                     ToClient::Info { .. } => {}

@@ -257,7 +257,7 @@ fn only_small_computing_tasks_run_inline() {
     assert!(!runs_inline(&linalg, 8));
     let read = Op::ReadZarr {
         path: "x".into(),
-        region: vec![0..1],
+        region: std::iter::once(0..1).collect(),
         dtype: darray_kernels::DType::F64,
     };
     assert!(!runs_inline(&read, 8));
