@@ -52,7 +52,7 @@ pub struct WorkerConfig {
     /// Where spilling and pausing start, as fractions of `memory_limit`
     /// (default: target 0.6, pause 0.8).
     pub memory_fractions: MemoryFractions,
-    /// How the worker reads its process's memory (`None`: [`ProcessProbe`]).
+    /// How the worker reads its process's memory (`None`: [`ProcessProbe`](memory::ProcessProbe)).
     pub memory_probe: Option<Arc<dyn MemoryProbe>>,
     /// Where to listen for peers; port 0 picks one.
     pub listen: SocketAddr,
