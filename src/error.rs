@@ -1,5 +1,6 @@
 //! The one error type of the `darray` crate.
 
+use crate::distributed::wire::WireError;
 use crate::store::StoreError;
 use darray_kernels::{DType, KernelError};
 
@@ -114,6 +115,123 @@ pub enum Error {
     /// The executor could not start (thread pool).
     #[error("executor: {0}")]
     Executor(String),
+
+    // Distributed execution: each keeps the failure below it as its source.
+    /// A scheduler that could not be reached, or refused the handshake.
+    #[error("cannot connect to the scheduler at {addr}: {source}; check that a scheduler runs there and that this process has the cluster's secret (and its TLS files, if the cluster uses TLS)")]
+    Connect {
+        /// The address dialled.
+        addr: String,
+        /// Why: a refused connection, a timeout, a failed handshake.
+        #[source]
+        source: WireError,
+    },
+    /// An established connection to the scheduler that failed.
+    #[error("connection to the scheduler at {addr} failed: {source}; check that the scheduler is still running (its log says why it stopped)")]
+    Connection {
+        /// The scheduler's address.
+        addr: std::net::SocketAddr,
+        /// What failed on the connection.
+        #[source]
+        source: WireError,
+    },
+    /// An address that does not resolve.
+    #[error(
+        "address `{addr}` does not resolve: {source}; give HOST:PORT, for example 127.0.0.1:8786"
+    )]
+    Address {
+        /// The address as given.
+        addr: String,
+        /// The resolver's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A listener that could not start.
+    #[error("cannot listen on {addr}: {source}; check that the address is this machine's and the port is free (a non-loopback address needs a secret)")]
+    Listen {
+        /// The address to listen on.
+        addr: std::net::SocketAddr,
+        /// Why.
+        #[source]
+        source: WireError,
+    },
+    /// A cluster secret that cannot be read, written or used.
+    #[error("cluster secret ({origin}): {source}; the secret file must be a regular file of mode 0600 holding the secret the scheduler uses")]
+    Secret {
+        /// Where the secret comes from or goes: a path or an environment variable.
+        origin: String,
+        /// Why it failed.
+        #[source]
+        source: WireError,
+    },
+    /// No cluster secret given.
+    #[error("no cluster secret: give --secret-file, or set DARRAY_SECRET_FILE (a file of mode 0600) or DARRAY_SECRET")]
+    NoSecret,
+    /// TLS files that cannot be loaded or used.
+    #[error("TLS: {source}; check the certificate, key and CA files (--tls-cert/--tls-key/--tls-ca or DARRAY_TLS_CERT/DARRAY_TLS_KEY/DARRAY_TLS_CA)")]
+    Tls {
+        /// Why.
+        #[source]
+        source: WireError,
+    },
+    /// A runtime, thread or process that could not be started.
+    #[error("cannot start {what}: {source}; check the system's limits on threads, processes and open files")]
+    Start {
+        /// What was being started.
+        what: String,
+        /// The system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A local cluster (or its use) failing: workers that did not connect or
+    /// exited, a scheduler thread that ended, no such worker.
+    #[error("cluster: {reason}")]
+    Cluster {
+        /// What went wrong, with what was seen (exited workers, counts).
+        reason: String,
+        /// The error underneath, when there is one.
+        #[source]
+        source: Option<Box<Error>>,
+    },
+    /// A peer that broke the protocol: a job the scheduler refused as invalid,
+    /// an output that never arrived, a graph too large to send.
+    #[error(
+        "protocol: {reason}; check that every process of the cluster runs the same darray version"
+    )]
+    Protocol {
+        /// What was wrong.
+        reason: String,
+    },
+    /// The scheduler misbehaving under [`simulate`](crate::distributed::simulate):
+    /// a job left unfinished, an output or literal sent wrongly.
+    #[error("simulation: {reason}; the scheduler broke its protocol (a bug in darray)")]
+    Simulation {
+        /// What the stand-in workers or client saw.
+        reason: String,
+    },
+    /// A task that failed on a worker; the error crossed the network as text,
+    /// inside [`Error::Task`].
+    #[error("on a worker: {message}")]
+    Remote {
+        /// The worker's error message.
+        message: String,
+    },
+    /// A worker that stopped: the scheduler gone for longer than
+    /// `reconnect_for`, a refused handshake, a listener that failed.
+    #[error(
+        "worker stopped: {source}; check the scheduler's address, the secret and the TLS settings"
+    )]
+    Worker {
+        /// Why it stopped.
+        #[source]
+        source: WireError,
+    },
+    /// Command-line arguments of `darray` (or of a program calling
+    /// [`run_from_args`](crate::distributed::run_from_args)) that do not parse,
+    /// or a request for help or the version: [`clap::Error::exit`] prints it
+    /// where clap would and exits with its code.
+    #[error("{0}")]
+    Cli(#[source] clap::Error),
 }
 
 /// Result alias used throughout darray.

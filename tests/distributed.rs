@@ -138,6 +138,7 @@ fn failing_task_names_its_key_and_the_cluster_goes_on() {
     match y.sum().unwrap().compute_with(client) {
         Err(Error::Task { key, source }) => {
             assert!(key.contains('('), "{key}");
+            assert!(matches!(*source, Error::Remote { .. }), "{source:?}");
             assert!(
                 source.to_string().contains("only-in-the-test-process"),
                 "{source}"

@@ -227,13 +227,13 @@ fn worker_killed_half_way_through_ten_thousand_tasks() {
 /// A worker killed while it sends a chunk to another worker: the fetching
 /// worker sees the transfer break, the scheduler recomputes what was lost, and
 /// the result is the local one, bit for bit. Peer sends are throttled
-/// (`DARRAY_TEST_PEER_SEND_BYTES_PER_SEC`) so that each 512 KiB chunk takes
+/// (the hidden `--test-peer-send-bytes-per-sec` flag) so that each 512 KiB chunk takes
 /// about a second on the wire; the sender is killed right after it logs
 /// that its first bytes are out.
 #[test]
 fn worker_killed_while_sending_a_chunk_to_a_peer() {
     let c = LocalCluster::builder(0).build().unwrap();
-    let throttle = [("DARRAY_TEST_PEER_SEND_BYTES_PER_SEC", "500000".to_string())];
+    let throttle = ["--test-peer-send-bytes-per-sec", "500000"];
     let mut workers: Vec<LoggedWorker> = (0..3)
         .map(|i| LoggedWorker::start(&c, &format!("w{i}"), &throttle))
         .collect();

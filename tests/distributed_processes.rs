@@ -27,8 +27,8 @@ fn restarted_scheduler_gets_its_workers_back() {
     // The old connection fails at once with a clear error, not a hang.
     let t = std::time::Instant::now();
     match m.compute_with(&old) {
-        Err(Error::Executor(msg)) => assert!(msg.contains("scheduler"), "{msg}"),
-        other => panic!("expected an executor error, got {other:?}"),
+        Err(e @ Error::Connection { .. }) => assert!(e.to_string().contains("scheduler"), "{e}"),
+        other => panic!("expected a connection error, got {other:?}"),
     }
     assert!(t.elapsed() < std::time::Duration::from_secs(5));
     let client = c.client().unwrap();

@@ -12,8 +12,14 @@ fn main() {
         // connection whose task logs. Logging is best effort.
         .log_internal_errors(false)
         .init();
-    if let Err(e) = darray::distributed::run_from_args(std::env::args_os()) {
-        eprintln!("darray: {e}");
-        std::process::exit(2);
+    match darray::distributed::run_from_args(std::env::args_os()) {
+        Ok(()) => {}
+        // Help and version on standard output with status 0, usage errors on
+        // standard error with status 2, as clap prints them.
+        Err(darray::Error::Cli(e)) => e.exit(),
+        Err(e) => {
+            eprintln!("darray: {e}");
+            std::process::exit(2);
+        }
     }
 }

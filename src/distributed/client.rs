@@ -14,7 +14,7 @@ use crate::exec::{ExecStats, Executor};
 use crate::graph::{Graph, Op};
 use darray_kernels::Chunk;
 use parking_lot::Mutex;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -46,10 +46,6 @@ impl std::fmt::Debug for Client {
     }
 }
 
-fn net(e: WireError) -> Error {
-    Error::Executor(format!("scheduler connection: {e}"))
-}
-
 impl Client {
     /// Connects to the scheduler at `addr` with the secret from
     /// `DARRAY_SECRET_FILE` (a file of mode 0600) or `DARRAY_SECRET`, over TLS if
@@ -60,14 +56,8 @@ impl Client {
     /// No secret, unusable TLS files, an unresolvable address, or the scheduler
     /// unreachable or refusing the handshake.
     pub fn connect(addr: &str) -> Result<Client> {
-        let secret = Secret::from_env()
-            .map_err(|e| Error::Executor(format!("secret: {e}")))?
-            .ok_or_else(|| {
-                Error::Executor(
-                    "no secret: set DARRAY_SECRET_FILE to the cluster's secret file".into(),
-                )
-            })?;
-        let tls = TlsConfig::from_env().map_err(|e| Error::Executor(e.to_string()))?;
+        let secret = super::secret_from_env()?.ok_or(Error::NoSecret)?;
+        let tls = TlsConfig::from_env().map_err(|source| Error::Tls { source })?;
         Client::connect_with_tls(addr, &secret, tls.as_ref(), Limits::default())
     }
 
@@ -91,18 +81,15 @@ impl Client {
         tls: Option<&TlsConfig>,
         limits: Limits,
     ) -> Result<Client> {
-        let sa = addr
-            .to_socket_addrs()
-            .map_err(|e| Error::Executor(format!("scheduler address {addr:?}: {e}")))?
-            .next()
-            .ok_or_else(|| {
-                Error::Executor(format!("scheduler address {addr:?} resolves to nothing"))
-            })?;
+        let sa = super::resolve(addr)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
-            .map_err(|e| Error::Executor(format!("cannot start the runtime: {e}")))?;
+            .map_err(|source| Error::Start {
+                what: "the client's runtime".into(),
+                source,
+            })?;
         let (r, w) = rt
             .block_on(async {
                 let s = auth::connect_with(sa, secret, tls, &limits).await?;
@@ -111,7 +98,10 @@ impl Client {
                 write_msg(&mut w, &Hello::Client, None, &limits).await?;
                 Ok::<_, WireError>((r, w))
             })
-            .map_err(net)?;
+            .map_err(|source| Error::Connect {
+                addr: addr.to_string(),
+                source,
+            })?;
         Ok(Client {
             rt,
             conn: tokio::sync::Mutex::new((r, w)),
@@ -158,7 +148,7 @@ impl Client {
                     }
                 }
             })
-            .map_err(net)
+            .map_err(|source| self.lost(source))
     }
 
     /// Waits until at least `n` workers are connected.
@@ -173,11 +163,22 @@ impl Client {
                 return Ok(());
             }
             if start.elapsed() > timeout {
-                return Err(Error::Executor(format!(
-                    "{n} workers did not connect within {timeout:?} ({have} connected)"
-                )));
+                return Err(Error::Cluster {
+                    reason: format!(
+                        "{n} workers did not connect within {timeout:?} ({have} connected)"
+                    ),
+                    source: None,
+                });
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The connection's failure, with the scheduler's address.
+    fn lost(&self, source: WireError) -> Error {
+        Error::Connection {
+            addr: self.addr,
+            source,
         }
     }
 
@@ -292,9 +293,23 @@ fn absolute_paths(graph: &Graph) -> Graph {
         }
     };
     for t in &mut g.tasks {
+        // Every op named: a new op that names a file gets its path made
+        // absolute here, or a decision that it needs none.
         match &mut t.op {
             Op::ReadZarr { path, .. } | Op::WriteZarr { path, .. } => abs(path),
-            _ => {}
+            Op::Literal { .. }
+            | Op::Full { .. }
+            | Op::Arange { .. }
+            | Op::Eye { .. }
+            | Op::Random { .. }
+            | Op::Fused { .. }
+            | Op::PartialReduce { .. }
+            | Op::MergeReduce { .. }
+            | Op::Slice { .. }
+            | Op::Assemble { .. }
+            | Op::Transpose { .. }
+            | Op::MapBlocks { .. }
+            | Op::Linalg { .. } => {}
         }
     }
     g
@@ -305,16 +320,16 @@ impl Executor for Client {
         let graph = absolute_paths(graph);
         match self.rt.block_on(self.run_graph(&graph)) {
             Ok(v) => Ok(v),
-            Err(RunError::Wire(e)) => Err(net(e)),
-            Err(RunError::Other(m)) => Err(Error::Executor(m)),
+            Err(RunError::Wire(e)) => Err(self.lost(e)),
+            Err(RunError::Other(reason)) => Err(Error::Protocol { reason }),
             Err(RunError::Failed(Failure::Task { key, message })) => Err(Error::Task {
                 key,
-                source: Box::new(Error::Executor(message)),
+                source: Box::new(Error::Remote { message }),
             }),
             Err(RunError::Failed(Failure::OverBudget { key, bytes, budget })) => {
                 Err(Error::OverBudget { key, bytes, budget })
             }
-            Err(RunError::Failed(Failure::Invalid(m))) => Err(Error::Executor(m)),
+            Err(RunError::Failed(Failure::Invalid(reason))) => Err(Error::Protocol { reason }),
         }
     }
 

@@ -99,13 +99,16 @@ impl LocalClusterBuilder {
         let secret_path = dir.join("secret");
         secret
             .write_file(&secret_path)
-            .map_err(|e| Error::Executor(format!("cannot write the cluster secret: {e}")))?;
+            .map_err(|source| Error::Secret {
+                origin: secret_path.display().to_string(),
+                source,
+            })?;
         let secret = Arc::new(secret);
         let tls = if self.tls {
             let files = ClusterCa::generate()
                 .and_then(|ca| ca.issue_local(&dir, "node"))
                 .and_then(|files| TlsConfig::from_files(&files))
-                .map_err(|e| Error::Executor(format!("cluster TLS: {e}")))?;
+                .map_err(|source| Error::Tls { source })?;
             Some(Arc::new(files))
         } else {
             None
@@ -141,10 +144,13 @@ impl LocalClusterBuilder {
                 .iter_mut()
                 .filter_map(|c| c.try_wait().ok().flatten().map(|s| s.to_string()))
                 .collect();
-            return Err(Error::Executor(format!(
-                "{e}; worker program {:?}; exited workers: {exited:?}",
-                cluster.program
-            )));
+            return Err(Error::Cluster {
+                reason: format!(
+                    "workers did not connect; worker program {:?}; exited workers: {exited:?}",
+                    cluster.program
+                ),
+                source: Some(Box::new(e)),
+            });
         }
         Ok(cluster)
     }
@@ -322,7 +328,10 @@ impl LocalCluster {
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
-            .map_err(|e| Error::Executor(format!("cannot start worker {:?}: {e}", self.program)))?;
+            .map_err(|source| Error::Start {
+                what: format!("worker {:?}", self.program),
+                source,
+            })?;
         self.workers.push(child);
         Ok(())
     }
@@ -339,10 +348,10 @@ impl LocalCluster {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        let addr: std::net::SocketAddr = self
-            .addr
-            .parse()
-            .map_err(|e| Error::Executor(format!("scheduler address: {e}")))?;
+        let addr: std::net::SocketAddr = self.addr.parse().map_err(|e| Error::Address {
+            addr: self.addr.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+        })?;
         let (_, stop, thread) = start_scheduler(addr, self.secret.clone(), self.tls.clone())?;
         self.stop = Some(stop);
         self.thread = Some(thread);
@@ -354,10 +363,10 @@ impl LocalCluster {
     /// # Errors
     /// No such worker.
     pub fn kill_worker(&mut self, i: usize) -> Result<()> {
-        let w = self
-            .workers
-            .get_mut(i)
-            .ok_or_else(|| Error::Executor(format!("no worker {i}")))?;
+        let w = self.workers.get_mut(i).ok_or_else(|| Error::Cluster {
+            reason: format!("no worker {i}"),
+            source: None,
+        })?;
         let _ = w.kill();
         let _ = w.wait();
         Ok(())
@@ -431,11 +440,20 @@ fn start_scheduler(
                 }
             });
         })
-        .map_err(|e| Error::Executor(format!("cannot start the scheduler thread: {e}")))?;
+        .map_err(|source| Error::Start {
+            what: "the scheduler thread".into(),
+            source,
+        })?;
     let addr = ready_rx
         .recv()
-        .map_err(|_| Error::Executor("the scheduler thread ended early".into()))?
-        .map_err(Error::Executor)?;
+        .map_err(|_| Error::Cluster {
+            reason: "the scheduler thread ended early".into(),
+            source: None,
+        })?
+        .map_err(|reason| Error::Cluster {
+            reason,
+            source: None,
+        })?;
     Ok((addr, stop_tx, thread))
 }
 
@@ -457,9 +475,10 @@ fn find_worker_binary() -> Result<PathBuf> {
             dir = d.parent().map(Path::to_path_buf);
         }
     }
-    Err(Error::Executor(
-        "cannot find the `darray` worker binary: build it (`cargo build --bin darray`), set DARRAY_WORKER_BIN, or use LocalCluster::builder(n).worker_command(..)".into(),
-    ))
+    Err(Error::Cluster {
+        reason: "cannot find the `darray` worker binary: build it (`cargo build --bin darray`), set DARRAY_WORKER_BIN, or use LocalCluster::builder(n).worker_command(..)".into(),
+        source: None,
+    })
 }
 
 /// A fresh directory only this user can enter.
@@ -467,7 +486,10 @@ fn private_dir() -> Result<PathBuf> {
     use std::os::unix::fs::DirBuilderExt;
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let mut nonce = [0u8; 8];
-    getrandom::fill(&mut nonce).map_err(|e| Error::Executor(format!("no randomness: {e}")))?;
+    getrandom::fill(&mut nonce).map_err(|e| Error::Start {
+        what: "a cluster directory (no randomness)".into(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
     let dir = std::env::temp_dir().join(format!(
         "darray-cluster-{}-{}-{:016x}",
         std::process::id(),
@@ -477,6 +499,9 @@ fn private_dir() -> Result<PathBuf> {
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(&dir)
-        .map_err(|e| Error::Executor(format!("cannot create {dir:?}: {e}")))?;
+        .map_err(|source| Error::Start {
+            what: format!("a cluster directory: cannot create {}", dir.display()),
+            source,
+        })?;
     Ok(dir)
 }

@@ -35,6 +35,9 @@ pub mod tls;
 pub mod wire;
 pub mod worker;
 
+#[cfg(test)]
+mod error_tests;
+
 pub use client::{Client, ClusterInfo};
 pub use cluster::{LocalCluster, LocalClusterBuilder};
 pub use sim::{simulate, simulate_graph, tree_reduction, SimConfig, SimReport};
@@ -84,8 +87,9 @@ pub enum Command {
         /// Memory for results and running tasks, e.g. `4GiB`.
         #[arg(long, default_value = "4GiB")]
         memory_limit: String,
-        /// Working directory (created if missing); chunks are spilled into a
-        /// subdirectory of it (without it, of the system's temporary directory).
+        /// The worker's directory (created if missing): chunks are spilled into
+        /// a subdirectory of it (without it, of the system's temporary
+        /// directory). The process's working directory is not changed.
         #[arg(long)]
         local_dir: Option<PathBuf>,
         /// Results held beyond this fraction of the memory limit are spilled
@@ -114,6 +118,10 @@ pub enum Command {
         /// kill -9, instead of leaving it to retry a scheduler that is gone.
         #[arg(long, hide = true)]
         exit_with_stdin: bool,
+        /// Testing aid: send chunks to peers at about this many bytes per
+        /// second (see `WorkerConfig::peer_send_bytes_per_sec`).
+        #[arg(long, hide = true)]
+        test_peer_send_bytes_per_sec: Option<usize>,
         /// TLS certificate files.
         #[command(flatten)]
         tls: TlsArgs,
@@ -142,7 +150,7 @@ pub struct TlsArgs {
 impl TlsArgs {
     /// The TLS config these options (or the environment) name, if any.
     fn load(&self) -> Result<Option<tls::TlsConfig>> {
-        self.load_wire().map_err(|e| Error::Executor(e.to_string()))
+        self.load_wire().map_err(|source| Error::Tls { source })
     }
 
     fn load_wire(&self) -> std::result::Result<Option<tls::TlsConfig>, wire::WireError> {
@@ -165,20 +173,41 @@ impl TlsArgs {
     }
 }
 
-fn resolve(addr: &str) -> Result<SocketAddr> {
+/// The first address `addr` resolves to.
+pub(crate) fn resolve(addr: &str) -> Result<SocketAddr> {
+    let unresolved = |source| Error::Address {
+        addr: addr.to_string(),
+        source,
+    };
     addr.to_socket_addrs()
-        .map_err(|e| Error::Executor(format!("address {addr:?}: {e}")))?
+        .map_err(unresolved)?
         .next()
-        .ok_or_else(|| Error::Executor(format!("address {addr:?} resolves to nothing")))
+        .ok_or_else(|| {
+            unresolved(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "it resolves to no address",
+            ))
+        })
 }
 
 fn load_secret(file: Option<&PathBuf>) -> Result<Option<Secret>> {
-    let s = match file {
-        Some(p) => Some(Secret::from_file(p)),
-        None => Secret::from_env().transpose(),
-    };
-    s.transpose()
-        .map_err(|e| Error::Executor(format!("secret: {e}")))
+    match file {
+        Some(p) => Secret::from_file(p)
+            .map(Some)
+            .map_err(|source| Error::Secret {
+                origin: p.display().to_string(),
+                source,
+            }),
+        None => secret_from_env(),
+    }
+}
+
+/// The secret `DARRAY_SECRET_FILE` or `DARRAY_SECRET` gives, if any.
+pub(crate) fn secret_from_env() -> Result<Option<Secret>> {
+    Secret::from_env().map_err(|source| Error::Secret {
+        origin: "DARRAY_SECRET_FILE or DARRAY_SECRET".into(),
+        source,
+    })
 }
 
 /// Runs `darray scheduler ...` or `darray worker ...` from command-line
@@ -186,17 +215,15 @@ fn load_secret(file: Option<&PathBuf>) -> Result<Option<Secret>> {
 /// after registering your kernels, to make that binary a worker that knows them.
 ///
 /// # Errors
-/// Bad arguments (the message is clap's usage), a missing or unsafe secret, or
-/// the process failing to serve.
+/// [`Error::Cli`] for arguments that do not parse and for `--help` and
+/// `--version` (call [`clap::Error::exit`] on it to print it as clap does); a
+/// missing or unsafe secret, or the process failing to serve.
 pub fn run_from_args<I, T>(args: I) -> Result<()>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = Cli::try_parse_from(args).map_err(|e| Error::InvalidArgument {
-        array: "darray".into(),
-        reason: e.to_string(),
-    })?;
+    let cli = Cli::try_parse_from(args).map_err(Error::Cli)?;
     let limits = wire::Limits::default();
     match cli.command {
         Command::Scheduler {
@@ -208,19 +235,24 @@ where
             let addr = resolve(&listen)?;
             let given = load_secret(secret_file.as_ref())?;
             if given.is_none() {
-                auth::check_listen(&addr, None)
-                    .map_err(|e| Error::Executor(format!("scheduler: {e}")))?;
+                auth::check_listen(&addr, None).map_err(|source| Error::Listen { addr, source })?;
             }
             // The scheduler is one actor: its connections share its thread, so
             // no event crosses threads (see `cluster::start_scheduler`).
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .map_err(|e| Error::Executor(format!("cannot start the runtime: {e}")))?;
+                .map_err(|source| Error::Start {
+                    what: "the scheduler's runtime".into(),
+                    source,
+                })?;
             rt.block_on(async {
                 let listener = tokio::net::TcpListener::bind(addr)
                     .await
-                    .map_err(|e| Error::Executor(format!("cannot listen on {addr}: {e}")))?;
+                    .map_err(|e| Error::Listen {
+                        addr,
+                        source: e.into(),
+                    })?;
                 // The address bound: with port 0, the port the system chose.
                 let addr = listener.local_addr().unwrap_or(addr);
                 let secret = match given {
@@ -231,13 +263,16 @@ where
                             std::env::temp_dir().join(format!("darray-{}.secret", addr.port()));
                         let _ = std::fs::remove_file(&path);
                         s.write_file(&path)
-                            .map_err(|e| Error::Executor(format!("cannot write {path:?}: {e}")))?;
+                            .map_err(|source| Error::Secret {
+                                origin: path.display().to_string(),
+                                source,
+                            })?;
                         tracing::warn!(path = %path.display(), "no secret given: generated one; give workers DARRAY_SECRET_FILE={}", path.display());
                         s
                     }
                 };
                 auth::check_listen(&addr, Some(&secret))
-                    .map_err(|e| Error::Executor(format!("scheduler: {e}")))?;
+                    .map_err(|source| Error::Listen { addr, source })?;
                 tracing::info!(%addr, tls = tls.is_some(), "scheduler listening");
                 scheduler::serve_with(listener, Arc::new(secret), tls, limits).await;
                 Ok(())
@@ -255,6 +290,7 @@ where
             secret_file,
             reconnect_for,
             exit_with_stdin,
+            test_peer_send_bytes_per_sec,
             tls,
         } => {
             if exit_with_stdin {
@@ -265,12 +301,7 @@ where
                 memory_target_fraction,
                 memory_pause_fraction,
             )?;
-            let secret = load_secret(secret_file.as_ref())?.ok_or_else(|| {
-                Error::Executor(
-                    "worker: no secret (use --secret-file, DARRAY_SECRET_FILE or DARRAY_SECRET)"
-                        .into(),
-                )
-            })?;
+            let secret = load_secret(secret_file.as_ref())?.ok_or(Error::NoSecret)?;
             let config = worker::WorkerConfig {
                 scheduler: resolve(&scheduler)?,
                 nthreads,
@@ -282,6 +313,7 @@ where
                 name,
                 limits,
                 reconnect_for: std::time::Duration::from_secs(reconnect_for),
+                peer_send_bytes_per_sec: test_peer_send_bytes_per_sec,
             };
             worker::run_config_with(config, secret, tls)
         }

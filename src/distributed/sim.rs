@@ -263,10 +263,12 @@ pub fn simulate_graph(graph: &Graph, config: &SimConfig) -> Result<SimReport> {
     }
     let run_seconds = t1.elapsed().as_secs_f64();
     let Some(finished_tasks_run) = state.finished else {
-        return Err(Error::Executor(format!(
-            "simulation: the scheduler stopped with the job unfinished ({} of {n} tasks run)",
-            state.runs.iter().filter(|&&r| r > 0).count()
-        )));
+        return Err(Error::Simulation {
+            reason: format!(
+                "the scheduler stopped with the job unfinished ({} of {n} tasks run)",
+                state.runs.iter().filter(|&&r| r > 0).count()
+            ),
+        });
     };
     let transitions = sched.transitions();
     let seconds = submit_seconds + run_seconds;
@@ -342,9 +344,9 @@ impl Standins {
                     }
                     ToWorker::Literal { job, task, attempt } => {
                         if chunk.is_none() {
-                            return Err(Error::Executor(format!(
-                                "simulation: literal task {task} sent without its chunk"
-                            )));
+                            return Err(Error::Simulation {
+                                reason: format!("literal task {task} sent without its chunk"),
+                            });
                         }
                         self.runs[task as usize] += 1;
                         self.queue.push_back(Event::FromWorker(
@@ -386,16 +388,18 @@ impl Standins {
                         self.results += 1;
                     }
                     ToClient::Result { index, .. } => {
-                        return Err(Error::Executor(format!(
-                            "simulation: output {index} sent to client {c} with{} a chunk",
-                            if chunk.is_some() { "" } else { "out" }
-                        )));
+                        return Err(Error::Simulation {
+                            reason: format!(
+                                "output {index} sent to client {c} with{} a chunk",
+                                if chunk.is_some() { "" } else { "out" }
+                            ),
+                        });
                     }
                     ToClient::Finished { tasks_run, .. } => self.finished = Some(tasks_run),
                     ToClient::Failed { failure, .. } => {
-                        return Err(Error::Executor(format!(
-                            "simulation: the scheduler failed the job: {failure:?}"
-                        )));
+                        return Err(Error::Simulation {
+                            reason: format!("the scheduler failed the job: {failure:?}"),
+                        });
                     }
                     ToClient::Info { .. } => {}
                 },

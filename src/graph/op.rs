@@ -193,4 +193,30 @@ impl Op {
             Op::WriteZarr { .. } => "write",
         }
     }
+
+    /// Whether the task's cost is bounded by its size: computation on chunks
+    /// in memory, with no store I/O, user kernel or linear algebra (whose cost
+    /// the size does not bound). A worker runs a small task of such an op on
+    /// its I/O thread instead of its thread pool. Every variant is named, so a
+    /// new op gets a decision here before it can run inline.
+    #[must_use]
+    pub fn is_cheap_inline(&self) -> bool {
+        match self {
+            Op::Literal { .. }
+            | Op::Full { .. }
+            | Op::Arange { .. }
+            | Op::Eye { .. }
+            | Op::Random { .. }
+            | Op::Fused { .. }
+            | Op::PartialReduce { .. }
+            | Op::MergeReduce { .. }
+            | Op::Slice { .. }
+            | Op::Assemble { .. }
+            | Op::Transpose { .. } => true,
+            Op::ReadZarr { .. }
+            | Op::WriteZarr { .. }
+            | Op::MapBlocks { .. }
+            | Op::Linalg { .. } => false,
+        }
+    }
 }

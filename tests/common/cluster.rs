@@ -121,8 +121,8 @@ pub struct LoggedWorker {
 
 impl LoggedWorker {
     /// Starts `darray worker` (the binary built by cargo) for `cluster`'s
-    /// scheduler, logging at `info`, with extra environment `env`.
-    pub fn start(cluster: &LocalCluster, name: &str, env: &[(&str, String)]) -> LoggedWorker {
+    /// scheduler, logging at `info`, with extra arguments `args`.
+    pub fn start(cluster: &LocalCluster, name: &str, args: &[&str]) -> LoggedWorker {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_darray"));
         cmd.args([
             "worker",
@@ -142,9 +142,7 @@ impl LoggedWorker {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
+        cmd.args(args);
         let mut child = cmd.spawn().expect("worker starts");
         let (tx, lines) = mpsc::channel();
         let err = child.stderr.take().expect("piped stderr");

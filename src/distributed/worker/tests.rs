@@ -1,11 +1,18 @@
 //! Task slots with an injected memory probe: pause and resume, spilled inputs
 //! read back, task bodies on the worker's rayon pool with panics reported.
 
+use super::shared::{dispose, Shared};
+use super::slots::{runs_inline, slot, Queued};
 use super::*;
+use crate::distributed::proto::{read_msg, FromWorker, Hello, InputLoc, Outgoing};
 use crate::distributed::wire::decode;
+use crate::graph::Op;
+use darray_kernels::Chunk;
 use memory::MemoryProbe;
 use ndarray::{ArrayD, IxDyn};
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::mpsc;
 
 #[derive(Debug, Default)]
 struct FakeProbe(AtomicU64);
@@ -39,6 +46,7 @@ fn worker(limit: u64) -> Fixture {
         name: "test".into(),
         limits: Limits::default(),
         reconnect_for: Duration::from_secs(1),
+        peer_send_bytes_per_sec: None,
     };
     let shared =
         Arc::new(Shared::new(&config, Arc::new(Secret::generate()), None, base.path()).unwrap());
@@ -243,6 +251,16 @@ fn only_small_computing_tasks_run_inline() {
         chunk: vec![0],
     };
     assert!(!runs_inline(&write, 8));
+    let linalg = Op::Linalg {
+        op: darray_kernels::linalg::LinalgOp::SumBlocks,
+    };
+    assert!(!runs_inline(&linalg, 8));
+    let read = Op::ReadZarr {
+        path: "x".into(),
+        region: std::iter::once(0..1).collect(),
+        dtype: darray_kernels::DType::F64,
+    };
+    assert!(!runs_inline(&read, 8));
 }
 
 #[tokio::test]
@@ -277,6 +295,7 @@ fn plain_config(scheduler: SocketAddr, name: &str, reconnect_for: Duration) -> W
         name: name.into(),
         limits: Limits::default(),
         reconnect_for,
+        peer_send_bytes_per_sec: None,
     }
 }
 
@@ -417,4 +436,39 @@ async fn inputs_on_different_peers_are_fetched_at_once() {
         ),
         other => panic!("expected Missing, got {other:?}"),
     }
+}
+
+/// A worker run in-process creates its local directory and spills under it,
+/// and leaves the process's working directory as it was (it used to change
+/// into the local directory, for every thread of the process).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_leaves_the_working_directory_alone() {
+    let before = std::env::current_dir().unwrap();
+    let base = tempfile::tempdir().unwrap();
+    let local = base.path().join("worker-dir");
+    // An address nothing listens on: the worker retries, then gives up.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut config = plain_config(addr, "cwd", Duration::from_millis(800));
+    config.local_dir = Some(local.clone());
+    let worker = tokio::spawn(run(config, Arc::new(Secret::generate())));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let spill_dirs: Vec<_> = std::fs::read_dir(&local)
+        .expect("the local directory is created")
+        .collect();
+    assert_eq!(spill_dirs.len(), 1, "one spill directory under it");
+    assert_eq!(std::env::current_dir().unwrap(), before);
+    let res = tokio::time::timeout(Duration::from_secs(30), worker)
+        .await
+        .expect("gives up after reconnect_for")
+        .unwrap();
+    assert!(matches!(res, Err(WireError::Refused(_))), "{res:?}");
+    assert_eq!(std::env::current_dir().unwrap(), before);
+    assert_eq!(
+        std::fs::read_dir(&local).unwrap().count(),
+        0,
+        "spill directory removed"
+    );
 }
