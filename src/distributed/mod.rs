@@ -27,6 +27,7 @@
 pub mod auth;
 pub mod client;
 pub mod cluster;
+pub mod entry;
 pub mod proto;
 pub mod scheduler;
 pub mod sim;
@@ -36,6 +37,7 @@ pub mod worker;
 
 pub use client::{Client, ClusterInfo};
 pub use cluster::{LocalCluster, LocalClusterBuilder};
+pub use entry::{serve_if_worker, WORKER_ENV};
 pub use sim::{simulate, simulate_graph, tree_reduction, SimConfig, SimReport};
 
 use crate::error::{Error, Result};
@@ -183,6 +185,8 @@ fn load_secret(file: Option<&PathBuf>) -> Result<Option<Secret>> {
 /// Runs `darray scheduler ...` or `darray worker ...` from command-line
 /// arguments (the first is the program name). Call it from your own binary,
 /// after registering your kernels, to make that binary a worker that knows them.
+/// `--help` and `--version` print clap's text on standard output and return
+/// `Ok(())`.
 ///
 /// # Errors
 /// Bad arguments (the message is clap's usage), a missing or unsafe secret, or
@@ -192,10 +196,28 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = Cli::try_parse_from(args).map_err(|e| Error::InvalidArgument {
-        array: "darray".into(),
-        reason: e.to_string(),
-    })?;
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        // Help and version are what was asked for, not errors.
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return Ok(());
+        }
+        Err(e) => {
+            return Err(Error::InvalidArgument {
+                array: "darray".into(),
+                reason: e.to_string(),
+            })
+        }
+    };
+    run(cli)
+}
+
+/// Runs a parsed `darray` command line (see [`run_from_args`]).
+///
+/// # Errors
+/// A missing or unsafe secret, or the process failing to serve.
+pub fn run(cli: Cli) -> Result<()> {
     let limits = wire::Limits::default();
     match cli.command {
         Command::Scheduler {
