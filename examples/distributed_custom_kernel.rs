@@ -1,11 +1,13 @@
-//! A user kernel on a cluster. This program is both the client and, started as
-//! `<this program> worker --scheduler ...`, its own workers: client and workers
-//! share one build, hence one kernel registry, and the wire carries only the
-//! kernel's name.
+//! A user kernel on a cluster. This program is both the client and its own
+//! workers: `LocalCluster` starts it again as each worker, which runs `main`
+//! up to `serve_if_worker()` and serves there, knowing the kernel registered
+//! before it. Client and workers share one build, hence one kernel registry,
+//! and the wire carries only the kernel's name. (Without kernels of its own, a
+//! program needs neither call: `LocalCluster::new(n)` is enough.)
 //!
 //! `cargo run --example distributed_custom_kernel`
 
-use darray::distributed::{run_from_args, LocalCluster};
+use darray::distributed::{serve_if_worker, LocalCluster};
 use darray::DArray;
 use ndarray::{ArrayD, ArrayViewD};
 use std::time::Instant;
@@ -17,17 +19,13 @@ fn scaled_tanh(inputs: &[ArrayViewD<'_, f64>]) -> ArrayD<f64> {
 
 fn main() -> anyhow::Result<()> {
     darray::register_kernel::<f64, f64>("scaled_tanh", scaled_tanh)?;
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("worker") {
-        // Started by the cluster below: serve as a worker that knows our kernel.
-        run_from_args(&args)?;
-        return Ok(());
-    }
+    // In a worker started by the cluster below: serve, knowing our kernel.
+    serve_if_worker();
 
     let t = Instant::now();
     let cluster = LocalCluster::builder(2)
         .nthreads(1)
-        .worker_command(std::env::current_exe()?, ["worker"])
+        .serve_in_main(true)
         .build()?;
     let client = cluster.client()?;
     println!(

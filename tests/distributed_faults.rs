@@ -14,14 +14,6 @@ use ndarray::{s, ArrayD};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// Not a test of its own: the entry through which this binary serves as a
-/// worker that knows the test kernels (see `cluster::worker_args`); in an
-/// ordinary run it returns at once.
-#[test]
-fn cluster_worker_process() {
-    serve_as_worker_if_asked();
-}
-
 fn local() -> LocalExecutor {
     LocalExecutor::with_threads(2).unwrap()
 }

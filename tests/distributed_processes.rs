@@ -1,6 +1,7 @@
 //! Process lifecycles: a restarted scheduler gets its workers back, workers go
-//! with their parent, and a scheduler started by hand on port 0 says which
-//! port it bound. In a binary of its own: the restart frees the scheduler's
+//! with their parent, a scheduler started by hand on port 0 says which
+//! port it bound, and the `darray` command line's help, version and usage
+//! errors. In a binary of its own: the restart frees the scheduler's
 //! port for a moment, and a cluster started by a test running alongside could
 //! be handed that port and meet the other cluster's workers (which then fail
 //! its secret).
@@ -178,4 +179,68 @@ fn scheduler_on_port_zero_names_the_port_it_bound() {
     let _ = sched.wait();
     let _ = std::fs::remove_dir_all(&tmp);
     joined.unwrap();
+}
+
+/// Runs the `darray` binary with `args`, to its end.
+fn darray_cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_darray"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("darray runs")
+}
+
+/// `--help` and `--version` are what was asked for: clap's text on standard
+/// output, status 0, nothing on standard error (they went through the error
+/// path, status 2 and "darray: array `darray`:", before).
+#[test]
+fn cli_help_and_version_print_to_stdout_and_succeed() {
+    for (args, want) in [
+        (&["--help"][..], "Usage: darray"),
+        (&["worker", "--help"][..], "Usage: darray worker"),
+        (&["scheduler", "-h"][..], "Usage: darray scheduler"),
+        (
+            &["--version"][..],
+            concat!("darray ", env!("CARGO_PKG_VERSION")),
+        ),
+    ] {
+        let out = darray_cli(args);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stdout}{stderr}");
+        assert!(stdout.contains(want), "{args:?}: {stdout}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+        assert!(!stdout.contains("array `darray`"), "{args:?}: {stdout}");
+    }
+    let help = String::from_utf8_lossy(&darray_cli(&["worker", "--help"]).stdout).into_owned();
+    assert!(help.contains("--memory-limit"), "{help}");
+}
+
+/// A bad flag: clap's own message on standard error, status 2, not wrapped
+/// as an array's error.
+#[test]
+fn cli_bad_flag_exits_2_with_clap_message() {
+    let out = darray_cli(&["worker", "--no-such-flag"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("error: unexpected argument '--no-such-flag' found"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Usage: darray worker"), "{stderr}");
+    assert!(!stderr.contains("array `darray`"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+/// `run_from_args`, as a user's program calls it: help is success, a bad flag
+/// an error.
+#[test]
+fn run_from_args_treats_help_as_success() {
+    assert!(darray::distributed::run_from_args(["darray", "--version"]).is_ok());
+    assert!(darray::distributed::run_from_args(["darray", "worker", "--help"]).is_ok());
+    let err = darray::distributed::run_from_args(["darray", "--bogus"]).unwrap_err();
+    assert!(
+        err.to_string().contains("unexpected argument '--bogus'"),
+        "{err}"
+    );
 }

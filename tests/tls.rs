@@ -15,7 +15,8 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 
 fn builder(n: usize) -> darray::distributed::LocalClusterBuilder {
-    LocalCluster::builder(n).worker_command(env!("CARGO_BIN_EXE_darray"), ["worker"])
+    // Workers: this test binary, taken over by darray's process constructor.
+    LocalCluster::builder(n)
 }
 
 fn cluster_secret(c: &LocalCluster) -> Secret {

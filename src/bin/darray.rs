@@ -1,6 +1,11 @@
 //! `darray scheduler` and `darray worker`: see `darray --help`.
 
+use clap::Parser;
+
 fn main() {
+    // clap's own handling: help and version on standard output with status 0,
+    // a usage error with its message on standard error and status 2.
+    let cli = darray::distributed::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -12,14 +17,8 @@ fn main() {
         // connection whose task logs. Logging is best effort.
         .log_internal_errors(false)
         .init();
-    match darray::distributed::run_from_args(std::env::args_os()) {
-        Ok(()) => {}
-        // Help and version on standard output with status 0, usage errors on
-        // standard error with status 2, as clap prints them.
-        Err(darray::Error::Cli(e)) => e.exit(),
-        Err(e) => {
-            eprintln!("darray: {e}");
-            std::process::exit(2);
-        }
+    if let Err(e) = darray::distributed::run(cli) {
+        eprintln!("darray: {e}");
+        std::process::exit(2);
     }
 }

@@ -1,11 +1,21 @@
 //! A scheduler and worker processes on this machine, for tests and examples.
+//!
+//! The workers are this program itself: [`LocalCluster`] starts its own
+//! executable (`std::env::current_exe()`) with [`WORKER_ENV`](super::WORKER_ENV) set, and
+//! darray's process constructor (see [`entry`](super::entry)) turns such a
+//! process into a worker before `main` runs. A program that depends on darray
+//! thus gets a working cluster with nothing built or installed by hand.
+//! Kernels registered in `main` are known to workers that run `main` up to
+//! [`serve_if_worker`](super::serve_if_worker) ([`LocalClusterBuilder::serve_in_main`]).
 
 use super::auth::Secret;
 use super::client::Client;
+use super::entry::{Entry, WORKER_ENV};
 use super::tls::{ClusterCa, TlsConfig};
 use super::wire::Limits;
 use super::worker::memory::MemoryFractions;
 use crate::error::{Error, Result};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -21,6 +31,8 @@ pub struct LocalClusterBuilder {
     memory_pause_fraction: f64,
     program: Option<PathBuf>,
     args: Vec<String>,
+    entry: Entry,
+    env: Vec<(OsString, OsString)>,
     tls: bool,
 }
 
@@ -66,11 +78,46 @@ impl LocalClusterBuilder {
         self
     }
 
+    /// With `true`, workers run this program's `main` until it calls
+    /// [`serve_if_worker`](super::serve_if_worker), so that the kernels `main` registered before that
+    /// call are known to them:
+    ///
+    /// ```no_run
+    /// # fn scaled(x: &[ndarray::ArrayViewD<'_, f64>]) -> ndarray::ArrayD<f64> { x[0].to_owned() }
+    /// fn main() -> darray::Result<()> {
+    ///     darray::register_kernel::<f64, f64>("scaled", scaled)?;
+    ///     darray::distributed::serve_if_worker(); // the cluster's workers stay here
+    ///     let cluster = darray::distributed::LocalCluster::builder(2)
+    ///         .serve_in_main(true)
+    ///         .build()?;
+    ///     # Ok(())
+    /// }
+    /// ```
+    ///
+    /// With `false` (the default), workers take over when the process starts,
+    /// before `main`, and know the kernels darray itself registers only. A
+    /// worker whose `main` reaches [`LocalClusterBuilder::build`] without
+    /// calling [`serve_if_worker`](super::serve_if_worker) gets an error there (it never starts
+    /// workers of its own), exits, and the parent's `build` reports it.
+    #[must_use]
+    pub fn serve_in_main(mut self, on: bool) -> Self {
+        self.entry = if on { Entry::InMain } else { Entry::AtStart };
+        self
+    }
+
+    /// Sets an environment variable for every worker process.
+    #[must_use]
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
     /// The program to start as a worker, with the arguments that make it one
-    /// (default: the `darray` binary next to this executable, with `worker`).
-    /// A user program that registers kernels and calls
-    /// [`run_from_args`](super::run_from_args) on its arguments works here with
-    /// `worker_command(std::env::current_exe()?, ["worker"])`.
+    /// (default: this program, `std::env::current_exe()`, with `worker`),
+    /// for example the `darray` binary with `["worker"]`. Such a program runs
+    /// its `main` (as with [`serve_in_main`](Self::serve_in_main)): `darray
+    /// worker`, or a program that calls
+    /// [`run_from_args`](super::run_from_args) or [`serve_if_worker`](super::serve_if_worker).
     #[must_use]
     pub fn worker_command<I, S>(mut self, program: impl Into<PathBuf>, args: I) -> Self
     where
@@ -79,20 +126,42 @@ impl LocalClusterBuilder {
     {
         self.program = Some(program.into());
         self.args = args.into_iter().map(Into::into).collect();
+        self.entry = Entry::InMain;
         self
     }
 
     /// Starts the scheduler and the workers, and waits until all workers joined.
     ///
     /// # Errors
-    /// Memory fractions out of order (`0 < target <= pause <= 1`), no worker
-    /// program found, a process that fails to start, or workers that do not
-    /// join within 60 s.
+    /// Memory fractions out of order (`0 < target <= pause <= 1`), this
+    /// process itself a worker of a cluster (see
+    /// [`serve_in_main`](Self::serve_in_main)), this program's path unknown, a
+    /// process that fails to start, a worker that exits before it joins, or
+    /// workers that do not join within 120 s.
     pub fn build(self) -> Result<LocalCluster> {
         MemoryFractions::new(self.memory_target_fraction, self.memory_pause_fraction)?;
+        // A worker that runs `main` and reaches this point would start workers
+        // of its own, which would do the same: stop the chain at its first link.
+        if let Some(v) = std::env::var_os(WORKER_ENV) {
+            return Err(Error::Cluster {
+                reason: format!(
+                    "this process was started as a worker of a LocalCluster ({WORKER_ENV}={}) \
+                     and must not start a cluster itself: call \
+                     darray::distributed::serve_if_worker() in main after registering kernels \
+                     and before building the cluster",
+                    v.to_string_lossy()
+                ),
+                source: None,
+            });
+        }
         let program = match self.program.clone() {
             Some(p) => p,
-            None => find_worker_binary()?,
+            None => std::env::current_exe().map_err(|e| Error::Start {
+                what: "a worker from this program's executable (not found; use \
+                       LocalCluster::builder(n).worker_command(..))"
+                    .into(),
+                source: e,
+            })?,
         };
         let dir = private_dir()?;
         let secret = Secret::generate();
@@ -126,6 +195,8 @@ impl LocalClusterBuilder {
             dir,
             program,
             args: self.args.clone(),
+            entry: self.entry,
+            env: self.env.clone(),
             nthreads: self.nthreads,
             memory_limit: self.memory_limit,
             memory_fractions: (self.memory_target_fraction, self.memory_pause_fraction),
@@ -136,22 +207,7 @@ impl LocalClusterBuilder {
         for _ in 0..self.n_workers {
             cluster.add_worker()?;
         }
-        let client = cluster.client()?;
-        let n = u32::try_from(self.n_workers).unwrap_or(u32::MAX);
-        if let Err(e) = client.wait_for_workers(n, Duration::from_secs(120)) {
-            let exited: Vec<String> = cluster
-                .workers
-                .iter_mut()
-                .filter_map(|c| c.try_wait().ok().flatten().map(|s| s.to_string()))
-                .collect();
-            return Err(Error::Cluster {
-                reason: format!(
-                    "workers did not connect; worker program {:?}; exited workers: {exited:?}",
-                    cluster.program
-                ),
-                source: Some(Box::new(e)),
-            });
-        }
+        cluster.wait_for_start(self.n_workers, Duration::from_secs(120))?;
         Ok(cluster)
     }
 }
@@ -176,6 +232,8 @@ pub struct LocalCluster {
     dir: PathBuf,
     program: PathBuf,
     args: Vec<String>,
+    entry: Entry,
+    env: Vec<(OsString, OsString)>,
     nthreads: usize,
     memory_limit: u64,
     memory_fractions: (f64, f64),
@@ -214,6 +272,8 @@ impl LocalCluster {
             memory_pause_fraction: MemoryFractions::DEFAULT_PAUSE,
             program: None,
             args: vec!["worker".into()],
+            entry: Entry::AtStart,
+            env: Vec::new(),
             tls: false,
         }
     }
@@ -325,6 +385,8 @@ impl LocalCluster {
             .env_remove("DARRAY_TLS_CA")
             .env_remove("DARRAY_TLS_SERVER_NAME")
             .env("RUST_LOG", log)
+            .env(WORKER_ENV, self.entry.value())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -334,6 +396,55 @@ impl LocalCluster {
             })?;
         self.workers.push(child);
         Ok(())
+    }
+
+    /// Waits until `n` workers joined the scheduler. A worker process that
+    /// exits first ends the wait at once with its exit status: a program that
+    /// cannot serve as a worker fails fast, not after the timeout.
+    fn wait_for_start(&mut self, n: usize, timeout: Duration) -> Result<()> {
+        let client = self.client()?;
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        let start = std::time::Instant::now();
+        loop {
+            let joined = client.info()?.0;
+            if joined >= n {
+                return Ok(());
+            }
+            let exited: Vec<String> = self
+                .workers
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(i, c)| Some(format!("worker {i}: {}", c.try_wait().ok()??)))
+                .collect();
+            let hint = match self.entry {
+                Entry::AtStart => "",
+                Entry::InMain => {
+                    "; a worker that runs main must call darray::distributed::serve_if_worker() \
+                     (or run_from_args) there, after registering kernels and before building a cluster"
+                }
+            };
+            if !exited.is_empty() {
+                return Err(Error::Cluster {
+                    reason: format!(
+                        "worker program {:?} exited before joining the cluster ({}){hint}",
+                        self.program,
+                        exited.join(", ")
+                    ),
+                    source: None,
+                });
+            }
+            if start.elapsed() > timeout {
+                return Err(Error::Cluster {
+                    reason: format!(
+                        "{n} workers did not join within {timeout:?} ({joined} joined); \
+                         worker program {:?}{hint}",
+                        self.program
+                    ),
+                    source: None,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Stops the scheduler (its clients' connections drop) and starts a new
@@ -455,30 +566,6 @@ fn start_scheduler(
             source: None,
         })?;
     Ok((addr, stop_tx, thread))
-}
-
-/// The `darray` binary: `DARRAY_WORKER_BIN`, or next to this executable (or one
-/// directory up, for test binaries under `target/*/deps`).
-fn find_worker_binary() -> Result<PathBuf> {
-    if let Some(p) = std::env::var_os("DARRAY_WORKER_BIN") {
-        return Ok(PathBuf::from(p));
-    }
-    let name = format!("darray{}", std::env::consts::EXE_SUFFIX);
-    if let Ok(exe) = std::env::current_exe() {
-        let mut dir = exe.parent().map(Path::to_path_buf);
-        for _ in 0..2 {
-            let Some(d) = dir else { break };
-            let cand = d.join(&name);
-            if cand.is_file() {
-                return Ok(cand);
-            }
-            dir = d.parent().map(Path::to_path_buf);
-        }
-    }
-    Err(Error::Cluster {
-        reason: "cannot find the `darray` worker binary: build it (`cargo build --bin darray`), set DARRAY_WORKER_BIN, or use LocalCluster::builder(n).worker_command(..)".into(),
-        source: None,
-    })
 }
 
 /// A fresh directory only this user can enter.

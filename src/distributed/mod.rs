@@ -28,6 +28,7 @@ pub mod auth;
 mod batch;
 pub mod client;
 pub mod cluster;
+pub mod entry;
 pub mod proto;
 pub mod scheduler;
 pub mod sim;
@@ -40,6 +41,7 @@ mod error_tests;
 
 pub use client::{Client, ClusterInfo};
 pub use cluster::{LocalCluster, LocalClusterBuilder};
+pub use entry::{serve_if_worker, WORKER_ENV};
 pub use sim::{simulate, simulate_graph, tree_reduction, SimConfig, SimReport};
 
 use crate::error::{Error, Result};
@@ -213,17 +215,35 @@ pub(crate) fn secret_from_env() -> Result<Option<Secret>> {
 /// Runs `darray scheduler ...` or `darray worker ...` from command-line
 /// arguments (the first is the program name). Call it from your own binary,
 /// after registering your kernels, to make that binary a worker that knows them.
+/// `--help` and `--version` print clap's text on standard output and return
+/// `Ok(())`.
 ///
 /// # Errors
-/// [`Error::Cli`] for arguments that do not parse and for `--help` and
-/// `--version` (call [`clap::Error::exit`] on it to print it as clap does); a
-/// missing or unsafe secret, or the process failing to serve.
+/// [`Error::Cli`] for arguments that do not parse (call [`clap::Error::exit`] on
+/// it to print it as clap does); a missing or unsafe secret, or the process
+/// failing to serve.
 pub fn run_from_args<I, T>(args: I) -> Result<()>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = Cli::try_parse_from(args).map_err(Error::Cli)?;
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        // Help and version are what was asked for, not errors.
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return Ok(());
+        }
+        Err(e) => return Err(Error::Cli(e)),
+    };
+    run(cli)
+}
+
+/// Runs a parsed `darray` command line (see [`run_from_args`]).
+///
+/// # Errors
+/// A missing or unsafe secret, or the process failing to serve.
+pub fn run(cli: Cli) -> Result<()> {
     let limits = wire::Limits::default();
     match cli.command {
         Command::Scheduler {

@@ -1,5 +1,5 @@
 //! Helpers for the multi-process tests: the test binary as a worker that knows
-//! the test kernels, worker processes with captured logs, and what `/proc` says
+//! the test kernels (through a process constructor, not a test entry), worker processes with captured logs, and what `/proc` says
 //! about processes and their sockets.
 #![allow(dead_code)]
 
@@ -10,9 +10,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::OnceLock;
-
-/// Name of the test function through which the test binary serves as a worker.
-pub const WORKER_ENTRY: &str = "cluster_worker_process";
 
 /// Where the `tick` kernel counts its calls (one byte appended per call).
 static TICKS: OnceLock<PathBuf> = OnceLock::new();
@@ -46,69 +43,41 @@ pub fn register_test_kernels() {
     });
 }
 
-/// Arguments that start this test binary as a worker (for
-/// `LocalClusterBuilder::worker_command(std::env::current_exe(), ..)`): libtest
-/// runs only [`WORKER_ENTRY`]; everything after `--` is for it. `ticks` names the
-/// file the `tick` kernel counts into.
-pub fn worker_args(ticks: Option<&Path>) -> Vec<String> {
-    let mut a: Vec<String> = [
-        "--exact",
-        WORKER_ENTRY,
-        "--nocapture",
-        "--test-threads=1",
-        "--",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect();
-    if let Some(t) = ticks {
-        a.push("--ticks".into());
-        a.push(t.display().to_string());
-    }
-    a.push("worker".into());
-    a
-}
+/// Names the file the `tick` kernel of a test worker counts into.
+const TICKS_ENV: &str = "DARRAY_TEST_TICKS";
 
-/// The body of [`WORKER_ENTRY`]: when this process was started by
-/// [`worker_args`], registers the test kernels and runs a worker until killed;
-/// otherwise (an ordinary test run) returns at once.
-pub fn serve_as_worker_if_asked() {
-    let args: Vec<String> = std::env::args().collect();
-    let Some(sep) = args.iter().position(|a| a == "--") else {
-        return;
-    };
-    let mut rest = &args[sep + 1..];
-    if rest.first().map(String::as_str) == Some("--ticks") && rest.len() >= 2 {
-        let _ = TICKS.set(PathBuf::from(&rest[1]));
-        rest = &rest[2..];
-    }
-    if rest.first().map(String::as_str) != Some("worker") {
+/// This test binary's own process constructor: in a worker started by
+/// [`test_cluster`] (`DARRAY_LOCAL_WORKER` set, as `LocalCluster` sets it),
+/// registers the test kernels and serves, so the process never reaches
+/// libtest's `main` and runs no test; in any other process, returns at once.
+/// The cluster's workers take over "in main" (`serve_in_main`), so darray's own
+/// constructor leaves them to this one, whichever of the two runs first.
+extern "C" fn serve_as_test_worker() {
+    if std::env::var_os(darray::distributed::WORKER_ENV).is_none() {
         return;
     }
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .log_internal_errors(false)
-        .try_init();
+    if let Some(t) = std::env::var_os(TICKS_ENV) {
+        let _ = TICKS.set(PathBuf::from(t));
+    }
     register_test_kernels();
-    let argv = std::iter::once("darray".to_string()).chain(rest.iter().cloned());
-    if let Err(e) = darray::distributed::run_from_args(argv) {
-        eprintln!("test worker: {e}");
-        std::process::exit(2);
-    }
-    std::process::exit(0);
+    darray::distributed::serve_if_worker();
 }
 
-/// A cluster of `n` test-binary workers with `nthreads` each.
+#[used]
+#[cfg_attr(not(target_vendor = "apple"), link_section = ".init_array")]
+#[cfg_attr(target_vendor = "apple", link_section = "__DATA,__mod_init_func")]
+static SERVE_AS_TEST_WORKER: extern "C" fn() = serve_as_test_worker;
+
+/// A cluster of `n` workers with `nthreads` each: this test binary, which
+/// knows the test kernels. `ticks` names the file the `tick` kernel counts into.
 pub fn test_cluster(n: usize, nthreads: usize, ticks: Option<&Path>) -> LocalCluster {
-    LocalCluster::builder(n)
+    let mut b = LocalCluster::builder(n)
         .nthreads(nthreads)
-        .worker_command(std::env::current_exe().unwrap(), worker_args(ticks))
-        .build()
-        .expect("cluster starts")
+        .serve_in_main(true);
+    if let Some(t) = ticks {
+        b = b.env(TICKS_ENV, t);
+    }
+    b.build().expect("cluster starts")
 }
 
 /// A worker process started by a test, its stderr lines forwarded to a channel.
