@@ -44,7 +44,7 @@
 //! Under `cargo bench` / `cargo test --benches` (no workload given) it does nothing.
 
 use anyhow::{bail, Context, Result};
-use darray::linalg::{self, QrMethod, Real, TsqrLeaves};
+use darray::linalg::{self, QrMethod, QrOptions, Real, TsqrLeaves};
 use darray::{Compression, DArray, WriteOptions};
 use rayon::prelude::*;
 use std::cell::RefCell;
@@ -119,8 +119,8 @@ fn main() -> Result<()> {
                 "tsqr_cholqr2" => QrMethod::CholeskyQr2,
                 _ => QrMethod::default(),
             };
-            let (q, r) =
-                linalg::with_tsqr_leaves(leaves(workload), || linalg::tsqr_with(&a, method))?;
+            let opts = QrOptions::default().method(method).leaves(leaves(workload));
+            let (q, r) = linalg::tsqr_with(&a, opts)?;
             sums(&[&q.abs().sum_axis(0)?, &r.abs().sum_axis(1)?])?
         }
         "svd" => {
@@ -130,7 +130,7 @@ fn main() -> Result<()> {
         }
         "svd_u" | "svd_u_lowmem" => {
             let a = DArray::<f64>::from_zarr(store_arg()?)?;
-            let (u, s, _) = linalg::with_tsqr_leaves(leaves(workload), || linalg::svd(&a))?;
+            let (u, s, _) = linalg::svd_with(&a, leaves(workload))?;
             sums(&[&u.abs().sum_axis(0)?, &s])?
         }
         "ata" => {

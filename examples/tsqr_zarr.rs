@@ -8,7 +8,7 @@
 //! Q pass reads and factors every row block again instead of holding its
 //! factorization from the R pass, so memory stays bounded by the blocks in
 //! flight (the default, `TsqrLeaves::Auto`, does so for matrices larger than an
-//! eighth of the memory budget).
+//! eighth of the memory budget of the executor that runs them).
 
 use darray::linalg::{self, NormOrd, TsqrLeaves};
 use darray::{Compression, DArray, WriteOptions};
@@ -49,7 +49,7 @@ fn main() -> anyhow::Result<()> {
 
     // Q and R share one plan: write Q (it runs the R tree), then R from memory-cheap recompute.
     let t = Instant::now();
-    let (q, r) = linalg::with_tsqr_leaves(leaves, || linalg::tsqr(&a))?;
+    let (q, r) = linalg::tsqr_with(&a, leaves)?;
     println!("tsqr leaves: {leaves:?}");
     let q_path = dir.join("q.zarr");
     q.to_zarr(
@@ -82,7 +82,7 @@ fn main() -> anyhow::Result<()> {
     println!("‖QᵀQ - I‖_F = {orth:.2e}, ‖A - QR‖_F / ‖A‖_F = {rel:.2e}");
 
     let t = Instant::now();
-    let (_, s, _) = linalg::with_tsqr_leaves(leaves, || linalg::svd(&a))?;
+    let (_, s, _) = linalg::svd_with(&a, leaves)?;
     let s = s.compute()?;
     println!(
         "svd: s[0] = {:.4}, s[31] = {:.4} in {:.2?}",

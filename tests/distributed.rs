@@ -69,9 +69,11 @@ fn linalg_and_zarr_round_trip_on_a_cluster() {
     let (q, r) = linalg::tsqr(&a).unwrap();
     let (u, sv, vt) = linalg::svd(&a).unwrap();
     // The Q pass reading and factoring every row block again.
-    let (q2, u2) = linalg::with_tsqr_leaves(linalg::TsqrLeaves::Recompute, || {
-        (linalg::tsqr(&a).unwrap().0, linalg::svd(&a).unwrap().0)
-    });
+    let again = linalg::TsqrLeaves::Recompute;
+    let (q2, u2) = (
+        linalg::tsqr_with(&a, again).unwrap().0,
+        linalg::svd_with(&a, again).unwrap().0,
+    );
     assert!(q2
         .graph()
         .unwrap()

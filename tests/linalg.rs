@@ -8,7 +8,7 @@
 mod common;
 
 use common::*;
-use darray::linalg::{self, NormOrd, QrMethod};
+use darray::linalg::{self, NormOrd, QrMethod, QrOptions};
 use darray::{DArray, Error, Executor};
 use ndarray::{Array1, Array2, ArrayD, Ix2};
 use ndarray_linalg::{LeastSquaresSvd, QR, SVD};
@@ -554,12 +554,10 @@ proptest! {
         let a = conditioned(seed, m, n, 1e10);
         // 2 · A, elementwise: cheap to compute again block by block.
         let da = 2.0 * &DArray::from_ndarray(&a, vec![rows.clone(), vec![n]]).unwrap();
-        let build = |leaves| {
-            linalg::with_tsqr_leaves(leaves, || {
-                let (q, r) = linalg::tsqr(&da).unwrap();
-                let (u, _, _) = linalg::svd(&da).unwrap();
-                (q, r, u)
-            })
+        let build = |leaves: linalg::TsqrLeaves| {
+            let (q, r) = linalg::tsqr_with(&da, leaves).unwrap();
+            let (u, _, _) = linalg::svd_with(&da, leaves).unwrap();
+            (q, r, u)
         };
         let (held, again) = (build(linalg::TsqrLeaves::Hold), build(linalg::TsqrLeaves::Recompute));
         let counts = again.0.graph().unwrap().op_counts();
@@ -611,7 +609,7 @@ fn tsqr_recompute_bounds_peak_memory() {
         linalg::TsqrLeaves::Recompute,
         linalg::TsqrLeaves::Auto,
     ] {
-        let (q, _) = linalg::with_tsqr_leaves(leaves, || linalg::tsqr(&a)).unwrap();
+        let (q, _) = linalg::tsqr_with(&a, leaves).unwrap();
         let sums = q.abs().sum_axis(0).unwrap();
         let got = sums.compute_with(&exec).unwrap();
         // Columns of an orthonormal Q: each |q_j|_1 is between 1 and sqrt(m).
@@ -625,13 +623,12 @@ fn tsqr_recompute_bounds_peak_memory() {
     assert_eq!(peaks[2], peaks[0], "{peaks:?}");
     // Held anyway: an in-memory array, and QrMethod::Auto's fallback.
     let lit = DArray::from_ndarray(&random(3, 1000, 4), [100, 4]).unwrap();
-    let (q, _) =
-        linalg::with_tsqr_leaves(linalg::TsqrLeaves::Recompute, || linalg::tsqr(&lit)).unwrap();
+    let (q, _) = linalg::tsqr_with(&lit, linalg::TsqrLeaves::Recompute).unwrap();
     assert!(!q.graph().unwrap().op_counts().contains_key("qr_r"));
-    let (q, _) = linalg::with_tsqr_leaves(linalg::TsqrLeaves::Recompute, || {
-        linalg::tsqr_with(&a, QrMethod::Auto)
-    })
-    .unwrap();
+    let opts = QrOptions::default()
+        .method(QrMethod::Auto)
+        .leaves(linalg::TsqrLeaves::Recompute);
+    let (q, _) = linalg::tsqr_with(&a, opts).unwrap();
     let counts = q.graph().unwrap().op_counts();
     assert!(counts.contains_key("qr_leaf") && !counts.contains_key("qr_r"));
 }
@@ -679,4 +676,85 @@ fn auto_qr_matches_cholesky_qr2_and_holds_a_once() {
         &two(r.compute().unwrap()),
         1e-12,
     );
+}
+
+/// Options are part of the result they build and of nothing else: on one
+/// thread, a TSQR built to recompute its leaves, then one built to hold them,
+/// then an SVD and a TSQR with the defaults each get the graph their own
+/// options say (the policy once set on the thread by `with_tsqr_leaves` made
+/// every later build on it recompute too).
+#[test]
+fn qr_options_belong_to_the_result_they_build() {
+    let a = DArray::<f64>::random_normal(3, &[4000, 6], 0.0, 1.0, [500, 6]).unwrap();
+    let recomputes = |q: &DArray<f64>| q.graph().unwrap().op_counts().get("qr_r").copied();
+    let opts = QrOptions::default().leaves(linalg::TsqrLeaves::Recompute);
+    let (again, _) = linalg::tsqr_with(&a, opts).unwrap();
+    let (held, _) = linalg::tsqr_with(&a, opts.leaves(linalg::TsqrLeaves::Hold)).unwrap();
+    let (u, _, _) = linalg::svd(&a).unwrap();
+    let (q, _) = linalg::tsqr(&a).unwrap();
+    let (u_again, _, _) = linalg::svd_with(&a, opts).unwrap();
+    assert_eq!(recomputes(&again), Some(8));
+    assert_eq!(recomputes(&u_again), Some(8));
+    // The defaults hold the leaves of a 192 KB matrix on the default executor.
+    for x in [&held, &u, &q] {
+        assert_eq!(recomputes(x), None);
+    }
+    assert_ne!(again.num_tasks().unwrap(), held.num_tasks().unwrap());
+    assert_bits_eq(&again.compute().unwrap(), &held.compute().unwrap());
+    // Building with options changes nothing built before them.
+    assert_eq!(recomputes(&held), None);
+    assert_eq!(opts, QrOptions::from(linalg::TsqrLeaves::Recompute));
+    assert_eq!(
+        QrOptions::from(QrMethod::Auto),
+        QrOptions::default().method(QrMethod::Auto)
+    );
+}
+
+/// `TsqrLeaves::Auto` decides when the graph is built for an executor, against
+/// that executor's memory budget: the same lazy `(Q, R)` of a 192 KB matrix
+/// recomputes its leaves on an executor with a 1 MiB budget (the matrix is
+/// above an eighth of it: every block is read twice, in more tasks) and holds
+/// them with 1 GiB, to the same bits; `persist_with` and `to_zarr_with` lower
+/// for their executor too.
+#[test]
+fn auto_leaves_follow_the_executors_budget() {
+    let (blocks, rows, n) = (8, 500, 6);
+    let (dir, a) = zarr_normal(11, blocks, rows, n);
+    let (q, r) = linalg::tsqr(&a).unwrap();
+    let small = darray::LocalExecutor::with_threads(2)
+        .unwrap()
+        .memory_budget(1 << 20);
+    let large = darray::LocalExecutor::with_threads(2)
+        .unwrap()
+        .memory_budget(1 << 30);
+    let mut runs = Vec::new();
+    for exec in [&small, &large] {
+        let qs = q.compute_with(exec).unwrap();
+        let stats = exec.last_stats();
+        runs.push((qs, r.compute_with(exec).unwrap(), stats));
+    }
+    let (again, held) = (&runs[0].2, &runs[1].2);
+    // The Q pass's re-reads, one per block (re-factoring and applying is one
+    // task, in place of the held leaf's application).
+    assert_eq!(
+        again.tasks,
+        held.tasks + blocks as u64,
+        "{again:?} {held:?}"
+    );
+    assert_eq!(again.chunks_read, 2 * blocks as u64);
+    assert_eq!(held.chunks_read, blocks as u64);
+    assert_bits_eq(&runs[0].0, &runs[1].0);
+    assert_bits_eq(&runs[0].1, &runs[1].1);
+    // The graph without an executor is the default executor's: held.
+    assert!(!q.graph().unwrap().op_counts().contains_key("qr_r"));
+
+    let p = q.persist_with(&small).unwrap();
+    assert_eq!(small.last_stats().chunks_read, 2 * blocks as u64);
+    assert_bits_eq(&p.compute().unwrap(), &runs[1].0);
+    let path = dir.path().join("q.zarr");
+    q.to_zarr_with(&path, &darray::WriteOptions::default(), &small)
+        .unwrap();
+    assert_eq!(small.last_stats().chunks_read, 2 * blocks as u64);
+    let back = DArray::<f64>::from_zarr(&path).unwrap().compute().unwrap();
+    assert_bits_eq(&back, &runs[1].0);
 }

@@ -14,12 +14,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 impl<T: Element> DArray<T> {
-    /// The task graph computing every block of this array.
+    /// The task graph computing every block of this array, as the default
+    /// executor would run it (choices made against a memory budget use
+    /// [`default_executor`]'s).
     ///
     /// # Errors
     /// Errors found while lowering (none for arrays built through the API).
     pub fn graph(&self) -> Result<Graph> {
-        ops::lower(&[&self.expr])
+        ops::lower(&[&self.expr], default_executor().memory_budget())
     }
 
     /// Number of tasks in [`DArray::graph`].
@@ -57,7 +59,7 @@ impl<T: Element> DArray<T> {
     /// # Errors
     /// As [`DArray::compute`].
     pub fn compute_with(&self, exec: &dyn Executor) -> Result<ArrayD<T>> {
-        let graph = self.graph()?;
+        let graph = ops::lower(&[&self.expr], exec.memory_budget())?;
         let blocks = exec.execute(&graph)?;
         assemble(&self.expr, blocks)
     }
@@ -91,7 +93,7 @@ impl<T: Element> DArray<T> {
     /// # Errors
     /// As [`DArray::compute`].
     pub fn persist_with(&self, exec: &dyn Executor) -> Result<DArray<T>> {
-        let graph = self.graph()?;
+        let graph = ops::lower(&[&self.expr], exec.memory_budget())?;
         let blocks = exec.execute(&graph)?;
         Ok(DArray::wrap(Expr::new(
             format!("persist-{}", self.expr.name),
@@ -169,7 +171,12 @@ impl<T: Element> DArray<T> {
         let shape: Vec<u64> = self.expr.shape.iter().map(|&s| s as u64).collect();
         let staging = store::create_staging(path, &shape, &write_grid, T::DTYPE, opts)?;
         let run = || -> Result<()> {
-            let graph = ops::write::lower_write(&arr, &grid, &staging.display().to_string())?;
+            let graph = ops::write::lower_write(
+                &arr,
+                &grid,
+                &staging.display().to_string(),
+                exec.memory_budget(),
+            )?;
             exec.execute(&graph)?;
             Ok(())
         };

@@ -39,6 +39,10 @@ pub(crate) trait LowerCtx {
     ) -> TaskId;
     /// The output bytes of task `t`.
     fn out_bytes(&self, t: TaskId) -> u64;
+    /// The memory budget (bytes) of the executor the graph is lowered for: a
+    /// node that trades memory for work (TSQR's held or recomputed leaves)
+    /// decides here, not when it was built.
+    fn memory_budget(&self) -> u64;
 }
 
 impl dyn LowerCtx + '_ {

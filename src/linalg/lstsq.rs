@@ -1,7 +1,7 @@
 //! Least squares through TSQR ([`lstsq`]) and matrix and vector norms ([`norm`]).
 
 use super::nodes::small;
-use super::qr::{tall_skinny, tsqr};
+use super::qr::{tall_skinny, tsqr_with, QrOptions};
 use super::svd::{packed_svd, take};
 use super::{matmul, svd, tensordot, Real};
 use crate::array::DArray;
@@ -43,6 +43,30 @@ pub struct Lstsq<T: Real> {
 /// # Errors
 /// `a` not 2-D or wider than tall, `b` not 1-D or 2-D, or lengths that differ.
 pub fn lstsq<T: Real>(a: &DArray<T>, b: &DArray<T>) -> Result<Lstsq<T>> {
+    lstsq_with(a, b, QrOptions::default())
+}
+
+/// [`lstsq`] through a QR of `a` built with [`QrOptions`] (or just a
+/// [`QrMethod`](super::QrMethod) or a [`TsqrLeaves`](super::TsqrLeaves), the
+/// rest default).
+///
+/// ```
+/// use darray::{linalg, DArray};
+/// use darray::linalg::TsqrLeaves;
+/// let a = DArray::<f64>::random_normal(1, &[200, 3], 0.0, 1.0, [50, 3]).unwrap();
+/// let b = DArray::<f64>::random_normal(2, &[200], 0.0, 1.0, [50]).unwrap();
+/// let x = linalg::lstsq_with(&a, &b, TsqrLeaves::Recompute).unwrap().solution;
+/// let x1 = linalg::lstsq(&a, &b).unwrap().solution;
+/// assert_eq!(x.compute().unwrap(), x1.compute().unwrap());
+/// ```
+///
+/// # Errors
+/// As [`lstsq`].
+pub fn lstsq_with<T: Real>(
+    a: &DArray<T>,
+    b: &DArray<T>,
+    opts: impl Into<QrOptions>,
+) -> Result<Lstsq<T>> {
     tall_skinny(a, "lstsq")?;
     let (m, n) = (a.shape()[0], a.shape()[1]);
     let bad = |reason: String| Error::InvalidArgument {
@@ -69,7 +93,7 @@ pub fn lstsq<T: Real>(a: &DArray<T>, b: &DArray<T>) -> Result<Lstsq<T>> {
         b.clone()
     };
     let p = b2.shape()[1];
-    let (q, r) = tsqr(a)?;
+    let (q, r) = tsqr_with(a, opts)?;
     let k = r.shape()[0];
     let qtb = tensordot(&q, &b2, &[0], &[0])?;
     let packed = packed_svd(&r);

@@ -12,6 +12,11 @@
 //! share one plan, so a graph built for several of them shares the work (task
 //! keys are memoized per plan). Local math runs in the kernels crate; this
 //! module only decides which blocks meet in which task.
+//!
+//! Options are values: every function that builds a QR has a `_with` form
+//! taking [`QrOptions`], which belong to the lazy result they build. Choices
+//! that depend on memory ([`TsqrLeaves::Auto`]) are made when the graph is
+//! lowered for an executor, against that executor's memory budget.
 
 mod lstsq;
 mod lu;
@@ -23,11 +28,11 @@ mod tiled;
 mod tiled_qr;
 
 pub use darray_kernels::linalg::Real;
-pub use lstsq::{lstsq, norm, Lstsq, NormOrd};
+pub use lstsq::{lstsq, lstsq_with, norm, Lstsq, NormOrd};
 pub use lu::{inv, lu, solve};
 pub use matmul::{matmul, tensordot};
-pub use qr::{qr, qr_with, tsqr, tsqr_with, with_tsqr_leaves, QrMethod, TsqrLeaves};
-pub use svd::{svd, svd_compressed};
+pub use qr::{qr, qr_with, tsqr, tsqr_with, QrMethod, QrOptions, TsqrLeaves};
+pub use svd::{svd, svd_compressed, svd_compressed_with, svd_with};
 pub use tiled::cholesky;
 
 /// Blocks (or partial results) combined by one task in the trees of block

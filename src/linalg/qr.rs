@@ -12,7 +12,6 @@ use super::nodes::{key, rowwise, single_block, small};
 use super::{matmul, tensordot, Real, FAN_IN, MAX_SMALL_BYTES};
 use crate::array::DArray;
 use crate::error::{Error, Result};
-use crate::exec::default_memory_budget;
 use crate::expr::node::{recomputed, Expr, ExprKind};
 use crate::expr::select::rechunk_expr;
 use crate::expr::{CustomLower, LowerCtx};
@@ -21,7 +20,8 @@ use darray_kernels::linalg::LinalgOp;
 use ndarray::s;
 use std::sync::Arc;
 
-/// How [`tsqr_with`] and [`qr_with`] factor a tall-skinny matrix.
+/// How [`tsqr_with`] and [`qr_with`] factor a tall-skinny matrix (part of
+/// [`QrOptions`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum QrMethod {
     /// Direct Householder TSQR: backward stable for any matrix.
@@ -44,12 +44,17 @@ pub enum QrMethod {
 }
 
 /// What a Householder TSQR keeps of each row block between its R pass (which
-/// needs every block's R before the tree's root is known) and its Q pass.
+/// needs every block's R before the tree's root is known) and its Q pass (part
+/// of [`QrOptions`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TsqrLeaves {
-    /// [`TsqrLeaves::Recompute`] when the array is larger than an eighth of
-    /// [`default_memory_budget`](crate::default_memory_budget) (it would be
-    /// held whole), [`TsqrLeaves::Hold`] otherwise.
+    /// [`TsqrLeaves::Recompute`] when the array is larger than an eighth of the
+    /// memory budget of the executor that runs the graph
+    /// ([`Executor::memory_budget`](crate::Executor::memory_budget); for
+    /// [`DArray::graph`], the default executor's), [`TsqrLeaves::Hold`]
+    /// otherwise. The choice is made when the graph is built for that executor,
+    /// so one lazy result may hold its leaves on one executor and recompute them
+    /// on another, to the same bits.
     #[default]
     Auto,
     /// Hold every row block's factorization (as large as the block) until its
@@ -66,34 +71,59 @@ pub enum TsqrLeaves {
     Recompute,
 }
 
-thread_local! {
-    static LEAVES: std::cell::Cell<TsqrLeaves> = const { std::cell::Cell::new(TsqrLeaves::Auto) };
-}
-
-/// Runs `f` with `leaves` as the [`TsqrLeaves`] policy of every Householder
-/// TSQR it builds on this thread ([`tsqr`], [`qr`], [`svd`](super::svd),
-/// [`svd_compressed`](super::svd_compressed), [`lstsq`](super::lstsq)...),
-/// then restores the previous policy. The choice is made when the lazy result
-/// is built, not when it is computed.
+/// How a QR is built, wherever one is ([`tsqr_with`], [`qr_with`],
+/// [`svd_with`](super::svd_with), [`svd_compressed_with`](super::svd_compressed_with),
+/// [`lstsq_with`](super::lstsq_with)): the [`QrMethod`] of the tall-skinny
+/// factorization and what its Householder tree keeps of the leaves
+/// ([`TsqrLeaves`]). The options are part of the lazy result they build and
+/// of nothing else. `Default` is Householder TSQR with [`TsqrLeaves::Auto`],
+/// what [`tsqr`], [`qr`], [`svd`](super::svd) and [`lstsq`](super::lstsq) use.
 ///
 /// ```
 /// use darray::{linalg, DArray};
-/// use darray::linalg::TsqrLeaves;
+/// use darray::linalg::{QrOptions, TsqrLeaves};
 /// let a = DArray::<f64>::random_normal(7, &[4000, 6], 0.0, 1.0, [500, 6]).unwrap();
-/// let (q, r) = linalg::with_tsqr_leaves(TsqrLeaves::Recompute, || linalg::tsqr(&a)).unwrap();
-/// let (q1, r1) = linalg::with_tsqr_leaves(TsqrLeaves::Hold, || linalg::tsqr(&a)).unwrap();
+/// let (q, r) = linalg::tsqr_with(&a, QrOptions::default().leaves(TsqrLeaves::Recompute)).unwrap();
+/// let (q1, r1) = linalg::tsqr_with(&a, QrOptions::default().leaves(TsqrLeaves::Hold)).unwrap();
 /// assert_eq!(q.compute().unwrap(), q1.compute().unwrap()); // the same bits
 /// assert_eq!(r.compute().unwrap(), r1.compute().unwrap());
+/// assert!(q.num_tasks().unwrap() > q1.num_tasks().unwrap()); // blocks read twice
 /// ```
-pub fn with_tsqr_leaves<R>(leaves: TsqrLeaves, f: impl FnOnce() -> R) -> R {
-    struct Restore(TsqrLeaves);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            LEAVES.set(self.0);
-        }
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QrOptions {
+    /// How the tall-skinny factorization is computed.
+    pub method: QrMethod,
+    /// What a Householder TSQR keeps of its row blocks for the Q pass.
+    pub leaves: TsqrLeaves,
+}
+
+impl QrOptions {
+    /// These options with `method`.
+    #[must_use]
+    pub fn method(mut self, method: QrMethod) -> Self {
+        self.method = method;
+        self
     }
-    let _restore = Restore(LEAVES.replace(leaves));
-    f()
+
+    /// These options with `leaves`.
+    #[must_use]
+    pub fn leaves(mut self, leaves: TsqrLeaves) -> Self {
+        self.leaves = leaves;
+        self
+    }
+}
+
+impl From<QrMethod> for QrOptions {
+    fn from(method: QrMethod) -> Self {
+        QrOptions::default().method(method)
+    }
+}
+
+impl From<TsqrLeaves> for QrOptions {
+    fn from(leaves: TsqrLeaves) -> Self {
+        QrOptions::default().leaves(leaves)
+    }
 }
 
 /// Per-node sizes of a TSQR tree: `levels[0]` are the row blocks, each level's
@@ -107,14 +137,18 @@ struct TsqrPlan {
     /// For [`QrMethod::Auto`]: the 0-d flag (1: fast path passed) that every
     /// task of this plan waits on, running only if it is 0.
     guard: Option<Arc<Expr>>,
-    /// With [`TsqrLeaves::Recompute`] in effect: a copy of `a` whose blocks the
-    /// Q pass reads again (see [`recomputed`]); the R pass then keeps only
-    /// each row block's R.
-    reread: Option<Arc<Expr>>,
+    /// The policy asked for; [`TsqrLeaves::Auto`] is decided per graph, by
+    /// [`TsqrPlan::reread`].
+    leaves: TsqrLeaves,
+    /// Where the leaves may be recomputed (`leaves` is not `Hold`, the tree
+    /// has several leaves, no guard, and `a` is cheap to read again): a copy
+    /// of `a` whose blocks the Q pass reads again (see [`recomputed`]), made
+    /// once so every graph of this plan names the same copy.
+    rereadable: Option<Arc<Expr>>,
 }
 
 impl TsqrPlan {
-    fn new(a: Arc<Expr>, guard: Option<Arc<Expr>>) -> TsqrPlan {
+    fn new(a: Arc<Expr>, guard: Option<Arc<Expr>>, leaves: TsqrLeaves) -> TsqrPlan {
         let n = a.shape[1];
         let mut levels = vec![a.grid[0].iter().map(|&m| (m, m.min(n))).collect::<Vec<_>>()];
         while levels.last().expect("a level").len() > 1 {
@@ -129,28 +163,38 @@ impl TsqrPlan {
                 .collect();
             levels.push(next);
         }
-        let reread = if levels[0].len() < 2 || guard.is_some() {
-            // One block: its factorization is the root's, nothing to save.
-            // Guarded (`QrMethod::Auto`'s fallback): the leaves wait for the
-            // flag and so hold their blocks anyway, and unguarded re-reads
-            // would run even when the fast path passed.
-            None
-        } else {
-            let held = a.shape.iter().product::<usize>() as u64 * a.dtype.size() as u64;
-            match LEAVES.get() {
-                TsqrLeaves::Hold => None,
-                TsqrLeaves::Recompute => recomputed(&a),
-                TsqrLeaves::Auto => (held > default_memory_budget() / 8)
-                    .then(|| recomputed(&a))
-                    .flatten(),
-            }
-        };
+        // One block: its factorization is the root's, nothing to save.
+        // Guarded (`QrMethod::Auto`'s fallback): the leaves wait for the flag
+        // and so hold their blocks anyway, and unguarded re-reads would run
+        // even when the fast path passed.
+        let rereadable = (levels[0].len() >= 2 && guard.is_none() && leaves != TsqrLeaves::Hold)
+            .then(|| recomputed(&a))
+            .flatten();
         TsqrPlan {
             id: ArrayId::fresh(),
             a,
             levels,
             guard,
-            reread,
+            leaves,
+            rereadable,
+        }
+    }
+
+    /// The copy of `a` the Q pass reads again, if the leaves are recomputed in
+    /// the graph being lowered: always with [`TsqrLeaves::Recompute`]; with
+    /// [`TsqrLeaves::Auto`], when `a` is larger than an eighth of the budget of
+    /// the executor the graph is lowered for (held whole, it would take that
+    /// share of the budget from everything else in flight). The answer is the
+    /// same for every task of one graph, as the budget is.
+    fn reread(&self, l: &dyn LowerCtx) -> Option<&Arc<Expr>> {
+        let copy = self.rereadable.as_ref()?;
+        match self.leaves {
+            TsqrLeaves::Hold => None,
+            TsqrLeaves::Recompute => Some(copy),
+            TsqrLeaves::Auto => {
+                let held = self.a.shape.iter().product::<usize>() as u64 * self.elem();
+                (held > l.memory_budget() / 8).then_some(copy)
+            }
         }
     }
 
@@ -223,8 +267,8 @@ impl TsqrPlan {
         ((2 * b as u64 + 2) * n + (subs * n + 1) * n) * self.elem() + self.work()
     }
 
-    /// The packed factorization of node `j` of `level` (of a row block with
-    /// [`TsqrPlan::reread`]: its R alone).
+    /// The packed factorization of node `j` of `level` (of a row block when
+    /// [`TsqrPlan::reread`] has a copy: its R alone).
     fn packed(&self, l: &mut dyn LowerCtx, level: usize, j: usize) -> Result<TaskId> {
         l.cached(self.pkey(stage::TSQR_R_FIRST, level, j), |l| {
             let n = self.a.shape[1] as u64;
@@ -233,7 +277,7 @@ impl TsqrPlan {
                 let input = row_block(l, &self.a, j)?;
                 let block_rows = self.leaf_blocking(j);
                 let (out, scratch) = self.leaf_bytes(j);
-                let (op, out, scratch) = match (&self.reread, block_rows) {
+                let (op, out, scratch) = match (self.reread(l), block_rows) {
                     (Some(_), _) => (
                         LinalgOp::QrR { block_rows },
                         (k as u64 + 1) * n * self.elem(),
@@ -280,8 +324,10 @@ impl TsqrPlan {
         right: Option<&RightFactor>,
     ) -> Result<TaskId> {
         let make = |l: &mut dyn LowerCtx, k: ChunkKey| -> Result<TaskId> {
-            if let (0, Some(reread)) = (level, &self.reread) {
-                return self.refactor_applied(l, reread, j, k, right);
+            if level == 0 {
+                if let Some(reread) = self.reread(l) {
+                    return self.refactor_applied(l, reread, j, k, right);
+                }
             }
             let p = self.packed(l, level, j)?;
             let (ins, offset) = if level == self.top() {
@@ -451,10 +497,10 @@ pub(crate) struct TsqrParts<T: Real> {
 }
 
 impl<T: Real> TsqrParts<T> {
-    /// Householder TSQR of `a` (see [`tsqr`]).
-    pub(crate) fn new(a: &DArray<T>) -> Result<TsqrParts<T>> {
+    /// Householder TSQR of `a` (see [`tsqr`]) keeping `leaves`.
+    pub(crate) fn new(a: &DArray<T>, leaves: TsqrLeaves) -> Result<TsqrParts<T>> {
         let e = tall_skinny(a, "tsqr")?;
-        let plan = Arc::new(TsqrPlan::new(e, None));
+        let plan = Arc::new(TsqrPlan::new(e, None, leaves));
         let r = r_expr::<T>(&plan);
         Ok(TsqrParts { plan, r })
     }
@@ -559,24 +605,39 @@ pub(crate) fn tall_skinny<T: Real>(a: &DArray<T>, what: &str) -> Result<Arc<Expr
 /// # Errors
 /// An array that is not 2-D, or too many columns for the R factor to fit a task.
 pub fn tsqr<T: Real>(a: &DArray<T>) -> Result<(DArray<T>, DArray<T>)> {
-    tsqr_with(a, QrMethod::Householder)
+    tsqr_with(a, QrOptions::default())
 }
 
-/// [`tsqr`] with a choice of [`QrMethod`].
+/// [`tsqr`] with [`QrOptions`] (or just a [`QrMethod`] or a [`TsqrLeaves`],
+/// the rest default).
+///
+/// ```
+/// use darray::{linalg, DArray};
+/// use darray::linalg::{QrMethod, QrOptions};
+/// let a = DArray::<f64>::random_normal(7, &[1000, 5], 0.0, 1.0, [128, 5]).unwrap();
+/// let (q, r) = linalg::tsqr_with(&a, QrOptions::default().method(QrMethod::CholeskyQr2)).unwrap();
+/// let (q1, r1) = linalg::tsqr_with(&a, QrMethod::Householder).unwrap();
+/// let (r, r1) = (r.compute().unwrap(), r1.compute().unwrap());
+/// assert!(r.iter().zip(r1.iter()).all(|(x, y)| (x - y).abs() < 1e-10));
+/// ```
 ///
 /// # Errors
 /// As [`tsqr`].
-pub fn tsqr_with<T: Real>(a: &DArray<T>, method: QrMethod) -> Result<(DArray<T>, DArray<T>)> {
+pub fn tsqr_with<T: Real>(
+    a: &DArray<T>,
+    opts: impl Into<QrOptions>,
+) -> Result<(DArray<T>, DArray<T>)> {
+    let QrOptions { method, leaves } = opts.into();
     let e = tall_skinny(a, "tsqr")?;
     match method {
-        QrMethod::Householder => Ok(householder::<T>(e, None)),
+        QrMethod::Householder => Ok(householder::<T>(e, None, leaves)),
         QrMethod::CholeskyQr2 => cholesky_qr(&DArray::wrap(e), 2, 0.0, None),
         QrMethod::ShiftedCholeskyQr3 => {
             let (m, n) = (e.shape[0] as f64, e.shape[1] as f64);
             let shift = 11.0 * (m * n + n * (n + 1.0)) * T::UNIT_ROUNDOFF;
             cholesky_qr(&DArray::wrap(e), 3, shift, None)
         }
-        QrMethod::Auto if e.shape[0] < e.shape[1] => Ok(householder::<T>(e, None)),
+        QrMethod::Auto if e.shape[0] < e.shape[1] => Ok(householder::<T>(e, None, leaves)),
         QrMethod::Auto => {
             let n = e.shape[1];
             let max_cond = (1.0 / T::UNIT_ROUNDOFF).sqrt() / 8.0;
@@ -596,7 +657,7 @@ pub fn tsqr_with<T: Real>(a: &DArray<T>, method: QrMethod) -> Result<(DArray<T>,
                 T::DTYPE,
                 0,
             );
-            let (qh, rh) = householder::<T>(e, Some(flag.clone()));
+            let (qh, rh) = householder::<T>(e, Some(flag.clone()), leaves);
             // A is held anyway (for the fallback), so every Q is made from A's
             // blocks where it is needed (each pass's Gram, the check, and the
             // output once the check has passed) and none is held: the peak is
@@ -626,8 +687,12 @@ pub fn tsqr_with<T: Real>(a: &DArray<T>, method: QrMethod) -> Result<(DArray<T>,
 }
 
 /// Lazy `(Q, R)` of Householder TSQR of `e` (2-D, one column block).
-fn householder<T: Real>(e: Arc<Expr>, guard: Option<Arc<Expr>>) -> (DArray<T>, DArray<T>) {
-    let plan = Arc::new(TsqrPlan::new(e, guard));
+fn householder<T: Real>(
+    e: Arc<Expr>,
+    guard: Option<Arc<Expr>>,
+    leaves: TsqrLeaves,
+) -> (DArray<T>, DArray<T>) {
+    let plan = Arc::new(TsqrPlan::new(e, guard, leaves));
     let (m, k) = (plan.a.shape[0], plan.rank());
     let q = Expr::new(
         "tsqr-q",
@@ -741,14 +806,19 @@ fn cholesky_qr_parts<T: Real>(
 /// An array that is not 2-D, or (with the columns in one chunk) one whose
 /// smaller side is too long for its square factor to fit in one task.
 pub fn qr<T: Real>(a: &DArray<T>) -> Result<(DArray<T>, DArray<T>)> {
-    qr_with(a, QrMethod::Householder)
+    qr_with(a, QrOptions::default())
 }
 
-/// [`qr`] with a choice of [`QrMethod`] for the tall-skinny factorization.
+/// [`qr`] with [`QrOptions`] for the tall-skinny factorization (or just a
+/// [`QrMethod`] or a [`TsqrLeaves`], the rest default).
 ///
 /// # Errors
 /// As [`qr`].
-pub fn qr_with<T: Real>(a: &DArray<T>, method: QrMethod) -> Result<(DArray<T>, DArray<T>)> {
+pub fn qr_with<T: Real>(
+    a: &DArray<T>,
+    opts: impl Into<QrOptions>,
+) -> Result<(DArray<T>, DArray<T>)> {
+    let opts = opts.into();
     if a.ndim() != 2 {
         return Err(Error::InvalidArgument {
             array: a.name().to_string(),
@@ -758,13 +828,13 @@ pub fn qr_with<T: Real>(a: &DArray<T>, method: QrMethod) -> Result<(DArray<T>, D
     let (m, n) = (a.shape()[0], a.shape()[1]);
     if m >= n {
         let both = a.chunks()[0].len() > 1 && a.chunks()[1].len() > 1;
-        if both && n > 0 && method == QrMethod::Householder {
+        if both && n > 0 && opts.method == QrMethod::Householder {
             return super::tiled_qr::tiled_qr(a);
         }
-        return tsqr_with(a, method);
+        return tsqr_with(a, opts);
     }
     let left = a.slice(s![.., ..m])?;
-    let (q, r1) = qr_with(&left, method)?;
+    let (q, r1) = qr_with(&left, opts)?;
     let right = a.slice(s![.., m..])?;
     let r2 = matmul(&q.t(), &right)?;
     let r = DArray::concatenate(&[&r1, &r2], 1)?;
@@ -798,7 +868,7 @@ mod tests {
             let w = arr(99, n, p);
             let da = DArray::from_ndarray(&a, vec![rows.clone(), vec![n]]).unwrap();
             let dw = DArray::from_ndarray(&w, vec![vec![2.min(n), n - 2.min(n)], vec![p]]).unwrap();
-            let parts = TsqrParts::new(&da).unwrap();
+            let parts = TsqrParts::new(&da, TsqrLeaves::Auto).unwrap();
             let qw = parts.q_times(&dw).unwrap();
             assert_eq!(qw.chunks()[0], rows);
             let (q, r) = tsqr(&da).unwrap();
@@ -823,7 +893,7 @@ mod tests {
     #[test]
     fn q_times_rejects_a_wrong_right_factor() {
         let da = DArray::from_ndarray(&arr(1, 20, 3), [7, 3]).unwrap();
-        let parts = TsqrParts::new(&da).unwrap();
+        let parts = TsqrParts::new(&da, TsqrLeaves::Auto).unwrap();
         let bad = DArray::from_ndarray(&arr(2, 4, 3), [4, 3]).unwrap();
         assert!(matches!(
             parts.q_times(&bad),

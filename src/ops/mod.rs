@@ -27,15 +27,20 @@ pub(crate) struct Lowerer {
     memo: HashMap<ChunkKey, TaskId>,
     offsets: HashMap<ArrayId, Arc<GridOffsets>>,
     runs: HashMap<(ArrayId, usize), Arc<[Run]>>,
+    /// The memory budget of the executor that will run the graph (see
+    /// [`LowerCtx::memory_budget`]).
+    budget: u64,
 }
 
 impl Lowerer {
-    pub(crate) fn new() -> Self {
+    /// A lowerer for a graph to run on an executor with `budget` bytes.
+    pub(crate) fn new(budget: u64) -> Self {
         Lowerer {
             graph: Graph::default(),
             memo: HashMap::new(),
             offsets: HashMap::new(),
             runs: HashMap::new(),
+            budget,
         }
     }
 
@@ -252,6 +257,10 @@ impl LowerCtx for Lowerer {
     fn out_bytes(&self, t: TaskId) -> u64 {
         self.graph.task(t).out_bytes
     }
+
+    fn memory_budget(&self) -> u64 {
+        self.budget
+    }
 }
 
 /// C-order position of a block index.
@@ -262,9 +271,10 @@ pub(crate) fn flat_index(numblocks: &[usize], idx: &[u32]) -> usize {
         .fold(0, |acc, (&n, &i)| acc * n + i as usize)
 }
 
-/// The graph computing every block of each expression; outputs in order.
-pub(crate) fn lower(exprs: &[&Arc<Expr>]) -> Result<Graph> {
-    let mut l = Lowerer::new();
+/// The graph computing every block of each expression, for an executor with a
+/// memory budget of `budget` bytes; outputs in order.
+pub(crate) fn lower(exprs: &[&Arc<Expr>], budget: u64) -> Result<Graph> {
+    let mut l = Lowerer::new(budget);
     let mut outputs = Vec::new();
     for e in exprs {
         outputs.extend(l.all_blocks(e)?);

@@ -10,9 +10,10 @@ use crate::graph::{stage, ChunkKey, Graph, Op, Task};
 use std::sync::Arc;
 
 /// The graph writing every block of `arr` (whose grid is `grid`, the store's) as
-/// chunk `idx` of the Zarr array at `path`; the graph's outputs are the writes.
-pub(crate) fn lower_write(arr: &Arc<Expr>, grid: &Grid, path: &str) -> Result<Graph> {
-    let mut l = Lowerer::new();
+/// chunk `idx` of the Zarr array at `path`, for an executor with a memory budget
+/// of `budget` bytes; the graph's outputs are the writes.
+pub(crate) fn lower_write(arr: &Arc<Expr>, grid: &Grid, path: &str, budget: u64) -> Result<Graph> {
+    let mut l = Lowerer::new(budget);
     let mut outputs = Vec::new();
     for idx in block_indices(grid) {
         let src = l.block(arr, &idx)?;
