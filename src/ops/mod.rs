@@ -79,7 +79,17 @@ impl Lowerer {
 
     /// Tasks for every block of `e`, in C order of its grid.
     pub(crate) fn all_blocks(&mut self, e: &Arc<Expr>) -> Result<Vec<TaskId>> {
-        self.reserve_tasks(e, block_count(&e.grid))?;
+        // A reduction's blocks each need a partial per input block along the
+        // reduced axes: counted here, so a reduction over 10^8 blocks fails before
+        // the first of its output blocks is lowered.
+        let mut per_block = 1u64;
+        if let ExprKind::Reduce { axes, input, .. } = &e.kind {
+            let nb = numblocks(&input.grid);
+            per_block = axes
+                .iter()
+                .fold(1u64, |acc, &a| acc.saturating_mul(nb[a] as u64));
+        }
+        self.reserve_tasks(e, block_count(&e.grid).saturating_mul(per_block))?;
         block_indices(&e.grid)
             .iter()
             .map(|idx| self.block(e, idx))
