@@ -71,8 +71,7 @@ pub(super) fn parse_writer(file_name: &str) -> Option<Writer> {
     }
     let suffix = [STAGING_MARK, OLD_MARK]
         .iter()
-        .filter_map(|m| file_name.rfind(m).map(|i| &file_name[i + m.len()..]))
-        .next()?;
+        .find_map(|m| file_name.rfind(m).map(|i| &file_name[i + m.len()..]))?;
     let fields: Vec<&str> = suffix.splitn(5, '-').collect();
     let num = |s: &str| s.parse::<u64>().ok();
     match fields.as_slice() {
