@@ -322,7 +322,7 @@ mod tests {
 
     #[test]
     fn stat_start_time_counts_from_the_command_name() {
-        let line = "12 (a) b (c)) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 999 rest";
+        let line = "12 (a) b (c)) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 999 rest";
         assert_eq!(stat_start_time(line), Some(999));
         if cfg!(target_os = "linux") {
             assert!(start_time(std::process::id()).is_some());
