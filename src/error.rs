@@ -232,6 +232,47 @@ pub enum Error {
     /// where clap would and exits with its code.
     #[error("{0}")]
     Cli(#[source] clap::Error),
+    /// A chunk grid with more blocks than darray represents (see
+    /// [`MAX_AXIS_BLOCKS`](crate::array::chunks::MAX_AXIS_BLOCKS) and
+    /// [`MAX_GRID_BLOCKS`](crate::array::chunks::MAX_GRID_BLOCKS)), or an array whose
+    /// size in bytes does not fit in 64 bits; refused before the grid is allocated.
+    #[error("array `{array}`: shape {shape:?} in chunks of {chunk_shape:?} ({blocks:?} blocks per axis): {reason}")]
+    TooManyBlocks {
+        /// The array's name (its path, for a Zarr store).
+        array: String,
+        /// The array's shape.
+        shape: Vec<u64>,
+        /// The block size along each axis (the largest, for explicit sizes).
+        chunk_shape: Vec<u64>,
+        /// The number of blocks along each axis.
+        blocks: Vec<u64>,
+        /// Which limit is exceeded.
+        reason: String,
+    },
+    /// A graph that would hold more tasks than one graph may (2^22); refused while
+    /// lowering, before the tasks are made.
+    #[error("array `{array}`: lowering it needs at least {tasks} tasks, over the limit of {limit} tasks in one graph; use larger chunks, or compute a slice of it")]
+    TooManyTasks {
+        /// The array whose blocks were being lowered.
+        array: String,
+        /// The number of tasks it needs at least.
+        tasks: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A result larger than the executor's memory budget; refused before anything
+    /// runs.
+    #[error("array `{array}`: its result holds {bytes} bytes and needs {needed} bytes to assemble, over the memory budget of {budget} bytes; write it with `to_zarr` instead, or compute a slice or a reduction of it")]
+    ResultTooLarge {
+        /// The array's name.
+        array: String,
+        /// Bytes of the result.
+        bytes: u64,
+        /// Bytes held while it is assembled (blocks and result).
+        needed: u64,
+        /// The executor's memory budget.
+        budget: u64,
+    },
 }
 
 /// Result alias used throughout darray.

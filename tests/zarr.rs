@@ -186,6 +186,120 @@ fn failed_writes_leave_nothing_and_existing_stores_are_kept() {
     );
 }
 
+/// Set in a child process of [`killed_writers_staging_is_removed_by_the_next_write`]:
+/// the destination that child writes to, forever.
+const KILLED_WRITER_ENV: &str = "DARRAY_TEST_KILLED_WRITER_DEST";
+
+/// The hidden staging directories beside `dest`.
+fn stagings(dest: &Path) -> Vec<PathBuf> {
+    let prefix = format!(
+        ".{}.darray-staging-",
+        dest.file_name().unwrap().to_str().unwrap()
+    );
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dest.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with(&prefix)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn killed_writers_staging_is_removed_by_the_next_write() {
+    if let Some(dest) = std::env::var_os(KILLED_WRITER_ENV) {
+        // The child: a write whose one task never finishes, killed by the parent.
+        darray::register_kernel::<f64, f64>("zarr-test-hang", |_| {
+            std::thread::sleep(std::time::Duration::from_secs(600));
+            unreachable!("the parent kills this process first")
+        })
+        .unwrap();
+        let x = DArray::<f64>::ones(&[8], [8]).unwrap();
+        let _ = x
+            .map_blocks::<f64>("zarr-test-hang")
+            .unwrap()
+            .to_zarr(PathBuf::from(dest), &WriteOptions::default());
+        unreachable!("the write hangs until the parent kills it");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("out.zarr");
+    // A live writer's staging (this process's) must survive every cleaning.
+    let live = darray::store::create_staging(
+        &dest,
+        &[8],
+        &[8],
+        darray::DType::F64,
+        &WriteOptions::default(),
+    )
+    .unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "killed_writers_staging_is_removed_by_the_next_write",
+            "--test-threads=1",
+            "--nocapture",
+        ])
+        .env(KILLED_WRITER_ENV, &dest)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let dead = loop {
+        if let Some(p) = stagings(&dest).into_iter().find(|p| p != &live) {
+            break p;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the child never staged"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the child exited");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    child.kill().unwrap(); // SIGKILL: no destructor or abort path runs.
+    child.wait().unwrap();
+    assert!(
+        dead.join("zarr.json").is_file(),
+        "the killed writer's staging"
+    );
+
+    // Elsewhere in a tree: a copy of the dead writer's directory for another
+    // destination, one inside an array (not searched), and the live one.
+    let tree = dir.path().join("tree");
+    let suffix = dead.file_name().unwrap().to_str().unwrap()[".out.zarr".len()..].to_string();
+    let nested = tree.join("group/sub").join(format!(".other.zarr{suffix}"));
+    let in_array = tree.join("arr.zarr").join(format!(".a{suffix}"));
+    std::fs::create_dir_all(&nested).unwrap();
+    std::fs::create_dir_all(&in_array).unwrap();
+    std::fs::write(tree.join("arr.zarr/.zarray"), "{}").unwrap();
+    let live_in_tree = tree.join(live.file_name().unwrap());
+    std::fs::create_dir_all(&live_in_tree).unwrap();
+
+    // The next write to the destination removes the dead writer's staging only.
+    let x = DArray::<f64>::ones(&[8], [4]).unwrap();
+    x.to_zarr(&dest, &WriteOptions::default()).unwrap();
+    assert_eq!(stagings(&dest), vec![live.clone()]);
+    assert_eq!(
+        DArray::<f64>::from_zarr(&dest)
+            .unwrap()
+            .sum()
+            .unwrap()
+            .compute_scalar()
+            .unwrap(),
+        8.0
+    );
+
+    let removed = darray::store::clean_staging(dir.path()).unwrap();
+    assert_eq!(removed, vec![nested.clone()]);
+    assert!(!nested.exists() && in_array.exists() && live_in_tree.exists() && live.exists());
+    darray::store::abort_staging(&live);
+}
+
 #[test]
 fn bad_stores_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();

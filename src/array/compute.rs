@@ -18,8 +18,13 @@ impl<T: Element> DArray<T> {
     /// executor would run it (choices made against a memory budget use
     /// [`default_executor`]'s).
     ///
+    /// One graph holds at most 2^22 (4,194,304) tasks: an array whose computation
+    /// needs more (a reduction over 10^8 blocks, say) is refused while its graph is
+    /// built, before memory is spent on its tasks. Use larger chunks, or compute a
+    /// slice of it.
+    ///
     /// # Errors
-    /// Errors found while lowering (none for arrays built through the API).
+    /// [`Error::TooManyTasks`] for a graph over that limit.
     pub fn graph(&self) -> Result<Graph> {
         ops::lower(&[&self.expr], default_executor().memory_budget())
     }
@@ -49,16 +54,24 @@ impl<T: Element> DArray<T> {
     /// ```
     ///
     /// # Errors
-    /// A task over the memory budget (before anything runs) or a failing task.
+    /// A result or a task over the memory budget (before anything runs; see
+    /// [`DArray::compute_with`]), a graph over the task limit (see
+    /// [`DArray::graph`]), or a failing task.
     pub fn compute(&self) -> Result<ArrayD<T>> {
         self.compute_with(default_executor())
     }
 
     /// Computes the array on `exec`.
     ///
+    /// The result must fit in `exec`'s [`memory_budget`](Executor::memory_budget)
+    /// while it is assembled: its blocks and the assembled array are held at once,
+    /// so an array of more than one block needs twice its size. A larger result is
+    /// refused before anything runs; write it with [`DArray::to_zarr`] instead.
+    ///
     /// # Errors
-    /// As [`DArray::compute`].
+    /// As [`DArray::compute`]; [`Error::ResultTooLarge`] for a result over the budget.
     pub fn compute_with(&self, exec: &dyn Executor) -> Result<ArrayD<T>> {
+        self.check_result_size(exec, true)?;
         let graph = ops::lower(&[&self.expr], exec.memory_budget())?;
         let blocks = exec.execute(&graph)?;
         assemble(&self.expr, blocks)
@@ -88,11 +101,14 @@ impl<T: Element> DArray<T> {
         self.persist_with(default_executor())
     }
 
-    /// [`DArray::persist`] on `exec`.
+    /// [`DArray::persist`] on `exec`. The blocks must fit in `exec`'s memory
+    /// budget together.
     ///
     /// # Errors
-    /// As [`DArray::compute`].
+    /// As [`DArray::compute`]; [`Error::ResultTooLarge`] if the blocks are over the
+    /// budget.
     pub fn persist_with(&self, exec: &dyn Executor) -> Result<DArray<T>> {
+        self.check_result_size(exec, false)?;
         let graph = ops::lower(&[&self.expr], exec.memory_budget())?;
         let blocks = exec.execute(&graph)?;
         Ok(DArray::wrap(Expr::new(
@@ -150,12 +166,8 @@ impl<T: Element> DArray<T> {
                         reason: format!("Zarr chunk shape {cs:?}"),
                     });
                 }
-                self.expr
-                    .shape
-                    .iter()
-                    .zip(cs)
-                    .map(|(&n, &c)| chunks::regular(n, usize::try_from(c).unwrap_or(usize::MAX)))
-                    .collect()
+                let shape: Vec<u64> = self.expr.shape.iter().map(|&n| n as u64).collect();
+                chunks::regular_grid(&self.expr.name, &shape, cs, T::DTYPE.size())?
             }
             None if chunks::is_regular(&self.expr.grid) => self.expr.grid.clone(),
             None => self
@@ -187,6 +199,36 @@ impl<T: Element> DArray<T> {
                 Err(e)
             }
         }
+    }
+}
+
+impl<T: Element> DArray<T> {
+    /// Refuses a result that cannot be held within `exec`'s budget, before any
+    /// task runs: `assembled` results hold their blocks and the whole array at once
+    /// (a single block is moved, not copied).
+    fn check_result_size(&self, exec: &dyn Executor, assembled: bool) -> Result<()> {
+        let bytes = self
+            .expr
+            .shape
+            .iter()
+            .try_fold(T::DTYPE.size() as u64, |acc, &n| acc.checked_mul(n as u64))
+            .unwrap_or(u64::MAX);
+        let single = chunks::numblocks(&self.expr.grid).iter().all(|&n| n <= 1);
+        let needed = if assembled && !single {
+            bytes.saturating_mul(2)
+        } else {
+            bytes
+        };
+        let budget = exec.memory_budget();
+        if needed > budget {
+            return Err(Error::ResultTooLarge {
+                array: self.expr.name.clone(),
+                bytes,
+                needed,
+                budget,
+            });
+        }
+        Ok(())
     }
 }
 

@@ -14,18 +14,27 @@ impl<T: Element> DArray<T> {
     /// Opens the Zarr array (v2 or v3) at `path`, chunked like the store (its
     /// chunk grid, or shard grid for sharded arrays). Reads only metadata.
     ///
+    /// The grid is limited to [`MAX_AXIS_BLOCKS`](chunks::MAX_AXIS_BLOCKS) (2^24)
+    /// blocks along one axis and [`MAX_GRID_BLOCKS`](chunks::MAX_GRID_BLOCKS) (2^32)
+    /// in all: darray lists every block's size per axis, also for a regular grid, so a
+    /// store whose metadata declares more (say a shape of 10^15 x 10^6 in chunks of
+    /// 64 x 50) is refused before that list is made. Open such a store with larger
+    /// blocks through [`DArray::from_zarr_with_chunks`].
+    ///
     /// # Errors
     /// A missing store, unreadable metadata, an unsupported dtype, or a stored
-    /// dtype other than `T`.
+    /// dtype other than `T`; [`Error::TooManyBlocks`] (naming the path, shape,
+    /// chunk shape and limit) for a grid over the limits above.
     pub fn from_zarr(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let info = store::open_info(path)?;
-        let shape = to_usize(&info.shape);
-        let grid = shape
-            .iter()
-            .zip(&info.chunk_shape)
-            .map(|(&n, &c)| chunks::regular(n, usize::try_from(c).unwrap_or(usize::MAX)))
-            .collect();
+        let grid = chunks::regular_grid(
+            &path.display().to_string(),
+            &info.shape,
+            &info.chunk_shape,
+            info.dtype.size(),
+        )?;
+        let shape = to_usize(path, &info.shape)?;
         Self::zarr_expr(path, &info, shape, grid)
     }
 
@@ -33,14 +42,15 @@ impl<T: Element> DArray<T> {
     /// read the regions they cover, whatever the store's grid).
     ///
     /// # Errors
-    /// As [`DArray::from_zarr`], and an invalid chunk spec.
+    /// As [`DArray::from_zarr`], and an invalid chunk spec (or one over the grid
+    /// limits of [`DArray::from_zarr`]).
     pub fn from_zarr_with_chunks(
         path: impl AsRef<Path>,
         chunks: impl Into<ChunkSpec>,
     ) -> Result<Self> {
         let path = path.as_ref();
         let info = store::open_info(path)?;
-        let shape = to_usize(&info.shape);
+        let shape = to_usize(path, &info.shape)?;
         let grid = resolve(
             &path.display().to_string(),
             &chunks.into(),
@@ -87,7 +97,7 @@ impl<T: Element> DArray<T> {
     /// ```
     ///
     /// # Errors
-    /// An invalid chunk spec.
+    /// An invalid chunk spec, or one over the grid limits (see [`DArray::from_zarr`]).
     pub fn from_ndarray<S, D>(a: &ArrayBase<S, D>, chunks: impl Into<ChunkSpec>) -> Result<Self>
     where
         S: Data<Elem = T>,
@@ -123,7 +133,7 @@ impl<T: Element> DArray<T> {
     /// An array of `shape` filled with `value`.
     ///
     /// # Errors
-    /// An invalid chunk spec.
+    /// An invalid chunk spec, or one over the grid limits (see [`DArray::from_zarr`]).
     pub fn full(shape: &[usize], value: T, chunks: impl Into<ChunkSpec>) -> Result<Self> {
         let grid = resolve("full", &chunks.into(), shape, T::DTYPE.size())?;
         Ok(DArray::wrap(Expr::new(
@@ -140,7 +150,7 @@ impl<T: Element> DArray<T> {
     /// An array of zeros (`false` for bool).
     ///
     /// # Errors
-    /// An invalid chunk spec.
+    /// An invalid chunk spec, or one over the grid limits (see [`DArray::from_zarr`]).
     pub fn zeros(shape: &[usize], chunks: impl Into<ChunkSpec>) -> Result<Self> {
         Self::full(shape, T::from_f64(0.0), chunks)
     }
@@ -148,7 +158,7 @@ impl<T: Element> DArray<T> {
     /// An array of ones (`true` for bool).
     ///
     /// # Errors
-    /// An invalid chunk spec.
+    /// An invalid chunk spec, or one over the grid limits (see [`DArray::from_zarr`]).
     pub fn ones(shape: &[usize], chunks: impl Into<ChunkSpec>) -> Result<Self> {
         Self::full(shape, T::from_f64(1.0), chunks)
     }
@@ -157,7 +167,7 @@ impl<T: Element> DArray<T> {
     /// step), computed as `start + i * step` in `f64` and converted to `T`.
     ///
     /// # Errors
-    /// A zero or non-finite step, or an invalid chunk spec.
+    /// A zero or non-finite step, or an invalid chunk spec (see [`DArray::from_zarr`] for the grid limits).
     pub fn arange(start: f64, stop: f64, step: f64, chunks: impl Into<ChunkSpec>) -> Result<Self> {
         if step == 0.0 || !step.is_finite() || !start.is_finite() || !stop.is_finite() {
             return Err(Error::InvalidArgument {
@@ -173,7 +183,7 @@ impl<T: Element> DArray<T> {
     /// `num` evenly spaced values from `start` to `stop` (included if `endpoint`).
     ///
     /// # Errors
-    /// An invalid chunk spec.
+    /// An invalid chunk spec, or one over the grid limits (see [`DArray::from_zarr`]).
     pub fn linspace(
         start: f64,
         stop: f64,
@@ -205,7 +215,7 @@ impl<T: Element> DArray<T> {
     /// An `n x m` array with ones on the `k`-th diagonal (NumPy's `eye`).
     ///
     /// # Errors
-    /// An invalid chunk spec.
+    /// An invalid chunk spec, or one over the grid limits (see [`DArray::from_zarr`]).
     pub fn eye(n: usize, m: usize, k: i64, chunks: impl Into<ChunkSpec>) -> Result<Self> {
         let grid = resolve("eye", &chunks.into(), &[n, m], T::DTYPE.size())?;
         Ok(DArray::wrap(Expr::new(
@@ -230,7 +240,7 @@ impl<T: Element + num_traits::Float> DArray<T> {
     /// ```
     ///
     /// # Errors
-    /// `low >= high` or non-finite bounds, or an invalid chunk spec.
+    /// `low >= high` or non-finite bounds, or an invalid chunk spec (see [`DArray::from_zarr`] for the grid limits).
     pub fn random_uniform(
         seed: u64,
         shape: &[usize],
@@ -256,7 +266,7 @@ impl<T: Element + num_traits::Float> DArray<T> {
     /// Normal random values. Chunking-independent, like [`DArray::random_uniform`].
     ///
     /// # Errors
-    /// A negative or non-finite `std`, or an invalid chunk spec.
+    /// A negative or non-finite `std`, or an invalid chunk spec (see [`DArray::from_zarr`] for the grid limits).
     pub fn random_normal(
         seed: u64,
         shape: &[usize],
@@ -310,12 +320,31 @@ pub(crate) fn resolve(
             shape,
             reason,
         },
+        Error::TooManyBlocks {
+            shape,
+            chunk_shape,
+            blocks,
+            reason,
+            ..
+        } => Error::TooManyBlocks {
+            array: name.to_string(),
+            shape,
+            chunk_shape,
+            blocks,
+            reason,
+        },
         other => other,
     })
 }
 
-fn to_usize(v: &[u64]) -> Vec<usize> {
+/// A stored shape as `usize` (only a 32-bit target can fail this).
+fn to_usize(path: &Path, v: &[u64]) -> Result<Vec<usize>> {
     v.iter()
-        .map(|&x| usize::try_from(x).expect("array dimensions fit in memory addresses"))
+        .map(|&x| {
+            usize::try_from(x).map_err(|_| Error::InvalidArgument {
+                array: path.display().to_string(),
+                reason: format!("dimension {x} of shape {v:?} does not fit in usize"),
+            })
+        })
         .collect()
 }

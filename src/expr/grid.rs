@@ -125,9 +125,14 @@ pub fn parse_bytes(s: &str) -> Result<u64> {
 impl ChunkSpec {
     /// The grid for an array of `shape` with `itemsize`-byte elements.
     ///
+    /// The number of blocks is checked against [`MAX_AXIS_BLOCKS`] and
+    /// [`MAX_GRID_BLOCKS`] before any per-block list is allocated.
+    ///
     /// # Errors
     /// [`Error::InvalidChunks`] if the spec has the wrong number of axes, a zero
-    /// block size on a non-empty axis, or explicit sizes that do not sum to the axis.
+    /// block size on a non-empty axis, or explicit sizes that do not sum to the axis;
+    /// [`Error::TooManyBlocks`] if the grid would exceed the limits above, or the
+    /// array's size in bytes does not fit in 64 bits.
     pub fn resolve(&self, shape: &[usize], itemsize: usize) -> Result<Grid> {
         let (axes, target) = match self {
             ChunkSpec::Auto => (vec![AxisChunks::Auto; shape.len()], DEFAULT_CHUNK_BYTES),
@@ -146,14 +151,14 @@ impl ChunkSpec {
                 shape.len()
             )));
         }
-        let mut grid: Vec<Option<Vec<usize>>> = vec![None; shape.len()];
-        for (ax, (spec, &n)) in axes.iter().zip(shape).enumerate() {
-            grid[ax] = match spec {
+        let mut plan: Vec<Option<AxisPlan>> = Vec::with_capacity(shape.len());
+        for (ax, (spec, &n)) in axes.into_iter().zip(shape).enumerate() {
+            plan.push(match spec {
                 AxisChunks::Size(0) if n > 0 => {
                     return Err(invalid(format!("axis {ax}: block size 0")));
                 }
-                AxisChunks::Size(s) => Some(regular(n, *s)),
-                AxisChunks::Full => Some(vec![n]),
+                AxisChunks::Size(s) => Some(AxisPlan::Regular(s)),
+                AxisChunks::Full => Some(AxisPlan::Regular(n)),
                 AxisChunks::Auto => None,
                 AxisChunks::Explicit(v) => {
                     if v.iter().sum::<usize>() != n {
@@ -163,19 +168,185 @@ impl ChunkSpec {
                         return Err(invalid(format!("axis {ax}: zero-length block in {v:?}")));
                     }
                     if n == 0 {
-                        Some(vec![0])
+                        Some(AxisPlan::Regular(0))
                     } else {
-                        Some(v.clone())
+                        Some(AxisPlan::Sizes(v))
                     }
                 }
-            };
+            });
         }
-        auto_fill(&mut grid, shape, itemsize, target);
-        Ok(grid
+        auto_fill(&mut plan, shape, itemsize, target);
+        let plan: Vec<AxisPlan> = plan
             .into_iter()
-            .map(|g| g.expect("auto axes filled"))
+            .map(|p| p.expect("auto axes filled"))
+            .collect();
+        // Counted from the sizes alone, so a spec that would make billions of
+        // blocks is refused before their list is allocated.
+        let counts: Vec<u64> = plan.iter().zip(shape).map(|(p, &n)| p.count(n)).collect();
+        let largest: Vec<u64> = plan
+            .iter()
+            .zip(shape)
+            .map(|(p, &n)| p.largest(n) as u64)
+            .collect();
+        let shape64: Vec<u64> = shape.iter().map(|&n| n as u64).collect();
+        check_grid("", &shape64, &largest, &counts, itemsize)?;
+        Ok(plan
+            .into_iter()
+            .zip(shape)
+            .map(|(p, &n)| p.into_sizes(n))
             .collect())
     }
+}
+
+/// One axis of a grid being resolved, before its block list is made.
+enum AxisPlan {
+    /// Blocks of this size (clamped to `1..=n`), the last one smaller.
+    Regular(usize),
+    /// These sizes, already checked to sum to the axis length.
+    Sizes(Vec<usize>),
+}
+
+impl AxisPlan {
+    fn count(&self, n: usize) -> u64 {
+        match self {
+            AxisPlan::Regular(s) => count_regular(n as u64, *s as u64),
+            AxisPlan::Sizes(v) => v.len() as u64,
+        }
+    }
+
+    /// The largest block (at least 1), as [`regular`] would make it.
+    fn largest(&self, n: usize) -> usize {
+        match self {
+            AxisPlan::Regular(_) if n == 0 => 1,
+            AxisPlan::Regular(s) => (*s).clamp(1, n),
+            AxisPlan::Sizes(v) => v.iter().copied().max().unwrap_or(1).max(1),
+        }
+    }
+
+    fn into_sizes(self, n: usize) -> Vec<usize> {
+        match self {
+            AxisPlan::Regular(s) => regular(n, s),
+            AxisPlan::Sizes(v) => v,
+        }
+    }
+}
+
+/// Most blocks along one axis of any grid: 2^24 (16,777,216). A grid lists every
+/// block's size along each axis, 8 bytes a block, and every derived array copies its
+/// grid; this keeps one axis's list at 128 MiB at most. A regular grid is not stored
+/// more compactly (a per-chunk list is what slicing and planning read), so a larger
+/// count is refused rather than represented.
+pub const MAX_AXIS_BLOCKS: u64 = 1 << 24;
+
+/// Most blocks of any grid in all: 2^32. A grid this large can be opened and sliced
+/// (its lists are per axis, so small), but one computation lowers at most 2^22 tasks
+/// (see [`DArray::graph`](crate::DArray::graph)), so only a part of it can be
+/// computed at once.
+pub const MAX_GRID_BLOCKS: u64 = 1 << 32;
+
+/// Blocks along an axis of `n` elements in blocks of `size` (one block for an empty
+/// axis), without making the list.
+#[must_use]
+pub fn count_regular(n: u64, size: u64) -> u64 {
+    if n == 0 {
+        1
+    } else {
+        n.div_ceil(size.clamp(1, n))
+    }
+}
+
+/// Checks a grid of `counts[ax]` blocks per axis (blocks of at most
+/// `chunk_shape[ax]`) over `shape` against [`MAX_AXIS_BLOCKS`] and
+/// [`MAX_GRID_BLOCKS`], and that the array's size in bytes fits in 64 bits.
+///
+/// # Errors
+/// [`Error::TooManyBlocks`], naming `array`, the shape, the chunk shape and the
+/// limit exceeded.
+pub fn check_grid(
+    array: &str,
+    shape: &[u64],
+    chunk_shape: &[u64],
+    counts: &[u64],
+    itemsize: usize,
+) -> Result<()> {
+    let over = |reason: String| Error::TooManyBlocks {
+        array: array.to_string(),
+        shape: shape.to_vec(),
+        chunk_shape: chunk_shape.to_vec(),
+        blocks: counts.to_vec(),
+        reason,
+    };
+    if let Some(ax) = counts.iter().position(|&c| c > MAX_AXIS_BLOCKS) {
+        return Err(over(format!(
+            "{} blocks along axis {ax}, over the limit of {MAX_AXIS_BLOCKS} (2^24) blocks \
+             along one axis; use larger chunks",
+            counts[ax]
+        )));
+    }
+    let total = counts
+        .iter()
+        .try_fold(1u64, |acc, &c| acc.checked_mul(c))
+        .filter(|&t| t <= MAX_GRID_BLOCKS);
+    if total.is_none() {
+        let total: u128 = counts.iter().map(|&c| u128::from(c)).product();
+        return Err(over(format!(
+            "{total} blocks in all, over the limit of {MAX_GRID_BLOCKS} (2^32) blocks in a \
+             grid; use larger chunks"
+        )));
+    }
+    let bytes = shape
+        .iter()
+        .try_fold(itemsize.max(1) as u64, |acc, &n| acc.checked_mul(n));
+    if bytes.is_none() && !shape.contains(&0) {
+        return Err(over(
+            "the array's size in bytes does not fit in 64 bits".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// The regular grid of `shape` in blocks of `chunk_shape` (a Zarr array's grid),
+/// checked with [`check_grid`] before its lists are made.
+///
+/// # Errors
+/// As [`check_grid`]; [`Error::InvalidChunks`] if the lengths differ or a dimension
+/// does not fit in `usize`.
+pub fn regular_grid(
+    array: &str,
+    shape: &[u64],
+    chunk_shape: &[u64],
+    itemsize: usize,
+) -> Result<Grid> {
+    let invalid = |reason: String| Error::InvalidChunks {
+        array: array.to_string(),
+        shape: shape
+            .iter()
+            .map(|&n| usize::try_from(n).unwrap_or(usize::MAX))
+            .collect(),
+        reason,
+    };
+    if shape.len() != chunk_shape.len() {
+        return Err(invalid(format!(
+            "chunk shape {chunk_shape:?} has {} axes, the shape {}",
+            chunk_shape.len(),
+            shape.len()
+        )));
+    }
+    let counts: Vec<u64> = shape
+        .iter()
+        .zip(chunk_shape)
+        .map(|(&n, &c)| count_regular(n, c))
+        .collect();
+    check_grid(array, shape, chunk_shape, &counts, itemsize)?;
+    shape
+        .iter()
+        .zip(chunk_shape)
+        .map(|(&n, &c)| {
+            let n = usize::try_from(n)
+                .map_err(|_| invalid(format!("dimension {n} does not fit in usize")))?;
+            Ok(regular(n, usize::try_from(c).unwrap_or(usize::MAX)))
+        })
+        .collect()
 }
 
 /// Blocks of `size` along an axis of `n` (one empty block when `n == 0`).
@@ -195,13 +366,11 @@ pub fn regular(n: usize, size: usize) -> Vec<usize> {
 /// Chooses sizes for the `None` axes so a block holds about `target` bytes, as
 /// square as the shape allows (dask's `auto_chunks`): axes too short for the
 /// ideal size take their whole length, and the rest share what remains.
-fn auto_fill(grid: &mut [Option<Vec<usize>>], shape: &[usize], itemsize: usize, target: u64) {
+fn auto_fill(grid: &mut [Option<AxisPlan>], shape: &[usize], itemsize: usize, target: u64) {
     let fixed: f64 = grid
         .iter()
-        .filter_map(|g| {
-            g.as_ref()
-                .map(|v| v.iter().copied().max().unwrap_or(1).max(1))
-        })
+        .zip(shape)
+        .filter_map(|(g, &n)| g.as_ref().map(|p| p.largest(n)))
         .map(|m| m as f64)
         .product();
     let mut budget = (target as f64 / itemsize.max(1) as f64 / fixed).max(1.0);
@@ -220,12 +389,12 @@ fn auto_fill(grid: &mut [Option<Vec<usize>>], shape: &[usize], itemsize: usize, 
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let size = ideal.floor().max(1.0) as usize;
             for &a in &auto {
-                grid[a] = Some(regular(shape[a], size));
+                grid[a] = Some(AxisPlan::Regular(size));
             }
             return;
         }
         for &a in &small {
-            grid[a] = Some(regular(shape[a], shape[a]));
+            grid[a] = Some(AxisPlan::Regular(shape[a]));
             budget /= shape[a].max(1) as f64;
         }
         budget = budget.max(1.0);
@@ -383,6 +552,33 @@ mod tests {
         assert!(ChunkSpec::from([1, 1]).resolve(&[5], 8).is_err());
         assert!("12 parsecs".parse::<ChunkSpec>().is_err());
         assert_eq!(parse_bytes("64 MiB").unwrap(), 64 << 20);
+    }
+
+    #[test]
+    fn grids_over_the_limits_are_refused_before_allocating() {
+        // 10^15 blocks along axis 0: the old code allocated their list (8 PB).
+        let e = ChunkSpec::from([1, 1])
+            .resolve(&[1_000_000_000_000_000, 2], 8)
+            .unwrap_err();
+        assert!(matches!(e, Error::TooManyBlocks { .. }), "{e}");
+        assert!(e.to_string().contains("along axis 0"), "{e}");
+        // Auto chunks of a huge axis also count.
+        assert!(ChunkSpec::Bytes(8).resolve(&[1 << 40], 8).is_err());
+        // 2^20 x 2^20 blocks: each axis is fine, the total (2^40) is not.
+        let e = ChunkSpec::from([1, 1])
+            .resolve(&[1 << 20, 1 << 20], 1)
+            .unwrap_err();
+        assert!(e.to_string().contains("in all"), "{e}");
+        // At the per-axis limit exactly, and a size that overflows 64 bits.
+        let at = usize::try_from(MAX_AXIS_BLOCKS).unwrap();
+        assert_eq!(ChunkSpec::from([1]).resolve(&[at], 1).unwrap()[0].len(), at);
+        assert!(ChunkSpec::from([at + 1]).resolve(&[at + 1], 1).is_ok());
+        assert!(ChunkSpec::from([1]).resolve(&[at + 1], 1).is_err());
+        let e = regular_grid("x", &[u64::MAX / 2, 4], &[u64::MAX / 2, 4], 8).unwrap_err();
+        assert!(e.to_string().contains("64 bits"), "{e}");
+        assert_eq!(count_regular(0, 5), 1);
+        assert_eq!(count_regular(10, 0), 10);
+        assert_eq!(count_regular(10, 4), 3);
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod layout;
 mod reduction;
 pub(crate) mod write;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::expr::grid::{block_indices, block_shape, numblocks, GridOffsets};
 use crate::expr::node::{Expr, ExprKind};
 use crate::expr::select::Run;
@@ -66,8 +66,35 @@ impl Lowerer {
             .clone()
     }
 
+    /// Refuses to lower `tasks` more tasks for `e` if the graph would then hold
+    /// more than [`MAX_GRAPH_TASKS`]: called before a list of that many block
+    /// indices is made, so an array of 10^8 blocks fails here, in microseconds,
+    /// instead of exhausting memory on its tasks.
+    pub(crate) fn reserve_tasks(&self, e: &Expr, tasks: u64) -> Result<()> {
+        let total = tasks.saturating_add(self.graph.len() as u64);
+        if total > MAX_GRAPH_TASKS {
+            return Err(Error::TooManyTasks {
+                array: e.name.clone(),
+                tasks: total,
+                limit: MAX_GRAPH_TASKS,
+            });
+        }
+        Ok(())
+    }
+
     /// Tasks for every block of `e`, in C order of its grid.
     pub(crate) fn all_blocks(&mut self, e: &Arc<Expr>) -> Result<Vec<TaskId>> {
+        // A reduction's blocks each need a partial per input block along the
+        // reduced axes: counted here, so a reduction over 10^8 blocks fails before
+        // the first of its output blocks is lowered.
+        let mut per_block = 1u64;
+        if let ExprKind::Reduce { axes, input, .. } = &e.kind {
+            let nb = numblocks(&input.grid);
+            per_block = axes
+                .iter()
+                .fold(1u64, |acc, &a| acc.saturating_mul(nb[a] as u64));
+        }
+        self.reserve_tasks(e, block_count(&e.grid).saturating_mul(per_block))?;
         block_indices(&e.grid)
             .iter()
             .map(|idx| self.block(e, idx))
@@ -84,6 +111,9 @@ impl Lowerer {
         if let Some(&t) = self.memo.get(&key) {
             return Ok(t);
         }
+        // Every path that makes tasks passes here, so the graph stops at the
+        // limit even where no count was reserved up front.
+        self.reserve_tasks(e, 1)?;
         self.graph
             .names
             .entry(e.id.0)
@@ -101,7 +131,16 @@ impl Lowerer {
                 keepdims,
                 split_every,
                 input,
-            } => self.reduce_block(e, *kind, axes, *keepdims, *split_every, input, idx)?,
+            } => {
+                // One partial per input block along the reduced axes, listed
+                // before they are made.
+                let nb = numblocks(&input.grid);
+                let partials = axes
+                    .iter()
+                    .fold(1u64, |acc, &a| acc.saturating_mul(nb[a] as u64));
+                self.reserve_tasks(input, partials)?;
+                self.reduce_block(e, *kind, axes, *keepdims, *split_every, input, idx)?
+            }
             ExprKind::Slice { input, sel } => self.slice_block(e, input, sel, idx, key.clone())?,
             ExprKind::Rechunk { input } => self.rechunk_block(e, input, idx, key.clone())?,
             ExprKind::Transpose { input, perm } => {
@@ -261,6 +300,18 @@ impl LowerCtx for Lowerer {
     fn memory_budget(&self) -> u64 {
         self.budget
     }
+}
+
+/// Most tasks one graph may hold: 2^22 (4,194,304). A task costs a few hundred bytes
+/// while lowering (its key, op, inputs and memo entry), so this bounds a graph at
+/// about a gigabyte; an array needing more is refused with
+/// [`Error::TooManyTasks`] before its block list is made.
+pub(crate) const MAX_GRAPH_TASKS: u64 = 1 << 22;
+
+/// Number of blocks of `grid` (saturating: it is compared against a limit).
+pub(crate) fn block_count(grid: &crate::expr::grid::Grid) -> u64 {
+    grid.iter()
+        .fold(1u64, |acc, g| acc.saturating_mul(g.len() as u64))
 }
 
 /// C-order position of a block index.

@@ -15,6 +15,8 @@ use std::sync::Arc;
 pub(crate) fn lower_write(arr: &Arc<Expr>, grid: &Grid, path: &str, budget: u64) -> Result<Graph> {
     let mut l = Lowerer::new(budget);
     let mut outputs = Vec::new();
+    // A write task per block, besides the block's own.
+    l.reserve_tasks(arr, super::block_count(grid).saturating_mul(2))?;
     for idx in block_indices(grid) {
         let src = l.block(arr, &idx)?;
         let in_bytes = l.graph.task(src).out_bytes;

@@ -4,12 +4,12 @@
 //! removes it). A failed write never leaves a half-written array at the destination.
 
 use super::fs::{sync_dir, sync_tree};
+use super::staging::{clean_beside, unique_suffix, OLD_MARK, STAGING_MARK};
 use super::StoreError;
 use darray_kernels::DType;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use zarrs::array::{Array, ArrayMetadata, ArrayMetadataV2, ArrayMetadataV3};
 use zarrs::filesystem::FilesystemStore;
@@ -91,8 +91,12 @@ impl Default for WriteOptions {
 }
 
 /// Creates the metadata of a new array of `shape` and `dtype` in a fresh staging
-/// directory next to `path` (`.{name}.darray-staging-{pid}-{nanos}-{n}` in `path`'s
-/// parent, which is created if missing) and returns the staging directory.
+/// directory next to `path` (`.{name}.darray-staging-{pid}-{start}-{nanos}-{n}-{host}`
+/// in `path`'s parent, which is created if missing) and returns the staging directory.
+///
+/// Staging directories of earlier writes to `path` whose writer process is gone
+/// (killed before its commit) are removed first; a live writer's are kept (see
+/// [`clean_staging`](super::clean_staging)).
 ///
 /// `write_grid` is the chunk shape, or the shard shape when `opts.inner_chunk_shape` is
 /// set. Write every chunk into the staging path with
@@ -124,6 +128,9 @@ pub fn create_staging(
         op: "create directory",
         source,
     })?;
+    // Writers killed before their commit left their staging directories here;
+    // this write is the first to see them.
+    clean_beside(&parent, &name);
     let staging = parent.join(format!(".{name}{STAGING_MARK}{}", unique_suffix()));
     std::fs::create_dir(&staging).map_err(|source| StoreError::Io {
         path: staging.clone(),
@@ -179,7 +186,7 @@ pub fn commit_staging(staging: &Path, path: &Path, overwrite: bool) -> Result<()
         rename(staging, path)?;
         return sync_dir(&parent).map_err(sync_error);
     }
-    let old = parent.join(format!(".{name}.darray-old-{}", unique_suffix()));
+    let old = parent.join(format!(".{name}{OLD_MARK}{}", unique_suffix()));
     rename(path, &old)?;
     if let Err(e) = rename(staging, path) {
         // Best effort: put the old array back so a failed commit changes nothing.
@@ -202,17 +209,6 @@ pub fn abort_staging(staging: &Path) {
     if is_staging {
         let _ = std::fs::remove_dir_all(staging);
     }
-}
-
-const STAGING_MARK: &str = ".darray-staging-";
-
-fn unique_suffix() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{}-{nanos}-{n}", std::process::id())
 }
 
 /// `path`'s parent directory (`.` for a bare name) and file name.

@@ -1,7 +1,8 @@
 //! Zarr arrays on the local filesystem, through zarrs: open an array and describe it
 //! ([`open_info`]), read regions and write chunks from executor threads
 //! ([`StoreCache`]), and create new arrays atomically ([`create_staging`],
-//! [`commit_staging`], [`abort_staging`]).
+//! [`commit_staging`], [`abort_staging`]), and remove what killed writers left
+//! ([`clean_staging`]).
 //!
 //! This module owns everything that touches Zarr bytes and metadata. It knows nothing
 //! of task graphs: the executor decides which regions to read and which chunks to
@@ -24,6 +25,7 @@ mod direct;
 mod error;
 mod fs;
 mod open;
+mod staging;
 
 pub use cache::StoreCache;
 pub use create::{
@@ -31,6 +33,7 @@ pub use create::{
 };
 pub use error::StoreError;
 pub use open::{open_info, ZarrArrayInfo};
+pub use staging::clean_staging;
 
 #[cfg(test)]
 mod tests;
