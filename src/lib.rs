@@ -39,3 +39,9 @@ pub use darray_kernels::{Chunk, DType, Element, Numeric};
 pub use error::{Error, Result};
 pub use exec::{default_executor, default_memory_budget, ExecStats, Executor, LocalExecutor};
 pub use store::{Compression, WriteOptions, ZarrFormat};
+
+/// The README's Rust snippets, compiled and run by `cargo test --doc` so the
+/// README cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}

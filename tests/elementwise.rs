@@ -2,11 +2,15 @@
 //! random shapes and chunkings, math (within 4 ulp-ish: 1e-14 relative), exact
 //! integer and comparison semantics, and fusion (one task per output chunk).
 
+// ndarray's s![1..-1] counts -1 from the end; clippy reads it as an empty range.
+#![allow(clippy::reversed_empty_ranges)]
+
 mod common;
 
 use common::*;
+use darray::array::chunks::refine;
 use darray::{where_, DArray};
-use ndarray::{ArrayD, IxDyn, Zip};
+use ndarray::{s, ArrayD, IxDyn, SliceInfoElem, Zip};
 use proptest::prelude::*;
 
 /// Two shapes that broadcast: the second drops leading axes and sets some to 1.
@@ -172,4 +176,199 @@ fn zero_size_and_zero_d_arrays() {
     assert_eq!(y.shape(), &[0, 3]);
     let s = DArray::<i64>::full(&[], 7, Vec::<usize>::new()).unwrap();
     assert_eq!((&s * 6).compute_scalar().unwrap(), 42);
+}
+
+/// Every pairing of owned and borrowed operands compiles (array with array,
+/// array with scalar, scalar with array) and computes what the owned form does.
+#[test]
+fn operators_take_owned_and_borrowed_operands() {
+    let a = ArrayD::from_shape_fn(IxDyn(&[5, 4]), |i| (i[0] * 4 + i[1]) as f64 + 1.0);
+    let x = DArray::from_ndarray(&a, [2, 3]).unwrap();
+    let y = DArray::from_ndarray(&a.mapv(|v| v * 0.5 - 3.25), [3, 2]).unwrap();
+    let i = DArray::from_ndarray(&a.mapv(|v| v as i32 - 7), [2, 2]).unwrap();
+    macro_rules! check {
+        ($op:tt, $f:expr) => {{
+            let want = (x.clone() $op y.clone()).unwrap().compute().unwrap();
+            let oracle = Zip::from(&a).map_collect(|&v| $f(v, v * 0.5 - 3.25));
+            assert_eq!(want, oracle, "{}", stringify!($op));
+            for got in [&x $op &y, &x $op y.clone(), x.clone() $op &y] {
+                assert_eq!(got.unwrap().compute().unwrap(), want, "{}", stringify!($op));
+            }
+            let want = (x.clone() $op 2.5).compute().unwrap();
+            assert_eq!(want, a.mapv(|v| $f(v, 2.5)));
+            assert_eq!((&x $op 2.5).compute().unwrap(), want);
+            let want = (2.5 $op x.clone()).compute().unwrap();
+            assert_eq!(want, a.mapv(|v| $f(2.5, v)));
+            assert_eq!((2.5 $op &x).compute().unwrap(), want);
+            let want = (3 $op i.clone()).compute().unwrap();
+            assert_eq!((3 $op &i).compute().unwrap(), want);
+            assert_eq!((&i $op 3).compute().unwrap(), (i.clone() $op 3).compute().unwrap());
+            let want = (i.clone() $op i.clone()).unwrap().compute().unwrap();
+            assert_eq!((&i $op i.clone()).unwrap().compute().unwrap(), want);
+        }};
+    }
+    check!(+, |p: f64, q: f64| p + q);
+    check!(-, |p: f64, q: f64| p - q);
+    check!(*, |p: f64, q: f64| p * q);
+    check!(/, |p: f64, q: f64| p / q);
+    check!(%, |p: f64, q: f64| p % q);
+    // The example: a borrowed array plus an owned temporary.
+    let z = (&x + x.cos()).unwrap().compute().unwrap();
+    assert_eq!(z, (x.clone() + x.cos()).unwrap().compute().unwrap());
+    assert_eq!((-x.clone()).compute().unwrap(), (-&x).compute().unwrap());
+
+    let p = x.less(6.0).unwrap();
+    let q = y.greater(-1.0).unwrap();
+    let (pa, qa) = (a.mapv(|v| v < 6.0), a.mapv(|v| v * 0.5 - 3.25 > -1.0));
+    macro_rules! check_bool {
+        ($op:tt) => {{
+            let want = (p.clone() $op q.clone()).unwrap().compute().unwrap();
+            assert_eq!(want, Zip::from(&pa).and(&qa).map_collect(|&s, &t| s $op t));
+            for got in [&p $op &q, &p $op q.clone(), p.clone() $op &q] {
+                assert_eq!(got.unwrap().compute().unwrap(), want);
+            }
+            for s in [false, true] {
+                let want = pa.mapv(|v| v $op s);
+                assert_eq!((p.clone() $op s).compute().unwrap(), want);
+                assert_eq!((&p $op s).compute().unwrap(), want);
+                assert_eq!((s $op p.clone()).compute().unwrap(), want);
+                assert_eq!((s $op &p).compute().unwrap(), want);
+            }
+        }};
+    }
+    check_bool!(&);
+    check_bool!(|);
+    assert_eq!((!p.clone()).compute().unwrap(), pa.mapv(|v| !v));
+    assert_eq!((!&p).compute().unwrap(), pa.mapv(|v| !v));
+}
+
+fn shift2(x: &DArray<f64>) -> DArray<f64> {
+    (&x.slice(s![1.., ..]).unwrap() + &x.slice(s![..-1, ..]).unwrap()).unwrap()
+}
+
+/// The 5-point Laplacian written with shifted slices.
+fn laplace5(x: &DArray<f64>) -> DArray<f64> {
+    let n = x.slice(s![..-2, 1..-1]).unwrap();
+    let so = x.slice(s![2.., 1..-1]).unwrap();
+    let w = x.slice(s![1..-1, ..-2]).unwrap();
+    let e = x.slice(s![1..-1, 2..]).unwrap();
+    let c = x.slice(s![1..-1, 1..-1]).unwrap();
+    let sum = (((n + so).unwrap() + w).unwrap() + e).unwrap();
+    (sum - c * 4.0).unwrap()
+}
+
+fn laplace5_oracle(a: &ndarray::Array2<f64>) -> ndarray::Array2<f64> {
+    let c = &a.slice(s![1..-1, 1..-1]) * 4.0;
+    a.slice(s![..-2, 1..-1]).to_owned()
+        + a.slice(s![2.., 1..-1])
+        + a.slice(s![1..-1, ..-2])
+        + a.slice(s![1..-1, 2..])
+        - c
+}
+
+/// Shifted slices of one array keep one operand's grid (the others are
+/// rechunked to it) instead of being cut into slivers of one or two elements at
+/// every block edge (5,069 tasks for the Laplacian of 8192 x 8192 in 1024 x 1024
+/// chunks before).
+#[test]
+fn shifted_slices_keep_the_blocks_instead_of_slivers() {
+    let x = DArray::<f64>::random_uniform(3, &[8192, 8192], 0.0, 1.0, [1024, 1024]).unwrap();
+    let y = shift2(&x);
+    assert_eq!(y.numblocks(), vec![8, 8]);
+    // 64 reads, 8 + 8 edge slices, 64 assembled blocks of the shifted operand,
+    // 64 fused blocks.
+    let tasks = y.num_tasks().unwrap();
+    assert!(tasks <= 4 * 64, "{tasks} tasks");
+    let l = laplace5(&x);
+    assert_eq!(l.numblocks(), vec![8, 8]);
+    // 64 reads, edge slices, 4 x 64 assembled blocks (every operand but the
+    // first is shifted against it), 64 fused: 500.
+    let tasks = l.num_tasks().unwrap();
+    assert!(tasks <= 8 * 64, "{tasks} tasks");
+
+    // The same block structure, small enough for the oracle.
+    let x = DArray::<f64>::random_uniform(3, &[512, 512], 0.0, 1.0, [64, 64]).unwrap();
+    let a = x
+        .compute()
+        .unwrap()
+        .into_dimensionality::<ndarray::Ix2>()
+        .unwrap();
+    let y = shift2(&x);
+    assert_eq!(y.numblocks(), vec![8, 8]);
+    let want = &a.slice(s![1.., ..]) + &a.slice(s![..-1, ..]);
+    assert_eq!(y.compute().unwrap(), want.into_dyn());
+    let l = laplace5(&x);
+    assert_eq!(l.numblocks(), vec![8, 8]);
+    assert_close(
+        &l.compute().unwrap(),
+        &laplace5_oracle(&a).into_dyn(),
+        1e-15,
+    );
+}
+
+/// Grids that really differ (4 blocks against 3) are still refined.
+#[test]
+fn different_grids_are_refined_not_aligned() {
+    let a = ArrayD::from_shape_fn(IxDyn(&[12]), |i| i[0] as f64);
+    let x = DArray::from_ndarray(&a, [3]).unwrap();
+    let y = DArray::from_ndarray(&a, [4]).unwrap();
+    let z = (&x + &y).unwrap();
+    assert_eq!(z.chunks(), &vec![vec![3, 1, 2, 2, 1, 3]]);
+    assert_eq!(z.compute().unwrap(), &a * 2.0);
+}
+
+/// Per axis of `a`: a shift `d` (at most 3 and the length) and where a third
+/// operand starts (`0..=d`).
+type Shifted = (ArrayD<f64>, Vec<Vec<usize>>, Vec<(usize, usize)>);
+
+fn shifted_slices() -> impl Strategy<Value = Shifted> {
+    array_and_grid(3, 12, false).prop_flat_map(|(a, g)| {
+        let shifts: Vec<_> = a
+            .shape()
+            .iter()
+            .map(|&n| (0..=n.min(3)).prop_flat_map(|d| (Just(d), 0..=d)))
+            .collect();
+        (Just(a), Just(g), shifts)
+    })
+}
+
+proptest! {
+    #![proptest_config(config(64))]
+
+    /// Shifted slices of one chunked array combine as the same slices of the
+    /// whole array do, whether their grids are aligned or refined.
+    #[test]
+    fn shifted_slices_match_ndarray((a, g, shifts) in shifted_slices()) {
+        let x = chunked(&a, &g);
+        let window = |start: &dyn Fn(usize) -> usize| {
+            let info: Vec<SliceInfoElem> = shifts
+                .iter()
+                .zip(a.shape())
+                .enumerate()
+                .map(|(ax, (&(d, _), &n))| {
+                    let s = start(ax);
+                    SliceInfoElem::Slice { start: s as isize, end: Some((s + n - d) as isize), step: 1 }
+                })
+                .collect();
+            let view = a.slice_each_axis(|desc| {
+                let ax = desc.axis.index();
+                let s = start(ax);
+                ndarray::Slice::from(s..s + a.shape()[ax] - shifts[ax].0)
+            });
+            (x.slice(&info).unwrap(), view.to_owned())
+        };
+        let (p, pa) = window(&|_| 0);
+        let (q, qa) = window(&|ax| shifts[ax].0);
+        let (r, ra) = window(&|ax| shifts[ax].1);
+        let z = ((&p + q.clone()).unwrap() - &r * 2.0).unwrap();
+        let want = &pa + &qa - &ra * 2.0;
+        assert_close(&z.compute().unwrap(), &want, 0.0);
+        // Never more blocks than the operands' common refinement.
+        for (ax, out) in z.chunks().iter().enumerate() {
+            let refined = [&q, &r]
+                .iter()
+                .fold(p.chunks()[ax].clone(), |g, o| refine(&g, &o.chunks()[ax]));
+            prop_assert!(out.len() <= refined.len(), "{:?} against {:?}", out, refined);
+        }
+    }
 }

@@ -1,13 +1,19 @@
 //! Elementwise operations: arithmetic (operators), math, comparisons, `where_`,
-//! casts. Operands broadcast as in NumPy and their chunk grids are unified (each
-//! axis cut at the union of the operands' block boundaries), so every output
-//! block reads exactly one block of each operand. Chains fuse at lowering.
+//! casts. Operands broadcast as in NumPy and their chunk grids are unified: per
+//! axis, where one operand's grid is another's shifted by a few elements (shifted
+//! slices of one array), the output takes one of them and the others are
+//! rechunked to it; otherwise the axis is cut at the union of the operands' block
+//! boundaries. Either way every output block reads one block of each (possibly
+//! rechunked) operand. Chains fuse at lowering.
 
 use super::DArray;
 use crate::error::{Error, Result};
 use crate::expr::grid::{self as chunks, Grid};
 use crate::expr::node::{EwOp, Expr, ExprKind};
+use crate::graph::ArrayId;
 use darray_kernels::{BinaryOp, CmpOp, Element, Numeric, Scalar, UnaryOp};
+use std::borrow::Borrow;
+use std::collections::HashMap;
 use std::ops::{Add, BitAnd, BitOr, Div, Mul, Neg, Not, Rem, Sub};
 use std::sync::Arc;
 
@@ -91,30 +97,7 @@ pub(crate) fn elementwise(
     for a in args {
         shape = broadcast_shapes(&shape, &a.shape)?;
     }
-    let n = shape.len();
-    // Union of block boundaries along each output axis, over the operands that
-    // span it (not broadcast along it).
-    let mut grid: Grid = vec![Vec::new(); n];
-    for (ax, g) in grid.iter_mut().enumerate() {
-        for a in args {
-            let k = a.shape.len();
-            if ax + k < n {
-                continue;
-            }
-            let aax = ax + k - n;
-            if a.shape[aax] != shape[ax] || (a.shape[aax] == 1 && shape[ax] == 1 && !g.is_empty()) {
-                continue;
-            }
-            *g = if g.is_empty() {
-                a.grid[aax].clone()
-            } else {
-                chunks::refine(g, &a.grid[aax])
-            };
-        }
-        if g.is_empty() {
-            *g = chunks::regular(shape[ax], shape[ax]);
-        }
-    }
+    let grid = unified_grid(args, &shape);
     let args = args
         .iter()
         .map(|a| conform(a, &shape, &grid))
@@ -128,9 +111,83 @@ pub(crate) fn elementwise(
     ))
 }
 
+/// How many axes one operand may be rechunked on by alignment: an assembled
+/// block reads up to two of the operand's blocks per such axis, so at most four
+/// here, held with the block they make (a fused task already holds one block per
+/// operand and its output). Further axes are refined instead, which reads one.
+const MAX_ALIGNED_AXES: usize = 2;
+
+/// The output grid of an elementwise node: per axis, the operands' common grid
+/// where they agree; one operand's grid where the others are that grid shifted by
+/// a few elements ([`chunks::common_alignment`]: shifted slices of one array,
+/// whose common refinement would cut slivers at every block edge; the others
+/// are rechunked to it, each block from at most two of theirs); else the union
+/// of their block boundaries ([`chunks::refine`]), which moves no data.
+fn unified_grid(args: &[Arc<Expr>], shape: &[usize]) -> Grid {
+    let n = shape.len();
+    let refined = |cands: &[&[usize]]| -> Vec<usize> {
+        cands[1..]
+            .iter()
+            .fold(cands[0].to_vec(), |g, c| chunks::refine(&g, c))
+    };
+    let mut grid: Grid = Vec::with_capacity(n);
+    let mut aligned = vec![false; n];
+    for ax in 0..n {
+        let mut cands: Vec<&[usize]> = Vec::new();
+        for g in args.iter().filter_map(|a| spanned_grid(a, shape, ax)) {
+            if !cands.contains(&g) {
+                cands.push(g);
+            }
+        }
+        grid.push(match cands.len() {
+            0 => chunks::regular(shape[ax], shape[ax]),
+            1 => cands[0].to_vec(),
+            _ => match chunks::common_alignment(&cands) {
+                Some(i) => {
+                    aligned[ax] = true;
+                    cands[i].to_vec()
+                }
+                None => refined(&cands),
+            },
+        });
+    }
+    for a in args {
+        let moved: Vec<usize> = (0..n)
+            .filter(|&ax| aligned[ax] && spanned_grid(a, shape, ax).is_some_and(|g| g != grid[ax]))
+            .collect();
+        for &ax in moved.iter().skip(MAX_ALIGNED_AXES) {
+            let cands: Vec<&[usize]> = args
+                .iter()
+                .filter_map(|b| spanned_grid(b, shape, ax))
+                .collect();
+            grid[ax] = refined(&cands);
+            aligned[ax] = false;
+        }
+    }
+    grid
+}
+
+/// The grid of `a` along axis `ax` of an output of `shape`, if `a` spans that
+/// axis (is not broadcast along it).
+fn spanned_grid<'a>(a: &'a Expr, shape: &[usize], ax: usize) -> Option<&'a [usize]> {
+    let k = a.shape.len();
+    let aax = (ax + k).checked_sub(shape.len())?;
+    (a.shape[aax] == shape[ax]).then(|| a.grid[aax].as_slice())
+}
+
 /// `a` rechunked so that each axis it spans has the output grid's blocks
 /// (broadcast axes keep their single block).
 fn conform(a: &Arc<Expr>, shape: &[usize], grid: &Grid) -> Arc<Expr> {
+    conform_in(a, shape, grid, &mut HashMap::new())
+}
+
+/// [`conform`], memoized by node over one call (a chain may share nodes).
+fn conform_in(
+    a: &Arc<Expr>,
+    shape: &[usize],
+    grid: &Grid,
+    done: &mut HashMap<ArrayId, Arc<Expr>>,
+) -> Arc<Expr> {
     if matches!(a.kind, ExprKind::Full { .. }) && a.shape.iter().product::<usize>() <= 1 {
         return a.clone();
     }
@@ -147,10 +204,31 @@ fn conform(a: &Arc<Expr>, shape: &[usize], grid: &Grid) -> Arc<Expr> {
         })
         .collect();
     if want == a.grid {
-        a.clone()
-    } else {
-        crate::expr::select::rechunk_expr(a, want)
+        return a.clone();
     }
+    if let Some(c) = done.get(&a.id) {
+        return c.clone();
+    }
+    let node = |kind| Expr::new(a.name.clone(), a.shape.clone(), want.clone(), a.dtype, kind);
+    let c = match &a.kind {
+        // Cutting an elementwise node's operands instead of its result keeps the
+        // chain fused into its consumer: one task per block, instead of a fused
+        // task per block of the old grid and an assembly of their outputs.
+        ExprKind::Elementwise { op, args } => {
+            let args = args
+                .iter()
+                .map(|x| conform_in(x, &a.shape, &want, done))
+                .collect();
+            node(ExprKind::Elementwise {
+                op: op.clone(),
+                args,
+            })
+        }
+        ExprKind::Full { value } => node(ExprKind::Full { value: *value }),
+        _ => crate::expr::select::rechunk_expr(a, want.clone()),
+    };
+    done.insert(a.id, c.clone());
+    c
 }
 
 impl<T: Element> DArray<T> {
@@ -419,82 +497,72 @@ pub fn where_<T: Element>(
     .map(DArray::wrap)
 }
 
-macro_rules! impl_binop {
-    ($Trait:ident, $method:ident, $op:ident) => {
-        impl<T: Numeric> $Trait<&DArray<T>> for &DArray<T> {
-            type Output = Result<DArray<T>>;
-            fn $method(self, rhs: &DArray<T>) -> Result<DArray<T>> {
-                self.binary(
-                    stringify!($method),
-                    BinaryOp::$op,
-                    &Operand::Array(rhs.clone()),
-                )
+/// Implements an operator for every pairing of owned and borrowed operands:
+/// array with array (`Result`, as shapes may not broadcast), array with scalar
+/// and scalar with array (the array itself: a scalar always broadcasts). One
+/// macro, so `&x + x.cos()` works as well as `&x + &y` and the compiler's own
+/// suggestion (borrow the left side) never leads to a moved value.
+macro_rules! binary_operator {
+    ($Trait:ident, $method:ident, $op:ident, $name:expr, [$($g:tt)*], $T:ty; $($lhs:ty),*) => {
+        binary_operator!(@arrays $Trait, $method, $op, $name, [$($g)*], $T, DArray<$T>, DArray<$T>);
+        binary_operator!(@arrays $Trait, $method, $op, $name, [$($g)*], $T, DArray<$T>, &DArray<$T>);
+        binary_operator!(@arrays $Trait, $method, $op, $name, [$($g)*], $T, &DArray<$T>, DArray<$T>);
+        binary_operator!(@arrays $Trait, $method, $op, $name, [$($g)*], $T, &DArray<$T>, &DArray<$T>);
+        binary_operator!(@scalar_rhs $Trait, $method, $op, $name, [$($g)*], $T, DArray<$T>);
+        binary_operator!(@scalar_rhs $Trait, $method, $op, $name, [$($g)*], $T, &DArray<$T>);
+        $(
+            binary_operator!(@scalar_lhs $Trait, $method, $op, $name, $lhs, DArray<$lhs>);
+            binary_operator!(@scalar_lhs $Trait, $method, $op, $name, $lhs, &DArray<$lhs>);
+        )*
+    };
+    (@arrays $Trait:ident, $method:ident, $op:ident, $name:expr, [$($g:tt)*], $T:ty, $L:ty, $R:ty) => {
+        impl<$($g)*> $Trait<$R> for $L {
+            type Output = Result<DArray<$T>>;
+            fn $method(self, rhs: $R) -> Result<DArray<$T>> {
+                let lhs: &DArray<$T> = Borrow::borrow(&self);
+                let rhs: &DArray<$T> = Borrow::borrow(&rhs);
+                lhs.binary($name, BinaryOp::$op, &Operand::Array(rhs.clone()))
             }
         }
-        impl<T: Numeric> $Trait<DArray<T>> for DArray<T> {
-            type Output = Result<DArray<T>>;
-            fn $method(self, rhs: DArray<T>) -> Result<DArray<T>> {
-                self.binary(stringify!($method), BinaryOp::$op, &Operand::Array(rhs))
-            }
-        }
-        impl<T: Numeric> $Trait<&DArray<T>> for DArray<T> {
-            type Output = Result<DArray<T>>;
-            fn $method(self, rhs: &DArray<T>) -> Result<DArray<T>> {
-                self.binary(
-                    stringify!($method),
-                    BinaryOp::$op,
-                    &Operand::Array(rhs.clone()),
-                )
-            }
-        }
-        impl<T: Numeric> $Trait<T> for &DArray<T> {
-            type Output = DArray<T>;
-            fn $method(self, rhs: T) -> DArray<T> {
-                self.binary(stringify!($method), BinaryOp::$op, &Operand::Scalar(rhs))
+    };
+    (@scalar_rhs $Trait:ident, $method:ident, $op:ident, $name:expr, [$($g:tt)*], $T:ty, $L:ty) => {
+        impl<$($g)*> $Trait<$T> for $L {
+            type Output = DArray<$T>;
+            fn $method(self, rhs: $T) -> DArray<$T> {
+                let lhs: &DArray<$T> = Borrow::borrow(&self);
+                lhs.binary($name, BinaryOp::$op, &Operand::Scalar(rhs))
                     .expect("a scalar always broadcasts")
             }
         }
-        impl<T: Numeric> $Trait<T> for DArray<T> {
-            type Output = DArray<T>;
-            fn $method(self, rhs: T) -> DArray<T> {
-                $Trait::$method(&self, rhs)
+    };
+    (@scalar_lhs $Trait:ident, $method:ident, $op:ident, $name:expr, $T:ty, $R:ty) => {
+        impl $Trait<$R> for $T {
+            type Output = DArray<$T>;
+            fn $method(self, rhs: $R) -> DArray<$T> {
+                let rhs: &DArray<$T> = Borrow::borrow(&rhs);
+                rhs.binary_rev($name, BinaryOp::$op, self)
             }
         }
     };
 }
 
-impl_binop!(Add, add, Add);
-impl_binop!(Sub, sub, Sub);
-impl_binop!(Mul, mul, Mul);
-impl_binop!(Div, div, Div);
-impl_binop!(Rem, rem, Rem);
-
-macro_rules! impl_scalar_lhs {
-    ($($t:ty),*) => {$(
-        impl Add<&DArray<$t>> for $t {
-            type Output = DArray<$t>;
-            fn add(self, rhs: &DArray<$t>) -> DArray<$t> { rhs.binary_rev("add", BinaryOp::Add, self) }
-        }
-        impl Sub<&DArray<$t>> for $t {
-            type Output = DArray<$t>;
-            fn sub(self, rhs: &DArray<$t>) -> DArray<$t> { rhs.binary_rev("sub", BinaryOp::Sub, self) }
-        }
-        impl Mul<&DArray<$t>> for $t {
-            type Output = DArray<$t>;
-            fn mul(self, rhs: &DArray<$t>) -> DArray<$t> { rhs.binary_rev("mul", BinaryOp::Mul, self) }
-        }
-        impl Div<&DArray<$t>> for $t {
-            type Output = DArray<$t>;
-            fn div(self, rhs: &DArray<$t>) -> DArray<$t> { rhs.binary_rev("div", BinaryOp::Div, self) }
-        }
-        impl Rem<&DArray<$t>> for $t {
-            type Output = DArray<$t>;
-            fn rem(self, rhs: &DArray<$t>) -> DArray<$t> { rhs.binary_rev("rem", BinaryOp::Rem, self) }
-        }
-    )*};
+/// [`binary_operator!`] for an arithmetic operator: every numeric element type.
+macro_rules! arithmetic_operator {
+    ($Trait:ident, $method:ident, $op:ident) => {
+        binary_operator!(
+            $Trait, $method, $op, stringify!($method), [T: Numeric], T;
+            i8, i16, i32, i64, u8, u16, u32, u64, f32, f64
+        );
+    };
 }
 
-impl_scalar_lhs!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
+arithmetic_operator!(Add, add, Add);
+arithmetic_operator!(Sub, sub, Sub);
+arithmetic_operator!(Mul, mul, Mul);
+arithmetic_operator!(Div, div, Div);
+arithmetic_operator!(Rem, rem, Rem);
+binary_operator!(BitAnd, bitand, And, "and", [], bool; bool);
+binary_operator!(BitOr, bitor, Or, "or", [], bool; bool);
 
 impl<T: Numeric> Neg for &DArray<T> {
     type Output = DArray<T>;
@@ -515,15 +583,9 @@ impl Not for &DArray<bool> {
         self.unary("not", UnaryOp::Not)
     }
 }
-impl BitAnd for &DArray<bool> {
-    type Output = Result<DArray<bool>>;
-    fn bitand(self, rhs: &DArray<bool>) -> Result<DArray<bool>> {
-        self.binary("and", BinaryOp::And, &Operand::Array(rhs.clone()))
-    }
-}
-impl BitOr for &DArray<bool> {
-    type Output = Result<DArray<bool>>;
-    fn bitor(self, rhs: &DArray<bool>) -> Result<DArray<bool>> {
-        self.binary("or", BinaryOp::Or, &Operand::Array(rhs.clone()))
+impl Not for DArray<bool> {
+    type Output = DArray<bool>;
+    fn not(self) -> DArray<bool> {
+        !&self
     }
 }

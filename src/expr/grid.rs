@@ -520,6 +520,63 @@ pub fn is_regular(grid: &Grid) -> bool {
     })
 }
 
+/// True if `other`, a chunking of the same axis, is `target` shifted by a few
+/// elements, so rechunking it to `target` is cheap: both have as many blocks,
+/// each cut of `other` lies within an eighth of the largest block (at least one
+/// element) of the matching cut of `target`, and no block of `target` holds more
+/// than one cut of `other`, so each of its blocks is assembled from at most two
+/// blocks of `other`. Shifted slices of one array (`x[1..]` against `x[..-1]`,
+/// a stencil written by hand) are what this recognizes; their common refinement
+/// ([`refine`]) would cut slivers of one or two elements at every block edge.
+///
+/// ```
+/// use darray::array::chunks::aligns_to;
+/// assert!(aligns_to(&[1023, 1024, 1024], &[1024, 1024, 1023]));
+/// assert!(!aligns_to(&[4, 4, 4], &[3, 3, 3, 3]));
+/// ```
+#[must_use]
+pub fn aligns_to(target: &[usize], other: &[usize]) -> bool {
+    if target.len() != other.len() || target.iter().sum::<usize>() != other.iter().sum::<usize>() {
+        return false;
+    }
+    let (ot, oo) = (offsets(target), offsets(other));
+    let largest = target.iter().chain(other).copied().max().unwrap_or(0);
+    let tolerance = (largest / 8).max(1);
+    if ot.iter().zip(&oo).any(|(&t, &o)| t.abs_diff(o) > tolerance) {
+        return false;
+    }
+    ot.windows(2).all(|w| {
+        let inside = oo.partition_point(|&c| c < w[1]) - oo.partition_point(|&c| c <= w[0]);
+        inside <= 1
+    })
+}
+
+/// Of chunkings of one axis, the index of the one every other aligns to (see
+/// [`aligns_to`]), if any. Among several, the one whose cuts sit nearest the
+/// others' (the middle one of `x[2..]`, `x[1..-1]`, `x[..-2]`), so that each
+/// operand of a symmetric stencil is shifted on as few axes as possible.
+///
+/// ```
+/// use darray::array::chunks::common_alignment;
+/// let (left, mid, right) = (vec![1022, 1024, 1024], vec![1023, 1024, 1023], vec![1024, 1024, 1022]);
+/// assert_eq!(common_alignment(&[&left, &mid, &right]), Some(1));
+/// assert_eq!(common_alignment(&[&[4, 4, 2], &[5, 5]]), None);
+/// ```
+#[must_use]
+pub fn common_alignment(grids: &[&[usize]]) -> Option<usize> {
+    let spread = |c: &[usize]| {
+        let oc = offsets(c);
+        grids
+            .iter()
+            .flat_map(|g| offsets(g).into_iter().zip(&oc).map(|(o, &t)| o.abs_diff(t)))
+            .max()
+            .unwrap_or(0)
+    };
+    (0..grids.len())
+        .filter(|&i| grids.iter().all(|g| aligns_to(grids[i], g)))
+        .min_by_key(|&i| spread(grids[i]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -579,6 +636,21 @@ mod tests {
         assert_eq!(count_regular(0, 5), 1);
         assert_eq!(count_regular(10, 0), 10);
         assert_eq!(count_regular(10, 4), 3);
+    }
+
+    #[test]
+    fn shifted_grids_align_and_others_do_not() {
+        assert!(aligns_to(&[1023, 1024], &[1024, 1023]));
+        assert!(aligns_to(&[4, 4, 2], &[4, 4, 2]));
+        // Too far apart for 4-element blocks (tolerance 1), or a different count.
+        assert!(!aligns_to(&[4, 4, 2], &[2, 4, 4]));
+        assert!(!aligns_to(&[4, 4, 4], &[4, 4, 2, 2]));
+        // A block of the target may hold one cut of the other, not two.
+        assert!(aligns_to(&[2, 2, 2], &[1, 3, 2]));
+        assert!(!aligns_to(&[8, 8, 8], &[9, 6, 9]));
+        assert!(aligns_to(&[8, 8], &[9, 7]));
+        assert!(!aligns_to(&[8, 8], &[10, 6]));
+        assert_eq!(common_alignment(&[&[7, 8], &[8, 7]]), Some(0));
     }
 
     #[test]
