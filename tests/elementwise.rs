@@ -9,7 +9,8 @@ mod common;
 
 use common::*;
 use darray::array::chunks::refine;
-use darray::{where_, DArray};
+use darray::{where_, DArray, DType};
+use darray_kernels::{BinaryOp, UnaryOp};
 use ndarray::{s, ArrayD, IxDyn, SliceInfoElem, Zip};
 use proptest::prelude::*;
 
@@ -29,8 +30,6 @@ fn broadcast_pair() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
             (s, t)
         })
 }
-
-type Check = (DArray<f64>, fn(f64) -> f64);
 
 fn np_broadcast(a: &ArrayD<f64>, b: &ArrayD<f64>, f: impl Fn(f64, f64) -> f64) -> ArrayD<f64> {
     let n = a.ndim().max(b.ndim());
@@ -58,6 +57,72 @@ fn np_broadcast(a: &ArrayD<f64>, b: &ArrayD<f64>, f: impl Fn(f64, f64) -> f64) -
     Zip::from(&av).and(&bv).map_collect(|&x, &y| f(x, y))
 }
 
+/// A unary op on a float array through its `DArray` method, with its oracle.
+enum UnaryCase {
+    Float(DArray<f64>, Box<dyn Fn(f64) -> f64>),
+    Bool(DArray<bool>, fn(f64) -> bool),
+    /// Not defined for floats.
+    NotFloat,
+}
+
+/// `op` on `x` and the std function it must match. No wildcard arm: a new
+/// `UnaryOp` does not compile here until it has a method and an oracle.
+fn unary_case(op: UnaryOp, x: &DArray<f64>) -> UnaryCase {
+    use UnaryCase::{Bool, Float, NotFloat};
+    match op {
+        UnaryOp::Neg => Float(-x, Box::new(|v| -v)),
+        UnaryOp::Abs => Float(x.abs(), Box::new(f64::abs)),
+        UnaryOp::Sqrt => Float(x.sqrt(), Box::new(f64::sqrt)),
+        UnaryOp::Exp => Float(x.exp(), Box::new(f64::exp)),
+        UnaryOp::Ln => Float(x.ln(), Box::new(f64::ln)),
+        UnaryOp::Log10 => Float(x.log10(), Box::new(f64::log10)),
+        UnaryOp::Sin => Float(x.sin(), Box::new(f64::sin)),
+        UnaryOp::Cos => Float(x.cos(), Box::new(f64::cos)),
+        UnaryOp::Tan => Float(x.tan(), Box::new(f64::tan)),
+        UnaryOp::Tanh => Float(x.tanh(), Box::new(f64::tanh)),
+        UnaryOp::Floor => Float(x.floor(), Box::new(f64::floor)),
+        UnaryOp::Ceil => Float(x.ceil(), Box::new(f64::ceil)),
+        UnaryOp::Round => Float(x.round(), Box::new(f64::round)),
+        UnaryOp::Powi(n) => Float(x.powi(n), Box::new(move |v| v.powi(n))),
+        UnaryOp::Not => NotFloat,
+        UnaryOp::IsNan => Bool(x.isnan(), f64::is_nan),
+        UnaryOp::IsFinite => Bool(x.isfinite(), f64::is_finite),
+    }
+}
+
+/// `op` on two float arrays through its `DArray` method, with its oracle;
+/// `None` for the bool-only ops. No wildcard arm (see [`unary_case`]).
+fn binary_case(
+    op: BinaryOp,
+    x: &DArray<f64>,
+    y: &DArray<f64>,
+) -> Option<(DArray<f64>, fn(f64, f64) -> f64)> {
+    let (got, want): (darray::Result<DArray<f64>>, fn(f64, f64) -> f64) = match op {
+        BinaryOp::Add => (x + y, |p, q| p + q),
+        BinaryOp::Sub => (x - y, |p, q| p - q),
+        BinaryOp::Mul => (x * y, |p, q| p * q),
+        BinaryOp::Div => (x / y, |p, q| p / q),
+        BinaryOp::Rem => (x % y, |p, q| p % q),
+        BinaryOp::Pow => (x.powf(y), f64::powf),
+        BinaryOp::Minimum => (x.minimum(y), |p, q| {
+            if p.is_nan() || q.is_nan() {
+                f64::NAN
+            } else {
+                p.min(q)
+            }
+        }),
+        BinaryOp::Maximum => (x.maximum(y), |p, q| {
+            if p.is_nan() || q.is_nan() {
+                f64::NAN
+            } else {
+                p.max(q)
+            }
+        }),
+        BinaryOp::And | BinaryOp::Or => return None,
+    };
+    Some((got.unwrap(), want))
+}
+
 proptest! {
     #![proptest_config(config(48))]
 
@@ -67,13 +132,12 @@ proptest! {
         (array_f64(sa.clone(), true), array_f64(sb.clone(), true), grid(sa), grid(sb))
     })) {
         let (x, y) = (chunked(&a, &ga), chunked(&b, &gb));
-        assert_close(&(&x + &y).unwrap().compute().unwrap(), &np_broadcast(&a, &b, |p, q| p + q), 0.0);
-        assert_close(&(&x - &y).unwrap().compute().unwrap(), &np_broadcast(&a, &b, |p, q| p - q), 0.0);
-        assert_close(&(&x * &y).unwrap().compute().unwrap(), &np_broadcast(&a, &b, |p, q| p * q), 0.0);
-        assert_close(&(&x / &y).unwrap().compute().unwrap(), &np_broadcast(&a, &b, |p, q| p / q), 0.0);
-        assert_close(&(&x % &y).unwrap().compute().unwrap(), &np_broadcast(&a, &b, |p, q| p % q), 0.0);
-        let nanmin = |p: f64, q: f64| if p.is_nan() || q.is_nan() { f64::NAN } else { p.min(q) };
-        assert_close(&x.minimum(&y).unwrap().compute().unwrap(), &np_broadcast(&a, &b, nanmin), 0.0);
+        for &op in BinaryOp::ALL {
+            match binary_case(op, &x, &y) {
+                Some((got, f)) => assert_close(&got.compute().unwrap(), &np_broadcast(&a, &b, f), 0.0),
+                None => prop_assert!(!op.domain().contains(DType::F64), "{:?}", op),
+            }
+        }
         let lt = x.less(&y).unwrap().compute().unwrap();
         prop_assert_eq!(lt.mapv(|v| if v { 1.0 } else { 0.0 }), np_broadcast(&a, &b, |p, q| if p < q { 1.0 } else { 0.0 }));
         let w = where_(&x.greater_equal(&y).unwrap(), &x, &y).unwrap().compute().unwrap();
@@ -83,14 +147,12 @@ proptest! {
     #[test]
     fn math_matches_std((a, g) in array_and_grid(3, 8, true), s in -3.0f64..3.0) {
         let x = chunked(&a, &g);
-        let checks: Vec<Check> = vec![
-            (x.sin(), f64::sin), (x.cos(), f64::cos), (x.tan(), f64::tan), (x.tanh(), f64::tanh),
-            (x.exp(), f64::exp), (x.ln(), f64::ln), (x.log10(), f64::log10), (x.sqrt(), f64::sqrt),
-            (x.floor(), f64::floor), (x.ceil(), f64::ceil), (x.round(), f64::round), (x.abs(), f64::abs),
-            (-&x, |v| -v), (x.powi(3), |v| v.powi(3)),
-        ];
-        for (d, f) in checks {
-            assert_close(&d.compute().unwrap(), &a.mapv(f), 1e-14);
+        for &op in UnaryOp::ALL.iter().chain(&[UnaryOp::Powi(3), UnaryOp::Powi(-2)]) {
+            match unary_case(op, &x) {
+                UnaryCase::Float(d, f) => assert_close(&d.compute().unwrap(), &a.mapv(f), 1e-14),
+                UnaryCase::Bool(d, f) => prop_assert_eq!(d.compute().unwrap(), a.mapv(f)),
+                UnaryCase::NotFloat => prop_assert!(!op.domain().contains(DType::F64), "{:?}", op),
+            }
         }
         assert_close(&(&x * s + 1.0).compute().unwrap(), &a.mapv(|v| v * s + 1.0), 0.0);
         assert_close(&(2.0 - &x).compute().unwrap(), &a.mapv(|v| 2.0 - v), 0.0);

@@ -1,15 +1,9 @@
-//! Creation kernels: constant fills, ranges, identity blocks.
+//! Creation kernels: ranges and identity blocks. (Constant fills are
+//! elementwise programs of one scalar, so they fuse into their consumers.)
 
 use crate::chunk::Chunk;
 use crate::dtype::{DType, Element};
-use crate::scalar::Scalar;
 use ndarray::{ArrayD, IxDyn};
-
-/// A block of `shape` filled with `value` converted to `dtype`.
-#[must_use]
-pub fn full(value: Scalar, dtype: DType, shape: &[usize]) -> Chunk {
-    crate::dispatch_dtype!(dtype, T => T::into_chunk(ArrayD::from_elem(IxDyn(shape), value.to::<T>())))
-}
 
 /// `start + i * step` for `i` in `offset..offset + len`, computed in `f64` and
 /// converted to `dtype` as Rust's `as`.
@@ -37,10 +31,6 @@ mod tests {
 
     #[test]
     fn creation_values() {
-        assert_eq!(
-            full(Scalar::Float(2.5), DType::F32, &[2]),
-            Chunk::F32(ArrayD::from_elem(IxDyn(&[2]), 2.5))
-        );
         let Chunk::I64(a) = arange(1.0, 2.0, 3, 2, DType::I64) else {
             unreachable!()
         };

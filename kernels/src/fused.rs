@@ -31,8 +31,7 @@ pub fn partial_fused(
     arg: Option<&ArgContext>,
 ) -> Result<Chunk> {
     let n: usize = shape.iter().product();
-    let streams =
-        !shape.is_empty() && n > 0 && !matches!(kind, ReduceKind::ArgMin | ReduceKind::ArgMax);
+    let streams = !shape.is_empty() && n > 0 && !kind.is_arg();
     if streams && axes.len() == shape.len() {
         let acc = fold_tiles(program, inputs, shape, TILE, kind, |tile| {
             partial(kind, &tile_chunk(tile), &[0], None)

@@ -18,10 +18,45 @@ pub mod elementwise;
 pub mod random;
 pub mod reduce;
 
-pub use elementwise::program::{BinaryOp, CmpOp, ElementwiseProgram, Instr, Node, UnaryOp};
+pub use elementwise::program::{BinaryOp, CmpOp, Domain, ElementwiseProgram, Instr, Node, UnaryOp};
 pub use random::Distribution;
 pub use reduce::kind::{ArgContext, ReduceKind};
 pub mod create;
 pub mod fused;
 pub mod layout;
 pub mod linalg;
+
+/// Asserts that `$all` lists every variant of its enum once, in the order of the
+/// patterns. The patterns form an exhaustive `match` (no wildcard), so a new
+/// variant does not compile until it has a pattern here, and then the assertion
+/// fails until `$all` has it: the op lists that tests build from `ALL` cover a new
+/// op the day it exists.
+#[cfg(test)]
+macro_rules! assert_lists_every_variant {
+    ($all:expr, $($pat:pat),+ $(,)?) => {{
+        let all = $all;
+        let mut patterns = 0usize;
+        $(
+            let _ = stringify!($pat);
+            patterns += 1;
+        )+
+        assert_eq!(all.len(), patterns, "one entry per variant");
+        for (i, v) in all.iter().enumerate() {
+            match *v {
+                $($pat)|+ => {}
+            }
+            let mut k = 0usize;
+            let mut at = None;
+            $(
+                if at.is_none() && matches!(*v, $pat) {
+                    at = Some(k);
+                }
+                k += 1;
+            )+
+            let _ = k;
+            assert_eq!(at, Some(i), "{v:?} at its pattern's position");
+        }
+    }};
+}
+#[cfg(test)]
+pub(crate) use assert_lists_every_variant;

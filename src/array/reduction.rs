@@ -84,19 +84,13 @@ impl<T: Element> DArray<T> {
                 axis: w[0],
             });
         }
-        let is_arg = matches!(kind, ReduceKind::ArgMin | ReduceKind::ArgMax);
-        if is_arg && axes.len() != 1 && axes.len() != ndim {
+        if kind.is_arg() && axes.len() != 1 && axes.len() != ndim {
             return Err(Error::InvalidArgument {
                 array: name.clone(),
                 reason: format!("{kind:?} takes one axis or all axes, got {axes:?}"),
             });
         }
-        let no_identity = is_arg
-            || matches!(
-                kind,
-                ReduceKind::Min | ReduceKind::Max | ReduceKind::NanMin | ReduceKind::NanMax
-            );
-        if no_identity && axes.iter().any(|&a| self.expr.shape[a] == 0) {
+        if !kind.has_identity() && axes.iter().any(|&a| self.expr.shape[a] == 0) {
             return Err(Error::EmptyReduction {
                 array: name.clone(),
                 op: format!("{kind:?}").to_lowercase(),

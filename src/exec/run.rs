@@ -22,11 +22,6 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
             dtype,
         } => ctx.store.read_region(Path::new(path), region, *dtype)?,
         Op::Literal { data } => (**data).clone(),
-        Op::Full {
-            value,
-            dtype,
-            shape,
-        } => create::full(*value, *dtype, shape),
         Op::Arange {
             start,
             step,
@@ -124,7 +119,7 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
             }
             out
         }
-        Op::Linalg { op } => darray_kernels::linalg::run_with(op, inputs, &ctx.store)?,
+        Op::Linalg { op } => darray_kernels::linalg::run(op, inputs, &ctx.store)?,
         Op::WriteZarr { path, chunk } => {
             ctx.store
                 .write_chunk(Path::new(path), chunk, one(inputs)?)?;

@@ -133,10 +133,21 @@ impl Expr {
 
     /// True for nodes folded into a fused elementwise program instead of becoming tasks.
     pub(crate) fn is_fusable(&self) -> bool {
-        matches!(
-            self.kind,
-            ExprKind::Elementwise { .. } | ExprKind::Full { .. }
-        )
+        match self.kind {
+            ExprKind::Elementwise { .. } | ExprKind::Full { .. } => true,
+            ExprKind::Zarr { .. }
+            | ExprKind::Literal { .. }
+            | ExprKind::Arange { .. }
+            | ExprKind::Eye { .. }
+            | ExprKind::Random { .. }
+            | ExprKind::Reduce { .. }
+            | ExprKind::Slice { .. }
+            | ExprKind::Rechunk { .. }
+            | ExprKind::Transpose { .. }
+            | ExprKind::Concatenate { .. }
+            | ExprKind::MapBlocks { .. }
+            | ExprKind::Custom(_) => false,
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! [`Op`]: what one task does, as plain data (parameters only).
 
-use darray_kernels::{ArgContext, DType, Distribution, ElementwiseProgram, ReduceKind, Scalar};
+use darray_kernels::{ArgContext, DType, Distribution, ElementwiseProgram, ReduceKind};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 use std::sync::Arc;
@@ -48,15 +48,6 @@ pub enum Op {
     Literal {
         /// The data.
         data: Arc<darray_kernels::Chunk>,
-    },
-    /// A block filled with one value.
-    Full {
-        /// The value.
-        value: Scalar,
-        /// Its dtype.
-        dtype: DType,
-        /// The block shape.
-        shape: Vec<usize>,
     },
     /// `start + i * step` for the block's global indices `offset..offset+len`.
     Arange {
@@ -177,7 +168,6 @@ impl Op {
         match self {
             Op::ReadZarr { .. } => "read",
             Op::Literal { .. } => "literal",
-            Op::Full { .. } => "full",
             Op::Arange { .. } => "arange",
             Op::Eye { .. } => "eye",
             Op::Random { .. } => "random",

@@ -78,7 +78,20 @@ impl Lowerer {
                 };
                 f.program.push(node, e.dtype)
             }
-            _ => {
+            // Every other node is computed by tasks of its own, whose block
+            // becomes an input of the program.
+            ExprKind::Zarr { .. }
+            | ExprKind::Literal { .. }
+            | ExprKind::Arange { .. }
+            | ExprKind::Eye { .. }
+            | ExprKind::Random { .. }
+            | ExprKind::Reduce { .. }
+            | ExprKind::Slice { .. }
+            | ExprKind::Rechunk { .. }
+            | ExprKind::Transpose { .. }
+            | ExprKind::Concatenate { .. }
+            | ExprKind::MapBlocks { .. }
+            | ExprKind::Custom(_) => {
                 let t = self.block(e, idx)?;
                 let slot = *f.input_slot.entry(t).or_insert_with(|| {
                     f.inputs.push(t);

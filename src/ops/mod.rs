@@ -17,6 +17,7 @@ use crate::expr::select::Run;
 use crate::expr::LowerCtx;
 use crate::graph::{stage, ArrayId, ChunkKey, Graph, Op, Task, TaskId};
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 
 /// Builds a graph block by block, memoizing each (array, stage, block) task.
@@ -164,7 +165,56 @@ impl Lowerer {
                 )
             }
             ExprKind::Custom(c) => c.clone().block(self, e, idx)?,
-            _ => self.source_block(e, idx, key.clone()),
+            ExprKind::Zarr { path } => self.source_block(e, idx, key.clone(), |block, out| {
+                let op = Op::ReadZarr {
+                    path: path.display().to_string(),
+                    region: block.region(),
+                    dtype: e.dtype,
+                };
+                // Decoded block plus the encoded bytes (at most about as large).
+                (op, 2 * out)
+            }),
+            ExprKind::Literal { blocks } => {
+                let flat = flat_index(&numblocks(&e.grid), idx);
+                let op = Op::Literal {
+                    data: blocks[flat].clone(),
+                };
+                self.source_block(e, idx, key.clone(), |_, out| (op, out))
+            }
+            ExprKind::Arange { start, step } => {
+                self.source_block(e, idx, key.clone(), |block, out| {
+                    let op = Op::Arange {
+                        start: *start,
+                        step: *step,
+                        offset: block.offset[0],
+                        len: block.shape[0],
+                        dtype: e.dtype,
+                    };
+                    (op, out)
+                })
+            }
+            ExprKind::Eye { k } => self.source_block(e, idx, key.clone(), |block, out| {
+                let op = Op::Eye {
+                    k: *k,
+                    offset: [block.offset[0], block.offset[1]],
+                    shape: [block.shape[0], block.shape[1]],
+                    dtype: e.dtype,
+                };
+                (op, out)
+            }),
+            ExprKind::Random { dist, seed } => {
+                self.source_block(e, idx, key.clone(), |block, out| {
+                    let op = Op::Random {
+                        dist: *dist,
+                        seed: *seed,
+                        dtype: e.dtype,
+                        global_shape: e.shape.clone(),
+                        offset: block.offset,
+                        shape: block.shape,
+                    };
+                    (op, out)
+                })
+            }
         };
         self.memo.insert(key, t);
         Ok(t)
@@ -188,65 +238,21 @@ impl Lowerer {
         })
     }
 
-    fn source_block(&mut self, e: &Arc<Expr>, idx: &[u32], key: ChunkKey) -> TaskId {
-        let shape = block_shape(&e.grid, idx);
-        let offset = self.grid_offsets(e).block(idx);
-        let out = bytes(e, idx);
-        let (op, mem) = match &e.kind {
-            ExprKind::Zarr { path } => (
-                Op::ReadZarr {
-                    path: path.display().to_string(),
-                    region: offset
-                        .iter()
-                        .zip(&shape)
-                        .map(|(&o, &s)| o as u64..(o + s) as u64)
-                        .collect(),
-                    dtype: e.dtype,
-                },
-                // Decoded block plus the encoded bytes (at most about as large).
-                2 * out,
-            ),
-            ExprKind::Literal { blocks } => {
-                let flat = flat_index(&numblocks(&e.grid), idx);
-                (
-                    Op::Literal {
-                        data: blocks[flat].clone(),
-                    },
-                    out,
-                )
-            }
-            ExprKind::Arange { start, step } => (
-                Op::Arange {
-                    start: *start,
-                    step: *step,
-                    offset: offset[0],
-                    len: shape[0],
-                    dtype: e.dtype,
-                },
-                out,
-            ),
-            ExprKind::Eye { k } => (
-                Op::Eye {
-                    k: *k,
-                    offset: [offset[0], offset[1]],
-                    shape: [shape[0], shape[1]],
-                    dtype: e.dtype,
-                },
-                out,
-            ),
-            ExprKind::Random { dist, seed } => (
-                Op::Random {
-                    dist: *dist,
-                    seed: *seed,
-                    dtype: e.dtype,
-                    global_shape: e.shape.clone(),
-                    offset,
-                    shape,
-                },
-                out,
-            ),
-            other => unreachable!("not a source: {other:?}"),
+    /// A task with no inputs for block `idx` of a source node: `make` gets the
+    /// block's place and bytes, and returns the op and the task's memory.
+    fn source_block(
+        &mut self,
+        e: &Arc<Expr>,
+        idx: &[u32],
+        key: ChunkKey,
+        make: impl FnOnce(BlockPlace, u64) -> (Op, u64),
+    ) -> TaskId {
+        let place = BlockPlace {
+            offset: self.grid_offsets(e).block(idx),
+            shape: block_shape(&e.grid, idx),
         };
+        let out = bytes(e, idx);
+        let (op, mem) = make(place, out);
         self.graph.push(Task {
             key,
             op,
@@ -254,6 +260,23 @@ impl Lowerer {
             mem_bytes: mem,
             out_bytes: out,
         })
+    }
+}
+
+/// Where a block sits in its array.
+struct BlockPlace {
+    offset: Vec<usize>,
+    shape: Vec<usize>,
+}
+
+impl BlockPlace {
+    /// The block's elements, per axis.
+    fn region(&self) -> Vec<Range<u64>> {
+        self.offset
+            .iter()
+            .zip(&self.shape)
+            .map(|(&o, &s)| o as u64..(o + s) as u64)
+            .collect()
     }
 }
 

@@ -67,7 +67,6 @@ impl Lowerer {
                 }
             }
         }
-        let is_arg = matches!(kind, ReduceKind::ArgMin | ReduceKind::ArgMax);
         let pbytes = |shape: &[usize]| -> u64 {
             let n: usize = shape
                 .iter()
@@ -88,7 +87,7 @@ impl Lowerer {
                 in_idx[a] = coords[k];
             }
             let shape = block_shape(&input.grid, &in_idx);
-            let arg = is_arg.then(|| ArgContext {
+            let arg = kind.is_arg().then(|| ArgContext {
                 offset: self.grid_offsets(input).block(&in_idx),
                 global_shape: input.shape.clone(),
             });

@@ -11,7 +11,9 @@
 use super::cast;
 use super::lane::{dispatch_arith, dispatch_float, Kind, Lane, Reg, TileSlice};
 use super::ops::{self, Operand};
-use super::program::{BinaryOp, ElementwiseProgram, Instr, Node, UnaryOp};
+use super::program::{
+    BinaryKernel, Classify, ElementwiseProgram, Instr, Node, UnaryKernel, UnaryOp,
+};
 use super::tile::{broadcasts_to, contiguous_copy, Source};
 use super::validate::{operands, validate};
 use crate::dtype::DType;
@@ -386,18 +388,16 @@ fn exec_node<'c>(
             Kind::Splat
         }),
         Node::Unary(op, a) => exec_unary(op, a, dtype, args, dest, range),
-        Node::Binary(op, a, b) => match op {
-            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => {
-                dispatch_arith!(dtype,
+        Node::Binary(op, a, b) => match op.kernel() {
+            BinaryKernel::Arith(op) => dispatch_arith!(dtype,
                     T => ops::binary_arith(op, args.get::<T>(a), args.get::<T>(b), out::<T>(dest, range)),
-                    bool => unreachable!("{VALIDATED}"))
-            }
-            BinaryOp::Pow => dispatch_float!(dtype,
+                    bool => unreachable!("{VALIDATED}")),
+            BinaryKernel::Pow => dispatch_float!(dtype,
                     T => ops::pow(args.get::<T>(a), args.get::<T>(b), out::<T>(dest, range)),
                     _ => unreachable!("{VALIDATED}")),
-            BinaryOp::Minimum | BinaryOp::Maximum => dispatch_dtype!(dtype,
+            BinaryKernel::Extremum(op) => dispatch_dtype!(dtype,
                     T => ops::binary_any(op, args.get::<T>(a), args.get::<T>(b), out::<T>(dest, range))),
-            BinaryOp::And | BinaryOp::Or => {
+            BinaryKernel::Logic(op) => {
                 ops::binary_bool(op, args.get(a), args.get(b), out::<bool>(dest, range))
             }
         },
@@ -420,20 +420,23 @@ fn exec_unary<'c>(
     dest: &mut Reg,
     range: Range<usize>,
 ) -> Kind<'c> {
-    match op {
-        UnaryOp::Not => ops::not(args.get(a), out::<bool>(dest, range)),
-        UnaryOp::IsNan | UnaryOp::IsFinite => {
+    match op.kernel() {
+        UnaryKernel::Not => ops::not(args.get(a), out::<bool>(dest, range)),
+        UnaryKernel::Classify(op) => {
             let out = out::<bool>(dest, range);
             dispatch_float!(args.dtype(a), T => ops::classify(op, args.get::<T>(a), out), _ => {
                 // Integers and bools are never NaN and always finite.
-                out[0] = op == UnaryOp::IsFinite;
+                out[0] = match op {
+                    Classify::IsNan => false,
+                    Classify::IsFinite => true,
+                };
                 Kind::Splat
             })
         }
-        UnaryOp::Neg | UnaryOp::Abs => dispatch_arith!(dtype,
+        UnaryKernel::Arith(op) => dispatch_arith!(dtype,
             T => ops::unary_arith(op, args.get::<T>(a), out::<T>(dest, range)),
             bool => unreachable!("{VALIDATED}")),
-        _ => dispatch_float!(dtype,
+        UnaryKernel::Float(op) => dispatch_float!(dtype,
             T => ops::unary_float(op, args.get::<T>(a), out::<T>(dest, range)),
             _ => unreachable!("{VALIDATED}")),
     }

@@ -8,7 +8,9 @@
 
 use super::arith::{Arith, FloatArith};
 use super::lane::{Kind, Lane};
-use crate::elementwise::program::{BinaryOp, CmpOp, UnaryOp};
+use crate::elementwise::program::{
+    ArithBinary, ArithUnary, Classify, CmpOp, Extremum, FloatUnary, Logic,
+};
 
 /// One operand of an instruction for the current tile.
 #[derive(Clone, Copy, Debug)]
@@ -94,27 +96,27 @@ fn map_slice<T: Copy>(a: Operand<'_, T>, out: &mut [T], f: fn(&[T], &mut [T])) -
 
 /// `Neg` and `Abs`.
 pub(crate) fn unary_arith<T: Arith>(
-    op: UnaryOp,
+    op: ArithUnary,
     a: Operand<'_, T>,
     out: &mut [T],
 ) -> Kind<'static> {
     match op {
-        UnaryOp::Abs => map1(a, out, T::abs),
-        _ => map1(a, out, T::neg),
+        ArithUnary::Abs => map1(a, out, T::abs),
+        ArithUnary::Neg => map1(a, out, T::neg),
     }
 }
 
-/// The float-only unary operations except `IsNan`/`IsFinite`.
+/// The float-only unary operations.
 pub(crate) fn unary_float<T: FloatArith>(
-    op: UnaryOp,
+    op: FloatUnary,
     a: Operand<'_, T>,
     out: &mut [T],
 ) -> Kind<'static> {
     match op {
-        UnaryOp::Sin => map_slice(a, out, T::sin),
-        UnaryOp::Cos => map_slice(a, out, T::cos),
-        UnaryOp::Exp => map_slice(a, out, T::exp),
-        UnaryOp::Powi(n) => match a {
+        FloatUnary::Sin => map_slice(a, out, T::sin),
+        FloatUnary::Cos => map_slice(a, out, T::cos),
+        FloatUnary::Exp => map_slice(a, out, T::exp),
+        FloatUnary::Powi(n) => match a {
             Operand::Slice(a) => {
                 powi(a, n, &mut out[..a.len()]);
                 Kind::Full
@@ -124,15 +126,14 @@ pub(crate) fn unary_float<T: FloatArith>(
                 Kind::Splat
             }
         },
-        UnaryOp::Sqrt => map1(a, out, T::sqrt),
-        UnaryOp::Ln => map1(a, out, T::ln),
-        UnaryOp::Log10 => map1(a, out, T::log10),
-        UnaryOp::Tan => map1(a, out, T::tan),
-        UnaryOp::Tanh => map1(a, out, T::tanh),
-        UnaryOp::Floor => map1(a, out, T::floor),
-        UnaryOp::Ceil => map1(a, out, T::ceil),
-        // validate() admits only the float ops above and Round here.
-        _ => map1(a, out, T::round),
+        FloatUnary::Sqrt => map1(a, out, T::sqrt),
+        FloatUnary::Ln => map1(a, out, T::ln),
+        FloatUnary::Log10 => map1(a, out, T::log10),
+        FloatUnary::Tan => map1(a, out, T::tan),
+        FloatUnary::Tanh => map1(a, out, T::tanh),
+        FloatUnary::Floor => map1(a, out, T::floor),
+        FloatUnary::Ceil => map1(a, out, T::ceil),
+        FloatUnary::Round => map1(a, out, T::round),
     }
 }
 
@@ -189,32 +190,32 @@ fn powi<T: FloatArith>(xs: &[T], n: i32, out: &mut [T]) {
     }
 }
 
-/// `Add`, `Sub`, `Mul`, `Div` and `Rem` (the caller routes the others elsewhere).
+/// `Add`, `Sub`, `Mul`, `Div` and `Rem`.
 pub(crate) fn binary_arith<T: Arith>(
-    op: BinaryOp,
+    op: ArithBinary,
     a: Operand<'_, T>,
     b: Operand<'_, T>,
     out: &mut [T],
 ) -> Kind<'static> {
     match op {
-        BinaryOp::Add => map2(a, b, out, T::add),
-        BinaryOp::Sub => map2(a, b, out, T::sub),
-        BinaryOp::Mul => map2(a, b, out, T::mul),
-        BinaryOp::Div => map2(a, b, out, T::div),
-        _ => map2(a, b, out, T::rem),
+        ArithBinary::Add => map2(a, b, out, T::add),
+        ArithBinary::Sub => map2(a, b, out, T::sub),
+        ArithBinary::Mul => map2(a, b, out, T::mul),
+        ArithBinary::Div => map2(a, b, out, T::div),
+        ArithBinary::Rem => map2(a, b, out, T::rem),
     }
 }
 
 /// `Minimum` and `Maximum`, defined for every dtype.
 pub(crate) fn binary_any<T: Lane>(
-    op: BinaryOp,
+    op: Extremum,
     a: Operand<'_, T>,
     b: Operand<'_, T>,
     out: &mut [T],
 ) -> Kind<'static> {
     match op {
-        BinaryOp::Minimum => map2(a, b, out, T::np_minimum),
-        _ => map2(a, b, out, T::np_maximum),
+        Extremum::Minimum => map2(a, b, out, T::np_minimum),
+        Extremum::Maximum => map2(a, b, out, T::np_maximum),
     }
 }
 
@@ -225,14 +226,14 @@ pub(crate) fn not(a: Operand<'_, bool>, out: &mut [bool]) -> Kind<'static> {
 
 /// `And` and `Or` (bitwise on bools, which vectorizes where `&&` would not).
 pub(crate) fn binary_bool(
-    op: BinaryOp,
+    op: Logic,
     a: Operand<'_, bool>,
     b: Operand<'_, bool>,
     out: &mut [bool],
 ) -> Kind<'static> {
     match op {
-        BinaryOp::And => map2(a, b, out, |x, y| x & y),
-        _ => map2(a, b, out, |x, y| x | y),
+        Logic::And => map2(a, b, out, |x, y| x & y),
+        Logic::Or => map2(a, b, out, |x, y| x | y),
     }
 }
 
@@ -247,13 +248,13 @@ pub(crate) fn pow<T: FloatArith>(
 
 /// `IsNan` and `IsFinite` of a float operand.
 pub(crate) fn classify<T: FloatArith>(
-    op: UnaryOp,
+    op: Classify,
     a: Operand<'_, T>,
     out: &mut [bool],
 ) -> Kind<'static> {
     match op {
-        UnaryOp::IsNan => map1(a, out, T::is_nan),
-        _ => map1(a, out, T::is_finite),
+        Classify::IsNan => map1(a, out, T::is_nan),
+        Classify::IsFinite => map1(a, out, T::is_finite),
     }
 }
 
@@ -391,7 +392,7 @@ mod tests {
         );
         assert_eq!(out, [2.0, 1.0, 0.0, -1.0]);
         assert_eq!(
-            unary_float(UnaryOp::Sin, Operand::Splat(0.5), &mut out),
+            unary_float(FloatUnary::Sin, Operand::Splat(0.5), &mut out),
             Kind::Splat
         );
         assert_eq!(out[0], 0.5f64.sin());

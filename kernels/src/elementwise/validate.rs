@@ -10,9 +10,8 @@ use crate::error::{KernelError, Result};
 /// and operand dtypes fit each operation (Binary: both operands and the result
 /// share a dtype; Compare: operands share a dtype, result bool; Where: bool
 /// condition, branches of the result's dtype; Cast: anything; Clip: operand of
-/// the result's dtype). Arithmetic (`Neg`, `Abs`, `Add`..`Rem`) needs integers or
-/// floats, `Pow` and the float unary ops (`Sqrt`..`Round`, `Powi`) floats, and
-/// `Not`/`And`/`Or` bools; `IsNan`/`IsFinite` take any dtype and give bool.
+/// the result's dtype). Each op's operand dtypes are its [`UnaryOp::domain`] or
+/// [`BinaryOp::domain`]; a unary op's result dtype is [`UnaryOp::result_dtype`].
 ///
 /// # Errors
 /// [`KernelError::Other`] naming the first offending instruction and the rule.
@@ -95,30 +94,19 @@ fn same(operands: &[DType], dtype: DType) -> Option<String> {
 }
 
 fn check_unary(op: UnaryOp, operand: DType, dtype: DType) -> Option<String> {
-    match op {
-        UnaryOp::IsNan | UnaryOp::IsFinite => want(dtype, DType::Bool, "the result"),
-        UnaryOp::Not => same(&[operand], dtype).or_else(|| want(dtype, DType::Bool, "the operand")),
-        UnaryOp::Neg | UnaryOp::Abs => same(&[operand], dtype).or_else(|| {
-            (dtype == DType::Bool)
-                .then(|| format!("{op:?} is not defined for bool (cast to an integer first)"))
-        }),
-        _ => same(&[operand], dtype).or_else(|| {
-            (!dtype.is_float()).then(|| format!("{op:?} needs a float operand, got {dtype}"))
-        }),
+    let result = op.result_dtype(operand);
+    if result != dtype {
+        return Some(if result == operand {
+            format!("operand of dtype {operand} for a result of dtype {dtype}")
+        } else {
+            format!("the result of {op:?} must be {result}, is {dtype}")
+        });
     }
+    op.domain().problem(op, operand)
 }
 
 fn check_binary(op: BinaryOp, dtype: DType) -> Option<String> {
-    match op {
-        BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => (dtype
-            == DType::Bool)
-            .then(|| format!("{op:?} is not defined for bool (cast to an integer first)")),
-        BinaryOp::Pow => {
-            (!dtype.is_float()).then(|| format!("Pow needs float operands, got {dtype}"))
-        }
-        BinaryOp::Minimum | BinaryOp::Maximum => None,
-        BinaryOp::And | BinaryOp::Or => want(dtype, DType::Bool, "the operands"),
-    }
+    op.domain().problem(op, dtype)
 }
 
 #[cfg(test)]
@@ -204,7 +192,7 @@ mod tests {
                     &[I32],
                     &[(Node::Input(0), I32), (Node::Unary(UnaryOp::Sqrt, 0), I32)],
                 ),
-                "needs a float",
+                "needs float",
             ),
             (
                 prog(
@@ -214,7 +202,7 @@ mod tests {
                         (Node::Unary(UnaryOp::Powi(2), 0), I32),
                     ],
                 ),
-                "needs a float",
+                "needs float",
             ),
             (
                 prog(
@@ -228,7 +216,7 @@ mod tests {
                     &[I32],
                     &[(Node::Input(0), I32), (Node::Unary(UnaryOp::Not, 0), I32)],
                 ),
-                "must be bool",
+                "needs bool",
             ),
             (
                 prog(
@@ -283,7 +271,7 @@ mod tests {
                         (Node::Binary(BinaryOp::And, 0, 0), U8),
                     ],
                 ),
-                "must be bool",
+                "needs bool",
             ),
             (
                 prog(

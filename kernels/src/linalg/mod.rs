@@ -282,20 +282,13 @@ pub(crate) fn out_vec<T: Real>(buffers: &dyn Buffers, n: usize) -> Vec<T> {
     take_vec(buffers, n).unwrap_or_else(|| vec![T::zero(); n])
 }
 
-/// Runs a linear-algebra kernel on `f32` or `f64` chunks.
+/// Runs a linear-algebra kernel on `f32` or `f64` chunks, taking the outputs
+/// of the Q applications (as large as a row block) from `buffers` where it can
+/// ([`NoBuffers`]: always allocate).
 ///
 /// # Errors
 /// Inputs of the wrong number, dtype or shape; a failing factorization.
-pub fn run(op: &LinalgOp, inputs: &[&Chunk]) -> Result<Chunk> {
-    run_with(op, inputs, &NoBuffers)
-}
-
-/// [`run`], taking the outputs of the Q applications (as large as a row
-/// block) from `buffers` where it can.
-///
-/// # Errors
-/// As [`run`].
-pub fn run_with(op: &LinalgOp, inputs: &[&Chunk], buffers: &dyn Buffers) -> Result<Chunk> {
+pub fn run(op: &LinalgOp, inputs: &[&Chunk], buffers: &dyn Buffers) -> Result<Chunk> {
     lapack::single_threaded_blas();
     let first = inputs
         .first()
@@ -318,16 +311,16 @@ fn run_typed<T: Real>(op: &LinalgOp, inputs: &[&Chunk], buffers: &dyn Buffers) -
         LinalgOp::SumBlocks => matmul::sum_blocks::<T>(inputs),
         LinalgOp::Gram => matmul::gram::<T>(inputs),
         LinalgOp::QrStack { packed } => qr::qr_stack::<T>(inputs, *packed),
-        LinalgOp::ApplyQ { offset } => qr::apply_q_with::<T>(inputs, *offset, buffers),
+        LinalgOp::ApplyQ { offset } => qr::apply_q::<T>(inputs, *offset, buffers),
         LinalgOp::QrLeaf { block_rows } => qr::qr_leaf::<T>(inputs, *block_rows),
         LinalgOp::ApplyQLeaf {
             offset,
             rows,
             block_rows,
-        } => qr::apply_q_leaf_with::<T>(inputs, *offset, *rows, *block_rows, buffers),
+        } => qr::apply_q_leaf::<T>(inputs, *offset, *rows, *block_rows, buffers),
         LinalgOp::RFactor => qr::r_factor::<T>(inputs),
         LinalgOp::Cholesky { shift, max_cond } => qr::cholesky::<T>(inputs, *shift, *max_cond),
-        LinalgOp::TriSolveRight => qr::tri_solve_right_with::<T>(inputs, buffers),
+        LinalgOp::TriSolveRight => qr::tri_solve_right::<T>(inputs, buffers),
         LinalgOp::SvdPacked => svd::svd_packed::<T>(inputs),
         LinalgOp::Take { rows, cols } => svd::take::<T>(inputs, *rows, *cols),
         LinalgOp::LstsqSolve { rcond } => svd::lstsq_solve::<T>(inputs, *rcond),
@@ -377,7 +370,7 @@ fn run_typed<T: Real>(op: &LinalgOp, inputs: &[&Chunk], buffers: &dyn Buffers) -
         LinalgOp::SignEye { rows } => tiled_qr::sign_eye::<T>(inputs, *rows),
         LinalgOp::QrR { block_rows } => qr::qr_r::<T>(inputs, *block_rows),
         LinalgOp::RefactorApplyQ { offset, block_rows } => {
-            qr::refactor_apply_q_with::<T>(inputs, *offset, *block_rows, buffers)
+            qr::refactor_apply_q::<T>(inputs, *offset, *block_rows, buffers)
         }
         LinalgOp::SelectCholeskyQ => {
             let (flag, rest) = inputs
@@ -395,7 +388,7 @@ fn run_typed<T: Real>(op: &LinalgOp, inputs: &[&Chunk], buffers: &dyn Buffers) -
             let chain: Vec<&Chunk> = std::iter::once(rest[0])
                 .chain(rest[2..].iter().copied())
                 .collect();
-            qr::tri_solve_right_with::<T>(&chain, buffers)
+            qr::tri_solve_right::<T>(&chain, buffers)
         }
         LinalgOp::Select => {
             let ins = arity("select", inputs, 3)?;

@@ -24,7 +24,7 @@
 //! block's R), then those of the sub-blocks, one after another along the second
 //! axis. [`apply_q_leaf`] multiplies by its Q, one sub-block at a time.
 
-use super::{arity, mat, out_vec, Buffers, NoBuffers, Real};
+use super::{arity, mat, out_vec, Buffers, Real};
 use crate::chunk::Chunk;
 use crate::error::{KernelError, Result};
 use ndarray::{Array2, ArrayView2};
@@ -126,23 +126,12 @@ pub(crate) fn signs<T: Real>(p: &ArrayView2<'_, T>, k: usize) -> Vec<T> {
 /// `Q [C; 0]` (`m x p`, C order) for the packed factorization `inputs[0]` (`m`
 /// rows, `k` reflectors) and `C` the rows `offset..offset + k` of `inputs[1]`;
 /// with one input, `C` is the diagonal sign matrix of its R (the root of a TSQR
-/// tree, whose R [`r_factor`] signs the same way).
+/// tree, whose R [`r_factor`] signs the same way). The output goes into a buffer
+/// from `buffers` where it has one.
 ///
 /// # Errors
 /// Dtypes other than `T`, `C` rows out of range.
-pub fn apply_q<T: Real>(inputs: &[&Chunk], offset: usize) -> Result<Chunk> {
-    apply_q_with::<T>(inputs, offset, &NoBuffers)
-}
-
-/// [`apply_q`] writing into a buffer from `buffers` where it has one.
-///
-/// # Errors
-/// As [`apply_q`].
-pub fn apply_q_with<T: Real>(
-    inputs: &[&Chunk],
-    offset: usize,
-    buffers: &dyn Buffers,
-) -> Result<Chunk> {
+pub fn apply_q<T: Real>(inputs: &[&Chunk], offset: usize, buffers: &dyn Buffers) -> Result<Chunk> {
     let p = mat::<T>(inputs[0])?;
     let (m, _, k) = packed_dims(&p)?;
     let c: Array2<T> = match inputs {
@@ -337,24 +326,12 @@ pub fn qr_leaf<T: Real>(inputs: &[&Chunk], block_rows: usize) -> Result<Chunk> {
 /// [`apply_q`] for a blocked leaf of `m` rows made by [`qr_leaf`] with the same
 /// `block_rows`: `Q [C; 0]` (`m x p`, C order), `Q` applied one sub-block at a
 /// time (the stacked R factors' `Q` first).
+/// The output goes into a buffer from `buffers` where it has one.
 ///
 /// # Errors
 /// Dtypes other than `T`, a chunk whose width does not fit `m` and
 /// `block_rows`, `C` rows out of range.
 pub fn apply_q_leaf<T: Real>(
-    inputs: &[&Chunk],
-    offset: usize,
-    m: usize,
-    block_rows: usize,
-) -> Result<Chunk> {
-    apply_q_leaf_with::<T>(inputs, offset, m, block_rows, &NoBuffers)
-}
-
-/// [`apply_q_leaf`] writing into a buffer from `buffers` where it has one.
-///
-/// # Errors
-/// As [`apply_q_leaf`].
-pub fn apply_q_leaf_with<T: Real>(
     inputs: &[&Chunk],
     offset: usize,
     m: usize,
@@ -475,22 +452,11 @@ pub fn qr_r<T: Real>(inputs: &[&Chunk], block_rows: Option<usize>) -> Result<Chu
 /// the bit), with `C` the rows `offset..offset + k` of `inputs[0]`: the leaf
 /// step of a TSQR's Q pass that re-reads its block instead of holding the
 /// block-sized factorization from the R pass.
+/// The output goes into a buffer from `buffers` where it has one.
 ///
 /// # Errors
 /// As [`qr_r`], and `C` rows out of range.
 pub fn refactor_apply_q<T: Real>(
-    inputs: &[&Chunk],
-    offset: usize,
-    block_rows: Option<usize>,
-) -> Result<Chunk> {
-    refactor_apply_q_with::<T>(inputs, offset, block_rows, &NoBuffers)
-}
-
-/// [`refactor_apply_q`] writing into a buffer from `buffers` where it has one.
-///
-/// # Errors
-/// As [`refactor_apply_q`].
-pub fn refactor_apply_q_with<T: Real>(
     inputs: &[&Chunk],
     offset: usize,
     block_rows: Option<usize>,
@@ -502,9 +468,9 @@ pub fn refactor_apply_q_with<T: Real>(
     match block_rows {
         Some(b) => {
             let m = mat::<T>(block)?.nrows();
-            apply_q_leaf_with::<T>(&[&packed, c], offset, m, b, buffers)
+            apply_q_leaf::<T>(&[&packed, c], offset, m, b, buffers)
         }
-        None => apply_q_with::<T>(&[&packed, c], offset, buffers),
+        None => apply_q::<T>(&[&packed, c], offset, buffers),
     }
 }
 
@@ -589,19 +555,12 @@ pub fn cholesky<T: Real>(inputs: &[&Chunk], shift: f64, max_cond: Option<f64>) -
 /// CholeskyQR2 and shifted CholeskyQR3 of 3000 x 32 matrices with condition
 /// numbers 1e2 to 1e12: `‖A - QR‖/‖A‖` up to 2e-15 instead of 3e-16, `‖QᵀQ - I‖`
 /// unchanged (2e-15 to 3e-15).
+/// The output goes into a buffer from `buffers` where it has one (CholeskyQR's
+/// `Q` blocks are as large as the row blocks).
 ///
 /// # Errors
 /// Dtypes other than `T`, shapes that do not fit, a singular `R`.
-pub fn tri_solve_right<T: Real>(inputs: &[&Chunk]) -> Result<Chunk> {
-    tri_solve_right_with::<T>(inputs, &NoBuffers)
-}
-
-/// [`tri_solve_right`] writing into a buffer from `buffers` where it has one
-/// (CholeskyQR's `Q` blocks are as large as the row blocks).
-///
-/// # Errors
-/// As [`tri_solve_right`].
-pub fn tri_solve_right_with<T: Real>(inputs: &[&Chunk], buffers: &dyn Buffers) -> Result<Chunk> {
+pub fn tri_solve_right<T: Real>(inputs: &[&Chunk], buffers: &dyn Buffers) -> Result<Chunk> {
     let (a, factors) = inputs
         .split_first()
         .filter(|(_, f)| !f.is_empty())
@@ -676,6 +635,7 @@ fn solve_right<T: Real>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::NoBuffers;
     use super::*;
     use ndarray::Array2;
 
@@ -706,7 +666,7 @@ mod tests {
             let a = test_matrix(m, n);
             let ca = Chunk::F64(a.clone().into_dyn());
             let p = qr_stack::<f64>(&[&ca], false).unwrap();
-            let q = get(&apply_q::<f64>(&[&p], 0).unwrap());
+            let q = get(&apply_q::<f64>(&[&p], 0, &NoBuffers).unwrap());
             let r = get(&r_factor::<f64>(&[&p]).unwrap());
             let k = m.min(n);
             assert_eq!(q.dim(), (m, k));
@@ -759,17 +719,18 @@ mod tests {
             // C = rows 1..1 + k of a random-ish source.
             let src = Chunk::F64(test_matrix(k + 3, 4).into_dyn());
             let held = match b {
-                Some(b) => apply_q_leaf::<f64>(&[&full, &src], 1, m, b).unwrap(),
-                None => apply_q::<f64>(&[&full, &src], 1).unwrap(),
+                Some(b) => apply_q_leaf::<f64>(&[&full, &src], 1, m, b, &NoBuffers).unwrap(),
+                None => apply_q::<f64>(&[&full, &src], 1, &NoBuffers).unwrap(),
             };
-            let again = refactor_apply_q::<f64>(&[&src, &ca], 1, b).unwrap();
+            let again = refactor_apply_q::<f64>(&[&src, &ca], 1, b, &NoBuffers).unwrap();
             assert_eq!(get(&again), get(&held));
         }
         let ca = Chunk::F64(test_matrix(10, 3).into_dyn());
         assert!(qr_r::<f64>(&[&ca], Some(2)).is_err());
-        assert!(refactor_apply_q::<f64>(&[&ca], 0, None).is_err()); // one input
+        assert!(refactor_apply_q::<f64>(&[&ca], 0, None, &NoBuffers).is_err()); // one input
         let src = Chunk::F64(test_matrix(2, 2).into_dyn());
-        assert!(refactor_apply_q::<f64>(&[&src, &ca], 0, None).is_err()); // C too short
+        assert!(refactor_apply_q::<f64>(&[&src, &ca], 0, None, &NoBuffers).is_err());
+        // C too short
     }
 
     /// Q applications write into a buffer from the pool when it has one of the
@@ -801,9 +762,9 @@ mod tests {
             nan(m, 3),
         ]));
         let got = [
-            apply_q_leaf_with::<f64>(&[&leaf, &src], 1, m, b, &pool).unwrap(),
-            apply_q_with::<f64>(&[&plain, &src], 2, &pool).unwrap(),
-            refactor_apply_q_with::<f64>(&[&src, &ca], 1, Some(b), &pool).unwrap(),
+            apply_q_leaf::<f64>(&[&leaf, &src], 1, m, b, &pool).unwrap(),
+            apply_q::<f64>(&[&plain, &src], 2, &pool).unwrap(),
+            refactor_apply_q::<f64>(&[&src, &ca], 1, Some(b), &pool).unwrap(),
         ];
         assert_eq!(
             pool.0.lock().unwrap().len(),
@@ -812,16 +773,19 @@ mod tests {
         );
         assert_eq!(
             got[0],
-            apply_q_leaf::<f64>(&[&leaf, &src], 1, m, b).unwrap()
+            apply_q_leaf::<f64>(&[&leaf, &src], 1, m, b, &NoBuffers).unwrap()
         );
-        assert_eq!(got[1], apply_q::<f64>(&[&plain, &src], 2).unwrap());
+        assert_eq!(
+            got[1],
+            apply_q::<f64>(&[&plain, &src], 2, &NoBuffers).unwrap()
+        );
         assert_eq!(got[2], got[0]);
         // CholeskyQR's A R⁻¹ too, and it matches the triangular solve.
         let r = r_factor::<f64>(&[&plain]).unwrap();
         let pool = Stale(std::sync::Mutex::new(vec![nan(m, n)]));
-        let x = tri_solve_right_with::<f64>(&[&ca, &r], &pool).unwrap();
+        let x = tri_solve_right::<f64>(&[&ca, &r], &pool).unwrap();
         assert!(pool.0.lock().unwrap().is_empty());
-        assert_eq!(x, tri_solve_right::<f64>(&[&ca, &r]).unwrap());
+        assert_eq!(x, tri_solve_right::<f64>(&[&ca, &r], &NoBuffers).unwrap());
         let (a, r, x) = (get(&ca), get(&r), get(&x));
         assert!((x.dot(&r) - &a).iter().all(|v| v.abs() < 1e-12));
         // A selection (QrMethod::Auto's R) copies the chosen block into one too.
@@ -829,7 +793,7 @@ mod tests {
         let flag = |v: f64| Chunk::F64(ndarray::arr0(v).into_dyn());
         let (left, right) = (ca.clone(), Chunk::F64(x.clone().into_dyn()));
         for (v, want) in [(1.0, &left), (0.0, &right)] {
-            let got = super::super::run_with(
+            let got = super::super::run(
                 &super::super::LinalgOp::Select,
                 &[&left, &right, &flag(v)],
                 &pool,
@@ -853,7 +817,7 @@ mod tests {
             let a = test_matrix(m, n);
             let ca = Chunk::F64(a.clone().into_dyn());
             let p = qr_leaf::<f64>(&[&ca], b).unwrap();
-            let q = get(&apply_q_leaf::<f64>(&[&p], 0, m, b).unwrap());
+            let q = get(&apply_q_leaf::<f64>(&[&p], 0, m, b, &NoBuffers).unwrap());
             let r = get(&r_factor::<f64>(&[&p]).unwrap());
             assert_eq!((q.dim(), r.dim()), ((m, n), (n, n)));
             let err = (&q.dot(&r) - &a).iter().map(|x| x * x).sum::<f64>().sqrt();
@@ -874,7 +838,7 @@ mod tests {
             let mut src = Array2::<f64>::zeros((n + 1, n));
             src.slice_mut(ndarray::s![1.., ..]).assign(&Array2::eye(n));
             let c = Chunk::F64(src.into_dyn());
-            let unsigned = get(&apply_q_leaf::<f64>(&[&p, &c], 1, m, b).unwrap());
+            let unsigned = get(&apply_q_leaf::<f64>(&[&p, &c], 1, m, b, &NoBuffers).unwrap());
             assert!(unsigned
                 .iter()
                 .zip(&q)
@@ -883,7 +847,7 @@ mod tests {
         let ca = Chunk::F64(test_matrix(10, 3).into_dyn());
         assert!(qr_leaf::<f64>(&[&ca], 2).is_err()); // sub-blocks narrower than n
         let p = qr_leaf::<f64>(&[&ca], 4).unwrap();
-        assert!(apply_q_leaf::<f64>(&[&p], 0, 11, 4).is_err()); // wrong row count
+        assert!(apply_q_leaf::<f64>(&[&p], 0, 11, 4, &NoBuffers).is_err()); // wrong row count
     }
 
     #[test]
@@ -892,7 +856,7 @@ mod tests {
         let ca = Chunk::F64(a.clone().into_dyn());
         let g = crate::linalg::matmul::gram::<f64>(&[&ca]).unwrap();
         let r = cholesky::<f64>(&[&g], 0.0, None).unwrap();
-        let q = get(&tri_solve_right::<f64>(&[&ca, &r]).unwrap());
+        let q = get(&tri_solve_right::<f64>(&[&ca, &r], &NoBuffers).unwrap());
         let rr = get(&r);
         assert!((&q.dot(&rr) - &a).iter().all(|x: &f64| x.abs() < 1e-10));
         assert!((&q.t().dot(&q) - &Array2::<f64>::eye(6))

@@ -43,6 +43,7 @@ pub fn finalize_for(
     input: DType,
 ) -> Result<Chunk> {
     let want = result_dtype(kind, input)?;
+    // The dtype the partial holds for this input, where the partial records it.
     let expected_part = match kind {
         ReduceKind::ArgMin | ReduceKind::ArgMax => match part {
             Chunk::Partial(Partial::Arg { value, .. }) => value.dtype(),
@@ -54,7 +55,16 @@ pub fn finalize_for(
         | ReduceKind::Std { .. }
         | ReduceKind::NanVar { .. }
         | ReduceKind::NanStd { .. } => None,
-        _ => Some(want),
+        ReduceKind::Sum
+        | ReduceKind::Prod
+        | ReduceKind::NanSum
+        | ReduceKind::Min
+        | ReduceKind::Max
+        | ReduceKind::NanMin
+        | ReduceKind::NanMax
+        | ReduceKind::Any
+        | ReduceKind::All
+        | ReduceKind::CountNonzero => Some(want),
     };
     let got = match part {
         Chunk::Partial(Partial::Arg { .. }) => Some(input),
@@ -90,36 +100,43 @@ fn finalize_impl(
             got: shape.to_vec(),
         });
     }
-    let result = match (kind, part) {
-        (ReduceKind::Sum | ReduceKind::NanSum | ReduceKind::Prod, p) => match p.dtype() {
-            Some(DType::I64 | DType::U64 | DType::F32 | DType::F64) => p.clone(),
-            _ => return Err(wrong(kind, p)),
+    let result = match kind {
+        ReduceKind::Sum | ReduceKind::NanSum | ReduceKind::Prod => match part.dtype() {
+            Some(DType::I64 | DType::U64 | DType::F32 | DType::F64) => part.clone(),
+            _ => return Err(wrong(kind, part)),
         },
-        (ReduceKind::Min | ReduceKind::Max | ReduceKind::NanMin | ReduceKind::NanMax, p)
-            if p.dtype().is_some() =>
-        {
-            p.clone()
+        ReduceKind::Min | ReduceKind::Max | ReduceKind::NanMin | ReduceKind::NanMax => {
+            if part.dtype().is_none() {
+                return Err(wrong(kind, part));
+            }
+            part.clone()
         }
-        (ReduceKind::Any | ReduceKind::All, p @ Chunk::Bool(_))
-        | (ReduceKind::CountNonzero, p @ Chunk::I64(_)) => p.clone(),
-        (
-            ReduceKind::Mean | ReduceKind::NanMean,
-            Chunk::Partial(Partial::SumCount { sum, count }),
-        ) => {
+        ReduceKind::Any | ReduceKind::All => match part {
+            Chunk::Bool(_) => part.clone(),
+            _ => return Err(wrong(kind, part)),
+        },
+        ReduceKind::CountNonzero => match part {
+            Chunk::I64(_) => part.clone(),
+            _ => return Err(wrong(kind, part)),
+        },
+        ReduceKind::Mean | ReduceKind::NanMean => {
+            let Chunk::Partial(Partial::SumCount { sum, count }) = part else {
+                return Err(wrong(kind, part));
+            };
             same_shape(sum, count)?;
             to_float(Zip::from(sum).and(count).map_collect(|&s, &n| s / n), float)
         }
-        (
-            ReduceKind::Var { ddof }
-            | ReduceKind::NanVar { ddof }
-            | ReduceKind::Std { ddof }
-            | ReduceKind::NanStd { ddof },
-            Chunk::Partial(Partial::Moments { count, mean, m2 }),
-        ) => {
+        ReduceKind::Var { ddof }
+        | ReduceKind::NanVar { ddof }
+        | ReduceKind::Std { ddof }
+        | ReduceKind::NanStd { ddof } => {
+            let Chunk::Partial(Partial::Moments { count, mean, m2 }) = part else {
+                return Err(wrong(kind, part));
+            };
             check_ddof(ddof)?;
             same_shape(count, m2)?;
             same_shape(count, mean)?;
-            let sqrt = matches!(kind, ReduceKind::Std { .. } | ReduceKind::NanStd { .. });
+            let sqrt = kind.is_deviation();
             let var = Zip::from(count).and(m2).map_collect(|&n, &q| {
                 let v = variance(n, q, ddof);
                 if sqrt {
@@ -130,10 +147,10 @@ fn finalize_impl(
             });
             to_float(var, float)
         }
-        (
-            ReduceKind::ArgMin | ReduceKind::ArgMax,
-            Chunk::Partial(Partial::Arg { value, index }),
-        ) => {
+        ReduceKind::ArgMin | ReduceKind::ArgMax => {
+            let Chunk::Partial(Partial::Arg { value, index }) = part else {
+                return Err(wrong(kind, part));
+            };
             if value.shape() != index.shape() {
                 return Err(KernelError::Shape {
                     expected: index.shape().to_vec(),
@@ -147,7 +164,6 @@ fn finalize_impl(
             }
             Chunk::I64(index.clone())
         }
-        (_, p) => return Err(wrong(kind, p)),
     };
     if keepdims {
         Ok(result)

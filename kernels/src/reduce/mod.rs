@@ -76,10 +76,6 @@ pub fn partial_nbytes(kind: ReduceKind, input: DType, n: usize) -> usize {
     n.saturating_mul(per_element)
 }
 
-fn is_arg(kind: ReduceKind) -> bool {
-    matches!(kind, ReduceKind::ArgMin | ReduceKind::ArgMax)
-}
-
 /// Axes must be sorted, distinct and in range.
 fn check_axes(axes: &[usize], ndim: usize) -> Result<()> {
     let sorted = axes.windows(2).all(|w| w[0] < w[1]);

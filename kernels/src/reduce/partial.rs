@@ -5,7 +5,7 @@ use super::extreme::{ArgExtreme, ArgIndex, Extreme};
 use super::layout::{Layout, Reducer};
 use super::moments::{moments, sum_count, to_array};
 use super::sum::{Logical, ProdOf, SumOf};
-use super::{check_axes, describe, is_arg};
+use super::{check_axes, describe};
 use crate::chunk::{Chunk, Partial};
 use crate::dtype::Element;
 use crate::error::{KernelError, Result};
@@ -48,7 +48,7 @@ pub fn partial(
     })?;
     let shape = input.shape();
     check_axes(axes, shape.len())?;
-    let index = if is_arg(kind) {
+    let index = if kind.is_arg() {
         let ctx = arg.ok_or_else(|| {
             KernelError::Other(format!(
                 "{kind:?} needs an ArgContext for the block's position"
@@ -64,7 +64,7 @@ pub fn partial(
             got: describe(input),
         })?;
         // Arg kinds break ties by C-order position, so they always read in C order.
-        let block = Ordered::new(&view, !is_arg(kind));
+        let block = Ordered::new(&view, !kind.is_arg());
         let Some(perm) = block.perm else {
             return typed::<T>(kind, &Layout::new(shape, axes), &block.data, index.as_ref());
         };

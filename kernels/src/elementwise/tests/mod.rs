@@ -200,55 +200,25 @@ pub(crate) fn check(p: &ElementwiseProgram, inputs: &[&Chunk], out: &[usize], wh
     assert_values(&tiles, &want, &format!("{what} (tiles)"));
 }
 
-fn binary_ops(dtype: DType) -> Vec<BinaryOp> {
-    use BinaryOp::{Add, And, Div, Maximum, Minimum, Mul, Or, Pow, Rem, Sub};
-    match dtype {
-        DType::Bool => vec![And, Or, Minimum, Maximum],
-        d if d.is_float() => vec![Add, Sub, Mul, Div, Rem, Pow, Minimum, Maximum],
-        _ => vec![Add, Sub, Mul, Div, Rem, Minimum, Maximum],
-    }
+/// The binary ops defined for `dtype`, from [`BinaryOp::ALL`].
+pub(crate) fn binary_ops(dtype: DType) -> Vec<BinaryOp> {
+    BinaryOp::ALL
+        .iter()
+        .copied()
+        .filter(|op| op.domain().contains(dtype))
+        .collect()
 }
 
+/// The unary ops defined for `dtype`, from [`UnaryOp::ALL`], with `Powi` at
+/// several exponents (edge cases of its bit loop).
 pub(crate) fn unary_ops(dtype: DType) -> Vec<UnaryOp> {
-    use UnaryOp::{
-        Abs, Ceil, Cos, Exp, Floor, IsFinite, IsNan, Ln, Log10, Neg, Not, Powi, Round, Sin, Sqrt,
-        Tan, Tanh,
-    };
-    match dtype {
-        DType::Bool => vec![Not, IsNan, IsFinite],
-        d if d.is_float() => vec![
-            Neg,
-            Abs,
-            Sqrt,
-            Exp,
-            Ln,
-            Log10,
-            Sin,
-            Cos,
-            Tan,
-            Tanh,
-            Floor,
-            Ceil,
-            Round,
-            IsNan,
-            IsFinite,
-            Powi(0),
-            Powi(1),
-            Powi(2),
-            Powi(3),
-            Powi(-1),
-            Powi(-4),
-            Powi(7),
-            Powi(i32::MIN),
-        ],
-        _ => vec![Neg, Abs, IsNan, IsFinite],
+    let mut ops: Vec<UnaryOp> = UnaryOp::ALL
+        .iter()
+        .copied()
+        .filter(|op| op.domain().contains(dtype))
+        .collect();
+    if UnaryOp::Powi(0).domain().contains(dtype) {
+        ops.extend([0, 1, 3, -1, -4, 7, i32::MIN].map(UnaryOp::Powi));
     }
-}
-
-pub(crate) fn unary_dtype(op: UnaryOp, operand: DType) -> DType {
-    if matches!(op, UnaryOp::IsNan | UnaryOp::IsFinite) {
-        DType::Bool
-    } else {
-        operand
-    }
+    ops
 }

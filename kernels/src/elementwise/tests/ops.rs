@@ -52,7 +52,7 @@ fn every_unary_op_and_dtype_at_tile_sizes() {
     let mut rng = Rng(2);
     for dtype in DType::ALL {
         for op in unary_ops(dtype) {
-            let out = unary_dtype(op, dtype);
+            let out = op.result_dtype(dtype);
             for n in SIZES {
                 let a = random_chunk(&mut rng, dtype, &[n], Layout::Standard);
                 let p = program(
@@ -73,14 +73,7 @@ fn every_unary_op_and_dtype_at_tile_sizes() {
 fn every_comparison_and_dtype() {
     let mut rng = Rng(3);
     for dtype in DType::ALL {
-        for op in [
-            CmpOp::Eq,
-            CmpOp::Ne,
-            CmpOp::Lt,
-            CmpOp::Le,
-            CmpOp::Gt,
-            CmpOp::Ge,
-        ] {
+        for &op in CmpOp::ALL {
             for n in [0, 1, TILE + 1] {
                 let a = random_chunk(&mut rng, dtype, &[n], Layout::Standard);
                 let b = random_chunk(&mut rng, dtype, &[n], Layout::Standard);

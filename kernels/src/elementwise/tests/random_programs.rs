@@ -1,9 +1,9 @@
 //! Random well-typed programs over random broadcast shapes and memory layouts,
 //! checked against the reference interpreter.
 
-use super::{check, program, random_chunk, unary_dtype, unary_ops, Rng, LAYOUTS};
+use super::{binary_ops, check, program, random_chunk, unary_ops, Rng, LAYOUTS};
 use crate::elementwise::eval::TILE;
-use crate::elementwise::program::{BinaryOp, CmpOp, ElementwiseProgram, Node};
+use crate::elementwise::program::{CmpOp, ElementwiseProgram, Node};
 use crate::elementwise::validate;
 use crate::{Chunk, DType, Scalar};
 use proptest::prelude::*;
@@ -71,49 +71,15 @@ fn push_random_op(rng: &mut Rng, p: &mut ElementwiseProgram) {
     match rng.below(7) {
         0 => {
             let op = rng.pick(&unary_ops(d));
-            p.push(Node::Unary(op, a), unary_dtype(op, d));
+            p.push(Node::Unary(op, a), op.result_dtype(d));
         }
         1 | 2 => {
-            let ops: &[BinaryOp] = match d {
-                DType::Bool => &[
-                    BinaryOp::And,
-                    BinaryOp::Or,
-                    BinaryOp::Minimum,
-                    BinaryOp::Maximum,
-                ],
-                d if d.is_float() => &[
-                    BinaryOp::Add,
-                    BinaryOp::Sub,
-                    BinaryOp::Mul,
-                    BinaryOp::Div,
-                    BinaryOp::Rem,
-                    BinaryOp::Pow,
-                    BinaryOp::Minimum,
-                    BinaryOp::Maximum,
-                ],
-                _ => &[
-                    BinaryOp::Add,
-                    BinaryOp::Sub,
-                    BinaryOp::Mul,
-                    BinaryOp::Div,
-                    BinaryOp::Rem,
-                    BinaryOp::Minimum,
-                    BinaryOp::Maximum,
-                ],
-            };
-            let op = rng.pick(ops);
+            let op = rng.pick(&binary_ops(d));
             let b = operand_of(rng, p, d);
             p.push(Node::Binary(op, a, b), d);
         }
         3 => {
-            let op = rng.pick(&[
-                CmpOp::Eq,
-                CmpOp::Ne,
-                CmpOp::Lt,
-                CmpOp::Le,
-                CmpOp::Gt,
-                CmpOp::Ge,
-            ]);
+            let op = rng.pick(CmpOp::ALL);
             let b = operand_of(rng, p, d);
             p.push(Node::Compare(op, a, b), DType::Bool);
         }

@@ -246,38 +246,43 @@ fn one_f32(f: fn(&[f32], &mut [f32]), x: f32) -> f32 {
 }
 
 pub(crate) fn unary(op: UnaryOp, a: V) -> V {
-    match (op, a) {
-        (UnaryOp::Not, V::Bool(b)) => V::Bool(!b),
-        (UnaryOp::IsNan, a) => V::Bool(a.float().is_some_and(f64::is_nan)),
-        (UnaryOp::IsFinite, a) => V::Bool(a.float().is_none_or(f64::is_finite)),
-        (UnaryOp::Neg, V::F32(x)) => V::F32(-x),
-        (UnaryOp::Neg, V::F64(x)) => V::F64(-x),
-        (UnaryOp::Neg, a) => int_binary!(a, a, |x, _y| x.wrapping_neg()),
-        (UnaryOp::Abs, V::F32(x)) => V::F32(x.abs()),
-        (UnaryOp::Abs, V::F64(x)) => V::F64(x.abs()),
-        (UnaryOp::Abs, V::I8(x)) => V::I8(x.wrapping_abs()),
-        (UnaryOp::Abs, V::I16(x)) => V::I16(x.wrapping_abs()),
-        (UnaryOp::Abs, V::I32(x)) => V::I32(x.wrapping_abs()),
-        (UnaryOp::Abs, V::I64(x)) => V::I64(x.wrapping_abs()),
-        (UnaryOp::Abs, a) => a,
-        (UnaryOp::Sin, V::F64(x)) => V::F64(one_f64(vecmath::sin_f64, x)),
-        (UnaryOp::Cos, V::F64(x)) => V::F64(one_f64(vecmath::cos_f64, x)),
-        (UnaryOp::Exp, V::F64(x)) => V::F64(one_f64(vecmath::exp_f64, x)),
-        (UnaryOp::Sin, V::F32(x)) => V::F32(one_f32(vecmath::sin_f32, x)),
-        (UnaryOp::Cos, V::F32(x)) => V::F32(one_f32(vecmath::cos_f32, x)),
-        (UnaryOp::Exp, V::F32(x)) => V::F32(one_f32(vecmath::exp_f32, x)),
-        (op, a) => float_op!(a, a, |x, _y| match op {
-            UnaryOp::Sqrt => x.sqrt(),
-            UnaryOp::Ln => x.ln(),
-            UnaryOp::Log10 => x.log10(),
-            UnaryOp::Tan => x.tan(),
-            UnaryOp::Tanh => x.tanh(),
-            UnaryOp::Floor => x.floor(),
-            UnaryOp::Ceil => x.ceil(),
-            UnaryOp::Round => x.round(),
-            UnaryOp::Powi(n) => x.powi(n),
-            other => panic!("{other:?} on a float"),
-        }),
+    // The kernels' own sin/cos/exp on one element (a vectorized polynomial,
+    // not libm).
+    let vec = |f64_kernel: fn(&[f64], &mut [f64]), f32_kernel: fn(&[f32], &mut [f32])| match a {
+        V::F64(x) => V::F64(one_f64(f64_kernel, x)),
+        V::F32(x) => V::F32(one_f32(f32_kernel, x)),
+        other => panic!("{op:?} on {other:?}"),
+    };
+    match op {
+        UnaryOp::Not => V::Bool(!a.as_bool()),
+        UnaryOp::IsNan => V::Bool(a.float().is_some_and(f64::is_nan)),
+        UnaryOp::IsFinite => V::Bool(a.float().is_none_or(f64::is_finite)),
+        UnaryOp::Neg => match a {
+            V::F32(x) => V::F32(-x),
+            V::F64(x) => V::F64(-x),
+            a => int_binary!(a, a, |x, _y| x.wrapping_neg()),
+        },
+        UnaryOp::Abs => match a {
+            V::F32(x) => V::F32(x.abs()),
+            V::F64(x) => V::F64(x.abs()),
+            V::I8(x) => V::I8(x.wrapping_abs()),
+            V::I16(x) => V::I16(x.wrapping_abs()),
+            V::I32(x) => V::I32(x.wrapping_abs()),
+            V::I64(x) => V::I64(x.wrapping_abs()),
+            a => a,
+        },
+        UnaryOp::Sin => vec(vecmath::sin_f64, vecmath::sin_f32),
+        UnaryOp::Cos => vec(vecmath::cos_f64, vecmath::cos_f32),
+        UnaryOp::Exp => vec(vecmath::exp_f64, vecmath::exp_f32),
+        UnaryOp::Sqrt => float_op!(a, a, |x, _y| x.sqrt()),
+        UnaryOp::Ln => float_op!(a, a, |x, _y| x.ln()),
+        UnaryOp::Log10 => float_op!(a, a, |x, _y| x.log10()),
+        UnaryOp::Tan => float_op!(a, a, |x, _y| x.tan()),
+        UnaryOp::Tanh => float_op!(a, a, |x, _y| x.tanh()),
+        UnaryOp::Floor => float_op!(a, a, |x, _y| x.floor()),
+        UnaryOp::Ceil => float_op!(a, a, |x, _y| x.ceil()),
+        UnaryOp::Round => float_op!(a, a, |x, _y| x.round()),
+        UnaryOp::Powi(n) => float_op!(a, a, |x, _y| x.powi(n)),
     }
 }
 

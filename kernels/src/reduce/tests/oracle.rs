@@ -11,7 +11,7 @@
 //! arg indices must be exact.
 
 use super::super::elem::Elem;
-use super::super::{finalize, finalize_for, is_arg, merge, partial};
+use super::super::{finalize, finalize_for, merge, partial};
 use super::reference::{assert_close, bits, reference, tolerance};
 use crate::chunk::Chunk;
 use crate::dtype::Element;
@@ -31,27 +31,9 @@ struct Case<T> {
     ddof: f64,
 }
 
-fn kinds(ddof: f64) -> [ReduceKind; 18] {
-    [
-        ReduceKind::Sum,
-        ReduceKind::Prod,
-        ReduceKind::Min,
-        ReduceKind::Max,
-        ReduceKind::ArgMin,
-        ReduceKind::ArgMax,
-        ReduceKind::Any,
-        ReduceKind::All,
-        ReduceKind::CountNonzero,
-        ReduceKind::Mean,
-        ReduceKind::Var { ddof },
-        ReduceKind::Std { ddof },
-        ReduceKind::NanSum,
-        ReduceKind::NanMean,
-        ReduceKind::NanMin,
-        ReduceKind::NanMax,
-        ReduceKind::NanVar { ddof },
-        ReduceKind::NanStd { ddof },
-    ]
+/// [`ReduceKind::ALL`] with the case's `ddof`.
+fn kinds(ddof: f64) -> impl Iterator<Item = ReduceKind> {
+    ReduceKind::ALL.iter().map(move |k| k.with_ddof(ddof))
 }
 
 /// Piece lengths summing to `n`, from random sizes (zero-length pieces included).
@@ -234,7 +216,7 @@ fn check_all<T: Elem>(c: &Case<T>) {
     let nd = c.a.ndim();
     let picked: Vec<usize> = (0..nd).filter(|d| c.axes_mask >> d & 1 == 1).collect();
     for kind in kinds(c.ddof) {
-        if is_arg(kind) {
+        if kind.is_arg() {
             check(c, kind, &[picked.first().copied().unwrap_or(nd - 1)]);
             check(c, kind, &(0..nd).collect::<Vec<_>>());
         } else {

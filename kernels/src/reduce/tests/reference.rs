@@ -53,10 +53,7 @@ pub(super) fn reference<T: Elem>(
     use ReduceKind as K;
     let (shape, groups) = groups(a, axes);
     let float_in = T::DTYPE.is_float();
-    let nan_kind = matches!(
-        kind,
-        K::NanSum | K::NanMean | K::NanMin | K::NanMax | K::NanVar { .. } | K::NanStd { .. }
-    );
+    let nan_kind = kind.skips_nan();
     let xs = |g: &Vec<(T, i64)>| -> Vec<T> {
         g.iter()
             .map(|p| p.0)
@@ -182,7 +179,7 @@ pub(super) fn reference<T: Elem>(
                     } else {
                         f64::NAN
                     };
-                    if matches!(kind, K::Std { .. } | K::NanStd { .. }) {
+                    if kind.is_deviation() {
                         var.sqrt()
                     } else {
                         var
@@ -229,7 +226,7 @@ pub(super) fn assert_close(kind: ReduceKind, got: &Chunk, want: &Chunk, scale: &
         assert_eq!(got, want, "{kind:?}");
         return;
     };
-    let squared = matches!(kind, ReduceKind::Std { .. } | ReduceKind::NanStd { .. });
+    let squared = kind.is_deviation();
     for ((&g, &w), &s) in g.iter().zip(&w).zip(scale) {
         let (g, w) = if squared { (g * g, w * w) } else { (g, w) };
         let ok = (g.is_nan() && w.is_nan()) || g == w || (g - w).abs() <= tol * s;
