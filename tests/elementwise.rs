@@ -90,14 +90,13 @@ fn unary_case(op: UnaryOp, x: &DArray<f64>) -> UnaryCase {
     }
 }
 
+/// A binary op's oracle on two floats.
+type Oracle2 = fn(f64, f64) -> f64;
+
 /// `op` on two float arrays through its `DArray` method, with its oracle;
 /// `None` for the bool-only ops. No wildcard arm (see [`unary_case`]).
-fn binary_case(
-    op: BinaryOp,
-    x: &DArray<f64>,
-    y: &DArray<f64>,
-) -> Option<(DArray<f64>, fn(f64, f64) -> f64)> {
-    let (got, want): (darray::Result<DArray<f64>>, fn(f64, f64) -> f64) = match op {
+fn binary_case(op: BinaryOp, x: &DArray<f64>, y: &DArray<f64>) -> Option<(DArray<f64>, Oracle2)> {
+    let (got, want): (darray::Result<DArray<f64>>, Oracle2) = match op {
         BinaryOp::Add => (x + y, |p, q| p + q),
         BinaryOp::Sub => (x - y, |p, q| p - q),
         BinaryOp::Mul => (x * y, |p, q| p * q),

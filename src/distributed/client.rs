@@ -298,7 +298,6 @@ fn absolute_paths(graph: &Graph) -> Graph {
         match &mut t.op {
             Op::ReadZarr { path, .. } | Op::WriteZarr { path, .. } => abs(path),
             Op::Literal { .. }
-            | Op::Full { .. }
             | Op::Arange { .. }
             | Op::Eye { .. }
             | Op::Random { .. }

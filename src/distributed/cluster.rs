@@ -1,7 +1,7 @@
 //! A scheduler and worker processes on this machine, for tests and examples.
 //!
 //! The workers are this program itself: [`LocalCluster`] starts its own
-//! executable (`std::env::current_exe()`) with [`WORKER_ENV`](super::WORKER_ENV) set, and
+//! executable (`std::env::current_exe()`) with [`WORKER_ENV`] set, and
 //! darray's process constructor (see [`entry`](super::entry)) turns such a
 //! process into a worker before `main` runs. A program that depends on darray
 //! thus gets a working cluster with nothing built or installed by hand.

@@ -79,11 +79,7 @@ impl Graph {
     /// A key with its array's name, for messages: `sin-3(0,1)`, `sum-7.s2(0)`.
     #[must_use]
     pub fn key_name(&self, key: &ChunkKey) -> String {
-        let name = self.names.get(&key.array.0).map_or("array", String::as_str);
-        let full = key.to_string();
-        // `full` starts with `a{id}`; replace that prefix by `{name}-{id}`.
-        let rest = full.trim_start_matches(|c: char| c == 'a' || c.is_ascii_digit());
-        format!("{name}-{}{rest}", key.array.0)
+        named_key(&self.names, key)
     }
 
     /// Number of tasks per op name, sorted by name.
@@ -149,3 +145,19 @@ impl Graph {
         }
     }
 }
+
+/// `key` with its array's name from `names` (`{name}-{id}(block)`; `array` for an
+/// unnamed one): what errors and progress show. Shared by [`Graph::key_name`] and
+/// the scheduler, which keeps a job's names without its graph.
+pub(crate) fn named_key(names: &BTreeMap<u64, String>, key: &ChunkKey) -> String {
+    let name = names.get(&key.array.0).map_or("array", String::as_str);
+    let full = key.to_string();
+    // `full` starts with `a{id}`; replace that prefix by `{name}-{id}`.
+    let rest = full.trim_start_matches(|c: char| c == 'a' || c.is_ascii_digit());
+    format!("{name}-{}{rest}", key.array.0)
+}
+
+/// Tasks projected to need at most this many bytes are small: an executor may
+/// queue more of them than it has threads (the local pool, a worker's slots) and
+/// a worker runs them inline rather than on its thread pool.
+pub const SMALL_TASK_BYTES: u64 = 64 << 10;

@@ -193,7 +193,6 @@ impl Op {
     pub fn is_cheap_inline(&self) -> bool {
         match self {
             Op::Literal { .. }
-            | Op::Full { .. }
             | Op::Arange { .. }
             | Op::Eye { .. }
             | Op::Random { .. }

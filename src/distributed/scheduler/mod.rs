@@ -66,10 +66,7 @@ const HEARTBEAT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10
 /// Worker losses a task survives (it is rescheduled); one more fails the job.
 const MAX_LOSSES: u32 = 3;
 
-/// Tasks projected to need at most this many bytes are small (as on the local
-/// executor): a worker may queue more of them than it has slots, and runs them
-/// inline rather than on its thread pool.
-pub(super) const SMALL_TASK_BYTES: u64 = 64 << 10;
+pub(super) use crate::graph::SMALL_TASK_BYTES;
 
 /// Events that drive the scheduler: sent by the connection tasks, or fed
 /// directly by an in-process driver (the simulation).
@@ -388,10 +385,7 @@ impl Scheduler {
 
 /// A key with its array's name, as [`Graph::key_name`](crate::graph::Graph::key_name) renders it.
 fn key_name(names: &BTreeMap<u64, String>, k: &ChunkKey) -> String {
-    let name = names.get(&k.array.0).map_or("array", String::as_str);
-    let full = k.to_string();
-    let rest = full.trim_start_matches(|c: char| c == 'a' || c.is_ascii_digit());
-    format!("{name}-{}{rest}", k.array.0)
+    crate::graph::named_key(names, k)
 }
 
 #[cfg(test)]

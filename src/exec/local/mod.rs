@@ -33,12 +33,12 @@ use std::sync::Arc;
 /// queued small tasks.
 const QUEUE_AHEAD: usize = 4;
 
-/// Tasks projected at no more than this many bytes may be queued ahead of the
-/// threads; larger ones are dispatched only when a thread is free. Small enough that
-/// no chunk-sized task is queued ahead (their results would pile up before their
-/// consumers run, past the 4-chunks-per-thread memory target), large enough for the
-/// per-element tasks that are latency-bound.
-const SMALL_TASK_BYTES: u64 = 64 << 10;
+// Tasks projected at no more than SMALL_TASK_BYTES may be queued ahead of the
+// threads; larger ones are dispatched only when a thread is free. Small enough that
+// no chunk-sized task is queued ahead (their results would pile up before their
+// consumers run, past the 4-chunks-per-thread memory target), large enough for the
+// per-element tasks that are latency-bound.
+use crate::graph::SMALL_TASK_BYTES;
 
 /// Output and scratch bytes a reducing task may allocate (see [`reduces`]).
 const SMALL_FRESH_BYTES: u64 = 1 << 20;
