@@ -202,7 +202,7 @@ fn every_error_case_returns_err() {
         (&good, vec![&f], vec![3], "shape mismatch"),
         (&good, vec![&f], vec![4, 3, 3], "shape mismatch"),
         (&good, vec![&f], vec![usize::MAX, 2, 3], "too large"),
-        (&bad, vec![&i], vec![2, 3], "needs a float"),
+        (&bad, vec![&i], vec![2, 3], "needs float operands"),
         (&empty, vec![], vec![], "no instructions"),
     ];
     let partial = Chunk::Unit;
