@@ -225,7 +225,20 @@ fn conform_in(
             })
         }
         ExprKind::Full { value } => node(ExprKind::Full { value: *value }),
-        _ => crate::expr::select::rechunk_expr(a, want.clone()),
+        // Every other node is cut by a rechunk of its result (named, so a new
+        // kind of node gets this decision made for it).
+        ExprKind::Zarr { .. }
+        | ExprKind::Literal { .. }
+        | ExprKind::Arange { .. }
+        | ExprKind::Eye { .. }
+        | ExprKind::Random { .. }
+        | ExprKind::Reduce { .. }
+        | ExprKind::Slice { .. }
+        | ExprKind::Rechunk { .. }
+        | ExprKind::Transpose { .. }
+        | ExprKind::Concatenate { .. }
+        | ExprKind::MapBlocks { .. }
+        | ExprKind::Custom(_) => crate::expr::select::rechunk_expr(a, want.clone()),
     };
     done.insert(a.id, c.clone());
     c
