@@ -112,9 +112,66 @@ pub enum Error {
     /// A task panicked; the panic was caught and the computation stopped.
     #[error("panic: {0}")]
     Panic(String),
-    /// The executor could not start (thread pool).
-    #[error("executor: {0}")]
-    Executor(String),
+    /// The local executor's thread pool could not start.
+    #[error("executor: cannot start a pool of {threads} threads: {source}")]
+    ThreadPool {
+        /// The number of threads asked for.
+        threads: usize,
+        /// What the pool builder said.
+        #[source]
+        source: rayon::ThreadPoolBuildError,
+    },
+    /// A task with a number of inputs its op does not take: a graph built by
+    /// hand or received from elsewhere, not one darray lowered.
+    #[error("task op `{op}`: expected {expected} input(s), got {got}")]
+    TaskInputs {
+        /// The op's name.
+        op: &'static str,
+        /// Inputs the op takes.
+        expected: usize,
+        /// Inputs the task had.
+        got: usize,
+    },
+    /// An executor returned a block of another dtype than its array's (a
+    /// custom [`Executor`](crate::Executor), or a graph that does not match it).
+    #[error(
+        "array `{array}`: block {block:?} came back as {}, expected {expected}",
+        .found.map_or_else(|| "no data".to_string(), |d| d.to_string())
+    )]
+    BlockDType {
+        /// The array's name.
+        array: String,
+        /// The block's index in the grid.
+        block: Vec<u32>,
+        /// The array's dtype.
+        expected: DType,
+        /// The block's dtype (`None`: a block without data).
+        found: Option<DType>,
+    },
+    /// An executor returned another number of blocks than the array has.
+    #[error("array `{array}`: {found} block(s) came back, expected {expected}")]
+    BlockCount {
+        /// The array's name.
+        array: String,
+        /// The grid's number of blocks.
+        expected: usize,
+        /// Blocks returned.
+        found: usize,
+    },
+    /// An executor returned a block of another shape than the grid gives.
+    #[error(
+        "array `{array}`: block {block:?} came back with shape {found:?}, expected {expected:?}"
+    )]
+    BlockShape {
+        /// The array's name.
+        array: String,
+        /// The block's index in the grid.
+        block: Vec<u32>,
+        /// The grid's shape for the block.
+        expected: Vec<usize>,
+        /// The block's shape.
+        found: Vec<usize>,
+    },
 
     // Distributed execution: each keeps the failure below it as its source.
     /// A scheduler that could not be reached, or refused the handshake.

@@ -32,8 +32,9 @@ mod ops;
 pub mod store;
 
 pub use array::{
-    map_blocks, register_kernel, register_kernel_raw, where_, AnyArray, ArrayArg, AxisChunks,
-    ChunkSpec, DArray, Grid, KernelFn, Operand, ReduceOpts,
+    compute, compute_with, map_blocks, persist, persist_with, register_kernel, register_kernel_raw,
+    where_, AnyArray, ArrayArg, AxisChunks, ChunkSpec, Computable, DArray, Grid, KernelFn, Operand,
+    ReduceOpts,
 };
 pub use darray_kernels::{Chunk, DType, Element, Numeric};
 pub use error::{Error, Result};

@@ -207,18 +207,8 @@ impl<T: Element> DArray<T> {
     /// task runs: `assembled` results hold their blocks and the whole array at once
     /// (a single block is moved, not copied).
     fn check_result_size(&self, exec: &dyn Executor, assembled: bool) -> Result<()> {
-        let bytes = self
-            .expr
-            .shape
-            .iter()
-            .try_fold(T::DTYPE.size() as u64, |acc, &n| acc.checked_mul(n as u64))
-            .unwrap_or(u64::MAX);
-        let single = chunks::numblocks(&self.expr.grid).iter().all(|&n| n <= 1);
-        let needed = if assembled && !single {
-            bytes.saturating_mul(2)
-        } else {
-            bytes
-        };
+        let (bytes, if_assembled) = result_bytes(&self.expr, T::DTYPE.size());
+        let needed = if assembled { if_assembled } else { bytes };
         let budget = exec.memory_budget();
         if needed > budget {
             return Err(Error::ResultTooLarge {
@@ -232,47 +222,64 @@ impl<T: Element> DArray<T> {
     }
 }
 
+/// The bytes of `e`'s result, and the bytes held while it is assembled: its
+/// blocks and the whole array at once (a single block is moved, not copied).
+pub(super) fn result_bytes(e: &Expr, item: usize) -> (u64, u64) {
+    let bytes = e
+        .shape
+        .iter()
+        .try_fold(item as u64, |acc, &n| acc.checked_mul(n as u64))
+        .unwrap_or(u64::MAX);
+    let single = chunks::numblocks(&e.grid).iter().all(|&n| n <= 1);
+    let assembled = if single {
+        bytes
+    } else {
+        bytes.saturating_mul(2)
+    };
+    (bytes, assembled)
+}
+
 /// Places computed blocks (C order of the grid) into one array.
-fn assemble<T: Element>(e: &Expr, blocks: Vec<Arc<Chunk>>) -> Result<ArrayD<T>> {
-    let take = |c: Arc<Chunk>| -> Result<ArrayD<T>> {
+pub(super) fn assemble<T: Element>(e: &Expr, blocks: Vec<Arc<Chunk>>) -> Result<ArrayD<T>> {
+    let take = |idx: &[u32], c: Arc<Chunk>| -> Result<ArrayD<T>> {
         let c = Arc::try_unwrap(c).unwrap_or_else(|shared| (*shared).clone());
         let found = c.dtype();
-        T::from_chunk(c).ok_or_else(|| {
-            Error::Executor(format!(
-                "a block of `{}` came back as {found:?}, not {}",
-                e.name,
-                T::DTYPE
-            ))
-        })
-    };
-    if blocks.len() == 1 {
-        let a = take(blocks.into_iter().next().expect("one block"))?;
-        if a.shape() == e.shape.as_slice() {
-            return Ok(a);
+        let a = T::from_chunk(c).ok_or_else(|| Error::BlockDType {
+            array: e.name.clone(),
+            block: idx.to_vec(),
+            expected: T::DTYPE,
+            found,
+        })?;
+        let bs = block_shape(&e.grid, idx);
+        if a.shape() != bs.as_slice() {
+            return Err(Error::BlockShape {
+                array: e.name.clone(),
+                block: idx.to_vec(),
+                expected: bs,
+                found: a.shape().to_vec(),
+            });
         }
-        return Err(Error::Executor(format!(
-            "block of shape {:?} for `{}` of shape {:?}",
-            a.shape(),
-            e.name,
-            e.shape
-        )));
+        Ok(a)
+    };
+    let indices = block_indices(&e.grid);
+    if blocks.len() != indices.len() {
+        return Err(Error::BlockCount {
+            array: e.name.clone(),
+            expected: indices.len(),
+            found: blocks.len(),
+        });
+    }
+    if blocks.len() == 1 {
+        return take(&indices[0], blocks.into_iter().next().expect("one block"));
     }
     let mut out = ArrayD::<T>::default(IxDyn(&e.shape));
     let offs = GridOffsets::new(&e.grid);
-    for (idx, c) in block_indices(&e.grid).into_iter().zip(blocks) {
-        let a = take(c)?;
+    for (idx, c) in indices.into_iter().zip(blocks) {
+        let a = take(&idx, c)?;
         let off = offs.block(&idx);
-        let bs = block_shape(&e.grid, &idx);
-        if a.shape() != bs.as_slice() {
-            return Err(Error::Executor(format!(
-                "block {idx:?} of `{}` has shape {:?}, expected {bs:?}",
-                e.name,
-                a.shape()
-            )));
-        }
         let mut v = out.view_mut();
-        for ax in 0..bs.len() {
-            v.slice_axis_inplace(Axis(ax), Slice::from(off[ax]..off[ax] + bs[ax]));
+        for (ax, &n) in a.shape().iter().enumerate() {
+            v.slice_axis_inplace(Axis(ax), Slice::from(off[ax]..off[ax] + n));
         }
         v.assign(&a);
     }

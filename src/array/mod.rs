@@ -6,6 +6,7 @@
 mod compute;
 mod creation;
 mod elementwise;
+mod many;
 pub(crate) mod map_blocks;
 mod reduction;
 pub(crate) mod slicing;
@@ -15,6 +16,7 @@ pub(crate) mod slicing;
 pub use crate::expr::grid as chunks;
 pub use chunks::{AxisChunks, ChunkSpec, Grid};
 pub use elementwise::{where_, Operand};
+pub use many::{compute, compute_with, persist, persist_with, Blocks, Computable, Roots};
 pub use map_blocks::{
     map_blocks, register_kernel, register_kernel_raw, AnyArray, ArrayArg, KernelFn,
 };

@@ -54,7 +54,7 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
             Some(p) => {
                 darray_kernels::fused::partial_fused(*kind, p, inputs, shape, axes, arg.as_ref())?
             }
-            None => reduce::partial(*kind, one(inputs)?, axes, arg.as_ref())?,
+            None => reduce::partial(*kind, one(op, inputs)?, axes, arg.as_ref())?,
         },
         Op::MergeReduce {
             kind,
@@ -83,7 +83,7 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
                     AxisTake::NewAxis => layout::Take::NewAxis,
                 })
                 .collect();
-            layout::slice(one(inputs)?, &take)?
+            layout::slice(one(op, inputs)?, &take)?
         }
         Op::Assemble {
             shape,
@@ -96,7 +96,7 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
                 .collect();
             layout::assemble(shape, *dtype, inputs, &pieces)?
         }
-        Op::Transpose { perm } => layout::transpose(one(inputs)?, perm)?,
+        Op::Transpose { perm } => layout::transpose(one(op, inputs)?, perm)?,
         Op::MapBlocks {
             kernel,
             dtype,
@@ -122,18 +122,19 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
         Op::Linalg { op } => darray_kernels::linalg::run(op, inputs, &ctx.store)?,
         Op::WriteZarr { path, chunk } => {
             ctx.store
-                .write_chunk(Path::new(path), chunk, one(inputs)?)?;
+                .write_chunk(Path::new(path), chunk, one(op, inputs)?)?;
             Chunk::Unit
         }
     })
 }
 
-fn one<'a>(inputs: &[&'a Chunk]) -> Result<&'a Chunk> {
+fn one<'a>(op: &Op, inputs: &[&'a Chunk]) -> Result<&'a Chunk> {
     match inputs {
         [c] => Ok(c),
-        _ => Err(Error::Executor(format!(
-            "expected one input, got {}",
-            inputs.len()
-        ))),
+        _ => Err(Error::TaskInputs {
+            op: op.name(),
+            expected: 1,
+            got: inputs.len(),
+        }),
     }
 }

@@ -112,7 +112,7 @@ impl LocalExecutor {
             .num_threads(threads)
             .thread_name(|i| format!("darray-{i}"))
             .build()
-            .map_err(|e| Error::Executor(e.to_string()))?;
+            .map_err(|source| Error::ThreadPool { threads, source })?;
         Ok(LocalExecutor {
             pool,
             threads,
