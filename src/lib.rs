@@ -33,8 +33,8 @@ pub mod store;
 
 pub use array::{
     compute, compute_with, map_blocks, persist, persist_with, register_kernel, register_kernel_raw,
-    where_, AnyArray, ArrayArg, AxisChunks, ChunkSpec, Computable, DArray, Grid, KernelFn, Operand,
-    ReduceOpts,
+    where_, AnyArray, ArrayArg, AxisChunks, Boundary, ChunkSpec, Computable, DArray, Grid,
+    KernelFn, Operand, Overlapped, ReduceOpts,
 };
 pub use darray_kernels::{Chunk, DType, Element, Numeric};
 pub use error::{Error, Result};

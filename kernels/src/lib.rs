@@ -23,8 +23,10 @@ pub use random::Distribution;
 pub use reduce::kind::{ArgContext, ReduceKind};
 pub mod create;
 pub mod fused;
+pub mod gather;
 pub mod layout;
 pub mod linalg;
+pub mod stencil;
 
 /// Asserts that `$all` lists every variant of its enum once, in the order of the
 /// patterns. The patterns form an exhaustive `match` (no wildcard), so a new

@@ -238,6 +238,9 @@ fn conform_in(
         | ExprKind::Transpose { .. }
         | ExprKind::Concatenate { .. }
         | ExprKind::MapBlocks { .. }
+        | ExprKind::Overlap { .. }
+        | ExprKind::Trim { .. }
+        | ExprKind::Stencil { .. }
         | ExprKind::Custom(_) => crate::expr::select::rechunk_expr(a, want.clone()),
     };
     done.insert(a.id, c.clone());

@@ -8,6 +8,7 @@ mod creation;
 mod elementwise;
 mod many;
 pub(crate) mod map_blocks;
+mod overlap;
 mod reduction;
 pub(crate) mod slicing;
 
@@ -20,6 +21,7 @@ pub use many::{compute, compute_with, persist, persist_with, Blocks, Computable,
 pub use map_blocks::{
     map_blocks, register_kernel, register_kernel_raw, AnyArray, ArrayArg, KernelFn,
 };
+pub use overlap::{Boundary, Overlapped};
 pub use reduction::{ReduceOpts, DEFAULT_SPLIT_EVERY};
 
 use crate::error::{Error, Result};

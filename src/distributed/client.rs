@@ -306,6 +306,8 @@ fn absolute_paths(graph: &Graph) -> Graph {
             | Op::MergeReduce { .. }
             | Op::Slice { .. }
             | Op::Assemble { .. }
+            | Op::Gather { .. }
+            | Op::Stencil { .. }
             | Op::Transpose { .. }
             | Op::MapBlocks { .. }
             | Op::Linalg { .. } => {}

@@ -96,6 +96,19 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
                 .collect();
             layout::assemble(shape, *dtype, inputs, &pieces)?
         }
+        Op::Gather {
+            shape,
+            dtype,
+            slots,
+            runs,
+            fill,
+        } => darray_kernels::gather::gather(shape, *dtype, inputs, slots, runs, *fill)?,
+        Op::Stencil {
+            op: stencil,
+            halo,
+            outside,
+            cval,
+        } => darray_kernels::stencil::stencil(stencil, one(op, inputs)?, halo, outside, *cval)?,
         Op::Transpose { perm } => layout::transpose(one(op, inputs)?, perm)?,
         Op::MapBlocks {
             kernel,

@@ -11,6 +11,7 @@
 
 pub mod grid;
 pub(crate) mod node;
+pub(crate) mod overlap;
 pub(crate) mod select;
 
 use crate::error::Result;

@@ -100,6 +100,27 @@ pub(crate) enum ExprKind {
         kernel: String,
         inputs: Vec<Arc<Expr>>,
     },
+    /// The blocks of `input` grown by halos (see [`super::overlap`]); the
+    /// node's grid is the grown one.
+    Overlap {
+        input: Arc<Expr>,
+        boundary: super::overlap::Boundary,
+        halos: Arc<Vec<super::overlap::AxisHalo>>,
+    },
+    /// Each block of `input` (grown by `halos`) without its halos.
+    Trim {
+        input: Arc<Expr>,
+        halos: Arc<Vec<super::overlap::AxisHalo>>,
+    },
+    /// A built-in stencil over the grown blocks of `input` (an `Overlap`
+    /// node), each output block without the halos; `cval` for a constant
+    /// boundary.
+    Stencil {
+        input: Arc<Expr>,
+        op: darray_kernels::stencil::StencilOp,
+        halos: Arc<Vec<super::overlap::AxisHalo>>,
+        cval: Option<f64>,
+    },
     /// A node that lowers itself (linear algebra): see [`super::CustomLower`].
     Custom(Arc<dyn super::CustomLower>),
 }
@@ -146,6 +167,9 @@ impl Expr {
             | ExprKind::Transpose { .. }
             | ExprKind::Concatenate { .. }
             | ExprKind::MapBlocks { .. }
+            | ExprKind::Overlap { .. }
+            | ExprKind::Trim { .. }
+            | ExprKind::Stencil { .. }
             | ExprKind::Custom(_) => false,
         }
     }
@@ -198,6 +222,9 @@ pub(crate) fn recomputed(e: &Arc<Expr>) -> Option<Arc<Expr>> {
             ExprKind::Literal { .. }
             | ExprKind::Reduce { .. }
             | ExprKind::MapBlocks { .. }
+            | ExprKind::Overlap { .. }
+            | ExprKind::Trim { .. }
+            | ExprKind::Stencil { .. }
             | ExprKind::Custom(_) => return e.clone(),
         };
         let c = Expr::new(

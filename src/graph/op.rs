@@ -133,6 +133,31 @@ pub enum Op {
         /// One piece per input, in input order.
         pieces: Vec<Piece>,
     },
+    /// A block gathered from several input blocks by per-axis index runs
+    /// (halos with a boundary condition): see [`darray_kernels::gather`].
+    Gather {
+        /// Output block shape.
+        shape: Vec<usize>,
+        /// Output dtype.
+        dtype: DType,
+        /// Input blocks per axis; the inputs are every combination, C order.
+        slots: Vec<usize>,
+        /// Per axis, the runs that make it.
+        runs: Vec<Vec<darray_kernels::gather::GatherRun>>,
+        /// The value of elements no run covers (a constant boundary).
+        fill: Option<darray_kernels::Scalar>,
+    },
+    /// A built-in stencil over a block grown by halos, which it drops.
+    Stencil {
+        /// The stencil.
+        op: darray_kernels::stencil::StencilOp,
+        /// The input's halo (before, after) per axis.
+        halo: Vec<(usize, usize)>,
+        /// How much of each halo lies beyond the array's ends.
+        outside: Vec<(usize, usize)>,
+        /// A constant boundary's value.
+        cval: Option<f64>,
+    },
     /// Axes permuted.
     Transpose {
         /// New order of the input's axes.
@@ -177,6 +202,8 @@ impl Op {
             Op::MergeReduce { .. } => "finalize",
             Op::Slice { .. } => "slice",
             Op::Assemble { .. } => "assemble",
+            Op::Gather { .. } => "gather",
+            Op::Stencil { .. } => "stencil",
             Op::Transpose { .. } => "transpose",
             Op::MapBlocks { .. } => "map_blocks",
             Op::Linalg { op } => op.name(),
@@ -201,6 +228,8 @@ impl Op {
             | Op::MergeReduce { .. }
             | Op::Slice { .. }
             | Op::Assemble { .. }
+            | Op::Gather { .. }
+            | Op::Stencil { .. }
             | Op::Transpose { .. } => true,
             Op::ReadZarr { .. }
             | Op::WriteZarr { .. }

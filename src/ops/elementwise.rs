@@ -91,6 +91,9 @@ impl Lowerer {
             | ExprKind::Transpose { .. }
             | ExprKind::Concatenate { .. }
             | ExprKind::MapBlocks { .. }
+            | ExprKind::Overlap { .. }
+            | ExprKind::Trim { .. }
+            | ExprKind::Stencil { .. }
             | ExprKind::Custom(_) => {
                 let t = self.block(e, idx)?;
                 let slot = *f.input_slot.entry(t).or_insert_with(|| {

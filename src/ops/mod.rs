@@ -7,6 +7,7 @@
 
 mod elementwise;
 mod layout;
+mod overlap;
 mod reduction;
 pub(crate) mod write;
 
@@ -164,6 +165,20 @@ impl Lowerer {
                     bytes(e, idx),
                 )
             }
+            ExprKind::Overlap {
+                input,
+                boundary,
+                halos,
+            } => self.overlap_block(e, input, *boundary, halos, idx, key.clone())?,
+            ExprKind::Trim { input, halos } => {
+                self.trim_block(e, input, halos, idx, key.clone())?
+            }
+            ExprKind::Stencil {
+                input,
+                op,
+                halos,
+                cval,
+            } => self.stencil_block(e, input, op, halos, *cval, idx, key.clone())?,
             ExprKind::Custom(c) => c.clone().block(self, e, idx)?,
             ExprKind::Zarr { path } => self.source_block(e, idx, key.clone(), |block, out| {
                 let op = Op::ReadZarr {

@@ -1,0 +1,288 @@
+//! Gathering a block from several input blocks by per-axis index runs: the
+//! block's index along each axis is a list of runs, each taking a stretch of one
+//! input block forwards, backwards or repeating one element (or a fill value).
+//! This is what halos with boundary conditions (reflect, mirror, nearest,
+//! periodic, constant) and outer-product indexing need: any per-axis index map
+//! whose runs are few.
+
+use crate::chunk::Chunk;
+use crate::dtype::{DType, Element};
+use crate::error::{KernelError, Result};
+use crate::scalar::Scalar;
+use ndarray::{ArrayD, Axis, IxDyn, Slice};
+use serde::{Deserialize, Serialize};
+
+/// One stretch of an output axis: `len` elements from `dst` on, taken from the
+/// input block at position `slot` of this axis's input list, starting at local
+/// index `start` and moving by `step` (1 forwards, -1 backwards, 0 repeating
+/// `start`); `slot: None` fills them with the fill value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatherRun {
+    /// Which of this axis's input blocks; `None`: the fill value.
+    pub slot: Option<u32>,
+    /// First local index in that block.
+    pub start: usize,
+    /// -1, 0 or 1.
+    pub step: i8,
+    /// Number of output elements.
+    pub len: usize,
+    /// First output index.
+    pub dst: usize,
+}
+
+/// The block of `shape` and `dtype` whose axis `k` is made of `runs[k]`.
+///
+/// `inputs` are the input blocks for every combination of slots, in C order
+/// over the per-axis slot counts `slots` (axis 0 slowest). Elements covered by
+/// no run, or by a run with `slot: None`, are `fill` (zero if `None`).
+///
+/// # Errors
+/// Inputs of another dtype or count, or runs outside their block or the output.
+pub fn gather(
+    shape: &[usize],
+    dtype: DType,
+    inputs: &[&Chunk],
+    slots: &[usize],
+    runs: &[Vec<GatherRun>],
+    fill: Option<Scalar>,
+) -> Result<Chunk> {
+    let nd = shape.len();
+    if runs.len() != nd || slots.len() != nd {
+        return Err(KernelError::Other(format!(
+            "gather: {} run lists and {} slot counts for a {nd}-d block",
+            runs.len(),
+            slots.len()
+        )));
+    }
+    let combos: usize = slots.iter().product();
+    if inputs.len() != combos {
+        return Err(KernelError::Other(format!(
+            "gather: {} inputs for {combos} slot combinations",
+            inputs.len()
+        )));
+    }
+    crate::dispatch_dtype!(dtype, T => {
+        let fill_value: T = match fill {
+            Some(s) => s.to::<T>(),
+            None => T::default(),
+        };
+        let mut out = ArrayD::<T>::from_elem(IxDyn(shape), fill_value);
+        let views = inputs
+            .iter()
+            .map(|c| {
+                T::view_chunk(c).ok_or_else(|| KernelError::DType {
+                    expected: dtype.to_string(),
+                    got: format!("{:?}", c.dtype()),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for v in &views {
+            if v.ndim() != nd {
+                return Err(KernelError::Shape { expected: shape.to_vec(), got: v.shape().to_vec() });
+            }
+        }
+        // Every combination of one run per axis, skipping fill runs.
+        let data_runs: Vec<Vec<&GatherRun>> = runs
+            .iter()
+            .map(|r| r.iter().filter(|r| r.slot.is_some() && r.len > 0).collect())
+            .collect();
+        if data_runs.iter().any(Vec::is_empty) {
+            return Ok(T::into_chunk(out));
+        }
+        let mut pick = vec![0usize; nd];
+        loop {
+            let mut input = 0usize;
+            for ax in 0..nd {
+                let slot = data_runs[ax][pick[ax]].slot.expect("data run") as usize;
+                if slot >= slots[ax] {
+                    return Err(KernelError::Other(format!(
+                        "gather: slot {slot} of {} on axis {ax}", slots[ax]
+                    )));
+                }
+                input = input * slots[ax] + slot;
+            }
+            let mut from = views[input].view();
+            let mut to = out.view_mut();
+            for ax in 0..nd {
+                let r = data_runs[ax][pick[ax]];
+                let n = from.shape()[ax];
+                let (lo, hi, step) = match r.step {
+                    1 => (r.start, r.start + r.len, 1),
+                    -1 => (r.start + 1 - r.len.min(r.start + 1), r.start + 1, -1),
+                    0 => (r.start, r.start + 1, 1),
+                    s => return Err(KernelError::Other(format!("gather: step {s}"))),
+                };
+                if hi > n || (r.step == -1 && r.len > r.start + 1) || r.dst + r.len > shape[ax] {
+                    return Err(KernelError::Other(format!(
+                        "gather: run {r:?} outside a block of {n} or an output of {}",
+                        shape[ax]
+                    )));
+                }
+                from.slice_axis_inplace(Axis(ax), Slice::new(lo as isize, Some(hi as isize), step));
+                to.slice_axis_inplace(Axis(ax), Slice::from(r.dst..r.dst + r.len));
+            }
+            // A repeated element (step 0) broadcasts along its axis.
+            let from = from.broadcast(to.raw_dim()).ok_or_else(|| KernelError::Shape {
+                expected: to.shape().to_vec(),
+                got: from.shape().to_vec(),
+            })?;
+            to.assign(&from);
+            // Next combination, last axis fastest.
+            let mut ax = nd;
+            loop {
+                if ax == 0 {
+                    return Ok(T::into_chunk(out));
+                }
+                ax -= 1;
+                pick[ax] += 1;
+                if pick[ax] < data_runs[ax].len() {
+                    break;
+                }
+                pick[ax] = 0;
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{array, ArrayD};
+
+    fn chunk(a: ArrayD<f64>) -> Chunk {
+        f64::into_chunk(a)
+    }
+
+    /// A 1-d gather with every kind of run: reflect, forwards across two
+    /// blocks, repeat and fill, against the index list it stands for.
+    #[test]
+    fn runs_of_every_kind() {
+        let a = chunk(array![0.0, 1.0, 2.0].into_dyn());
+        let b = chunk(array![3.0, 4.0].into_dyn());
+        let runs = vec![vec![
+            GatherRun {
+                slot: Some(0),
+                start: 1,
+                step: -1,
+                len: 2,
+                dst: 0,
+            },
+            GatherRun {
+                slot: Some(0),
+                start: 0,
+                step: 1,
+                len: 3,
+                dst: 2,
+            },
+            GatherRun {
+                slot: Some(1),
+                start: 0,
+                step: 1,
+                len: 2,
+                dst: 5,
+            },
+            GatherRun {
+                slot: Some(1),
+                start: 1,
+                step: 0,
+                len: 2,
+                dst: 7,
+            },
+            GatherRun {
+                slot: None,
+                start: 0,
+                step: 0,
+                len: 1,
+                dst: 9,
+            },
+        ]];
+        let got = gather(
+            &[10],
+            DType::F64,
+            &[&a, &b],
+            &[2],
+            &runs,
+            Some(Scalar::Float(-1.0)),
+        )
+        .unwrap();
+        let got = f64::from_chunk(got).unwrap();
+        assert_eq!(
+            got.into_raw_vec_and_offset().0,
+            vec![1.0, 0.0, 0.0, 1.0, 2.0, 3.0, 4.0, 4.0, 4.0, -1.0]
+        );
+    }
+
+    /// Two axes: the input for a pair of slots is found in C order.
+    #[test]
+    fn two_axes_pick_inputs_in_c_order() {
+        let blocks: Vec<Chunk> = (0..4)
+            .map(|i| chunk(ArrayD::from_elem(IxDyn(&[1, 1]), f64::from(i))))
+            .collect();
+        let refs: Vec<&Chunk> = blocks.iter().collect();
+        let axis = |n: u32| {
+            (0..n)
+                .map(|s| GatherRun {
+                    slot: Some(s),
+                    start: 0,
+                    step: 1,
+                    len: 1,
+                    dst: s as usize,
+                })
+                .collect::<Vec<_>>()
+        };
+        let got = gather(
+            &[2, 2],
+            DType::F64,
+            &refs,
+            &[2, 2],
+            &[axis(2), axis(2)],
+            None,
+        )
+        .unwrap();
+        let got = f64::from_chunk(got).unwrap();
+        assert_eq!(got, array![[0.0, 1.0], [2.0, 3.0]].into_dyn());
+    }
+
+    /// Runs outside their input block or the output are errors, not panics.
+    #[test]
+    fn bad_runs_are_errors() {
+        let a = chunk(array![0.0, 1.0].into_dyn());
+        let bad = [
+            GatherRun {
+                slot: Some(0),
+                start: 1,
+                step: 1,
+                len: 2,
+                dst: 0,
+            },
+            GatherRun {
+                slot: Some(0),
+                start: 0,
+                step: -1,
+                len: 2,
+                dst: 0,
+            },
+            GatherRun {
+                slot: Some(0),
+                start: 0,
+                step: 1,
+                len: 2,
+                dst: 1,
+            },
+            GatherRun {
+                slot: Some(1),
+                start: 0,
+                step: 1,
+                len: 1,
+                dst: 0,
+            },
+        ];
+        for r in bad {
+            assert!(
+                gather(&[2], DType::F64, &[&a], &[1], &[vec![r]], None).is_err(),
+                "{r:?}"
+            );
+        }
+        assert!(gather(&[0], DType::F64, &[&a], &[1], &[vec![]], None).is_ok());
+    }
+}
