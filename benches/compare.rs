@@ -168,6 +168,19 @@ fn main() -> Result<()> {
                 .mean()?
                 .compute_scalar()?
         }
+        "filter3" => {
+            let x = DArray::<f64>::from_zarr(store_arg()?)?;
+            x.uniform_filter(3, darray::Boundary::Reflect)?
+                .sum()?
+                .compute_scalar()?
+        }
+        "laplace" => {
+            let x = DArray::<f64>::from_zarr(store_arg()?)?;
+            x.laplace(darray::Boundary::Reflect)?
+                .abs()
+                .sum()?
+                .compute_scalar()?
+        }
         "sum0" => {
             let x = DArray::<f64>::from_zarr(store_arg()?)?;
             x.sum_axis(0)?.compute()?.sum()

@@ -241,7 +241,7 @@ proptest! {
         b in boundary(),
     ) {
         register();
-        prop_assume!(a.shape()[0] >= 1);
+        prop_assume!(a.shape()[0] >= 1 && b_max(a.shape()[0], b) >= 1);
         let x = chunked(&a, &grid);
         let mut depth = vec![0; a.ndim()];
         depth[0] = 1;

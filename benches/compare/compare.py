@@ -59,7 +59,10 @@ SQUARE_SHAPE = (4000, 4000)
 SQUARE_CHUNKS = (500, 500)
 DENSE = ["chol", "solve", "inv", "qr2d"]
 LINALG = ["tsqr", "tsqr_auto", "tsqr_cholqr2", "tsqr_lowmem", "svd", "svd_u", "svd_u_lowmem", "ata", "svdc"] + DENSE
-GROUPS = {"array": WORKLOADS, "linalg": LINALG[:-len(DENSE)], "dense": DENSE, "all": WORKLOADS + LINALG}
+# The analysis toolbox (stencils, ...): on the 16384 x 8192 store.
+TOOLBOX = ["filter3", "laplace"]
+GROUPS = {"array": WORKLOADS, "linalg": LINALG[:-len(DENSE)], "dense": DENSE, "toolbox": TOOLBOX,
+          "all": WORKLOADS + LINALG + TOOLBOX}
 # Workloads on the tall store (every other one is on the 16384 x 8192 store).
 TALL = {"tsqr", "tsqr_auto", "tsqr_cholqr2", "tsqr_lowmem", "svd", "svd_u", "svd_u_lowmem", "ata", "floor_tall", "floor_gram"}
 # Workloads on the 4000 x 4000 store.
@@ -77,6 +80,7 @@ CHECK_TOL = {"svdc": 2e-2}
 # The floor each workload is held to: decode only, or decode plus the work that
 # cannot be avoided where that is slower (the sin/cos arithmetic, re-encoding).
 FLOOR_OF = {"mean": "floor_sincos", "sum0": "floor", "std1": "floor", "copy": "floor_copy",
+            "filter3": "floor", "laplace": "floor",
             "ata": "floor_gram", "svdc": "floor_svdc"}
 FLOORS = {
     "floor": "read + zstd-decompress every chunk into a reused buffer (rayon, all cores)",
@@ -95,6 +99,8 @@ LABEL = {
     "std1": "std(axis=1)",
     "copy": "copy (to_zarr)",
     "tiny": "100,000 tiny tasks",
+    "filter3": "3x3 mean filter (map_overlap), sum",
+    "laplace": "laplace (map_overlap), sum of |.|",
     "tsqr": "tsqr (Q and R)",
     "tsqr_auto": "tsqr (Q and R), QrMethod::Auto",
     "tsqr_cholqr2": "tsqr (Q and R), QrMethod::CholeskyQr2",

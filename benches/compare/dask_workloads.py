@@ -57,6 +57,17 @@ def main() -> None:
     elif workload == "std1":
         x = da.from_zarr(store)
         check = float(x.std(axis=1).compute().mean())
+    elif workload == "filter3":
+        import scipy.ndimage as ndi
+        x = da.from_zarr(store)
+        y = x.map_overlap(lambda b: ndi.uniform_filter(b, 3, mode="reflect"), depth=1, boundary="reflect",
+                          dtype=x.dtype)
+        check = float(y.sum().compute())
+    elif workload == "laplace":
+        import scipy.ndimage as ndi
+        x = da.from_zarr(store)
+        y = x.map_overlap(lambda b: ndi.laplace(b, mode="reflect"), depth=1, boundary="reflect", dtype=x.dtype)
+        check = float(abs(y).sum().compute())
     elif workload == "copy":
         x = da.from_zarr(store)
         shutil.rmtree(out, ignore_errors=True)

@@ -139,20 +139,6 @@ fn run<T: Element + Float>(
     }
 }
 
-/// `x` without `halo[ax]` on each axis in `axes`.
-fn interior<'a, T>(
-    mut x: ArrayViewD<'a, T>,
-    halo: &[(usize, usize)],
-    axes: &[usize],
-) -> ArrayViewD<'a, T> {
-    for &ax in axes {
-        let n = x.len_of(Axis(ax));
-        let (lo, hi) = halo[ax];
-        x.slice_axis_inplace(Axis(ax), Slice::from(lo..n - hi));
-    }
-    x
-}
-
 fn correlate<T: Element + Float>(
     x: ArrayViewD<'_, T>,
     weights: &[f64],
@@ -183,18 +169,11 @@ fn correlate<T: Element + Float>(
         .iter()
         .map(|&v| T::from(v).unwrap_or_else(T::nan))
         .collect();
-    let mut cur: ArrayD<T> = x.to_owned();
+    // Each pass reads a C-contiguous array and writes a new one, walking
+    // contiguous rows so the inner loops vectorize.
+    let mut cur: ArrayD<T> = x.as_standard_layout().into_owned();
     for (k, &ax) in axes.iter().enumerate() {
-        let n = cur.len_of(Axis(ax)) - (m - 1);
-        let mut shape = cur.shape().to_vec();
-        shape[ax] = n;
-        let mut out = ArrayD::<T>::zeros(shape);
-        for (j, &wj) in w.iter().enumerate() {
-            let src = cur.slice_axis(Axis(ax), Slice::from(j..j + n));
-            Zip::from(&mut out)
-                .and(&src)
-                .for_each(|o, &s| *o = *o + wj * s);
-        }
+        let mut out = correlate_pass(&cur, ax, &w);
         // Constant boundary: the next pass pads *this* result with the
         // constant, so the halo parts outside the array go back to it.
         if let Some(c) = cval {
@@ -212,29 +191,97 @@ fn correlate<T: Element + Float>(
     Ok(cur)
 }
 
-fn laplace<T: Element + Float>(x: ArrayViewD<'_, T>) -> ArrayD<T> {
-    let nd = x.ndim();
-    let all: Vec<usize> = (0..nd).collect();
-    let halo = vec![(1, 1); nd];
-    let mut out = interior(x.view(), &halo, &all).to_owned();
-    let two = T::one() + T::one();
-    for ax in 0..nd {
-        let others: Vec<usize> = all.iter().copied().filter(|&a| a != ax).collect();
-        let core = interior(x.view(), &halo, &others);
-        let n = core.len_of(Axis(ax)) - 2;
-        let (l, c, r) = (
-            core.slice_axis(Axis(ax), Slice::from(0..n)),
-            core.slice_axis(Axis(ax), Slice::from(1..n + 1)),
-            core.slice_axis(Axis(ax), Slice::from(2..n + 2)),
-        );
-        let term = Zip::from(&l)
-            .and(&c)
-            .and(&r)
-            .map_collect(|&l, &c, &r| l - two * c + r);
-        if ax == 0 {
-            out = term;
+/// One correlation pass along `ax` of a C-contiguous array: output `i` is
+/// `0 + w[0] x[i] + w[1] x[i + 1] + ...` (in that order) along the axis.
+fn correlate_pass<T: Element + Float>(x: &ArrayD<T>, ax: usize, w: &[T]) -> ArrayD<T> {
+    let shape = x.shape();
+    let len = shape[ax];
+    let n = len + 1 - w.len();
+    let outer: usize = shape[..ax].iter().product();
+    let inner: usize = shape[ax + 1..].iter().product();
+    let mut out_shape = shape.to_vec();
+    out_shape[ax] = n;
+    let mut out = ArrayD::<T>::zeros(out_shape);
+    let src = x.as_slice().expect("standard layout");
+    let dst = out.as_slice_mut().expect("new array");
+    for o in 0..outer {
+        let s = &src[o * len * inner..(o + 1) * len * inner];
+        let d = &mut dst[o * n * inner..(o + 1) * n * inner];
+        if inner == 1 {
+            // Along the last axis: shifted rows.
+            for (j, &wj) in w.iter().enumerate() {
+                for (d, &v) in d.iter_mut().zip(&s[j..j + n]) {
+                    *d = *d + wj * v;
+                }
+            }
         } else {
-            Zip::from(&mut out).and(&term).for_each(|o, &t| *o = *o + t);
+            for i in 0..n {
+                let d = &mut d[i * inner..(i + 1) * inner];
+                for (j, &wj) in w.iter().enumerate() {
+                    let row = &s[(i + j) * inner..(i + j + 1) * inner];
+                    for (d, &v) in d.iter_mut().zip(row) {
+                        *d = *d + wj * v;
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn laplace<T: Element + Float>(x: ArrayViewD<'_, T>) -> ArrayD<T> {
+    if x.ndim() == 0 {
+        return x.to_owned();
+    }
+    let x = x.as_standard_layout();
+    let ext = x.shape().to_vec();
+    let nd = ext.len();
+    let src = x.as_slice().expect("standard layout");
+    let interior: Vec<usize> = ext.iter().map(|&n| n - 2).collect();
+    let mut out = ArrayD::<T>::zeros(interior.clone());
+    // Element strides of the grown block.
+    let mut stride = vec![1usize; nd];
+    for a in (0..nd.saturating_sub(1)).rev() {
+        stride[a] = stride[a + 1] * ext[a + 1];
+    }
+    let row = interior[nd - 1];
+    let two = T::one() + T::one();
+    let dst = out.as_slice_mut().expect("new array");
+    let rows = dst.len().checked_div(row).unwrap_or(0);
+    let mut idx = vec![0usize; nd.saturating_sub(1)];
+    for r in 0..rows {
+        // The grown block's offset of this interior row's first element.
+        let base: usize = idx
+            .iter()
+            .zip(&stride)
+            .map(|(&i, &s)| (i + 1) * s)
+            .sum::<usize>()
+            + 1;
+        let d = &mut dst[r * row..(r + 1) * row];
+        // Terms in axis order: ((t0 + t1) + t2) ...
+        for (a, &sa) in stride.iter().enumerate() {
+            let (l, c, rr) = (
+                &src[base - sa..base - sa + row],
+                &src[base..base + row],
+                &src[base + sa..base + sa + row],
+            );
+            if a == 0 {
+                for (((d, &l), &c), &rr) in d.iter_mut().zip(l).zip(c).zip(rr) {
+                    *d = l - two * c + rr;
+                }
+            } else {
+                for (((d, &l), &c), &rr) in d.iter_mut().zip(l).zip(c).zip(rr) {
+                    *d = *d + (l - two * c + rr);
+                }
+            }
+        }
+        // Next interior row, last of the leading axes fastest.
+        for k in (0..idx.len()).rev() {
+            idx[k] += 1;
+            if idx[k] < interior[k] {
+                break;
+            }
+            idx[k] = 0;
         }
     }
     out

@@ -241,6 +241,7 @@ fn conform_in(
         | ExprKind::Overlap { .. }
         | ExprKind::Trim { .. }
         | ExprKind::Stencil { .. }
+        | ExprKind::OIndex { .. }
         | ExprKind::Custom(_) => crate::expr::select::rechunk_expr(a, want.clone()),
     };
     done.insert(a.id, c.clone());

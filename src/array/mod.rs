@@ -6,6 +6,7 @@
 mod compute;
 mod creation;
 mod elementwise;
+mod indexing;
 mod many;
 pub(crate) mod map_blocks;
 mod overlap;

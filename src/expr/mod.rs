@@ -13,6 +13,7 @@ pub mod grid;
 pub(crate) mod node;
 pub(crate) mod overlap;
 pub(crate) mod select;
+pub(crate) mod take;
 
 use crate::error::Result;
 use crate::graph::{ChunkKey, Op, TaskId};

@@ -121,6 +121,13 @@ pub(crate) enum ExprKind {
         halos: Arc<Vec<super::overlap::AxisHalo>>,
         cval: Option<f64>,
     },
+    /// Outer (orthogonal) integer indexing: along each axis with `Some`, the
+    /// listed input indices (in range, any order, repeats allowed), cut into
+    /// the node's grid; other axes whole.
+    OIndex {
+        input: Arc<Expr>,
+        index: Vec<Option<Arc<Vec<usize>>>>,
+    },
     /// A node that lowers itself (linear algebra): see [`super::CustomLower`].
     Custom(Arc<dyn super::CustomLower>),
 }
@@ -170,6 +177,7 @@ impl Expr {
             | ExprKind::Overlap { .. }
             | ExprKind::Trim { .. }
             | ExprKind::Stencil { .. }
+            | ExprKind::OIndex { .. }
             | ExprKind::Custom(_) => false,
         }
     }
@@ -225,6 +233,7 @@ pub(crate) fn recomputed(e: &Arc<Expr>) -> Option<Arc<Expr>> {
             | ExprKind::Overlap { .. }
             | ExprKind::Trim { .. }
             | ExprKind::Stencil { .. }
+            | ExprKind::OIndex { .. }
             | ExprKind::Custom(_) => return e.clone(),
         };
         let c = Expr::new(

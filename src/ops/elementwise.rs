@@ -94,6 +94,7 @@ impl Lowerer {
             | ExprKind::Overlap { .. }
             | ExprKind::Trim { .. }
             | ExprKind::Stencil { .. }
+            | ExprKind::OIndex { .. }
             | ExprKind::Custom(_) => {
                 let t = self.block(e, idx)?;
                 let slot = *f.input_slot.entry(t).or_insert_with(|| {

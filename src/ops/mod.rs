@@ -179,6 +179,9 @@ impl Lowerer {
                 halos,
                 cval,
             } => self.stencil_block(e, input, op, halos, *cval, idx, key.clone())?,
+            ExprKind::OIndex { input, index } => {
+                self.oindex_block(e, input, index, idx, key.clone())?
+            }
             ExprKind::Custom(c) => c.clone().block(self, e, idx)?,
             ExprKind::Zarr { path } => self.source_block(e, idx, key.clone(), |block, out| {
                 let op = Op::ReadZarr {

@@ -7,6 +7,7 @@ use crate::error::Result;
 use crate::expr::grid::{block_indices, block_shape};
 use crate::expr::node::Expr;
 use crate::expr::overlap::{axis_runs, AxisHalo, Boundary};
+use crate::expr::take::index_runs;
 use crate::graph::{AxisTake, ChunkKey, Op, TaskId};
 use darray_kernels::stencil::StencilOp;
 use darray_kernels::Scalar;
@@ -36,23 +37,49 @@ impl Lowerer {
             blocks.push(bl);
             runs.push(r);
         }
-        // A block without halos is its input block: no copy.
-        let whole = runs.iter().enumerate().all(|(ax, r)| {
+        let fill = match boundary {
+            Boundary::Constant(v) => Some(Scalar::Float(v)),
+            Boundary::None
+            | Boundary::Reflect
+            | Boundary::Mirror
+            | Boundary::Nearest
+            | Boundary::Periodic => None,
+        };
+        self.push_gather(e, input, blocks, runs, fill, idx, key)
+    }
+
+    /// The task gathering block `idx` of `e` from `input` by per-axis `runs`
+    /// over the input blocks `blocks` (ascending, per axis); the input block
+    /// itself when that is all it is.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn push_gather(
+        &mut self,
+        e: &Arc<Expr>,
+        input: &Arc<Expr>,
+        blocks: Vec<Vec<u32>>,
+        runs: Vec<Vec<darray_kernels::gather::GatherRun>>,
+        fill: Option<Scalar>,
+        idx: &[u32],
+        key: ChunkKey,
+    ) -> Result<TaskId> {
+        let whole = runs.iter().zip(&blocks).enumerate().all(|(ax, (r, b))| {
             r.len() == 1
                 && r[0].step == 1
                 && r[0].start == 0
-                && r[0].len == input.grid[ax][idx[ax] as usize]
+                && r[0].len == input.grid[ax][b[0] as usize]
         });
         if whole {
             let in_idx: Vec<u32> = blocks.iter().map(|b| b[0]).collect();
             return self.block(input, &in_idx);
         }
+        let nd = blocks.len();
         let slots: Vec<usize> = blocks.iter().map(Vec::len).collect();
         let counts: Vec<Vec<usize>> = slots.iter().map(|&n| vec![0; n]).collect();
         let mut inputs = Vec::new();
         // Every combination of one touched block per axis, C order (an axis
         // touching no block, all fill, has none: then no inputs at all).
         if slots.iter().all(|&n| n > 0) {
+            self.reserve_tasks(e, block_indices(&counts).len() as u64)?;
             for combo in block_indices(&counts) {
                 let in_idx: Vec<u32> = combo
                     .iter()
@@ -62,14 +89,6 @@ impl Lowerer {
                 inputs.push(self.block(input, &in_idx)?);
             }
         }
-        let fill = match boundary {
-            Boundary::Constant(v) => Some(Scalar::Float(v)),
-            Boundary::None
-            | Boundary::Reflect
-            | Boundary::Mirror
-            | Boundary::Nearest
-            | Boundary::Periodic => None,
-        };
         let slots = if inputs.is_empty() {
             vec![0; nd]
         } else {
@@ -87,6 +106,42 @@ impl Lowerer {
             inputs,
             bytes(e, idx),
         ))
+    }
+
+    pub(crate) fn oindex_block(
+        &mut self,
+        e: &Arc<Expr>,
+        input: &Arc<Expr>,
+        index: &[Option<Arc<Vec<usize>>>],
+        idx: &[u32],
+        key: ChunkKey,
+    ) -> Result<TaskId> {
+        let offs = self.grid_offsets(input);
+        let out_offs = self.grid_offsets(e);
+        let mut blocks = Vec::with_capacity(index.len());
+        let mut runs = Vec::with_capacity(index.len());
+        for (ax, sel) in index.iter().enumerate() {
+            let b = idx[ax] as usize;
+            match sel {
+                None => {
+                    blocks.push(vec![idx[ax]]);
+                    runs.push(vec![darray_kernels::gather::GatherRun {
+                        slot: Some(0),
+                        start: 0,
+                        step: 1,
+                        len: input.grid[ax][b],
+                        dst: 0,
+                    }]);
+                }
+                Some(list) => {
+                    let o = out_offs.axis(ax);
+                    let (bl, r) = index_runs(offs.axis(ax), &list[o[b]..o[b + 1]]);
+                    blocks.push(bl);
+                    runs.push(r);
+                }
+            }
+        }
+        self.push_gather(e, input, blocks, runs, None, idx, key)
     }
 
     pub(crate) fn trim_block(

@@ -1,0 +1,169 @@
+//! Integer-array ("fancy") and boolean indexing along axes: `take`, `oindex`
+//! (outer indexing, NumPy's `x[np.ix_(i, j)]`, zarr's `oindex`) and
+//! `compress`. An output block is gathered in one task from the input blocks
+//! holding its indices (reading only those), whatever their order or repeats;
+//! along an indexed axis the output is cut into blocks of the input's first
+//! block size, so blocks stay close to the input's.
+
+use super::{normalize_axis, DArray};
+use crate::error::{Error, Result};
+use crate::expr::grid::Grid;
+use crate::expr::node::{Expr, ExprKind};
+use darray_kernels::Element;
+use std::sync::Arc;
+
+impl<T: Element> DArray<T> {
+    /// Checks `indices` (negative counts from the end, as NumPy) against axis
+    /// `ax`, returning them as input positions.
+    fn resolve_indices(&self, ax: usize, indices: &[i64]) -> Result<Vec<usize>> {
+        let n = self.expr.shape[ax];
+        indices
+            .iter()
+            .enumerate()
+            .map(|(pos, &i)| {
+                let j = if i < 0 { i + n as i64 } else { i };
+                if j < 0 || j >= n as i64 {
+                    Err(Error::InvalidArgument {
+                        array: self.expr.name.clone(),
+                        reason: format!(
+                            "axis {ax}: index {i} (position {pos} of the index list) is out of bounds for length {n}"
+                        ),
+                    })
+                } else {
+                    Ok(j as usize)
+                }
+            })
+            .collect()
+    }
+
+    fn oindex_resolved(&self, what: &str, index: Vec<Option<Vec<usize>>>) -> Result<DArray<T>> {
+        let mut shape = Vec::with_capacity(index.len());
+        let mut grid: Grid = Vec::with_capacity(index.len());
+        for (ax, sel) in index.iter().enumerate() {
+            match sel {
+                None => {
+                    shape.push(self.expr.shape[ax]);
+                    grid.push(self.expr.grid[ax].clone());
+                }
+                Some(list) => {
+                    let step = self.expr.grid[ax].first().copied().unwrap_or(1).max(1);
+                    let mut sizes: Vec<usize> = list.chunks(step).map(<[usize]>::len).collect();
+                    if sizes.is_empty() {
+                        sizes.push(0);
+                    }
+                    shape.push(list.len());
+                    grid.push(sizes);
+                }
+            }
+        }
+        let counts: Vec<u64> = grid.iter().map(|g| g.len() as u64).collect();
+        let chunk: Vec<u64> = grid
+            .iter()
+            .map(|g| g.iter().copied().max().unwrap_or(0) as u64)
+            .collect();
+        let shape64: Vec<u64> = shape.iter().map(|&n| n as u64).collect();
+        crate::expr::grid::check_grid(&self.expr.name, &shape64, &chunk, &counts, T::DTYPE.size())?;
+        Ok(DArray::wrap(Expr::new(
+            format!("{what}-{}", self.expr.name),
+            shape,
+            grid,
+            T::DTYPE,
+            ExprKind::OIndex {
+                input: self.expr.clone(),
+                index: index.into_iter().map(|s| s.map(Arc::new)).collect(),
+            },
+        )))
+    }
+
+    /// The elements at `indices` along `axis` (NumPy's `take`, `x[..., idx, ...]`
+    /// with one integer array): any order, repeats allowed, negative indices
+    /// counted from the end. Only the blocks holding the indices are read.
+    ///
+    /// ```
+    /// use darray::DArray;
+    /// let x = DArray::<f64>::arange(0.0, 10.0, 1.0, [4]).unwrap();
+    /// let y = x.take(&[9, 0, -1, 4, 4], 0).unwrap();
+    /// assert_eq!(y.compute().unwrap().into_raw_vec_and_offset().0, vec![9.0, 0.0, 9.0, 4.0, 4.0]);
+    /// ```
+    ///
+    /// # Errors
+    /// An axis out of range, or an index out of bounds (named with its
+    /// position in the list).
+    pub fn take(&self, indices: &[i64], axis: isize) -> Result<DArray<T>> {
+        let ax = normalize_axis(&self.expr.name, axis, self.ndim())?;
+        let list = self.resolve_indices(ax, indices)?;
+        let mut index = vec![None; self.ndim()];
+        index[ax] = Some(list);
+        self.oindex_resolved("take", index)
+    }
+
+    /// Outer ("orthogonal") indexing: along each axis with `Some(indices)`, the
+    /// listed elements; axes with `None` whole. NumPy writes this
+    /// `x[np.ix_(i, j)]` (its `x[i, j]` with two arrays pairs them up
+    /// pointwise instead); zarr-python calls it `oindex`.
+    ///
+    /// ```
+    /// use darray::DArray;
+    /// let m = DArray::<i64>::from_ndarray(&ndarray::Array2::from_shape_fn((3, 4), |(i, j)| (4 * i + j) as i64), [2, 2]).unwrap();
+    /// let y = m.oindex(&[Some(&[2, 0][..]), Some(&[3, 3, 1][..])]).unwrap();
+    /// assert_eq!(y.compute().unwrap().into_raw_vec_and_offset().0, vec![11, 11, 9, 3, 3, 1]);
+    /// ```
+    ///
+    /// # Errors
+    /// Other than one entry per axis, or an index out of bounds.
+    pub fn oindex(&self, index: &[Option<&[i64]>]) -> Result<DArray<T>> {
+        if index.len() != self.ndim() {
+            return Err(Error::InvalidArgument {
+                array: self.expr.name.clone(),
+                reason: format!(
+                    "oindex: {} index entries for a {}-d array",
+                    index.len(),
+                    self.ndim()
+                ),
+            });
+        }
+        let resolved = index
+            .iter()
+            .enumerate()
+            .map(|(ax, sel)| sel.map(|list| self.resolve_indices(ax, list)).transpose())
+            .collect::<Result<Vec<_>>>()?;
+        self.oindex_resolved("oindex", resolved)
+    }
+
+    /// The elements along `axis` where `condition` is true (NumPy's
+    /// `compress`; `x[..., mask, ...]` with a boolean vector). A condition
+    /// shorter than the axis selects nothing beyond its end, as NumPy's. The
+    /// condition is in memory, so the output's chunk sizes are known before
+    /// anything runs.
+    ///
+    /// ```
+    /// use darray::DArray;
+    /// let x = DArray::<f64>::arange(0.0, 5.0, 1.0, [2]).unwrap();
+    /// let y = x.compress(&[true, false, false, true], 0).unwrap();
+    /// assert_eq!(y.compute().unwrap().into_raw_vec_and_offset().0, vec![0.0, 3.0]);
+    /// ```
+    ///
+    /// # Errors
+    /// An axis out of range, or a condition longer than the axis.
+    pub fn compress(&self, condition: &[bool], axis: isize) -> Result<DArray<T>> {
+        let ax = normalize_axis(&self.expr.name, axis, self.ndim())?;
+        let n = self.expr.shape[ax];
+        if condition.len() > n {
+            return Err(Error::InvalidArgument {
+                array: self.expr.name.clone(),
+                reason: format!(
+                    "compress: a condition of {} for axis {ax} of length {n}",
+                    condition.len()
+                ),
+            });
+        }
+        let list: Vec<usize> = condition
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &c)| c.then_some(i))
+            .collect();
+        let mut index = vec![None; self.ndim()];
+        index[ax] = Some(list);
+        self.oindex_resolved("compress", index)
+    }
+}

@@ -1,0 +1,154 @@
+//! Integer-array and boolean indexing against ndarray's `select` on the whole
+//! array: random shapes and chunkings (irregular, size-1 and ragged blocks,
+//! empty axes), index lists unsorted, repeated, negative and empty; results
+//! identical on 1, 2 and 4 threads.
+
+mod common;
+
+use common::*;
+use darray::{DArray, Executor, WriteOptions};
+use ndarray::{ArrayD, Axis, IxDyn};
+use proptest::prelude::*;
+
+/// Index lists for an axis of `n`: `(as given, resolved)`, negatives included.
+fn indices(n: usize) -> BoxedStrategy<(Vec<i64>, Vec<usize>)> {
+    if n == 0 {
+        return Just((vec![], vec![])).boxed();
+    }
+    proptest::collection::vec((0..n, any::<bool>()), 0..12)
+        .prop_map(move |v| {
+            let given = v
+                .iter()
+                .map(|&(i, neg)| if neg { i as i64 - n as i64 } else { i as i64 })
+                .collect();
+            (given, v.iter().map(|p| p.0).collect())
+        })
+        .boxed()
+}
+
+fn on_all(x: &DArray<f64>) -> ArrayD<f64> {
+    let mut first: Option<ArrayD<f64>> = None;
+    for exec in executors() {
+        let got = x.compute_with(&exec).unwrap();
+        match &first {
+            Some(f) => assert_bits_eq(&got, f),
+            None => first = Some(got),
+        }
+    }
+    first.unwrap()
+}
+
+proptest! {
+    #![proptest_config(config(64))]
+
+    #[test]
+    fn take_matches_select(
+        ((a, grid), ax, (given, resolved)) in array_and_grid(3, 9, true)
+            .prop_flat_map(|(a, g)| {
+                let nd = a.ndim();
+                (Just((a, g)), 0..nd)
+            })
+            .prop_flat_map(|((a, g), ax)| {
+                let n = a.shape()[ax];
+                (Just((a, g)), Just(ax), indices(n))
+            }),
+    ) {
+        let x = chunked(&a, &grid);
+        let got = on_all(&x.take(&given, ax as isize).unwrap());
+        assert_bits_eq(&got, &a.select(Axis(ax), &resolved));
+    }
+
+    #[test]
+    fn oindex_matches_select_twice(
+        ((a, grid), (g0, r0), (g1, r1)) in array_and_grid(2, 9, false)
+            .prop_filter("2-d", |(a, _)| a.ndim() == 2)
+            .prop_flat_map(|(a, g)| {
+                let (n0, n1) = (a.shape()[0], a.shape()[1]);
+                (Just((a, g)), indices(n0), indices(n1))
+            }),
+        whole in 0usize..3,
+    ) {
+        let x = chunked(&a, &grid);
+        let (s0, s1): (Option<&[i64]>, Option<&[i64]>) = match whole {
+            0 => (None, Some(&g1)),
+            1 => (Some(&g0), None),
+            _ => (Some(&g0), Some(&g1)),
+        };
+        let got = on_all(&x.oindex(&[s0, s1]).unwrap());
+        let mut want = a.clone();
+        if s0.is_some() {
+            want = want.select(Axis(0), &r0);
+        }
+        if s1.is_some() {
+            want = want.select(Axis(1), &r1);
+        }
+        assert_bits_eq(&got, &want);
+    }
+
+    #[test]
+    fn compress_matches_select(
+        ((a, grid), ax, cond) in array_and_grid(3, 9, true)
+            .prop_flat_map(|(a, g)| {
+                let nd = a.ndim();
+                (Just((a, g)), 0..nd)
+            })
+            .prop_flat_map(|((a, g), ax)| {
+                let n = a.shape()[ax];
+                (Just((a, g)), Just(ax), proptest::collection::vec(any::<bool>(), 0..=n))
+            }),
+    ) {
+        let x = chunked(&a, &grid);
+        let got = on_all(&x.compress(&cond, ax as isize).unwrap());
+        let picked: Vec<usize> = cond.iter().enumerate().filter_map(|(i, &c)| c.then_some(i)).collect();
+        assert_bits_eq(&got, &a.select(Axis(ax), &picked));
+    }
+}
+
+/// Only the blocks holding the indices are read from the store, each once
+/// per output block that needs it.
+#[test]
+fn reads_only_the_blocks_it_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.zarr");
+    let a = ArrayD::from_shape_fn(IxDyn(&[100, 6]), |ix| (ix[0] * 6 + ix[1]) as f64);
+    DArray::from_ndarray(&a, [10, 6])
+        .unwrap()
+        .to_zarr(&path, &WriteOptions::default())
+        .unwrap();
+    let x = DArray::<f64>::from_zarr(&path).unwrap();
+    // Rows from blocks 9, 0 and 3 only; one output block (10 rows a block).
+    let rows = [95i64, 3, 31, 99, 0, 30];
+    let y = x.take(&rows, 0).unwrap();
+    assert_eq!(y.chunks()[0], vec![6]);
+    let exec = darray::LocalExecutor::with_threads(2).unwrap();
+    let got = y.compute_with(&exec).unwrap();
+    assert_eq!(exec.last_stats().chunks_read, 3);
+    let want = a.select(Axis(0), &[95, 3, 31, 99, 0, 30]);
+    assert_eq!(got, want);
+}
+
+/// Long index lists are cut into blocks of the input's block size.
+#[test]
+fn output_blocks_follow_the_input() {
+    let x = DArray::<f64>::ones(&[50, 4], [8, 4]).unwrap();
+    let idx: Vec<i64> = (0..30).rev().collect();
+    let y = x.take(&idx, 0).unwrap();
+    assert_eq!(y.chunks()[0], vec![8, 8, 8, 6]);
+    assert_eq!(y.compute().unwrap().sum(), 120.0);
+}
+
+#[test]
+fn bad_input_is_refused() {
+    let x = DArray::<f64>::ones(&[5, 4], [2, 2]).unwrap();
+    let e = x.take(&[0, 5], 0).unwrap_err().to_string();
+    assert!(
+        e.contains("index 5 (position 1 of the index list) is out of bounds for length 5"),
+        "{e}"
+    );
+    assert!(x.take(&[-6], 0).is_err());
+    assert!(x.take(&[0], 2).is_err());
+    assert!(x.oindex(&[None]).is_err());
+    assert!(x.oindex(&[None, Some(&[4][..])]).is_err());
+    let e = x.compress(&[true; 6], 0).unwrap_err().to_string();
+    assert!(e.contains("condition of 6 for axis 0 of length 5"), "{e}");
+}
