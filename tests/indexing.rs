@@ -152,3 +152,59 @@ fn bad_input_is_refused() {
     let e = x.compress(&[true; 6], 0).unwrap_err().to_string();
     assert!(e.contains("condition of 6 for axis 0 of length 5"), "{e}");
 }
+
+proptest! {
+    #![proptest_config(config(48))]
+
+    /// Boolean selection, nonzero, flatnonzero and argwhere against the C-order
+    /// walk of the whole array; chunk sizes known before computing.
+    #[test]
+    fn masks_match_the_c_order_walk(
+        (a, grid) in array_and_grid(3, 8, true),
+        cut in prop_oneof![Just(-1000.0), Just(1000.0), -50.0..50.0f64],
+    ) {
+        let x = chunked(&a, &grid);
+        let m = x.greater(cut).unwrap();
+        let y = x.mask(&m).unwrap();
+        let want: Vec<f64> = a.iter().copied().filter(|v| *v > cut).collect();
+        prop_assert_eq!(y.shape(), &[want.len()]);
+        let got = on_all(&y);
+        assert_bits_eq(&got, &ArrayD::from_shape_vec(IxDyn(&[want.len()]), want).unwrap());
+
+        let coords: Vec<Vec<usize>> = a
+            .indexed_iter()
+            .filter(|p| *p.1 > cut)
+            .map(|(ix, _)| (0..a.ndim()).map(|k| ix[k]).collect())
+            .collect();
+        let nz = m.nonzero().unwrap();
+        prop_assert_eq!(nz.len(), a.ndim());
+        for (ax, col) in nz.iter().enumerate() {
+            let got: Vec<i64> = col.compute().unwrap().into_iter().collect();
+            let want: Vec<i64> = coords.iter().map(|c| c[ax] as i64).collect();
+            prop_assert_eq!(got, want);
+        }
+        let flat: Vec<i64> = m.flatnonzero().unwrap().compute().unwrap().into_iter().collect();
+        let want: Vec<i64> = a.iter().enumerate().filter(|p| *p.1 > cut).map(|p| p.0 as i64).collect();
+        prop_assert_eq!(flat, want);
+        let aw = m.argwhere().unwrap().compute().unwrap();
+        prop_assert_eq!(aw.shape(), &[coords.len(), a.ndim()]);
+        for (k, c) in coords.iter().enumerate() {
+            for ax in 0..a.ndim() {
+                prop_assert_eq!(aw[[k, ax]], c[ax] as i64);
+            }
+        }
+    }
+}
+
+/// A mask of another shape, and nonzero of a 0-d array, are refused.
+#[test]
+fn bad_masks_are_refused() {
+    let x = DArray::<f64>::ones(&[5, 4], [2, 2]).unwrap();
+    let m = DArray::<bool>::full(&[4, 5], true, [2, 2]).unwrap();
+    let e = x.mask(&m).unwrap_err().to_string();
+    assert!(e.contains("of shape [4, 5] for an array of shape [5, 4]"), "{e}");
+    let s = DArray::<f64>::ones(&[], [0usize; 0].as_slice()).unwrap();
+    assert!(s.nonzero().is_err());
+    let t = DArray::<bool>::full(&[], true, [0usize; 0].as_slice()).unwrap();
+    assert_eq!(s.mask(&t).unwrap().compute().unwrap().len(), 1);
+}

@@ -343,6 +343,7 @@ mod tests {
         let w = vec![0.25, 0.5, -1.0];
         let op = StencilOp::Correlate {
             weights: w.clone(),
+            center: 1,
             axes: vec![0],
         };
         assert_eq!(op.halo(1), vec![(1, 1)]);
@@ -359,6 +360,7 @@ mod tests {
     fn even_weights_halo() {
         let op = StencilOp::Correlate {
             weights: vec![1.0; 4],
+            center: 2,
             axes: vec![1],
         };
         assert_eq!(op.halo(2), vec![(0, 0), (2, 1)]);

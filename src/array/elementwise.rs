@@ -242,6 +242,7 @@ fn conform_in(
         | ExprKind::Trim { .. }
         | ExprKind::Stencil { .. }
         | ExprKind::OIndex { .. }
+        | ExprKind::Extract { .. }
         | ExprKind::Custom(_) => crate::expr::select::rechunk_expr(a, want.clone()),
     };
     done.insert(a.id, c.clone());

@@ -9,6 +9,7 @@ use super::{normalize_axis, DArray};
 use crate::error::{Error, Result};
 use crate::expr::grid::Grid;
 use crate::expr::node::{Expr, ExprKind};
+use darray_kernels::select::Extract;
 use darray_kernels::Element;
 use std::sync::Arc;
 
@@ -166,4 +167,177 @@ impl<T: Element> DArray<T> {
         index[ax] = Some(list);
         self.oindex_resolved("compress", index)
     }
+
+    /// The elements where `m` is true, as a 1-d array in C order (NumPy's
+    /// `x[m]` with a boolean array of `x`'s shape, `np.extract(m, x)`).
+    ///
+    /// Runs in two passes: the mask is computed once to count its true
+    /// elements per band of rows (bands of whole trailing axes, about the size
+    /// of this array's largest block), so the result's chunk sizes are known
+    /// (dask leaves them unknown, NaN); then each band's selection is one task.
+    /// The mask is computed again in the second pass, not held.
+    ///
+    /// ```
+    /// use darray::DArray;
+    /// let x = DArray::<f64>::arange(0.0, 12.0, 1.0, [5]).unwrap();
+    /// let big = x.greater(7.5).unwrap();
+    /// let y = x.mask(&big).unwrap();
+    /// assert_eq!(y.shape(), &[4]);
+    /// assert_eq!(y.compute().unwrap().into_raw_vec_and_offset().0, vec![8.0, 9.0, 10.0, 11.0]);
+    /// ```
+    ///
+    /// # Errors
+    /// A mask of another shape, or a failing counting pass.
+    pub fn mask(&self, m: &DArray<bool>) -> Result<DArray<T>> {
+        if m.shape() != self.shape() {
+            return Err(Error::InvalidArgument {
+                array: self.expr.name.clone(),
+                reason: format!(
+                    "mask `{}` of shape {:?} for an array of shape {:?}",
+                    m.expr.name,
+                    m.shape(),
+                    self.shape()
+                ),
+            });
+        }
+        if self.ndim() == 0 {
+            let one = [ndarray::SliceInfoElem::NewAxis];
+            return self.slice(one)?.mask(&m.slice(one)?);
+        }
+        select::<T>(
+            &m.expr,
+            Some(&self.expr),
+            Extract::Values,
+            T::DTYPE.size(),
+            &format!("mask-{}", self.expr.name),
+        )
+    }
+
+    /// The coordinates of the non-zero (true) elements, one 1-d array per axis
+    /// (NumPy's `nonzero`), in C order; chunk sizes known as for
+    /// [`DArray::mask`].
+    ///
+    /// ```
+    /// use darray::DArray;
+    /// let x = DArray::<i32>::from_ndarray(&ndarray::array![[0, 3], [4, 0]], [1, 1]).unwrap();
+    /// let nz = x.nonzero().unwrap();
+    /// assert_eq!(nz[0].compute().unwrap().into_raw_vec_and_offset().0, vec![0, 1]);
+    /// assert_eq!(nz[1].compute().unwrap().into_raw_vec_and_offset().0, vec![1, 0]);
+    /// ```
+    ///
+    /// # Errors
+    /// A failing counting pass; a 0-d array (as NumPy, which deprecates it).
+    pub fn nonzero(&self) -> Result<Vec<DArray<i64>>> {
+        let m = self.nonzero_mask("nonzero")?;
+        (0..self.ndim())
+            .map(|ax| {
+                select::<i64>(
+                    &m.expr,
+                    None,
+                    Extract::Coord(ax),
+                    8,
+                    &format!("nonzero{ax}-{}", self.expr.name),
+                )
+            })
+            .collect()
+    }
+
+    /// The C-order positions of the non-zero (true) elements (NumPy's
+    /// `flatnonzero`).
+    ///
+    /// # Errors
+    /// As [`DArray::nonzero`].
+    pub fn flatnonzero(&self) -> Result<DArray<i64>> {
+        let m = self.nonzero_mask("flatnonzero")?;
+        select::<i64>(
+            &m.expr,
+            None,
+            Extract::Flat,
+            8,
+            &format!("flatnonzero-{}", self.expr.name),
+        )
+    }
+
+    /// The coordinates of the non-zero (true) elements as a `(count, ndim)`
+    /// array (NumPy's `argwhere`).
+    ///
+    /// # Errors
+    /// As [`DArray::nonzero`].
+    pub fn argwhere(&self) -> Result<DArray<i64>> {
+        let cols = self.nonzero()?;
+        let refs: Vec<&DArray<i64>> = cols.iter().collect();
+        DArray::stack(&refs, 1)
+    }
+
+    fn nonzero_mask(&self, what: &str) -> Result<DArray<bool>> {
+        if self.ndim() == 0 {
+            return Err(Error::InvalidArgument {
+                array: self.expr.name.clone(),
+                reason: format!("{what} of a 0-d array: index a 1-d view instead"),
+            });
+        }
+        self.not_equal(T::from_f64(0.0))
+    }
+}
+
+/// The two passes of a boolean selection: count the mask's true elements per
+/// band of rows (whole trailing axes; bands as large as the mask's largest
+/// block holds in `item`-byte elements, at least one row), then one extract
+/// task per band with any.
+fn select<U: Element>(
+    mask: &Arc<Expr>,
+    values: Option<&Arc<Expr>>,
+    what: Extract,
+    item: usize,
+    name: &str,
+) -> Result<DArray<U>> {
+    let shape = &mask.shape;
+    let largest: usize = mask
+        .grid
+        .iter()
+        .map(|g| g.iter().copied().max().unwrap_or(0).max(1))
+        .product::<usize>()
+        * item.max(1);
+    let row: usize = shape[1..].iter().product::<usize>().max(1) * item.max(1);
+    let rows = (largest / row).max(1);
+    let mut grid: Grid = vec![crate::expr::grid::regular(shape[0], rows)];
+    grid.extend(shape[1..].iter().map(|&n| vec![n]));
+    let m = crate::expr::select::rechunk_expr(mask, grid.clone());
+    let v = values.map(|v| crate::expr::select::rechunk_expr(v, grid.clone()));
+    // Pass 1: the true elements of every band, in one graph.
+    let mdarr = DArray::<bool>::wrap(m.clone());
+    let mut sums = Vec::with_capacity(grid[0].len());
+    let mut start = 0;
+    for &len in &grid[0] {
+        let band = mdarr.slice(ndarray::s![start..start + len].as_ref())?;
+        sums.push(band.cast::<u64>().sum()?);
+        start += len;
+    }
+    let counts = super::many::compute(&sums)?;
+    let mut sizes = Vec::new();
+    let mut bands = Vec::new();
+    for (b, c) in counts.iter().enumerate() {
+        let c = usize::try_from(c.sum()).expect("a count of elements fits usize");
+        if c > 0 {
+            sizes.push(c);
+            bands.push(u32::try_from(b).expect("band index fits u32"));
+        }
+    }
+    if sizes.is_empty() {
+        sizes.push(0);
+        bands.push(0);
+    }
+    let total = sizes.iter().sum();
+    Ok(DArray::wrap(Expr::new(
+        name,
+        vec![total],
+        vec![sizes],
+        U::DTYPE,
+        ExprKind::Extract {
+            mask: m,
+            values: v,
+            what,
+            bands,
+        },
+    )))
 }

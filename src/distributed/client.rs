@@ -308,6 +308,7 @@ fn absolute_paths(graph: &Graph) -> Graph {
             | Op::Assemble { .. }
             | Op::Gather { .. }
             | Op::Stencil { .. }
+            | Op::Extract { .. }
             | Op::Transpose { .. }
             | Op::MapBlocks { .. }
             | Op::Linalg { .. } => {}

@@ -109,6 +109,11 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
             outside,
             cval,
         } => darray_kernels::stencil::stencil(stencil, one(op, inputs)?, halo, outside, *cval)?,
+        Op::Extract {
+            what,
+            offset,
+            global,
+        } => darray_kernels::select::extract(*what, inputs, offset, global)?,
         Op::Transpose { perm } => layout::transpose(one(op, inputs)?, perm)?,
         Op::MapBlocks {
             kernel,

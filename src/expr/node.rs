@@ -128,6 +128,15 @@ pub(crate) enum ExprKind {
         input: Arc<Expr>,
         index: Vec<Option<Arc<Vec<usize>>>>,
     },
+    /// A 1-d selection where `mask` is true, in C order: of `values`, or of
+    /// coordinates. `mask` (and `values`) are cut in bands of whole trailing
+    /// axes; output block `k` is band `bands[k]`'s selection.
+    Extract {
+        mask: Arc<Expr>,
+        values: Option<Arc<Expr>>,
+        what: darray_kernels::select::Extract,
+        bands: Vec<u32>,
+    },
     /// A node that lowers itself (linear algebra): see [`super::CustomLower`].
     Custom(Arc<dyn super::CustomLower>),
 }
@@ -178,6 +187,7 @@ impl Expr {
             | ExprKind::Trim { .. }
             | ExprKind::Stencil { .. }
             | ExprKind::OIndex { .. }
+            | ExprKind::Extract { .. }
             | ExprKind::Custom(_) => false,
         }
     }
@@ -234,6 +244,7 @@ pub(crate) fn recomputed(e: &Arc<Expr>) -> Option<Arc<Expr>> {
             | ExprKind::Trim { .. }
             | ExprKind::Stencil { .. }
             | ExprKind::OIndex { .. }
+            | ExprKind::Extract { .. }
             | ExprKind::Custom(_) => return e.clone(),
         };
         let c = Expr::new(

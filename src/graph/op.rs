@@ -158,6 +158,16 @@ pub enum Op {
         /// A constant boundary's value.
         cval: Option<f64>,
     },
+    /// The elements (or coordinates) of a block where a mask block is true,
+    /// in C order: inputs `[mask]` or `[mask, values]`.
+    Extract {
+        /// Values or coordinates.
+        what: darray_kernels::select::Extract,
+        /// The block's start in the whole array.
+        offset: Vec<usize>,
+        /// The whole array's shape.
+        global: Vec<usize>,
+    },
     /// Axes permuted.
     Transpose {
         /// New order of the input's axes.
@@ -204,6 +214,7 @@ impl Op {
             Op::Assemble { .. } => "assemble",
             Op::Gather { .. } => "gather",
             Op::Stencil { .. } => "stencil",
+            Op::Extract { .. } => "extract",
             Op::Transpose { .. } => "transpose",
             Op::MapBlocks { .. } => "map_blocks",
             Op::Linalg { op } => op.name(),
@@ -230,6 +241,7 @@ impl Op {
             | Op::Assemble { .. }
             | Op::Gather { .. }
             | Op::Stencil { .. }
+            | Op::Extract { .. }
             | Op::Transpose { .. } => true,
             Op::ReadZarr { .. }
             | Op::WriteZarr { .. }

@@ -95,6 +95,7 @@ impl Lowerer {
             | ExprKind::Trim { .. }
             | ExprKind::Stencil { .. }
             | ExprKind::OIndex { .. }
+            | ExprKind::Extract { .. }
             | ExprKind::Custom(_) => {
                 let t = self.block(e, idx)?;
                 let slot = *f.input_slot.entry(t).or_insert_with(|| {

@@ -182,6 +182,12 @@ impl Lowerer {
             ExprKind::OIndex { input, index } => {
                 self.oindex_block(e, input, index, idx, key.clone())?
             }
+            ExprKind::Extract {
+                mask,
+                values,
+                what,
+                bands,
+            } => self.extract_block(e, mask, values.as_ref(), *what, bands, idx, key.clone())?,
             ExprKind::Custom(c) => c.clone().block(self, e, idx)?,
             ExprKind::Zarr { path } => self.source_block(e, idx, key.clone(), |block, out| {
                 let op = Op::ReadZarr {

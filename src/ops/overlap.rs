@@ -215,3 +215,35 @@ impl Lowerer {
         }))
     }
 }
+
+impl Lowerer {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn extract_block(
+        &mut self,
+        e: &Arc<Expr>,
+        mask: &Arc<Expr>,
+        values: Option<&Arc<Expr>>,
+        what: darray_kernels::select::Extract,
+        bands: &[u32],
+        idx: &[u32],
+        key: ChunkKey,
+    ) -> Result<TaskId> {
+        let mut band = vec![0u32; mask.shape.len()];
+        band[0] = bands[idx[0] as usize];
+        let mut inputs = vec![self.block(mask, &band)?];
+        if let Some(v) = values {
+            inputs.push(self.block(v, &band)?);
+        }
+        let offset = self.grid_offsets(mask).block(&band);
+        Ok(self.push_leafish(
+            key,
+            Op::Extract {
+                what,
+                offset,
+                global: mask.shape.clone(),
+            },
+            inputs,
+            bytes(e, idx),
+        ))
+    }
+}

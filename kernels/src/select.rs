@@ -1,0 +1,136 @@
+//! Boolean selection: the elements (or their coordinates) of a block where a
+//! mask block is true, in C order.
+
+use crate::chunk::Chunk;
+use crate::dtype::Element;
+use crate::error::{KernelError, Result};
+use ndarray::{Array1, ArrayViewD};
+use serde::{Deserialize, Serialize};
+
+/// What [`extract`] returns for each true element of the mask.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Extract {
+    /// The value of the second input there.
+    Values,
+    /// Its coordinate along this axis of the whole array (i64).
+    Coord(usize),
+    /// Its C-order position in the whole array (i64).
+    Flat,
+}
+
+/// The selection of a block at `offset` in an array of `global` shape where
+/// the mask (`inputs[0]`, bool) is true, as a 1-d block: values of
+/// `inputs[1]` or coordinates.
+///
+/// # Errors
+/// A non-bool mask, a values block of another shape, or offsets that do not fit.
+pub fn extract(
+    what: Extract,
+    inputs: &[&Chunk],
+    offset: &[usize],
+    global: &[usize],
+) -> Result<Chunk> {
+    let mask: ArrayViewD<'_, bool> = match inputs.first() {
+        Some(Chunk::Bool(m)) => m.view(),
+        other => {
+            return Err(KernelError::DType {
+                expected: "bool mask".into(),
+                got: format!("{:?}", other.map(|c| c.dtype())),
+            })
+        }
+    };
+    let nd = mask.ndim();
+    if offset.len() != nd || global.len() != nd {
+        return Err(KernelError::Other(format!(
+            "extract: offset {offset:?} and shape {global:?} for a {nd}-d block"
+        )));
+    }
+    match what {
+        Extract::Values => {
+            let values = inputs
+                .get(1)
+                .ok_or_else(|| KernelError::Other("extract: no values block".into()))?;
+            if values.shape() != mask.shape() {
+                return Err(KernelError::Shape {
+                    expected: mask.shape().to_vec(),
+                    got: values.shape().to_vec(),
+                });
+            }
+            crate::map_chunk!(values, a => {
+                let picked: Vec<_> = a.iter().zip(mask.iter()).filter(|p| *p.1).map(|p| *p.0).collect();
+                Ok(Element::into_chunk(Array1::from(picked).into_dyn()))
+            }, _ => Err(KernelError::Other("extract: values block holds no data".into())))
+        }
+        Extract::Coord(ax) => {
+            if ax >= nd {
+                return Err(KernelError::Other(format!(
+                    "extract: axis {ax} of a {nd}-d block"
+                )));
+            }
+            let picked: Vec<i64> = mask
+                .indexed_iter()
+                .filter(|p| *p.1)
+                .map(|(ix, _)| (offset[ax] + ix[ax]) as i64)
+                .collect();
+            Ok(i64::into_chunk(Array1::from(picked).into_dyn()))
+        }
+        Extract::Flat => {
+            let mut stride = vec![1usize; nd];
+            for a in (0..nd.saturating_sub(1)).rev() {
+                stride[a] = stride[a + 1] * global[a + 1];
+            }
+            let picked: Vec<i64> = mask
+                .indexed_iter()
+                .filter(|p| *p.1)
+                .map(|(ix, _)| {
+                    (0..nd)
+                        .map(|a| (offset[a] + ix[a]) * stride[a])
+                        .sum::<usize>() as i64
+                })
+                .collect();
+            Ok(i64::into_chunk(Array1::from(picked).into_dyn()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn values_and_coordinates_in_c_order() {
+        let m = bool::into_chunk(array![[true, false, true], [false, true, false]].into_dyn());
+        let v = f64::into_chunk(array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]].into_dyn());
+        let got = extract(Extract::Values, &[&m, &v], &[0, 0], &[2, 3]).unwrap();
+        assert_eq!(
+            f64::from_chunk(got).unwrap().into_raw_vec_and_offset().0,
+            vec![1.0, 3.0, 5.0]
+        );
+        let rows = extract(Extract::Coord(0), &[&m], &[10, 20], &[12, 23]).unwrap();
+        assert_eq!(
+            i64::from_chunk(rows).unwrap().into_raw_vec_and_offset().0,
+            vec![10, 10, 11]
+        );
+        let cols = extract(Extract::Coord(1), &[&m], &[10, 20], &[12, 23]).unwrap();
+        assert_eq!(
+            i64::from_chunk(cols).unwrap().into_raw_vec_and_offset().0,
+            vec![20, 22, 21]
+        );
+        let flat = extract(Extract::Flat, &[&m], &[10, 20], &[12, 23]).unwrap();
+        assert_eq!(
+            i64::from_chunk(flat).unwrap().into_raw_vec_and_offset().0,
+            vec![250, 252, 274]
+        );
+    }
+
+    #[test]
+    fn bad_input_is_an_error() {
+        let m = bool::into_chunk(array![true, false].into_dyn());
+        let v = f64::into_chunk(array![1.0, 2.0, 3.0].into_dyn());
+        assert!(extract(Extract::Values, &[&m, &v], &[0], &[2]).is_err());
+        assert!(extract(Extract::Values, &[&v, &v], &[0], &[3]).is_err());
+        assert!(extract(Extract::Coord(1), &[&m], &[0], &[2]).is_err());
+        assert!(extract(Extract::Flat, &[&m], &[0, 0], &[2]).is_err());
+    }
+}
