@@ -202,7 +202,10 @@ fn bad_masks_are_refused() {
     let x = DArray::<f64>::ones(&[5, 4], [2, 2]).unwrap();
     let m = DArray::<bool>::full(&[4, 5], true, [2, 2]).unwrap();
     let e = x.mask(&m).unwrap_err().to_string();
-    assert!(e.contains("of shape [4, 5] for an array of shape [5, 4]"), "{e}");
+    assert!(
+        e.contains("of shape [4, 5] for an array of shape [5, 4]"),
+        "{e}"
+    );
     let s = DArray::<f64>::ones(&[], [0usize; 0].as_slice()).unwrap();
     assert!(s.nonzero().is_err());
     let t = DArray::<bool>::full(&[], true, [0usize; 0].as_slice()).unwrap();

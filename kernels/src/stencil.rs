@@ -170,14 +170,24 @@ fn correlate<T: Element + Float>(
         .map(|&v| T::from(v).unwrap_or_else(T::nan))
         .collect();
     // Each pass reads a C-contiguous array and writes a new one, walking
-    // contiguous rows so the inner loops vectorize.
-    let mut cur: ArrayD<T> = x.as_standard_layout().into_owned();
+    // contiguous rows so the inner loops vectorize. The input is read in
+    // place (no copy); a 2-d filter along both axes makes each output row
+    // from one temporary row, never holding the intermediate block (fresh
+    // block-sized allocations cost page faults that outweigh the arithmetic).
+    let x = x.as_standard_layout();
+    let cv = cval.map(|c| T::from(c).unwrap_or_else(T::nan));
+    if nd == 2 && axes == [0, 1] {
+        return Ok(correlate_rows(&x.view(), &w, outside[1], cv));
+    }
+    let mut cur: Option<ArrayD<T>> = None;
     for (k, &ax) in axes.iter().enumerate() {
-        let mut out = correlate_pass(&cur, ax, &w);
+        let mut out = match &cur {
+            Some(c) => correlate_pass(&c.view(), ax, &w),
+            None => correlate_pass(&x.view(), ax, &w),
+        };
         // Constant boundary: the next pass pads *this* result with the
         // constant, so the halo parts outside the array go back to it.
-        if let Some(c) = cval {
-            let c = T::from(c).unwrap_or_else(T::nan);
+        if let Some(c) = cv {
             for &next in &axes[k + 1..] {
                 let len = out.len_of(Axis(next));
                 let (lo, hi) = outside[next];
@@ -186,14 +196,53 @@ fn correlate<T: Element + Float>(
                     .fill(c);
             }
         }
-        cur = out;
+        cur = Some(out);
     }
-    Ok(cur)
+    Ok(cur.unwrap_or_else(|| x.into_owned()))
+}
+
+/// A 2-d correlation along axis 0 then axis 1 of a C-contiguous block, row
+/// by row: each output row is axis 0's pass into a temporary row (whose
+/// `outside` columns go back to the constant `cval`, if any), then axis 1's
+/// pass of that row. The same sums, in the same order, as two full passes.
+fn correlate_rows<T: Element + Float>(
+    x: &ArrayViewD<'_, T>,
+    w: &[T],
+    outside: (usize, usize),
+    cval: Option<T>,
+) -> ArrayD<T> {
+    let (rows, cols) = (x.shape()[0], x.shape()[1]);
+    let m = w.len();
+    let (n0, n1) = (rows + 1 - m, cols + 1 - m);
+    let src = x.as_slice().expect("standard layout");
+    let mut out = ArrayD::<T>::zeros(vec![n0, n1]);
+    let dst = out.as_slice_mut().expect("new array");
+    let mut tmp = vec![T::zero(); cols];
+    for i in 0..n0 {
+        tmp.fill(T::zero());
+        for (j, &wj) in w.iter().enumerate() {
+            let row = &src[(i + j) * cols..(i + j + 1) * cols];
+            for (t, &v) in tmp.iter_mut().zip(row) {
+                *t = *t + wj * v;
+            }
+        }
+        if let Some(c) = cval {
+            tmp[..outside.0].fill(c);
+            tmp[cols - outside.1..].fill(c);
+        }
+        let d = &mut dst[i * n1..(i + 1) * n1];
+        for (j, &wj) in w.iter().enumerate() {
+            for (d, &v) in d.iter_mut().zip(&tmp[j..j + n1]) {
+                *d = *d + wj * v;
+            }
+        }
+    }
+    out
 }
 
 /// One correlation pass along `ax` of a C-contiguous array: output `i` is
 /// `0 + w[0] x[i] + w[1] x[i + 1] + ...` (in that order) along the axis.
-fn correlate_pass<T: Element + Float>(x: &ArrayD<T>, ax: usize, w: &[T]) -> ArrayD<T> {
+fn correlate_pass<T: Element + Float>(x: &ArrayViewD<'_, T>, ax: usize, w: &[T]) -> ArrayD<T> {
     let shape = x.shape();
     let len = shape[ax];
     let n = len + 1 - w.len();
