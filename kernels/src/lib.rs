@@ -27,6 +27,7 @@ pub mod gather;
 pub mod layout;
 pub mod linalg;
 pub mod select;
+pub mod sort;
 pub mod stencil;
 
 /// Asserts that `$all` lists every variant of its enum once, in the order of the

@@ -243,6 +243,7 @@ fn conform_in(
         | ExprKind::Stencil { .. }
         | ExprKind::OIndex { .. }
         | ExprKind::Extract { .. }
+        | ExprKind::Sort { .. }
         | ExprKind::Custom(_) => crate::expr::select::rechunk_expr(a, want.clone()),
     };
     done.insert(a.id, c.clone());

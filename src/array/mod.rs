@@ -12,6 +12,7 @@ pub(crate) mod map_blocks;
 mod overlap;
 mod reduction;
 pub(crate) mod slicing;
+mod sorting;
 
 /// Chunk grids and chunk specifications (defined with the lowering IR in
 /// `crate::expr::grid`; re-exported here, where users look for them).

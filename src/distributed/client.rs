@@ -309,6 +309,7 @@ fn absolute_paths(graph: &Graph) -> Graph {
             | Op::Gather { .. }
             | Op::Stencil { .. }
             | Op::Extract { .. }
+            | Op::Sort { .. }
             | Op::Transpose { .. }
             | Op::MapBlocks { .. }
             | Op::Linalg { .. } => {}

@@ -137,6 +137,14 @@ pub(crate) enum ExprKind {
         what: darray_kernels::select::Extract,
         bands: Vec<u32>,
     },
+    /// `kind` on the lanes along `axis` of every block; a top-k's `k` is
+    /// clamped to each block's length (the first stage of a top-k tree) and an
+    /// arg-top-k's indices offset by the block's start.
+    Sort {
+        input: Arc<Expr>,
+        axis: usize,
+        kind: darray_kernels::sort::SortKind,
+    },
     /// A node that lowers itself (linear algebra): see [`super::CustomLower`].
     Custom(Arc<dyn super::CustomLower>),
 }
@@ -188,6 +196,7 @@ impl Expr {
             | ExprKind::Stencil { .. }
             | ExprKind::OIndex { .. }
             | ExprKind::Extract { .. }
+            | ExprKind::Sort { .. }
             | ExprKind::Custom(_) => false,
         }
     }
@@ -245,6 +254,7 @@ pub(crate) fn recomputed(e: &Arc<Expr>) -> Option<Arc<Expr>> {
             | ExprKind::Stencil { .. }
             | ExprKind::OIndex { .. }
             | ExprKind::Extract { .. }
+            | ExprKind::Sort { .. }
             | ExprKind::Custom(_) => return e.clone(),
         };
         let c = Expr::new(

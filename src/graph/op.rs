@@ -168,6 +168,13 @@ pub enum Op {
         /// The whole array's shape.
         global: Vec<usize>,
     },
+    /// Sorts, argsorts or top-k of the lanes along one axis of a block.
+    Sort {
+        /// The axis.
+        axis: usize,
+        /// What to make of each lane.
+        kind: darray_kernels::sort::SortKind,
+    },
     /// Axes permuted.
     Transpose {
         /// New order of the input's axes.
@@ -215,6 +222,7 @@ impl Op {
             Op::Gather { .. } => "gather",
             Op::Stencil { .. } => "stencil",
             Op::Extract { .. } => "extract",
+            Op::Sort { .. } => "sort",
             Op::Transpose { .. } => "transpose",
             Op::MapBlocks { .. } => "map_blocks",
             Op::Linalg { op } => op.name(),
@@ -242,6 +250,7 @@ impl Op {
             | Op::Gather { .. }
             | Op::Stencil { .. }
             | Op::Extract { .. }
+            | Op::Sort { .. }
             | Op::Transpose { .. } => true,
             Op::ReadZarr { .. }
             | Op::WriteZarr { .. }

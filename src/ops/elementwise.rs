@@ -96,6 +96,7 @@ impl Lowerer {
             | ExprKind::Stencil { .. }
             | ExprKind::OIndex { .. }
             | ExprKind::Extract { .. }
+            | ExprKind::Sort { .. }
             | ExprKind::Custom(_) => {
                 let t = self.block(e, idx)?;
                 let slot = *f.input_slot.entry(t).or_insert_with(|| {

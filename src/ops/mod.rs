@@ -17,6 +17,7 @@ use crate::expr::node::{Expr, ExprKind};
 use crate::expr::select::Run;
 use crate::expr::LowerCtx;
 use crate::graph::{stage, ArrayId, ChunkKey, Graph, Op, Task, TaskId};
+use darray_kernels::sort::SortKind;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
@@ -188,6 +189,28 @@ impl Lowerer {
                 what,
                 bands,
             } => self.extract_block(e, mask, values.as_ref(), *what, bands, idx, key.clone())?,
+            ExprKind::Sort { input, axis, kind } => {
+                let src = self.block(input, idx)?;
+                let len = input.grid[*axis][idx[*axis] as usize];
+                let start = self.grid_offsets(input).axis(*axis)[idx[*axis] as usize];
+                let clamp = |k: i64| k.signum() * k.unsigned_abs().min(len as u64) as i64;
+                let kind = match *kind {
+                    SortKind::Sort => SortKind::Sort,
+                    SortKind::ArgSort => SortKind::ArgSort,
+                    SortKind::TopK(k) => SortKind::TopK(clamp(k)),
+                    SortKind::ArgTopK(k, off) => SortKind::ArgTopK(clamp(k), off + start as u64),
+                };
+                // A lane sort holds its positions and the output besides the input.
+                let out = bytes(e, idx);
+                let in_bytes = self.graph.task(src).out_bytes;
+                self.graph.push(Task {
+                    key: key.clone(),
+                    op: Op::Sort { axis: *axis, kind },
+                    inputs: vec![src],
+                    mem_bytes: in_bytes + 2 * out,
+                    out_bytes: out,
+                })
+            }
             ExprKind::Custom(c) => c.clone().block(self, e, idx)?,
             ExprKind::Zarr { path } => self.source_block(e, idx, key.clone(), |block, out| {
                 let op = Op::ReadZarr {
