@@ -308,6 +308,7 @@ fn absolute_paths(graph: &Graph) -> Graph {
             | Op::Assemble { .. }
             | Op::Transpose { .. }
             | Op::MapBlocks { .. }
+            | Op::Call { .. }
             | Op::Linalg { .. } => {}
         }
     }
