@@ -76,6 +76,53 @@ pub enum Error {
     /// A kernel name registered twice.
     #[error("kernel `{0}` is already registered")]
     KernelExists(String),
+    /// A delayed function name that is not registered (in the process that
+    /// builds the call, or the one that runs it).
+    #[error("delayed function `{0}` is not registered in this process; register it (in every worker too) before calling it")]
+    UnknownFunction(String),
+    /// A delayed function name registered twice.
+    #[error("delayed function `{0}` is already registered")]
+    FunctionExists(String),
+    /// A call whose argument or result types differ from the registered ones.
+    #[error(
+        "delayed function `{function}` is registered as `{registered}` but called as `{called}`"
+    )]
+    FunctionSignature {
+        /// The function's name.
+        function: String,
+        /// The registered signature.
+        registered: String,
+        /// The signature of the call.
+        called: String,
+    },
+    /// A delayed function that failed (returned `Err`, or got undecodable arguments).
+    #[error("function `{function}` failed: {message}")]
+    FunctionFailed {
+        /// The function's name.
+        function: String,
+        /// Its error message.
+        message: String,
+    },
+    /// A delayed value that does not serialize or decode.
+    #[error("delayed value {what}: {reason}")]
+    DelayedValue {
+        /// Which value.
+        what: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A block of an array made from delayed values whose shape is not the stated one.
+    #[error("array `{array}`: block {block:?} has shape {found:?}, expected {expected:?}")]
+    BlockShape {
+        /// The array's name.
+        array: String,
+        /// The block's index.
+        block: Vec<u32>,
+        /// The stated shape.
+        expected: Vec<usize>,
+        /// The shape the handle computed.
+        found: Vec<usize>,
+    },
     /// A task whose projected memory exceeds the budget; refused before anything runs.
     #[error("task {key} needs {bytes} bytes, over the memory budget of {budget} bytes; use smaller chunks or raise the budget")]
     OverBudget {

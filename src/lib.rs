@@ -22,6 +22,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod array;
+pub mod delayed;
 pub mod distributed;
 pub mod error;
 pub mod exec;
@@ -37,6 +38,7 @@ pub use array::{
     KernelFn, Operand, Overlapped, ReduceOpts,
 };
 pub use darray_kernels::{Chunk, DType, Element, Numeric};
+pub use delayed::Delayed;
 pub use error::{Error, Result};
 pub use exec::{default_executor, default_memory_budget, ExecStats, Executor, LocalExecutor};
 pub use store::{Compression, WriteOptions, ZarrFormat};

@@ -312,6 +312,7 @@ fn absolute_paths(graph: &Graph) -> Graph {
             | Op::Sort { .. }
             | Op::Transpose { .. }
             | Op::MapBlocks { .. }
+            | Op::Call { .. }
             | Op::Linalg { .. } => {}
         }
     }

@@ -5,11 +5,13 @@
 
 pub(crate) mod kernels;
 mod local;
+pub mod report;
 pub(crate) mod run;
 
 pub(crate) use local::order::priorities_of;
 pub(crate) use local::panic_message;
 pub use local::{default_memory_budget, LocalExecutor};
+pub use report::{Report, TaskRecord};
 
 use crate::error::Result;
 use crate::graph::Graph;

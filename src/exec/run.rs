@@ -138,6 +138,7 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
             }
             out
         }
+        Op::Call { function, args } => crate::delayed::registry::run_call(function, args, inputs)?,
         Op::Linalg { op } => darray_kernels::linalg::run(op, inputs, &ctx.store)?,
         Op::WriteZarr { path, chunk } => {
             ctx.store

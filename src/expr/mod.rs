@@ -45,6 +45,8 @@ pub(crate) trait LowerCtx {
     /// node that trades memory for work (TSQR's held or recomputed leaves)
     /// decides here, not when it was built.
     fn memory_budget(&self) -> u64;
+    /// Names array (or call) `id` in the graph's messages, if not named yet.
+    fn set_name(&mut self, id: crate::graph::ArrayId, name: &str);
 }
 
 impl dyn LowerCtx + '_ {

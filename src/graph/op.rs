@@ -32,6 +32,15 @@ pub struct Piece {
     pub dst: Vec<usize>,
 }
 
+/// One argument of a [`Op::Call`]: an input of the task, or a value carried in it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CallArg {
+    /// The task's input at this index (a value chunk, or an array block for builtins).
+    Input(u32),
+    /// Postcard bytes of the argument.
+    Value(Vec<u8>),
+}
+
 /// What a task computes. Parameters only: the inputs are the task's input keys.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Op {
@@ -194,6 +203,14 @@ pub enum Op {
         /// Which kernel, with its parameters.
         op: darray_kernels::linalg::LinalgOp,
     },
+    /// A registered delayed function (see `crate::delayed`) called on its
+    /// arguments; values travel as 1-d `u8` chunks of their postcard bytes.
+    Call {
+        /// The function's registered name.
+        function: String,
+        /// The arguments, in the function's order.
+        args: Vec<CallArg>,
+    },
     /// Write the input as one chunk (or shard) of a Zarr array.
     WriteZarr {
         /// Path of the (staging) array.
@@ -227,6 +244,7 @@ impl Op {
             Op::MapBlocks { .. } => "map_blocks",
             Op::Linalg { op } => op.name(),
             Op::WriteZarr { .. } => "write",
+            Op::Call { .. } => "call",
         }
     }
 
@@ -255,6 +273,7 @@ impl Op {
             Op::ReadZarr { .. }
             | Op::WriteZarr { .. }
             | Op::MapBlocks { .. }
+            | Op::Call { .. }
             | Op::Linalg { .. } => false,
         }
     }

@@ -370,6 +370,13 @@ impl LowerCtx for Lowerer {
     fn memory_budget(&self) -> u64 {
         self.budget
     }
+
+    fn set_name(&mut self, id: ArrayId, name: &str) {
+        self.graph
+            .names
+            .entry(id.0)
+            .or_insert_with(|| name.to_string());
+    }
 }
 
 /// Most tasks one graph may hold: 2^22 (4,194,304). A task costs a few hundred bytes

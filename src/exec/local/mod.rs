@@ -17,6 +17,7 @@
 
 pub(crate) mod order;
 
+use super::report::{Report, TaskRecord};
 use super::run::{run_op, RunContext};
 use super::{ExecStats, Executor};
 use crate::error::{Error, Result};
@@ -28,6 +29,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Tasks in flight per thread, at most (see the module docs): one running plus
 /// queued small tasks.
@@ -70,7 +72,9 @@ pub struct LocalExecutor {
     threads: usize,
     budget: u64,
     progress: bool,
+    record: bool,
     stats: Mutex<ExecStats>,
+    report: Mutex<Option<Report>>,
 }
 
 impl std::fmt::Debug for LocalExecutor {
@@ -118,7 +122,9 @@ impl LocalExecutor {
             threads,
             budget: default_memory_budget(),
             progress: false,
+            record: false,
             stats: Mutex::new(ExecStats::default()),
+            report: Mutex::new(None),
         })
     }
 
@@ -135,6 +141,34 @@ impl LocalExecutor {
     pub fn progress(mut self, on: bool) -> Self {
         self.progress = on;
         self
+    }
+
+    /// Records one [`TaskRecord`] per task of each run (off by default): its
+    /// key, function or op, thread, start, end, bytes out and memory, for
+    /// [`LocalExecutor::last_report`]. Each task takes two clock readings and
+    /// sends them with its result; the scheduler loop collects them, so
+    /// recording takes no lock.
+    #[must_use]
+    pub fn record(mut self, on: bool) -> Self {
+        self.record = on;
+        self
+    }
+
+    /// The report of the most recent run, if recording is on
+    /// ([`LocalExecutor::record`]): write it as a Chrome trace or an HTML page.
+    ///
+    /// ```
+    /// use darray::{DArray, LocalExecutor};
+    /// let exec = LocalExecutor::with_threads(2).unwrap().record(true);
+    /// let x = DArray::<f64>::ones(&[100], [10]).unwrap();
+    /// x.sum().unwrap().compute_with(&exec).unwrap();
+    /// let report = exec.last_report().unwrap();
+    /// assert_eq!(report.records.len(), x.sum().unwrap().num_tasks().unwrap());
+    /// assert!(report.to_html().contains("<rect class=\"task\""));
+    /// ```
+    #[must_use]
+    pub fn last_report(&self) -> Option<Report> {
+        self.report.lock().clone()
     }
 
     /// Number of worker threads.
@@ -164,7 +198,10 @@ pub(crate) fn check_budget(graph: &Graph, budget: u64) -> Result<()> {
     Ok(())
 }
 
-type Done = (TaskId, std::result::Result<Chunk, Error>);
+/// When recording: the thread that ran a task, its start and its end.
+type Timing = Option<(u32, Instant, Instant)>;
+
+type Done = (TaskId, std::result::Result<Chunk, Error>, Timing);
 
 impl Executor for LocalExecutor {
     fn execute(&self, graph: &Graph) -> Result<Vec<Arc<Chunk>>> {
@@ -201,6 +238,9 @@ impl Executor for LocalExecutor {
         let mut held = 0u64;
         let mut done = 0usize;
         let mut failure: Option<Error> = None;
+        let record = self.record;
+        let t0 = Instant::now();
+        let mut records: Vec<TaskRecord> = Vec::new();
 
         self.pool.in_place_scope(|scope| {
             loop {
@@ -235,12 +275,17 @@ impl Executor for LocalExecutor {
                     let tx = tx.clone();
                     let ctx = &ctx;
                     scope.spawn(move |_| {
+                        let start = record.then(Instant::now);
                         let refs: Vec<&Chunk> = inputs.iter().map(AsRef::as_ref).collect();
                         let out = catch_unwind(AssertUnwindSafe(|| run_op(&task.op, &refs, ctx)))
                             .unwrap_or_else(|p| Err(Error::Panic(panic_message(&p))));
                         drop(refs);
                         drop(inputs);
-                        let _ = tx.send((TaskId(id), out));
+                        let timing = start.map(|s| {
+                            let thread = rayon::current_thread_index().unwrap_or(0);
+                            (u32::try_from(thread).unwrap_or(u32::MAX), s, Instant::now())
+                        });
+                        let _ = tx.send((TaskId(id), out, timing));
                     });
                 }
                 if running == 0 {
@@ -248,7 +293,7 @@ impl Executor for LocalExecutor {
                 }
                 // Block for one result, then take every other one already in.
                 let first = rx.recv().expect("a running task always reports");
-                for (id, out) in std::iter::once(first).chain(rx.try_iter()) {
+                for (id, out, timing) in std::iter::once(first).chain(rx.try_iter()) {
                     let task = graph.task(id);
                     running -= 1;
                     running_mem -= task.mem_bytes;
@@ -262,6 +307,16 @@ impl Executor for LocalExecutor {
                             }
                         }
                         Ok(chunk) => {
+                            if let Some((thread, start, end)) = timing {
+                                records.push(task_record(
+                                    graph,
+                                    task,
+                                    &chunk,
+                                    thread,
+                                    start - t0,
+                                    end - t0,
+                                ));
+                            }
                             done += 1;
                             stats.tasks += 1;
                             if !bar.is_hidden() {
@@ -309,6 +364,14 @@ impl Executor for LocalExecutor {
         stats.chunks_written = ctx.store.chunks_written();
         stats.bytes_written = ctx.store.bytes_written();
         *self.stats.lock() = stats;
+        if record {
+            records.sort_by_key(|r| (r.start_ns, r.thread));
+            *self.report.lock() = Some(Report {
+                records,
+                threads: self.threads,
+                wall_ns: nanos(t0.elapsed()),
+            });
+        }
         if let Some(e) = failure {
             return Err(e);
         }
@@ -330,6 +393,36 @@ impl Executor for LocalExecutor {
 
     fn memory_budget(&self) -> u64 {
         self.budget
+    }
+}
+
+fn nanos(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The record of a task that ran on `thread` from `start` to `end` (since the
+/// run began), named by its delayed function where it is a call.
+fn task_record(
+    graph: &Graph,
+    task: &Task,
+    out: &Chunk,
+    thread: u32,
+    start: std::time::Duration,
+    end: std::time::Duration,
+) -> TaskRecord {
+    let name = if let crate::graph::Op::Call { function, .. } = &task.op {
+        function.clone()
+    } else {
+        task.op.name().to_string()
+    };
+    TaskRecord {
+        key: graph.key_name(&task.key),
+        name,
+        thread,
+        start_ns: nanos(start),
+        end_ns: nanos(end),
+        bytes_out: out.nbytes() as u64,
+        mem_bytes: task.mem_bytes,
     }
 }
 
