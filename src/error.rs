@@ -111,18 +111,6 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// A block of an array made from delayed values whose shape is not the stated one.
-    #[error("array `{array}`: block {block:?} has shape {found:?}, expected {expected:?}")]
-    BlockShape {
-        /// The array's name.
-        array: String,
-        /// The block's index.
-        block: Vec<u32>,
-        /// The stated shape.
-        expected: Vec<usize>,
-        /// The shape the handle computed.
-        found: Vec<usize>,
-    },
     /// A task whose projected memory exceeds the budget; refused before anything runs.
     #[error("task {key} needs {bytes} bytes, over the memory budget of {budget} bytes; use smaller chunks or raise the budget")]
     OverBudget {
@@ -205,7 +193,8 @@ pub enum Error {
         /// Blocks returned.
         found: usize,
     },
-    /// An executor returned a block of another shape than the grid gives.
+    /// A block of another shape than the grid gives (from an executor, or a
+    /// delayed value made into a block).
     #[error(
         "array `{array}`: block {block:?} came back with shape {found:?}, expected {expected:?}"
     )]

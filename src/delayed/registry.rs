@@ -221,7 +221,11 @@ pub(crate) fn run_call(function: &str, args: &[CallArg], inputs: &[&Chunk]) -> R
             CallArg::Input(i) => inputs
                 .get(*i as usize)
                 .map(|c| CallInput::Chunk(c))
-                .ok_or_else(|| Error::Executor(format!("call of `{function}`: no input {i}"))),
+                .ok_or_else(|| Error::TaskInputs {
+                    op: "call",
+                    expected: *i as usize + 1,
+                    got: inputs.len(),
+                }),
             CallArg::Value(b) => Ok(CallInput::Bytes(b)),
         })
         .collect::<Result<Vec<_>>>()?;
@@ -311,7 +315,11 @@ fn add_array_builtins<T: Element>(map: &mut HashMap<String, Entry>) {
             })?;
             encode_value(&view.to_owned())
         }
-        _ => Err(Error::Executor("block_to_value takes one block".into())),
+        _ => Err(Error::TaskInputs {
+            op: "call",
+            expected: 1,
+            got: inputs.len(),
+        }),
     });
     map.insert(
         to_value_name::<T>(),
@@ -325,8 +333,10 @@ fn add_array_builtins<T: Element>(map: &mut HashMap<String, Entry>) {
     );
     let from: ErasedFn = Arc::new(|inputs: &[CallInput<'_>]| match inputs {
         [CallInput::Chunk(c), CallInput::Bytes(spec)] => {
-            let spec: BlockSpec = postcard::from_bytes(spec)
-                .map_err(|e| Error::Executor(format!("value_to_block spec: {e}")))?;
+            let spec: BlockSpec = postcard::from_bytes(spec).map_err(|e| Error::DelayedValue {
+                what: "a block spec".into(),
+                reason: e.to_string(),
+            })?;
             let a: ArrayD<T> =
                 decode_value(c, &format!("block {:?} of `{}`", spec.block, spec.array))?;
             if a.shape() != spec.shape.as_slice() {
@@ -339,9 +349,11 @@ fn add_array_builtins<T: Element>(map: &mut HashMap<String, Entry>) {
             }
             Ok(T::into_chunk(a))
         }
-        _ => Err(Error::Executor(
-            "value_to_block takes a value and its spec".into(),
-        )),
+        _ => Err(Error::TaskInputs {
+            op: "call",
+            expected: 2,
+            got: inputs.len(),
+        }),
     });
     map.insert(
         from_value_name::<T>(),
