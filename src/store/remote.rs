@@ -15,7 +15,7 @@
 //! Requests: one `object_store` client per bucket (per host for HTTP) and options,
 //! shared by every array in it, behind a [`LimitStore`] bounding its concurrent
 //! requests; retries with exponential backoff on 5xx, throttling and dropped
-//! connections, and a per-request timeout (object_store's retry layer).
+//! connections, and a per-request timeout (`object_store`'s retry layer).
 
 use super::StoreError;
 use object_store::limit::LimitStore;
@@ -36,7 +36,7 @@ use zarrs_object_store::AsyncObjectStore;
 
 /// How to reach an object store, beyond what its URL says. None of these is a
 /// secret: they travel with the URL in task graphs (see the module docs). The
-/// defaults suit the public clouds; an S3-compatible server (MinIO, Ceph, moto)
+/// defaults suit the public clouds; an S3-compatible server (`MinIO`, Ceph, moto)
 /// usually needs `endpoint`, `allow_http` and `path_style`.
 ///
 /// zarr-python/fsspec users know these as `client_kwargs={"endpoint_url": ...,
@@ -273,8 +273,7 @@ pub(super) fn locate(path: &Path) -> Result<Location, StoreError> {
     if url.host_str().is_none_or(str::is_empty) {
         return Err(unsupported("the URL names no bucket or host".to_string()));
     }
-    let options = StoreOptions::from_fragment(url.fragment().unwrap_or(""))
-        .map_err(|reason| unsupported(reason))?;
+    let options = StoreOptions::from_fragment(url.fragment().unwrap_or("")).map_err(unsupported)?;
     url.set_fragment(None);
     // `a.zarr/` and `a.zarr` are the same array.
     let trimmed = url.path().trim_end_matches('/').to_string();
@@ -382,7 +381,7 @@ fn build(r: &Remote, origin: &str) -> object_store::Result<Box<dyn ObjectStore>>
     let retry = RetryConfig {
         backoff: BackoffConfig::default(),
         max_retries: o.max_retries,
-        retry_timeout: Duration::from_secs(180),
+        retry_timeout: Duration::from_mins(3),
     };
     let client = ClientOptions::new()
         .with_allow_http(o.allow_http)
