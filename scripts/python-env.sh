@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Creates (once) a Python virtual environment with numpy and zarr-python 3.x at
 # <repo>/target/pyenv (or at $DARRAY_PYENV), used by the store tests to write and check
-# Zarr stores. Idempotent: does nothing if the venv already imports numpy and zarr>=3.
+# Zarr stores, plus a real S3 server (moto[server]) and s3fs, zarr-python's S3 path,
+# for tests/object_store.rs. Idempotent: does nothing if the venv already imports them.
 # Progress goes to stderr; the last line of stdout is the path of the venv's python.
 set -euo pipefail
 
@@ -11,7 +12,7 @@ py="$venv/bin/python"
 
 has_packages() {
     [ -x "$py" ] && "$py" -c '
-import sys, numpy, zarr
+import sys, numpy, zarr, moto, s3fs
 sys.exit(0 if int(zarr.__version__.split(".")[0]) >= 3 else 1)' >/dev/null 2>&1
 }
 
@@ -50,10 +51,11 @@ if [ ! -x "$py" ] || ! "$py" -m pip --version >/dev/null 2>&1; then
     fi
 fi
 "$py" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2 || true
-"$py" -m pip install --quiet --disable-pip-version-check numpy 'zarr>=3,<4' >&2
+"$py" -m pip install --quiet --disable-pip-version-check numpy 'zarr>=3,<4' \
+    'moto[server]>=5' 's3fs>=2024.6' >&2
 
 if ! has_packages; then
-    echo "python-env.sh: numpy/zarr still not importable from $py" >&2
+    echo "python-env.sh: numpy/zarr/moto/s3fs still not importable from $py" >&2
     exit 1
 fi
 echo "$py"

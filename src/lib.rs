@@ -41,7 +41,7 @@ pub use darray_kernels::{Chunk, DType, Element, Numeric};
 pub use delayed::Delayed;
 pub use error::{Error, Result};
 pub use exec::{default_executor, default_memory_budget, ExecStats, Executor, LocalExecutor};
-pub use store::{Compression, WriteOptions, ZarrFormat};
+pub use store::{Compression, StoreOptions, WriteOptions, ZarrFormat};
 
 /// The README's Rust snippets, compiled and run by `cargo test --doc` so the
 /// README cannot drift from the API.

@@ -127,7 +127,9 @@ impl<T: Element> DArray<T> {
     /// `opts.chunk_shape` if given, else this array's chunks (their first size per
     /// axis where the grid is irregular); the array is rechunked to it, so no two
     /// tasks write the same chunk or shard. The array appears at `path` only once
-    /// every chunk is written: a failure leaves nothing there.
+    /// every chunk is written: a failure leaves nothing there. `path` may be an
+    /// object-store URL (see [`DArray::to_zarr_with_options`] for what is promised
+    /// there).
     ///
     /// ```
     /// use darray::{DArray, WriteOptions};
@@ -144,6 +146,31 @@ impl<T: Element> DArray<T> {
     /// An existing `path` without `opts.overwrite`, invalid options, or a failing task.
     pub fn to_zarr(&self, path: impl AsRef<Path>, opts: &WriteOptions) -> Result<()> {
         self.to_zarr_with(path, opts, default_executor())
+    }
+
+    /// [`DArray::to_zarr`] to the object store at `url` (`s3://`, `gs://`, `az://`),
+    /// reached with `store` (see [`DArray::from_zarr_with`]); `to_zarr` itself takes
+    /// such URLs with default options.
+    ///
+    /// An object store has no rename, so the write is ordered instead of staged:
+    /// every chunk object is put at its final key by the one task that owns it, and
+    /// the array's metadata object is put last, after all chunk tasks succeeded. A
+    /// reader never sees metadata promising chunks not yet written, and a failed
+    /// write leaves no new array (its chunk objects are removed) and an existing
+    /// array's metadata untouched. No store offers an atomic multi-object commit:
+    /// while an existing array is being replaced (and after such a write failed),
+    /// readers of the old metadata may see some new chunks.
+    ///
+    /// # Errors
+    /// As [`DArray::to_zarr`]; an `http(s)://` URL is read-only
+    /// ([`StoreError::ReadOnly`](crate::store::StoreError::ReadOnly)).
+    pub fn to_zarr_with_options(
+        &self,
+        url: &str,
+        store: &crate::StoreOptions,
+        opts: &WriteOptions,
+    ) -> Result<()> {
+        self.to_zarr(store.locate(url)?, opts)
     }
 
     /// [`DArray::to_zarr`] on `exec`.

@@ -14,6 +14,11 @@ impl<T: Element> DArray<T> {
     /// Opens the Zarr array (v2 or v3) at `path`, chunked like the store (its
     /// chunk grid, or shard grid for sharded arrays). Reads only metadata.
     ///
+    /// `path` may be a URL: `s3://bucket/key`, `gs://`, `az://`/`abfs://`,
+    /// `http(s)://` (read-only) or `file://`; see [`DArray::from_zarr_with`] for
+    /// options and credentials. A chunk object that is missing reads as the fill
+    /// value, as on disk.
+    ///
     /// The grid is limited to [`MAX_AXIS_BLOCKS`](chunks::MAX_AXIS_BLOCKS) (2^24)
     /// blocks along one axis and [`MAX_GRID_BLOCKS`](chunks::MAX_GRID_BLOCKS) (2^32)
     /// in all: darray lists every block's size per axis, also for a regular grid, so a
@@ -36,6 +41,38 @@ impl<T: Element> DArray<T> {
         )?;
         let shape = to_usize(path, &info.shape)?;
         Self::zarr_expr(path, &info, shape, grid)
+    }
+
+    /// Opens the Zarr array at `url` in an object store or on an HTTP server, reached
+    /// with `opts` (endpoint, region, anonymous access, ...), chunked like the
+    /// store. [`DArray::from_zarr`] takes URLs too (`s3://bucket/a.zarr`, `gs://`,
+    /// `az://`, `abfs://`, `http(s)://`, `file://`), with default options.
+    ///
+    /// Credentials are not options: each process that reads (this one, each
+    /// distributed worker) takes its own from its environment, as the cloud's own
+    /// tools do (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, web identity and
+    /// instance metadata for S3; `GOOGLE_APPLICATION_CREDENTIALS` for GCS;
+    /// `AZURE_STORAGE_ACCOUNT_NAME`/`AZURE_STORAGE_ACCOUNT_KEY` for Azure). The task
+    /// graph carries the URL and `opts` only. Unlike fsspec, `~/.aws` profile files
+    /// are not read.
+    ///
+    /// ```no_run
+    /// use darray::{DArray, StoreOptions};
+    /// let opts = StoreOptions {
+    ///     endpoint: Some("http://127.0.0.1:9000".into()),
+    ///     allow_http: true,
+    ///     path_style: true,
+    ///     ..StoreOptions::default()
+    /// };
+    /// let x = DArray::<f32>::from_zarr_with("s3://bucket/x.zarr", &opts).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// As [`DArray::from_zarr`]; an unsupported scheme or an unparsable URL names the
+    /// URL; a refused request (credentials, permissions, a missing bucket) is an error
+    /// naming the URL, never read as fill values.
+    pub fn from_zarr_with(url: &str, opts: &store::StoreOptions) -> Result<Self> {
+        Self::from_zarr(opts.locate(url)?)
     }
 
     /// Opens the Zarr array at `path` with a chunking of your choice (blocks then
@@ -73,9 +110,19 @@ impl<T: Element> DArray<T> {
                 found: info.dtype,
             });
         }
-        let name = path
-            .file_name()
-            .map_or_else(|| "zarr".to_string(), |n| n.to_string_lossy().into_owned());
+        let text = path.to_string_lossy();
+        let name = if text.contains("://") {
+            // A URL's last path segment, without the options fragment.
+            let base = text.split('#').next().unwrap_or("").trim_end_matches('/');
+            base.rsplit('/')
+                .next()
+                .filter(|n| !n.is_empty() && !n.contains(':'))
+                .unwrap_or("zarr")
+                .to_string()
+        } else {
+            path.file_name()
+                .map_or_else(|| "zarr".to_string(), |n| n.to_string_lossy().into_owned())
+        };
         Ok(DArray::wrap(Expr::new(
             name,
             shape,

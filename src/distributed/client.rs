@@ -281,12 +281,13 @@ impl From<WireError> for RunError {
     }
 }
 
-/// Zarr paths made absolute, so workers in other directories find them.
+/// Zarr paths made absolute, so workers in other directories find them (URLs
+/// are left as they are).
 fn absolute_paths(graph: &Graph) -> Graph {
     let mut g = graph.clone();
     let abs = |p: &mut String| {
         let path = Path::new(p.as_str());
-        if path.is_relative() {
+        if path.is_relative() && !crate::store::is_url(p) {
             if let Ok(cwd) = std::env::current_dir() {
                 *p = cwd.join(path).display().to_string();
             }

@@ -128,6 +128,28 @@ pub enum Command {
         #[command(flatten)]
         tls: TlsArgs,
     },
+    /// Print a Zarr array's shape, dtype, chunks, codecs, attributes and stored
+    /// size: a path, or a URL (s3://, gs://, az://, http(s)://). Credentials come
+    /// from the environment (AWS_ACCESS_KEY_ID, ...).
+    Info {
+        /// The array's path or URL.
+        url: String,
+        /// Object-store endpoint, e.g. http://127.0.0.1:9000.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Region (S3).
+        #[arg(long)]
+        region: Option<String>,
+        /// Unsigned requests (public buckets).
+        #[arg(long)]
+        anonymous: bool,
+        /// Allow a plain-HTTP endpoint.
+        #[arg(long)]
+        allow_http: bool,
+        /// S3 path-style addressing (S3-compatible servers).
+        #[arg(long)]
+        path_style: bool,
+    },
 }
 
 /// TLS options shared by both subcommands: all three files or none. Without
@@ -246,6 +268,27 @@ where
 pub fn run(cli: Cli) -> Result<()> {
     let limits = wire::Limits::default();
     match cli.command {
+        Command::Info {
+            url,
+            endpoint,
+            region,
+            anonymous,
+            allow_http,
+            path_style,
+        } => {
+            let opts = crate::store::StoreOptions {
+                endpoint,
+                region,
+                anonymous,
+                allow_http,
+                path_style,
+                ..crate::store::StoreOptions::default()
+            };
+            let location = opts.locate(&url)?;
+            let report = crate::store::inspect(std::path::Path::new(&location))?;
+            print!("{report}");
+            Ok(())
+        }
         Command::Scheduler {
             listen,
             secret_file,

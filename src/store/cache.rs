@@ -366,10 +366,10 @@ fn read_typed<T: Element + ElementOwned + RawElement>(
         .zip(chunk_shape)
         .map(|(r, &c)| (r.start % c == 0 && r.end - r.start == c).then_some(r.start / c))
         .collect();
-    if let (Some(indices), Some(codec)) = (&whole_chunk, a.direct) {
+    if let (Some(indices), Some(codec), Some(fs)) = (&whole_chunk, a.direct, a.fs.as_deref()) {
         let mut values = cache.buffer::<T>(shape.iter().product());
         if let Some(bytes) = T::bytes_mut(&mut values) {
-            if direct::read_chunk(a, codec, indices, bytes)? {
+            if direct::read_chunk(a, fs, codec, indices, bytes)? {
                 return into_chunk(values, shape, region, path);
             }
         }
@@ -465,10 +465,13 @@ fn write_typed<T: Element + zarrs::array::Element + RawElement>(
     full: bool,
     data: &ArrayD<T>,
 ) -> Result<(), StoreError> {
-    if let (true, Some(codec), Some(bytes)) =
-        (full, a.direct, data.as_slice().and_then(|s| T::bytes(s)))
-    {
-        return direct::write_chunk(a, codec, indices, bytes);
+    if let (true, Some(codec), Some(fs), Some(bytes)) = (
+        full,
+        a.direct,
+        a.fs.as_deref(),
+        data.as_slice().and_then(|s| T::bytes(s)),
+    ) {
+        return direct::write_chunk(a, fs, codec, indices, bytes);
     }
     let array = &a.array;
     let options = codec_options();

@@ -4,6 +4,8 @@
 //! removes it). A failed write never leaves a half-written array at the destination.
 
 use super::fs::{sync_dir, sync_tree};
+use super::remote::{self, Location};
+use super::remote_commit;
 use super::staging::{clean_beside, unique_suffix, OLD_MARK, STAGING_MARK};
 use super::StoreError;
 use darray_kernels::DType;
@@ -12,7 +14,6 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use zarrs::array::{Array, ArrayMetadata, ArrayMetadataV2, ArrayMetadataV3};
-use zarrs::filesystem::FilesystemStore;
 
 /// The Zarr format version of a new array.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,8 +121,16 @@ pub fn create_staging(
         reason,
     };
     check_layout(shape, write_grid, opts).map_err(invalid)?;
-    check_destination(path, opts.overwrite)?;
     let metadata = metadata_json(shape, write_grid, dtype, opts);
+    let local = match remote::locate(path)? {
+        Location::Remote(r) => {
+            check_metadata(&metadata).map_err(invalid)?;
+            return remote_commit::create(path, &r, &metadata, opts.overwrite);
+        }
+        Location::Local(local) => local,
+    };
+    let path = local.as_path();
+    check_destination(path, opts.overwrite)?;
     let (parent, name) = split_path(path)?;
     std::fs::create_dir_all(&parent).map_err(|source| StoreError::Io {
         path: parent.clone(),
@@ -163,6 +172,11 @@ pub fn create_staging(
 /// directory after the rename fails (the new array is then in place, but its rename
 /// may not survive a crash).
 pub fn commit_staging(staging: &Path, path: &Path, overwrite: bool) -> Result<(), StoreError> {
+    let local = match remote::locate(path)? {
+        Location::Remote(r) => return remote_commit::commit(staging, path, &r, overwrite),
+        Location::Local(local) => local,
+    };
+    let path = local.as_path();
     if !staging.is_dir() {
         return Err(StoreError::NotFound {
             path: staging.to_path_buf(),
@@ -202,6 +216,10 @@ pub fn commit_staging(staging: &Path, path: &Path, overwrite: bool) -> Result<()
 /// Errors are ignored (this runs on failure paths). As a guard against misuse, a path
 /// whose name lacks the staging marker is left alone.
 pub fn abort_staging(staging: &Path) {
+    if remote::is_remote(staging) {
+        remote_commit::abort(staging);
+        return;
+    }
     let is_staging = staging
         .file_name()
         .and_then(|n| n.to_str())
@@ -417,6 +435,15 @@ fn v2_dtype(dtype: DType) -> &'static str {
 /// own serialisation is not used: it abbreviates configuration-less codecs to a bare
 /// string and adds `node_type` to `.zarray`, both of which zarr-python rejects.
 fn store_metadata(staging: &Path, metadata: &Value) -> Result<(), String> {
+    check_metadata(metadata)?;
+    let v2 = metadata["zarr_format"] == 2;
+    let file = staging.join(if v2 { ".zarray" } else { "zarr.json" });
+    let text = serde_json::to_vec_pretty(metadata).map_err(|e| e.to_string())?;
+    std::fs::write(&file, text).map_err(|e| format!("writing {}: {e}", file.display()))
+}
+
+/// Checks `metadata` with zarrs (see [`store_metadata`]), in memory.
+fn check_metadata(metadata: &Value) -> Result<(), String> {
     let v2 = metadata["zarr_format"] == 2;
     let parsed = if v2 {
         ArrayMetadata::V2(
@@ -429,9 +456,7 @@ fn store_metadata(staging: &Path, metadata: &Value) -> Result<(), String> {
                 .map_err(|e| e.to_string())?,
         )
     };
-    let store = FilesystemStore::new(staging).map_err(|e| e.to_string())?;
+    let store = zarrs::storage::store::MemoryStore::new();
     Array::new_with_metadata(Arc::new(store), "/", parsed).map_err(|e| e.to_string())?;
-    let file = staging.join(if v2 { ".zarray" } else { "zarr.json" });
-    let text = serde_json::to_vec_pretty(metadata).map_err(|e| e.to_string())?;
-    std::fs::write(&file, text).map_err(|e| format!("writing {}: {e}", file.display()))
+    Ok(())
 }

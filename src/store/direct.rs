@@ -42,7 +42,7 @@ pub(super) enum DirectCodec {
 /// storage transformers, no array-to-array codec (transpose, ...), the `bytes` codec
 /// in little-endian order on a little-endian target, then nothing or one `zstd`.
 /// `bool` arrays are left to zarrs, which checks every byte is 0 or 1.
-pub(super) fn direct_codec(array: &Array<FsStore>, is_bool: bool) -> Option<DirectCodec> {
+pub(super) fn direct_codec<S: ?Sized>(array: &Array<S>, is_bool: bool) -> Option<DirectCodec> {
     if is_bool || cfg!(target_endian = "big") {
         return None;
     }
@@ -89,11 +89,12 @@ thread_local! {
 /// decode to exactly `out.len()` bytes.
 pub(super) fn read_chunk(
     a: &OpenArray,
+    store: &FsStore,
     codec: DirectCodec,
     indices: &[u64],
     out: &mut [u8],
 ) -> Result<bool, StoreError> {
-    let file_path = a.array.storage().key_to_fspath(&a.array.chunk_key(indices));
+    let file_path = store.key_to_fspath(&a.array.chunk_key(indices));
     let io = |op: &'static str| {
         let file_path = file_path.clone();
         move |source| StoreError::Io {
@@ -196,11 +197,11 @@ thread_local! {
 /// be written or a stale one erased.
 pub(super) fn write_chunk(
     a: &OpenArray,
+    store: &FsStore,
     codec: DirectCodec,
     indices: &[u64],
     bytes: &[u8],
 ) -> Result<(), StoreError> {
-    let store = a.array.storage();
     let key = a.array.chunk_key(indices);
     let file_path = store.key_to_fspath(&key);
     let io = |op: &'static str| {

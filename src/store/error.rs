@@ -163,4 +163,30 @@ pub enum StoreError {
         /// What is wrong with the options.
         reason: String,
     },
+    /// A location written as a URL that darray cannot reach: an unknown scheme, a
+    /// URL that does not parse, or invalid options in its fragment.
+    #[error("unsupported store URL `{url}`: {reason}")]
+    UnsupportedUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The object store at the URL could not be reached or configured (no client
+    /// could be built, the I/O runtime could not start, a request was refused).
+    #[error("object store `{url}`: {reason}")]
+    Remote {
+        /// The array's URL.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A write to a location that cannot be written (`http://`, `https://`).
+    #[error("cannot write Zarr array to `{url}`: {reason}")]
+    ReadOnly {
+        /// The destination URL.
+        url: String,
+        /// Why it is read-only.
+        reason: String,
+    },
 }

@@ -1,4 +1,6 @@
-//! Zarr arrays on the local filesystem, through zarrs: open an array and describe it
+//! Zarr arrays on the local filesystem, in object stores (S3, GCS, Azure) and on HTTP
+//! servers (read-only), through zarrs (see `remote.rs` for URLs and
+//! [`StoreOptions`], `remote_commit.rs` for how object-store writes are ordered): open an array and describe it
 //! ([`open_info`]), read regions and write chunks from executor threads
 //! ([`StoreCache`]), and create new arrays atomically ([`create_staging`],
 //! [`commit_staging`], [`abort_staging`]), and remove what killed writers left
@@ -24,7 +26,10 @@ mod create;
 mod direct;
 mod error;
 mod fs;
+mod inspect;
 mod open;
+mod remote;
+mod remote_commit;
 mod staging;
 
 pub use cache::StoreCache;
@@ -32,7 +37,9 @@ pub use create::{
     abort_staging, commit_staging, create_staging, Compression, WriteOptions, ZarrFormat,
 };
 pub use error::StoreError;
+pub use inspect::{inspect, ArrayReport};
 pub use open::{open_info, ZarrArrayInfo};
+pub use remote::{is_url, StoreOptions};
 pub use staging::clean_staging;
 
 #[cfg(test)]

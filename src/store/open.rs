@@ -3,6 +3,7 @@
 
 use super::direct::{direct_codec, DirectCodec};
 use super::fs::FsStore;
+use super::remote::{self, Location, Remote};
 use super::StoreError;
 use darray_kernels::DType;
 use serde::{Deserialize, Serialize};
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use zarrs::array::data_type as dt;
 use zarrs::array::{Array, ArrayCreateError, ArrayMetadata, ArrayShardedExt, DataType};
 use zarrs::filesystem::FilesystemStore;
+use zarrs::storage::{ReadableWritableListableStorageTraits, StoreKey};
 
 /// What darray needs to know of a stored array.
 ///
@@ -20,7 +22,7 @@ use zarrs::filesystem::FilesystemStore;
 /// zarrs terms), and `inner_chunk_shape` holds the shape of the chunks inside a shard.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ZarrArrayInfo {
-    /// The array's directory.
+    /// The array's directory, or its URL (see [`StoreOptions`](super::StoreOptions)).
     pub path: PathBuf,
     /// Array shape.
     pub shape: Vec<u64>,
@@ -49,14 +51,18 @@ impl ZarrArrayInfo {
 
 /// An opened array and its checked description.
 pub(super) struct OpenArray {
-    pub(super) array: Array<FsStore>,
+    pub(super) array: Array<dyn ReadableWritableListableStorageTraits>,
     pub(super) info: ZarrArrayInfo,
-    /// Set when whole chunks can be decoded without zarrs (see `direct.rs`).
+    /// The filesystem store of a local array (the one `array` uses), for `direct.rs`.
+    pub(super) fs: Option<Arc<FsStore>>,
+    /// Set when whole chunks of a local array can be decoded without zarrs (see
+    /// `direct.rs`).
     pub(super) direct: Option<DirectCodec>,
 }
 
 /// Opens the array at `path` (a directory holding `zarr.json` for v3 or `.zarray` for
-/// v2) and reads its metadata.
+/// v2, or the URL of one in an object store or on an HTTP server) and reads its
+/// metadata.
 ///
 /// For a sharded v3 array, [`ZarrArrayInfo::chunk_shape`] is the shard shape and
 /// [`ZarrArrayInfo::inner_chunk_shape`] the shape of the chunks inside shards.
@@ -66,12 +72,26 @@ pub(super) struct OpenArray {
 /// file, a plain directory or a group; [`StoreError::Metadata`] for invalid or
 /// unsupported metadata; [`StoreError::UnsupportedDType`] for a data type outside
 /// [`DType`] (complex, strings, `float16`, ...); [`StoreError::UnsupportedChunkGrid`]
-/// for a non-regular chunk grid.
+/// for a non-regular chunk grid; for a URL, [`StoreError::UnsupportedUrl`],
+/// [`StoreError::Remote`] if no client can be made, [`StoreError::Storage`] naming
+/// the URL for a refused request (credentials, permissions).
 pub fn open_info(path: &Path) -> Result<ZarrArrayInfo, StoreError> {
     open_array(path).map(|a| a.info)
 }
 
 pub(super) fn open_array(path: &Path) -> Result<OpenArray, StoreError> {
+    match remote::locate(path)? {
+        Location::Local(local) if local == path => open_local(path),
+        Location::Local(local) => {
+            let mut a = open_local(&local)?;
+            a.info.path = path.to_path_buf();
+            Ok(a)
+        }
+        Location::Remote(r) => open_remote(path, &r),
+    }
+}
+
+fn open_local(path: &Path) -> Result<OpenArray, StoreError> {
     let not_an_array = |reason: &str| StoreError::NotAnArray {
         path: path.to_path_buf(),
         reason: reason.to_string(),
@@ -99,7 +119,9 @@ pub(super) fn open_array(path: &Path) -> Result<OpenArray, StoreError> {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
-    let array = Array::open(Arc::new(FsStore::new(store)), "/").map_err(|e| match e {
+    let fs = Arc::new(FsStore::new(store));
+    let storage: Arc<dyn ReadableWritableListableStorageTraits> = fs.clone();
+    let array = Array::open(storage, "/").map_err(|e| match e {
         ArrayCreateError::MissingMetadata => {
             not_an_array("it holds neither zarr.json (v3) nor .zarray (v2)")
         }
@@ -117,7 +139,64 @@ pub(super) fn open_array(path: &Path) -> Result<OpenArray, StoreError> {
     Ok(OpenArray {
         array,
         info,
+        fs: Some(fs),
         direct,
+    })
+}
+
+/// Opens an array in an object store. A staging location (see `remote_commit.rs`)
+/// opens the metadata staged there over the chunks of its destination.
+fn open_remote(path: &Path, r: &Remote) -> Result<OpenArray, StoreError> {
+    let storage_error = |source| StoreError::Storage {
+        path: path.to_path_buf(),
+        source,
+    };
+    let create_error = |e: ArrayCreateError| match e {
+        ArrayCreateError::MissingMetadata => StoreError::NotFound {
+            path: path.to_path_buf(),
+        },
+        ArrayCreateError::StorageError(source) => storage_error(source),
+        ArrayCreateError::DataTypeCreateError(e) => StoreError::UnsupportedDType {
+            path: path.to_path_buf(),
+            found: e.to_string(),
+        },
+        other => StoreError::Metadata {
+            path: path.to_path_buf(),
+            reason: other.to_string(),
+        },
+    };
+    let array = if let Some((destination, staged)) = super::remote_commit::staged_metadata(r)? {
+        let storage = remote::dyn_storage(&destination)?;
+        Array::new_with_metadata(storage, "/", staged).map_err(create_error)?
+    } else {
+        let storage = remote::dyn_storage(r)?;
+        match Array::open(storage.clone(), "/") {
+            Ok(a) => a,
+            Err(e) => {
+                let get = |key: &str| {
+                    StoreKey::new(key)
+                        .ok()
+                        .and_then(|k| storage.get(&k).ok().flatten())
+                };
+                let v3_group = get("zarr.json")
+                    .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                    .is_some_and(|v| v.get("node_type").and_then(|t| t.as_str()) == Some("group"));
+                if v3_group || get(".zgroup").is_some() {
+                    return Err(StoreError::NotAnArray {
+                        path: path.to_path_buf(),
+                        reason: "it is a Zarr group".to_string(),
+                    });
+                }
+                return Err(create_error(e));
+            }
+        }
+    };
+    let info = describe(path, &array)?;
+    Ok(OpenArray {
+        array,
+        info,
+        fs: None,
+        direct: None,
     })
 }
 
@@ -129,7 +208,7 @@ fn is_v3_group(zarr_json: &Path) -> bool {
         .is_some_and(|v| v.get("node_type").and_then(|t| t.as_str()) == Some("group"))
 }
 
-fn describe(path: &Path, array: &Array<FsStore>) -> Result<ZarrArrayInfo, StoreError> {
+fn describe<S: ?Sized>(path: &Path, array: &Array<S>) -> Result<ZarrArrayInfo, StoreError> {
     let dtype = dtype_of(array.data_type()).ok_or_else(|| StoreError::UnsupportedDType {
         path: path.to_path_buf(),
         found: array.data_type().to_string(),
