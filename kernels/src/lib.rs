@@ -16,6 +16,7 @@ pub use error::KernelError;
 pub use scalar::Scalar;
 pub mod elementwise;
 pub mod random;
+pub mod scan;
 pub mod reduce;
 
 pub use elementwise::program::{BinaryOp, CmpOp, Domain, ElementwiseProgram, Instr, Node, UnaryOp};
