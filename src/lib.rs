@@ -31,6 +31,7 @@ pub mod linalg;
 mod ops;
 pub mod store;
 
+pub use array::register_scan;
 pub use array::{
     map_blocks, register_kernel, register_kernel_raw, where_, AnyArray, ArrayArg, AxisChunks,
     ChunkSpec, DArray, Grid, KernelFn, Operand, ReduceOpts,

@@ -16,8 +16,8 @@ pub use error::KernelError;
 pub use scalar::Scalar;
 pub mod elementwise;
 pub mod random;
-pub mod scan;
 pub mod reduce;
+pub mod scan;
 
 pub use elementwise::program::{BinaryOp, CmpOp, Domain, ElementwiseProgram, Instr, Node, UnaryOp};
 pub use random::Distribution;

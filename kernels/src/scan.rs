@@ -366,7 +366,11 @@ fn fill_step(
         ScanStep::Carry => {
             let (p, t) = (view::<f64>(inputs, 0)?, view::<f64>(inputs, 1)?);
             let mut out = t.to_owned();
-            for (mut o, p) in out.lanes_mut(Axis(axis)).into_iter().zip(p.lanes(Axis(axis))) {
+            for (mut o, p) in out
+                .lanes_mut(Axis(axis))
+                .into_iter()
+                .zip(p.lanes(Axis(axis)))
+            {
                 if o[0].is_nan() {
                     o[0] = p[0];
                     o[1] += p[1];
@@ -397,7 +401,11 @@ fn within(limit: Option<usize>, dist: usize) -> bool {
     limit.is_none_or(|l| dist <= l)
 }
 
-#[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+#[allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
 fn fill_float<F: Element + num_traits::Float>(
     limit: Option<usize>,
     backward: bool,
@@ -428,13 +436,19 @@ fn fill_float<F: Element + num_traits::Float>(
             let mut shape = a.shape().to_vec();
             shape[axis] = 2;
             let mut out = ArrayD::<f64>::zeros(shape);
-            for (mut o, lane) in out.lanes_mut(Axis(axis)).into_iter().zip(a.lanes(Axis(axis))) {
+            for (mut o, lane) in out
+                .lanes_mut(Axis(axis))
+                .into_iter()
+                .zip(a.lanes(Axis(axis)))
+            {
                 let n = lane.len();
                 // The last valid value in fill order and the positions after it.
                 let found = if backward {
                     lane.iter().position(|x| !x.is_nan()).map(|j| (j, j))
                 } else {
-                    lane.iter().rposition(|x| !x.is_nan()).map(|j| (j, n - 1 - j))
+                    lane.iter()
+                        .rposition(|x| !x.is_nan())
+                        .map(|j| (j, n - 1 - j))
                 };
                 let (v, dist) = found.map_or((f64::NAN, n), |(j, d)| (lane[j].to_f64(), d));
                 o[0] = v;
@@ -550,7 +564,10 @@ mod tests {
     }
 
     fn same(a: &[f64], b: &[f64]) -> bool {
-        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y || (x.is_nan() && y.is_nan()))
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| x == y || (x.is_nan() && y.is_nan()))
     }
 
     /// The four steps over `v` cut in two at `cut`.
@@ -558,7 +575,11 @@ mod tests {
         let (a, b) = (f64s(&v[..cut]), f64s(&v[cut..]));
         let sa = run(kind, ScanStep::Block, 0, &[&a]).unwrap();
         let sb = run(kind, ScanStep::Block, 0, &[&b]).unwrap();
-        let total_src = if matches!(kind, ScanKind::Fill { .. }) { &a } else { &sa };
+        let total_src = if matches!(kind, ScanKind::Fill { .. }) {
+            &a
+        } else {
+            &sa
+        };
         let t = run(kind, ScanStep::Total, 0, &[total_src]).unwrap();
         let ob = run(kind, ScanStep::Apply, 0, &[&t, &sb]).unwrap();
         let mut out = get(&sa);
@@ -578,11 +599,17 @@ mod tests {
             ScanKind::CumMin,
         ] {
             for cut in 1..v.len() {
-                assert!(same(&two_blocks(kind, &v, cut), &naive(kind, &v)), "{kind:?} {cut}");
+                assert!(
+                    same(&two_blocks(kind, &v, cut), &naive(kind, &v)),
+                    "{kind:?} {cut}"
+                );
             }
             // Sizes 0 and 1.
             assert!(get(&run(kind, ScanStep::Block, 0, &[&f64s(&[])]).unwrap()).is_empty());
-            assert!(same(&get(&run(kind, ScanStep::Block, 0, &[&f64s(&[2.0])]).unwrap()), &[2.0]));
+            assert!(same(
+                &get(&run(kind, ScanStep::Block, 0, &[&f64s(&[2.0])]).unwrap()),
+                &[2.0]
+            ));
         }
     }
 
@@ -654,7 +681,10 @@ mod tests {
                         }
                         let got: Vec<f64> = outs.concat();
                         let want = naive_fill(&v, limit, backward);
-                        assert!(same(&got, &want), "{limit:?} {backward} {c1} {c2}: {got:?} {want:?}");
+                        assert!(
+                            same(&got, &want),
+                            "{limit:?} {backward} {c1} {c2}: {got:?} {want:?}"
+                        );
                     }
                 }
             }
@@ -664,7 +694,10 @@ mod tests {
     #[test]
     fn fill_of_integers_is_refused() {
         let a = Chunk::I32(arr1(&[1]).into_dyn());
-        let kind = ScanKind::Fill { limit: None, backward: false };
+        let kind = ScanKind::Fill {
+            limit: None,
+            backward: false,
+        };
         assert!(run(kind, ScanStep::Block, 0, &[&a]).is_err());
     }
 
@@ -678,7 +711,9 @@ mod tests {
         assert_eq!(get(&t), vec![6.0]);
         let o = op.run(ScanStep::Apply, 0, &[&t, &s]).unwrap();
         assert_eq!(get(&o), vec![7.0, 7.0, 7.0]);
-        assert!(op.run(ScanStep::Block, 0, &[&Chunk::I32(arr1(&[1]).into_dyn())]).is_err());
+        assert!(op
+            .run(ScanStep::Block, 0, &[&Chunk::I32(arr1(&[1]).into_dyn())])
+            .is_err());
     }
 
     #[test]
@@ -697,6 +732,9 @@ mod tests {
             Chunk::Bool(arr1(&[false, true]).into_dyn())
         );
         let u = Chunk::U8(arr1(&[1u8, 0]).into_dyn());
-        assert_eq!(diff(&[&u], &[0..2], 0, 1).unwrap(), Chunk::U8(arr1(&[255u8]).into_dyn()));
+        assert_eq!(
+            diff(&[&u], &[0..2], 0, 1).unwrap(),
+            Chunk::U8(arr1(&[255u8]).into_dyn())
+        );
     }
 }

@@ -8,6 +8,7 @@ mod creation;
 mod elementwise;
 pub(crate) mod map_blocks;
 mod reduction;
+mod scan;
 pub(crate) mod slicing;
 
 /// Chunk grids and chunk specifications (defined with the lowering IR in
@@ -19,6 +20,7 @@ pub use map_blocks::{
     map_blocks, register_kernel, register_kernel_raw, AnyArray, ArrayArg, KernelFn,
 };
 pub use reduction::{ReduceOpts, DEFAULT_SPLIT_EVERY};
+pub use scan::register_scan;
 
 use crate::error::{Error, Result};
 use crate::expr::node::Expr;

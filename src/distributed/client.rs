@@ -308,6 +308,9 @@ fn absolute_paths(graph: &Graph) -> Graph {
             | Op::Assemble { .. }
             | Op::Transpose { .. }
             | Op::MapBlocks { .. }
+            | Op::Scan { .. }
+            | Op::UserScan { .. }
+            | Op::Diff { .. }
             | Op::Linalg { .. } => {}
         }
     }

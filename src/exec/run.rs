@@ -120,6 +120,11 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
             out
         }
         Op::Linalg { op } => darray_kernels::linalg::run(op, inputs, &ctx.store)?,
+        Op::Scan { kind, step, axis } => darray_kernels::scan::run(*kind, *step, *axis, inputs)?,
+        Op::UserScan { name, step, axis } => {
+            super::scan_ops::lookup(name)?.run(*step, *axis, inputs)?
+        }
+        Op::Diff { n, axis, ranges } => darray_kernels::scan::diff(inputs, ranges, *axis, *n)?,
         Op::WriteZarr { path, chunk } => {
             ctx.store
                 .write_chunk(Path::new(path), chunk, one(inputs)?)?;

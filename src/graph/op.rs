@@ -152,6 +152,33 @@ pub enum Op {
         /// Which kernel, with its parameters.
         op: darray_kernels::linalg::LinalgOp,
     },
+    /// One step of a built-in scan along `axis` (see `darray_kernels::scan`).
+    Scan {
+        /// The scan.
+        kind: darray_kernels::scan::ScanKind,
+        /// Which of its four steps.
+        step: darray_kernels::scan::ScanStep,
+        /// The scanned axis.
+        axis: usize,
+    },
+    /// One step of a scan with a registered user operator.
+    UserScan {
+        /// The operator's registered name.
+        name: String,
+        /// Which of the scan's four steps.
+        step: darray_kernels::scan::ScanStep,
+        /// The scanned axis.
+        axis: usize,
+    },
+    /// `numpy.diff` of the concatenation along `axis` of `ranges[i]` of input `i`.
+    Diff {
+        /// Order of the difference.
+        n: usize,
+        /// The differenced axis.
+        axis: usize,
+        /// The part of each input taken along `axis`.
+        ranges: Vec<Range<usize>>,
+    },
     /// Write the input as one chunk (or shard) of a Zarr array.
     WriteZarr {
         /// Path of the (staging) array.
@@ -180,6 +207,9 @@ impl Op {
             Op::Transpose { .. } => "transpose",
             Op::MapBlocks { .. } => "map_blocks",
             Op::Linalg { op } => op.name(),
+            Op::Scan { .. } => "scan",
+            Op::UserScan { .. } => "user_scan",
+            Op::Diff { .. } => "diff",
             Op::WriteZarr { .. } => "write",
         }
     }
@@ -201,10 +231,13 @@ impl Op {
             | Op::MergeReduce { .. }
             | Op::Slice { .. }
             | Op::Assemble { .. }
-            | Op::Transpose { .. } => true,
+            | Op::Transpose { .. }
+            | Op::Scan { .. }
+            | Op::Diff { .. } => true,
             Op::ReadZarr { .. }
             | Op::WriteZarr { .. }
             | Op::MapBlocks { .. }
+            | Op::UserScan { .. }
             | Op::Linalg { .. } => false,
         }
     }

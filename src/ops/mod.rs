@@ -8,6 +8,7 @@
 mod elementwise;
 mod layout;
 mod reduction;
+pub(crate) mod scan;
 pub(crate) mod write;
 
 use crate::error::{Error, Result};
