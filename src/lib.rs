@@ -31,11 +31,11 @@ pub mod linalg;
 mod ops;
 pub mod store;
 
-pub use array::register_scan;
 pub use array::{
     map_blocks, register_kernel, register_kernel_raw, where_, AnyArray, ArrayArg, AxisChunks,
     ChunkSpec, DArray, Grid, KernelFn, Operand, ReduceOpts,
 };
+pub use array::{register_scan, Bins};
 pub use darray_kernels::{Chunk, DType, Element, Numeric};
 pub use error::{Error, Result};
 pub use exec::{default_executor, default_memory_budget, ExecStats, Executor, LocalExecutor};

@@ -15,6 +15,7 @@ pub use dtype::{DType, Element, Numeric};
 pub use error::KernelError;
 pub use scalar::Scalar;
 pub mod elementwise;
+pub mod histogram;
 pub mod random;
 pub mod reduce;
 pub mod scan;

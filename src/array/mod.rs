@@ -6,6 +6,7 @@
 mod compute;
 mod creation;
 mod elementwise;
+mod histogram;
 pub(crate) mod map_blocks;
 mod reduction;
 mod scan;
@@ -16,6 +17,7 @@ pub(crate) mod slicing;
 pub use crate::expr::grid as chunks;
 pub use chunks::{AxisChunks, ChunkSpec, Grid};
 pub use elementwise::{where_, Operand};
+pub use histogram::Bins;
 pub use map_blocks::{
     map_blocks, register_kernel, register_kernel_raw, AnyArray, ArrayArg, KernelFn,
 };

@@ -311,6 +311,7 @@ fn absolute_paths(graph: &Graph) -> Graph {
             | Op::Scan { .. }
             | Op::UserScan { .. }
             | Op::Diff { .. }
+            | Op::Histogram { .. }
             | Op::Linalg { .. } => {}
         }
     }

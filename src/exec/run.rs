@@ -125,6 +125,16 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
             super::scan_ops::lookup(name)?.run(*step, *axis, inputs)?
         }
         Op::Diff { n, axis, ranges } => darray_kernels::scan::diff(inputs, ranges, *axis, *n)?,
+        Op::Histogram { edges, weighted } => match (inputs, weighted) {
+            ([data], false) => darray_kernels::histogram::histogram(data, None, edges)?,
+            ([data, w], true) => darray_kernels::histogram::histogram(data, Some(w), edges)?,
+            _ => {
+                return Err(Error::Executor(format!(
+                    "histogram: {} inputs (weighted: {weighted})",
+                    inputs.len()
+                )))
+            }
+        },
         Op::WriteZarr { path, chunk } => {
             ctx.store
                 .write_chunk(Path::new(path), chunk, one(inputs)?)?;

@@ -179,6 +179,14 @@ pub enum Op {
         /// The part of each input taken along `axis`.
         ranges: Vec<Range<usize>>,
     },
+    /// The histogram of one block over `edges` (a `[1, bins]` row); with
+    /// `weighted`, the second input holds the weights.
+    Histogram {
+        /// Bin edges (checked when the array was built).
+        edges: Vec<f64>,
+        /// Whether a weights block follows the data block.
+        weighted: bool,
+    },
     /// Write the input as one chunk (or shard) of a Zarr array.
     WriteZarr {
         /// Path of the (staging) array.
@@ -210,6 +218,7 @@ impl Op {
             Op::Scan { .. } => "scan",
             Op::UserScan { .. } => "user_scan",
             Op::Diff { .. } => "diff",
+            Op::Histogram { .. } => "histogram",
             Op::WriteZarr { .. } => "write",
         }
     }
@@ -233,7 +242,8 @@ impl Op {
             | Op::Assemble { .. }
             | Op::Transpose { .. }
             | Op::Scan { .. }
-            | Op::Diff { .. } => true,
+            | Op::Diff { .. }
+            | Op::Histogram { .. } => true,
             Op::ReadZarr { .. }
             | Op::WriteZarr { .. }
             | Op::MapBlocks { .. }
