@@ -20,9 +20,9 @@ use std::sync::Arc;
 ///
 /// ```
 /// use darray::{register_scan, DArray};
-/// fn max_plus_one(a: f64, b: f64) -> f64 { a.max(b) }
-/// register_scan::<f64>("doc-running-max", max_plus_one).unwrap();
-/// assert!(register_scan::<f64>("doc-running-max", max_plus_one).is_err());
+/// fn larger(a: f64, b: f64) -> f64 { a.max(b) }
+/// register_scan::<f64>("doc-running-max", larger).unwrap();
+/// assert!(register_scan::<f64>("doc-running-max", larger).is_err());
 /// let x = DArray::from_ndarray(&ndarray::arr1(&[1.0, 3.0, 2.0]).into_dyn(), [2]).unwrap();
 /// let y = x.scan("doc-running-max", 0).unwrap().compute().unwrap();
 /// assert_eq!(y.as_slice().unwrap(), &[1.0, 3.0, 3.0]);
@@ -194,7 +194,7 @@ impl<T: Element> DArray<T> {
     /// ```
     /// use darray::DArray;
     /// let x = DArray::<f64>::arange(0.0, 5.0, 1.0, [2]).unwrap();
-    /// let sq = (&x * &x).diff(1, 0).unwrap().compute().unwrap();
+    /// let sq = (&x * &x).unwrap().diff(1, 0).unwrap().compute().unwrap();
     /// assert_eq!(sq.as_slice().unwrap(), &[1.0, 3.0, 5.0, 7.0]);
     /// ```
     ///
