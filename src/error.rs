@@ -111,6 +111,12 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A scan operator name that is not registered.
+    #[error("scan operator `{0}` is not registered; register it with register_scan first")]
+    UnknownScanOperator(String),
+    /// A scan operator name registered twice.
+    #[error("scan operator `{0}` is already registered")]
+    ScanOperatorExists(String),
     /// A task whose projected memory exceeds the budget; refused before anything runs.
     #[error("task {key} needs {bytes} bytes, over the memory budget of {budget} bytes; use smaller chunks or raise the budget")]
     OverBudget {

@@ -37,6 +37,7 @@ pub use array::{
     where_, AnyArray, ArrayArg, AxisChunks, Boundary, ChunkSpec, Computable, DArray, Grid,
     KernelFn, Operand, Overlapped, ReduceOpts,
 };
+pub use array::{register_scan, Bins};
 pub use darray_kernels::{Chunk, DType, Element, Numeric};
 pub use delayed::Delayed;
 pub use error::{Error, Result};

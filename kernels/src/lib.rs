@@ -15,8 +15,10 @@ pub use dtype::{DType, Element, Numeric};
 pub use error::KernelError;
 pub use scalar::Scalar;
 pub mod elementwise;
+pub mod histogram;
 pub mod random;
 pub mod reduce;
+pub mod scan;
 
 pub use elementwise::program::{BinaryOp, CmpOp, Domain, ElementwiseProgram, Instr, Node, UnaryOp};
 pub use random::Distribution;

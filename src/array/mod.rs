@@ -6,11 +6,13 @@
 mod compute;
 mod creation;
 mod elementwise;
+mod histogram;
 mod indexing;
 mod many;
 pub(crate) mod map_blocks;
 mod overlap;
 mod reduction;
+mod scan;
 pub(crate) mod slicing;
 mod sorting;
 
@@ -19,12 +21,14 @@ mod sorting;
 pub use crate::expr::grid as chunks;
 pub use chunks::{AxisChunks, ChunkSpec, Grid};
 pub use elementwise::{where_, Operand};
+pub use histogram::Bins;
 pub use many::{compute, compute_with, persist, persist_with, Blocks, Computable, Roots};
 pub use map_blocks::{
     map_blocks, register_kernel, register_kernel_raw, AnyArray, ArrayArg, KernelFn,
 };
 pub use overlap::{Boundary, Overlapped};
 pub use reduction::{ReduceOpts, DEFAULT_SPLIT_EVERY};
+pub use scan::register_scan;
 
 use crate::error::{Error, Result};
 use crate::expr::node::Expr;

@@ -314,6 +314,10 @@ fn absolute_paths(graph: &Graph) -> Graph {
             | Op::Transpose { .. }
             | Op::MapBlocks { .. }
             | Op::Call { .. }
+            | Op::Scan { .. }
+            | Op::UserScan { .. }
+            | Op::Diff { .. }
+            | Op::Histogram { .. }
             | Op::Linalg { .. } => {}
         }
     }

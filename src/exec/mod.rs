@@ -7,6 +7,7 @@ pub(crate) mod kernels;
 mod local;
 pub mod report;
 pub(crate) mod run;
+pub(crate) mod scan_ops;
 
 pub(crate) use local::order::priorities_of;
 pub(crate) use local::panic_message;

@@ -140,6 +140,22 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
         }
         Op::Call { function, args } => crate::delayed::registry::run_call(function, args, inputs)?,
         Op::Linalg { op } => darray_kernels::linalg::run(op, inputs, &ctx.store)?,
+        Op::Scan { kind, step, axis } => darray_kernels::scan::run(*kind, *step, *axis, inputs)?,
+        Op::UserScan { name, step, axis } => {
+            super::scan_ops::lookup(name)?.run(*step, *axis, inputs)?
+        }
+        Op::Diff { n, axis, ranges } => darray_kernels::scan::diff(inputs, ranges, *axis, *n)?,
+        Op::Histogram { edges, weighted } => match (inputs, weighted) {
+            ([data], false) => darray_kernels::histogram::histogram(data, None, edges)?,
+            ([data, w], true) => darray_kernels::histogram::histogram(data, Some(w), edges)?,
+            _ => {
+                return Err(Error::TaskInputs {
+                    op: op.name(),
+                    expected: 1 + usize::from(*weighted),
+                    got: inputs.len(),
+                })
+            }
+        },
         Op::WriteZarr { path, chunk } => {
             ctx.store
                 .write_chunk(Path::new(path), chunk, one(op, inputs)?)?;

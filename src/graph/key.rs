@@ -116,6 +116,13 @@ pub mod stage {
     /// Tiled QR: a block of R.
     pub const TQR_R: u8 = 9;
 
+    /// Scans: a block's scan that is not yet an output block.
+    pub const SCAN_BLOCK: u8 = 1;
+    /// Scans: a block's total along the scanned axis.
+    pub const SCAN_TOTAL: u8 = 2;
+    /// Scans: the carry into a block (the totals of the blocks before it).
+    pub const SCAN_CARRY: u8 = 3;
+
     /// Chunk writes of `to_zarr`.
     pub const WRITE: u8 = 255;
 
@@ -145,6 +152,7 @@ pub mod stage {
                 .collect();
             distinct(&tsqr);
             distinct(&[BLOCK, CHOL_TILE, CHOL_FACTOR, WRITE]);
+            distinct(&[BLOCK, SCAN_BLOCK, SCAN_TOTAL, SCAN_CARRY, WRITE]);
             distinct(&[
                 BLOCK,
                 LU_TILE,

@@ -211,6 +211,41 @@ pub enum Op {
         /// The arguments, in the function's order.
         args: Vec<CallArg>,
     },
+    /// One step of a built-in scan along `axis` (see `darray_kernels::scan`).
+    Scan {
+        /// The scan.
+        kind: darray_kernels::scan::ScanKind,
+        /// Which of its four steps.
+        step: darray_kernels::scan::ScanStep,
+        /// The scanned axis.
+        axis: usize,
+    },
+    /// One step of a scan with a registered user operator.
+    UserScan {
+        /// The operator's registered name.
+        name: String,
+        /// Which of the scan's four steps.
+        step: darray_kernels::scan::ScanStep,
+        /// The scanned axis.
+        axis: usize,
+    },
+    /// `numpy.diff` of the concatenation along `axis` of `ranges[i]` of input `i`.
+    Diff {
+        /// Order of the difference.
+        n: usize,
+        /// The differenced axis.
+        axis: usize,
+        /// The part of each input taken along `axis`.
+        ranges: Vec<Range<usize>>,
+    },
+    /// The histogram of one block over `edges` (a `[1, bins]` row); with
+    /// `weighted`, the second input holds the weights.
+    Histogram {
+        /// Bin edges (checked when the array was built).
+        edges: Vec<f64>,
+        /// Whether a weights block follows the data block.
+        weighted: bool,
+    },
     /// Write the input as one chunk (or shard) of a Zarr array.
     WriteZarr {
         /// Path of the (staging) array.
@@ -243,6 +278,10 @@ impl Op {
             Op::Transpose { .. } => "transpose",
             Op::MapBlocks { .. } => "map_blocks",
             Op::Linalg { op } => op.name(),
+            Op::Scan { .. } => "scan",
+            Op::UserScan { .. } => "user_scan",
+            Op::Diff { .. } => "diff",
+            Op::Histogram { .. } => "histogram",
             Op::WriteZarr { .. } => "write",
             Op::Call { .. } => "call",
         }
@@ -269,11 +308,15 @@ impl Op {
             | Op::Stencil { .. }
             | Op::Extract { .. }
             | Op::Sort { .. }
-            | Op::Transpose { .. } => true,
+            | Op::Transpose { .. }
+            | Op::Scan { .. }
+            | Op::Diff { .. }
+            | Op::Histogram { .. } => true,
             Op::ReadZarr { .. }
             | Op::WriteZarr { .. }
             | Op::MapBlocks { .. }
             | Op::Call { .. }
+            | Op::UserScan { .. }
             | Op::Linalg { .. } => false,
         }
     }

@@ -6,9 +6,11 @@
 //! `reduction` (trees), `layout` (slice, rechunk, transpose, concatenate).
 
 mod elementwise;
+pub(crate) mod histogram;
 mod layout;
 mod overlap;
 mod reduction;
+pub(crate) mod scan;
 pub(crate) mod write;
 
 use crate::error::{Error, Result};
