@@ -35,6 +35,7 @@ pub use array::{
     map_blocks, register_kernel, register_kernel_raw, where_, AnyArray, ArrayArg, AxisChunks,
     ChunkSpec, DArray, Grid, KernelFn, Operand, ReduceOpts,
 };
+pub use array::{Nested, PadMode, ReshapeOpts};
 pub use darray_kernels::{Chunk, DType, Element, Numeric};
 pub use error::{Error, Result};
 pub use exec::{default_executor, default_memory_budget, ExecStats, Executor, LocalExecutor};

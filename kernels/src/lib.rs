@@ -25,6 +25,7 @@ pub mod create;
 pub mod fused;
 pub mod layout;
 pub mod linalg;
+pub mod reshape;
 
 /// Asserts that `$all` lists every variant of its enum once, in the order of the
 /// patterns. The patterns form an exhaustive `match` (no wildcard), so a new

@@ -238,6 +238,7 @@ fn conform_in(
         | ExprKind::Transpose { .. }
         | ExprKind::Concatenate { .. }
         | ExprKind::MapBlocks { .. }
+        | ExprKind::Reshape { .. }
         | ExprKind::Custom(_) => crate::expr::select::rechunk_expr(a, want.clone()),
     };
     done.insert(a.id, c.clone());

@@ -7,7 +7,9 @@ mod compute;
 mod creation;
 mod elementwise;
 pub(crate) mod map_blocks;
+mod order;
 mod reduction;
+mod shape;
 pub(crate) mod slicing;
 
 /// Chunk grids and chunk specifications (defined with the lowering IR in
@@ -18,7 +20,9 @@ pub use elementwise::{where_, Operand};
 pub use map_blocks::{
     map_blocks, register_kernel, register_kernel_raw, AnyArray, ArrayArg, KernelFn,
 };
+pub use order::PadMode;
 pub use reduction::{ReduceOpts, DEFAULT_SPLIT_EVERY};
+pub use shape::{Nested, ReshapeOpts};
 
 use crate::error::{Error, Result};
 use crate::expr::node::Expr;

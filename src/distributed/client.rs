@@ -307,6 +307,7 @@ fn absolute_paths(graph: &Graph) -> Graph {
             | Op::Slice { .. }
             | Op::Assemble { .. }
             | Op::Transpose { .. }
+            | Op::Reshape { .. }
             | Op::MapBlocks { .. }
             | Op::Linalg { .. } => {}
         }

@@ -97,6 +97,7 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
             layout::assemble(shape, *dtype, inputs, &pieces)?
         }
         Op::Transpose { perm } => layout::transpose(one(inputs)?, perm)?,
+        Op::Reshape { shape } => darray_kernels::reshape::reshape(one(inputs)?, shape)?,
         Op::MapBlocks {
             kernel,
             dtype,

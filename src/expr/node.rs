@@ -100,6 +100,12 @@ pub(crate) enum ExprKind {
         kernel: String,
         inputs: Vec<Arc<Expr>>,
     },
+    /// Each block is one block of `input` (same C-order position in the block
+    /// grid, same number of elements) reshaped: `input` already has the grid
+    /// the reshape plan asked for (see `crate::ops::reshape`).
+    Reshape {
+        input: Arc<Expr>,
+    },
     /// A node that lowers itself (linear algebra): see [`super::CustomLower`].
     Custom(Arc<dyn super::CustomLower>),
 }
@@ -146,6 +152,7 @@ impl Expr {
             | ExprKind::Transpose { .. }
             | ExprKind::Concatenate { .. }
             | ExprKind::MapBlocks { .. }
+            | ExprKind::Reshape { .. }
             | ExprKind::Custom(_) => false,
         }
     }
@@ -187,6 +194,7 @@ pub(crate) fn recomputed(e: &Arc<Expr>) -> Option<Arc<Expr>> {
                 sel: sel.clone(),
             },
             ExprKind::Rechunk { input } => ExprKind::Rechunk { input: sub(input) },
+            ExprKind::Reshape { input } => ExprKind::Reshape { input: sub(input) },
             ExprKind::Transpose { input, perm } => ExprKind::Transpose {
                 input: sub(input),
                 perm: perm.clone(),

@@ -138,6 +138,12 @@ pub enum Op {
         /// New order of the input's axes.
         perm: Vec<usize>,
     },
+    /// The input block's elements in C order, cut to `shape` (a blockwise
+    /// reshape, after the rechunk its plan asked for).
+    Reshape {
+        /// Output block shape.
+        shape: Vec<usize>,
+    },
     /// A registered user kernel applied to the inputs.
     MapBlocks {
         /// The kernel's registered name.
@@ -178,6 +184,7 @@ impl Op {
             Op::Slice { .. } => "slice",
             Op::Assemble { .. } => "assemble",
             Op::Transpose { .. } => "transpose",
+            Op::Reshape { .. } => "reshape",
             Op::MapBlocks { .. } => "map_blocks",
             Op::Linalg { op } => op.name(),
             Op::WriteZarr { .. } => "write",
@@ -201,7 +208,8 @@ impl Op {
             | Op::MergeReduce { .. }
             | Op::Slice { .. }
             | Op::Assemble { .. }
-            | Op::Transpose { .. } => true,
+            | Op::Transpose { .. }
+            | Op::Reshape { .. } => true,
             Op::ReadZarr { .. }
             | Op::WriteZarr { .. }
             | Op::MapBlocks { .. }

@@ -91,6 +91,7 @@ impl Lowerer {
             | ExprKind::Transpose { .. }
             | ExprKind::Concatenate { .. }
             | ExprKind::MapBlocks { .. }
+            | ExprKind::Reshape { .. }
             | ExprKind::Custom(_) => {
                 let t = self.block(e, idx)?;
                 let slot = *f.input_slot.entry(t).or_insert_with(|| {

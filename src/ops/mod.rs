@@ -8,6 +8,7 @@
 mod elementwise;
 mod layout;
 mod reduction;
+pub(crate) mod reshape;
 pub(crate) mod write;
 
 use crate::error::{Error, Result};
@@ -164,6 +165,7 @@ impl Lowerer {
                     bytes(e, idx),
                 )
             }
+            ExprKind::Reshape { input } => self.reshape_block(e, input, idx, key.clone())?,
             ExprKind::Custom(c) => c.clone().block(self, e, idx)?,
             ExprKind::Zarr { path } => self.source_block(e, idx, key.clone(), |block, out| {
                 let op = Op::ReadZarr {
