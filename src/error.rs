@@ -70,9 +70,9 @@ pub enum Error {
         /// The shape asked for.
         to: Vec<usize>,
         /// The input axes of the group that needs the exchange.
-        in_axes: Vec<usize>,
+        in_axes: std::ops::Range<usize>,
         /// The output axes of that group.
-        out_axes: Vec<usize>,
+        out_axes: std::ops::Range<usize>,
     },
     /// A stored array whose dtype is not the one asked for.
     #[error("array `{array}`: dtype mismatch: expected {expected}, found {found}")]

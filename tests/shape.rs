@@ -30,7 +30,7 @@ fn other_shape(shape: &[usize], seed: u64) -> Vec<usize> {
     let mut out = Vec::with_capacity(nd);
     let mut left = n;
     for _ in 1..nd {
-        let divs: Vec<usize> = (1..=left).filter(|d| left % d == 0).collect();
+        let divs: Vec<usize> = (1..=left).filter(|d| left.is_multiple_of(*d)).collect();
         let d = divs[next(divs.len())];
         out.push(d);
         left /= d;
@@ -142,7 +142,7 @@ proptest! {
         let mut base = a.clone();
         for (ax, &n) in a.shape().iter().enumerate() {
             if mask >> ax & 1 == 1 && n > 0 {
-                x = x.slice(&ndarray_axis_prefix(ax, ndarray::SliceInfoElem::Slice { start: 0, end: Some(1), step: 1 })).unwrap();
+                x = x.slice(ndarray_axis_prefix(ax, ndarray::SliceInfoElem::Slice { start: 0, end: Some(1), step: 1 })).unwrap();
                 base = base.slice_axis(Axis(ax), ndarray::Slice::from(0..1)).to_owned();
                 shape.push(3);
             } else {
@@ -226,8 +226,8 @@ proptest! {
             1 => (ReduceKind::Mean, ArrayD::from_shape_fn(IxDyn(&shape), |i| { let w = window(i.slice()); w.iter().sum::<f64>() / w.len() as f64 })),
             _ => (ReduceKind::Max, ArrayD::from_shape_fn(IxDyn(&shape), |i| window(i.slice()).into_iter().fold(f64::NEG_INFINITY, f64::max))),
         };
-        let divides = a.shape().iter().zip(&fs).all(|(n, f)| n % f == 0);
-        let empty = shape.iter().any(|&n| n == 0) || a.is_empty();
+        let divides = a.shape().iter().zip(&fs).all(|(n, f)| n.is_multiple_of(*f));
+        let empty = shape.contains(&0) || a.is_empty();
         match x.coarsen::<f64>(rk, &fs, false) {
             Ok(y) => { prop_assert!(divides); assert_close(&y.compute().unwrap(), &want, 1e-12); }
             Err(Error::InvalidArgument { reason, .. }) => prop_assert!(!divides, "{}", reason),
@@ -345,7 +345,7 @@ proptest! {
             let part = a.slice(ndarray::s![rows, cols]).to_owned().into_dyn();
             let grid: Vec<Vec<usize>> = part.shape().iter().zip(&g).map(|(&n, gg)| {
                 let m = gg.iter().copied().max().unwrap_or(1).max(1);
-                if n == 0 { vec![0] } else { let mut v = vec![m; n / m]; if n % m != 0 { v.push(n % m); } v }
+                if n == 0 { vec![0] } else { let mut v = vec![m; n / m]; if !n.is_multiple_of(m) { v.push(n % m); } v }
             }).collect();
             chunked(&part, &grid)
         };
@@ -385,7 +385,7 @@ fn refused_reshape_names_the_array_axes_and_the_way_out() {
     let err = x.reshape(&[5, 6]).unwrap_err();
     let msg = err.to_string();
     assert!(
-        matches!(&err, Error::ReshapeExchange { in_axes, out_axes, .. } if *in_axes == vec![0, 1] && *out_axes == vec![0, 1]),
+        matches!(&err, Error::ReshapeExchange { in_axes, out_axes, .. } if *in_axes == (0..2) && *out_axes == (0..2)),
         "{msg}"
     );
     assert!(msg.contains("array `array`"), "{msg}");

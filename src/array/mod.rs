@@ -3,6 +3,7 @@
 //! [`DArray::persist`]. The user API is split by family: creation, elementwise,
 //! reduction, slicing (slice, rechunk, transpose, concatenate), map_blocks, compute.
 
+mod blocks;
 mod compute;
 mod creation;
 mod elementwise;
@@ -15,6 +16,7 @@ pub(crate) mod slicing;
 /// Chunk grids and chunk specifications (defined with the lowering IR in
 /// `crate::expr::grid`; re-exported here, where users look for them).
 pub use crate::expr::grid as chunks;
+pub use blocks::Nested;
 pub use chunks::{AxisChunks, ChunkSpec, Grid};
 pub use elementwise::{where_, Operand};
 pub use map_blocks::{
@@ -22,7 +24,7 @@ pub use map_blocks::{
 };
 pub use order::PadMode;
 pub use reduction::{ReduceOpts, DEFAULT_SPLIT_EVERY};
-pub use shape::{Nested, ReshapeOpts};
+pub use shape::ReshapeOpts;
 
 use crate::error::{Error, Result};
 use crate::expr::node::Expr;

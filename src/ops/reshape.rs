@@ -224,7 +224,7 @@ fn exchange(
     let run = (unit * k).min(pi);
     let cut = |n: usize| {
         let mut v = vec![run; n / run];
-        if n % run != 0 {
+        if !n.is_multiple_of(run) {
             v.push(n % run);
         }
         v
@@ -340,7 +340,8 @@ mod tests {
     // `inshape, outshape, prechunks, inchunks, outchunks`), then the benchmark's pair.
     #[test]
     fn plans_match_dask() {
-        let cases: Vec<(Vec<usize>, Vec<usize>, Grid, Grid, Grid)> = vec![
+        type Case = (Vec<usize>, Vec<usize>, Grid, Grid, Grid);
+        let cases: Vec<Case> = vec![
             (
                 vec![4],
                 vec![4],
