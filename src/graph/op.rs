@@ -138,12 +138,6 @@ pub enum Op {
         /// New order of the input's axes.
         perm: Vec<usize>,
     },
-    /// The input block's elements in C order, cut to `shape` (a blockwise
-    /// reshape, after the rechunk its plan asked for).
-    Reshape {
-        /// Output block shape.
-        shape: Vec<usize>,
-    },
     /// A registered user kernel applied to the inputs.
     MapBlocks {
         /// The kernel's registered name.
@@ -164,6 +158,12 @@ pub enum Op {
         path: String,
         /// Chunk (or shard) indices.
         chunk: Vec<u64>,
+    },
+    /// The input block's elements in C order, cut to `shape` (a blockwise
+    /// reshape, after the rechunk its plan asked for).
+    Reshape {
+        /// Output block shape.
+        shape: Vec<usize>,
     },
 }
 
