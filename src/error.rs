@@ -52,6 +52,28 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A reshape that is neither a merge nor a split of whole axes: every output
+    /// block along the axes named would need data from every input block along
+    /// them (an all-to-all exchange), which the caller has not allowed.
+    #[error(
+        "array `{array}`: reshape from {from:?} to {to:?} needs an all-to-all exchange: \
+         input axes {in_axes:?} become output axes {out_axes:?}, which is neither a merge \
+         nor a split of whole axes; allow it with \
+         `reshape_with(shape, &ReshapeOpts::default().allow_exchange(true))` (which \
+         rechunks those axes first), or reshape in steps that each merge or split axes"
+    )]
+    ReshapeExchange {
+        /// The array's name.
+        array: String,
+        /// Its shape.
+        from: Vec<usize>,
+        /// The shape asked for.
+        to: Vec<usize>,
+        /// The input axes of the group that needs the exchange.
+        in_axes: std::ops::Range<usize>,
+        /// The output axes of that group.
+        out_axes: std::ops::Range<usize>,
+    },
     /// A stored array whose dtype is not the one asked for.
     #[error("array `{array}`: dtype mismatch: expected {expected}, found {found}")]
     DTypeMismatch {

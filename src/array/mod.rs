@@ -3,6 +3,7 @@
 //! [`DArray::persist`]. The user API is split by family: creation, elementwise,
 //! reduction, slicing (slice, rechunk, transpose, concatenate), map_blocks, compute.
 
+mod blocks;
 mod compute;
 mod creation;
 mod elementwise;
@@ -10,15 +11,18 @@ mod histogram;
 mod indexing;
 mod many;
 pub(crate) mod map_blocks;
+mod order;
 mod overlap;
 mod reduction;
 mod scan;
+mod shape;
 pub(crate) mod slicing;
 mod sorting;
 
 /// Chunk grids and chunk specifications (defined with the lowering IR in
 /// `crate::expr::grid`; re-exported here, where users look for them).
 pub use crate::expr::grid as chunks;
+pub use blocks::Nested;
 pub use chunks::{AxisChunks, ChunkSpec, Grid};
 pub use elementwise::{where_, Operand};
 pub use histogram::Bins;
@@ -26,9 +30,11 @@ pub use many::{compute, compute_with, persist, persist_with, Blocks, Computable,
 pub use map_blocks::{
     map_blocks, register_kernel, register_kernel_raw, AnyArray, ArrayArg, KernelFn,
 };
+pub use order::PadMode;
 pub use overlap::{Boundary, Overlapped};
 pub use reduction::{ReduceOpts, DEFAULT_SPLIT_EVERY};
 pub use scan::register_scan;
+pub use shape::ReshapeOpts;
 
 use crate::error::{Error, Result};
 use crate::expr::node::Expr;

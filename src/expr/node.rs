@@ -145,6 +145,12 @@ pub(crate) enum ExprKind {
         axis: usize,
         kind: darray_kernels::sort::SortKind,
     },
+    /// Each block is one block of `input` (same C-order position in the block
+    /// grid, same number of elements) reshaped: `input` already has the grid
+    /// the reshape plan asked for (see `crate::ops::reshape`).
+    Reshape {
+        input: Arc<Expr>,
+    },
     /// A node that lowers itself (linear algebra): see [`super::CustomLower`].
     Custom(Arc<dyn super::CustomLower>),
 }
@@ -197,6 +203,7 @@ impl Expr {
             | ExprKind::OIndex { .. }
             | ExprKind::Extract { .. }
             | ExprKind::Sort { .. }
+            | ExprKind::Reshape { .. }
             | ExprKind::Custom(_) => false,
         }
     }
@@ -238,6 +245,7 @@ pub(crate) fn recomputed(e: &Arc<Expr>) -> Option<Arc<Expr>> {
                 sel: sel.clone(),
             },
             ExprKind::Rechunk { input } => ExprKind::Rechunk { input: sub(input) },
+            ExprKind::Reshape { input } => ExprKind::Reshape { input: sub(input) },
             ExprKind::Transpose { input, perm } => ExprKind::Transpose {
                 input: sub(input),
                 perm: perm.clone(),

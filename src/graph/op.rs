@@ -253,6 +253,12 @@ pub enum Op {
         /// Chunk (or shard) indices.
         chunk: Vec<u64>,
     },
+    /// The input block's elements in C order, cut to `shape` (a blockwise
+    /// reshape, after the rechunk its plan asked for).
+    Reshape {
+        /// Output block shape.
+        shape: Vec<usize>,
+    },
 }
 
 impl Op {
@@ -276,6 +282,7 @@ impl Op {
             Op::Extract { .. } => "extract",
             Op::Sort { .. } => "sort",
             Op::Transpose { .. } => "transpose",
+            Op::Reshape { .. } => "reshape",
             Op::MapBlocks { .. } => "map_blocks",
             Op::Linalg { op } => op.name(),
             Op::Scan { .. } => "scan",
@@ -311,7 +318,8 @@ impl Op {
             | Op::Transpose { .. }
             | Op::Scan { .. }
             | Op::Diff { .. }
-            | Op::Histogram { .. } => true,
+            | Op::Histogram { .. }
+            | Op::Reshape { .. } => true,
             Op::ReadZarr { .. }
             | Op::WriteZarr { .. }
             | Op::MapBlocks { .. }

@@ -97,6 +97,7 @@ impl Lowerer {
             | ExprKind::OIndex { .. }
             | ExprKind::Extract { .. }
             | ExprKind::Sort { .. }
+            | ExprKind::Reshape { .. }
             | ExprKind::Custom(_) => {
                 let t = self.block(e, idx)?;
                 let slot = *f.input_slot.entry(t).or_insert_with(|| {

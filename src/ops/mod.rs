@@ -10,6 +10,7 @@ pub(crate) mod histogram;
 mod layout;
 mod overlap;
 mod reduction;
+pub(crate) mod reshape;
 pub(crate) mod scan;
 pub(crate) mod write;
 
@@ -213,6 +214,7 @@ impl Lowerer {
                     out_bytes: out,
                 })
             }
+            ExprKind::Reshape { input } => self.reshape_block(e, input, idx, key.clone())?,
             ExprKind::Custom(c) => c.clone().block(self, e, idx)?,
             ExprKind::Zarr { path } => self.source_block(e, idx, key.clone(), |block, out| {
                 let op = Op::ReadZarr {
