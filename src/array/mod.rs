@@ -6,6 +6,7 @@
 mod compute;
 mod creation;
 mod elementwise;
+mod ufunc;
 pub(crate) mod map_blocks;
 mod reduction;
 pub(crate) mod slicing;
