@@ -9,6 +9,7 @@ mod elementwise;
 mod ufunc;
 pub(crate) mod map_blocks;
 mod reduction;
+mod reduction_more;
 pub(crate) mod slicing;
 
 /// Chunk grids and chunk specifications (defined with the lowering IR in
