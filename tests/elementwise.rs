@@ -104,7 +104,13 @@ fn unary_case(op: UnaryOp, x: &DArray<f64>) -> UnaryCase {
         UnaryOp::Rint => Float(x.rint(), Box::new(f64::round_ties_even)),
         UnaryOp::Sign => Float(
             x.sign(),
-            Box::new(|v| if v.is_nan() || v == 0.0 { v.abs() } else { v.signum() }),
+            Box::new(|v| {
+                if v.is_nan() || v == 0.0 {
+                    v.abs()
+                } else {
+                    v.signum()
+                }
+            }),
         ),
         UnaryOp::Signbit => Bool(x.signbit(), f64::is_sign_negative),
         UnaryOp::IsInf => Bool(x.isinf(), f64::is_infinite),

@@ -31,7 +31,10 @@ fn nanarg(v: &[f64], fill: f64, better: fn(f64, f64) -> bool) -> i64 {
     if v.iter().all(|x| x.is_nan()) {
         return -1;
     }
-    let v: Vec<f64> = v.iter().map(|&x| if x.is_nan() { fill } else { x }).collect();
+    let v: Vec<f64> = v
+        .iter()
+        .map(|&x| if x.is_nan() { fill } else { x })
+        .collect();
     let mut best = 0;
     for i in 1..v.len() {
         if better(v[i], v[best]) {
@@ -120,7 +123,11 @@ fn average_broadcasts_weights_and_names_bad_ones() {
     let x = DArray::from_ndarray(&a, [2, 2, 3]).unwrap();
     let wl = ndarray::arr2(&[[1.0], [2.0], [3.0]]).into_dyn();
     let w = DArray::from_ndarray(&wl, [2, 1]).unwrap();
-    let got = x.average(&w, &ReduceOpts::axes([1, 2])).unwrap().compute().unwrap();
+    let got = x
+        .average(&w, &ReduceOpts::axes([1, 2]))
+        .unwrap()
+        .compute()
+        .unwrap();
     for t in 0..4 {
         let (mut num, mut den) = (0.0, 0.0);
         for la in 0..3 {
@@ -141,7 +148,11 @@ fn average_broadcasts_weights_and_names_bad_ones() {
     }
     // Weights summing to zero: NaN where NumPy raises ZeroDivisionError.
     let z = DArray::<f64>::zeros(&[4], [2]).unwrap();
-    let got = x.average(&z, &ReduceOpts::axes([0])).unwrap().compute().unwrap();
+    let got = x
+        .average(&z, &ReduceOpts::axes([0]))
+        .unwrap()
+        .compute()
+        .unwrap();
     assert!(got.iter().all(|v| v.is_nan()));
 }
 
@@ -149,7 +160,13 @@ fn average_broadcasts_weights_and_names_bad_ones() {
 fn nanargmin_of_an_all_nan_slice_is_minus_one() {
     let a = ndarray::arr2(&[[f64::NAN, f64::NAN], [3.0, f64::NAN]]).into_dyn();
     let x = DArray::from_ndarray(&a, [1, 1]).unwrap();
-    let got: Vec<i64> = x.nanargmin_axis(1).unwrap().compute().unwrap().into_iter().collect();
+    let got: Vec<i64> = x
+        .nanargmin_axis(1)
+        .unwrap()
+        .compute()
+        .unwrap()
+        .into_iter()
+        .collect();
     assert_eq!(got, [-1, 0]);
     assert_eq!(x.nanargmax().unwrap().compute_scalar().unwrap(), 2);
 }

@@ -6,11 +6,11 @@
 mod compute;
 mod creation;
 mod elementwise;
-mod ufunc;
 pub(crate) mod map_blocks;
 mod reduction;
 mod reduction_more;
 pub(crate) mod slicing;
+mod ufunc;
 
 /// Chunk grids and chunk specifications (defined with the lowering IR in
 /// `crate::expr::grid`; re-exported here, where users look for them).

@@ -162,6 +162,30 @@ pub(crate) trait FloatArith: Arith {
     fn exp(xs: &[Self], out: &mut [Self]);
 }
 
+/// An f64 result in the element type: the transcendental functions of f32 run in
+/// f64 and round once (within 1 ulp, where some of libm's or std's f32 versions
+/// are 2 ulp off, and as `vecmath` does for sin/cos/exp).
+trait Narrow {
+    fn narrow(x: f64) -> Self;
+}
+impl Narrow for f64 {
+    #[inline(always)]
+    fn narrow(x: f64) -> f64 {
+        x
+    }
+}
+impl Narrow for f32 {
+    #[allow(clippy::cast_possible_truncation)]
+    #[inline(always)]
+    fn narrow(x: f64) -> f32 {
+        x as f32
+    }
+}
+#[inline(always)]
+fn narrow<T: Narrow>(x: f64) -> T {
+    T::narrow(x)
+}
+
 macro_rules! float_arith {
     ($t:ident, $sin:path, $cos:path, $sincos:path, $exp:path) => {
         impl Arith for $t {
@@ -279,55 +303,55 @@ macro_rules! float_arith {
             }
             #[inline(always)]
             fn log2(a: Self) -> Self {
-                a.log2()
+                narrow(f64::from(a).log2())
             }
             #[inline(always)]
             fn log1p(a: Self) -> Self {
-                a.ln_1p()
+                narrow(f64::from(a).ln_1p())
             }
             #[inline(always)]
             fn expm1(a: Self) -> Self {
-                a.exp_m1()
+                narrow(f64::from(a).exp_m1())
             }
             #[inline(always)]
             fn exp2(a: Self) -> Self {
-                a.exp2()
+                narrow(f64::from(a).exp2())
             }
             #[inline(always)]
             fn cbrt(a: Self) -> Self {
-                a.cbrt()
+                narrow(f64::from(a).cbrt())
             }
             #[inline(always)]
             fn sinh(a: Self) -> Self {
-                a.sinh()
+                narrow(f64::from(a).sinh())
             }
             #[inline(always)]
             fn cosh(a: Self) -> Self {
-                a.cosh()
+                narrow(f64::from(a).cosh())
             }
             #[inline(always)]
             fn asin(a: Self) -> Self {
-                a.asin()
+                narrow(f64::from(a).asin())
             }
             #[inline(always)]
             fn acos(a: Self) -> Self {
-                a.acos()
+                narrow(f64::from(a).acos())
             }
             #[inline(always)]
             fn atan(a: Self) -> Self {
-                a.atan()
+                narrow(f64::from(a).atan())
             }
             #[inline(always)]
             fn asinh(a: Self) -> Self {
-                a.asinh()
+                narrow(f64::from(a).asinh())
             }
             #[inline(always)]
             fn acosh(a: Self) -> Self {
-                a.acosh()
+                narrow(f64::from(a).acosh())
             }
             #[inline(always)]
             fn atanh(a: Self) -> Self {
-                a.atanh()
+                narrow(f64::from(a).atanh())
             }
             #[inline(always)]
             fn trunc(a: Self) -> Self {
@@ -347,32 +371,34 @@ macro_rules! float_arith {
             }
             #[inline(always)]
             fn atan2(a: Self, b: Self) -> Self {
-                a.atan2(b)
+                narrow(f64::from(a).atan2(f64::from(b)))
             }
             #[inline(always)]
             fn hypot(a: Self, b: Self) -> Self {
-                a.hypot(b)
+                narrow(f64::from(a).hypot(f64::from(b)))
             }
             #[inline(always)]
             fn copysign(a: Self, b: Self) -> Self {
                 a.copysign(b)
             }
-            // NumPy's npy_logaddexp: equal operands (also two equal infinities,
-            // whose difference would be NaN) give x + ln 2; otherwise the larger
-            // plus log1p(exp(-|difference|)); a NaN difference is returned as is.
+            // NumPy's npy_logaddexp (equal operands, also two equal infinities
+            // whose difference would be NaN, give x + ln 2; otherwise the larger
+            // plus log1p(exp(-|difference|)); a NaN difference is returned), in
+            // f64: the f32 formula loses up to 4 ulp to cancellation.
             #[inline(always)]
             fn logaddexp(a: Self, b: Self) -> Self {
+                let (a, b) = (f64::from(a), f64::from(b));
                 if a == b {
-                    return a + std::$t::consts::LN_2;
+                    return narrow(a + std::f64::consts::LN_2);
                 }
                 let d = a - b;
-                if d > 0.0 {
+                narrow(if d > 0.0 {
                     a + (-d).exp().ln_1p()
                 } else if d <= 0.0 {
                     b + d.exp().ln_1p()
                 } else {
                     d
-                }
+                })
             }
             fn sin(xs: &[Self], out: &mut [Self]) {
                 $sin(xs, out)

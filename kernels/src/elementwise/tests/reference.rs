@@ -168,6 +168,21 @@ macro_rules! float_op {
     };
 }
 
+/// A float op computed in f64 and rounded once to the operands' type.
+macro_rules! wide_op {
+    ($a:expr, $b:expr, |$x:ident, $y:ident| $body:expr) => {
+        match ($a, $b) {
+            #[allow(clippy::cast_possible_truncation)]
+            (V::F32(p), V::F32(q)) => {
+                let ($x, $y) = (f64::from(p), f64::from(q));
+                V::F32($body as f32)
+            }
+            (V::F64($x), V::F64($y)) => V::F64($body),
+            (a, b) => panic!("float op on {a:?}, {b:?}"),
+        }
+    };
+}
+
 fn minimum(a: V, b: V) -> V {
     match (a, b) {
         (V::Bool(x), V::Bool(y)) => V::Bool(x && y),
@@ -214,10 +229,10 @@ pub(crate) fn binary(op: BinaryOp, a: V, b: V) -> V {
         BinaryOp::Mul => int_binary!(a, b, |x, y| x.wrapping_mul(y)),
         BinaryOp::Div => int_binary!(a, b, |x, y| if y == 0 { 0 } else { x.wrapping_div(y) }),
         BinaryOp::Rem => int_binary!(a, b, |x, y| if y == 0 { 0 } else { x.wrapping_rem(y) }),
-        BinaryOp::Arctan2 => float_op!(a, b, |x, y| x.atan2(y)),
-        BinaryOp::Hypot => float_op!(a, b, |x, y| x.hypot(y)),
+        BinaryOp::Arctan2 => wide_op!(a, b, |x, y| x.atan2(y)),
+        BinaryOp::Hypot => wide_op!(a, b, |x, y| x.hypot(y)),
         BinaryOp::Copysign => float_op!(a, b, |x, y| x.copysign(y)),
-        BinaryOp::Logaddexp => float_op!(a, b, |x, y| logaddexp(x, y)),
+        BinaryOp::Logaddexp => wide_op!(a, b, |x, y| logaddexp(x, y)),
         BinaryOp::Fmin => fminmax(a, b, minimum),
         BinaryOp::Fmax => fminmax(a, b, maximum),
         BinaryOp::FloorDivide if float => float_op!(a, b, |x, y| floor_div(x, y)),
@@ -270,7 +285,11 @@ fn floor_div<F: Float>(a: F, b: F) -> F {
 /// Python's `//` on exact integers (division by zero gives 0, as `Div`).
 fn floor_div_int(a: V, b: V) -> V {
     let (x, y) = (a.int().expect("an integer"), b.int().expect("an integer"));
-    let q = if y == 0 { 0 } else { x.div_euclid(y) - i128::from(y < 0 && x.rem_euclid(y) != 0) };
+    let q = if y == 0 {
+        0
+    } else {
+        x.div_euclid(y) - i128::from(y < 0 && x.rem_euclid(y) != 0)
+    };
     wrap_to(a.dtype(), q)
 }
 
@@ -319,11 +338,16 @@ fn shift(a: V, b: V, left: bool) -> V {
         (true, Some(s)) => x << s,
         (true, None) => 0,
         (false, Some(s)) => x >> s,
-        (false, None) => if x < 0 { -1 } else { 0 },
+        (false, None) => {
+            if x < 0 {
+                -1
+            } else {
+                0
+            }
+        }
     };
     wrap_to(a.dtype(), r)
 }
-
 
 pub(crate) fn compare(op: CmpOp, a: V, b: V) -> V {
     use std::cmp::Ordering::{Equal, Greater, Less};
@@ -392,19 +416,19 @@ pub(crate) fn unary(op: UnaryOp, a: V) -> V {
         UnaryOp::Ceil => float_op!(a, a, |x, _y| x.ceil()),
         UnaryOp::Round => float_op!(a, a, |x, _y| x.round()),
         UnaryOp::Powi(n) => float_op!(a, a, |x, _y| x.powi(n)),
-        UnaryOp::Log2 => float_op!(a, a, |x, _y| x.log2()),
-        UnaryOp::Log1p => float_op!(a, a, |x, _y| x.ln_1p()),
-        UnaryOp::Expm1 => float_op!(a, a, |x, _y| x.exp_m1()),
-        UnaryOp::Exp2 => float_op!(a, a, |x, _y| x.exp2()),
-        UnaryOp::Cbrt => float_op!(a, a, |x, _y| x.cbrt()),
-        UnaryOp::Sinh => float_op!(a, a, |x, _y| x.sinh()),
-        UnaryOp::Cosh => float_op!(a, a, |x, _y| x.cosh()),
-        UnaryOp::Arcsin => float_op!(a, a, |x, _y| x.asin()),
-        UnaryOp::Arccos => float_op!(a, a, |x, _y| x.acos()),
-        UnaryOp::Arctan => float_op!(a, a, |x, _y| x.atan()),
-        UnaryOp::Arcsinh => float_op!(a, a, |x, _y| x.asinh()),
-        UnaryOp::Arccosh => float_op!(a, a, |x, _y| x.acosh()),
-        UnaryOp::Arctanh => float_op!(a, a, |x, _y| x.atanh()),
+        UnaryOp::Log2 => wide_op!(a, a, |x, _y| x.log2()),
+        UnaryOp::Log1p => wide_op!(a, a, |x, _y| x.ln_1p()),
+        UnaryOp::Expm1 => wide_op!(a, a, |x, _y| x.exp_m1()),
+        UnaryOp::Exp2 => wide_op!(a, a, |x, _y| x.exp2()),
+        UnaryOp::Cbrt => wide_op!(a, a, |x, _y| x.cbrt()),
+        UnaryOp::Sinh => wide_op!(a, a, |x, _y| x.sinh()),
+        UnaryOp::Cosh => wide_op!(a, a, |x, _y| x.cosh()),
+        UnaryOp::Arcsin => wide_op!(a, a, |x, _y| x.asin()),
+        UnaryOp::Arccos => wide_op!(a, a, |x, _y| x.acos()),
+        UnaryOp::Arctan => wide_op!(a, a, |x, _y| x.atan()),
+        UnaryOp::Arcsinh => wide_op!(a, a, |x, _y| x.asinh()),
+        UnaryOp::Arccosh => wide_op!(a, a, |x, _y| x.acosh()),
+        UnaryOp::Arctanh => wide_op!(a, a, |x, _y| x.atanh()),
         UnaryOp::Trunc => float_op!(a, a, |x, _y| x.trunc()),
         UnaryOp::Rint => float_op!(a, a, |x, _y| x.round_ties_even()),
         UnaryOp::Sign => match a {
