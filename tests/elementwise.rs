@@ -87,6 +87,34 @@ fn unary_case(op: UnaryOp, x: &DArray<f64>) -> UnaryCase {
         UnaryOp::Not => NotFloat,
         UnaryOp::IsNan => Bool(x.isnan(), f64::is_nan),
         UnaryOp::IsFinite => Bool(x.isfinite(), f64::is_finite),
+        UnaryOp::Log2 => Float(x.log2(), Box::new(f64::log2)),
+        UnaryOp::Log1p => Float(x.log1p(), Box::new(f64::ln_1p)),
+        UnaryOp::Expm1 => Float(x.expm1(), Box::new(f64::exp_m1)),
+        UnaryOp::Exp2 => Float(x.exp2(), Box::new(f64::exp2)),
+        UnaryOp::Cbrt => Float(x.cbrt(), Box::new(f64::cbrt)),
+        UnaryOp::Sinh => Float(x.sinh(), Box::new(f64::sinh)),
+        UnaryOp::Cosh => Float(x.cosh(), Box::new(f64::cosh)),
+        UnaryOp::Arcsin => Float(x.arcsin(), Box::new(f64::asin)),
+        UnaryOp::Arccos => Float(x.arccos(), Box::new(f64::acos)),
+        UnaryOp::Arctan => Float(x.arctan(), Box::new(f64::atan)),
+        UnaryOp::Arcsinh => Float(x.arcsinh(), Box::new(f64::asinh)),
+        UnaryOp::Arccosh => Float(x.arccosh(), Box::new(f64::acosh)),
+        UnaryOp::Arctanh => Float(x.arctanh(), Box::new(f64::atanh)),
+        UnaryOp::Trunc => Float(x.trunc(), Box::new(f64::trunc)),
+        UnaryOp::Rint => Float(x.rint(), Box::new(f64::round_ties_even)),
+        UnaryOp::Sign => Float(
+            x.sign(),
+            Box::new(|v| {
+                if v.is_nan() || v == 0.0 {
+                    v.abs()
+                } else {
+                    v.signum()
+                }
+            }),
+        ),
+        UnaryOp::Signbit => Bool(x.signbit(), f64::is_sign_negative),
+        UnaryOp::IsInf => Bool(x.isinf(), f64::is_infinite),
+        UnaryOp::BitNot => NotFloat,
     }
 }
 
@@ -117,7 +145,49 @@ fn binary_case(op: BinaryOp, x: &DArray<f64>, y: &DArray<f64>) -> Option<(DArray
                 p.max(q)
             }
         }),
-        BinaryOp::And | BinaryOp::Or => return None,
+        BinaryOp::Arctan2 => (x.arctan2(y), f64::atan2),
+        BinaryOp::Hypot => (x.hypot(y), f64::hypot),
+        BinaryOp::Copysign => (x.copysign(y), f64::copysign),
+        // NumPy's npy_logaddexp.
+        BinaryOp::Logaddexp => (x.logaddexp(y), |p, q| {
+            if p == q {
+                p + std::f64::consts::LN_2
+            } else if p.is_nan() || q.is_nan() {
+                f64::NAN
+            } else {
+                p.max(q) + (-(p - q).abs()).exp().ln_1p()
+            }
+        }),
+        // Rust's min/max ignore a NaN operand, as fmin/fmax.
+        BinaryOp::Fmin => (x.fmin(y), f64::min),
+        BinaryOp::Fmax => (x.fmax(y), f64::max),
+        // Python's float `//` (CPython's float_floor_div, which NumPy follows).
+        BinaryOp::FloorDivide => (x.floor_divide(y), |p, q| {
+            if q == 0.0 {
+                return p / q;
+            }
+            let m = p % q;
+            let mut d = (p - m) / q;
+            if m != 0.0 && (q < 0.0) != (m < 0.0) {
+                d -= 1.0;
+            }
+            if d == 0.0 {
+                return 0.0f64.copysign(p / q);
+            }
+            let f = d.floor();
+            if d - f > 0.5 {
+                f + 1.0
+            } else {
+                f
+            }
+        }),
+        BinaryOp::And
+        | BinaryOp::Or
+        | BinaryOp::BitAnd
+        | BinaryOp::BitOr
+        | BinaryOp::BitXor
+        | BinaryOp::LeftShift
+        | BinaryOp::RightShift => return None,
     };
     Some((got.unwrap(), want))
 }

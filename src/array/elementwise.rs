@@ -43,7 +43,7 @@ impl<T: Element> From<T> for Operand<T> {
 }
 
 impl<T: Element> Operand<T> {
-    fn expr(&self) -> Arc<Expr> {
+    pub(super) fn expr(&self) -> Arc<Expr> {
         match self {
             Operand::Array(a) => a.expr.clone(),
             Operand::Scalar(v) => scalar_expr(Scalar::of(*v), T::DTYPE),
@@ -252,7 +252,7 @@ fn conform_in(
 }
 
 impl<T: Element> DArray<T> {
-    fn unary(&self, name: &str, op: UnaryOp) -> DArray<T> {
+    pub(super) fn unary(&self, name: &str, op: UnaryOp) -> DArray<T> {
         let e = elementwise(
             name,
             EwOp::Unary(op),
@@ -263,7 +263,7 @@ impl<T: Element> DArray<T> {
         DArray::wrap(e)
     }
 
-    fn unary_to<U: Element>(&self, name: &str, op: UnaryOp) -> DArray<U> {
+    pub(super) fn unary_to<U: Element>(&self, name: &str, op: UnaryOp) -> DArray<U> {
         let e = elementwise(
             name,
             EwOp::Unary(op),
@@ -274,7 +274,7 @@ impl<T: Element> DArray<T> {
         DArray::wrap(e)
     }
 
-    fn binary(&self, name: &str, op: BinaryOp, other: &Operand<T>) -> Result<DArray<T>> {
+    pub(super) fn binary(&self, name: &str, op: BinaryOp, other: &Operand<T>) -> Result<DArray<T>> {
         elementwise(
             name,
             EwOp::Binary(op),
@@ -284,7 +284,7 @@ impl<T: Element> DArray<T> {
         .map(DArray::wrap)
     }
 
-    fn binary_rev(&self, name: &str, op: BinaryOp, lhs: T) -> DArray<T> {
+    pub(super) fn binary_rev(&self, name: &str, op: BinaryOp, lhs: T) -> DArray<T> {
         let e = elementwise(
             name,
             EwOp::Binary(op),

@@ -14,10 +14,12 @@ pub(crate) mod map_blocks;
 mod order;
 mod overlap;
 mod reduction;
+mod reduction_more;
 mod scan;
 mod shape;
 pub(crate) mod slicing;
 mod sorting;
+mod ufunc;
 
 /// Chunk grids and chunk specifications (defined with the lowering IR in
 /// `crate::expr::grid`; re-exported here, where users look for them).

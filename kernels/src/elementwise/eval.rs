@@ -9,7 +9,7 @@
 //! kernels in [`super::ops`] read without copying.
 
 use super::cast;
-use super::lane::{dispatch_arith, dispatch_float, Kind, Lane, Reg, TileSlice};
+use super::lane::{dispatch_arith, dispatch_float, dispatch_int, Kind, Lane, Reg, TileSlice};
 use super::ops::{self, Operand};
 use super::program::{
     BinaryKernel, Classify, ElementwiseProgram, Instr, Node, UnaryKernel, UnaryOp,
@@ -392,8 +392,11 @@ fn exec_node<'c>(
             BinaryKernel::Arith(op) => dispatch_arith!(dtype,
                     T => ops::binary_arith(op, args.get::<T>(a), args.get::<T>(b), out::<T>(dest, range)),
                     bool => unreachable!("{VALIDATED}")),
-            BinaryKernel::Pow => dispatch_float!(dtype,
-                    T => ops::pow(args.get::<T>(a), args.get::<T>(b), out::<T>(dest, range)),
+            BinaryKernel::Float(op) => dispatch_float!(dtype,
+                    T => ops::binary_float(op, args.get::<T>(a), args.get::<T>(b), out::<T>(dest, range)),
+                    _ => unreachable!("{VALIDATED}")),
+            BinaryKernel::Bits(op) => dispatch_int!(dtype,
+                    T => ops::binary_bits(op, args.get::<T>(a), args.get::<T>(b), out::<T>(dest, range)),
                     _ => unreachable!("{VALIDATED}")),
             BinaryKernel::Extremum(op) => dispatch_dtype!(dtype,
                     T => ops::binary_any(op, args.get::<T>(a), args.get::<T>(b), out::<T>(dest, range))),
@@ -425,10 +428,11 @@ fn exec_unary<'c>(
         UnaryKernel::Classify(op) => {
             let out = out::<bool>(dest, range);
             dispatch_float!(args.dtype(a), T => ops::classify(op, args.get::<T>(a), out), _ => {
-                // Integers and bools are never NaN and always finite.
+                // Integers and bools are never NaN or infinite, always finite.
                 out[0] = match op {
-                    Classify::IsNan => false,
+                    Classify::IsNan | Classify::IsInf => false,
                     Classify::IsFinite => true,
+                    Classify::Signbit => unreachable!("{VALIDATED}"),
                 };
                 Kind::Splat
             })
@@ -438,6 +442,9 @@ fn exec_unary<'c>(
             bool => unreachable!("{VALIDATED}")),
         UnaryKernel::Float(op) => dispatch_float!(dtype,
             T => ops::unary_float(op, args.get::<T>(a), out::<T>(dest, range)),
+            _ => unreachable!("{VALIDATED}")),
+        UnaryKernel::BitNot => dispatch_int!(dtype,
+            T => ops::bit_not(args.get::<T>(a), out::<T>(dest, range)),
             _ => unreachable!("{VALIDATED}")),
     }
 }

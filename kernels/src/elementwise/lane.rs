@@ -179,12 +179,16 @@ pub(crate) trait Lane: Element {
     fn np_minimum(a: Self, b: Self) -> Self;
     /// NumPy's `maximum`: NaN if either operand is NaN.
     fn np_maximum(a: Self, b: Self) -> Self;
+    /// NumPy's `fmin`: as `np_minimum`, but a NaN loses to a number.
+    fn np_fmin(a: Self, b: Self) -> Self;
+    /// NumPy's `fmax`: as `np_maximum`, but a NaN loses to a number.
+    fn np_fmax(a: Self, b: Self) -> Self;
 }
 
 const DTYPE_INVARIANT: &str = "validate() checked every operand's dtype";
 
 macro_rules! impl_lane {
-    ($t:ty, $variant:ident, $min:expr, $max:expr) => {
+    ($t:ty, $variant:ident, $min:expr, $max:expr, $fmin:expr, $fmax:expr) => {
         impl Lane for $t {
             fn reg(v: Vec<Self>) -> Reg {
                 Reg::$variant(v)
@@ -234,6 +238,16 @@ macro_rules! impl_lane {
             fn np_maximum(a: Self, b: Self) -> Self {
                 $max(a, b)
             }
+            #[inline(always)]
+            #[allow(clippy::inline_always)]
+            fn np_fmin(a: Self, b: Self) -> Self {
+                $fmin(a, b)
+            }
+            #[inline(always)]
+            #[allow(clippy::inline_always)]
+            fn np_fmax(a: Self, b: Self) -> Self {
+                $fmax(a, b)
+            }
         }
     };
 }
@@ -246,14 +260,18 @@ macro_rules! float_lane {
             $t,
             $variant,
             |a: $t, b: $t| if a <= b || a.is_nan() { a } else { b },
-            |a: $t, b: $t| if a >= b || a.is_nan() { a } else { b }
+            |a: $t, b: $t| if a >= b || a.is_nan() { a } else { b },
+            // fmin/fmax: the first operand if it is the answer or the second is NaN
+            // (then the first is the answer, or NaN when both are).
+            |a: $t, b: $t| if a <= b || b.is_nan() { a } else { b },
+            |a: $t, b: $t| if a >= b || b.is_nan() { a } else { b }
         );
     };
 }
 
 macro_rules! ord_lane {
     ($t:ty, $variant:ident) => {
-        impl_lane!($t, $variant, Ord::min, Ord::max);
+        impl_lane!($t, $variant, Ord::min, Ord::max, Ord::min, Ord::max);
     };
 }
 
@@ -336,7 +354,49 @@ macro_rules! dispatch_float {
     };
 }
 
-pub(crate) use {dispatch_arith, dispatch_float};
+/// Runs `$body` with `$T` bound to the Rust type of an integer `$dtype`;
+/// evaluates `$other` for bool and floats.
+macro_rules! dispatch_int {
+    ($dtype:expr, $T:ident => $body:expr, _ => $other:expr) => {
+        match $dtype {
+            DType::I8 => {
+                type $T = i8;
+                $body
+            }
+            DType::I16 => {
+                type $T = i16;
+                $body
+            }
+            DType::I32 => {
+                type $T = i32;
+                $body
+            }
+            DType::I64 => {
+                type $T = i64;
+                $body
+            }
+            DType::U8 => {
+                type $T = u8;
+                $body
+            }
+            DType::U16 => {
+                type $T = u16;
+                $body
+            }
+            DType::U32 => {
+                type $T = u32;
+                $body
+            }
+            DType::U64 => {
+                type $T = u64;
+                $body
+            }
+            DType::Bool | DType::F32 | DType::F64 => $other,
+        }
+    };
+}
+
+pub(crate) use {dispatch_arith, dispatch_float, dispatch_int};
 
 #[cfg(test)]
 #[allow(clippy::float_cmp)] // exact results are the point

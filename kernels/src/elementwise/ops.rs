@@ -6,10 +6,10 @@
 // The per-element closures and ops must inline into the slice loops to vectorize.
 #![allow(clippy::inline_always)]
 
-use super::arith::{Arith, FloatArith};
+use super::arith::{Arith, FloatArith, IntBits};
 use super::lane::{Kind, Lane};
 use crate::elementwise::program::{
-    ArithBinary, ArithUnary, Classify, CmpOp, Extremum, FloatUnary, Logic,
+    ArithBinary, ArithUnary, Bits, Classify, CmpOp, Extremum, FloatBinary, FloatUnary, Logic,
 };
 
 /// One operand of an instruction for the current tile.
@@ -94,7 +94,7 @@ fn map_slice<T: Copy>(a: Operand<'_, T>, out: &mut [T], f: fn(&[T], &mut [T])) -
     }
 }
 
-/// `Neg` and `Abs`.
+/// `Neg`, `Abs` and `Sign`.
 pub(crate) fn unary_arith<T: Arith>(
     op: ArithUnary,
     a: Operand<'_, T>,
@@ -103,6 +103,7 @@ pub(crate) fn unary_arith<T: Arith>(
     match op {
         ArithUnary::Abs => map1(a, out, T::abs),
         ArithUnary::Neg => map1(a, out, T::neg),
+        ArithUnary::Sign => map1(a, out, T::sign),
     }
 }
 
@@ -134,6 +135,21 @@ pub(crate) fn unary_float<T: FloatArith>(
         FloatUnary::Floor => map1(a, out, T::floor),
         FloatUnary::Ceil => map1(a, out, T::ceil),
         FloatUnary::Round => map1(a, out, T::round),
+        FloatUnary::Log2 => map1(a, out, T::log2),
+        FloatUnary::Log1p => map1(a, out, T::log1p),
+        FloatUnary::Expm1 => map1(a, out, T::expm1),
+        FloatUnary::Exp2 => map1(a, out, T::exp2),
+        FloatUnary::Cbrt => map1(a, out, T::cbrt),
+        FloatUnary::Sinh => map1(a, out, T::sinh),
+        FloatUnary::Cosh => map1(a, out, T::cosh),
+        FloatUnary::Asin => map1(a, out, T::asin),
+        FloatUnary::Acos => map1(a, out, T::acos),
+        FloatUnary::Atan => map1(a, out, T::atan),
+        FloatUnary::Asinh => map1(a, out, T::asinh),
+        FloatUnary::Acosh => map1(a, out, T::acosh),
+        FloatUnary::Atanh => map1(a, out, T::atanh),
+        FloatUnary::Trunc => map1(a, out, T::trunc),
+        FloatUnary::Rint => map1(a, out, T::rint),
     }
 }
 
@@ -190,7 +206,7 @@ fn powi<T: FloatArith>(xs: &[T], n: i32, out: &mut [T]) {
     }
 }
 
-/// `Add`, `Sub`, `Mul`, `Div` and `Rem`.
+/// `Add`, `Sub`, `Mul`, `Div`, `Rem` and `FloorDivide`.
 pub(crate) fn binary_arith<T: Arith>(
     op: ArithBinary,
     a: Operand<'_, T>,
@@ -203,10 +219,11 @@ pub(crate) fn binary_arith<T: Arith>(
         ArithBinary::Mul => map2(a, b, out, T::mul),
         ArithBinary::Div => map2(a, b, out, T::div),
         ArithBinary::Rem => map2(a, b, out, T::rem),
+        ArithBinary::FloorDiv => map2(a, b, out, T::floor_div),
     }
 }
 
-/// `Minimum` and `Maximum`, defined for every dtype.
+/// `Minimum`, `Maximum`, `Fmin` and `Fmax`, defined for every dtype.
 pub(crate) fn binary_any<T: Lane>(
     op: Extremum,
     a: Operand<'_, T>,
@@ -216,6 +233,8 @@ pub(crate) fn binary_any<T: Lane>(
     match op {
         Extremum::Minimum => map2(a, b, out, T::np_minimum),
         Extremum::Maximum => map2(a, b, out, T::np_maximum),
+        Extremum::Fmin => map2(a, b, out, T::np_fmin),
+        Extremum::Fmax => map2(a, b, out, T::np_fmax),
     }
 }
 
@@ -237,16 +256,44 @@ pub(crate) fn binary_bool(
     }
 }
 
-/// `Pow` (floats).
-pub(crate) fn pow<T: FloatArith>(
+/// `Pow` and the other two-operand float functions.
+pub(crate) fn binary_float<T: FloatArith>(
+    op: FloatBinary,
     a: Operand<'_, T>,
     b: Operand<'_, T>,
     out: &mut [T],
 ) -> Kind<'static> {
-    map2(a, b, out, T::powf)
+    match op {
+        FloatBinary::Pow => map2(a, b, out, T::powf),
+        FloatBinary::Atan2 => map2(a, b, out, T::atan2),
+        FloatBinary::Hypot => map2(a, b, out, T::hypot),
+        FloatBinary::Copysign => map2(a, b, out, T::copysign),
+        FloatBinary::Logaddexp => map2(a, b, out, T::logaddexp),
+    }
 }
 
-/// `IsNan` and `IsFinite` of a float operand.
+/// `BitNot` of an integer.
+pub(crate) fn bit_not<T: IntBits>(a: Operand<'_, T>, out: &mut [T]) -> Kind<'static> {
+    map1(a, out, T::not)
+}
+
+/// The bit operations of two integers.
+pub(crate) fn binary_bits<T: IntBits>(
+    op: Bits,
+    a: Operand<'_, T>,
+    b: Operand<'_, T>,
+    out: &mut [T],
+) -> Kind<'static> {
+    match op {
+        Bits::And => map2(a, b, out, T::and),
+        Bits::Or => map2(a, b, out, T::or),
+        Bits::Xor => map2(a, b, out, T::xor),
+        Bits::Shl => map2(a, b, out, T::shl),
+        Bits::Shr => map2(a, b, out, T::shr),
+    }
+}
+
+/// `IsNan`, `IsFinite`, `IsInf` and `Signbit` of a float operand.
 pub(crate) fn classify<T: FloatArith>(
     op: Classify,
     a: Operand<'_, T>,
@@ -255,6 +302,8 @@ pub(crate) fn classify<T: FloatArith>(
     match op {
         Classify::IsNan => map1(a, out, T::is_nan),
         Classify::IsFinite => map1(a, out, T::is_finite),
+        Classify::IsInf => map1(a, out, T::is_inf),
+        Classify::Signbit => map1(a, out, T::signbit),
     }
 }
 

@@ -42,6 +42,45 @@ pub enum UnaryOp {
     IsFinite,
     /// `x^n` for an integer `n` (floats), as `f64::powi`.
     Powi(i32),
+    /// Base-2 logarithm (floats; NumPy's `log2`).
+    Log2,
+    /// `ln(1 + x)`, accurate near 0 (floats; NumPy's `log1p`).
+    Log1p,
+    /// `e^x - 1`, accurate near 0 (floats; NumPy's `expm1`).
+    Expm1,
+    /// `2^x` (floats; NumPy's `exp2`).
+    Exp2,
+    /// Cube root (floats; NumPy's `cbrt`).
+    Cbrt,
+    /// Hyperbolic sine (floats).
+    Sinh,
+    /// Hyperbolic cosine (floats).
+    Cosh,
+    /// Inverse sine (floats; NumPy's `arcsin`).
+    Arcsin,
+    /// Inverse cosine (floats; NumPy's `arccos`).
+    Arccos,
+    /// Inverse tangent (floats; NumPy's `arctan`).
+    Arctan,
+    /// Inverse hyperbolic sine (floats; NumPy's `arcsinh`).
+    Arcsinh,
+    /// Inverse hyperbolic cosine (floats; NumPy's `arccosh`).
+    Arccosh,
+    /// Inverse hyperbolic tangent (floats; NumPy's `arctanh`).
+    Arctanh,
+    /// Round towards zero (floats; NumPy's `trunc`).
+    Trunc,
+    /// Round half to even, as NumPy's `rint` (floats; `Round` is half away from zero).
+    Rint,
+    /// -1, 0 or 1 by the sign of `x`; NaN stays NaN and -0.0 gives 0.0, as
+    /// NumPy's `sign` (integers and floats; 0 or 1 for unsigned integers).
+    Sign,
+    /// The sign bit is set (floats: true for -0.0 and negative NaNs): result bool.
+    Signbit,
+    /// `x` is +inf or -inf (floats; false for integers and bools): result bool.
+    IsInf,
+    /// Bitwise not (integers; NumPy's `invert`).
+    BitNot,
 }
 
 /// A two-operand operation; both operands have the result's dtype.
@@ -68,6 +107,36 @@ pub enum BinaryOp {
     And,
     /// Logical or (bool).
     Or,
+    /// `atan(a / b)` in the quadrant of `(b, a)` (floats; NumPy's `arctan2`).
+    Arctan2,
+    /// `sqrt(a^2 + b^2)` without undue overflow (floats; NumPy's `hypot`).
+    Hypot,
+    /// `|a|` with the sign bit of `b` (floats; NumPy's `copysign`).
+    Copysign,
+    /// `ln(e^a + e^b)` without overflow, as NumPy's `logaddexp` (floats).
+    Logaddexp,
+    /// Smaller of the two, the other one if one is NaN (NumPy's `fmin`).
+    Fmin,
+    /// Larger of the two, the other one if one is NaN (NumPy's `fmax`).
+    Fmax,
+    /// `floor(a / b)`, as NumPy's `floor_divide`: Python's rounding towards minus
+    /// infinity for integers (an integer divisor of zero gives 0, as `Div`;
+    /// `MIN // -1` wraps to `MIN`), and NumPy's `divmod`-based quotient for floats
+    /// (`a / b` when `b` is zero).
+    FloorDivide,
+    /// Bitwise and (integers).
+    BitAnd,
+    /// Bitwise or (integers).
+    BitOr,
+    /// Bitwise exclusive or (integers).
+    BitXor,
+    /// `a << b` (integers); a shift by the bit width or more, or by a negative
+    /// amount, gives 0, as NumPy's `left_shift`.
+    LeftShift,
+    /// `a >> b`, arithmetic for signed integers (integers); a shift by the bit
+    /// width or more, or by a negative amount, gives 0, or -1 for a negative `a`,
+    /// as NumPy's `right_shift`.
+    RightShift,
 }
 
 /// A comparison; both operands have the same dtype, the result is bool.
@@ -96,6 +165,8 @@ pub enum Domain {
     Float,
     /// Bool only.
     Bool,
+    /// Integers only (signed and unsigned).
+    Integer,
     /// Every dtype.
     Any,
 }
@@ -108,6 +179,7 @@ impl Domain {
             Domain::Numeric => dtype != DType::Bool,
             Domain::Float => dtype.is_float(),
             Domain::Bool => dtype == DType::Bool,
+            Domain::Integer => dtype.is_int(),
             Domain::Any => true,
         }
     }
@@ -118,6 +190,7 @@ impl Domain {
             Domain::Numeric => "is not defined for bool (cast to an integer first)",
             Domain::Float => "needs float operands",
             Domain::Bool => "needs bool operands",
+            Domain::Integer => "needs integer operands",
             Domain::Any => "",
         };
         (!self.contains(dtype)).then(|| format!("{op:?} {why}, got {dtype}"))
@@ -136,6 +209,8 @@ pub(crate) enum UnaryKernel {
     Not,
     /// A bool property of any operand.
     Classify(Classify),
+    /// Bitwise not of an integer.
+    BitNot,
 }
 
 /// [`UnaryKernel::Arith`] ops.
@@ -143,6 +218,7 @@ pub(crate) enum UnaryKernel {
 pub(crate) enum ArithUnary {
     Neg,
     Abs,
+    Sign,
 }
 
 /// [`UnaryKernel::Float`] ops.
@@ -160,6 +236,21 @@ pub(crate) enum FloatUnary {
     Ceil,
     Round,
     Powi(i32),
+    Log2,
+    Log1p,
+    Expm1,
+    Exp2,
+    Cbrt,
+    Sinh,
+    Cosh,
+    Asin,
+    Acos,
+    Atan,
+    Asinh,
+    Acosh,
+    Atanh,
+    Trunc,
+    Rint,
 }
 
 /// [`UnaryKernel::Classify`] ops.
@@ -167,6 +258,8 @@ pub(crate) enum FloatUnary {
 pub(crate) enum Classify {
     IsNan,
     IsFinite,
+    IsInf,
+    Signbit,
 }
 
 impl UnaryOp {
@@ -190,6 +283,25 @@ impl UnaryOp {
         UnaryOp::IsNan,
         UnaryOp::IsFinite,
         UnaryOp::Powi(2),
+        UnaryOp::Log2,
+        UnaryOp::Log1p,
+        UnaryOp::Expm1,
+        UnaryOp::Exp2,
+        UnaryOp::Cbrt,
+        UnaryOp::Sinh,
+        UnaryOp::Cosh,
+        UnaryOp::Arcsin,
+        UnaryOp::Arccos,
+        UnaryOp::Arctan,
+        UnaryOp::Arcsinh,
+        UnaryOp::Arccosh,
+        UnaryOp::Arctanh,
+        UnaryOp::Trunc,
+        UnaryOp::Rint,
+        UnaryOp::Sign,
+        UnaryOp::Signbit,
+        UnaryOp::IsInf,
+        UnaryOp::BitNot,
     ];
 
     /// The kernel family that runs the op.
@@ -212,6 +324,25 @@ impl UnaryOp {
             UnaryOp::Not => UnaryKernel::Not,
             UnaryOp::IsNan => UnaryKernel::Classify(Classify::IsNan),
             UnaryOp::IsFinite => UnaryKernel::Classify(Classify::IsFinite),
+            UnaryOp::Log2 => UnaryKernel::Float(FloatUnary::Log2),
+            UnaryOp::Log1p => UnaryKernel::Float(FloatUnary::Log1p),
+            UnaryOp::Expm1 => UnaryKernel::Float(FloatUnary::Expm1),
+            UnaryOp::Exp2 => UnaryKernel::Float(FloatUnary::Exp2),
+            UnaryOp::Cbrt => UnaryKernel::Float(FloatUnary::Cbrt),
+            UnaryOp::Sinh => UnaryKernel::Float(FloatUnary::Sinh),
+            UnaryOp::Cosh => UnaryKernel::Float(FloatUnary::Cosh),
+            UnaryOp::Arcsin => UnaryKernel::Float(FloatUnary::Asin),
+            UnaryOp::Arccos => UnaryKernel::Float(FloatUnary::Acos),
+            UnaryOp::Arctan => UnaryKernel::Float(FloatUnary::Atan),
+            UnaryOp::Arcsinh => UnaryKernel::Float(FloatUnary::Asinh),
+            UnaryOp::Arccosh => UnaryKernel::Float(FloatUnary::Acosh),
+            UnaryOp::Arctanh => UnaryKernel::Float(FloatUnary::Atanh),
+            UnaryOp::Trunc => UnaryKernel::Float(FloatUnary::Trunc),
+            UnaryOp::Rint => UnaryKernel::Float(FloatUnary::Rint),
+            UnaryOp::Sign => UnaryKernel::Arith(ArithUnary::Sign),
+            UnaryOp::Signbit => UnaryKernel::Classify(Classify::Signbit),
+            UnaryOp::IsInf => UnaryKernel::Classify(Classify::IsInf),
+            UnaryOp::BitNot => UnaryKernel::BitNot,
         }
     }
 
@@ -222,7 +353,13 @@ impl UnaryOp {
             UnaryKernel::Arith(_) => Domain::Numeric,
             UnaryKernel::Float(_) => Domain::Float,
             UnaryKernel::Not => Domain::Bool,
-            UnaryKernel::Classify(_) => Domain::Any,
+            // The sign bit of an integer is not a float's: NumPy casts to float
+            // first, which darray leaves to the caller.
+            UnaryKernel::Classify(Classify::Signbit) => Domain::Float,
+            UnaryKernel::Classify(Classify::IsNan | Classify::IsFinite | Classify::IsInf) => {
+                Domain::Any
+            }
+            UnaryKernel::BitNot => Domain::Integer,
         }
     }
 
@@ -233,12 +370,15 @@ impl UnaryOp {
     }
 
     /// The dtype of the result for an operand of `operand`: bool for the
-    /// classifications (`IsNan`, `IsFinite`), else the operand's.
+    /// classifications (`IsNan`, `IsFinite`, `IsInf`, `Signbit`), else the operand's.
     #[must_use]
     pub fn result_dtype(self, operand: DType) -> DType {
         match self.kernel() {
             UnaryKernel::Classify(_) => DType::Bool,
-            UnaryKernel::Arith(_) | UnaryKernel::Float(_) | UnaryKernel::Not => operand,
+            UnaryKernel::Arith(_)
+            | UnaryKernel::Float(_)
+            | UnaryKernel::Not
+            | UnaryKernel::BitNot => operand,
         }
     }
 }
@@ -248,12 +388,14 @@ impl UnaryOp {
 pub(crate) enum BinaryKernel {
     /// Integers and floats.
     Arith(ArithBinary),
-    /// `powf` of floats.
-    Pow,
-    /// NumPy's `minimum`/`maximum`, any dtype.
+    /// Floats only: `powf` and the two-argument math functions.
+    Float(FloatBinary),
+    /// NumPy's `minimum`/`maximum`/`fmin`/`fmax`, any dtype.
     Extremum(Extremum),
     /// Logical ops of bools.
     Logic(Logic),
+    /// Bit operations of integers.
+    Bits(Bits),
 }
 
 /// [`BinaryKernel::Arith`] ops.
@@ -264,6 +406,17 @@ pub(crate) enum ArithBinary {
     Mul,
     Div,
     Rem,
+    FloorDiv,
+}
+
+/// [`BinaryKernel::Float`] ops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FloatBinary {
+    Pow,
+    Atan2,
+    Hypot,
+    Copysign,
+    Logaddexp,
 }
 
 /// [`BinaryKernel::Extremum`] ops.
@@ -271,6 +424,18 @@ pub(crate) enum ArithBinary {
 pub(crate) enum Extremum {
     Minimum,
     Maximum,
+    Fmin,
+    Fmax,
+}
+
+/// [`BinaryKernel::Bits`] ops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Bits {
+    And,
+    Or,
+    Xor,
+    Shl,
+    Shr,
 }
 
 /// [`BinaryKernel::Logic`] ops.
@@ -293,6 +458,18 @@ impl BinaryOp {
         BinaryOp::Maximum,
         BinaryOp::And,
         BinaryOp::Or,
+        BinaryOp::Arctan2,
+        BinaryOp::Hypot,
+        BinaryOp::Copysign,
+        BinaryOp::Logaddexp,
+        BinaryOp::Fmin,
+        BinaryOp::Fmax,
+        BinaryOp::FloorDivide,
+        BinaryOp::BitAnd,
+        BinaryOp::BitOr,
+        BinaryOp::BitXor,
+        BinaryOp::LeftShift,
+        BinaryOp::RightShift,
     ];
 
     /// The kernel family that runs the op.
@@ -303,11 +480,23 @@ impl BinaryOp {
             BinaryOp::Mul => BinaryKernel::Arith(ArithBinary::Mul),
             BinaryOp::Div => BinaryKernel::Arith(ArithBinary::Div),
             BinaryOp::Rem => BinaryKernel::Arith(ArithBinary::Rem),
-            BinaryOp::Pow => BinaryKernel::Pow,
+            BinaryOp::Pow => BinaryKernel::Float(FloatBinary::Pow),
             BinaryOp::Minimum => BinaryKernel::Extremum(Extremum::Minimum),
             BinaryOp::Maximum => BinaryKernel::Extremum(Extremum::Maximum),
             BinaryOp::And => BinaryKernel::Logic(Logic::And),
             BinaryOp::Or => BinaryKernel::Logic(Logic::Or),
+            BinaryOp::Arctan2 => BinaryKernel::Float(FloatBinary::Atan2),
+            BinaryOp::Hypot => BinaryKernel::Float(FloatBinary::Hypot),
+            BinaryOp::Copysign => BinaryKernel::Float(FloatBinary::Copysign),
+            BinaryOp::Logaddexp => BinaryKernel::Float(FloatBinary::Logaddexp),
+            BinaryOp::Fmin => BinaryKernel::Extremum(Extremum::Fmin),
+            BinaryOp::Fmax => BinaryKernel::Extremum(Extremum::Fmax),
+            BinaryOp::FloorDivide => BinaryKernel::Arith(ArithBinary::FloorDiv),
+            BinaryOp::BitAnd => BinaryKernel::Bits(Bits::And),
+            BinaryOp::BitOr => BinaryKernel::Bits(Bits::Or),
+            BinaryOp::BitXor => BinaryKernel::Bits(Bits::Xor),
+            BinaryOp::LeftShift => BinaryKernel::Bits(Bits::Shl),
+            BinaryOp::RightShift => BinaryKernel::Bits(Bits::Shr),
         }
     }
 
@@ -316,9 +505,10 @@ impl BinaryOp {
     pub fn domain(self) -> Domain {
         match self.kernel() {
             BinaryKernel::Arith(_) => Domain::Numeric,
-            BinaryKernel::Pow => Domain::Float,
+            BinaryKernel::Float(_) => Domain::Float,
             BinaryKernel::Extremum(_) => Domain::Any,
             BinaryKernel::Logic(_) => Domain::Bool,
+            BinaryKernel::Bits(_) => Domain::Integer,
         }
     }
 }
@@ -422,6 +612,25 @@ mod tests {
             UnaryOp::IsNan,
             UnaryOp::IsFinite,
             UnaryOp::Powi(_),
+            UnaryOp::Log2,
+            UnaryOp::Log1p,
+            UnaryOp::Expm1,
+            UnaryOp::Exp2,
+            UnaryOp::Cbrt,
+            UnaryOp::Sinh,
+            UnaryOp::Cosh,
+            UnaryOp::Arcsin,
+            UnaryOp::Arccos,
+            UnaryOp::Arctan,
+            UnaryOp::Arcsinh,
+            UnaryOp::Arccosh,
+            UnaryOp::Arctanh,
+            UnaryOp::Trunc,
+            UnaryOp::Rint,
+            UnaryOp::Sign,
+            UnaryOp::Signbit,
+            UnaryOp::IsInf,
+            UnaryOp::BitNot,
         );
         crate::assert_lists_every_variant!(
             BinaryOp::ALL,
@@ -435,6 +644,18 @@ mod tests {
             BinaryOp::Maximum,
             BinaryOp::And,
             BinaryOp::Or,
+            BinaryOp::Arctan2,
+            BinaryOp::Hypot,
+            BinaryOp::Copysign,
+            BinaryOp::Logaddexp,
+            BinaryOp::Fmin,
+            BinaryOp::Fmax,
+            BinaryOp::FloorDivide,
+            BinaryOp::BitAnd,
+            BinaryOp::BitOr,
+            BinaryOp::BitXor,
+            BinaryOp::LeftShift,
+            BinaryOp::RightShift,
         );
         crate::assert_lists_every_variant!(
             CmpOp::ALL,
@@ -457,9 +678,10 @@ mod tests {
             let int = op.domain().contains(DType::I8);
             let bool = op.domain().contains(DType::Bool);
             let want = match op {
-                UnaryOp::Neg | UnaryOp::Abs => (true, true, false),
+                UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Sign => (true, true, false),
                 UnaryOp::Not => (false, false, true),
-                UnaryOp::IsNan | UnaryOp::IsFinite => (true, true, true),
+                UnaryOp::BitNot => (false, true, false),
+                UnaryOp::IsNan | UnaryOp::IsFinite | UnaryOp::IsInf => (true, true, true),
                 UnaryOp::Sqrt
                 | UnaryOp::Exp
                 | UnaryOp::Ln
@@ -471,7 +693,23 @@ mod tests {
                 | UnaryOp::Floor
                 | UnaryOp::Ceil
                 | UnaryOp::Round
-                | UnaryOp::Powi(_) => (true, false, false),
+                | UnaryOp::Powi(_)
+                | UnaryOp::Log2
+                | UnaryOp::Log1p
+                | UnaryOp::Expm1
+                | UnaryOp::Exp2
+                | UnaryOp::Cbrt
+                | UnaryOp::Sinh
+                | UnaryOp::Cosh
+                | UnaryOp::Arcsin
+                | UnaryOp::Arccos
+                | UnaryOp::Arctan
+                | UnaryOp::Arcsinh
+                | UnaryOp::Arccosh
+                | UnaryOp::Arctanh
+                | UnaryOp::Trunc
+                | UnaryOp::Rint
+                | UnaryOp::Signbit => (true, false, false),
             };
             assert_eq!((float, int, bool), want, "{op:?}");
             assert_eq!(op.is_float_only(), want == (true, false, false), "{op:?}");
@@ -479,12 +717,26 @@ mod tests {
         for &op in BinaryOp::ALL {
             let d = op.domain();
             let want = match op {
-                BinaryOp::Pow => (true, false, false),
+                BinaryOp::Pow
+                | BinaryOp::Arctan2
+                | BinaryOp::Hypot
+                | BinaryOp::Copysign
+                | BinaryOp::Logaddexp => (true, false, false),
                 BinaryOp::And | BinaryOp::Or => (false, false, true),
-                BinaryOp::Minimum | BinaryOp::Maximum => (true, true, true),
-                BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => {
-                    (true, true, false)
+                BinaryOp::Minimum | BinaryOp::Maximum | BinaryOp::Fmin | BinaryOp::Fmax => {
+                    (true, true, true)
                 }
+                BinaryOp::Add
+                | BinaryOp::Sub
+                | BinaryOp::Mul
+                | BinaryOp::Div
+                | BinaryOp::Rem
+                | BinaryOp::FloorDivide => (true, true, false),
+                BinaryOp::BitAnd
+                | BinaryOp::BitOr
+                | BinaryOp::BitXor
+                | BinaryOp::LeftShift
+                | BinaryOp::RightShift => (false, true, false),
             };
             assert_eq!(
                 (

@@ -10,6 +10,7 @@ mod ops;
 mod random_programs;
 mod reference;
 mod shapes;
+mod ufuncs;
 
 use super::eval::TILE;
 use super::program::{BinaryOp, CmpOp, ElementwiseProgram, Node, UnaryOp};

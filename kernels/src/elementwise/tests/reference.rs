@@ -8,6 +8,7 @@ use crate::elementwise::program::{BinaryOp, CmpOp, ElementwiseProgram, Node, Una
 use crate::elementwise::vecmath;
 use crate::{dispatch_dtype, map_chunk, Chunk, DType, Scalar};
 use ndarray::IxDyn;
+use num_traits::{Float, FloatConst};
 
 /// One value of any dtype.
 #[derive(Clone, Copy, Debug)]
@@ -167,6 +168,21 @@ macro_rules! float_op {
     };
 }
 
+/// A float op computed in f64 and rounded once to the operands' type.
+macro_rules! wide_op {
+    ($a:expr, $b:expr, |$x:ident, $y:ident| $body:expr) => {
+        match ($a, $b) {
+            #[allow(clippy::cast_possible_truncation)]
+            (V::F32(p), V::F32(q)) => {
+                let ($x, $y) = (f64::from(p), f64::from(q));
+                V::F32($body as f32)
+            }
+            (V::F64($x), V::F64($y)) => V::F64($body),
+            (a, b) => panic!("float op on {a:?}, {b:?}"),
+        }
+    };
+}
+
 fn minimum(a: V, b: V) -> V {
     match (a, b) {
         (V::Bool(x), V::Bool(y)) => V::Bool(x && y),
@@ -213,7 +229,124 @@ pub(crate) fn binary(op: BinaryOp, a: V, b: V) -> V {
         BinaryOp::Mul => int_binary!(a, b, |x, y| x.wrapping_mul(y)),
         BinaryOp::Div => int_binary!(a, b, |x, y| if y == 0 { 0 } else { x.wrapping_div(y) }),
         BinaryOp::Rem => int_binary!(a, b, |x, y| if y == 0 { 0 } else { x.wrapping_rem(y) }),
+        BinaryOp::Arctan2 => wide_op!(a, b, |x, y| x.atan2(y)),
+        BinaryOp::Hypot => wide_op!(a, b, |x, y| x.hypot(y)),
+        BinaryOp::Copysign => float_op!(a, b, |x, y| x.copysign(y)),
+        BinaryOp::Logaddexp => wide_op!(a, b, |x, y| logaddexp(x, y)),
+        BinaryOp::Fmin => fminmax(a, b, minimum),
+        BinaryOp::Fmax => fminmax(a, b, maximum),
+        BinaryOp::FloorDivide if float => float_op!(a, b, |x, y| floor_div(x, y)),
+        BinaryOp::FloorDivide => floor_div_int(a, b),
+        BinaryOp::BitAnd => int_binary!(a, b, |x, y| x & y),
+        BinaryOp::BitOr => int_binary!(a, b, |x, y| x | y),
+        BinaryOp::BitXor => int_binary!(a, b, |x, y| x ^ y),
+        BinaryOp::LeftShift => shift(a, b, true),
+        BinaryOp::RightShift => shift(a, b, false),
     }
+}
+
+/// NumPy's `logaddexp`, from its C source (`npy_logaddexp`), in the operands'
+/// precision.
+#[allow(clippy::float_cmp)]
+fn logaddexp<F: Float + FloatConst>(x: F, y: F) -> F {
+    if x == y {
+        x + F::LN_2()
+    } else if x > y {
+        x + (y - x).exp().ln_1p()
+    } else if x < y {
+        y + (x - y).exp().ln_1p()
+    } else {
+        x - y
+    }
+}
+
+/// NumPy's `floor_divide` of floats, from its C source (`npy_divmod`).
+#[allow(clippy::float_cmp)]
+fn floor_div<F: Float>(a: F, b: F) -> F {
+    if b == F::zero() {
+        return a / b;
+    }
+    let m = a % b;
+    let mut div = (a - m) / b;
+    if m != F::zero() && (b < F::zero()) != (m < F::zero()) {
+        div = div - F::one();
+    }
+    if div == F::zero() {
+        return F::zero().copysign(a / b);
+    }
+    let f = div.floor();
+    if div - f > F::from(0.5).expect("0.5 is a float") {
+        f + F::one()
+    } else {
+        f
+    }
+}
+
+/// Python's `//` on exact integers (division by zero gives 0, as `Div`).
+fn floor_div_int(a: V, b: V) -> V {
+    let (x, y) = (a.int().expect("an integer"), b.int().expect("an integer"));
+    let q = if y == 0 {
+        0
+    } else {
+        x.div_euclid(y) - i128::from(y < 0 && x.rem_euclid(y) != 0)
+    };
+    wrap_to(a.dtype(), q)
+}
+
+/// `q` truncated to the integer `dtype`, as Rust's `as`.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn wrap_to(dtype: DType, q: i128) -> V {
+    match dtype {
+        DType::I8 => V::I8(q as i8),
+        DType::I16 => V::I16(q as i16),
+        DType::I32 => V::I32(q as i32),
+        DType::I64 => V::I64(q as i64),
+        DType::U8 => V::U8(q as u8),
+        DType::U16 => V::U16(q as u16),
+        DType::U32 => V::U32(q as u32),
+        DType::U64 => V::U64(q as u64),
+        other => panic!("an integer op gave {other}"),
+    }
+}
+
+/// NumPy's `sign` of a float: NaN stays NaN, both zeros give +0.
+#[allow(clippy::float_cmp)]
+fn float_sign<F: Float>(x: F) -> F {
+    if x.is_nan() {
+        x
+    } else if x == F::zero() {
+        F::zero()
+    } else {
+        F::one().copysign(x)
+    }
+}
+
+/// NumPy's `fmin`/`fmax`: NaN only if both are; else `minimum`/`maximum`.
+fn fminmax(a: V, b: V, f: fn(V, V) -> V) -> V {
+    match (a.float(), b.float()) {
+        (Some(x), _) if x.is_nan() => b,
+        (_, Some(y)) if y.is_nan() => a,
+        _ => f(a, b),
+    }
+}
+
+/// NumPy's shifts: an amount outside `0..bits` gives 0 (left) or the sign (right).
+fn shift(a: V, b: V, left: bool) -> V {
+    let bits = 8 * a.dtype().size();
+    let (x, s) = (a.int().expect("an integer"), b.int().expect("an integer"));
+    let r = match (left, usize::try_from(s).ok().filter(|&s| s < bits)) {
+        (true, Some(s)) => x << s,
+        (true, None) => 0,
+        (false, Some(s)) => x >> s,
+        (false, None) => {
+            if x < 0 {
+                -1
+            } else {
+                0
+            }
+        }
+    };
+    wrap_to(a.dtype(), r)
 }
 
 pub(crate) fn compare(op: CmpOp, a: V, b: V) -> V {
@@ -283,6 +416,33 @@ pub(crate) fn unary(op: UnaryOp, a: V) -> V {
         UnaryOp::Ceil => float_op!(a, a, |x, _y| x.ceil()),
         UnaryOp::Round => float_op!(a, a, |x, _y| x.round()),
         UnaryOp::Powi(n) => float_op!(a, a, |x, _y| x.powi(n)),
+        UnaryOp::Log2 => wide_op!(a, a, |x, _y| x.log2()),
+        UnaryOp::Log1p => wide_op!(a, a, |x, _y| x.ln_1p()),
+        UnaryOp::Expm1 => wide_op!(a, a, |x, _y| x.exp_m1()),
+        UnaryOp::Exp2 => wide_op!(a, a, |x, _y| x.exp2()),
+        UnaryOp::Cbrt => wide_op!(a, a, |x, _y| x.cbrt()),
+        UnaryOp::Sinh => wide_op!(a, a, |x, _y| x.sinh()),
+        UnaryOp::Cosh => wide_op!(a, a, |x, _y| x.cosh()),
+        UnaryOp::Arcsin => wide_op!(a, a, |x, _y| x.asin()),
+        UnaryOp::Arccos => wide_op!(a, a, |x, _y| x.acos()),
+        UnaryOp::Arctan => wide_op!(a, a, |x, _y| x.atan()),
+        UnaryOp::Arcsinh => wide_op!(a, a, |x, _y| x.asinh()),
+        UnaryOp::Arccosh => wide_op!(a, a, |x, _y| x.acosh()),
+        UnaryOp::Arctanh => wide_op!(a, a, |x, _y| x.atanh()),
+        UnaryOp::Trunc => float_op!(a, a, |x, _y| x.trunc()),
+        UnaryOp::Rint => float_op!(a, a, |x, _y| x.round_ties_even()),
+        UnaryOp::Sign => match a {
+            V::F32(x) => V::F32(float_sign(x)),
+            V::F64(x) => V::F64(float_sign(x)),
+            a => wrap_to(a.dtype(), a.int().expect("an integer").signum()),
+        },
+        UnaryOp::Signbit => V::Bool(match a {
+            V::F32(x) => x.to_bits() >> 31 == 1,
+            V::F64(x) => x.to_bits() >> 63 == 1,
+            other => panic!("signbit of {other:?}"),
+        }),
+        UnaryOp::IsInf => V::Bool(a.float().is_some_and(|x| x.abs() == f64::INFINITY)),
+        UnaryOp::BitNot => wrap_to(a.dtype(), !a.int().expect("an integer")),
     }
 }
 
