@@ -28,7 +28,7 @@
 
 mod arrays;
 mod lower;
-pub mod registry;
+pub use crate::exec::functions as registry;
 
 pub use registry::{is_registered, register, register_fallible, Function};
 

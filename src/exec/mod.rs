@@ -3,6 +3,7 @@
 //! ([`LocalExecutor`]). Array code reaches execution only through `Executor`, so
 //! a remote executor plugs in without touching it.
 
+pub mod functions;
 pub(crate) mod kernels;
 mod local;
 pub mod report;

@@ -139,7 +139,7 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
             }
             out
         }
-        Op::Call { function, args } => crate::delayed::registry::run_call(function, args, inputs)?,
+        Op::Call { function, args } => super::functions::run_call(function, args, inputs)?,
         Op::Linalg { op } => darray_kernels::linalg::run(op, inputs, &ctx.store)?,
         Op::Scan { kind, step, axis } => darray_kernels::scan::run(*kind, *step, *axis, inputs)?,
         Op::UserScan { name, step, axis } => {
