@@ -211,3 +211,24 @@ fn bad_masks_are_refused() {
     let t = DArray::<bool>::full(&[], true, [0usize; 0].as_slice()).unwrap();
     assert_eq!(s.mask(&t).unwrap().compute().unwrap().len(), 1);
 }
+
+proptest! {
+    #![proptest_config(config(48))]
+
+    /// isin against a membership test of every element, integers and floats
+    /// (NaN in no set, -0.0 equal to 0.0).
+    #[test]
+    fn isin_matches_membership(
+        (a, grid) in int_array_and_grid(3, 8),
+        set in proptest::collection::vec(-25i32..25, 0..8),
+        fset in proptest::collection::vec(prop_oneof![Just(f64::NAN), Just(0.0), -3.0..3.0f64], 0..5),
+    ) {
+        let x = chunked(&a, &grid);
+        let got = x.isin(&set).compute().unwrap();
+        prop_assert_eq!(got, a.mapv(|v| set.contains(&v)));
+        let f = a.mapv(|v| if v == 0 { -0.0 } else { f64::from(v) / 4.0 });
+        let y = chunked(&f, &grid);
+        let got = y.isin(&fset).compute().unwrap();
+        prop_assert_eq!(got, f.mapv(|v| fset.contains(&v)));
+    }
+}

@@ -134,3 +134,57 @@ mod tests {
         assert!(extract(Extract::Flat, &[&m], &[0, 0], &[2]).is_err());
     }
 }
+
+/// Whether each element of `input` is one of `values` (NumPy's `isin`): a
+/// binary search of the sorted values per element. Values are converted to the
+/// block's dtype first (as Rust's `as`), and NaN is in no set, as in NumPy.
+///
+/// # Errors
+/// A block without data.
+pub fn isin(input: &Chunk, values: &[crate::Scalar]) -> Result<Chunk> {
+    crate::map_chunk!(input, a => Ok(isin_of(a, values)), _ => Err(KernelError::Other("isin: a block without data".into())))
+}
+
+fn isin_of<T: Element>(a: &ndarray::ArrayD<T>, values: &[crate::Scalar]) -> Chunk {
+    use std::cmp::Ordering;
+    let mut set: Vec<T> = values.iter().map(|s| s.to::<T>()).collect();
+    #[allow(clippy::eq_op)]
+    set.retain(|v| v == v);
+    set.sort_by(|x, y| x.partial_cmp(y).unwrap_or(Ordering::Equal));
+    set.dedup();
+    let out = a.mapv(|v| {
+        set.binary_search_by(|p| p.partial_cmp(&v).unwrap_or(Ordering::Less))
+            .is_ok()
+    });
+    bool::into_chunk(out)
+}
+
+#[cfg(test)]
+mod isin_tests {
+    use super::*;
+    use crate::Scalar;
+    use ndarray::array;
+
+    #[test]
+    fn members_of_the_set() {
+        let x = f64::into_chunk(array![1.0, f64::NAN, 2.5, -0.0, 7.0].into_dyn());
+        let set = [
+            Scalar::Float(7.0),
+            Scalar::Float(0.0),
+            Scalar::Float(f64::NAN),
+            Scalar::Float(1.0),
+        ];
+        let got = bool::from_chunk(isin(&x, &set).unwrap()).unwrap();
+        assert_eq!(
+            got.into_raw_vec_and_offset().0,
+            vec![true, false, false, true, true]
+        );
+        let i = i32::into_chunk(array![3, 4, 5].into_dyn());
+        let got = bool::from_chunk(isin(&i, &[Scalar::Int(5), Scalar::Int(3)]).unwrap()).unwrap();
+        assert_eq!(got.into_raw_vec_and_offset().0, vec![true, false, true]);
+        assert!(bool::from_chunk(isin(&i, &[]).unwrap())
+            .unwrap()
+            .iter()
+            .all(|b| !b));
+    }
+}

@@ -244,6 +244,7 @@ fn conform_in(
         | ExprKind::OIndex { .. }
         | ExprKind::Extract { .. }
         | ExprKind::Sort { .. }
+        | ExprKind::IsIn { .. }
         | ExprKind::Reshape { .. }
         | ExprKind::Custom(_) => crate::expr::select::rechunk_expr(a, want.clone()),
     };

@@ -280,6 +280,36 @@ impl<T: Element> DArray<T> {
     }
 }
 
+impl<T: Element> DArray<T> {
+    /// Whether each element is one of `values` (NumPy's `isin`, `in1d`): a
+    /// binary search of the sorted set per element, blockwise. NaN is in no
+    /// set; `-0.0` and `0.0` are the same value.
+    ///
+    /// ```
+    /// use darray::DArray;
+    /// let x = DArray::<i64>::arange(0.0, 8.0, 1.0, [3]).unwrap();
+    /// let m = x.isin(&[6, 1, 3]).compute().unwrap();
+    /// assert_eq!(m.iter().filter(|b| **b).count(), 3);
+    /// assert!(m[[6]] && !m[[7]]);
+    /// ```
+    pub fn isin(&self, values: &[T]) -> DArray<bool> {
+        let set: Vec<darray_kernels::Scalar> = values
+            .iter()
+            .map(|&v| darray_kernels::Scalar::of(v))
+            .collect();
+        DArray::wrap(Expr::new(
+            format!("isin-{}", self.expr.name),
+            self.expr.shape.clone(),
+            self.expr.grid.clone(),
+            darray_kernels::DType::Bool,
+            ExprKind::IsIn {
+                input: self.expr.clone(),
+                values: Arc::new(set),
+            },
+        ))
+    }
+}
+
 /// The two passes of a boolean selection: count the mask's true elements per
 /// band of rows (whole trailing axes; bands as large as the mask's largest
 /// block holds in `item`-byte elements, at least one row), then one extract

@@ -311,6 +311,7 @@ fn absolute_paths(graph: &Graph) -> Graph {
             | Op::Stencil { .. }
             | Op::Extract { .. }
             | Op::Sort { .. }
+            | Op::IsIn { .. }
             | Op::Transpose { .. }
             | Op::Reshape { .. }
             | Op::MapBlocks { .. }

@@ -114,6 +114,7 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
             offset,
             global,
         } => darray_kernels::select::extract(*what, inputs, offset, global)?,
+        Op::IsIn { values } => darray_kernels::select::isin(one(op, inputs)?, values)?,
         Op::Sort { axis, kind } => darray_kernels::sort::sort(one(op, inputs)?, *axis, *kind)?,
         Op::Transpose { perm } => layout::transpose(one(op, inputs)?, perm)?,
         Op::Reshape { shape } => darray_kernels::reshape::reshape(one(op, inputs)?, shape)?,

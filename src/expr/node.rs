@@ -137,6 +137,11 @@ pub(crate) enum ExprKind {
         what: darray_kernels::select::Extract,
         bands: Vec<u32>,
     },
+    /// Whether each element of `input` is in `values`.
+    IsIn {
+        input: Arc<Expr>,
+        values: Arc<Vec<Scalar>>,
+    },
     /// `kind` on the lanes along `axis` of every block; a top-k's `k` is
     /// clamped to each block's length (the first stage of a top-k tree) and an
     /// arg-top-k's indices offset by the block's start.
@@ -203,6 +208,7 @@ impl Expr {
             | ExprKind::OIndex { .. }
             | ExprKind::Extract { .. }
             | ExprKind::Sort { .. }
+            | ExprKind::IsIn { .. }
             | ExprKind::Reshape { .. }
             | ExprKind::Custom(_) => false,
         }
@@ -263,6 +269,7 @@ pub(crate) fn recomputed(e: &Arc<Expr>) -> Option<Arc<Expr>> {
             | ExprKind::OIndex { .. }
             | ExprKind::Extract { .. }
             | ExprKind::Sort { .. }
+            | ExprKind::IsIn { .. }
             | ExprKind::Custom(_) => return e.clone(),
         };
         let c = Expr::new(

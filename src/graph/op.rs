@@ -177,6 +177,11 @@ pub enum Op {
         /// The whole array's shape.
         global: Vec<usize>,
     },
+    /// Whether each element is one of `values` (a bool block).
+    IsIn {
+        /// The set (converted to the block's dtype when run).
+        values: Vec<darray_kernels::Scalar>,
+    },
     /// Sorts, argsorts or top-k of the lanes along one axis of a block.
     Sort {
         /// The axis.
@@ -281,6 +286,7 @@ impl Op {
             Op::Stencil { .. } => "stencil",
             Op::Extract { .. } => "extract",
             Op::Sort { .. } => "sort",
+            Op::IsIn { .. } => "isin",
             Op::Transpose { .. } => "transpose",
             Op::Reshape { .. } => "reshape",
             Op::MapBlocks { .. } => "map_blocks",
@@ -315,6 +321,7 @@ impl Op {
             | Op::Stencil { .. }
             | Op::Extract { .. }
             | Op::Sort { .. }
+            | Op::IsIn { .. }
             | Op::Transpose { .. }
             | Op::Scan { .. }
             | Op::Diff { .. }

@@ -97,6 +97,7 @@ impl Lowerer {
             | ExprKind::OIndex { .. }
             | ExprKind::Extract { .. }
             | ExprKind::Sort { .. }
+            | ExprKind::IsIn { .. }
             | ExprKind::Reshape { .. }
             | ExprKind::Custom(_) => {
                 let t = self.block(e, idx)?;

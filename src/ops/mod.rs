@@ -192,6 +192,17 @@ impl Lowerer {
                 what,
                 bands,
             } => self.extract_block(e, mask, values.as_ref(), *what, bands, idx, key.clone())?,
+            ExprKind::IsIn { input, values } => {
+                let src = self.block(input, idx)?;
+                self.push_leafish(
+                    key.clone(),
+                    Op::IsIn {
+                        values: values.to_vec(),
+                    },
+                    vec![src],
+                    bytes(e, idx),
+                )
+            }
             ExprKind::Sort { input, axis, kind } => {
                 let src = self.block(input, idx)?;
                 let len = input.grid[*axis][idx[*axis] as usize];
