@@ -232,3 +232,39 @@ proptest! {
         prop_assert_eq!(got, f.mapv(|v| fset.contains(&v)));
     }
 }
+
+proptest! {
+    #![proptest_config(config(48))]
+
+    /// searchsorted on a sorted 1-d array of any chunking, both sides, against
+    /// a count of the sorted values (NaN last, as NumPy sorts).
+    #[test]
+    fn searchsorted_counts(
+        (a, grid) in array_and_grid(1, 12, true),
+        values in proptest::collection::vec(prop_oneof![Just(f64::NAN), -100.0..100.0f64], 0..6),
+        right in any::<bool>(),
+    ) {
+        let mut v: Vec<f64> = a.iter().copied().collect();
+        v.sort_by(|x, y| match (x.is_nan(), y.is_nan()) {
+            (false, false) => x.partial_cmp(y).unwrap(),
+            (a, b) => a.cmp(&b),
+        });
+        // Probe with some of the array's own values too (ties).
+        let mut probes = values.clone();
+        probes.extend(v.iter().take(2).copied());
+        let sorted = ArrayD::from_shape_vec(IxDyn(&[v.len()]), v.clone()).unwrap();
+        let x = chunked(&sorted, &grid);
+        let got: Vec<i64> = x.searchsorted(&probes, right).unwrap().compute().unwrap().into_iter().collect();
+        let below = |p: f64, e: f64| -> bool {
+            if p.is_nan() { !e.is_nan() || right } else if e.is_nan() { false } else if right { e <= p } else { e < p }
+        };
+        let want: Vec<i64> = probes.iter().map(|&p| v.iter().filter(|&&e| below(p, e)).count() as i64).collect();
+        prop_assert_eq!(got, want);
+    }
+}
+
+#[test]
+fn searchsorted_needs_1d() {
+    let x = DArray::<f64>::ones(&[3, 3], [2, 2]).unwrap();
+    assert!(x.searchsorted(&[1.0], false).is_err());
+}

@@ -188,3 +188,73 @@ mod isin_tests {
             .all(|b| !b));
     }
 }
+
+/// For each of `values`, how many elements of `input` are below it (`right`:
+/// at or below it), as a `[1, values.len()]` i64 row: a block's share of
+/// NumPy's `searchsorted` on a sorted array. The block need not be sorted
+/// (each count is a scan); NaN in the block counts as above every value, as
+/// NumPy sorts it last.
+///
+/// # Errors
+/// A block without data.
+pub fn count_below(input: &Chunk, values: &[crate::Scalar], right: bool) -> Result<Chunk> {
+    crate::map_chunk!(input, a => Ok(count_below_of(a, values, right)), _ => Err(KernelError::Other("searchsorted: a block without data".into())))
+}
+
+fn count_below_of<T: Element>(
+    a: &ndarray::ArrayD<T>,
+    values: &[crate::Scalar],
+    right: bool,
+) -> Chunk {
+    use std::cmp::Ordering;
+    // Sorted block values (NaN last), then a binary search per value.
+    let mut sorted: Vec<T> = a.iter().copied().collect();
+    #[allow(clippy::eq_op)]
+    let nan_last = |x: &T, y: &T| match (x != x, y != y) {
+        (false, false) => x.partial_cmp(y).unwrap_or(Ordering::Equal),
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        (true, true) => Ordering::Equal,
+    };
+    sorted.sort_by(nan_last);
+    let counts: Vec<i64> = values
+        .iter()
+        .map(|s| {
+            let v = s.to::<T>();
+            let n = if right {
+                sorted.partition_point(|x| nan_last(x, &v) != Ordering::Greater)
+            } else {
+                sorted.partition_point(|x| nan_last(x, &v) == Ordering::Less)
+            };
+            i64::try_from(n).unwrap_or(i64::MAX)
+        })
+        .collect();
+    let k = counts.len();
+    i64::into_chunk(
+        ndarray::Array2::from_shape_vec((1, k), counts)
+            .expect("one row")
+            .into_dyn(),
+    )
+}
+
+#[cfg(test)]
+mod count_tests {
+    use super::*;
+    use crate::Scalar;
+    use ndarray::array;
+
+    #[test]
+    fn counts_left_and_right() {
+        let x = f64::into_chunk(array![1.0, 2.0, 2.0, f64::NAN, 5.0].into_dyn());
+        let v = [
+            Scalar::Float(2.0),
+            Scalar::Float(0.0),
+            Scalar::Float(9.0),
+            Scalar::Float(f64::NAN),
+        ];
+        let l = i64::from_chunk(count_below(&x, &v, false).unwrap()).unwrap();
+        assert_eq!(l.into_raw_vec_and_offset().0, vec![1, 0, 4, 4]);
+        let r = i64::from_chunk(count_below(&x, &v, true).unwrap()).unwrap();
+        assert_eq!(r.into_raw_vec_and_offset().0, vec![3, 0, 4, 5]);
+    }
+}

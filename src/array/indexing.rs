@@ -281,6 +281,43 @@ impl<T: Element> DArray<T> {
 }
 
 impl<T: Element> DArray<T> {
+    /// Where each of `values` would go in this sorted 1-d array to keep it
+    /// sorted (NumPy's `searchsorted`): the number of elements below it, or
+    /// at or below it with `right` (NumPy's `side="right"`). NaN sorts last.
+    /// Each block counts for every value and the counts are summed, so any
+    /// chunking works; on an unsorted array the result is still the count
+    /// below each value. Values are in memory (their count sets the result's
+    /// length, in one block).
+    ///
+    /// ```
+    /// use darray::DArray;
+    /// let a = DArray::<f64>::from_ndarray(&ndarray::array![1.0, 2.0, 2.0, 3.0, 5.0], [2]).unwrap();
+    /// let left = a.searchsorted(&[2.0, 4.0, 0.0], false).unwrap().compute().unwrap();
+    /// assert_eq!(left.into_raw_vec_and_offset().0, vec![1, 4, 0]);
+    /// let right = a.searchsorted(&[2.0], true).unwrap().compute().unwrap();
+    /// assert_eq!(right.into_raw_vec_and_offset().0, vec![3]);
+    /// ```
+    ///
+    /// # Errors
+    /// An array that is not 1-d.
+    pub fn searchsorted(&self, values: &[T], right: bool) -> Result<DArray<i64>> {
+        if self.ndim() != 1 {
+            return Err(Error::InvalidArgument {
+                array: self.expr.name.clone(),
+                reason: format!(
+                    "searchsorted needs a 1-d sorted array, not {}-d",
+                    self.ndim()
+                ),
+            });
+        }
+        let set: Vec<darray_kernels::Scalar> = values
+            .iter()
+            .map(|&v| darray_kernels::Scalar::of(v))
+            .collect();
+        let parts = crate::ops::search::partial_counts(&self.expr, set, right);
+        DArray::<i64>::wrap(parts).sum_axis(0)
+    }
+
     /// Whether each element is one of `values` (NumPy's `isin`, `in1d`): a
     /// binary search of the sorted set per element, blockwise. NaN is in no
     /// set; `-0.0` and `0.0` are the same value.

@@ -312,6 +312,7 @@ fn absolute_paths(graph: &Graph) -> Graph {
             | Op::Extract { .. }
             | Op::Sort { .. }
             | Op::IsIn { .. }
+            | Op::CountBelow { .. }
             | Op::Transpose { .. }
             | Op::Reshape { .. }
             | Op::MapBlocks { .. }

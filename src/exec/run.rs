@@ -114,6 +114,9 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
             offset,
             global,
         } => darray_kernels::select::extract(*what, inputs, offset, global)?,
+        Op::CountBelow { values, right } => {
+            darray_kernels::select::count_below(one(op, inputs)?, values, *right)?
+        }
         Op::IsIn { values } => darray_kernels::select::isin(one(op, inputs)?, values)?,
         Op::Sort { axis, kind } => darray_kernels::sort::sort(one(op, inputs)?, *axis, *kind)?,
         Op::Transpose { perm } => layout::transpose(one(op, inputs)?, perm)?,

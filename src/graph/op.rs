@@ -177,6 +177,14 @@ pub enum Op {
         /// The whole array's shape.
         global: Vec<usize>,
     },
+    /// Per value, the elements of the block below it (`right`: at or below),
+    /// as a `[1, values]` i64 row (a block's part of `searchsorted`).
+    CountBelow {
+        /// The values searched for.
+        values: Vec<darray_kernels::Scalar>,
+        /// NumPy's `side="right"`.
+        right: bool,
+    },
     /// Whether each element is one of `values` (a bool block).
     IsIn {
         /// The set (converted to the block's dtype when run).
@@ -287,6 +295,7 @@ impl Op {
             Op::Extract { .. } => "extract",
             Op::Sort { .. } => "sort",
             Op::IsIn { .. } => "isin",
+            Op::CountBelow { .. } => "count_below",
             Op::Transpose { .. } => "transpose",
             Op::Reshape { .. } => "reshape",
             Op::MapBlocks { .. } => "map_blocks",
@@ -322,6 +331,7 @@ impl Op {
             | Op::Extract { .. }
             | Op::Sort { .. }
             | Op::IsIn { .. }
+            | Op::CountBelow { .. }
             | Op::Transpose { .. }
             | Op::Scan { .. }
             | Op::Diff { .. }

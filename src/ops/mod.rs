@@ -12,6 +12,7 @@ mod overlap;
 mod reduction;
 pub(crate) mod reshape;
 pub(crate) mod scan;
+pub(crate) mod search;
 pub(crate) mod write;
 
 use crate::error::{Error, Result};
