@@ -4,7 +4,7 @@ use super::DArray;
 use crate::error::{Error, Result};
 use crate::exec::{default_executor, Executor};
 use crate::expr::grid::{self as chunks, block_indices, block_shape, GridOffsets};
-use crate::expr::node::{Expr, ExprKind};
+use crate::expr::node::Expr;
 use crate::graph::Graph;
 use crate::ops;
 use crate::store::{self, WriteOptions};
@@ -71,10 +71,7 @@ impl<T: Element> DArray<T> {
     /// # Errors
     /// As [`DArray::compute`]; [`Error::ResultTooLarge`] for a result over the budget.
     pub fn compute_with(&self, exec: &dyn Executor) -> Result<ArrayD<T>> {
-        self.check_result_size(exec, true)?;
-        let graph = ops::lower(&[&self.expr], exec.memory_budget())?;
-        let blocks = exec.execute(&graph)?;
-        assemble(&self.expr, blocks)
+        super::many::compute_with(self, exec)
     }
 
     /// Computes a 0-d (or one-element) array and returns its value.
@@ -108,18 +105,7 @@ impl<T: Element> DArray<T> {
     /// As [`DArray::compute`]; [`Error::ResultTooLarge`] if the blocks are over the
     /// budget.
     pub fn persist_with(&self, exec: &dyn Executor) -> Result<DArray<T>> {
-        self.check_result_size(exec, false)?;
-        let graph = ops::lower(&[&self.expr], exec.memory_budget())?;
-        let blocks = exec.execute(&graph)?;
-        Ok(DArray::wrap(Expr::new(
-            format!("persist-{}", self.expr.name),
-            self.expr.shape.clone(),
-            self.expr.grid.clone(),
-            T::DTYPE,
-            ExprKind::Literal {
-                blocks: Arc::new(blocks),
-            },
-        )))
+        super::many::persist_with(self, exec)
     }
 
     /// Writes the array to a new Zarr store at `path`, one task per stored chunk
@@ -226,26 +212,6 @@ impl<T: Element> DArray<T> {
                 Err(e)
             }
         }
-    }
-}
-
-impl<T: Element> DArray<T> {
-    /// Refuses a result that cannot be held within `exec`'s budget, before any
-    /// task runs: `assembled` results hold their blocks and the whole array at once
-    /// (a single block is moved, not copied).
-    fn check_result_size(&self, exec: &dyn Executor, assembled: bool) -> Result<()> {
-        let (bytes, if_assembled) = result_bytes(&self.expr, T::DTYPE.size());
-        let needed = if assembled { if_assembled } else { bytes };
-        let budget = exec.memory_budget();
-        if needed > budget {
-            return Err(Error::ResultTooLarge {
-                array: self.expr.name.clone(),
-                bytes,
-                needed,
-                budget,
-            });
-        }
-        Ok(())
     }
 }
 

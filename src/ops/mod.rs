@@ -215,16 +215,16 @@ impl Lowerer {
                     SortKind::TopK(k) => SortKind::TopK(clamp(k)),
                     SortKind::ArgTopK(k, off) => SortKind::ArgTopK(clamp(k), off + start as u64),
                 };
-                // A lane sort holds its positions and the output besides the input.
+                // A lane sort holds its positions besides its input and output.
                 let out = bytes(e, idx);
-                let in_bytes = self.graph.task(src).out_bytes;
-                self.graph.push(Task {
-                    key: key.clone(),
-                    op: Op::Sort { axis: *axis, kind },
-                    inputs: vec![src],
-                    mem_bytes: in_bytes + 2 * out,
-                    out_bytes: out,
-                })
+                LowerCtx::push_task(
+                    self,
+                    key.clone(),
+                    Op::Sort { axis: *axis, kind },
+                    vec![src],
+                    out,
+                    out,
+                )
             }
             ExprKind::Reshape { input } => self.reshape_block(e, input, idx, key.clone())?,
             ExprKind::Custom(c) => c.clone().block(self, e, idx)?,

@@ -8,6 +8,7 @@ use crate::expr::grid::{block_indices, block_shape};
 use crate::expr::node::Expr;
 use crate::expr::overlap::{axis_runs, AxisHalo, Boundary};
 use crate::expr::take::index_runs;
+use crate::expr::LowerCtx;
 use crate::graph::{AxisTake, ChunkKey, Op, TaskId};
 use darray_kernels::stencil::StencilOp;
 use darray_kernels::Scalar;
@@ -200,19 +201,19 @@ impl Lowerer {
             StencilOp::Correlate { .. } => 2 * input.block_bytes(idx),
             StencilOp::Laplace | StencilOp::Gradient { .. } => out,
         };
-        let in_bytes = self.graph.task(src).out_bytes;
-        Ok(self.graph.push(crate::graph::Task {
+        Ok(LowerCtx::push_task(
+            self,
             key,
-            op: Op::Stencil {
+            Op::Stencil {
                 op: op.clone(),
                 halo,
                 outside,
                 cval,
             },
-            inputs: vec![src],
-            mem_bytes: in_bytes + out + scratch,
-            out_bytes: out,
-        }))
+            vec![src],
+            out,
+            scratch,
+        ))
     }
 }
 
