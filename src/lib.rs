@@ -38,7 +38,7 @@ pub use array::{
     KernelFn, Operand, Overlapped, ReduceOpts,
 };
 pub use array::{register_scan, Bins};
-pub use array::{Nested, PadMode, ReshapeOpts};
+pub use array::{Nested, NpIndex, PadMode, ReshapeOpts};
 pub use darray_kernels::{Chunk, DType, Element, Numeric};
 pub use delayed::Delayed;
 pub use error::{Error, Result};

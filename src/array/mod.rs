@@ -19,7 +19,9 @@ mod scan;
 mod shape;
 pub(crate) mod slicing;
 mod sorting;
+mod np_slice;
 mod ufunc;
+mod vindex;
 
 /// Chunk grids and chunk specifications (defined with the lowering IR in
 /// `crate::expr::grid`; re-exported here, where users look for them).
@@ -32,6 +34,7 @@ pub use many::{compute, compute_with, persist, persist_with, Blocks, Computable,
 pub use map_blocks::{
     map_blocks, register_kernel, register_kernel_raw, AnyArray, ArrayArg, KernelFn,
 };
+pub use np_slice::NpIndex;
 pub use order::PadMode;
 pub use overlap::{Boundary, Overlapped};
 pub use reduction::{ReduceOpts, DEFAULT_SPLIT_EVERY};

@@ -308,6 +308,7 @@ fn absolute_paths(graph: &Graph) -> Graph {
             | Op::Slice { .. }
             | Op::Assemble { .. }
             | Op::Gather { .. }
+            | Op::PointGather { .. }
             | Op::Stencil { .. }
             | Op::Extract { .. }
             | Op::Sort { .. }

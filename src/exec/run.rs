@@ -103,6 +103,13 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
             runs,
             fill,
         } => darray_kernels::gather::gather(shape, *dtype, inputs, slots, runs, *fill)?,
+        Op::PointGather {
+            shape,
+            dtype,
+            axes,
+            slots,
+            coords,
+        } => darray_kernels::points::point_gather(shape, *dtype, inputs, axes, slots, coords)?,
         Op::Stencil {
             op: stencil,
             halo,

@@ -156,6 +156,21 @@ pub enum Op {
         /// The value of elements no run covers (a constant boundary).
         fill: Option<darray_kernels::Scalar>,
     },
+    /// Point-wise indexing (`vindex`): point `p` of the block is input
+    /// `slots[p]` at the local coordinates `coords[p * k..][..k]` on `axes`;
+    /// see [`darray_kernels::points`].
+    PointGather {
+        /// Output block shape: the points' axes, then the other input axes.
+        shape: Vec<usize>,
+        /// Output dtype.
+        dtype: DType,
+        /// The indexed input axes, ascending.
+        axes: Vec<usize>,
+        /// Per point, which input.
+        slots: Vec<u32>,
+        /// Per point, one local coordinate per indexed axis.
+        coords: Vec<u32>,
+    },
     /// A built-in stencil over a block grown by halos, which it drops.
     Stencil {
         /// The stencil.
@@ -291,6 +306,7 @@ impl Op {
             Op::Slice { .. } => "slice",
             Op::Assemble { .. } => "assemble",
             Op::Gather { .. } => "gather",
+            Op::PointGather { .. } => "point_gather",
             Op::Stencil { .. } => "stencil",
             Op::Extract { .. } => "extract",
             Op::Sort { .. } => "sort",
@@ -327,6 +343,7 @@ impl Op {
             | Op::Slice { .. }
             | Op::Assemble { .. }
             | Op::Gather { .. }
+            | Op::PointGather { .. }
             | Op::Stencil { .. }
             | Op::Extract { .. }
             | Op::Sort { .. }

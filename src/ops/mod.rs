@@ -13,6 +13,7 @@ mod reduction;
 pub(crate) mod reshape;
 pub(crate) mod scan;
 pub(crate) mod search;
+pub(crate) mod vindex;
 pub(crate) mod write;
 
 use crate::error::{Error, Result};
