@@ -53,7 +53,15 @@ fn on_all(x: &DArray<f64>) -> ArrayD<f64> {
 /// An array with no empty axis, a grid, a nonempty subset of axes, a point
 /// shape (1-d or 2-d) and per point one coordinate per indexed axis.
 #[allow(clippy::type_complexity)]
-fn case() -> impl Strategy<Value = (ArrayD<f64>, Vec<Vec<usize>>, Vec<usize>, Vec<usize>, Vec<Vec<usize>>)> {
+fn case() -> impl Strategy<
+    Value = (
+        ArrayD<f64>,
+        Vec<Vec<usize>>,
+        Vec<usize>,
+        Vec<usize>,
+        Vec<Vec<usize>>,
+    ),
+> {
     array_and_grid(3, 9, true)
         .prop_filter("no empty axis", |(a, _)| a.ndim() > 0 && a.len() > 0)
         .prop_flat_map(|(a, g)| {
@@ -129,7 +137,13 @@ fn spread_points_read_few_blocks_per_task() {
     let jj: Vec<i64> = (0..n).map(|p| ((p * 11 + 3) % 40) as i64).collect();
     let y = x.vindex_points(&[&ii, &jj]).unwrap();
     let graph = y.graph().unwrap();
-    let max_inputs = graph.tasks.iter().filter(|t| t.op.name() == "point_gather").map(|t| t.inputs.len()).max().unwrap();
+    let max_inputs = graph
+        .tasks
+        .iter()
+        .filter(|t| t.op.name() == "point_gather")
+        .map(|t| t.inputs.len())
+        .max()
+        .unwrap();
     assert!(max_inputs <= 8, "a task reads {max_inputs} blocks");
     let want: Vec<f64> = (0..n).map(|p| (100 * ii[p] + jj[p]) as f64).collect();
     assert_eq!(y.compute().unwrap().into_raw_vec_and_offset().0, want);
@@ -140,7 +154,10 @@ fn bad_coordinates_are_errors() {
     let x = DArray::<f64>::zeros(&[5, 4], [2, 2]).unwrap();
     let err = x.vindex_points(&[&[0, 5]]).unwrap_err();
     assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
-    assert!(err.to_string().contains("axis 0") && err.to_string().contains("5"), "{err}");
+    assert!(
+        err.to_string().contains("axis 0") && err.to_string().contains("5"),
+        "{err}"
+    );
     let err = x.vindex_points(&[&[0, 1], &[0, 1, 2]]).unwrap_err();
     assert!(err.to_string().contains("broadcast"), "{err}");
     assert!(x.vindex(&[None, None]).is_err());

@@ -106,8 +106,15 @@ mod tests {
         let a = Array2::from_shape_fn((2, 3), |(i, j)| (10 * i + j) as f64).into_dyn();
         let b = Array2::from_shape_fn((2, 3), |(i, j)| (100 + 10 * i + j) as f64).into_dyn();
         let (ca, cb) = (f64::into_chunk(a), f64::into_chunk(b));
-        let got = point_gather(&[3, 3], DType::F64, &[&ca, &cb], &[0], &[1, 0, 1], &[0, 1, 1])
-            .unwrap();
+        let got = point_gather(
+            &[3, 3],
+            DType::F64,
+            &[&ca, &cb],
+            &[0],
+            &[1, 0, 1],
+            &[0, 1, 1],
+        )
+        .unwrap();
         let got = f64::view_chunk(&got).unwrap().to_owned();
         let want = ndarray::array![
             [100.0, 101.0, 102.0],

@@ -11,6 +11,7 @@ mod histogram;
 mod indexing;
 mod many;
 pub(crate) mod map_blocks;
+mod np_slice;
 mod order;
 mod overlap;
 mod reduction;
@@ -19,7 +20,6 @@ mod scan;
 mod shape;
 pub(crate) mod slicing;
 mod sorting;
-mod np_slice;
 mod ufunc;
 mod vindex;
 

@@ -81,7 +81,10 @@ fn py_range(start: Option<isize>, stop: Option<isize>, step: isize, n: usize) ->
         let e = stop.map_or(-1, |v| clamp(norm(v), -1, n - 1));
         (s, if s > e { (s - e - 1) / (-step) + 1 } else { 0 })
     };
-    (first, usize::try_from(count).expect("count is not negative"))
+    (
+        first,
+        usize::try_from(count).expect("count is not negative"),
+    )
 }
 
 impl<T: Element> DArray<T> {

@@ -96,13 +96,8 @@ impl<T: Element> DArray<T> {
             }
         }
         let axes = given.iter().map(|(ax, _)| *ax).collect();
-        let e = crate::ops::vindex::vindex(
-            &self.expr,
-            axes,
-            bshape,
-            &points,
-            format!("vindex-{name}"),
-        );
+        let e =
+            crate::ops::vindex::vindex(&self.expr, axes, bshape, &points, format!("vindex-{name}"));
         let counts: Vec<u64> = e.grid.iter().map(|g| g.len() as u64).collect();
         let chunk: Vec<u64> = e
             .grid

@@ -171,5 +171,11 @@ pub(crate) fn vindex(
         run_starts,
         lead,
     };
-    Expr::new(name, shape, grid, input.dtype, ExprKind::Custom(Arc::new(node)))
+    Expr::new(
+        name,
+        shape,
+        grid,
+        input.dtype,
+        ExprKind::Custom(Arc::new(node)),
+    )
 }
