@@ -348,9 +348,15 @@ mod tests {
         assert_eq!(i64s(&h), vec![1, 0, 1, 2]);
         let w = Chunk::F64(arr1(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).into_dyn());
         let hw = histogramdd(&[&x, &y], Some(&w), &e).unwrap();
-        assert_eq!(hw, Chunk::F64(ndarray::arr2(&[[1.0, 0.0, 2.0, 7.0]]).into_dyn()));
+        assert_eq!(
+            hw,
+            Chunk::F64(ndarray::arr2(&[[1.0, 0.0, 2.0, 7.0]]).into_dyn())
+        );
         let empty = Chunk::F64(arr1(&[] as &[f64]).into_dyn());
-        assert_eq!(i64s(&histogramdd(&[&empty, &empty], None, &e).unwrap()), vec![0; 4]);
+        assert_eq!(
+            i64s(&histogramdd(&[&empty, &empty], None, &e).unwrap()),
+            vec![0; 4]
+        );
     }
 
     #[test]
@@ -374,12 +380,24 @@ mod tests {
     fn digitize_follows_numpy_both_directions() {
         let x = Chunk::F64(arr1(&[-1.0, 0.0, 0.5, 1.0, 2.0, 9.0, f64::NAN]).into_dyn());
         let inc = [0.0, 1.0, 2.0];
-        assert_eq!(i64s(&digitize(&x, &inc, false).unwrap()), vec![0, 1, 1, 2, 3, 3, 3]);
-        assert_eq!(i64s(&digitize(&x, &inc, true).unwrap()), vec![0, 0, 1, 1, 2, 3, 3]);
+        assert_eq!(
+            i64s(&digitize(&x, &inc, false).unwrap()),
+            vec![0, 1, 1, 2, 3, 3, 3]
+        );
+        assert_eq!(
+            i64s(&digitize(&x, &inc, true).unwrap()),
+            vec![0, 0, 1, 1, 2, 3, 3]
+        );
         let dec = [2.0, 1.0, 0.0];
         // NumPy: len - searchsorted(bins[::-1], x, side).
-        assert_eq!(i64s(&digitize(&x, &dec, false).unwrap()), vec![3, 2, 2, 1, 0, 0, 0]);
-        assert_eq!(i64s(&digitize(&x, &dec, true).unwrap()), vec![3, 3, 2, 2, 1, 0, 0]);
+        assert_eq!(
+            i64s(&digitize(&x, &dec, false).unwrap()),
+            vec![3, 2, 2, 1, 0, 0, 0]
+        );
+        assert_eq!(
+            i64s(&digitize(&x, &dec, true).unwrap()),
+            vec![3, 3, 2, 2, 1, 0, 0]
+        );
         assert!(bins_increasing(&[0.0, 2.0, 1.0]).is_err());
         assert!(bins_increasing(&[1.0, 1.0]).unwrap());
         assert!(bins_increasing(&[]).unwrap());

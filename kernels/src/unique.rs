@@ -56,7 +56,10 @@ pub fn unpack(c: &Chunk) -> Result<(&Chunk, &ArrayD<i64>)> {
 fn part<T: Element>(a: &ArrayD<T>) -> Chunk {
     let zero = T::from_f64(0.0);
     // `-0.0 == 0.0`: one value, reported as `0.0` whatever the order.
-    let mut v: Vec<T> = a.iter().map(|&x| if x == zero { zero } else { x }).collect();
+    let mut v: Vec<T> = a
+        .iter()
+        .map(|&x| if x == zero { zero } else { x })
+        .collect();
     v.sort_unstable_by(order);
     let mut values: Vec<T> = Vec::new();
     let mut counts: Vec<i64> = Vec::new();
@@ -186,7 +189,10 @@ mod tests {
         assert_eq!(n, vec![3, 1, 1, 2]);
         let m2 = unique_merge(&[&b, &a]).unwrap();
         assert_eq!(format!("{m:?}"), format!("{m2:?}"));
-        let i = unique_part(&Chunk::I64(arr1(&[i64::MAX, i64::MAX - 1, i64::MAX]).into_dyn())).unwrap();
+        let i = unique_part(&Chunk::I64(
+            arr1(&[i64::MAX, i64::MAX - 1, i64::MAX]).into_dyn(),
+        ))
+        .unwrap();
         let (v, n) = unpack(&i).unwrap();
         assert_eq!(v, &Chunk::I64(arr1(&[i64::MAX - 1, i64::MAX]).into_dyn()));
         assert_eq!(n, &arr1(&[1, 2]).into_dyn());
