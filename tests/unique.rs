@@ -130,3 +130,22 @@ fn empty_and_all_nan() {
     assert!(v[0].is_nan());
     assert_eq!(c.compute().unwrap().into_raw_vec_and_offset().0, vec![3]);
 }
+
+proptest! {
+    #![proptest_config(config(32))]
+
+    #[test]
+    fn unique_inverse_rebuilds_the_array((a, g) in array_and_grid(3, 6, true)) {
+        let x = chunked(&a, &g);
+        let (v, inv) = x.unique_inverse().unwrap();
+        let v = v.compute().unwrap();
+        prop_assert_eq!(inv.chunks(), x.chunks());
+        let inv = inv.compute().unwrap();
+        prop_assert_eq!(inv.shape(), a.shape());
+        // values[inverse] == a (NaN to NaN, -0.0 to 0.0).
+        for (&i, &want) in inv.iter().zip(a.iter()) {
+            let got = v[i as usize];
+            prop_assert!(got == want || (got.is_nan() && want.is_nan()), "{} vs {}", got, want);
+        }
+    }
+}

@@ -44,6 +44,12 @@ pub enum CountOp {
     /// The sorted distinct values of several [`CountOp::UniquePart`] results,
     /// counts summed.
     UniqueMerge,
+    /// The position of each element among `values` (NumPy's
+    /// `unique_inverse`), an `i64` block of the input's shape.
+    UniqueInverse {
+        /// The sorted distinct values (a 1-d chunk of the input's dtype).
+        values: Chunk,
+    },
 }
 
 impl CountOp {
@@ -57,6 +63,7 @@ impl CountOp {
             CountOp::Digitize { .. } => "digitize",
             CountOp::UniquePart => "unique",
             CountOp::UniqueMerge => "unique_merge",
+            CountOp::UniqueInverse { .. } => "unique_inverse",
         }
     }
 }
@@ -101,6 +108,10 @@ pub fn run(op: &CountOp, inputs: &[&Chunk]) -> Result<Chunk> {
             crate::unique::unique_part(inputs[0])
         }
         CountOp::UniqueMerge => crate::unique::unique_merge(inputs),
+        CountOp::UniqueInverse { values } => {
+            arity(1)?;
+            crate::unique::inverse(inputs[0], values)
+        }
     }
 }
 

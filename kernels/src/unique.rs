@@ -151,6 +151,35 @@ pub fn unique_merge(inputs: &[&Chunk]) -> Result<Chunk> {
     crate::dispatch_dtype!(dtype, T => merge_typed::<T>(&parts))
 }
 
+fn inverse_typed<T: Element>(a: &ArrayD<T>, values: &Chunk) -> Result<Chunk> {
+    let v = T::view_chunk(values).ok_or_else(|| KernelError::DType {
+        expected: format!("{:?} values", T::DTYPE),
+        got: format!("{:?}", values.dtype()),
+    })?;
+    let v: Vec<T> = v.iter().copied().collect();
+    let zero = T::from_f64(0.0);
+    let mut out = Vec::with_capacity(a.len());
+    for &x in a {
+        let x = if x == zero { zero } else { x };
+        let i = v.binary_search_by(|u| order(u, &x)).map_err(|_| {
+            KernelError::Other(format!("unique_inverse: {x:?} is not among the values"))
+        })?;
+        out.push(i64::try_from(i).expect("a position fits i64"));
+    }
+    Ok(Chunk::I64(
+        ArrayD::from_shape_vec(a.raw_dim(), out).expect("one index per element"),
+    ))
+}
+
+/// The position of each element of `data` among `values` (a `unique` result's
+/// sorted values, of `data`'s dtype): NumPy's `unique_inverse`, block by block.
+///
+/// # Errors
+/// Values of another dtype, or an element that is not among them.
+pub fn inverse(data: &Chunk, values: &Chunk) -> Result<Chunk> {
+    crate::map_chunk!(data, a => inverse_typed(a, values), _ => Err(KernelError::Other("unique_inverse: a block without data".into())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,5 +226,17 @@ mod tests {
         assert_eq!(v, &Chunk::I64(arr1(&[i64::MAX - 1, i64::MAX]).into_dyn()));
         assert_eq!(n, &arr1(&[1, 2]).into_dyn());
         assert!(unique_merge(&[&a, &i]).is_err());
+    }
+
+    #[test]
+    fn inverse_finds_each_element() {
+        let x = Chunk::F64(ndarray::arr2(&[[3.0, f64::NAN], [-0.0, 3.0]]).into_dyn());
+        let (v, _) = unpack(&unique_part(&x).unwrap())
+            .map(|(v, c)| (v.clone(), c.clone()))
+            .unwrap();
+        let inv = inverse(&x, &v).unwrap();
+        assert_eq!(inv, Chunk::I64(ndarray::arr2(&[[1, 2], [0, 1]]).into_dyn()));
+        let missing = Chunk::F64(arr1(&[7.0]).into_dyn());
+        assert!(inverse(&missing, &v).is_err());
     }
 }

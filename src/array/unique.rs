@@ -15,11 +15,12 @@ use darray_kernels::Element;
 use ndarray::ArrayD;
 use std::sync::Arc;
 
-/// The sorted distinct values of `inputs` with their counts, computed on `exec`.
-fn distinct<T: Element>(
+/// The sorted distinct values of `inputs` with their counts, computed on
+/// `exec`, and the block length for arrays made of them.
+fn distinct_raw<T: Element>(
     inputs: &[&Arc<Expr>],
     exec: &dyn Executor,
-) -> Result<(DArray<T>, DArray<i64>)> {
+) -> Result<(ArrayD<T>, ArrayD<i64>, usize)> {
     let name = inputs
         .iter()
         .map(|e| e.name.as_str())
@@ -51,9 +52,18 @@ fn distinct<T: Element>(
         })
         .max()
         .unwrap_or(1);
+    Ok((values, counts.clone(), block))
+}
+
+/// [`distinct_raw`] as arrays.
+fn distinct<T: Element>(
+    inputs: &[&Arc<Expr>],
+    exec: &dyn Executor,
+) -> Result<(DArray<T>, DArray<i64>)> {
+    let (values, counts, block) = distinct_raw::<T>(inputs, exec)?;
     Ok((
         DArray::from_ndarray(&values, [block])?,
-        DArray::from_ndarray(counts, [block])?,
+        DArray::from_ndarray(&counts, [block])?,
     ))
 }
 
@@ -108,6 +118,46 @@ impl<T: Element> DArray<T> {
     /// As [`DArray::unique`].
     pub fn unique_counts_with(&self, exec: &dyn Executor) -> Result<(DArray<T>, DArray<i64>)> {
         distinct(&[&self.expr], exec)
+    }
+
+    /// The sorted distinct values and, for each element, the position of its
+    /// value among them (NumPy's `unique_inverse`; the positions have this
+    /// array's shape and chunks, as NumPy >= 2). The values are computed now
+    /// (as [`DArray::unique`]); the positions are lazy, a binary search per
+    /// element, block by block (each task carries the values).
+    ///
+    /// ```
+    /// use darray::DArray;
+    /// let x = DArray::<i64>::from_ndarray(&ndarray::array![7, 3, 7, 5], [3]).unwrap();
+    /// let (v, inv) = x.unique_inverse().unwrap();
+    /// assert_eq!(v.compute().unwrap().into_raw_vec_and_offset().0, vec![3, 5, 7]);
+    /// assert_eq!(inv.compute().unwrap().into_raw_vec_and_offset().0, vec![2, 0, 2, 1]);
+    /// ```
+    ///
+    /// # Errors
+    /// As [`DArray::unique`].
+    pub fn unique_inverse(&self) -> Result<(DArray<T>, DArray<i64>)> {
+        self.unique_inverse_with(default_executor())
+    }
+
+    /// [`DArray::unique_inverse`] with the values computed on `exec`.
+    ///
+    /// # Errors
+    /// As [`DArray::unique`].
+    pub fn unique_inverse_with(&self, exec: &dyn Executor) -> Result<(DArray<T>, DArray<i64>)> {
+        let (values, _, block) = distinct_raw::<T>(&[&self.expr], exec)?;
+        let inverse = crate::ops::counting::blockwise(
+            &self.expr,
+            darray_kernels::count::CountOp::UniqueInverse {
+                values: T::into_chunk(values.clone()),
+            },
+            darray_kernels::DType::I64,
+            format!("unique_inverse-{}", self.expr.name),
+        );
+        Ok((
+            DArray::from_ndarray(&values, [block])?,
+            DArray::wrap(inverse),
+        ))
     }
 }
 

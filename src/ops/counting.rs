@@ -83,8 +83,11 @@ struct Blockwise {
 impl CustomLower for Blockwise {
     fn block(&self, l: &mut dyn LowerCtx, e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
         let input = l.block(&self.input, idx)?;
-        // The block widened to f64.
-        let scratch = elements(&self.input, idx) * 8;
+        // The block widened to f64 (or `unique_inverse`'s copy of its values).
+        let mut scratch = elements(&self.input, idx) * 8;
+        if let CountOp::UniqueInverse { values } = &self.op {
+            scratch += values.nbytes() as u64;
+        }
         Ok(l.push_task(
             ChunkKey {
                 array: e.id,
