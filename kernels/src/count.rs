@@ -48,7 +48,7 @@ pub enum CountOp {
     /// `unique_inverse`), an `i64` block of the input's shape.
     UniqueInverse {
         /// The sorted distinct values (a 1-d chunk of the input's dtype).
-        values: Chunk,
+        values: Box<Chunk>,
     },
 }
 

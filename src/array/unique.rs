@@ -149,7 +149,7 @@ impl<T: Element> DArray<T> {
         let inverse = crate::ops::counting::blockwise(
             &self.expr,
             darray_kernels::count::CountOp::UniqueInverse {
-                values: T::into_chunk(values.clone()),
+                values: Box::new(T::into_chunk(values.clone())),
             },
             darray_kernels::DType::I64,
             format!("unique_inverse-{}", self.expr.name),
