@@ -149,3 +149,31 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn two_worker_cluster_gives_the_local_results() {
+    let cluster = darray_cluster(2, 1);
+    let client = cluster.client().unwrap();
+    let a = ndarray::Array2::from_shape_fn((30, 7), |(i, j)| ((i * 7 + j) % 23) as f64 - 0.5)
+        .into_dyn();
+    let x = DArray::from_ndarray(&a, vec![vec![4, 11, 15], vec![3, 4]]).unwrap();
+    let local = LocalExecutor::with_threads(2).unwrap();
+    let (lv, lc) = x.unique_counts_with(&local).unwrap();
+    let (cv, cc) = x.unique_counts_with(&client).unwrap();
+    assert_bits_eq(&lv.compute().unwrap(), &cv.compute().unwrap());
+    assert_eq!(lc.compute().unwrap(), cc.compute().unwrap());
+    let b = darray::Bins::Count {
+        count: 5,
+        range: (0.0, 20.0),
+    };
+    let (h, _) = darray::histogram2d(&x, &x.rechunk([5, 7]).unwrap(), &[b.clone(), b]).unwrap();
+    assert_bits_eq(
+        &h.compute_with(&local).unwrap(),
+        &h.compute_with(&client).unwrap(),
+    );
+    let d = x.digitize(&[0.0, 5.0, 10.0], false).unwrap();
+    assert_eq!(
+        d.compute_with(&local).unwrap(),
+        d.compute_with(&client).unwrap()
+    );
+}
