@@ -37,6 +37,9 @@ pub use array::{
     where_, AnyArray, ArrayArg, AxisChunks, Boundary, ChunkSpec, Computable, DArray, Grid,
     KernelFn, Operand, Overlapped, ReduceOpts,
 };
+pub use array::{
+    histogram2d, histogram2d_with, histogramdd, histogramdd_with, union1d, union1d_with,
+};
 pub use array::{register_scan, Bins};
 pub use array::{Nested, NpIndex, PadMode, ReshapeOpts};
 pub use darray_kernels::{Chunk, DType, Element, Numeric};

@@ -14,6 +14,7 @@ pub use chunk::{Chunk, Partial};
 pub use dtype::{DType, Element, Numeric};
 pub use error::KernelError;
 pub use scalar::Scalar;
+pub mod count;
 pub mod elementwise;
 pub mod histogram;
 pub mod random;
@@ -33,6 +34,7 @@ pub mod reshape;
 pub mod select;
 pub mod sort;
 pub mod stencil;
+pub mod unique;
 
 /// Asserts that `$all` lists every variant of its enum once, in the order of the
 /// patterns. The patterns form an exhaustive `match` (no wildcard), so a new

@@ -5,6 +5,7 @@
 
 mod blocks;
 mod compute;
+mod counting;
 mod creation;
 mod elementwise;
 mod histogram;
@@ -22,12 +23,14 @@ pub(crate) mod slicing;
 mod sorting;
 mod ufunc;
 mod vindex;
+mod unique;
 
 /// Chunk grids and chunk specifications (defined with the lowering IR in
 /// `crate::expr::grid`; re-exported here, where users look for them).
 pub use crate::expr::grid as chunks;
 pub use blocks::Nested;
 pub use chunks::{AxisChunks, ChunkSpec, Grid};
+pub use counting::{histogram2d, histogram2d_with, histogramdd, histogramdd_with};
 pub use elementwise::{where_, Operand};
 pub use histogram::Bins;
 pub use many::{compute, compute_with, persist, persist_with, Blocks, Computable, Roots};
@@ -40,6 +43,7 @@ pub use overlap::{Boundary, Overlapped};
 pub use reduction::{ReduceOpts, DEFAULT_SPLIT_EVERY};
 pub use scan::register_scan;
 pub use shape::ReshapeOpts;
+pub use unique::{union1d, union1d_with};
 
 use crate::error::{Error, Result};
 use crate::expr::node::Expr;

@@ -322,6 +322,7 @@ fn absolute_paths(graph: &Graph) -> Graph {
             | Op::UserScan { .. }
             | Op::Diff { .. }
             | Op::Histogram { .. }
+            | Op::Count { .. }
             | Op::Linalg { .. } => {}
         }
     }

@@ -168,6 +168,7 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
                 })
             }
         },
+        Op::Count { op } => darray_kernels::count::run(op, inputs)?,
         Op::WriteZarr { path, chunk } => {
             ctx.store
                 .write_chunk(Path::new(path), chunk, one(op, inputs)?)?;

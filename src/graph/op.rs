@@ -274,6 +274,12 @@ pub enum Op {
         /// Whether a weights block follows the data block.
         weighted: bool,
     },
+    /// A counting step (`histogramdd`, `bincount`, `digitize`, `unique`):
+    /// see `darray_kernels::count::CountOp`.
+    Count {
+        /// The step, with its parameters.
+        op: darray_kernels::count::CountOp,
+    },
     /// Write the input as one chunk (or shard) of a Zarr array.
     WriteZarr {
         /// Path of the (staging) array.
@@ -320,6 +326,7 @@ impl Op {
             Op::UserScan { .. } => "user_scan",
             Op::Diff { .. } => "diff",
             Op::Histogram { .. } => "histogram",
+            Op::Count { op } => op.name(),
             Op::WriteZarr { .. } => "write",
             Op::Call { .. } => "call",
         }
@@ -353,6 +360,7 @@ impl Op {
             | Op::Scan { .. }
             | Op::Diff { .. }
             | Op::Histogram { .. }
+            | Op::Count { .. }
             | Op::Reshape { .. } => true,
             Op::ReadZarr { .. }
             | Op::WriteZarr { .. }
