@@ -38,6 +38,7 @@ pub use array::{
     KernelFn, Operand, Overlapped, ReduceOpts,
 };
 pub use array::{register_scan, Bins};
+pub use array::{to_zarr_group, to_zarr_group_with, RegionOptions, ZarrMember};
 pub use array::{Nested, PadMode, ReshapeOpts};
 pub use darray_kernels::{Chunk, DType, Element, Numeric};
 pub use delayed::Delayed;

@@ -20,6 +20,7 @@ mod shape;
 pub(crate) mod slicing;
 mod sorting;
 mod ufunc;
+mod write;
 
 /// Chunk grids and chunk specifications (defined with the lowering IR in
 /// `crate::expr::grid`; re-exported here, where users look for them).
@@ -37,6 +38,7 @@ pub use overlap::{Boundary, Overlapped};
 pub use reduction::{ReduceOpts, DEFAULT_SPLIT_EVERY};
 pub use scan::register_scan;
 pub use shape::ReshapeOpts;
+pub use write::{to_zarr_group, to_zarr_group_with, Member, MemberPlan, RegionOptions, ZarrMember};
 
 use crate::error::{Error, Result};
 use crate::expr::node::Expr;
