@@ -151,6 +151,7 @@ fn disjoint_region_writes_from_separate_computations() {
 }
 
 #[test]
+#[allow(clippy::single_range_in_vec_init)] // a region of one axis
 fn misaligned_regions_are_refused_and_the_store_is_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.zarr");
@@ -363,8 +364,10 @@ fn bad_group_members_leave_nothing() {
     assert!(DArray::<f64>::from_zarr_member(dir.path(), "../x").is_err());
 }
 
-fn region_case() -> impl Strategy<Value = (Vec<usize>, Vec<u64>, Vec<Range<u64>>, Vec<Vec<usize>>)>
-{
+/// Array shape, stored chunk shape, region, and a grid of the region's shape.
+type RegionCase = (Vec<usize>, Vec<u64>, Vec<Range<u64>>, Vec<Vec<usize>>);
+
+fn region_case() -> impl Strategy<Value = RegionCase> {
     proptest::collection::vec((1usize..=9, 1u64..=4), 1..=3).prop_flat_map(|axes| {
         let shape: Vec<usize> = axes.iter().map(|a| a.0).collect();
         let chunks: Vec<u64> = axes.iter().map(|a| a.1).collect();

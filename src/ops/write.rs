@@ -220,6 +220,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::single_range_in_vec_init)] // a list of one axis' range
     fn blocks_overlay_only_partial_chunks() {
         // Shape 10 in chunks of 4: the last chunk holds 2 elements.
         let p = place_block(&[8], &[0], &[2], &[4], &[10]);
@@ -227,6 +228,6 @@ mod tests {
         let p = place_block(&[3], &[1], &[4], &[4], &[10]);
         assert_eq!((p.chunk, p.overlay), (vec![1], None));
         let p = place_block(&[3], &[0], &[1], &[4], &[10]);
-        assert_eq!((p.chunk, p.overlay), (vec![0], Some(vec![3..4])));
+        assert_eq!((p.chunk, p.overlay), (vec![0], Some([3..4].to_vec())));
     }
 }

@@ -39,7 +39,7 @@ pub(super) fn codec_options() -> CodecOptions {
 pub struct StoreCache {
     arrays: RwLock<HashMap<PathBuf, Arc<OpenArray>>>,
     /// Arrays opened with a shape other than their stored one (see `region.rs`).
-    pub(super) resized: RwLock<HashMap<(PathBuf, Vec<u64>), Arc<OpenArray>>>,
+    pub(super) resized: RwLock<HashMap<Resized, Arc<OpenArray>>>,
     regions_read: AtomicU64,
     chunks_read: AtomicU64,
     bytes_read: AtomicU64,
@@ -50,6 +50,9 @@ pub struct StoreCache {
     pub(super) pool: Mutex<Vec<Chunk>>,
     pool_size: usize,
 }
+
+/// An array's path and the shape it was opened with (see `region.rs`).
+pub(super) type Resized = (PathBuf, Vec<u64>);
 
 /// Buffers smaller than this are not pooled: malloc serves them from its heap without
 /// page faults anyway (glibc's default mmap threshold is 128 KiB to 32 MiB).
@@ -268,7 +271,7 @@ impl StoreCache {
         chunk_indices: &[u64],
         data: &Chunk,
     ) -> Result<(), StoreError> {
-        let path = &a.info.path;
+        let path: &Path = &a.info.path;
         let info = &a.info;
         let grid = info.grid_shape();
         if chunk_indices.len() != grid.len() || chunk_indices.iter().zip(&grid).any(|(i, g)| i >= g)

@@ -113,15 +113,19 @@ pub fn create_group_staging(
                         return Ok(());
                     }
                     let zattrs = staging.join(".zattrs");
-                    let text = serde_json::to_vec_pretty(attributes).expect("JSON serialises");
-                    std::fs::write(&zattrs, text).map_err(io(&zattrs, "write"))
+                    serde_json::to_vec_pretty(attributes)
+                        .map_err(std::io::Error::other)
+                        .and_then(|text| std::fs::write(&zattrs, text))
+                        .map_err(io(&zattrs, "write"))
                 })
         }
         ZarrFormat::V3 => {
             let doc = json!({"zarr_format": 3, "node_type": "group", "attributes": attributes});
             let file = staging.join("zarr.json");
-            let text = serde_json::to_vec_pretty(&doc).expect("JSON serialises");
-            std::fs::write(&file, text).map_err(io(&file, "write"))
+            serde_json::to_vec_pretty(&doc)
+                .map_err(std::io::Error::other)
+                .and_then(|text| std::fs::write(&file, text))
+                .map_err(io(&file, "write"))
         }
     };
     if let Err(e) = written {

@@ -294,7 +294,10 @@ pub(super) fn update_json(
         });
     };
     edit(map);
-    let bytes = serde_json::to_vec_pretty(&doc).expect("a JSON value serialises");
+    let bytes = serde_json::to_vec_pretty(&doc).map_err(|e| StoreError::Metadata {
+        path: file.to_path_buf(),
+        reason: e.to_string(),
+    })?;
     write_atomic(file, &bytes)
 }
 
