@@ -394,6 +394,33 @@ pub enum Error {
         /// The executor's memory budget.
         budget: u64,
     },
+    /// A region to write is not inside the stored array; nothing was written.
+    #[error("array `{array}`: region {region:?} is not inside Zarr array `{path}` of shape {shape:?}; nothing was written")]
+    RegionOutside {
+        /// The array being written.
+        array: String,
+        /// The stored array's path.
+        path: String,
+        /// The region asked for.
+        region: Vec<std::ops::Range<u64>>,
+        /// The stored array's shape.
+        shape: Vec<u64>,
+    },
+    /// A region to write only partly covers some stored chunks, and the caller did
+    /// not opt in to rewriting them; nothing was written.
+    #[error("array `{array}`: region {region:?} is not aligned to the chunks {chunk_shape:?} of Zarr array `{path}` along axis {axis}; nothing was written (set RegionOptions::read_modify_write to rewrite the partly covered chunks)")]
+    RegionMisaligned {
+        /// The array being written.
+        array: String,
+        /// The stored array's path.
+        path: String,
+        /// The first misaligned axis.
+        axis: usize,
+        /// The region asked for.
+        region: Vec<std::ops::Range<u64>>,
+        /// The stored chunk (or shard) shape.
+        chunk_shape: Vec<u64>,
+    },
 }
 
 /// Result alias used throughout darray.

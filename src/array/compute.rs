@@ -170,27 +170,7 @@ impl<T: Element> DArray<T> {
         exec: &dyn Executor,
     ) -> Result<()> {
         let path = path.as_ref();
-        let grid: chunks::Grid = match &opts.chunk_shape {
-            Some(cs) => {
-                if cs.len() != self.ndim() || cs.contains(&0) {
-                    return Err(Error::InvalidChunks {
-                        array: self.expr.name.clone(),
-                        shape: self.expr.shape.clone(),
-                        reason: format!("Zarr chunk shape {cs:?}"),
-                    });
-                }
-                let shape: Vec<u64> = self.expr.shape.iter().map(|&n| n as u64).collect();
-                chunks::regular_grid(&self.expr.name, &shape, cs, T::DTYPE.size())?
-            }
-            None if chunks::is_regular(&self.expr.grid) => self.expr.grid.clone(),
-            None => self
-                .expr
-                .shape
-                .iter()
-                .zip(&self.expr.grid)
-                .map(|(&n, g)| chunks::regular(n, g[0]))
-                .collect(),
-        };
+        let grid = store_grid(&self.expr, opts)?;
         let arr = crate::expr::select::rechunk_expr(&self.expr, grid.clone());
         let write_grid: Vec<u64> = grid.iter().map(|g| g[0].max(1) as u64).collect();
         let shape: Vec<u64> = self.expr.shape.iter().map(|&s| s as u64).collect();
@@ -213,6 +193,31 @@ impl<T: Element> DArray<T> {
             }
         }
     }
+}
+
+/// The store's grid for writing `e` with `opts`: `opts.chunk_shape` if given, else
+/// `e`'s chunks (their first size per axis where the grid is irregular).
+pub(super) fn store_grid(e: &Expr, opts: &WriteOptions) -> Result<chunks::Grid> {
+    Ok(match &opts.chunk_shape {
+        Some(cs) => {
+            if cs.len() != e.shape.len() || cs.contains(&0) {
+                return Err(Error::InvalidChunks {
+                    array: e.name.clone(),
+                    shape: e.shape.clone(),
+                    reason: format!("Zarr chunk shape {cs:?}"),
+                });
+            }
+            let shape: Vec<u64> = e.shape.iter().map(|&n| n as u64).collect();
+            chunks::regular_grid(&e.name, &shape, cs, e.dtype.size())?
+        }
+        None if chunks::is_regular(&e.grid) => e.grid.clone(),
+        None => e
+            .shape
+            .iter()
+            .zip(&e.grid)
+            .map(|(&n, g)| chunks::regular(n, g[0]))
+            .collect(),
+    })
 }
 
 /// The bytes of `e`'s result, and the bytes held while it is assembled: its

@@ -24,6 +24,7 @@ mod sorting;
 mod ufunc;
 mod vindex;
 mod unique;
+mod write;
 
 /// Chunk grids and chunk specifications (defined with the lowering IR in
 /// `crate::expr::grid`; re-exported here, where users look for them).
@@ -44,6 +45,7 @@ pub use reduction::{ReduceOpts, DEFAULT_SPLIT_EVERY};
 pub use scan::register_scan;
 pub use shape::ReshapeOpts;
 pub use unique::{union1d, union1d_with};
+pub use write::{to_zarr_group, to_zarr_group_with, Member, MemberPlan, RegionOptions, ZarrMember};
 
 use crate::error::{Error, Result};
 use crate::expr::node::Expr;

@@ -297,7 +297,9 @@ fn absolute_paths(graph: &Graph) -> Graph {
         // Every op named: a new op that names a file gets its path made
         // absolute here, or a decision that it needs none.
         match &mut t.op {
-            Op::ReadZarr { path, .. } | Op::WriteZarr { path, .. } => abs(path),
+            Op::ReadZarr { path, .. }
+            | Op::WriteZarr { path, .. }
+            | Op::WriteZarrRegion { path, .. } => abs(path),
             Op::Literal { .. }
             | Op::Arange { .. }
             | Op::Eye { .. }

@@ -174,6 +174,21 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
                 .write_chunk(Path::new(path), chunk, one(op, inputs)?)?;
             Chunk::Unit
         }
+        Op::WriteZarrRegion {
+            path,
+            chunk,
+            shape,
+            overlay,
+        } => {
+            ctx.store.write_chunk_in(
+                Path::new(path),
+                shape,
+                chunk,
+                overlay.as_deref(),
+                one(op, inputs)?,
+            )?;
+            Chunk::Unit
+        }
     })
 }
 

@@ -287,6 +287,20 @@ pub enum Op {
         /// Chunk (or shard) indices.
         chunk: Vec<u64>,
     },
+    /// Write the input into one chunk (or shard) of an existing Zarr array, taken
+    /// to have `shape` (larger than stored while an append runs); with an
+    /// `overlay`, the input covers only that part of the chunk (relative to its
+    /// origin), laid over the chunk's current content (read-modify-write).
+    WriteZarrRegion {
+        /// Path of the array.
+        path: String,
+        /// Chunk (or shard) indices.
+        chunk: Vec<u64>,
+        /// The array shape the write assumes.
+        shape: Vec<u64>,
+        /// The part of the chunk the input covers; `None` for all of it.
+        overlay: Option<Vec<Range<u64>>>,
+    },
     /// The input block's elements in C order, cut to `shape` (a blockwise
     /// reshape, after the rechunk its plan asked for).
     Reshape {
@@ -328,6 +342,8 @@ impl Op {
             Op::Histogram { .. } => "histogram",
             Op::Count { op } => op.name(),
             Op::WriteZarr { .. } => "write",
+            Op::WriteZarrRegion { overlay: None, .. } => "write_region",
+            Op::WriteZarrRegion { .. } => "write_overlay",
             Op::Call { .. } => "call",
         }
     }
@@ -364,6 +380,7 @@ impl Op {
             | Op::Reshape { .. } => true,
             Op::ReadZarr { .. }
             | Op::WriteZarr { .. }
+            | Op::WriteZarrRegion { .. }
             | Op::MapBlocks { .. }
             | Op::Call { .. }
             | Op::UserScan { .. }

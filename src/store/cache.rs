@@ -23,7 +23,7 @@ use zarrs::array::{ArrayError, ArraySubset, CodecOptions, ElementOwned};
 /// with the thread count. A target and minimum of 1 make zarrs decode and encode
 /// sequentially inside the calling thread (its `iter_concurrent_limit!` runs a plain
 /// iterator for a limit of 1). Blosc in zarrs 0.23 is single-threaded regardless.
-fn codec_options() -> CodecOptions {
+pub(super) fn codec_options() -> CodecOptions {
     CodecOptions::default()
         .with_concurrent_target(1)
         .with_chunk_concurrent_minimum(1)
@@ -38,6 +38,8 @@ fn codec_options() -> CodecOptions {
 #[derive(Default)]
 pub struct StoreCache {
     arrays: RwLock<HashMap<PathBuf, Arc<OpenArray>>>,
+    /// Arrays opened with a shape other than their stored one (see `region.rs`).
+    pub(super) resized: RwLock<HashMap<Resized, Arc<OpenArray>>>,
     regions_read: AtomicU64,
     chunks_read: AtomicU64,
     bytes_read: AtomicU64,
@@ -48,6 +50,9 @@ pub struct StoreCache {
     pub(super) pool: Mutex<Vec<Chunk>>,
     pool_size: usize,
 }
+
+/// An array's path and the shape it was opened with (see `region.rs`).
+pub(super) type Resized = (PathBuf, Vec<u64>);
 
 /// Buffers smaller than this are not pooled: malloc serves them from its heap without
 /// page faults anyway (glibc's default mmap threshold is 128 KiB to 32 MiB).
@@ -134,7 +139,7 @@ impl StoreCache {
         darray_kernels::linalg::take_vec(self, n)
     }
 
-    fn open(&self, path: &Path) -> Result<Arc<OpenArray>, StoreError> {
+    pub(super) fn open(&self, path: &Path) -> Result<Arc<OpenArray>, StoreError> {
         if let Some(a) = self.arrays.read().get(path) {
             return Ok(Arc::clone(a));
         }
@@ -160,6 +165,7 @@ impl StoreCache {
     /// next use.
     pub fn forget(&self, path: &Path) {
         self.arrays.write().remove(path);
+        self.resized.write().retain(|(p, _), _| p != path);
     }
 
     /// Reads the region `[start, end)` per axis of the array at `path` as a
@@ -255,6 +261,17 @@ impl StoreCache {
         data: &Chunk,
     ) -> Result<(), StoreError> {
         let a = self.open(path)?;
+        self.write_opened(&a, chunk_indices, data)
+    }
+
+    /// [`write_chunk`](Self::write_chunk) into the opened array `a`.
+    pub(super) fn write_opened(
+        &self,
+        a: &OpenArray,
+        chunk_indices: &[u64],
+        data: &Chunk,
+    ) -> Result<(), StoreError> {
+        let path: &Path = &a.info.path;
         let info = &a.info;
         let grid = info.grid_shape();
         if chunk_indices.len() != grid.len() || chunk_indices.iter().zip(&grid).any(|(i, g)| i >= g)
@@ -302,7 +319,7 @@ impl StoreCache {
         let full = expected == info.chunk_shape;
         map_chunk!(
             data,
-            arr => write_typed(&a, chunk_indices, &bounded, full, arr),
+            arr => write_typed(a, chunk_indices, &bounded, full, arr),
             // Not reached: data.dtype() is Some, checked above.
             _ => Err(StoreError::NotData { path: path.to_path_buf(), chunk: chunk_indices.to_vec() })
         )?;
@@ -438,7 +455,7 @@ fn blame_chunk(a: &OpenArray, region: &[Range<u64>], err: ArrayError) -> StoreEr
     }
 }
 
-fn chunk_error(path: &Path, indices: &[u64], err: ArrayError) -> StoreError {
+pub(super) fn chunk_error(path: &Path, indices: &[u64], err: ArrayError) -> StoreError {
     match err {
         ArrayError::StorageError(source) => StoreError::Storage {
             path: path.to_path_buf(),
@@ -458,7 +475,7 @@ fn chunk_error(path: &Path, indices: &[u64], err: ArrayError) -> StoreError {
 /// Writes one chunk: a whole chunk in standard layout in a layout `direct.rs`
 /// handles is encoded into a reused buffer and written directly; anything else
 /// goes through zarrs.
-fn write_typed<T: Element + zarrs::array::Element + RawElement>(
+pub(super) fn write_typed<T: Element + zarrs::array::Element + RawElement>(
     a: &OpenArray,
     indices: &[u64],
     bounded: &[Range<u64>],

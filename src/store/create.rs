@@ -76,6 +76,14 @@ pub struct WriteOptions {
     /// Replace an existing array at the destination (only a Zarr array or group, or an
     /// empty directory, is ever replaced).
     pub overwrite: bool,
+    /// User attributes (units, long names, ...): v3 `attributes` in `zarr.json`, v2
+    /// `.zattrs`. Read them back with [`attributes`](super::attributes).
+    #[serde(default)]
+    pub attributes: serde_json::Map<String, Value>,
+    /// One name per axis, as xarray expects: v3 `dimension_names`, v2 the
+    /// `_ARRAY_DIMENSIONS` attribute (xarray's convention for Zarr v2).
+    #[serde(default)]
+    pub dimension_names: Option<Vec<String>>,
 }
 
 impl Default for WriteOptions {
@@ -87,6 +95,8 @@ impl Default for WriteOptions {
             chunk_shape: None,
             inner_chunk_shape: None,
             overwrite: false,
+            attributes: serde_json::Map::new(),
+            dimension_names: None,
         }
     }
 }
@@ -124,6 +134,13 @@ pub fn create_staging(
     let metadata = metadata_json(shape, write_grid, dtype, opts);
     let local = match remote::locate(path)? {
         Location::Remote(r) => {
+            if opts.zarr_format == ZarrFormat::V2 && !v2_attributes(opts).is_empty() {
+                return Err(invalid(
+                    "attributes of a Zarr v2 array in an object store are not supported yet \
+                     (write Zarr v3)"
+                        .to_string(),
+                ));
+            }
             check_metadata(&metadata).map_err(invalid)?;
             return remote_commit::create(path, &r, &metadata, opts.overwrite);
         }
@@ -146,7 +163,7 @@ pub fn create_staging(
         op: "create directory",
         source,
     })?;
-    if let Err(reason) = store_metadata(&staging, &metadata) {
+    if let Err(reason) = store_metadata(&staging, &metadata, &v2_attributes(opts)) {
         abort_staging(&staging);
         return Err(invalid(reason));
     }
@@ -248,7 +265,7 @@ fn split_path(path: &Path) -> Result<(PathBuf, String), StoreError> {
 /// Checks that `path` may be written: `Ok(false)` if it does not exist, `Ok(true)` if
 /// it exists and may be replaced. Only a Zarr array or group, or an empty directory,
 /// is ever replaced, so a mistyped path cannot delete unrelated data.
-fn check_destination(path: &Path, overwrite: bool) -> Result<bool, StoreError> {
+pub(super) fn check_destination(path: &Path, overwrite: bool) -> Result<bool, StoreError> {
     let exists = |reason: &str| StoreError::Exists {
         path: path.to_path_buf(),
         reason: reason.to_string(),
@@ -285,7 +302,7 @@ fn check_destination(path: &Path, overwrite: bool) -> Result<bool, StoreError> {
     }
 }
 
-fn check_layout(shape: &[u64], grid: &[u64], opts: &WriteOptions) -> Result<(), String> {
+pub(super) fn check_layout(shape: &[u64], grid: &[u64], opts: &WriteOptions) -> Result<(), String> {
     if grid.len() != shape.len() {
         return Err(format!(
             "write grid {grid:?} has {} axes, shape {shape:?} has {}",
@@ -295,6 +312,15 @@ fn check_layout(shape: &[u64], grid: &[u64], opts: &WriteOptions) -> Result<(), 
     }
     if grid.contains(&0) {
         return Err(format!("write grid {grid:?} has a zero-length axis"));
+    }
+    if let Some(names) = &opts.dimension_names {
+        if names.len() != shape.len() {
+            return Err(format!(
+                "{} dimension names {names:?} for {} axes",
+                names.len(),
+                shape.len()
+            ));
+        }
     }
     if let Some(inner) = &opts.inner_chunk_shape {
         if opts.zarr_format == ZarrFormat::V2 {
@@ -344,7 +370,12 @@ fn fill_value(dtype: DType) -> Value {
 }
 
 /// The array's metadata document, as zarr-python would write it.
-fn metadata_json(shape: &[u64], grid: &[u64], dtype: DType, opts: &WriteOptions) -> Value {
+pub(super) fn metadata_json(
+    shape: &[u64],
+    grid: &[u64],
+    dtype: DType,
+    opts: &WriteOptions,
+) -> Value {
     match opts.zarr_format {
         ZarrFormat::V2 => {
             let compressor = match &opts.compression {
@@ -403,13 +434,18 @@ fn metadata_json(shape: &[u64], grid: &[u64], dtype: DType, opts: &WriteOptions)
                     "index_location": "end"
                 }})];
             }
-            json!({
+            let mut doc = json!({
                 "zarr_format": 3, "node_type": "array", "shape": shape,
                 "data_type": dtype.numpy_name(),
                 "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": grid}},
                 "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
-                "fill_value": fill_value(dtype), "codecs": codecs, "attributes": {}
-            })
+                "fill_value": fill_value(dtype), "codecs": codecs,
+                "attributes": opts.attributes
+            });
+            if let Some(names) = &opts.dimension_names {
+                doc["dimension_names"] = json!(names);
+            }
+            doc
         }
     }
 }
@@ -434,12 +470,35 @@ fn v2_dtype(dtype: DType) -> &'static str {
 /// shapes, data type, fill value and codec settings), then writes it as is. zarrs'
 /// own serialisation is not used: it abbreviates configuration-less codecs to a bare
 /// string and adds `node_type` to `.zarray`, both of which zarr-python rejects.
-fn store_metadata(staging: &Path, metadata: &Value) -> Result<(), String> {
+///
+/// `v2_attributes` (ignored for v3, whose attributes are in `metadata`) go to
+/// `.zattrs` when not empty.
+pub(super) fn store_metadata(
+    staging: &Path,
+    metadata: &Value,
+    v2_attributes: &serde_json::Map<String, Value>,
+) -> Result<(), String> {
     check_metadata(metadata)?;
     let v2 = metadata["zarr_format"] == 2;
     let file = staging.join(if v2 { ".zarray" } else { "zarr.json" });
     let text = serde_json::to_vec_pretty(metadata).map_err(|e| e.to_string())?;
-    std::fs::write(&file, text).map_err(|e| format!("writing {}: {e}", file.display()))
+    std::fs::write(&file, text).map_err(|e| format!("writing {}: {e}", file.display()))?;
+    if v2 && !v2_attributes.is_empty() {
+        let file = staging.join(".zattrs");
+        let text = serde_json::to_vec_pretty(v2_attributes).map_err(|e| e.to_string())?;
+        std::fs::write(&file, text).map_err(|e| format!("writing {}: {e}", file.display()))?;
+    }
+    Ok(())
+}
+
+/// The `.zattrs` document of a v2 array written with `opts`: its attributes, and
+/// its dimension names as xarray's `_ARRAY_DIMENSIONS`.
+pub(super) fn v2_attributes(opts: &WriteOptions) -> serde_json::Map<String, Value> {
+    let mut attrs = opts.attributes.clone();
+    if let Some(names) = &opts.dimension_names {
+        attrs.insert("_ARRAY_DIMENSIONS".to_string(), json!(names));
+    }
+    attrs
 }
 
 /// Checks `metadata` with zarrs (see [`store_metadata`]), in memory.

@@ -189,4 +189,13 @@ pub enum StoreError {
         /// Why it is read-only.
         reason: String,
     },
+    /// A write into an existing array (a region, an append, a group) that darray does
+    /// not support at this location.
+    #[error("cannot write into Zarr array `{path}`: {reason}")]
+    UnsupportedWrite {
+        /// The array's path or URL.
+        path: PathBuf,
+        /// What is not supported.
+        reason: String,
+    },
 }

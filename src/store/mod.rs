@@ -4,7 +4,8 @@
 //! ([`open_info`]), read regions and write chunks from executor threads
 //! ([`StoreCache`]), and create new arrays atomically ([`create_staging`],
 //! [`commit_staging`], [`abort_staging`]), and remove what killed writers left
-//! ([`clean_staging`]).
+//! ([`clean_staging`]); write into existing arrays (`region.rs`: regions, appends
+//! and [`resize`]) and create groups of arrays (`group.rs`).
 //!
 //! This module owns everything that touches Zarr bytes and metadata. It knows nothing
 //! of task graphs: the executor decides which regions to read and which chunks to
@@ -26,8 +27,10 @@ mod create;
 mod direct;
 mod error;
 mod fs;
+mod group;
 mod inspect;
 mod open;
+mod region;
 mod remote;
 mod remote_commit;
 mod staging;
@@ -37,8 +40,10 @@ pub use create::{
     abort_staging, commit_staging, create_staging, Compression, WriteOptions, ZarrFormat,
 };
 pub use error::StoreError;
+pub use group::{attributes, create_group_staging, create_member, ZarrAttributes};
 pub use inspect::{inspect, ArrayReport};
 pub use open::{open_info, ZarrArrayInfo};
+pub use region::{resize, sync_chunks};
 pub use remote::{is_url, StoreOptions};
 pub use staging::clean_staging;
 

@@ -189,6 +189,7 @@ fn write_case(root: &Path, c: &WCase, cache: &StoreCache) -> Chunk {
         chunk_shape: Some(c.grid.clone()),
         inner_chunk_shape: c.inner.clone(),
         overwrite: false,
+        ..WriteOptions::default()
     };
     let staging = create_staging(&path, &c.shape, &c.grid, c.dtype, &opts).unwrap();
     assert!(
