@@ -39,6 +39,7 @@ pub use array::{
 };
 pub use array::{register_scan, Bins};
 pub use array::{Nested, PadMode, ReshapeOpts};
+pub use array::{QuantileMethod, Quantiles};
 pub use darray_kernels::{Chunk, DType, Element, Numeric};
 pub use delayed::Delayed;
 pub use error::{Error, Result};

@@ -28,6 +28,7 @@ pub mod fused;
 pub mod gather;
 pub mod layout;
 pub mod linalg;
+pub mod quantile;
 pub mod reshape;
 pub mod select;
 pub mod sort;

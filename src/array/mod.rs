@@ -13,6 +13,7 @@ mod many;
 pub(crate) mod map_blocks;
 mod order;
 mod overlap;
+mod quantile;
 mod reduction;
 mod reduction_more;
 mod scan;
@@ -34,6 +35,7 @@ pub use map_blocks::{
 };
 pub use order::PadMode;
 pub use overlap::{Boundary, Overlapped};
+pub use quantile::{QuantileMethod, Quantiles};
 pub use reduction::{ReduceOpts, DEFAULT_SPLIT_EVERY};
 pub use scan::register_scan;
 pub use shape::ReshapeOpts;

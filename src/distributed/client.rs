@@ -321,6 +321,10 @@ fn absolute_paths(graph: &Graph) -> Graph {
             | Op::UserScan { .. }
             | Op::Diff { .. }
             | Op::Histogram { .. }
+            | Op::QuantileLanes { .. }
+            | Op::QuantileCounts { .. }
+            | Op::QuantileRefine { .. }
+            | Op::QuantileFinish { .. }
             | Op::Linalg { .. } => {}
         }
     }
