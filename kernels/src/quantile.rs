@@ -457,7 +457,7 @@ impl State {
         let bad = || KernelError::Other("quantile: a malformed radix state".into());
         let Chunk::U64(a) = c else { return Err(bad()) };
         let v: Vec<u64> = a.iter().copied().collect();
-        if v.len() < 3 || (v.len() - 3) % 2 != 0 {
+        if v.len() < 3 || !(v.len() - 3).is_multiple_of(2) {
             return Err(bad());
         }
         Ok(State {

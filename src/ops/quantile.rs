@@ -93,11 +93,11 @@ impl CustomLower for AxisQuantile {
                 shape.insert(ax, n);
                 let mut inputs = Vec::with_capacity(nb);
                 let mut pieces = Vec::with_capacity(nb);
-                for b in 0..nb {
+                for (b, &at) in starts.iter().take(nb).enumerate() {
                     let bi = self.in_idx(other, b);
                     inputs.push(l.block(input, &bi)?);
                     let mut dst = vec![0; shape.len()];
-                    dst[ax] = starts[b];
+                    dst[ax] = at;
                     pieces.push(Piece {
                         src: block_shape(&input.grid, &bi)
                             .iter()
@@ -152,7 +152,7 @@ impl CustomLower for AxisQuantile {
             let mut band_pieces = Vec::with_capacity(nb);
             let mut band_shape = len.clone();
             band_shape.insert(ax, n);
-            for b in 0..nb {
+            for (b, &at) in starts.iter().take(nb).enumerate() {
                 let bi = self.in_idx(other, b);
                 let blk = l.block(input, &bi)?;
                 let mut take: Vec<AxisTake> = start
@@ -183,7 +183,7 @@ impl CustomLower for AxisQuantile {
                     0,
                 ));
                 let mut dst = vec![0; band_shape.len()];
-                dst[ax] = starts[b];
+                dst[ax] = at;
                 let mut src: Vec<std::ops::Range<usize>> = len.iter().map(|&k| 0..k).collect();
                 src.insert(ax, 0..m);
                 band_pieces.push(Piece { src, dst });
