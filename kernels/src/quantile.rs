@@ -698,7 +698,7 @@ mod tests {
             (QuantileMethod::Linear, [2.2, 2.5]),
             (QuantileMethod::Lower, [2.0, 2.0]),
             (QuantileMethod::Higher, [3.0, 3.0]),
-            (QuantileMethod::Nearest, [2.0, 2.0]),
+            (QuantileMethod::Nearest, [2.0, 3.0]),
             (QuantileMethod::Midpoint, [2.5, 2.5]),
             (QuantileMethod::Hazen, [2.1, 2.5]),
             (QuantileMethod::Weibull, [2.0, 2.5]),
@@ -709,7 +709,7 @@ mod tests {
                 assert!((g - w).abs() < 1e-12, "{m:?}: {got:?} vs {w:?}");
             }
         }
-        // Nearest rounds half to even: index 1.5 -> 2, 0.5 -> 0.
+        // Nearest rounds half to even: index 1.5 -> 2, 0.5 -> 0 (q = 1/2 above: 3.0).
         let y = Chunk::F64(array![10.0, 20.0, 30.0, 40.0].into_dyn());
         let s = spec(&[0.5, 1.0 / 6.0], QuantileMethod::Nearest, false);
         assert_eq!(f(quantile_lanes(&y, 0, &s).unwrap()), vec![30.0, 10.0]);

@@ -70,9 +70,10 @@ impl<T: Numeric> DArray<T> {
     ///   an infinite neighbour does not make it NaN.
     ///
     /// Along an axis, the axis does not need to be one block: each output
-    /// block's lanes are assembled whole in bands that fit a quarter of the
-    ///   executor's memory budget (cut out of the input blocks first when a
-    /// block's lanes do not fit), then each lane is selected in a scratch copy.
+    /// block's lanes are assembled whole, in bands of at most a quarter of the
+    /// executor's memory budget and about two input blocks or 64 MiB (cut out
+    /// of the input blocks first when a block's lanes make a larger band),
+    /// then each lane is selected in a scratch copy (`select_nth_unstable`).
     /// Over all axes, nothing is gathered: a radix selection reads the array
     /// once per pass (6 passes for 64-bit dtypes, 3 for 32-bit, 2 for 16-bit,
     /// 1 for 8-bit), counting key digits per block (tree-summed in block

@@ -72,10 +72,16 @@ impl CustomLower for AxisQuantile {
                 budget,
             });
         }
-        // A quarter of the budget per band leaves room for other tasks in
-        // flight; whole blocks of input already fit, so bands are never cut
-        // below a few of them.
-        let target = (budget / 4).max(one);
+        // A band takes at most a quarter of the budget (room for other tasks
+        // in flight) and about two input blocks or 64 MiB, whichever is more,
+        // so a long axis still gives several bands to run in parallel.
+        let largest_block = input
+            .grid
+            .iter()
+            .map(|g| g.iter().copied().max().unwrap_or(0) as u64)
+            .product::<u64>()
+            * input.dtype.size() as u64;
+        let target = (budget / 4).min((2 * largest_block).max(64 << 20)).max(one);
         let per = (target / (2 * lane + out_per_lane).max(1)).max(1);
         let lanes: u64 = ext.iter().product::<usize>() as u64;
         let nb = input.grid[ax].len();
