@@ -421,6 +421,21 @@ pub enum Error {
         /// The stored chunk (or shard) shape.
         chunk_shape: Vec<u64>,
     },
+    /// A reduction along an axis that needs whole lanes (a quantile) whose one
+    /// lane does not fit the memory budget; refused before anything runs.
+    #[error("array `{array}`: one lane along axis {axis} holds {bytes} bytes and selecting in it needs {needed} bytes, over the memory budget of {budget} bytes; reduce over all axes instead (memory-bounded at any size), or raise the budget")]
+    LaneTooLarge {
+        /// The array's name.
+        array: String,
+        /// The reduced axis.
+        axis: usize,
+        /// Bytes of one lane.
+        bytes: u64,
+        /// Bytes one task holds to select in one lane.
+        needed: u64,
+        /// The executor's memory budget.
+        budget: u64,
+    },
 }
 
 /// Result alias used throughout darray.

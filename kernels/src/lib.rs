@@ -30,6 +30,7 @@ pub mod gather;
 pub mod layout;
 pub mod linalg;
 pub mod points;
+pub mod quantile;
 pub mod reshape;
 pub mod select;
 pub mod sort;

@@ -15,6 +15,7 @@ pub(crate) mod map_blocks;
 mod np_slice;
 mod order;
 mod overlap;
+mod quantile;
 mod reduction;
 mod reduction_more;
 mod scan;
@@ -41,6 +42,7 @@ pub use map_blocks::{
 pub use np_slice::NpIndex;
 pub use order::PadMode;
 pub use overlap::{Boundary, Overlapped};
+pub use quantile::{QuantileMethod, Quantiles};
 pub use reduction::{ReduceOpts, DEFAULT_SPLIT_EVERY};
 pub use scan::register_scan;
 pub use shape::ReshapeOpts;

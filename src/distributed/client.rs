@@ -325,6 +325,10 @@ fn absolute_paths(graph: &Graph) -> Graph {
             | Op::Diff { .. }
             | Op::Histogram { .. }
             | Op::Count { .. }
+            | Op::QuantileLanes { .. }
+            | Op::QuantileCounts { .. }
+            | Op::QuantileRefine { .. }
+            | Op::QuantileFinish { .. }
             | Op::Linalg { .. } => {}
         }
     }

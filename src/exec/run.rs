@@ -169,6 +169,36 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
             }
         },
         Op::Count { op } => darray_kernels::count::run(op, inputs)?,
+        Op::QuantileLanes { axis, spec } => {
+            darray_kernels::quantile::quantile_lanes(one(op, inputs)?, *axis, spec)?
+        }
+        Op::QuantileCounts { pass } => match inputs {
+            [block] => darray_kernels::quantile::radix_counts(block, None, *pass)?,
+            [state, block] => darray_kernels::quantile::radix_counts(block, Some(state), *pass)?,
+            _ => {
+                return Err(Error::TaskInputs {
+                    op: op.name(),
+                    expected: 1 + usize::from(*pass > 0),
+                    got: inputs.len(),
+                })
+            }
+        },
+        Op::QuantileRefine { pass, dtype, spec } => match inputs {
+            [counts] => darray_kernels::quantile::radix_refine(counts, None, *pass, *dtype, spec)?,
+            [counts, state] => {
+                darray_kernels::quantile::radix_refine(counts, Some(state), *pass, *dtype, spec)?
+            }
+            _ => {
+                return Err(Error::TaskInputs {
+                    op: op.name(),
+                    expected: 1 + usize::from(*pass > 0),
+                    got: inputs.len(),
+                })
+            }
+        },
+        Op::QuantileFinish { dtype, spec } => {
+            darray_kernels::quantile::radix_finish(one(op, inputs)?, *dtype, spec)?
+        }
         Op::WriteZarr { path, chunk } => {
             ctx.store
                 .write_chunk(Path::new(path), chunk, one(op, inputs)?)?;

@@ -123,6 +123,13 @@ pub mod stage {
     /// Scans: the carry into a block (the totals of the blocks before it).
     pub const SCAN_CARRY: u8 = 3;
 
+    /// Quantiles along an axis: a slice of an input block for one lane band.
+    pub const QUANTILE_SLICE: u8 = 1;
+    /// Quantiles along an axis: a band of whole lanes assembled from slices.
+    pub const QUANTILE_BAND: u8 = 2;
+    /// Quantiles along an axis: one band's quantiles, before the block is assembled.
+    pub const QUANTILE_LANES: u8 = 3;
+
     /// Chunk writes of `to_zarr`.
     pub const WRITE: u8 = 255;
 
@@ -153,6 +160,7 @@ pub mod stage {
             distinct(&tsqr);
             distinct(&[BLOCK, CHOL_TILE, CHOL_FACTOR, WRITE]);
             distinct(&[BLOCK, SCAN_BLOCK, SCAN_TOTAL, SCAN_CARRY, WRITE]);
+            distinct(&[BLOCK, QUANTILE_SLICE, QUANTILE_BAND, QUANTILE_LANES, WRITE]);
             distinct(&[
                 BLOCK,
                 LU_TILE,

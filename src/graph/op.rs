@@ -280,6 +280,37 @@ pub enum Op {
         /// The step, with its parameters.
         op: darray_kernels::count::CountOp,
     },
+    /// The quantiles of every lane along `axis` of one block (see
+    /// [`darray_kernels::quantile::quantile_lanes`]).
+    QuantileLanes {
+        /// The reduced axis.
+        axis: usize,
+        /// Which quantiles, how.
+        spec: darray_kernels::quantile::QuantileSpec,
+    },
+    /// Pass `pass` of a radix selection over one block: inputs `[block]`
+    /// (pass 0) or `[state, block]` (see [`darray_kernels::quantile::radix_counts`]).
+    QuantileCounts {
+        /// The pass.
+        pass: usize,
+    },
+    /// The radix state after pass `pass`: inputs `[counts]` (pass 0) or
+    /// `[counts, state]`.
+    QuantileRefine {
+        /// The pass.
+        pass: usize,
+        /// The selected array's dtype.
+        dtype: DType,
+        /// Which quantiles, how.
+        spec: darray_kernels::quantile::QuantileSpec,
+    },
+    /// The quantiles from the last radix state (input `[state]`).
+    QuantileFinish {
+        /// The selected array's dtype.
+        dtype: DType,
+        /// Which quantiles, how.
+        spec: darray_kernels::quantile::QuantileSpec,
+    },
     /// Write the input as one chunk (or shard) of a Zarr array.
     WriteZarr {
         /// Path of the (staging) array.
@@ -341,6 +372,10 @@ impl Op {
             Op::Diff { .. } => "diff",
             Op::Histogram { .. } => "histogram",
             Op::Count { op } => op.name(),
+            Op::QuantileLanes { .. } => "quantile_lanes",
+            Op::QuantileCounts { .. } => "quantile_counts",
+            Op::QuantileRefine { .. } => "quantile_refine",
+            Op::QuantileFinish { .. } => "quantile_finish",
             Op::WriteZarr { .. } => "write",
             Op::WriteZarrRegion { overlay: None, .. } => "write_region",
             Op::WriteZarrRegion { .. } => "write_overlay",
@@ -377,6 +412,10 @@ impl Op {
             | Op::Diff { .. }
             | Op::Histogram { .. }
             | Op::Count { .. }
+            | Op::QuantileLanes { .. }
+            | Op::QuantileCounts { .. }
+            | Op::QuantileRefine { .. }
+            | Op::QuantileFinish { .. }
             | Op::Reshape { .. } => true,
             Op::ReadZarr { .. }
             | Op::WriteZarr { .. }

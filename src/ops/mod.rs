@@ -10,6 +10,7 @@ mod elementwise;
 pub(crate) mod histogram;
 mod layout;
 mod overlap;
+pub(crate) mod quantile;
 mod reduction;
 pub(crate) mod reshape;
 pub(crate) mod scan;
