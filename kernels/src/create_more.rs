@@ -475,9 +475,9 @@ fn weighted(cdf: &[f64], seed: u64, offset: usize, len: usize) -> Result<Chunk> 
     let v: Vec<i64> = (offset..offset + len)
         .map(|i| weighted_index(cdf, seed, i as u64) as i64)
         .collect();
-    Ok(Chunk::I64(ArrayD::from_shape_vec(IxDyn(&[len]), v).map_err(|e| {
-        KernelError::Other(e.to_string())
-    })?))
+    Ok(Chunk::I64(
+        ArrayD::from_shape_vec(IxDyn(&[len]), v).map_err(|e| KernelError::Other(e.to_string()))?,
+    ))
 }
 
 /// Element `i` (`i < n`) of the pseudorandom permutation of `0..n` keyed by
@@ -488,7 +488,9 @@ fn weighted(cdf: &[f64], seed: u64, offset: usize, len: usize) -> Result<Chunk> 
 /// domain is under `4n`, so a walk takes under 4 steps on average.
 #[must_use]
 pub fn permutation_index(n: u64, seed: u64, i: u64) -> u64 {
-    let bits = (64 - n.saturating_sub(1).leading_zeros()).div_ceil(2).max(1);
+    let bits = (64 - n.saturating_sub(1).leading_zeros())
+        .div_ceil(2)
+        .max(1);
     let key = split(seed);
     let mut x = i;
     loop {
@@ -500,7 +502,11 @@ pub fn permutation_index(n: u64, seed: u64, i: u64) -> u64 {
 }
 
 fn feistel(x: u64, half: u32, key: [u32; 2]) -> u64 {
-    let mask = if half >= 64 { u64::MAX } else { (1u64 << half) - 1 };
+    let mask = if half >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << half) - 1
+    };
     let (mut l, mut r) = (x >> half, x & mask);
     for round in 0..FEISTEL_ROUNDS {
         let [lo, hi] = split(r);
@@ -516,7 +522,9 @@ fn feistel(x: u64, half: u32, key: [u32; 2]) -> u64 {
 /// [`permutation_index`] run backwards.
 #[must_use]
 pub fn permutation_inverse(n: u64, seed: u64, j: u64) -> u64 {
-    let bits = (64 - n.saturating_sub(1).leading_zeros()).div_ceil(2).max(1);
+    let bits = (64 - n.saturating_sub(1).leading_zeros())
+        .div_ceil(2)
+        .max(1);
     let key = split(seed);
     let mut x = j;
     loop {
@@ -528,7 +536,11 @@ pub fn permutation_inverse(n: u64, seed: u64, j: u64) -> u64 {
 }
 
 fn feistel_inverse(x: u64, half: u32, key: [u32; 2]) -> u64 {
-    let mask = if half >= 64 { u64::MAX } else { (1u64 << half) - 1 };
+    let mask = if half >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << half) - 1
+    };
     let (mut l, mut r) = (x >> half, x & mask);
     for round in (0..FEISTEL_ROUNDS).rev() {
         let [lo, hi] = split(l);
@@ -550,9 +562,9 @@ fn permute_dest(n: u64, seed: u64, start: u64, len: usize) -> Result<Chunk> {
     let v: Vec<i64> = (start..start + len as u64)
         .map(|j| permutation_inverse(n, seed, j) as i64)
         .collect();
-    Ok(Chunk::I64(ArrayD::from_shape_vec(IxDyn(&[len]), v).map_err(|e| {
-        KernelError::Other(e.to_string())
-    })?))
+    Ok(Chunk::I64(
+        ArrayD::from_shape_vec(IxDyn(&[len]), v).map_err(|e| KernelError::Other(e.to_string()))?,
+    ))
 }
 
 #[allow(clippy::cast_sign_loss)] // Destinations are non-negative.
@@ -632,9 +644,9 @@ fn permutation_block(n: u64, seed: u64, offset: u64, len: usize) -> Result<Chunk
     let v: Vec<i64> = (offset..offset + len as u64)
         .map(|i| permutation_index(n, seed, i) as i64)
         .collect();
-    Ok(Chunk::I64(ArrayD::from_shape_vec(IxDyn(&[len]), v).map_err(|e| {
-        KernelError::Other(e.to_string())
-    })?))
+    Ok(Chunk::I64(
+        ArrayD::from_shape_vec(IxDyn(&[len]), v).map_err(|e| KernelError::Other(e.to_string()))?,
+    ))
 }
 
 #[cfg(test)]
@@ -708,7 +720,10 @@ mod tests {
         let Chunk::I32(m) = from_diag(&[&v], -1, 0, [1, 0], [3, 4]).unwrap() else {
             unreachable!()
         };
-        assert_eq!(m.into_raw_vec_and_offset().0, vec![1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 3, 0]);
+        assert_eq!(
+            m.into_raw_vec_and_offset().0,
+            vec![1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 3, 0]
+        );
         // The same block with v starting at v[1]: v[0] is missing.
         assert!(from_diag(&[&v], -1, 1, [1, 0], [3, 4]).is_err());
         let a = Chunk::I32(ArrayD::from_shape_fn(IxDyn(&[2, 3, 4]), |i| {

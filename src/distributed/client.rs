@@ -321,6 +321,7 @@ fn absolute_paths(graph: &Graph) -> Graph {
             | Op::UserScan { .. }
             | Op::Diff { .. }
             | Op::Histogram { .. }
+            | Op::Create { .. }
             | Op::Linalg { .. } => {}
         }
     }

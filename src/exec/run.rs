@@ -161,6 +161,7 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
                 })
             }
         },
+        Op::Create { op } => darray_kernels::create_more::run(op, inputs)?,
         Op::WriteZarr { path, chunk } => {
             ctx.store
                 .write_chunk(Path::new(path), chunk, one(op, inputs)?)?;

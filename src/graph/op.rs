@@ -272,6 +272,12 @@ pub enum Op {
         /// Output block shape.
         shape: Vec<usize>,
     },
+    /// A creation kernel beyond ranges and identity (diagonals, triangles,
+    /// random integers, choice, permutations).
+    Create {
+        /// What to make.
+        op: darray_kernels::create_more::CreateOp,
+    },
 }
 
 impl Op {
@@ -306,6 +312,7 @@ impl Op {
             Op::Histogram { .. } => "histogram",
             Op::WriteZarr { .. } => "write",
             Op::Call { .. } => "call",
+            Op::Create { op } => op.name(),
         }
     }
 
@@ -336,7 +343,8 @@ impl Op {
             | Op::Scan { .. }
             | Op::Diff { .. }
             | Op::Histogram { .. }
-            | Op::Reshape { .. } => true,
+            | Op::Reshape { .. }
+            | Op::Create { .. } => true,
             Op::ReadZarr { .. }
             | Op::WriteZarr { .. }
             | Op::MapBlocks { .. }
