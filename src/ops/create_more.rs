@@ -334,7 +334,7 @@ impl CustomLower for PermuteNode {
         let out_len = e.grid[0][idx[0] as usize];
         let out_bytes = e.block_bytes(idx);
         let mut pieces = Vec::with_capacity(starts.len() - 1);
-        for b in 0..starts.len() - 1 {
+        for (b, &start) in starts[..starts.len() - 1].iter().enumerate() {
             let mut dest_idx = vec![0u32; idx.len()];
             dest_idx[0] = u32_of(b);
             let len = self.input.grid[0][b];
@@ -346,7 +346,7 @@ impl CustomLower for PermuteNode {
                         op: CreateOp::PermuteDest {
                             n,
                             seed,
-                            start: starts[b],
+                            start,
                             len,
                         },
                     },
