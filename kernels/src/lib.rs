@@ -25,6 +25,7 @@ pub use elementwise::program::{BinaryOp, CmpOp, Domain, ElementwiseProgram, Inst
 pub use random::Distribution;
 pub use reduce::kind::{ArgContext, ReduceKind};
 pub mod create;
+pub mod create_more;
 pub mod fused;
 pub mod gather;
 pub mod layout;

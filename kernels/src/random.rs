@@ -75,7 +75,7 @@ pub fn random_block(
     })
 }
 
-fn check_block(global_shape: &[usize], offset: &[usize], shape: &[usize]) -> Result<()> {
+pub(crate) fn check_block(global_shape: &[usize], offset: &[usize], shape: &[usize]) -> Result<()> {
     let inside = global_shape.len() == offset.len()
         && global_shape.len() == shape.len()
         && (0..shape.len()).all(|d| {
@@ -99,7 +99,7 @@ fn check_block(global_shape: &[usize], offset: &[usize], shape: &[usize]) -> Res
     Ok(())
 }
 
-fn c_strides(shape: &[usize]) -> Vec<usize> {
+pub(crate) fn c_strides(shape: &[usize]) -> Vec<usize> {
     let mut strides = vec![1usize; shape.len()];
     for d in (0..shape.len().saturating_sub(1)).rev() {
         strides[d] = strides[d + 1] * shape[d + 1];
@@ -108,7 +108,7 @@ fn c_strides(shape: &[usize]) -> Vec<usize> {
 }
 
 /// The block's values in C order; `value(i)` gets the global flat index.
-fn fill<T>(
+pub(crate) fn fill<T>(
     offset: &[usize],
     shape: &[usize],
     strides: &[usize],
@@ -135,7 +135,7 @@ fn fill<T>(
 
 /// Splits a 64-bit value into Philox's little-endian 32-bit words.
 #[allow(clippy::cast_possible_truncation)] // Taking the low and high halves.
-fn split(x: u64) -> [u32; 2] {
+pub(crate) fn split(x: u64) -> [u32; 2] {
     [x as u32, (x >> 32) as u32]
 }
 
@@ -146,7 +146,7 @@ fn counter(i: u64) -> [u32; 4] {
 }
 
 /// Philox4x32 with 10 rounds: `philox4x32(ctr, key)` of `Random123`.
-fn philox4x32_10(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
+pub(crate) fn philox4x32_10(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
     const M0: u64 = 0xD251_1F53;
     const M1: u64 = 0xCD9E_8D57;
     const W0: u32 = 0x9E37_79B9;
@@ -168,7 +168,7 @@ fn philox4x32_10(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
 
 /// 53 bits from two words, as a float in `[0, 1)`.
 #[allow(clippy::cast_precision_loss)] // 53 bits are exact in f64.
-fn unit_f64(lo: u32, hi: u32) -> f64 {
+pub(crate) fn unit_f64(lo: u32, hi: u32) -> f64 {
     let bits = ((u64::from(hi) << 32) | u64::from(lo)) >> 11;
     bits as f64 * (1.0 / (1u64 << 53) as f64)
 }

@@ -329,6 +329,7 @@ fn absolute_paths(graph: &Graph) -> Graph {
             | Op::QuantileCounts { .. }
             | Op::QuantileRefine { .. }
             | Op::QuantileFinish { .. }
+            | Op::Create { .. }
             | Op::Linalg { .. } => {}
         }
     }

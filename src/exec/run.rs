@@ -199,6 +199,7 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
         Op::QuantileFinish { dtype, spec } => {
             darray_kernels::quantile::radix_finish(one(op, inputs)?, *dtype, spec)?
         }
+        Op::Create { op } => darray_kernels::create_more::run(op, inputs)?,
         Op::WriteZarr { path, chunk } => {
             ctx.store
                 .write_chunk(Path::new(path), chunk, one(op, inputs)?)?;

@@ -338,6 +338,12 @@ pub enum Op {
         /// Output block shape.
         shape: Vec<usize>,
     },
+    /// A creation kernel beyond ranges and identity (diagonals, triangles,
+    /// random integers, choice, permutations).
+    Create {
+        /// What to make.
+        op: darray_kernels::create_more::CreateOp,
+    },
 }
 
 impl Op {
@@ -380,6 +386,7 @@ impl Op {
             Op::WriteZarrRegion { overlay: None, .. } => "write_region",
             Op::WriteZarrRegion { .. } => "write_overlay",
             Op::Call { .. } => "call",
+            Op::Create { op } => op.name(),
         }
     }
 
@@ -416,7 +423,8 @@ impl Op {
             | Op::QuantileCounts { .. }
             | Op::QuantileRefine { .. }
             | Op::QuantileFinish { .. }
-            | Op::Reshape { .. } => true,
+            | Op::Reshape { .. }
+            | Op::Create { .. } => true,
             Op::ReadZarr { .. }
             | Op::WriteZarr { .. }
             | Op::WriteZarrRegion { .. }

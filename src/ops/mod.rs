@@ -6,6 +6,7 @@
 //! `reduction` (trees), `layout` (slice, rechunk, transpose, concatenate).
 
 pub(crate) mod counting;
+pub(crate) mod create_more;
 mod elementwise;
 pub(crate) mod histogram;
 mod layout;
