@@ -26,6 +26,7 @@ pub use reduce::kind::{ArgContext, ReduceKind};
 pub mod create;
 pub mod fused;
 pub mod gather;
+pub mod groupby;
 pub mod layout;
 pub mod linalg;
 pub mod reshape;
