@@ -7,6 +7,7 @@ mod blocks;
 mod compute;
 mod creation;
 mod elementwise;
+mod groupby;
 mod histogram;
 mod indexing;
 mod many;
@@ -27,6 +28,7 @@ pub use crate::expr::grid as chunks;
 pub use blocks::Nested;
 pub use chunks::{AxisChunks, ChunkSpec, Grid};
 pub use elementwise::{where_, Operand};
+pub use groupby::{GroupBy, GroupStrategy};
 pub use histogram::Bins;
 pub use many::{compute, compute_with, persist, persist_with, Blocks, Computable, Roots};
 pub use map_blocks::{

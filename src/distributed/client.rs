@@ -321,6 +321,8 @@ fn absolute_paths(graph: &Graph) -> Graph {
             | Op::UserScan { .. }
             | Op::Diff { .. }
             | Op::Histogram { .. }
+            | Op::GroupPartial { .. }
+            | Op::GroupMerge { .. }
             | Op::Linalg { .. } => {}
         }
     }

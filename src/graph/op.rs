@@ -259,6 +259,29 @@ pub enum Op {
         /// Whether a weights block follows the data block.
         weighted: bool,
     },
+    /// Per-group partials of one block along `axis` (see
+    /// [`darray_kernels::groupby`]); finalised in the same task when
+    /// `finalize` holds the data's dtype (a blockwise grouped reduction).
+    GroupPartial {
+        /// The grouped reduction.
+        kind: darray_kernels::groupby::GroupKind,
+        /// The reduced axis.
+        axis: usize,
+        /// The block's labels along `axis` (negative: dropped).
+        labels: Vec<i64>,
+        /// Groups in the output (entries along `axis`).
+        ngroups: usize,
+        /// `Some(data dtype)`: finalise.
+        finalize: Option<DType>,
+    },
+    /// Group partials merged in input order; finalised when `finalize` holds
+    /// the data's dtype.
+    GroupMerge {
+        /// The grouped reduction.
+        kind: darray_kernels::groupby::GroupKind,
+        /// `Some(data dtype)`: finalise.
+        finalize: Option<DType>,
+    },
     /// Write the input as one chunk (or shard) of a Zarr array.
     WriteZarr {
         /// Path of the (staging) array.
@@ -304,6 +327,10 @@ impl Op {
             Op::UserScan { .. } => "user_scan",
             Op::Diff { .. } => "diff",
             Op::Histogram { .. } => "histogram",
+            Op::GroupPartial { finalize: None, .. } => "group_partial",
+            Op::GroupPartial { .. } => "group_reduce",
+            Op::GroupMerge { finalize: None, .. } => "group_merge",
+            Op::GroupMerge { .. } => "group_finalize",
             Op::WriteZarr { .. } => "write",
             Op::Call { .. } => "call",
         }
@@ -336,6 +363,8 @@ impl Op {
             | Op::Scan { .. }
             | Op::Diff { .. }
             | Op::Histogram { .. }
+            | Op::GroupPartial { .. }
+            | Op::GroupMerge { .. }
             | Op::Reshape { .. } => true,
             Op::ReadZarr { .. }
             | Op::WriteZarr { .. }

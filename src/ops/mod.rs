@@ -6,6 +6,7 @@
 //! `reduction` (trees), `layout` (slice, rechunk, transpose, concatenate).
 
 mod elementwise;
+pub(crate) mod groupby;
 pub(crate) mod histogram;
 mod layout;
 mod overlap;
