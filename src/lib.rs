@@ -39,8 +39,8 @@ pub use array::{
 };
 pub use array::{register_scan, Bins};
 pub use array::{GroupBy, GroupStrategy};
-pub use darray_kernels::groupby::GroupKind;
 pub use array::{Nested, PadMode, ReshapeOpts};
+pub use darray_kernels::groupby::GroupKind;
 pub use darray_kernels::{Chunk, DType, Element, Numeric};
 pub use delayed::Delayed;
 pub use error::{Error, Result};
