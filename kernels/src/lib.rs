@@ -28,6 +28,7 @@ pub mod create;
 pub mod create_more;
 pub mod fused;
 pub mod gather;
+pub mod groupby;
 pub mod layout;
 pub mod linalg;
 pub mod points;

@@ -9,6 +9,7 @@ mod counting;
 mod creation;
 mod creation_more;
 mod elementwise;
+mod groupby;
 mod histogram;
 mod indexing;
 mod many;
@@ -37,6 +38,7 @@ pub use chunks::{AxisChunks, ChunkSpec, Grid};
 pub use counting::{histogram2d, histogram2d_with, histogramdd, histogramdd_with};
 pub use creation_more::{register_block_function, Indexing};
 pub use elementwise::{where_, Operand};
+pub use groupby::{GroupBy, GroupStrategy};
 pub use histogram::Bins;
 pub use many::{compute, compute_with, persist, persist_with, Blocks, Computable, Roots};
 pub use map_blocks::{

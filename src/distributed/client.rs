@@ -330,6 +330,8 @@ fn absolute_paths(graph: &Graph) -> Graph {
             | Op::QuantileRefine { .. }
             | Op::QuantileFinish { .. }
             | Op::Create { .. }
+            | Op::GroupPartial { .. }
+            | Op::GroupMerge { .. }
             | Op::Linalg { .. } => {}
         }
     }

@@ -5,7 +5,7 @@ use super::kernels::lookup;
 use crate::error::{Error, Result};
 use crate::graph::{AxisTake, Op};
 use crate::store::StoreCache;
-use darray_kernels::{create, elementwise, layout, random, reduce, Chunk};
+use darray_kernels::{create, elementwise, groupby, layout, random, reduce, Chunk};
 use std::path::Path;
 
 /// What tasks share while running: opened stores and their counters.
@@ -200,6 +200,29 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
             darray_kernels::quantile::radix_finish(one(op, inputs)?, *dtype, spec)?
         }
         Op::Create { op } => darray_kernels::create_more::run(op, inputs)?,
+        Op::GroupPartial {
+            kind,
+            axis,
+            labels,
+            ngroups,
+            finalize,
+        } => {
+            let part = groupby::partial(*kind, one(op, inputs)?, *axis, labels, *ngroups)?;
+            match finalize {
+                Some(dtype) => groupby::finalize(*kind, &part, *dtype)?,
+                None => part,
+            }
+        }
+        Op::GroupMerge { kind, finalize } => {
+            let part = match inputs {
+                [one] => (*one).clone(),
+                _ => groupby::merge(*kind, inputs)?,
+            };
+            match finalize {
+                Some(dtype) => groupby::finalize(*kind, &part, *dtype)?,
+                None => part,
+            }
+        }
         Op::WriteZarr { path, chunk } => {
             ctx.store
                 .write_chunk(Path::new(path), chunk, one(op, inputs)?)?;

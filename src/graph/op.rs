@@ -311,6 +311,29 @@ pub enum Op {
         /// Which quantiles, how.
         spec: darray_kernels::quantile::QuantileSpec,
     },
+    /// Per-group partials of one block along `axis` (see
+    /// [`darray_kernels::groupby`]); finalised in the same task when
+    /// `finalize` holds the data's dtype (a blockwise grouped reduction).
+    GroupPartial {
+        /// The grouped reduction.
+        kind: darray_kernels::groupby::GroupKind,
+        /// The reduced axis.
+        axis: usize,
+        /// The block's labels along `axis` (negative: dropped).
+        labels: Vec<i64>,
+        /// Groups in the output (entries along `axis`).
+        ngroups: usize,
+        /// `Some(data dtype)`: finalise.
+        finalize: Option<DType>,
+    },
+    /// Group partials merged in input order; finalised when `finalize` holds
+    /// the data's dtype.
+    GroupMerge {
+        /// The grouped reduction.
+        kind: darray_kernels::groupby::GroupKind,
+        /// `Some(data dtype)`: finalise.
+        finalize: Option<DType>,
+    },
     /// Write the input as one chunk (or shard) of a Zarr array.
     WriteZarr {
         /// Path of the (staging) array.
@@ -382,6 +405,10 @@ impl Op {
             Op::QuantileCounts { .. } => "quantile_counts",
             Op::QuantileRefine { .. } => "quantile_refine",
             Op::QuantileFinish { .. } => "quantile_finish",
+            Op::GroupPartial { finalize: None, .. } => "group_partial",
+            Op::GroupPartial { .. } => "group_reduce",
+            Op::GroupMerge { finalize: None, .. } => "group_merge",
+            Op::GroupMerge { .. } => "group_finalize",
             Op::WriteZarr { .. } => "write",
             Op::WriteZarrRegion { overlay: None, .. } => "write_region",
             Op::WriteZarrRegion { .. } => "write_overlay",
@@ -423,6 +450,8 @@ impl Op {
             | Op::QuantileCounts { .. }
             | Op::QuantileRefine { .. }
             | Op::QuantileFinish { .. }
+            | Op::GroupPartial { .. }
+            | Op::GroupMerge { .. }
             | Op::Reshape { .. }
             | Op::Create { .. } => true,
             Op::ReadZarr { .. }

@@ -8,6 +8,7 @@
 pub(crate) mod counting;
 pub(crate) mod create_more;
 mod elementwise;
+pub(crate) mod groupby;
 pub(crate) mod histogram;
 mod layout;
 mod overlap;

@@ -1,0 +1,240 @@
+//! Grouped reductions (xarray's `groupby` with flox): reductions along one
+//! axis by an integer label per position, one output entry per group
+//! (lowering and strategies in `crate::ops::groupby`, per-block arithmetic in
+//! `darray_kernels::groupby`).
+
+use super::{normalize_axis, DArray, DEFAULT_SPLIT_EVERY};
+use crate::error::{Error, Result};
+use crate::ops::groupby::{blockwise_ranges, group_reduce, GroupPlan};
+use darray_kernels::groupby::{labels_problem, GroupKind};
+use darray_kernels::Element;
+use std::sync::Arc;
+
+/// How a grouped reduction is computed (flox's `method`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GroupStrategy {
+    /// Blockwise when it applies, else map-reduce.
+    #[default]
+    Auto,
+    /// Each block along the axis makes a partial with one entry per group;
+    /// the partials merge in a tree in block order, then finalise. Works for
+    /// any labels; a partial is `ngroups` wide.
+    MapReduce,
+    /// Each block along the axis is reduced alone: needs every group's
+    /// positions in one block, and the blocks' groups in increasing order
+    /// (e.g. sorted labels whose runs end at block boundaries). The output
+    /// axis is cut at the groups' block boundaries.
+    Blockwise,
+}
+
+/// A grouped reduction being set up: `x.groupby(&labels, axis)?` followed by
+/// options and a reduction (`sum`, `mean`, `var`, ...). The output replaces
+/// `axis` by one entry per group `0..ngroups`.
+///
+/// Empty groups (no label equal to them, or all their values NaN for the
+/// `nan*` kinds) give sum 0, prod 1, count 0, and NaN for mean, var, std and
+/// float min/max; integer min/max give the dtype's identity (the largest
+/// value for min, the smallest for max), as integers have no NaN.
+///
+/// ```
+/// use darray::DArray;
+/// let x = DArray::from_ndarray(&ndarray::arr1(&[1.0, 2.0, 3.0, 4.0, 5.0]).into_dyn(), [2]).unwrap();
+/// let by = x.groupby(&[0, 1, 0, -1, 1], 0).unwrap();
+/// assert_eq!(by.sum().unwrap().compute().unwrap().as_slice().unwrap(), &[4.0, 7.0]);
+/// assert_eq!(by.count().unwrap().compute().unwrap().as_slice().unwrap(), &[2, 2]);
+/// ```
+#[must_use = "call a reduction (sum, mean, ...) on it"]
+#[derive(Clone, Debug)]
+pub struct GroupBy<T: Element> {
+    array: DArray<T>,
+    axis: usize,
+    labels: Arc<[i64]>,
+    ngroups: usize,
+    strategy: GroupStrategy,
+    split_every: usize,
+}
+
+impl<T: Element> DArray<T> {
+    /// Groups along `axis` by `labels` (one per position along the axis;
+    /// negative labels drop their position, as flox). The number of groups is
+    /// the largest label plus one; set it with [`GroupBy::ngroups`].
+    ///
+    /// # Errors
+    /// An axis out of range or labels of another length than the axis, before
+    /// anything runs.
+    pub fn groupby(&self, labels: &[i64], axis: isize) -> Result<GroupBy<T>> {
+        let name = &self.expr.name;
+        let axis = normalize_axis(name, axis, self.ndim())?;
+        let len = self.expr.shape[axis];
+        if labels.len() != len {
+            return Err(Error::InvalidArgument {
+                array: name.clone(),
+                reason: format!(
+                    "groupby labels: {} labels for axis {axis} of length {len}",
+                    labels.len()
+                ),
+            });
+        }
+        let ngroups = labels
+            .iter()
+            .filter_map(|&l| usize::try_from(l).ok())
+            .max()
+            .map_or(0, |m| m + 1);
+        Ok(GroupBy {
+            array: self.clone(),
+            axis,
+            labels: labels.into(),
+            ngroups,
+            strategy: GroupStrategy::Auto,
+            split_every: DEFAULT_SPLIT_EVERY,
+        })
+    }
+}
+
+impl<T: Element> GroupBy<T> {
+    /// Sets the number of groups (groups beyond the largest label are empty).
+    ///
+    /// # Errors
+    /// A label `>= n`, naming its position.
+    pub fn ngroups(mut self, n: usize) -> Result<Self> {
+        if let Some(p) = labels_problem(&self.labels, self.labels.len(), n) {
+            return Err(Error::InvalidArgument {
+                array: self.array.expr.name.clone(),
+                reason: format!("groupby labels: {p}"),
+            });
+        }
+        self.ngroups = n;
+        Ok(self)
+    }
+
+    /// Chooses the strategy (default [`GroupStrategy::Auto`]).
+    pub fn strategy(mut self, s: GroupStrategy) -> Self {
+        self.strategy = s;
+        self
+    }
+
+    /// Largest number of partials one map-reduce merge combines (at least 2;
+    /// default [`DEFAULT_SPLIT_EVERY`]).
+    pub fn split_every(mut self, n: usize) -> Self {
+        self.split_every = n.max(2);
+        self
+    }
+
+    /// The number of groups.
+    #[must_use]
+    pub fn group_count(&self) -> usize {
+        self.ngroups
+    }
+
+    /// The strategy the reductions use: [`GroupStrategy::Auto`] resolved to
+    /// blockwise when every group lies in one block along the axis (and the
+    /// blocks' groups increase), else map-reduce.
+    ///
+    /// # Errors
+    /// [`GroupStrategy::Blockwise`] asked for where it does not apply.
+    pub fn chosen_strategy(&self) -> Result<GroupStrategy> {
+        Ok(match self.plan()? {
+            GroupPlan::MapReduce { .. } => GroupStrategy::MapReduce,
+            GroupPlan::Blockwise { .. } => GroupStrategy::Blockwise,
+        })
+    }
+
+    fn plan(&self) -> Result<GroupPlan> {
+        let sizes = &self.array.expr.grid[self.axis];
+        let blockwise = || blockwise_ranges(&self.labels, sizes, self.ngroups);
+        let map_reduce = GroupPlan::MapReduce {
+            split_every: self.split_every,
+        };
+        match self.strategy {
+            GroupStrategy::MapReduce => Ok(map_reduce),
+            GroupStrategy::Auto => Ok(blockwise().map_or(map_reduce, |ranges| GroupPlan::Blockwise { ranges })),
+            GroupStrategy::Blockwise => blockwise()
+                .map(|ranges| GroupPlan::Blockwise { ranges })
+                .ok_or_else(|| Error::InvalidArgument {
+                    array: self.array.expr.name.clone(),
+                    reason: format!(
+                        "groupby blockwise: some group spans two blocks along axis {} (or no block holds a group, or the blocks' groups do not increase); use map-reduce or rechunk",
+                        self.axis
+                    ),
+                }),
+        }
+    }
+
+    /// The grouped reduction `kind`, as an array of `U`.
+    ///
+    /// # Errors
+    /// `U` is not the kind's result dtype; a non-finite `ddof`; a blockwise
+    /// strategy that does not apply.
+    pub fn reduce<U: Element>(&self, kind: GroupKind) -> Result<DArray<U>> {
+        let name = &self.array.expr.name;
+        let out = kind.result_dtype(T::DTYPE)?;
+        if out != U::DTYPE {
+            return Err(Error::DTypeMismatch {
+                array: name.clone(),
+                expected: U::DTYPE,
+                found: out,
+            });
+        }
+        let e = group_reduce(
+            &self.array.expr,
+            kind,
+            self.axis,
+            self.labels.clone(),
+            self.ngroups,
+            self.plan()?,
+        )?;
+        Ok(DArray::wrap(e))
+    }
+}
+
+macro_rules! group_reductions {
+    ($($name:ident => $kind:expr, $out:ty, $doc:literal;)*) => {
+        impl<T: Element> GroupBy<T> {
+            $(
+                #[doc = concat!($doc, " per group (see [`GroupBy`] for empty groups).")]
+                ///
+                /// # Errors
+                /// A blockwise strategy that does not apply.
+                pub fn $name(&self) -> Result<DArray<$out>> {
+                    self.reduce($kind)
+                }
+            )*
+        }
+    };
+}
+
+group_reductions! {
+    sum => GroupKind::Sum, T::Sum, "Sum (NaN propagates; integers in `i64`/`u64`)";
+    prod => GroupKind::Prod, T::Sum, "Product";
+    count => GroupKind::Count, i64, "Number of non-NaN elements (xarray's `count`)";
+    mean => GroupKind::Mean, T::Float, "Mean";
+    min => GroupKind::Min, T, "Minimum (NaN if any element is NaN)";
+    max => GroupKind::Max, T, "Maximum (NaN if any element is NaN)";
+    nansum => GroupKind::NanSum, T::Sum, "Sum ignoring NaN";
+    nanmean => GroupKind::NanMean, T::Float, "Mean ignoring NaN";
+    nanmin => GroupKind::NanMin, T, "Minimum ignoring NaN";
+    nanmax => GroupKind::NanMax, T, "Maximum ignoring NaN";
+}
+
+macro_rules! group_moments {
+    ($($name:ident => $kind:ident, $doc:literal;)*) => {
+        impl<T: Element> GroupBy<T> {
+            $(
+                #[doc = concat!($doc, " per group with `ddof` delta degrees of freedom (NaN where a group has at most `ddof` elements).")]
+                ///
+                /// # Errors
+                /// A non-finite `ddof`; a blockwise strategy that does not apply.
+                pub fn $name(&self, ddof: f64) -> Result<DArray<T::Float>> {
+                    self.reduce(GroupKind::$kind { ddof })
+                }
+            )*
+        }
+    };
+}
+
+group_moments! {
+    var => Var, "Variance";
+    std => Std, "Standard deviation";
+    nanvar => NanVar, "Variance ignoring NaN";
+    nanstd => NanStd, "Standard deviation ignoring NaN";
+}
