@@ -37,6 +37,7 @@ pub use array::{
     where_, AnyArray, ArrayArg, AxisChunks, Boundary, ChunkSpec, Computable, DArray, Grid,
     KernelFn, Operand, Overlapped, ReduceOpts,
 };
+pub use array::{corrcoef, cov, cov2, outer};
 pub use array::{register_scan, Bins};
 pub use array::{Nested, PadMode, ReshapeOpts};
 pub use darray_kernels::{Chunk, DType, Element, Numeric};

@@ -19,6 +19,7 @@ mod scan;
 mod shape;
 pub(crate) mod slicing;
 mod sorting;
+mod stats;
 mod ufunc;
 
 /// Chunk grids and chunk specifications (defined with the lowering IR in
@@ -37,6 +38,7 @@ pub use overlap::{Boundary, Overlapped};
 pub use reduction::{ReduceOpts, DEFAULT_SPLIT_EVERY};
 pub use scan::register_scan;
 pub use shape::ReshapeOpts;
+pub use stats::{corrcoef, cov, cov2, outer};
 
 use crate::error::{Error, Result};
 use crate::expr::node::Expr;
