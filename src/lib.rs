@@ -37,6 +37,7 @@ pub use array::{
     where_, AnyArray, ArrayArg, AxisChunks, Boundary, ChunkSpec, Computable, DArray, Grid,
     KernelFn, Operand, Overlapped, ReduceOpts,
 };
+pub use array::{corrcoef, cov, cov2, outer};
 pub use array::{
     histogram2d, histogram2d_with, histogramdd, histogramdd_with, union1d, union1d_with,
 };

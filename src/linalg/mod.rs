@@ -18,6 +18,7 @@
 //! that depend on memory ([`TsqrLeaves::Auto`]) are made when the graph is
 //! lowered for an executor, against that executor's memory budget.
 
+mod einsum;
 mod lstsq;
 mod lu;
 mod matmul;
@@ -28,6 +29,7 @@ mod tiled;
 mod tiled_qr;
 
 pub use darray_kernels::linalg::Real;
+pub use einsum::einsum;
 pub use lstsq::{lstsq, lstsq_with, norm, Lstsq, NormOrd};
 pub use lu::{inv, lu, solve};
 pub use matmul::{matmul, tensordot};
