@@ -37,7 +37,6 @@ pub use array::{
     where_, AnyArray, ArrayArg, AxisChunks, Boundary, ChunkSpec, Computable, DArray, Grid,
     KernelFn, Operand, Overlapped, ReduceOpts,
 };
-pub use array::{corrcoef, cov, cov2, outer};
 pub use array::{
     histogram2d, histogram2d_with, histogramdd, histogramdd_with, union1d, union1d_with,
 };
@@ -52,6 +51,7 @@ pub use darray_kernels::{Chunk, DType, Element, Numeric};
 pub use delayed::Delayed;
 pub use error::{Error, Result};
 pub use exec::{default_executor, default_memory_budget, ExecStats, Executor, LocalExecutor};
+pub use linalg::{corrcoef, cov, cov2, outer};
 pub use store::{Compression, StoreOptions, WriteOptions, ZarrFormat};
 
 /// The README's Rust snippets, compiled and run by `cargo test --doc` so the

@@ -25,7 +25,6 @@ mod scan;
 mod shape;
 pub(crate) mod slicing;
 mod sorting;
-mod stats;
 mod ufunc;
 mod unique;
 mod vindex;
@@ -52,7 +51,6 @@ pub use quantile::{QuantileMethod, Quantiles};
 pub use reduction::{ReduceOpts, DEFAULT_SPLIT_EVERY};
 pub use scan::register_scan;
 pub use shape::ReshapeOpts;
-pub use stats::{corrcoef, cov, cov2, outer};
 pub use unique::{union1d, union1d_with};
 pub use write::{to_zarr_group, to_zarr_group_with, Member, MemberPlan, RegionOptions, ZarrMember};
 

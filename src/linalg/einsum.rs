@@ -205,7 +205,7 @@ pub fn einsum<T: Real>(subscripts: &str, operands: &[&DArray<T>]) -> Result<DArr
                     ),
                 ));
             }
-            ((*x).diagonal_of(0)?, vec![t[0]])
+            ((*x).diagonal(0, 0, 1)?, vec![t[0]])
         } else {
             ((*x).clone(), t.clone())
         };

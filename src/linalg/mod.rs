@@ -24,6 +24,7 @@ mod lu;
 mod matmul;
 mod nodes;
 mod qr;
+mod stats;
 mod svd;
 mod tiled;
 mod tiled_qr;
@@ -34,6 +35,7 @@ pub use lstsq::{lstsq, lstsq_with, norm, Lstsq, NormOrd};
 pub use lu::{inv, lu, solve};
 pub use matmul::{matmul, tensordot};
 pub use qr::{qr, qr_with, tsqr, tsqr_with, QrMethod, QrOptions, TsqrLeaves};
+pub use stats::{corrcoef, cov, cov2, outer};
 pub use svd::{svd, svd_compressed, svd_compressed_with, svd_with};
 pub use tiled::cholesky;
 

@@ -1,15 +1,13 @@
 //! Paired and higher-order statistics composed from the built-in reductions,
 //! elementwise ops and block products: central moments ([`DArray::moment`]),
 //! covariance and correlation ([`cov`], [`cov2`], [`corrcoef`]), the trace
-//! ([`DArray::trace`]), the diagonal ([`DArray::diagonal_of`], used by `trace`
-//! and `einsum`) and [`outer`]. Nothing here adds a task kind: every piece
-//! lowers through the reductions' trees and the block products, so results are
+//! ([`DArray::trace`], through [`DArray::diagonal`]) and [`outer`]. Nothing
+//! here adds a task kind: every piece lowers through the reductions' trees and the block products, so results are
 //! bit-identical on any executor.
 
-use super::elementwise::where_;
-use super::{DArray, ReduceOpts};
+use super::{matmul, Real};
+use crate::array::{DArray, ReduceOpts};
 use crate::error::{Error, Result};
-use crate::linalg::{matmul, Real};
 use darray_kernels::{Element, Numeric};
 use ndarray::{s, SliceInfoElem};
 
@@ -110,7 +108,7 @@ impl<T: Real> DArray<T> {
             None => Ok((0..self.ndim()).collect()),
             Some(list) => list
                 .iter()
-                .map(|&a| super::normalize_axis(self.name(), a, self.ndim()))
+                .map(|&a| crate::array::normalize_axis(self.name(), a, self.ndim()))
                 .collect(),
         }
     }
@@ -130,57 +128,6 @@ impl<T: Real> DArray<T> {
 }
 
 impl<T: Real> DArray<T> {
-    /// The `offset`-th diagonal of a 2-D array as a 1-D array (NumPy's
-    /// `diagonal(offset)` of a matrix; above the main diagonal for `offset >
-    /// 0`), chunked like the rows it comes from. Each row block of the diagonal
-    /// reads only the blocks of the square it crosses.
-    ///
-    /// ```
-    /// use darray::DArray;
-    /// let x = DArray::<f64>::arange(0.0, 12.0, 1.0, [5]).unwrap().reshape(&[3, 4]).unwrap();
-    /// let d = x.diagonal_of(1).unwrap().compute().unwrap();
-    /// assert_eq!(d.into_iter().collect::<Vec<_>>(), vec![1.0, 6.0, 11.0]);
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::InvalidArgument`] if the array is not 2-D.
-    pub fn diagonal_of(&self, offset: i64) -> Result<Self> {
-        if self.ndim() != 2 {
-            return Err(Error::InvalidArgument {
-                array: self.name().to_string(),
-                reason: format!(
-                    "diagonal of an array of shape {:?}: needs a 2-D array",
-                    self.shape()
-                ),
-            });
-        }
-        let (n, m) = (self.shape()[0], self.shape()[1]);
-        let off = usize::try_from(offset.unsigned_abs()).unwrap_or(usize::MAX);
-        let (r0, c0) = if offset >= 0 {
-            (0, off.min(m))
-        } else {
-            (off.min(n), 0)
-        };
-        let len = n.saturating_sub(r0).min(m.saturating_sub(c0));
-        let sq = self.slice(s![r0..r0 + len, c0..c0 + len])?;
-        // One piece per row block of the square: its diagonal selected by an
-        // identity mask (`where`, so off-diagonal NaN never enters) and summed
-        // along the row (adding zeros is exact).
-        let rows = sq.chunks()[0].clone();
-        let mut pieces = Vec::with_capacity(rows.len());
-        let mut a = 0;
-        for r in rows {
-            let block = sq.slice(s![a..a + r, a..a + r])?;
-            let mask = DArray::<u8>::eye(r, r, 0, block.chunks().clone())?.not_equal(0u8)?;
-            pieces.push(where_(&mask, &block, <T as Element>::from_f64(0.0))?.sum_axis(1)?);
-            a += r;
-        }
-        match pieces.len() {
-            1 => Ok(pieces.pop().expect("one piece")),
-            _ => DArray::concatenate(&pieces.iter().collect::<Vec<_>>(), 0),
-        }
-    }
-
     /// Sum of the `offset`-th diagonal of a 2-D array (NumPy's `trace`, which
     /// for n-d arrays sums over the first two axes; darray takes matrices).
     ///
@@ -191,9 +138,18 @@ impl<T: Real> DArray<T> {
     /// ```
     ///
     /// # Errors
-    /// As [`DArray::diagonal_of`].
+    /// [`Error::InvalidArgument`] if the array is not 2-D.
     pub fn trace(&self, offset: i64) -> Result<Self> {
-        self.diagonal_of(offset)?.sum()
+        if self.ndim() != 2 {
+            return Err(Error::InvalidArgument {
+                array: self.name().to_string(),
+                reason: format!(
+                    "trace of an array of shape {:?}: needs a 2-D array",
+                    self.shape()
+                ),
+            });
+        }
+        self.diagonal(offset, 0, 1)?.sum()
     }
 }
 
