@@ -214,7 +214,10 @@ proptest! {
         let x = chunked(&a, &grid);
         let lane = (a.shape()[ax] * 8) as u64;
         let block = grid.iter().map(|g| g.iter().copied().max().unwrap_or(0)).product::<usize>() as u64 * 8;
-        let budget = 4 * (2 * block).max(2 * lane + 8 * q.len() as u64 + lane).max(64) + extra;
+        // The assembled result (held twice while assembling) must fit too.
+        let rest: usize = (0..a.ndim()).filter(|&d| d != ax).map(|d| a.shape()[d]).product();
+        let out = (rest * q.len() * 8) as u64;
+        let budget = (4 * (2 * block).max(2 * lane + 8 * q.len() as u64 + lane).max(64)).max(2 * out) + extra;
         let exec = LocalExecutor::with_threads(2).unwrap().memory_budget(budget);
         let got = run(&x, &q, Some(ax as isize), m, true, many, &exec);
         assert_bits_eq(&got, &want(&a, &q, Some(ax), m, true, many));
