@@ -63,7 +63,7 @@ fn case() -> impl Strategy<
     ),
 > {
     array_and_grid(3, 9, true)
-        .prop_filter("no empty axis", |(a, _)| a.ndim() > 0 && a.len() > 0)
+        .prop_filter("no empty axis", |(a, _)| a.ndim() > 0 && !a.is_empty())
         .prop_flat_map(|(a, g)| {
             let nd = a.ndim();
             (

@@ -173,7 +173,8 @@ mod tests {
     /// Against Python's `range(*slice(a, b, c).indices(n))`, written out.
     #[test]
     fn python_slice_indices() {
-        let cases: &[(Option<isize>, Option<isize>, isize, usize, &[isize])] = &[
+        type Case<'a> = (Option<isize>, Option<isize>, isize, usize, &'a [isize]);
+        let cases: &[Case] = &[
             (None, None, 1, 5, &[0, 1, 2, 3, 4]),
             (None, None, -1, 5, &[4, 3, 2, 1, 0]),
             (Some(7), Some(2), -2, 10, &[7, 5, 3]),

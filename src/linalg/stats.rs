@@ -33,7 +33,7 @@ impl<T: Real> DArray<T> {
     ///
     /// ```
     /// use darray::{DArray, ReduceOpts};
-    /// let x = DArray::from_ndarray(&ndarray::arr1(&[1.0, 2.0, 3.0, 4.0]), [3]).unwrap();
+    /// let x = DArray::<f64>::from_ndarray(&ndarray::arr1(&[1.0, 2.0, 3.0, 4.0]), [3]).unwrap();
     /// let m2 = x.moment_with(2, &ReduceOpts::all(), None).unwrap().compute_scalar().unwrap();
     /// assert!((m2 - 1.25).abs() < 1e-15);
     /// ```
