@@ -175,6 +175,75 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(config(24))]
+
+    /// The other triangle (and, with a unit diagonal, the diagonal) holds NaN,
+    /// so reading it would show; the oracle is LAPACK's `trtrs` on the clean
+    /// triangle, and the same bits come out on every executor.
+    #[test]
+    fn solve_triangular_matches_lapack(
+        (n, rows, cols, seed) in square(),
+        lower in any::<bool>(),
+        trans in any::<bool>(),
+        unit in any::<bool>(),
+        p in 0usize..4,
+    ) {
+        use ndarray_linalg::{Diag, SolveTriangular};
+        let r = random(seed, n, n);
+        let tri = |i: usize, j: usize| if lower { i >= j } else { i <= j };
+        let clean = Array2::from_shape_fn((n, n), |(i, j)| match (i == j, tri(i, j)) {
+            (true, _) if unit => 1.0,
+            (true, _) => 4.0 + r[[i, j]].abs(),
+            (false, true) => r[[i, j]] / n as f64,
+            (false, false) => 0.0,
+        });
+        let dirty = Array2::from_shape_fn((n, n), |(i, j)| {
+            if (i == j && unit) || !tri(i, j) { f64::NAN } else { clean[[i, j]] }
+        });
+        let b = random(seed ^ 3, n, p.max(1));
+        let da = DArray::from_ndarray(&dirty, vec![rows, cols]).unwrap();
+        let x = if p == 0 {
+            let b1 = DArray::from_ndarray(&b.column(0).to_owned(), [5]).unwrap();
+            let x = linalg::solve_triangular_with(&da, &b1, lower, trans, unit).unwrap();
+            prop_assert_eq!(x.shape(), &[n]);
+            on_all(&x, |v| v).into_shape_with_order((n, 1)).unwrap()
+        } else {
+            let db = DArray::from_ndarray(&b, [6, 2]).unwrap();
+            two(on_all(&linalg::solve_triangular_with(&da, &db, lower, trans, unit).unwrap(), |v| v))
+        };
+        let (m, uplo) = match (trans, lower) {
+            (false, true) | (true, false) => (if trans { clean.t().to_owned() } else { clean.clone() }, UPLO::Lower),
+            _ => (if trans { clean.t().to_owned() } else { clean.clone() }, UPLO::Upper),
+        };
+        let want = m.solve_triangular(uplo, Diag::NonUnit, &b).unwrap();
+        prop_assert!(
+            fro(&(&x - &want)) <= 1e-12 * fro(&want).max(1.0),
+            "‖x - x_lapack‖ = {:e}", fro(&(&x - &want))
+        );
+    }
+}
+
+#[test]
+fn solve_triangular_bad_shapes_are_errors() {
+    let a = DArray::<f64>::ones(&[4, 4], [2, 2]).unwrap();
+    let r = DArray::<f64>::ones(&[4, 3], [2, 2]).unwrap();
+    let b = DArray::<f64>::ones(&[5], [2]).unwrap();
+    assert!(matches!(
+        linalg::solve_triangular(&r, &b, true),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        linalg::solve_triangular(&a, &b, true),
+        Err(Error::InvalidArgument { .. })
+    ));
+    let b3 = DArray::<f64>::ones(&[4, 1, 1], [2, 1, 1]).unwrap();
+    assert!(matches!(
+        linalg::solve_triangular(&a, &b3, false),
+        Err(Error::InvalidArgument { .. })
+    ));
+}
+
 /// A tall-or-square shape chunked along both axes (at least two chunks each).
 fn tall_tiled() -> impl Strategy<Value = (usize, usize, Vec<usize>, Vec<usize>, u64)> {
     (2usize..40, 0usize..40, any::<u64>())

@@ -97,6 +97,11 @@ pub mod stage {
     /// Tiled LU: a factored diagonal block.
     pub const LU_FACTOR_BLOCK: u8 = 10;
 
+    /// Triangular solve: a right-hand-side tile after some products.
+    pub const TRI_REST: u8 = 1;
+    /// Triangular solve: a tile of the solution.
+    pub const TRI_SOLUTION: u8 = 2;
+
     /// Tiled QR: a tile's rows taken from the running record.
     pub const TQR_TILE: u8 = 1;
     /// Tiled QR: a factored record.
@@ -159,6 +164,7 @@ pub mod stage {
                 .collect();
             distinct(&tsqr);
             distinct(&[BLOCK, CHOL_TILE, CHOL_FACTOR, WRITE]);
+            distinct(&[BLOCK, TRI_REST, TRI_SOLUTION, WRITE]);
             distinct(&[BLOCK, SCAN_BLOCK, SCAN_TOTAL, SCAN_CARRY, WRITE]);
             distinct(&[BLOCK, QUANTILE_SLICE, QUANTILE_BAND, QUANTILE_LANES, WRITE]);
             distinct(&[

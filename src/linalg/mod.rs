@@ -28,6 +28,7 @@ mod stats;
 mod svd;
 mod tiled;
 mod tiled_qr;
+mod triangular;
 
 pub use darray_kernels::linalg::Real;
 pub use einsum::einsum;
@@ -38,6 +39,7 @@ pub use qr::{qr, qr_with, tsqr, tsqr_with, QrMethod, QrOptions, TsqrLeaves};
 pub use stats::{corrcoef, cov, cov2, outer};
 pub use svd::{svd, svd_compressed, svd_compressed_with, svd_with};
 pub use tiled::cholesky;
+pub use triangular::{solve_triangular, solve_triangular_with};
 
 /// Blocks (or partial results) combined by one task in the trees of block
 /// products and of TSQR's R factors: bounds the memory of any one task.
