@@ -40,6 +40,9 @@ pub use array::{
 pub use array::{
     histogram2d, histogram2d_with, histogramdd, histogramdd_with, union1d, union1d_with,
 };
+pub use array::{
+    map_blocks_with, register_kernel_with, register_lane_function, BlockInfo, MapBlocksOptions,
+};
 pub use array::{register_block_function, Indexing};
 pub use array::{register_scan, Bins};
 pub use array::{to_zarr_group, to_zarr_group_with, RegionOptions, ZarrMember};

@@ -7,11 +7,14 @@
 use super::DArray;
 use crate::error::{Error, Result};
 pub use crate::exec::kernels::KernelFn;
-use crate::exec::kernels::{insert, lookup};
+use crate::exec::kernels::{insert, insert_full, takes_params};
 use crate::expr::grid::{self as chunks, ChunkSpec};
 use crate::expr::node::{Expr, ExprKind};
+pub use crate::graph::BlockInfo;
 use darray_kernels::{Chunk, Element};
-use ndarray::{ArrayD, ArrayViewD};
+use ndarray::{Array1, ArrayD, ArrayView1, ArrayViewD, Axis};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::sync::Arc;
 
 /// Registers a kernel over type-erased chunks.
@@ -30,7 +33,7 @@ pub fn register_kernel_raw(
 ///
 /// ```
 /// use darray::{register_kernel, DArray};
-/// use ndarray::{ArrayD, ArrayViewD};
+/// use ndarray::{Array1, ArrayD, ArrayView1, ArrayViewD, Axis};
 /// fn double(x: &[ArrayViewD<f64>]) -> ArrayD<f64> { &x[0] * 2.0 }
 /// register_kernel::<f64, f64>("doc-double", double).unwrap();
 /// assert!(register_kernel::<f64, f64>("doc-double", double).is_err());
@@ -79,7 +82,8 @@ impl<T: Element> ArrayArg for DArray<T> {
 /// Applies the kernel `name` to every block: block `i` of the output is the
 /// kernel applied to block `i` of each input. Inputs must have the same shape
 /// (their grids are unified). The output has the inputs' grid unless `chunks`
-/// states another one with the same number of blocks per axis.
+/// states another one with the same number of blocks per axis. See
+/// [`map_blocks_with`] for parameters, dropped and new axes.
 ///
 /// # Errors
 /// An unregistered kernel, inputs of different shapes, or output chunks with a
@@ -89,12 +93,169 @@ pub fn map_blocks<U: Element>(
     inputs: &[&dyn ArrayArg],
     chunks: Option<ChunkSpec>,
 ) -> Result<DArray<U>> {
-    lookup(name)?;
+    let opts = MapBlocksOptions {
+        chunks,
+        ..MapBlocksOptions::default()
+    };
+    map_blocks_with(name, inputs, &opts)
+}
+
+/// Options of [`map_blocks_with`]: dask's `map_blocks(..., chunks=,
+/// drop_axis=, new_axis=)` and keyword arguments as one serializable value.
+#[derive(Clone, Debug, Default)]
+pub struct MapBlocksOptions {
+    /// Output chunk sizes per axis (explicit sizes, or one size per axis),
+    /// with as many blocks per axis as the inputs have (a new axis: one).
+    pub chunks: Option<ChunkSpec>,
+    /// Input axes the kernel removes (each is first rechunked to one block,
+    /// so the kernel sees whole lanes along it: dask concatenates them).
+    pub drop_axis: Vec<usize>,
+    /// Positions in the output of axes the kernel adds (one block each, of
+    /// size 1 unless `chunks` says otherwise).
+    pub new_axis: Vec<usize>,
+    /// Parameters, serialized (see [`MapBlocksOptions::params`]).
+    pub params: Option<Arc<Vec<u8>>>,
+}
+
+impl MapBlocksOptions {
+    /// Sets the output chunks.
+    #[must_use]
+    pub fn chunks(mut self, chunks: impl Into<ChunkSpec>) -> Self {
+        self.chunks = Some(chunks.into());
+        self
+    }
+
+    /// Sets the input axes the kernel drops.
+    #[must_use]
+    pub fn drop_axis(mut self, axes: impl IntoIterator<Item = usize>) -> Self {
+        self.drop_axis = axes.into_iter().collect();
+        self
+    }
+
+    /// Sets the output positions of the axes the kernel adds.
+    #[must_use]
+    pub fn new_axis(mut self, axes: impl IntoIterator<Item = usize>) -> Self {
+        self.new_axis = axes.into_iter().collect();
+        self
+    }
+
+    /// Sets the parameters given to a kernel registered with
+    /// [`register_kernel_with`]: any serde value, serialized with postcard and
+    /// sent with each task (so remote workers of the same binary get it).
+    ///
+    /// # Errors
+    /// A value that does not serialize.
+    pub fn params<P: Serialize>(mut self, params: &P) -> Result<Self> {
+        let bytes = postcard::to_stdvec(params).map_err(|e| Error::InvalidArgument {
+            array: "map_blocks".into(),
+            reason: format!("parameters do not serialize: {e}"),
+        })?;
+        self.params = Some(Arc::new(bytes));
+        Ok(self)
+    }
+}
+
+/// Registers a kernel that takes parameters of type `P` and the location of
+/// its output block ([`BlockInfo`], dask's `block_info`): called with the
+/// input blocks, the parameters given to [`map_blocks_with`] through
+/// [`MapBlocksOptions::params`] and the block's location. Register it once at
+/// start-up in every process that runs tasks.
+///
+/// ```
+/// use darray::{register_kernel_with, BlockInfo, DArray, MapBlocksOptions};
+/// use ndarray::{Array1, ArrayD, ArrayView1, ArrayViewD, Axis};
+/// // Scales a block and adds the block's first global row index.
+/// fn scale(x: &[ArrayViewD<f64>], k: &f64, info: &BlockInfo) -> ArrayD<f64> {
+///     x[0].mapv(|v| v * k + info.array_location[0].start as f64)
+/// }
+/// register_kernel_with::<f64, f64, f64>("doc-scale", scale).unwrap();
+/// let x = DArray::<f64>::ones(&[4], [2]).unwrap();
+/// let opts = MapBlocksOptions::default().params(&10.0).unwrap();
+/// let y = x.map_blocks_with::<f64>("doc-scale", &opts).unwrap().compute().unwrap();
+/// assert_eq!(y.into_raw_vec_and_offset().0, vec![10.0, 10.0, 12.0, 12.0]);
+/// ```
+///
+/// # Errors
+/// [`Error::KernelExists`] if the name is taken.
+pub fn register_kernel_with<T: Element, U: Element, P: DeserializeOwned + 'static>(
+    name: &str,
+    f: fn(&[ArrayViewD<'_, T>], &P, &BlockInfo) -> ArrayD<U>,
+) -> Result<()> {
+    let wrapped = move |inputs: &[&Chunk],
+                        params: &[u8],
+                        info: &BlockInfo|
+          -> std::result::Result<Chunk, String> {
+        let views = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                T::view_chunk(c).ok_or_else(|| {
+                    format!("input {i}: expected {} data, got {:?}", T::DTYPE, c.dtype())
+                })
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let p: P = postcard::from_bytes(params).map_err(|e| {
+            format!(
+                "parameters do not deserialize as {}: {e}",
+                std::any::type_name::<P>()
+            )
+        })?;
+        Ok(U::into_chunk(f(&views, &p, info)))
+    };
+    insert_full(name, Arc::new(wrapped))
+}
+
+/// [`map_blocks`] with options: parameters for a kernel registered with
+/// [`register_kernel_with`], axes the kernel drops (`drop_axis`, each first
+/// rechunked to one block) or adds (`new_axis`), and output chunks.
+///
+/// ```
+/// use darray::{register_kernel_with, BlockInfo, DArray, MapBlocksOptions};
+/// use ndarray::{ArrayD, ArrayViewD, Axis};
+/// // Sums each row of a block to a column of `pow`-th powers: drops axis 1.
+/// fn row_powers(x: &[ArrayViewD<f64>], pow: &i32, _: &BlockInfo) -> ArrayD<f64> {
+///     x[0].mapv(|v| v.powi(*pow)).sum_axis(Axis(1))
+/// }
+/// register_kernel_with::<f64, f64, i32>("doc-row-powers", row_powers).unwrap();
+/// let x = DArray::<f64>::full(&[6, 4], 2.0, [4, 3]).unwrap();
+/// let opts = MapBlocksOptions::default().drop_axis([1]).params(&3).unwrap();
+/// let y = x.map_blocks_with::<f64>("doc-row-powers", &opts).unwrap();
+/// assert_eq!(y.shape(), &[6]);
+/// assert!(y.compute().unwrap().iter().all(|&v| v == 32.0));
+/// ```
+///
+/// # Errors
+/// An unregistered kernel; parameters for a kernel that takes none, or none
+/// for one that does; inputs of different shapes; a dropped axis out of range
+/// or repeated; new axes out of range or repeated; output chunks with another
+/// number of axes or blocks per axis.
+pub fn map_blocks_with<U: Element>(
+    name: &str,
+    inputs: &[&dyn ArrayArg],
+    opts: &MapBlocksOptions,
+) -> Result<DArray<U>> {
+    let bad = |reason: String| Error::InvalidArgument {
+        array: name.to_string(),
+        reason,
+    };
+    let full = takes_params(name)?;
+    match (full, opts.params.is_some()) {
+        (true, false) => {
+            return Err(bad(
+                "the kernel takes parameters (register_kernel_with): set MapBlocksOptions::params"
+                    .into(),
+            ))
+        }
+        (false, true) => {
+            return Err(bad(
+                "parameters given for a kernel registered without them (use register_kernel_with)"
+                    .into(),
+            ))
+        }
+        _ => {}
+    }
     if inputs.is_empty() {
-        return Err(Error::InvalidArgument {
-            array: name.to_string(),
-            reason: "map_blocks needs at least one input".into(),
-        });
+        return Err(bad("map_blocks needs at least one input".into()));
     }
     let exprs: Vec<Arc<Expr>> = inputs.iter().map(|a| a.as_any().0).collect();
     let shape = exprs[0].shape.clone();
@@ -110,46 +271,92 @@ pub fn map_blocks<U: Element>(
             *g = chunks::refine(g, other);
         }
     }
+    let nd = shape.len();
+    let mut dropped = vec![false; nd];
+    for &a in &opts.drop_axis {
+        if a >= nd || dropped[a] {
+            return Err(bad(format!(
+                "drop_axis {:?}: each axis once, below {nd}",
+                opts.drop_axis
+            )));
+        }
+        dropped[a] = true;
+        // The kernel sees whole lanes along a dropped axis.
+        grid[a] = if shape[a] == 0 {
+            vec![0]
+        } else {
+            vec![shape[a]]
+        };
+    }
     let args: Vec<Arc<Expr>> = exprs
         .iter()
         .map(|e| crate::expr::select::rechunk_expr(e, grid.clone()))
         .collect();
-    let (out_shape, out_grid) = match chunks {
-        None => (shape, grid),
+    // The output axes: kept input axes in order, new axes at their positions.
+    let out_nd = nd - opts.drop_axis.len() + opts.new_axis.len();
+    let mut is_new = vec![false; out_nd];
+    for &a in &opts.new_axis {
+        if a >= out_nd || is_new[a] {
+            return Err(bad(format!(
+                "new_axis {:?}: each position once, below {out_nd}",
+                opts.new_axis
+            )));
+        }
+        is_new[a] = true;
+    }
+    let kept: Vec<usize> = (0..nd).filter(|&a| !dropped[a]).collect();
+    let mut axis_map = vec![None; nd];
+    let mut derived: chunks::Grid = Vec::with_capacity(out_nd);
+    let mut next = kept.iter();
+    for (o, &new) in is_new.iter().enumerate() {
+        if new {
+            derived.push(vec![1]);
+        } else {
+            let a = *next.next().expect("as many kept axes as old positions");
+            axis_map[a] = Some(o);
+            derived.push(grid[a].clone());
+        }
+    }
+    let out_grid = match &opts.chunks {
+        None => derived,
         Some(spec) => {
-            let ChunkSpec::PerAxis(axes, _) = &spec else {
-                return Err(Error::InvalidArgument {
-                    array: name.to_string(),
-                    reason: "map_blocks output chunks must be explicit sizes per axis".into(),
-                });
+            let ChunkSpec::PerAxis(axes, _) = spec else {
+                return Err(bad(
+                    "map_blocks output chunks must be explicit sizes per axis".into(),
+                ));
             };
             let g: chunks::Grid = axes
                 .iter()
-                .zip(&grid)
+                .zip(&derived)
                 .map(|(a, ing)| match a {
                     chunks::AxisChunks::Explicit(v) => v.clone(),
                     chunks::AxisChunks::Size(s) => vec![*s; ing.len()],
                     _ => ing.clone(),
                 })
                 .collect();
-            if g.len() != grid.len() || g.iter().zip(&grid).any(|(a, b)| a.len() != b.len()) {
+            if g.len() != derived.len() || g.iter().zip(&derived).any(|(a, b)| a.len() != b.len()) {
                 return Err(Error::InvalidChunks {
                     array: name.to_string(),
                     shape,
-                    reason: format!("output chunks {g:?} must have as many blocks per axis as the inputs' {grid:?}"),
+                    reason: format!(
+                        "output chunks {g:?} must have as many axes and blocks per axis as {derived:?}"
+                    ),
                 });
             }
-            (g.iter().map(|v| v.iter().sum()).collect(), g)
+            g
         }
     };
+    let identity = opts.drop_axis.is_empty() && opts.new_axis.is_empty();
     Ok(DArray::wrap(Expr::new(
         name,
-        out_shape,
+        out_grid.iter().map(|v| v.iter().sum()).collect(),
         out_grid,
         U::DTYPE,
         ExprKind::MapBlocks {
             kernel: name.to_string(),
             inputs: args,
+            params: opts.params.clone(),
+            axis_map: (!identity).then(|| Arc::new(axis_map)),
         },
     )))
 }
@@ -162,5 +369,113 @@ impl<T: Element> DArray<T> {
     /// An unregistered kernel.
     pub fn map_blocks<U: Element>(&self, name: &str) -> Result<DArray<U>> {
         map_blocks::<U>(name, &[self], None)
+    }
+
+    /// [`map_blocks_with`] on this array alone.
+    ///
+    /// # Errors
+    /// As [`map_blocks_with`].
+    pub fn map_blocks_with<U: Element>(
+        &self,
+        name: &str,
+        opts: &MapBlocksOptions,
+    ) -> Result<DArray<U>> {
+        map_blocks_with::<U>(name, &[self], opts)
+    }
+}
+
+/// Registers a function over 1-D lanes for [`DArray::apply_along_axis`]
+/// (NumPy's `apply_along_axis` of a function returning a 1-D array): it is
+/// called once per lane with the lane's elements (always contiguous) and must
+/// return the same number of elements for every lane. Register it once at start-up in every
+/// process that runs tasks.
+///
+/// ```
+/// use darray::{register_lane_function, DArray};
+/// use ndarray::{Array1, ArrayView1};
+/// // Cumulative maximum of a lane.
+/// fn running_max(x: ArrayView1<f64>) -> Array1<f64> {
+///     let mut m = f64::NEG_INFINITY;
+///     x.mapv(|v| { m = m.max(v); m })
+/// }
+/// register_lane_function::<f64, f64>("doc-running-max", running_max).unwrap();
+/// let x = DArray::<f64>::from_ndarray(&ndarray::array![[1.0, 3.0, 2.0], [0.0, -1.0, 5.0]], [1, 2]).unwrap();
+/// let y = x.apply_along_axis::<f64>("doc-running-max", 1, 3).unwrap().compute().unwrap();
+/// assert_eq!(y, ndarray::array![[1.0, 3.0, 3.0], [0.0, 0.0, 5.0]].into_dyn());
+/// ```
+///
+/// # Errors
+/// [`Error::KernelExists`] if the name is taken.
+pub fn register_lane_function<T: Element, U: Element>(
+    name: &str,
+    f: fn(ArrayView1<'_, T>) -> Array1<U>,
+) -> Result<()> {
+    let wrapped = move |inputs: &[&Chunk],
+                        params: &[u8],
+                        _: &BlockInfo|
+          -> std::result::Result<Chunk, String> {
+        let [x] = inputs else {
+            return Err(format!("one input block expected, got {}", inputs.len()));
+        };
+        let x = T::view_chunk(x)
+            .ok_or_else(|| format!("expected {} data, got {:?}", T::DTYPE, x.dtype()))?;
+        let (axis, out_len): (usize, usize) = postcard::from_bytes(params)
+            .map_err(|e| format!("lane parameters (axis, length) expected: {e}"))?;
+        if axis >= x.ndim() {
+            return Err(format!("axis {axis} of a {}-d block", x.ndim()));
+        }
+        let mut shape = x.shape().to_vec();
+        shape[axis] = out_len;
+        let mut out = ArrayD::from_elem(shape, U::from_f64(0.0));
+        for (lane, mut dst) in x
+            .lanes(Axis(axis))
+            .into_iter()
+            .zip(out.lanes_mut(Axis(axis)))
+        {
+            // Always a contiguous lane, so a function's result (a pairwise sum,
+            // say) does not depend on the block's memory layout.
+            let r = f(lane.as_standard_layout().view());
+            if r.len() != out_len {
+                return Err(format!(
+                    "a lane gave {} elements, {out_len} expected",
+                    r.len()
+                ));
+            }
+            dst.assign(&r);
+        }
+        Ok(U::into_chunk(out))
+    };
+    insert_full(name, Arc::new(wrapped))
+}
+
+impl<T: Element> DArray<T> {
+    /// Applies the lane function `name` (registered with
+    /// [`register_lane_function`]) to every 1-D lane along `axis`; each lane
+    /// becomes `out_len` elements (NumPy's `apply_along_axis` for functions
+    /// returning 1-D arrays; a scalar function is `out_len = 1`, then
+    /// `squeeze_axes`). The axis is first rechunked to one block (dask's
+    /// `apply_along_axis` does the same), so one lane band must fit the
+    /// memory budget; the other axes keep their chunks.
+    ///
+    /// # Errors
+    /// An unregistered function or one registered otherwise, an axis out of
+    /// range. A lane returning another length fails the computation, naming
+    /// the function.
+    pub fn apply_along_axis<U: Element>(
+        &self,
+        name: &str,
+        axis: isize,
+        out_len: usize,
+    ) -> Result<DArray<U>> {
+        let ax = super::normalize_axis(&self.expr.name, axis, self.ndim())?;
+        let mut grid = self.expr.grid.clone();
+        grid[ax] = vec![self.expr.shape[ax]];
+        let whole = self.rechunk(ChunkSpec::from(grid.clone()))?;
+        let mut out = grid;
+        out[ax] = vec![out_len];
+        let opts = MapBlocksOptions::default()
+            .params(&(ax, out_len))?
+            .chunks(ChunkSpec::from(out));
+        whole.map_blocks_with::<U>(name, &opts)
     }
 }

@@ -3,6 +3,7 @@
 //! it, and `run` looks it up here.
 
 use crate::error::{Error, Result};
+use crate::graph::BlockInfo;
 use darray_kernels::Chunk;
 use parking_lot::RwLock;
 use std::collections::HashMap;
@@ -11,9 +12,28 @@ use std::sync::{Arc, OnceLock};
 /// A registered kernel: type-erased blocks in, one block out.
 pub type KernelFn = Arc<dyn Fn(&[&Chunk]) -> std::result::Result<Chunk, String> + Send + Sync>;
 
-fn registry() -> &'static RwLock<HashMap<String, KernelFn>> {
-    static REGISTRY: OnceLock<RwLock<HashMap<String, KernelFn>>> = OnceLock::new();
+/// A kernel that also takes serialized parameters and where its block lies.
+pub(crate) type FullKernelFn =
+    Arc<dyn Fn(&[&Chunk], &[u8], &BlockInfo) -> std::result::Result<Chunk, String> + Send + Sync>;
+
+#[derive(Clone)]
+struct Entry {
+    call: FullKernelFn,
+    takes_params: bool,
+}
+
+fn registry() -> &'static RwLock<HashMap<String, Entry>> {
+    static REGISTRY: OnceLock<RwLock<HashMap<String, Entry>>> = OnceLock::new();
     REGISTRY.get_or_init(|| RwLock::new(HashMap::new()))
+}
+
+fn insert_entry(name: &str, entry: Entry) -> Result<()> {
+    let mut reg = registry().write();
+    if reg.contains_key(name) {
+        return Err(Error::KernelExists(name.to_string()));
+    }
+    reg.insert(name.to_string(), entry);
+    Ok(())
 }
 
 /// Registers `f` under `name`.
@@ -21,16 +41,40 @@ fn registry() -> &'static RwLock<HashMap<String, KernelFn>> {
 /// # Errors
 /// [`Error::KernelExists`] if the name is taken.
 pub(crate) fn insert(name: &str, f: KernelFn) -> Result<()> {
-    let mut reg = registry().write();
-    if reg.contains_key(name) {
-        return Err(Error::KernelExists(name.to_string()));
-    }
-    reg.insert(name.to_string(), f);
-    Ok(())
+    insert_entry(
+        name,
+        Entry {
+            call: Arc::new(move |inputs, _, _| f(inputs)),
+            takes_params: false,
+        },
+    )
+}
+
+/// Registers `f`, which takes parameters and block information, under `name`.
+///
+/// # Errors
+/// [`Error::KernelExists`] if the name is taken.
+pub(crate) fn insert_full(name: &str, f: FullKernelFn) -> Result<()> {
+    insert_entry(
+        name,
+        Entry {
+            call: f,
+            takes_params: true,
+        },
+    )
 }
 
 /// The kernel registered under `name`.
-pub(crate) fn lookup(name: &str) -> Result<KernelFn> {
+pub(crate) fn lookup(name: &str) -> Result<FullKernelFn> {
+    Ok(entry(name)?.call)
+}
+
+/// Whether the kernel registered under `name` takes parameters.
+pub(crate) fn takes_params(name: &str) -> Result<bool> {
+    Ok(entry(name)?.takes_params)
+}
+
+fn entry(name: &str) -> Result<Entry> {
     registry()
         .read()
         .get(name)

@@ -132,9 +132,14 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
             kernel,
             dtype,
             shape,
+            call,
         } => {
             let f = lookup(kernel)?;
-            let out = f(inputs).map_err(|message| Error::UserKernel {
+            let none = crate::graph::BlockInfo::default();
+            let (params, info) = call
+                .as_deref()
+                .map_or((&[][..], &none), |c| (&c.params[..], &c.info));
+            let out = f(inputs, params, info).map_err(|message| Error::UserKernel {
                 kernel: kernel.clone(),
                 message,
             })?;

@@ -99,6 +99,12 @@ pub(crate) enum ExprKind {
     MapBlocks {
         kernel: String,
         inputs: Vec<Arc<Expr>>,
+        /// Serialized parameters, for a kernel that takes them (it is then
+        /// also given its block's [`crate::graph::BlockInfo`]).
+        params: Option<Arc<Vec<u8>>>,
+        /// Per input axis, the output axis whose block index it takes (`None`:
+        /// an axis the kernel drops, in one block); `None` for the identity.
+        axis_map: Option<Arc<Vec<Option<usize>>>>,
     },
     /// The blocks of `input` grown by halos (see [`super::overlap`]); the
     /// node's grid is the grown one.

@@ -8,7 +8,7 @@ mod key;
 mod op;
 
 pub use key::{stage, ArrayId, ChunkKey};
-pub use op::{AxisTake, CallArg, Op, Piece};
+pub use op::{AxisTake, BlockInfo, CallArg, KernelCall, Op, Piece};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -225,6 +225,8 @@ pub enum Op {
         dtype: DType,
         /// Expected output block shape.
         shape: Vec<usize>,
+        /// Parameters and block information, for kernels that take them.
+        call: Option<Arc<KernelCall>>,
     },
     /// A linear-algebra kernel (local QR, SVD, block products, ...).
     Linalg {
@@ -367,6 +369,29 @@ pub enum Op {
         /// What to make.
         op: darray_kernels::create_more::CreateOp,
     },
+}
+
+/// Where the output block a kernel computes lies (dask's `block_info[None]`),
+/// passed to kernels registered with [`crate::register_kernel_with`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockInfo {
+    /// The block's index along every axis (dask's `chunk-location`).
+    pub chunk_location: Vec<usize>,
+    /// The block's element ranges in the output array (`array-location`).
+    pub array_location: Vec<std::ops::Range<usize>>,
+    /// The output array's shape.
+    pub shape: Vec<usize>,
+    /// The output's number of blocks per axis (`num-chunks`).
+    pub num_chunks: Vec<usize>,
+}
+
+/// What a parameterised kernel is called with besides its blocks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KernelCall {
+    /// The parameters, serialized with postcard.
+    pub params: Vec<u8>,
+    /// Where the block lies.
+    pub info: BlockInfo,
 }
 
 impl Op {

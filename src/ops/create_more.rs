@@ -303,6 +303,7 @@ impl CustomLower for FromFunctionNode {
                 kernel: self.kernel.clone(),
                 dtype: e.dtype,
                 shape,
+                call: None,
             },
             vec![lit],
             e.block_bytes(idx),

@@ -158,18 +158,47 @@ impl Lowerer {
             ExprKind::Transpose { input, perm } => {
                 self.transpose_block(e, input, perm, idx, key.clone())?
             }
-            ExprKind::MapBlocks { kernel, inputs } => {
+            ExprKind::MapBlocks {
+                kernel,
+                inputs,
+                params,
+                axis_map,
+            } => {
+                let in_idx: Vec<u32> = match axis_map {
+                    None => idx.to_vec(),
+                    Some(m) => m.iter().map(|o| o.map_or(0, |o| idx[o])).collect(),
+                };
                 let ins = inputs
                     .iter()
-                    .map(|i| self.block(i, idx))
+                    .map(|i| self.block(i, &in_idx))
                     .collect::<Result<Vec<_>>>()?;
                 let shape = block_shape(&e.grid, idx);
+                let call = params.as_ref().map(|p| {
+                    let location = idx
+                        .iter()
+                        .zip(&e.grid)
+                        .map(|(&b, sizes)| {
+                            let start: usize = sizes[..b as usize].iter().sum();
+                            start..start + sizes[b as usize]
+                        })
+                        .collect();
+                    Arc::new(crate::graph::KernelCall {
+                        params: p.to_vec(),
+                        info: crate::graph::BlockInfo {
+                            chunk_location: idx.iter().map(|&b| b as usize).collect(),
+                            array_location: location,
+                            shape: e.shape.clone(),
+                            num_chunks: e.grid.iter().map(Vec::len).collect(),
+                        },
+                    })
+                });
                 self.push_leafish(
                     key.clone(),
                     Op::MapBlocks {
                         kernel: kernel.clone(),
                         dtype: e.dtype,
                         shape,
+                        call,
                     },
                     ins,
                     bytes(e, idx),

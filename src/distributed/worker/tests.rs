@@ -195,6 +195,7 @@ async fn task_bodies_run_on_the_rayon_pool_and_panics_become_errors() {
         kernel: kernel.into(),
         dtype: darray_kernels::DType::F64,
         shape: vec![2, 2],
+        call: None,
     };
     queue(&f.shared, 1, map("worker-test-record-thread"), &[0]);
     assert!(matches!(
@@ -244,6 +245,7 @@ fn only_small_computing_tasks_run_inline() {
         kernel: "k".into(),
         dtype: darray_kernels::DType::F64,
         shape: vec![1],
+        call: None,
     };
     assert!(!runs_inline(&kernel, 8));
     let write = Op::WriteZarr {
