@@ -26,7 +26,7 @@ fn main() -> anyhow::Result<()> {
         let chunk = [2048, 2048];
         let row = DArray::<f32>::linspace(0.0, 40.0, side, false, [2048])?.reshape(&[-1, 1])?;
         let col = DArray::<f32>::linspace(0.0, 25.0, side, false, [2048])?.reshape(&[1, -1])?;
-        let waves = row.sin().mul(&col.cos())?;
+        let waves = row.sin().mul(col.cos())?;
         let noise = DArray::<f32>::random_normal(3, &[side, side], 0.0, 0.1, chunk)?;
         let image = waves.add(&noise)?.rechunk(chunk)?;
         image.to_zarr(&path, &WriteOptions::default())?;
