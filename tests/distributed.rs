@@ -7,7 +7,7 @@ use common::*;
 use darray::distributed::auth::Secret;
 use darray::distributed::wire::Limits;
 use darray::distributed::{Client, LocalCluster};
-use darray::{linalg, DArray, Error, Executor, LocalExecutor, WriteOptions};
+use darray::{linalg, DArray, Error, Executor, LocalExecutor, QuantileMethod, WriteOptions};
 use ndarray::s;
 use ndarray::{ArrayD, IxDyn};
 use proptest::prelude::*;
@@ -52,6 +52,54 @@ proptest! {
             let got = e.compute_with(client).unwrap();
             assert_bits_eq(&want, &got);
         }
+    }
+}
+
+/// The analysis toolbox on the cluster: quantiles (along an axis and the
+/// all-axes radix selection), grouped reductions (map-reduce and blockwise),
+/// creation and random functions, statistics, einsum, a triangular solve,
+/// pointwise indexing, scans and stencils give the local executor's bits.
+#[test]
+fn toolbox_on_a_cluster_matches_local() {
+    let (_, client) = shared();
+    let a = ndarray::Array2::from_shape_fn((37, 23), |(i, j)| {
+        ((i * 31 + j * 17) % 29) as f64 - 0.37 * (i as f64) + 0.011 * (j * j) as f64
+    });
+    let x = DArray::from_ndarray(&a, vec![vec![10, 3, 20, 4], vec![7, 16]]).unwrap();
+    let m = QuantileMethod::Linear;
+    let labels: Vec<i64> = (0..37).map(|i| (i % 5) as i64).collect();
+    let runs: Vec<i64> = (0..37).map(|i| (i / 10) as i64).collect();
+    let sq = x.slice(s![..23, ..]).unwrap();
+    let tri =
+        (sq.tril(0).unwrap() + &(DArray::<f64>::eye(23, 23, 0, [7, 7]).unwrap() * 40.0)).unwrap();
+    let f64s: Vec<DArray<f64>> = vec![
+        x.quantile([0.1, 0.5, 0.9], Some(0), m).unwrap(),
+        x.nanpercentile(90.0, Some(1), m).unwrap(),
+        x.quantile(0.37, None, m).unwrap(),
+        x.groupby(&labels, 0).unwrap().mean().unwrap(),
+        x.groupby(&labels, 0).unwrap().var(1.0).unwrap(),
+        x.groupby(&runs, 0).unwrap().sum().unwrap(),
+        x.diag(2).unwrap(),
+        x.triu(-3).unwrap(),
+        DArray::<i64>::random_integers(5, &[30, 11], -4, 9, [7, 5])
+            .unwrap()
+            .cast::<f64>(),
+        DArray::<i64>::permutation(41, 3, [9])
+            .unwrap()
+            .cast::<f64>(),
+        darray::cov(&x, false, 1.0).unwrap(),
+        x.moment_axis(3, 1).unwrap(),
+        linalg::einsum("ij,kj->ik", &[&x, &x]).unwrap(),
+        linalg::solve_triangular(&tri, &x.slice(s![..23, ..5]).unwrap(), true).unwrap(),
+        x.vindex_points(&[&[0, 36, 12, 5], &[22, 0, 7, 7]]).unwrap(),
+        x.cumsum(0).unwrap(),
+        x.gaussian_filter(1.5, darray::Boundary::Reflect).unwrap(),
+    ];
+    for (i, e) in f64s.iter().enumerate() {
+        let want = e.compute_with(&local()).unwrap();
+        let got = e.compute_with(client).unwrap();
+        assert_eq!(want.shape(), got.shape(), "expression {i}");
+        assert_bits_eq(&want, &got);
     }
 }
 
