@@ -181,6 +181,33 @@ fn main() -> Result<()> {
                 .sum()?
                 .compute_scalar()?
         }
+        "cumsum0" => {
+            // The whole running sum is made; its last row is summed (a full
+            // pass that cannot skip the scan of any block).
+            let x = DArray::<f64>::from_zarr(store_arg()?)?;
+            x.cumsum(0)?.abs().sum()?.compute_scalar()?
+        }
+        "nanpct90" => {
+            let x = DArray::<f64>::from_zarr(store_arg()?)?;
+            x.nanpercentile(90.0, Some(0), darray::QuantileMethod::Linear)?
+                .sum()?
+                .compute_scalar()?
+        }
+        "hist100" => {
+            let x = DArray::<f64>::from_zarr(store_arg()?)?;
+            let (counts, _) = x.histogram(&darray::Bins::Count {
+                count: 100,
+                range: (-5.0, 5.0),
+            })?;
+            let c = counts.compute()?;
+            c.iter().enumerate().map(|(i, &n)| (i as f64) * n as f64).sum()
+        }
+        "groupmean" => {
+            // 365 groups along axis 0 (a day-of-year label per row).
+            let x = DArray::<f64>::from_zarr(store_arg()?)?;
+            let labels: Vec<i64> = (0..x.shape()[0] as i64).map(|i| i % 365).collect();
+            x.groupby(&labels, 0)?.mean()?.sum()?.compute_scalar()?
+        }
         "sum0" => {
             let x = DArray::<f64>::from_zarr(store_arg()?)?;
             x.sum_axis(0)?.compute()?.sum()

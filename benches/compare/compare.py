@@ -60,7 +60,7 @@ SQUARE_CHUNKS = (500, 500)
 DENSE = ["chol", "solve", "inv", "qr2d"]
 LINALG = ["tsqr", "tsqr_auto", "tsqr_cholqr2", "tsqr_lowmem", "svd", "svd_u", "svd_u_lowmem", "ata", "svdc"] + DENSE
 # The analysis toolbox (stencils, ...): on the 16384 x 8192 store.
-TOOLBOX = ["filter3", "laplace"]
+TOOLBOX = ["filter3", "laplace", "cumsum0", "nanpct90", "hist100", "groupmean"]
 GROUPS = {"array": WORKLOADS, "linalg": LINALG[:-len(DENSE)], "dense": DENSE, "toolbox": TOOLBOX,
           "all": WORKLOADS + LINALG + TOOLBOX}
 # Workloads on the tall store (every other one is on the 16384 x 8192 store).
@@ -80,7 +80,8 @@ CHECK_TOL = {"svdc": 2e-2}
 # The floor each workload is held to: decode only, or decode plus the work that
 # cannot be avoided where that is slower (the sin/cos arithmetic, re-encoding).
 FLOOR_OF = {"mean": "floor_sincos", "sum0": "floor", "std1": "floor", "copy": "floor_copy",
-            "filter3": "floor", "laplace": "floor",
+            "filter3": "floor", "laplace": "floor", "cumsum0": "floor", "nanpct90": "floor",
+            "hist100": "floor", "groupmean": "floor",
             "ata": "floor_gram", "svdc": "floor_svdc"}
 FLOORS = {
     "floor": "read + zstd-decompress every chunk into a reused buffer (rayon, all cores)",
@@ -101,6 +102,10 @@ LABEL = {
     "tiny": "100,000 tiny tasks",
     "filter3": "3x3 mean filter (map_overlap), sum",
     "laplace": "laplace (map_overlap), sum of |.|",
+    "cumsum0": "cumsum(axis=0), sum of |.|",
+    "nanpct90": "nanpercentile(90, axis=0) (dask: axis rechunked to one chunk)",
+    "hist100": "histogram(bins=100, range=(-5, 5))",
+    "groupmean": "grouped mean, 365 groups along axis 0 (dask: flox map-reduce)",
     "tsqr": "tsqr (Q and R)",
     "tsqr_auto": "tsqr (Q and R), QrMethod::Auto",
     "tsqr_cholqr2": "tsqr (Q and R), QrMethod::CholeskyQr2",

@@ -51,6 +51,28 @@ def main() -> None:
     if workload == "mean":
         x = da.from_zarr(store)
         check = float((da.sin(x) ** 2 + da.cos(x) ** 2).mean().compute())
+    elif workload == "cumsum0":
+        x = da.from_zarr(store)
+        check = float(abs(da.cumsum(x, axis=0)).sum().compute())
+    elif workload == "nanpct90":
+        # dask's percentile is 1-d only: the axis in one chunk (the rechunk is
+        # part of the work), then NumPy's nanpercentile per column block.
+        x = da.from_zarr(store)
+        y = x.rechunk({0: -1, 1: x.chunksize[0] * x.chunksize[1] // x.shape[0]})
+        p = y.map_blocks(lambda b: np.nanpercentile(b, 90, axis=0), drop_axis=0, dtype=x.dtype)
+        check = float(p.sum().compute())
+    elif workload == "hist100":
+        x = da.from_zarr(store)
+        counts, _ = da.histogram(x, bins=100, range=(-5.0, 5.0))
+        c = counts.compute()
+        check = float(sum(i * float(n) for i, n in enumerate(c)))
+    elif workload == "groupmean":
+        # flox's map-reduce on the dask array (what xarray's groupby uses).
+        import flox
+        x = da.from_zarr(store)
+        labels = np.arange(x.shape[0]) % 365
+        res, _ = flox.groupby_reduce(x.T, labels, func="mean", method="map-reduce")
+        check = float(res.sum().compute())
     elif workload == "sum0":
         x = da.from_zarr(store)
         check = float(x.sum(axis=0).compute().sum())

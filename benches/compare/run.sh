@@ -15,9 +15,9 @@ cd "$(dirname "$0")/../.."
 export OPENBLAS_NUM_THREADS=1
 
 py="$(bash scripts/python-env.sh | tail -n 1)"
-if ! "$py" -c 'import dask.array, threadpoolctl, scipy' >/dev/null 2>&1; then
+if ! "$py" -c 'import dask.array, threadpoolctl, scipy, flox' >/dev/null 2>&1; then
     echo "run.sh: installing dask[array] into $(dirname "$(dirname "$py")")" >&2
-    "$py" -m pip install --quiet --disable-pip-version-check 'dask[array]' threadpoolctl scipy >&2
+    "$py" -m pip install --quiet --disable-pip-version-check 'dask[array]' threadpoolctl scipy flox >&2
 fi
 
 echo "run.sh: building benches/compare.rs (release)" >&2
