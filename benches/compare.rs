@@ -200,7 +200,10 @@ fn main() -> Result<()> {
                 range: (-5.0, 5.0),
             })?;
             let c = counts.compute()?;
-            c.iter().enumerate().map(|(i, &n)| (i as f64) * n as f64).sum()
+            c.iter()
+                .enumerate()
+                .map(|(i, &n)| (i as f64) * n as f64)
+                .sum()
         }
         "groupmean" => {
             // 365 groups along axis 0 (a day-of-year label per row).

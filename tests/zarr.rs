@@ -439,3 +439,92 @@ fn zarr_python_reads_what_darray_writes() {
         format!("uint8 {} (200,)", (0..200u32).sum::<u32>())
     );
 }
+
+/// float16 both ways: what zarr-python writes as `float16` (v2 and v3) darray
+/// reads as the exact f32 values; what darray writes with `float16` zarr-python
+/// reads as `float16`, each value NumPy's `astype(float16)` of the f32 data
+/// (ties to even, overflow to inf, subnormals).
+#[test]
+fn float16_both_ways_with_zarr_python() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    // Values with ties, subnormals, overflow, signed zeros and NaN.
+    let vals = "[0.0, -0.0, 1.0, 1.0009765625, 1.00048828125, 65504.0, 70000.0, -1e9, 6e-8, 3e-5, 0.1, -2.5, float('nan'), 1234.5678]";
+    py(&format!(
+        "import zarr, numpy as np
+a = np.array({vals} * 3, dtype=np.float32).reshape(6, 7).astype(np.float16)
+zarr.create_array('{d}/v3.zarr', data=a, chunks=(4, 3))
+zarr.create_array('{d}/v2.zarr', data=a, chunks=(5, 5), zarr_format=2)
+np.save('{d}/a.npy', a.astype(np.float32))
+np.save('{d}/src.npy', np.array({vals} * 3, dtype=np.float32).reshape(6, 7))"
+    ));
+    let want: Vec<u32> = py(&format!(
+        "import numpy as np\nprint(' '.join(str(v) for v in np.load('{d}/a.npy').view(np.uint32).ravel()))"
+    ))
+    .split_whitespace()
+    .map(|v| v.parse().unwrap())
+    .collect();
+    for name in ["v3.zarr", "v2.zarr"] {
+        let x = DArray::<f32>::from_zarr(dir.path().join(name)).unwrap();
+        assert_eq!(x.shape(), &[6, 7]);
+        let got: Vec<u32> = x.compute().unwrap().iter().map(|v| v.to_bits()).collect();
+        assert_eq!(got, want, "{name}");
+        // Any slice reads through the same conversion.
+        let part = x.slice(s![1..5, 2..6]).unwrap().compute().unwrap();
+        assert_eq!(part[[0, 0]].to_bits(), want[7 + 2], "{name}");
+    }
+    assert!(DArray::<f64>::from_zarr(dir.path().join("v3.zarr")).is_err());
+
+    // darray writes float16 from f32 data, in both formats and sharded.
+    let src: Vec<f32> = py(&format!(
+        "import numpy as np\nprint(' '.join(str(v) for v in np.load('{d}/src.npy').view(np.uint32).ravel()))"
+    ))
+    .split_whitespace()
+    .map(|v| f32::from_bits(v.parse().unwrap()))
+    .collect();
+    let x = DArray::from_ndarray(
+        &ArrayD::from_shape_vec(IxDyn(&[6, 7]), src).unwrap(),
+        [4, 3],
+    )
+    .unwrap();
+    let formats = [
+        ("w3.zarr", ZarrFormat::V3, None),
+        ("w2.zarr", ZarrFormat::V2, None),
+        ("ws.zarr", ZarrFormat::V3, Some(vec![2, 3])),
+    ];
+    for (name, zarr_format, inner) in formats {
+        let opts = WriteOptions {
+            zarr_format,
+            float16: true,
+            inner_chunk_shape: inner,
+            ..WriteOptions::default()
+        };
+        x.to_zarr(dir.path().join(name), &opts).unwrap();
+        let out = py(&format!(
+            "import zarr, numpy as np
+z = zarr.open_array('{d}/{name}', mode='r')
+a = z[...]
+want = np.load('{d}/src.npy').astype(np.float16)
+print(a.dtype, np.array_equal(a.view(np.uint16), want.view(np.uint16)))"
+        ));
+        assert_eq!(out.trim(), "float16 True", "{name}");
+        // And darray reads its own float16 back as the rounded values.
+        let back = DArray::<f32>::from_zarr(dir.path().join(name))
+            .unwrap()
+            .compute()
+            .unwrap();
+        let got: Vec<u32> = back.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(got, want, "{name} read back");
+    }
+    // float16 storage is for f32 arrays: refused before anything is written.
+    let opts = WriteOptions {
+        float16: true,
+        ..WriteOptions::default()
+    };
+    let err = DArray::<f64>::ones(&[3], [2])
+        .unwrap()
+        .to_zarr(dir.path().join("f64.zarr"), &opts)
+        .unwrap_err();
+    assert!(err.to_string().contains("float16"), "{err}");
+    assert!(!dir.path().join("f64.zarr").exists());
+}

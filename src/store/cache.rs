@@ -222,7 +222,11 @@ impl StoreCache {
             self.regions_read.fetch_add(1, Ordering::Relaxed);
             return Ok(Chunk::zeros(dtype, &shape));
         }
-        let chunk = dispatch_dtype!(dtype, T => read_typed::<T>(self, &a, region, &shape)?);
+        let chunk = if info.stored_f16 {
+            read_f16(&a, region, &shape)?
+        } else {
+            dispatch_dtype!(dtype, T => read_typed::<T>(self, &a, region, &shape)?)
+        };
         let cells: u64 = region
             .iter()
             .zip(&info.chunk_shape)
@@ -317,6 +321,22 @@ impl StoreCache {
             });
         }
         let full = expected == info.chunk_shape;
+        if info.stored_f16 {
+            let Chunk::F32(arr) = data else {
+                unreachable!("the dtype was checked to be the stored F32 above")
+            };
+            write_f16(
+                a,
+                chunk_indices,
+                &bounded,
+                full,
+                &arr.mapv(half::f16::from_f32),
+            )?;
+            self.chunks_written.fetch_add(1, Ordering::Relaxed);
+            self.bytes_written
+                .fetch_add(data.nbytes() as u64, Ordering::Relaxed);
+            return Ok(());
+        }
         map_chunk!(
             data,
             arr => write_typed(a, chunk_indices, &bounded, full, arr),
@@ -406,6 +426,35 @@ fn read_typed<T: Element + ElementOwned + RawElement>(
         }
     };
     into_chunk(values, shape, region, path)
+}
+
+/// Reads `region` of a `float16` array as f32 (exact: every f16 is an f32).
+fn read_f16(a: &OpenArray, region: &[Range<u64>], shape: &[usize]) -> Result<Chunk, StoreError> {
+    let subset = ArraySubset::new_with_ranges(region);
+    let values = a
+        .array
+        .retrieve_array_subset_opt::<Vec<half::f16>>(&subset, &codec_options())
+        .map_err(|e| blame_chunk(a, region, e))?;
+    let values: Vec<f32> = values.into_iter().map(half::f16::to_f32).collect();
+    into_chunk(values, shape, region, &a.info.path)
+}
+
+/// Writes one chunk of a `float16` array (already rounded to f16) through zarrs.
+fn write_f16(
+    a: &OpenArray,
+    indices: &[u64],
+    bounded: &[Range<u64>],
+    full: bool,
+    data: &ArrayD<half::f16>,
+) -> Result<(), StoreError> {
+    let options = codec_options();
+    if full {
+        a.array.store_chunk_opt(indices, data, &options)
+    } else {
+        a.array
+            .store_array_subset_opt(&ArraySubset::new_with_ranges(bounded), data, &options)
+    }
+    .map_err(|e| chunk_error(&a.info.path, indices, e))
 }
 
 fn into_chunk<T: Element>(

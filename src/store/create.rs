@@ -84,6 +84,10 @@ pub struct WriteOptions {
     /// `_ARRAY_DIMENSIONS` attribute (xarray's convention for Zarr v2).
     #[serde(default)]
     pub dimension_names: Option<Vec<String>>,
+    /// Store a float32 array as `float16` (zarr-python's `"<f2"` / `"float16"`),
+    /// each value rounded to the nearest f16 (ties to even, as NumPy's
+    /// `astype`); values beyond ±65504 become ±inf. Only for `F32` arrays.
+    pub float16: bool,
 }
 
 impl Default for WriteOptions {
@@ -97,6 +101,7 @@ impl Default for WriteOptions {
             overwrite: false,
             attributes: serde_json::Map::new(),
             dimension_names: None,
+            float16: false,
         }
     }
 }
@@ -131,6 +136,11 @@ pub fn create_staging(
         reason,
     };
     check_layout(shape, write_grid, opts).map_err(invalid)?;
+    if opts.float16 && dtype != DType::F32 {
+        return Err(invalid(format!(
+            "float16 storage is for float32 arrays, this one is {dtype}"
+        )));
+    }
     let metadata = metadata_json(shape, write_grid, dtype, opts);
     let local = match remote::locate(path)? {
         Location::Remote(r) => {
@@ -392,13 +402,15 @@ pub(super) fn metadata_json(
                 }),
             };
             json!({
-                "zarr_format": 2, "shape": shape, "chunks": grid, "dtype": v2_dtype(dtype),
+                "zarr_format": 2, "shape": shape, "chunks": grid,
+                "dtype": if opts.float16 { "<f2" } else { v2_dtype(dtype) },
                 "compressor": compressor, "fill_value": fill_value(dtype), "order": "C",
                 "filters": null, "dimension_separator": "."
             })
         }
         ZarrFormat::V3 => {
-            let mut codecs = vec![if dtype.size() == 1 {
+            let size = if opts.float16 { 2 } else { dtype.size() };
+            let mut codecs = vec![if size == 1 {
                 json!({"name": "bytes"})
             } else {
                 json!({"name": "bytes", "configuration": {"endian": "little"}})
@@ -419,7 +431,7 @@ pub(super) fn metadata_json(
                     "name": "blosc", "configuration": {
                         "cname": cname, "clevel": clevel,
                         "shuffle": if *shuffle { "shuffle" } else { "noshuffle" },
-                        "typesize": dtype.size(), "blocksize": 0
+                        "typesize": size, "blocksize": 0
                     }
                 })),
             }
@@ -436,7 +448,7 @@ pub(super) fn metadata_json(
             }
             let mut doc = json!({
                 "zarr_format": 3, "node_type": "array", "shape": shape,
-                "data_type": dtype.numpy_name(),
+                "data_type": if opts.float16 { "float16" } else { dtype.numpy_name() },
                 "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": grid}},
                 "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
                 "fill_value": fill_value(dtype), "codecs": codecs,

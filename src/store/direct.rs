@@ -42,8 +42,8 @@ pub(super) enum DirectCodec {
 /// storage transformers, no array-to-array codec (transpose, ...), the `bytes` codec
 /// in little-endian order on a little-endian target, then nothing or one `zstd`.
 /// `bool` arrays are left to zarrs, which checks every byte is 0 or 1.
-pub(super) fn direct_codec<S: ?Sized>(array: &Array<S>, is_bool: bool) -> Option<DirectCodec> {
-    if is_bool || cfg!(target_endian = "big") {
+pub(super) fn direct_codec<S: ?Sized>(array: &Array<S>, converted: bool) -> Option<DirectCodec> {
+    if converted || cfg!(target_endian = "big") {
         return None;
     }
     if !array.storage_transformers().create_metadatas().is_empty() {

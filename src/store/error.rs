@@ -32,7 +32,7 @@ pub enum StoreError {
         /// zarrs' description of the problem.
         reason: String,
     },
-    /// The array's data type has no darray [`DType`] (complex, strings, `float16`, ...).
+    /// The array's data type has no darray [`DType`] (complex, strings, ...).
     #[error(
         "Zarr array `{path}` has data type `{found}`, which darray does not support \
          (supported: bool, int8..int64, uint8..uint64, float32, float64)"

@@ -35,6 +35,11 @@ pub struct ZarrArrayInfo {
     /// For a sharded v3 array, the shape of the inner chunks of each shard; `None` if
     /// the array is not sharded.
     pub inner_chunk_shape: Option<Vec<u64>>,
+    /// The array stores `float16` (zarr-python's `"<f2"` / `"float16"`): darray
+    /// reads and writes it as [`DType::F32`] (`dtype`), converting each chunk
+    /// (f32 to f16 rounds to nearest even, as NumPy's `astype`).
+    #[serde(default)]
+    pub stored_f16: bool,
 }
 
 impl ZarrArrayInfo {
@@ -71,7 +76,7 @@ pub(super) struct OpenArray {
 /// [`StoreError::NotFound`] if nothing is at `path`; [`StoreError::NotAnArray`] for a
 /// file, a plain directory or a group; [`StoreError::Metadata`] for invalid or
 /// unsupported metadata; [`StoreError::UnsupportedDType`] for a data type outside
-/// [`DType`] (complex, strings, `float16`, ...); [`StoreError::UnsupportedChunkGrid`]
+/// [`DType`] (complex, strings, ...; `float16` is read as `F32`); [`StoreError::UnsupportedChunkGrid`]
 /// for a non-regular chunk grid; for a URL, [`StoreError::UnsupportedUrl`],
 /// [`StoreError::Remote`] if no client can be made, [`StoreError::Storage`] naming
 /// the URL for a refused request (credentials, permissions).
@@ -135,7 +140,8 @@ fn open_local(path: &Path) -> Result<OpenArray, StoreError> {
         },
     })?;
     let info = describe(path, &array)?;
-    let direct = direct_codec(&array, info.dtype == DType::Bool);
+    // Bool and float16 chunks are converted on the way, not decoded in place.
+    let direct = direct_codec(&array, info.dtype == DType::Bool || info.stored_f16);
     Ok(OpenArray {
         array,
         info,
@@ -209,7 +215,13 @@ fn is_v3_group(zarr_json: &Path) -> bool {
 }
 
 fn describe<S: ?Sized>(path: &Path, array: &Array<S>) -> Result<ZarrArrayInfo, StoreError> {
-    let dtype = dtype_of(array.data_type()).ok_or_else(|| StoreError::UnsupportedDType {
+    let stored_f16 = array.data_type().is::<dt::Float16DataType>();
+    let dtype = if stored_f16 {
+        Some(DType::F32)
+    } else {
+        dtype_of(array.data_type())
+    }
+    .ok_or_else(|| StoreError::UnsupportedDType {
         path: path.to_path_buf(),
         found: array.data_type().to_string(),
     })?;
@@ -239,6 +251,7 @@ fn describe<S: ?Sized>(path: &Path, array: &Array<S>) -> Result<ZarrArrayInfo, S
         dtype,
         zarr_format,
         inner_chunk_shape,
+        stored_f16,
     })
 }
 

@@ -58,6 +58,13 @@ impl StoreCache {
             return self.write_opened(&a, chunk_indices, data);
         };
         let info = &a.info;
+        if info.stored_f16 {
+            return Err(StoreError::UnsupportedWrite {
+                path: path.to_path_buf(),
+                reason: "rewriting part of a chunk of a float16 array (write aligned regions)"
+                    .into(),
+            });
+        }
         let grid = info.grid_shape();
         if chunk_indices.len() != grid.len() || chunk_indices.iter().zip(&grid).any(|(i, g)| i >= g)
         {
