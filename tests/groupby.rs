@@ -223,6 +223,60 @@ proptest! {
     }
 }
 
+/// NumPy's linear quantile of `v` (NaN if any NaN unless skipped; NaN when empty).
+fn linear_quantile(v: &[f64], q: f64, skip_nan: bool) -> f64 {
+    if !skip_nan && v.iter().any(|x| x.is_nan()) {
+        return f64::NAN;
+    }
+    let mut s: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
+    if s.is_empty() {
+        return f64::NAN;
+    }
+    s.sort_by(f64::total_cmp);
+    let pos = q * (s.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = (lo + 1).min(s.len() - 1);
+    s[lo] + (s[hi] - s[lo]) * (pos - lo as f64)
+}
+
+proptest! {
+    #![proptest_config(config(32))]
+
+    /// Group quantiles (one and several q, with and without NaN skipping)
+    /// against sorting each group's lanes; empty groups NaN.
+    #[test]
+    fn group_quantiles_match_sorting(
+        (a, g, ax, labels) in case(3),
+        qs in proptest::collection::vec(0.0f64..=1.0, 1..4),
+        many in any::<bool>(),
+        skip in any::<bool>(),
+    ) {
+        prop_assume!(labels.iter().any(|&l| l >= 0));
+        let x = chunked(&a, &g);
+        let by = x.groupby(&labels, ax as isize).unwrap();
+        let n = by.group_count();
+        let q: darray::Quantiles = if many { qs.clone().into() } else { qs[0].into() };
+        let m = darray::QuantileMethod::Linear;
+        let r = if skip { by.nanquantile(q, m) } else { by.quantile(q, m) }.unwrap();
+        let got = [1, 2].map(|t| r.compute_with(&LocalExecutor::with_threads(t).unwrap()).unwrap());
+        assert_bits_eq(&got[0], &got[1]);
+        let used: &[f64] = if many { &qs } else { &qs[..1] };
+        for (k, &q) in used.iter().enumerate() {
+            let mut shape = a.shape().to_vec();
+            shape[ax] = n;
+            let mut want = ArrayD::<f64>::zeros(shape);
+            for grp in 0..n {
+                let idx: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == grp as i64).collect();
+                let sub = a.select(Axis(ax), &idx);
+                let lanes = sub.map_axis(Axis(ax), |lane| linear_quantile(&lane.to_vec(), q, skip));
+                want.index_axis_mut(Axis(ax), grp).assign(&lanes);
+            }
+            let this = if many { got[0].index_axis(Axis(0), k).to_owned() } else { got[0].clone() };
+            assert_close(&this, &want, 1e-12);
+        }
+    }
+}
+
 #[test]
 fn climatology_by_weekday_uses_map_reduce() {
     // 10 weeks of daily (time, cell) data in 3 chunks: every weekday occurs in
