@@ -85,7 +85,7 @@ pub struct WriteOptions {
     #[serde(default)]
     pub dimension_names: Option<Vec<String>>,
     /// Store a float32 array as `float16` (zarr-python's `"<f2"` / `"float16"`),
-    /// each value rounded to the nearest f16 (ties to even, as NumPy's
+    /// each value rounded to the nearest f16 (ties to even, as `NumPy`'s
     /// `astype`); values beyond ±65504 become ±inf. Only for `F32` arrays.
     pub float16: bool,
 }

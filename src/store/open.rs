@@ -37,7 +37,7 @@ pub struct ZarrArrayInfo {
     pub inner_chunk_shape: Option<Vec<u64>>,
     /// The array stores `float16` (zarr-python's `"<f2"` / `"float16"`): darray
     /// reads and writes it as [`DType::F32`] (`dtype`), converting each chunk
-    /// (f32 to f16 rounds to nearest even, as NumPy's `astype`).
+    /// (f32 to f16 rounds to nearest even, as `NumPy`'s `astype`).
     #[serde(default)]
     pub stored_f16: bool,
 }
