@@ -4,53 +4,17 @@
 //! and read back by zarr-python (installed by scripts/python-env.sh).
 
 mod common;
+#[path = "common/servers.rs"]
+mod servers;
 
 use common::{config, partition};
 use darray::{DArray, Error, Executor, LocalExecutor, RegionOptions, WriteOptions, ZarrFormat};
 use ndarray::{ArrayD, IxDyn, SliceInfoElem};
 use proptest::prelude::*;
+use servers::py;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
-
-fn python() -> &'static Path {
-    static PY: OnceLock<PathBuf> = OnceLock::new();
-    PY.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let out = Command::new("bash")
-            .arg(root.join("scripts/python-env.sh"))
-            .output()
-            .expect("run scripts/python-env.sh");
-        assert!(
-            out.status.success(),
-            "python env set-up failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let path = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .expect("python path")
-            .trim()
-            .to_string();
-        PathBuf::from(path)
-    })
-}
-
-fn py(code: &str) -> String {
-    let out = Command::new(python())
-        .arg("-c")
-        .arg(code)
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "python failed:\n{code}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// Distinct values, so a misplaced element shows.
 fn ramp(shape: &[usize], base: f64) -> ArrayD<f64> {

@@ -8,6 +8,7 @@
 
 use crate::chunk::Chunk;
 use crate::dtype::{DType, Element};
+use crate::elementwise::dispatch_arith;
 use crate::error::{KernelError, Result};
 use ndarray::{ArrayD, Axis, IxDyn};
 use num_traits::{Float, NumCast};
@@ -261,55 +262,6 @@ macro_rules! key_float {
 }
 key_float!(f32 => u32, f64 => u64);
 
-/// Runs `$body` with `$T` the numeric element type of chunk `$c`'s dtype.
-macro_rules! numeric {
-    ($dtype:expr, $T:ident => $body:expr) => {
-        match $dtype {
-            DType::I8 => {
-                type $T = i8;
-                $body
-            }
-            DType::I16 => {
-                type $T = i16;
-                $body
-            }
-            DType::I32 => {
-                type $T = i32;
-                $body
-            }
-            DType::I64 => {
-                type $T = i64;
-                $body
-            }
-            DType::U8 => {
-                type $T = u8;
-                $body
-            }
-            DType::U16 => {
-                type $T = u16;
-                $body
-            }
-            DType::U32 => {
-                type $T = u32;
-                $body
-            }
-            DType::U64 => {
-                type $T = u64;
-                $body
-            }
-            DType::F32 => {
-                type $T = f32;
-                $body
-            }
-            DType::F64 => {
-                type $T = f64;
-                $body
-            }
-            DType::Bool => Err(KernelError::Other("quantile of a bool block".into())),
-        }
-    };
-}
-
 fn dtype_of(c: &Chunk) -> Result<DType> {
     c.dtype().ok_or_else(|| crate::layout::not_data(c))
 }
@@ -327,10 +279,10 @@ fn to_float<T: Element, F: Float>(v: T) -> F {
 /// # Errors
 /// An axis out of range, or a bool or non-data block.
 pub fn quantile_lanes(input: &Chunk, axis: usize, spec: &QuantileSpec) -> Result<Chunk> {
-    numeric!(dtype_of(input)?, T => {
+    dispatch_arith!(dtype_of(input)?, T => {
         let a = T::view_chunk(input).expect("dtype checked");
         Ok(<T as Element>::Float::into_chunk(lanes::<T, <T as Element>::Float>(&a, axis, spec)?))
-    })
+    }, bool => Err(KernelError::Other("quantile of a bool block".into())))
 }
 
 fn lanes<T: OrderKey, F: Float + Element>(
@@ -492,10 +444,10 @@ pub fn radix_state_len(nq: usize) -> usize {
 /// # Errors
 /// A bool or non-data block, a malformed state, a pass beyond the dtype's.
 pub fn radix_counts(block: &Chunk, state: Option<&Chunk>, pass: usize) -> Result<Chunk> {
-    numeric!(dtype_of(block)?, T => {
+    dispatch_arith!(dtype_of(block)?, T => {
         let a = T::view_chunk(block).expect("dtype checked");
         counts::<T>(&a, state.map(State::decode).transpose()?.as_ref(), pass)
-    })
+    }, bool => Err(KernelError::Other("quantile of a bool block".into())))
 }
 
 fn counts<T: OrderKey>(
@@ -641,7 +593,7 @@ pub fn radix_refine(
 /// A malformed state, or a bool dtype.
 pub fn radix_finish(state: &Chunk, dtype: DType, spec: &QuantileSpec) -> Result<Chunk> {
     let s = State::decode(state)?;
-    numeric!(dtype, T => {
+    dispatch_arith!(dtype, T => {
         type F = <T as Element>::Float;
         let vals: Vec<F> = spec
             .q
@@ -659,7 +611,7 @@ pub fn radix_finish(state: &Chunk, dtype: DType, spec: &QuantileSpec) -> Result<
             .collect();
         let shape: Vec<usize> = if spec.q_axis { vec![spec.q.len()] } else { vec![] };
         Ok(F::into_chunk(ArrayD::from_shape_vec(IxDyn(&shape), vals).expect("one per q")))
-    })
+    }, bool => Err(KernelError::Other("quantile of a bool block".into())))
 }
 
 #[cfg(test)]

@@ -49,18 +49,24 @@ pub fn register_kernel<T: Element, U: Element>(
     f: fn(&[ArrayViewD<'_, T>]) -> ArrayD<U>,
 ) -> Result<()> {
     let wrapped = move |inputs: &[&Chunk]| -> std::result::Result<Chunk, String> {
-        let views = inputs
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                T::view_chunk(c).ok_or_else(|| {
-                    format!("input {i}: expected {} data, got {:?}", T::DTYPE, c.dtype())
-                })
-            })
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        Ok(U::into_chunk(f(&views)))
+        Ok(U::into_chunk(f(&views::<T>(inputs)?)))
     };
     insert(name, Arc::new(wrapped))
+}
+
+/// The input blocks as views of `T`, or which one is not.
+fn views<'a, T: Element>(
+    inputs: &'a [&Chunk],
+) -> std::result::Result<Vec<ArrayViewD<'a, T>>, String> {
+    inputs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            T::view_chunk(c).ok_or_else(|| {
+                format!("input {i}: expected {} data, got {:?}", T::DTYPE, c.dtype())
+            })
+        })
+        .collect()
 }
 
 /// An array of any element type, as an input of [`map_blocks`].
@@ -185,15 +191,7 @@ pub fn register_kernel_with<T: Element, U: Element, P: DeserializeOwned + 'stati
                         params: &[u8],
                         info: &BlockInfo|
           -> std::result::Result<Chunk, String> {
-        let views = inputs
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                T::view_chunk(c).ok_or_else(|| {
-                    format!("input {i}: expected {} data, got {:?}", T::DTYPE, c.dtype())
-                })
-            })
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let views = views::<T>(inputs)?;
         let p: P = postcard::from_bytes(params).map_err(|e| {
             format!(
                 "parameters do not deserialize as {}: {e}",

@@ -22,6 +22,7 @@ mod vecmath;
 
 pub(crate) use eval::TILE;
 pub use eval::{eval, for_each_tile, for_each_tile_len, scratch_bytes};
+pub(crate) use lane::dispatch_arith;
 pub use lane::TileSlice;
 pub use program::{BinaryOp, CmpOp, Domain, ElementwiseProgram, Instr, Node, UnaryOp};
 pub use validate::validate;
