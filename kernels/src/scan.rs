@@ -224,6 +224,21 @@ fn view<'a, T: Element>(inputs: &[&'a Chunk], i: usize) -> Result<ArrayViewD<'a,
 
 /// Inclusive scan of every lane along `axis`, in place.
 fn scan_owned<T: Copy>(mut a: ArrayD<T>, axis: usize, f: impl Fn(T, T) -> T) -> ArrayD<T> {
+    let n = a.shape()[axis];
+    if axis + 1 < a.ndim() && n > 1 && a.is_standard_layout() {
+        // Along an outer axis of a C-order block, lanes are strided: combine
+        // whole (contiguous) slabs instead, slab i with slab i - 1. Each
+        // element sees the same operations in the same order as a lane walk.
+        for i in 1..n {
+            let (done, mut rest) = a.view_mut().split_at(Axis(axis), i);
+            let prev = done.index_axis(Axis(axis), i - 1);
+            let mut cur = rest.index_axis_mut(Axis(axis), 0);
+            Zip::from(&mut cur)
+                .and(&prev)
+                .for_each(|c, &p| *c = f(p, *c));
+        }
+        return a;
+    }
     for mut lane in a.lanes_mut(Axis(axis)) {
         let mut it = lane.iter_mut();
         if let Some(first) = it.next() {
