@@ -412,7 +412,20 @@ pub fn finalize(kind: GroupKind, part: &Chunk, input: DType) -> Result<Chunk> {
         (GroupKind::Count | GroupKind::Min | GroupKind::Max, _) => {
             Err(KernelError::Other(format!("{kind:?}: not a group partial")))
         }
-        _ => reduce::finalize_for(rk, part, &[], true, input),
+        (
+            GroupKind::Sum
+            | GroupKind::Prod
+            | GroupKind::Mean
+            | GroupKind::Var { .. }
+            | GroupKind::Std { .. }
+            | GroupKind::NanSum
+            | GroupKind::NanMean
+            | GroupKind::NanVar { .. }
+            | GroupKind::NanStd { .. }
+            | GroupKind::NanMin
+            | GroupKind::NanMax,
+            _,
+        ) => reduce::finalize_for(rk, part, &[], true, input),
     }
 }
 

@@ -388,8 +388,8 @@ pub struct BlockInfo {
 /// What a parameterised kernel is called with besides its blocks.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KernelCall {
-    /// The parameters, serialized with postcard.
-    pub params: Vec<u8>,
+    /// The parameters, serialized with postcard (shared by the node's tasks).
+    pub params: Arc<Vec<u8>>,
     /// Where the block lies.
     pub info: BlockInfo,
 }

@@ -173,25 +173,27 @@ impl Lowerer {
                     .map(|i| self.block(i, &in_idx))
                     .collect::<Result<Vec<_>>>()?;
                 let shape = block_shape(&e.grid, idx);
-                let call = params.as_ref().map(|p| {
-                    let location = idx
-                        .iter()
-                        .zip(&e.grid)
-                        .map(|(&b, sizes)| {
-                            let start: usize = sizes[..b as usize].iter().sum();
-                            start..start + sizes[b as usize]
-                        })
-                        .collect();
-                    Arc::new(crate::graph::KernelCall {
-                        params: p.to_vec(),
-                        info: crate::graph::BlockInfo {
-                            chunk_location: idx.iter().map(|&b| b as usize).collect(),
-                            array_location: location,
-                            shape: e.shape.clone(),
-                            num_chunks: e.grid.iter().map(Vec::len).collect(),
-                        },
-                    })
-                });
+                let call = match params {
+                    None => None,
+                    Some(p) => {
+                        let location = self
+                            .grid_offsets(e)
+                            .block(idx)
+                            .into_iter()
+                            .zip(&shape)
+                            .map(|(start, &len)| start..start + len)
+                            .collect();
+                        Some(Arc::new(crate::graph::KernelCall {
+                            params: p.clone(),
+                            info: crate::graph::BlockInfo {
+                                chunk_location: idx.iter().map(|&b| b as usize).collect(),
+                                array_location: location,
+                                shape: e.shape.clone(),
+                                num_chunks: e.grid.iter().map(Vec::len).collect(),
+                            },
+                        }))
+                    }
+                };
                 self.push_leafish(
                     key.clone(),
                     Op::MapBlocks {

@@ -277,15 +277,7 @@ impl StoreCache {
     ) -> Result<(), StoreError> {
         let path: &Path = &a.info.path;
         let info = &a.info;
-        let grid = info.grid_shape();
-        if chunk_indices.len() != grid.len() || chunk_indices.iter().zip(&grid).any(|(i, g)| i >= g)
-        {
-            return Err(StoreError::InvalidChunkIndices {
-                path: path.to_path_buf(),
-                chunk: chunk_indices.to_vec(),
-                grid,
-            });
-        }
+        let bounded = chunk_bounds(info, chunk_indices)?;
         let Some(found) = data.dtype() else {
             return Err(StoreError::NotData {
                 path: path.to_path_buf(),
@@ -299,12 +291,6 @@ impl StoreCache {
                 requested: found,
             });
         }
-        let bounded: Vec<Range<u64>> = chunk_indices
-            .iter()
-            .zip(&info.chunk_shape)
-            .zip(&info.shape)
-            .map(|((&i, &c), &s)| i * c..((i + 1) * c).min(s))
-            .collect();
         let expected: Vec<u64> = bounded.iter().map(|r| r.end - r.start).collect();
         let matches = data.shape().len() == expected.len()
             && data
@@ -321,28 +307,22 @@ impl StoreCache {
             });
         }
         let full = expected == info.chunk_shape;
-        if info.stored_f16 {
-            let Chunk::F32(arr) = data else {
-                unreachable!("the dtype was checked to be the stored F32 above")
-            };
-            write_f16(
+        match data {
+            // The dtype was checked to be the stored one (F32 for float16).
+            Chunk::F32(arr) if info.stored_f16 => write_f16(
                 a,
                 chunk_indices,
                 &bounded,
                 full,
                 &arr.mapv(half::f16::from_f32),
-            )?;
-            self.chunks_written.fetch_add(1, Ordering::Relaxed);
-            self.bytes_written
-                .fetch_add(data.nbytes() as u64, Ordering::Relaxed);
-            return Ok(());
-        }
-        map_chunk!(
-            data,
-            arr => write_typed(a, chunk_indices, &bounded, full, arr),
-            // Not reached: data.dtype() is Some, checked above.
-            _ => Err(StoreError::NotData { path: path.to_path_buf(), chunk: chunk_indices.to_vec() })
-        )?;
+            ),
+            _ => map_chunk!(
+                data,
+                arr => write_typed(a, chunk_indices, &bounded, full, arr),
+                // Not reached: data.dtype() is Some, checked above.
+                _ => Err(StoreError::NotData { path: path.to_path_buf(), chunk: chunk_indices.to_vec() })
+            ),
+        }?;
         self.chunks_written.fetch_add(1, Ordering::Relaxed);
         self.bytes_written
             .fetch_add(data.nbytes() as u64, Ordering::Relaxed);
@@ -379,6 +359,30 @@ impl StoreCache {
     pub fn bytes_written(&self) -> u64 {
         self.bytes_written.load(Ordering::Relaxed)
     }
+}
+
+/// The element ranges of stored chunk `chunk_indices` (clipped to the array).
+///
+/// # Errors
+/// [`StoreError::InvalidChunkIndices`] if the indices are not in the grid.
+pub(super) fn chunk_bounds(
+    info: &ZarrArrayInfo,
+    chunk_indices: &[u64],
+) -> Result<Vec<Range<u64>>, StoreError> {
+    let grid = info.grid_shape();
+    if chunk_indices.len() != grid.len() || chunk_indices.iter().zip(&grid).any(|(i, g)| i >= g) {
+        return Err(StoreError::InvalidChunkIndices {
+            path: info.path.clone(),
+            chunk: chunk_indices.to_vec(),
+            grid,
+        });
+    }
+    Ok(chunk_indices
+        .iter()
+        .zip(&info.chunk_shape)
+        .zip(&info.shape)
+        .map(|((&i, &c), &s)| i * c..((i + 1) * c).min(s))
+        .collect())
 }
 
 fn to_usize(n: u64) -> Option<usize> {

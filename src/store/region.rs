@@ -14,7 +14,7 @@
 //! past the old end are invisible to readers of the old metadata. [`resize`] then
 //! makes them durable and puts the new metadata in place, in one atomic rename.
 
-use super::cache::{chunk_error, codec_options, write_typed, StoreCache};
+use super::cache::{chunk_bounds, chunk_error, codec_options, write_typed, StoreCache};
 use super::direct::RawElement;
 use super::fs::{sync_dir, TMP_MARK};
 use super::open::{open_array, OpenArray};
@@ -65,21 +65,7 @@ impl StoreCache {
                     .into(),
             });
         }
-        let grid = info.grid_shape();
-        if chunk_indices.len() != grid.len() || chunk_indices.iter().zip(&grid).any(|(i, g)| i >= g)
-        {
-            return Err(StoreError::InvalidChunkIndices {
-                path: path.to_path_buf(),
-                chunk: chunk_indices.to_vec(),
-                grid,
-            });
-        }
-        let bounded: Vec<Range<u64>> = chunk_indices
-            .iter()
-            .zip(&info.chunk_shape)
-            .zip(&info.shape)
-            .map(|((&i, &c), &s)| i * c..((i + 1) * c).min(s))
-            .collect();
+        let bounded = chunk_bounds(info, chunk_indices)?;
         let inside = overlay.len() == bounded.len()
             && overlay
                 .iter()
