@@ -48,7 +48,7 @@ pub use array::{register_scan, Bins};
 pub use array::{to_zarr_group, to_zarr_group_with, RegionOptions, ZarrMember};
 pub use array::{GroupBy, GroupStrategy};
 pub use array::{Nested, NpIndex, PadMode, ReshapeOpts};
-pub use array::{QuantileMethod, Quantiles};
+pub use array::{QuantileMethod, Quantiles, UniqueAll};
 pub use darray_kernels::groupby::GroupKind;
 pub use darray_kernels::{Chunk, DType, Element, Numeric};
 pub use delayed::Delayed;

@@ -1,4 +1,4 @@
-//! `unique`, `unique_counts` and `union1d` against a sort of the whole array
+//! `unique`, `unique_counts`, `unique_index`, `unique_all` and `union1d` against a sort of the whole array
 //! (NumPy >= 1.21: NaN collapsed into one entry, last), over random shapes
 //! and chunkings (irregular, size-1 and ragged edge chunks, empty axes), on
 //! float (with NaN, +-0) and integer arrays; exact, and identical on 1 and 2
@@ -150,6 +150,67 @@ proptest! {
     }
 }
 
+/// Sorted distinct values with the flat index of each one's first occurrence
+/// (NumPy's `return_index`), by a walk over the array in C order.
+fn first_oracle(a: &ArrayD<f64>) -> (Vec<f64>, Vec<i64>) {
+    let (values, _) = oracle(a.iter().copied());
+    let first = values
+        .iter()
+        .map(|&v| {
+            a.iter()
+                .position(|&x| x == v || (x.is_nan() && v.is_nan()))
+                .unwrap() as i64
+        })
+        .collect();
+    (values, first)
+}
+
+proptest! {
+    #![proptest_config(config(40))]
+
+    #[test]
+    fn unique_index_is_the_first_occurrence((a, g) in array_and_grid(3, 6, true)) {
+        let x = chunked(&a, &g);
+        let (want_v, want_i) = first_oracle(&a);
+        for threads in [1, 2] {
+            let exec = LocalExecutor::with_threads(threads).unwrap();
+            let (v, i) = x.unique_index_with(&exec).unwrap();
+            prop_assert_eq!(bits(&v.compute().unwrap().into_raw_vec_and_offset().0), bits(&want_v));
+            prop_assert_eq!(&i.compute().unwrap().into_raw_vec_and_offset().0, &want_i);
+        }
+        let u = x.unique_all_with(&LocalExecutor::with_threads(2).unwrap()).unwrap();
+        let (want_v2, want_c) = oracle(a.iter().copied());
+        prop_assert_eq!(bits(&u.values.compute().unwrap().into_raw_vec_and_offset().0), bits(&want_v2));
+        prop_assert_eq!(u.counts.compute().unwrap().into_raw_vec_and_offset().0, want_c);
+        prop_assert_eq!(u.indices.compute().unwrap().into_raw_vec_and_offset().0, want_i);
+        prop_assert_eq!(u.inverse.shape(), a.shape());
+    }
+}
+
+#[test]
+fn unique_index_of_zero_dim_and_empty_arrays() {
+    let z = DArray::<i64>::from_ndarray(&ndarray::arr0(4).into_dyn(), Vec::<usize>::new()).unwrap();
+    let (v, i) = z.unique_index().unwrap();
+    assert_eq!(v.compute().unwrap().into_raw_vec_and_offset().0, vec![4]);
+    assert_eq!(i.compute().unwrap().into_raw_vec_and_offset().0, vec![0]);
+    let e = DArray::<f64>::zeros(&[3, 0], [2, 1]).unwrap();
+    let (v, i) = e.unique_index().unwrap();
+    assert_eq!(v.shape(), &[0]);
+    assert_eq!(i.compute().unwrap().len(), 0);
+    // Many blocks, several merge levels: the first occurrence wins over later
+    // blocks' smaller local positions.
+    let a = ndarray::Array1::from_shape_fn(1000, |i| ((i * 37) % 101) as i64).into_dyn();
+    let (v, i) = DArray::from_ndarray(&a, [5])
+        .unwrap()
+        .unique_index()
+        .unwrap();
+    let v = v.compute().unwrap();
+    let i = i.compute().unwrap();
+    for (k, &val) in v.iter().enumerate() {
+        assert_eq!(a.iter().position(|&x| x == val).unwrap() as i64, i[k]);
+    }
+}
+
 #[test]
 fn two_worker_cluster_gives_the_local_results() {
     let cluster = darray_cluster(2, 1);
@@ -171,6 +232,9 @@ fn two_worker_cluster_gives_the_local_results() {
         &h.compute_with(&local).unwrap(),
         &h.compute_with(&client).unwrap(),
     );
+    let (_, li) = x.unique_index_with(&local).unwrap();
+    let (_, ci) = x.unique_index_with(&client).unwrap();
+    assert_eq!(li.compute().unwrap(), ci.compute().unwrap());
     let d = x.digitize(&[0.0, 5.0, 10.0], false).unwrap();
     assert_eq!(
         d.compute_with(&local).unwrap(),

@@ -44,6 +44,13 @@ pub enum CountOp {
     /// The sorted distinct values of several [`CountOp::UniquePart`] results,
     /// counts summed.
     UniqueMerge,
+    /// The sorted distinct values of a block with the flat index of each
+    /// one's first occurrence; a second `i64` input holds every element's
+    /// flat index in the whole array (NumPy's `return_index`).
+    UniqueFirstPart,
+    /// The sorted distinct values of several [`CountOp::UniqueFirstPart`]
+    /// results, keeping the smallest first index.
+    UniqueFirstMerge,
     /// The position of each element among `values` (NumPy's
     /// `unique_inverse`), an `i64` block of the input's shape.
     UniqueInverse {
@@ -63,6 +70,8 @@ impl CountOp {
             CountOp::Digitize { .. } => "digitize",
             CountOp::UniquePart => "unique",
             CountOp::UniqueMerge => "unique_merge",
+            CountOp::UniqueFirstPart => "unique_first",
+            CountOp::UniqueFirstMerge => "unique_first_merge",
             CountOp::UniqueInverse { .. } => "unique_inverse",
         }
     }
@@ -108,6 +117,11 @@ pub fn run(op: &CountOp, inputs: &[&Chunk]) -> Result<Chunk> {
             crate::unique::unique_part(inputs[0])
         }
         CountOp::UniqueMerge => crate::unique::unique_merge(inputs),
+        CountOp::UniqueFirstPart => {
+            arity(2)?;
+            crate::unique::unique_first_part(inputs[0], inputs[1])
+        }
+        CountOp::UniqueFirstMerge => crate::unique::unique_first_merge(inputs),
         CountOp::UniqueInverse { values } => {
             arity(1)?;
             crate::unique::inverse(inputs[0], values)

@@ -4,7 +4,9 @@
 //! `-0.0` and `0.0` are one value, reported as `0.0`.
 //!
 //! A result travels as a [`Partial::Arg`]: its `value` chunk is the 1-d
-//! distinct values in the input's dtype and its `index` the 1-d `i64` counts.
+//! distinct values in the input's dtype and its `index` the 1-d `i64` counts,
+//! or, for NumPy's `return_index` ([`unique_first_part`], [`unique_first_merge`]),
+//! the flat C-order index of each value's first occurrence.
 //! That variant already carries "values of any dtype plus `i64`s" through
 //! memory accounting and the wire, so `unique` needs no variant of its own.
 
@@ -77,6 +79,54 @@ fn part<T: Element>(a: &ArrayD<T>) -> Chunk {
     pack(values, counts)
 }
 
+fn first_part<T: Element>(a: &ArrayD<T>, flat: &ArrayD<i64>) -> Chunk {
+    let zero = T::from_f64(0.0);
+    let mut v: Vec<(T, i64)> = a
+        .iter()
+        .zip(flat)
+        .map(|(&x, &i)| (if x == zero { zero } else { x }, i))
+        .collect();
+    // Equal values by position, so the first of a run is the first occurrence.
+    v.sort_unstable_by(|p, q| order(&p.0, &q.0).then(p.1.cmp(&q.1)));
+    let mut values: Vec<T> = Vec::new();
+    let mut first: Vec<i64> = Vec::new();
+    for (x, i) in v {
+        match values.last() {
+            Some(last) if order(last, &x) == Ordering::Equal => {}
+            _ => {
+                values.push(x);
+                first.push(i);
+            }
+        }
+    }
+    pack(values, first)
+}
+
+/// The sorted distinct values of `data` (any shape) with the flat index of
+/// each one's first occurrence, read from `flat` (an `i64` block of `data`'s
+/// shape holding each element's flat index in the whole array).
+///
+/// # Errors
+/// A chunk without data, or `flat` not an `i64` block of `data`'s shape.
+pub fn unique_first_part(data: &Chunk, flat: &Chunk) -> Result<Chunk> {
+    let flat = match flat {
+        Chunk::I64(f) if f.shape() == data.shape() => f,
+        Chunk::I64(f) => {
+            return Err(KernelError::Shape {
+                expected: data.shape().to_vec(),
+                got: f.shape().to_vec(),
+            })
+        }
+        other => {
+            return Err(KernelError::DType {
+                expected: "int64 flat indices".into(),
+                got: format!("{:?}", other.dtype()),
+            })
+        }
+    };
+    crate::map_chunk!(data, a => Ok(first_part(a, flat)), _ => Err(KernelError::Other("unique: a block without data".into())))
+}
+
 /// The sorted distinct values of `data` (any shape) with their counts.
 ///
 /// # Errors
@@ -85,7 +135,28 @@ pub fn unique_part(data: &Chunk) -> Result<Chunk> {
     crate::map_chunk!(data, a => Ok(part(a)), _ => Err(KernelError::Other("unique: a block without data".into())))
 }
 
-fn merge_two<T: Element>(a: (&[T], &[i64]), b: (&[T], &[i64])) -> (Vec<T>, Vec<i64>) {
+/// How two entries of one value merge: counts add, first indices take the
+/// smaller.
+#[derive(Clone, Copy)]
+enum Combine {
+    Sum,
+    Min,
+}
+
+impl Combine {
+    fn apply(self, a: i64, b: i64) -> i64 {
+        match self {
+            Combine::Sum => a + b,
+            Combine::Min => a.min(b),
+        }
+    }
+}
+
+fn merge_two<T: Element>(
+    a: (&[T], &[i64]),
+    b: (&[T], &[i64]),
+    combine: Combine,
+) -> (Vec<T>, Vec<i64>) {
     let (mut i, mut j) = (0, 0);
     let mut values = Vec::with_capacity(a.0.len() + b.0.len());
     let mut counts = Vec::with_capacity(a.0.len() + b.0.len());
@@ -110,7 +181,7 @@ fn merge_two<T: Element>(a: (&[T], &[i64]), b: (&[T], &[i64])) -> (Vec<T>, Vec<i
             }
             Ordering::Equal => {
                 values.push(a.0[i]);
-                counts.push(a.1[i] + b.1[j]);
+                counts.push(combine.apply(a.1[i], b.1[j]));
                 i += 1;
                 j += 1;
             }
@@ -119,7 +190,7 @@ fn merge_two<T: Element>(a: (&[T], &[i64]), b: (&[T], &[i64])) -> (Vec<T>, Vec<i
     (values, counts)
 }
 
-fn merge_typed<T: Element>(parts: &[(&Chunk, &ArrayD<i64>)]) -> Result<Chunk> {
+fn merge_typed<T: Element>(parts: &[(&Chunk, &ArrayD<i64>)], combine: Combine) -> Result<Chunk> {
     let mut acc: (Vec<T>, Vec<i64>) = (Vec::new(), Vec::new());
     for (values, counts) in parts {
         let v = T::view_chunk(values).ok_or_else(|| KernelError::DType {
@@ -128,7 +199,7 @@ fn merge_typed<T: Element>(parts: &[(&Chunk, &ArrayD<i64>)]) -> Result<Chunk> {
         })?;
         let v: Vec<T> = v.iter().copied().collect();
         let c: Vec<i64> = counts.iter().copied().collect();
-        acc = merge_two((&acc.0, &acc.1), (&v, &c));
+        acc = merge_two((&acc.0, &acc.1), (&v, &c), combine);
     }
     Ok(pack(acc.0, acc.1))
 }
@@ -139,6 +210,19 @@ fn merge_typed<T: Element>(parts: &[(&Chunk, &ArrayD<i64>)]) -> Result<Chunk> {
 /// # Errors
 /// No inputs, inputs that are not `unique` results, or of different dtypes.
 pub fn unique_merge(inputs: &[&Chunk]) -> Result<Chunk> {
+    merge(inputs, Combine::Sum)
+}
+
+/// The union of several [`unique_first_part`] results, keeping each value's
+/// smallest first index (the result does not depend on the inputs' order).
+///
+/// # Errors
+/// As [`unique_merge`].
+pub fn unique_first_merge(inputs: &[&Chunk]) -> Result<Chunk> {
+    merge(inputs, Combine::Min)
+}
+
+fn merge(inputs: &[&Chunk], combine: Combine) -> Result<Chunk> {
     let parts: Vec<(&Chunk, &ArrayD<i64>)> =
         inputs.iter().map(|c| unpack(c)).collect::<Result<_>>()?;
     let first = parts
@@ -148,7 +232,7 @@ pub fn unique_merge(inputs: &[&Chunk]) -> Result<Chunk> {
         .0
         .dtype()
         .ok_or_else(|| KernelError::Other("unique_merge: values without data".into()))?;
-    crate::dispatch_dtype!(dtype, T => merge_typed::<T>(&parts))
+    crate::dispatch_dtype!(dtype, T => merge_typed::<T>(&parts, combine))
 }
 
 fn inverse_typed<T: Element>(a: &ArrayD<T>, values: &Chunk) -> Result<Chunk> {
@@ -226,6 +310,28 @@ mod tests {
         assert_eq!(v, &Chunk::I64(arr1(&[i64::MAX - 1, i64::MAX]).into_dyn()));
         assert_eq!(n, &arr1(&[1, 2]).into_dyn());
         assert!(unique_merge(&[&a, &i]).is_err());
+    }
+
+    #[test]
+    fn first_index_is_the_smallest_position_in_any_grouping() {
+        let flat = |v: &[i64]| Chunk::I64(arr1(v).into_dyn());
+        let a = unique_first_part(
+            &Chunk::F64(arr1(&[2.0, f64::NAN, 1.0, 2.0]).into_dyn()),
+            &flat(&[9, 4, 7, 3]),
+        )
+        .unwrap();
+        let b = unique_first_part(
+            &Chunk::F64(arr1(&[f64::NAN, -0.0, 1.0]).into_dyn()),
+            &flat(&[5, 1, 8]),
+        )
+        .unwrap();
+        let (v, i) = f(&unique_first_merge(&[&a, &b]).unwrap());
+        assert_eq!(&v[..3], &[0.0, 1.0, 2.0]);
+        assert!(v[3].is_nan());
+        assert_eq!(i, vec![1, 7, 3, 4]);
+        let m2 = unique_first_merge(&[&b, &a]).unwrap();
+        assert_eq!(format!("{:?}", f(&m2)), format!("{:?}", (v, i)));
+        assert!(unique_first_part(&Chunk::F64(arr1(&[1.0]).into_dyn()), &flat(&[1, 2])).is_err());
     }
 
     #[test]

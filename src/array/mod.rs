@@ -52,7 +52,7 @@ pub use quantile::{QuantileMethod, Quantiles};
 pub use reduction::{ReduceOpts, DEFAULT_SPLIT_EVERY};
 pub use scan::register_scan;
 pub use shape::ReshapeOpts;
-pub use unique::{union1d, union1d_with};
+pub use unique::{union1d, union1d_with, UniqueAll};
 pub use write::{to_zarr_group, to_zarr_group_with, Member, MemberPlan, RegionOptions, ZarrMember};
 
 use crate::error::{Error, Result};

@@ -8,6 +8,7 @@
 use super::DArray;
 use crate::error::{Error, Result};
 use crate::exec::{default_executor, Executor};
+use crate::expr::grid::Grid;
 use crate::expr::node::Expr;
 use crate::ops::counting::unique_tree;
 use darray_kernels::unique::unpack;
@@ -15,10 +16,41 @@ use darray_kernels::Element;
 use ndarray::ArrayD;
 use std::sync::Arc;
 
-/// The sorted distinct values of `inputs` with their counts, computed on
+/// The flat C-order index of every element of an array of `shape` cut by
+/// `grid`, as a lazy array on that grid (a sum of broadcast ranges).
+fn flat_index(shape: &[usize], grid: &Grid) -> Result<DArray<i64>> {
+    let ndim = shape.len();
+    let mut acc: Option<DArray<i64>> = None;
+    let mut stride = 1i64;
+    for d in (0..ndim).rev() {
+        #[allow(clippy::cast_precision_loss)]
+        let r = DArray::<i64>::arange(0.0, shape[d] as f64, 1.0, vec![grid[d].clone()])?;
+        let r = if stride == 1 { r } else { r.mul(stride)? };
+        let others: Vec<isize> = (0..ndim)
+            .filter(|&k| k != d)
+            .map(|k| isize::try_from(k).expect("axis count fits isize"))
+            .collect();
+        let r = r
+            .expand_dims(&others)?
+            .broadcast_to_grid(shape, grid.clone())?;
+        acc = Some(match acc {
+            None => r,
+            Some(a) => a.add(&r)?,
+        });
+        stride = stride.saturating_mul(i64::try_from(shape[d]).unwrap_or(i64::MAX));
+    }
+    match acc {
+        Some(a) => Ok(a),
+        None => DArray::zeros(&[], Vec::<usize>::new()),
+    }
+}
+
+/// The sorted distinct values of `inputs` with their counts (or, with
+/// `first`, each value's first flat index; one input only), computed on
 /// `exec`, and the block length for arrays made of them.
 fn distinct_raw<T: Element>(
     inputs: &[&Arc<Expr>],
+    first: bool,
     exec: &dyn Executor,
 ) -> Result<(ArrayD<T>, ArrayD<i64>, usize)> {
     let name = inputs
@@ -26,8 +58,19 @@ fn distinct_raw<T: Element>(
         .map(|e| e.name.as_str())
         .collect::<Vec<_>>()
         .join("-");
+    let flat = if first {
+        Some(
+            inputs
+                .iter()
+                .map(|e| Ok(flat_index(&e.shape, &e.grid)?.expr))
+                .collect::<Result<Vec<_>>>()?,
+        )
+    } else {
+        None
+    };
     let tree = unique_tree(
         inputs.iter().map(|&e| e.clone()).collect(),
+        flat,
         format!("unique-{name}"),
     );
     let graph = crate::ops::lower(&[&tree], exec.memory_budget())?;
@@ -60,7 +103,7 @@ fn distinct<T: Element>(
     inputs: &[&Arc<Expr>],
     exec: &dyn Executor,
 ) -> Result<(DArray<T>, DArray<i64>)> {
-    let (values, counts, block) = distinct_raw::<T>(inputs, exec)?;
+    let (values, counts, block) = distinct_raw::<T>(inputs, false, exec)?;
     Ok((
         DArray::from_ndarray(&values, [block])?,
         DArray::from_ndarray(&counts, [block])?,
@@ -145,20 +188,100 @@ impl<T: Element> DArray<T> {
     /// # Errors
     /// As [`DArray::unique`].
     pub fn unique_inverse_with(&self, exec: &dyn Executor) -> Result<(DArray<T>, DArray<i64>)> {
-        let (values, _, block) = distinct_raw::<T>(&[&self.expr], exec)?;
-        let inverse = crate::ops::counting::blockwise(
+        let (values, _, block) = distinct_raw::<T>(&[&self.expr], false, exec)?;
+        Ok((
+            DArray::from_ndarray(&values, [block])?,
+            self.positions_among(&values),
+        ))
+    }
+
+    /// Each element's position among `values` (sorted distinct values of
+    /// this array), lazily: a binary search per element, block by block.
+    fn positions_among(&self, values: &ArrayD<T>) -> DArray<i64> {
+        DArray::wrap(crate::ops::counting::blockwise(
             &self.expr,
             darray_kernels::count::CountOp::UniqueInverse {
                 values: Box::new(T::into_chunk(values.clone())),
             },
             darray_kernels::DType::I64,
             format!("unique_inverse-{}", self.expr.name),
-        );
-        Ok((
-            DArray::from_ndarray(&values, [block])?,
-            DArray::wrap(inverse),
         ))
     }
+}
+
+impl<T: Element> DArray<T> {
+    /// The sorted distinct values and the flat (C-order) index of each one's
+    /// first occurrence (NumPy's `unique(x, return_index=True)`); as
+    /// [`DArray::unique`], computed now. Each block's values are paired with
+    /// their flat indices, and the merge tree keeps the smaller index, so the
+    /// memory bound is that of [`DArray::unique_counts_with`].
+    ///
+    /// ```
+    /// use darray::DArray;
+    /// let x = DArray::<i64>::from_ndarray(&ndarray::array![[7, 3], [7, 5], [3, 9]], [2, 1]).unwrap();
+    /// let (v, first) = x.unique_index().unwrap();
+    /// assert_eq!(v.compute().unwrap().into_raw_vec_and_offset().0, vec![3, 5, 7, 9]);
+    /// assert_eq!(first.compute().unwrap().into_raw_vec_and_offset().0, vec![1, 3, 0, 5]);
+    /// ```
+    ///
+    /// # Errors
+    /// As [`DArray::unique`].
+    pub fn unique_index(&self) -> Result<(DArray<T>, DArray<i64>)> {
+        self.unique_index_with(default_executor())
+    }
+
+    /// [`DArray::unique_index`] computed on `exec`.
+    ///
+    /// # Errors
+    /// As [`DArray::unique`].
+    pub fn unique_index_with(&self, exec: &dyn Executor) -> Result<(DArray<T>, DArray<i64>)> {
+        let (values, first, block) = distinct_raw::<T>(&[&self.expr], true, exec)?;
+        Ok((
+            DArray::from_ndarray(&values, [block])?,
+            DArray::from_ndarray(&first, [block])?,
+        ))
+    }
+
+    /// NumPy's `unique_all`: the sorted distinct values, the flat index of
+    /// each one's first occurrence, each element's position among the values
+    /// (lazy, this array's shape and chunks) and the counts. Two passes over
+    /// the data run now (values with counts, then first indices).
+    ///
+    /// ```
+    /// use darray::{exec::default_executor, DArray};
+    /// let x = DArray::<f64>::from_ndarray(&ndarray::array![2.0, 1.0, 2.0], [2]).unwrap();
+    /// let u = x.unique_all_with(default_executor()).unwrap();
+    /// assert_eq!(u.values.compute().unwrap().into_raw_vec_and_offset().0, vec![1.0, 2.0]);
+    /// assert_eq!(u.indices.compute().unwrap().into_raw_vec_and_offset().0, vec![1, 0]);
+    /// assert_eq!(u.inverse.compute().unwrap().into_raw_vec_and_offset().0, vec![1, 0, 1]);
+    /// assert_eq!(u.counts.compute().unwrap().into_raw_vec_and_offset().0, vec![1, 2]);
+    /// ```
+    ///
+    /// # Errors
+    /// As [`DArray::unique`].
+    pub fn unique_all_with(&self, exec: &dyn Executor) -> Result<UniqueAll<T>> {
+        let (values, counts, block) = distinct_raw::<T>(&[&self.expr], false, exec)?;
+        let (_, first, _) = distinct_raw::<T>(&[&self.expr], true, exec)?;
+        Ok(UniqueAll {
+            inverse: self.positions_among(&values),
+            values: DArray::from_ndarray(&values, [block])?,
+            indices: DArray::from_ndarray(&first, [block])?,
+            counts: DArray::from_ndarray(&counts, [block])?,
+        })
+    }
+}
+
+/// The four results of [`DArray::unique_all_with`] (NumPy's `unique_all`).
+#[derive(Clone, Debug)]
+pub struct UniqueAll<T: Element> {
+    /// The sorted distinct values.
+    pub values: DArray<T>,
+    /// The flat index of each value's first occurrence.
+    pub indices: DArray<i64>,
+    /// Each element's position among `values` (the input's shape).
+    pub inverse: DArray<i64>,
+    /// How often each value occurs.
+    pub counts: DArray<i64>,
 }
 
 /// The sorted distinct values found in either array (NumPy's `union1d`; both

@@ -121,15 +121,26 @@ pub(crate) fn blockwise(input: &Arc<Expr>, op: CountOp, dtype: DType, name: Stri
 #[derive(Debug)]
 struct UniqueTree {
     inputs: Vec<Arc<Expr>>,
+    /// With NumPy's `return_index`: one array per input, on its grid, holding
+    /// each element's flat index; the tree then keeps first indices, not counts.
+    flat: Option<Vec<Arc<Expr>>>,
 }
 
 impl CustomLower for UniqueTree {
     fn block(&self, l: &mut dyn LowerCtx, e: &Arc<Expr>, idx: &[u32]) -> Result<TaskId> {
         let item = e.dtype.size() as u64 + 8;
         let mut level: Vec<TaskId> = Vec::new();
-        for x in &self.inputs {
+        let (part, merge) = if self.flat.is_some() {
+            (CountOp::UniqueFirstPart, CountOp::UniqueFirstMerge)
+        } else {
+            (CountOp::UniquePart, CountOp::UniqueMerge)
+        };
+        for (i, x) in self.inputs.iter().enumerate() {
             for b in block_indices(&x.grid) {
-                let input = l.block(x, &b)?;
+                let mut input = vec![l.block(x, &b)?];
+                if let Some(flat) = &self.flat {
+                    input.push(l.block(&flat[i], &b)?);
+                }
                 let n = elements(x, &b);
                 let k = u32::try_from(level.len()).expect("block count fits u32");
                 level.push(l.push_task(
@@ -138,13 +149,11 @@ impl CustomLower for UniqueTree {
                         stage: stage::PARTIAL,
                         block: vec![k],
                     },
-                    Op::Count {
-                        op: CountOp::UniquePart,
-                    },
-                    vec![input],
+                    Op::Count { op: part.clone() },
+                    input,
                     n * item,
-                    // The sorted copy.
-                    n * x.dtype.size() as u64,
+                    // The sorted copy (with the flat indices, if kept).
+                    n * (x.dtype.size() as u64 + if self.flat.is_some() { 8 } else { 0 }),
                 ));
             }
         }
@@ -172,9 +181,7 @@ impl CustomLower for UniqueTree {
                 // The running union, copied at each pairwise step.
                 next.push(l.push_task(
                     key,
-                    Op::Count {
-                        op: CountOp::UniqueMerge,
-                    },
+                    Op::Count { op: merge.clone() },
                     group.to_vec(),
                     out,
                     out,
@@ -192,13 +199,20 @@ impl CustomLower for UniqueTree {
 /// One block holding the sorted distinct values (with counts) of all the
 /// blocks of `inputs` (same dtype). Its size is only known once run: the
 /// node is lowered and run directly, never assembled by its shape.
-pub(crate) fn unique_tree(inputs: Vec<Arc<Expr>>, name: String) -> Arc<Expr> {
+///
+/// With `flat` (one array per input, on its grid, holding each element's flat
+/// index), the counts are replaced by each value's smallest flat index.
+pub(crate) fn unique_tree(
+    inputs: Vec<Arc<Expr>>,
+    flat: Option<Vec<Arc<Expr>>>,
+    name: String,
+) -> Arc<Expr> {
     let dtype = inputs[0].dtype;
     Expr::new(
         name,
         vec![1],
         vec![vec![1]],
         dtype,
-        ExprKind::Custom(Arc::new(UniqueTree { inputs })),
+        ExprKind::Custom(Arc::new(UniqueTree { inputs, flat })),
     )
 }
