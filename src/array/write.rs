@@ -140,6 +140,10 @@ impl<T: Element> DArray<T> {
             });
         }
         let start: Vec<u64> = region.iter().map(|r| r.start).collect();
+        if !store::is_url(&path.to_string_lossy()) {
+            // Best effort: a dead writer's leftovers must not fail this write.
+            let _ = store::clean_chunk_temps(path);
+        }
         self.write_into(path, &start, &info.chunk_shape, info.shape.clone(), exec)?;
         if !store::is_url(&path.to_string_lossy()) {
             store::sync_chunks(path)?;
@@ -225,6 +229,8 @@ impl<T: Element> DArray<T> {
         new_shape[axis] += n;
         let mut start = vec![0; self.ndim()];
         start[axis] = info.shape[axis];
+        // Best effort, as for a region write.
+        let _ = store::clean_chunk_temps(path);
         self.write_into(path, &start, &info.chunk_shape, new_shape.clone(), exec)?;
         Ok(store::resize(path, &new_shape)?)
     }

@@ -152,14 +152,12 @@ fn start_writeback(file: &std::fs::File) {
 /// Marks the temporary file of a chunk write in progress (see [`FsStore::set`]).
 pub(super) const TMP_MARK: &str = ".darray-tmp-";
 
-/// `path` with a suffix unique to this process and write:
-/// `{file}.darray-tmp-{pid}-{n}`.
+/// `path` with a suffix unique to this write that names this process (as a
+/// staging directory's, see `staging.rs`): `{file}.darray-tmp-{suffix}`, so that
+/// [`clean_chunk_temps`](super::clean_chunk_temps) can tell a dead writer's file.
 fn temp_name(path: &Path) -> std::path::PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!("{TMP_MARK}{}-{n}", std::process::id()));
+    name.push(format!("{TMP_MARK}{}", super::staging::unique_suffix()));
     path.with_file_name(name)
 }
 

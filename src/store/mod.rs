@@ -45,7 +45,7 @@ pub use inspect::{inspect, ArrayReport};
 pub use open::{open_info, ZarrArrayInfo};
 pub use region::{resize, sync_chunks};
 pub use remote::{is_url, StoreOptions};
-pub use staging::clean_staging;
+pub use staging::{clean_chunk_temps, clean_staging};
 
 #[cfg(test)]
 mod tests;

@@ -17,6 +17,7 @@
 //! live writer, this process's own writes, another host's, a name that does not
 //! parse) is kept.
 
+use super::fs::TMP_MARK;
 use super::StoreError;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -72,6 +73,27 @@ pub(super) fn parse_writer(file_name: &str) -> Option<Writer> {
     let suffix = [STAGING_MARK, OLD_MARK]
         .iter()
         .find_map(|m| file_name.rfind(m).map(|i| &file_name[i + m.len()..]))?;
+    parse_suffix(suffix)
+}
+
+/// The writer recorded in the name of a chunk write's temporary file
+/// (`{chunk}{TMP_MARK}{suffix}`, see `fs.rs`): the suffix in either form of the
+/// module docs, or the earliest `{pid}-{n}`, judged by its PID alone.
+pub(super) fn parse_temp_writer(file_name: &str) -> Option<Writer> {
+    let i = file_name.rfind(TMP_MARK)?;
+    let suffix = &file_name[i + TMP_MARK.len()..];
+    let fields: Vec<&str> = suffix.split('-').collect();
+    match fields.as_slice() {
+        [pid, n] if n.parse::<u64>().is_ok() => Some(Writer {
+            pid: pid.parse().ok()?,
+            start: None,
+            host: None,
+        }),
+        _ => parse_suffix(suffix),
+    }
+}
+
+fn parse_suffix(suffix: &str) -> Option<Writer> {
     let fields: Vec<&str> = suffix.splitn(5, '-').collect();
     let num = |s: &str| s.parse::<u64>().ok();
     match fields.as_slice() {
@@ -276,6 +298,60 @@ fn clean_tree(dir: &Path, removed: &mut Vec<PathBuf>) -> Result<(), StoreError> 
     Ok(())
 }
 
+/// Removes, from the chunk tree of the Zarr array at `array`, the temporary files
+/// of chunk writes whose writer was killed mid-write (a region write or an append
+/// in place: each chunk is written aside and renamed over, so a killed writer
+/// leaves at most such a file, never a torn chunk), and returns their paths.
+/// Files of live writers (judged as [`clean_staging`] does) are kept. Region
+/// writes and appends call this on their destination before they write.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// // A writer that is gone: a process that has exited.
+/// let mut gone = std::process::Command::new("true").spawn().unwrap();
+/// gone.wait().unwrap();
+/// let name = format!("0.0.darray-tmp-{}-0", gone.id());
+/// std::fs::write(dir.path().join(name), b"half").unwrap();
+/// let removed = darray::store::clean_chunk_temps(dir.path()).unwrap();
+/// assert_eq!(removed.len(), 1);
+/// ```
+///
+/// # Errors
+/// [`StoreError::Io`] if a directory of the array cannot be listed, or a dead
+/// writer's file cannot be removed.
+pub fn clean_chunk_temps(array: &Path) -> Result<Vec<PathBuf>, StoreError> {
+    fn walk(dir: &Path, removed: &mut Vec<PathBuf>) -> Result<(), StoreError> {
+        let io = |path: &Path, op: &'static str| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Io { path, op, source }
+        };
+        for entry in std::fs::read_dir(dir).map_err(io(dir, "list directory"))? {
+            let entry = entry.map_err(io(dir, "list directory"))?;
+            let path = entry.path();
+            let kind = entry.file_type().map_err(io(&path, "stat"))?;
+            if kind.is_dir() {
+                walk(&path, removed)?;
+                continue;
+            }
+            let file_name = entry.file_name();
+            let gone = kind.is_file()
+                && parse_temp_writer(&file_name.to_string_lossy())
+                    .is_some_and(|w| liveness(&w) == Liveness::Gone);
+            if gone {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => removed.push(path),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io(&path, "remove file")(e)),
+                }
+            }
+        }
+        Ok(())
+    }
+    let mut removed = Vec::new();
+    walk(array, &mut removed)?;
+    Ok(removed)
+}
+
 /// True for a Zarr array's directory (v2 `.zarray`, or a v3 `zarr.json` that is
 /// not a group's).
 fn is_array(dir: &Path) -> bool {
@@ -289,6 +365,17 @@ fn is_array(dir: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temp_file_names_parse_in_every_form() {
+        let w = parse_temp_writer("0.1.darray-tmp-77-3").unwrap();
+        assert_eq!((w.pid, w.start, w.host), (77, None, None));
+        let w = parse_temp_writer("c0.darray-tmp-77-12345-99-3-my-host").unwrap();
+        assert_eq!((w.pid, w.start), (77, Some(12345)));
+        assert_eq!(w.host.as_deref(), Some("my-host"));
+        assert!(parse_temp_writer("0.1").is_none());
+        assert!(parse_temp_writer("0.darray-tmp-x-y").is_none());
+    }
 
     #[test]
     fn names_parse_in_both_forms() {
