@@ -98,6 +98,9 @@ pub enum Error {
     /// A kernel name registered twice.
     #[error("kernel `{0}` is already registered")]
     KernelExists(String),
+    /// A graph with a closure given to `map_blocks_local` sent to a cluster.
+    #[error("kernel `{0}` is a closure given to map_blocks_local: it exists in this process only and cannot run on a cluster's workers; register a named kernel (register_kernel_with) in every process instead")]
+    LocalOnlyKernel(String),
     /// A delayed function name that is not registered (in the process that
     /// builds the call, or the one that runs it).
     #[error("delayed function `{0}` is not registered in this process; register it (in every worker too) before calling it")]

@@ -41,7 +41,8 @@ pub use array::{
     histogram2d, histogram2d_with, histogramdd, histogramdd_with, union1d, union1d_with,
 };
 pub use array::{
-    map_blocks_with, register_kernel_with, register_lane_function, BlockInfo, MapBlocksOptions,
+    map_blocks_local, map_blocks_with, register_kernel_with, register_lane_function, BlockInfo,
+    MapBlocksOptions,
 };
 pub use array::{register_block_function, Indexing};
 pub use array::{register_scan, Bins};

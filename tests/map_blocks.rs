@@ -235,3 +235,67 @@ fn bad_calls_are_errors() {
         Err(Error::AxisOutOfRange { .. }) | Err(Error::InvalidArgument { .. })
     ));
 }
+
+proptest! {
+    #![proptest_config(config(24))]
+
+    /// A closure capturing a parameter, with its block's location, against a
+    /// whole-array loop; same bits on 1 and 2 threads.
+    #[test]
+    fn local_closures_match_the_oracle((a, g) in array_and_grid(3, 7, true), k in -3.0f64..3.0) {
+        let x = chunked(&a, &g);
+        let y = darray::map_blocks_local::<f64, f64>(&[&x, &x], &MapBlocksOptions::default(), move |b, info| {
+            let first = info.array_location.first().map_or(0, |r| r.start) as f64;
+            (&b[0] * k + &b[1]) + first
+        })
+        .unwrap();
+        let offs: Vec<usize> = {
+            let mut o = vec![0];
+            if let Some(g0) = g.first() {
+                for s in g0 {
+                    o.push(o.last().unwrap() + s);
+                }
+            }
+            o
+        };
+        // The row offset of each element's block along axis 0.
+        let want = ArrayD::from_shape_fn(a.raw_dim(), |ix| {
+            let i = if ix.ndim() == 0 { 0 } else { ix[0] };
+            let start = offs.iter().rev().find(|&&o| o <= i).copied().unwrap_or(0);
+            let start = if ix.ndim() == 0 { 0 } else { start };
+            a[&ix] * k + a[&ix] + start as f64
+        });
+        let one = y.compute_with(&darray::LocalExecutor::with_threads(1).unwrap()).unwrap();
+        let two = y.compute_with(&darray::LocalExecutor::with_threads(2).unwrap()).unwrap();
+        assert_bits_eq(&one, &two);
+        prop_assert!(one.iter().zip(want.iter()).all(|(p, q)| p == q || (p.is_nan() && q.is_nan())));
+        let single = x.map_blocks_local::<f64>(move |b, _| b.mapv(|v| v * k)).unwrap();
+        prop_assert_eq!(single.chunks(), x.chunks());
+        let got = single.compute().unwrap();
+        prop_assert!(got.iter().zip(a.iter()).all(|(p, q)| *p == q * k || (p.is_nan() && q.is_nan())));
+    }
+}
+
+#[test]
+fn local_closures_are_refused_by_a_cluster_before_anything_runs() {
+    let x = DArray::<f64>::ones(&[6, 4], [3, 2]).unwrap();
+    let y = x
+        .map_blocks_local::<f64>(|b, _| b.mapv(|v| v + 1.0))
+        .unwrap();
+    let z = y.sum().unwrap();
+    let bad = darray::map_blocks_local::<f64, f64>(
+        &[&x],
+        &MapBlocksOptions::default().params(&1.0).unwrap(),
+        |b, _| b[0].to_owned(),
+    );
+    assert!(matches!(bad, Err(Error::InvalidArgument { .. })));
+    let cluster = darray_cluster(1, 1);
+    let client = cluster.client().unwrap();
+    match z.compute_with(&client) {
+        Err(Error::LocalOnlyKernel(name)) => assert!(name.starts_with("local-closure-")),
+        other => panic!("expected LocalOnlyKernel, got {other:?}"),
+    }
+    // The same graph runs locally, and the cluster still serves named kernels.
+    assert_eq!(z.compute_scalar().unwrap(), 48.0);
+    assert_eq!(x.sum().unwrap().compute_with(&client).unwrap().sum(), 24.0);
+}

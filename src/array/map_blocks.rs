@@ -7,7 +7,7 @@
 use super::DArray;
 use crate::error::{Error, Result};
 pub use crate::exec::kernels::KernelFn;
-use crate::exec::kernels::{insert, insert_full, takes_params};
+use crate::exec::kernels::{insert, insert_full, insert_local, takes_params};
 use crate::expr::grid::{self as chunks, ChunkSpec};
 use crate::expr::node::{Expr, ExprKind};
 pub use crate::graph::BlockInfo;
@@ -369,6 +369,29 @@ impl<T: Element> DArray<T> {
         map_blocks::<U>(name, &[self], None)
     }
 
+    /// [`map_blocks_local`] on this array alone, keeping the grid: the closure
+    /// gets each block (and its location) and returns the output block. Local
+    /// executors only.
+    ///
+    /// ```
+    /// use darray::DArray;
+    /// let scale = 3.0;
+    /// let x = DArray::<f64>::ones(&[5], [2]).unwrap();
+    /// let y = x.map_blocks_local::<f64>(move |b, _| b.mapv(|v| v * scale)).unwrap();
+    /// assert_eq!(y.compute().unwrap().sum(), 15.0);
+    /// ```
+    ///
+    /// # Errors
+    /// As [`map_blocks_local`].
+    pub fn map_blocks_local<U: Element>(
+        &self,
+        f: impl Fn(ArrayViewD<'_, T>, &BlockInfo) -> ArrayD<U> + Send + Sync + 'static,
+    ) -> Result<DArray<U>> {
+        map_blocks_local::<T, U>(&[self], &MapBlocksOptions::default(), move |b, info| {
+            f(b[0].view(), info)
+        })
+    }
+
     /// [`map_blocks_with`] on this array alone.
     ///
     /// # Errors
@@ -380,6 +403,59 @@ impl<T: Element> DArray<T> {
     ) -> Result<DArray<U>> {
         map_blocks_with::<U>(name, &[self], opts)
     }
+}
+
+/// [`map_blocks_with`] of a closure instead of a registered kernel, for the
+/// local executor: the closure may capture anything (parameters, a model, a
+/// lookup table) and gets the input blocks and its output block's location.
+/// It is registered in this process under a generated name, which the graph
+/// carries (tasks stay data). A cluster's workers are other processes and do
+/// not have it: computing the result on a [`Client`](crate::distributed::Client)
+/// is [`Error::LocalOnlyKernel`] before anything is sent. Use
+/// [`register_kernel_with`] for graphs that run on a cluster. Each call
+/// registers one closure for the life of the process.
+///
+/// `opts` takes chunks, dropped and new axes as for [`map_blocks_with`];
+/// parameters are refused (capture them instead).
+///
+/// ```
+/// use darray::{map_blocks_local, DArray, MapBlocksOptions};
+/// let offset = 0.5; // captured
+/// let x = DArray::<f64>::ones(&[4, 2], [2, 2]).unwrap();
+/// let y = map_blocks_local::<f64, f64>(&[&x], &MapBlocksOptions::default(), move |b, info| {
+///     b[0].mapv(|v| v + offset + info.array_location[0].start as f64)
+/// })
+/// .unwrap();
+/// let y = y.compute().unwrap();
+/// assert_eq!([y[[0, 0]], y[[1, 0]], y[[2, 0]], y[[3, 1]]], [1.5, 1.5, 3.5, 3.5]);
+/// ```
+///
+/// # Errors
+/// Parameters in `opts`; otherwise as [`map_blocks_with`].
+pub fn map_blocks_local<T: Element, U: Element>(
+    inputs: &[&DArray<T>],
+    opts: &MapBlocksOptions,
+    f: impl Fn(&[ArrayViewD<'_, T>], &BlockInfo) -> ArrayD<U> + Send + Sync + 'static,
+) -> Result<DArray<U>> {
+    if opts.params.is_some() {
+        return Err(Error::InvalidArgument {
+            array: "map_blocks_local".into(),
+            reason: "a closure takes no parameters: capture them in the closure".into(),
+        });
+    }
+    let wrapped = move |inputs: &[&Chunk],
+                        _: &[u8],
+                        info: &BlockInfo|
+          -> std::result::Result<Chunk, String> {
+        Ok(U::into_chunk(f(&views::<T>(inputs)?, info)))
+    };
+    let name = insert_local(Arc::new(wrapped));
+    let opts = MapBlocksOptions {
+        params: Some(Arc::new(Vec::new())),
+        ..opts.clone()
+    };
+    let inputs: Vec<&dyn ArrayArg> = inputs.iter().map(|&a| a as &dyn ArrayArg).collect();
+    map_blocks_with(&name, &inputs, &opts)
 }
 
 /// Registers a function over 1-D lanes for [`DArray::apply_along_axis`]

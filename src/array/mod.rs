@@ -42,8 +42,9 @@ pub use groupby::{GroupBy, GroupStrategy};
 pub use histogram::Bins;
 pub use many::{compute, compute_with, persist, persist_with, Blocks, Computable, Roots};
 pub use map_blocks::{
-    map_blocks, map_blocks_with, register_kernel, register_kernel_raw, register_kernel_with,
-    register_lane_function, AnyArray, ArrayArg, BlockInfo, KernelFn, MapBlocksOptions,
+    map_blocks, map_blocks_local, map_blocks_with, register_kernel, register_kernel_raw,
+    register_kernel_with, register_lane_function, AnyArray, ArrayArg, BlockInfo, KernelFn,
+    MapBlocksOptions,
 };
 pub use np_slice::NpIndex;
 pub use order::PadMode;

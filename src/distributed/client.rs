@@ -340,6 +340,7 @@ fn absolute_paths(graph: &Graph) -> Graph {
 
 impl Executor for Client {
     fn execute(&self, graph: &Graph) -> Result<Vec<Arc<Chunk>>> {
+        crate::exec::kernels::check_no_local_kernels(graph)?;
         let graph = absolute_paths(graph);
         match self.rt.block_on(self.run_graph(&graph)) {
             Ok(v) => Ok(v),

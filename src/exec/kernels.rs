@@ -20,6 +20,9 @@ pub(crate) type FullKernelFn =
 struct Entry {
     call: FullKernelFn,
     takes_params: bool,
+    /// A closure registered by `map_blocks_local`: it exists in this process
+    /// only, so a graph naming it must not go to a cluster.
+    local_only: bool,
 }
 
 fn registry() -> &'static RwLock<HashMap<String, Entry>> {
@@ -46,6 +49,7 @@ pub(crate) fn insert(name: &str, f: KernelFn) -> Result<()> {
         Entry {
             call: Arc::new(move |inputs, _, _| f(inputs)),
             takes_params: false,
+            local_only: false,
         },
     )
 }
@@ -60,8 +64,50 @@ pub(crate) fn insert_full(name: &str, f: FullKernelFn) -> Result<()> {
         Entry {
             call: f,
             takes_params: true,
+            local_only: false,
         },
     )
+}
+
+/// Registers the closure `f` (which takes block information and empty
+/// parameters) under a fresh name, marked as existing in this process only,
+/// and returns the name. The entry lives as long as the process.
+pub(crate) fn insert_local(f: FullKernelFn) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let mut reg = registry().write();
+    loop {
+        let name = format!("local-closure-{}", NEXT.fetch_add(1, Ordering::Relaxed));
+        if !reg.contains_key(&name) {
+            reg.insert(
+                name.clone(),
+                Entry {
+                    call: f,
+                    takes_params: true,
+                    local_only: true,
+                },
+            );
+            return name;
+        }
+    }
+}
+
+/// The first task of `graph` that calls a closure registered by
+/// `map_blocks_local`, as [`Error::LocalOnlyKernel`]: such a graph cannot run
+/// in another process.
+///
+/// # Errors
+/// That error, if there is such a task.
+pub(crate) fn check_no_local_kernels(graph: &crate::graph::Graph) -> Result<()> {
+    let reg = registry().read();
+    for t in &graph.tasks {
+        if let crate::graph::Op::MapBlocks { kernel, .. } = &t.op {
+            if reg.get(kernel).is_some_and(|e| e.local_only) {
+                return Err(Error::LocalOnlyKernel(kernel.clone()));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The kernel registered under `name`.
