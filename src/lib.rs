@@ -53,8 +53,8 @@ pub use darray_kernels::groupby::GroupKind;
 pub use darray_kernels::{Chunk, DType, Element, Numeric};
 pub use delayed::Delayed;
 pub use error::{Error, Result};
-pub use expr::rechunk_plan::{RechunkOptions, RechunkPlan};
 pub use exec::{default_executor, default_memory_budget, ExecStats, Executor, LocalExecutor};
+pub use expr::rechunk_plan::{RechunkOptions, RechunkPlan};
 pub use linalg::{corrcoef, cov, cov2, outer};
 pub use store::{Compression, StoreOptions, WriteOptions, ZarrFormat};
 

@@ -132,7 +132,9 @@ fn the_default_rechunk_keeps_small_arrays_direct_and_stages_large_ones() {
     // 16384 x 8192 f64 (1 GiB) from 2048-row to 256-column chunks: direct needs
     // the whole array per task, over 4 x 128 MiB.
     let big = DArray::<f64>::zeros(&[16384, 8192], [2048, 8192]).unwrap();
-    let p = big.rechunk_plan([16384, 256], &RechunkOptions::new()).unwrap();
+    let p = big
+        .rechunk_plan([16384, 256], &RechunkOptions::new())
+        .unwrap();
     assert!(p.stages.len() >= 2, "{p:?}");
     assert!(p.task_bytes <= 4 * (128 << 20), "{p:?}");
     assert_eq!(p.max_task_bytes, 4 * (128 << 20));
@@ -144,7 +146,9 @@ fn rechunk_and_to_zarr_of_a_store_larger_than_the_budget() {
     let (src, dst) = (dir.path().join("rows.zarr"), dir.path().join("cols.zarr"));
     // 512 x 512 f64 = 2 MiB in 64 x 64 chunks; to 512 x 16 columns.
     #[allow(clippy::cast_precision_loss)]
-    let a = Array2::from_shape_fn((512, 512), |(i, j)| ((i * 7919 + j * 31) % 1000) as f64 / 8.0);
+    let a = Array2::from_shape_fn((512, 512), |(i, j)| {
+        ((i * 7919 + j * 31) % 1000) as f64 / 8.0
+    });
     DArray::from_ndarray(&a, [64, 64])
         .unwrap()
         .to_zarr(&src, &WriteOptions::default())
@@ -158,10 +162,12 @@ fn rechunk_and_to_zarr_of_a_store_larger_than_the_budget() {
             .rechunk_with([512, 16], &RechunkOptions::new().max_task_bytes(bound))
             .unwrap();
         // The direct rechunk holds 8 input chunks per task: over the bound.
-        assert!(x.rechunk_plan([512, 16], &RechunkOptions::new().max_task_bytes(u64::MAX))
-            .unwrap()
-            .task_bytes
-            > bound);
+        assert!(
+            x.rechunk_plan([512, 16], &RechunkOptions::new().max_task_bytes(u64::MAX))
+                .unwrap()
+                .task_bytes
+                > bound
+        );
         let exec = LocalExecutor::with_threads(threads)
             .unwrap()
             .memory_budget(budget);

@@ -200,14 +200,13 @@ impl<T: Element> DArray<T> {
         let bound = opts
             .task_bytes()
             .unwrap_or_else(|| RechunkPlan::default_bound(item, &self.expr.grid, &grid));
-        RechunkPlan::new(&self.expr.shape, item, &self.expr.grid, &grid, bound).map_err(|e| {
-            match e {
-                Error::InvalidArgument { reason, .. } => Error::InvalidArgument {
-                    array: self.expr.name.clone(),
-                    reason,
-                },
-                other => other,
-            }
+        RechunkPlan::new(&self.expr.shape, item, &self.expr.grid, &grid, bound).map_err(|e| match e
+        {
+            Error::InvalidArgument { reason, .. } => Error::InvalidArgument {
+                array: self.expr.name.clone(),
+                reason,
+            },
+            other => other,
         })
     }
 

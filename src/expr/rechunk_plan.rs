@@ -325,9 +325,12 @@ fn step_bytes(item: u64, prev: &Grid, next: &Grid) -> u64 {
     let mut best = 0u64;
     let mut idx = vec![0usize; fronts.len()];
     loop {
-        let (a, s) = idx.iter().zip(&fronts).fold((1u64, 1u64), |(a, s), (&i, f)| {
-            (a.saturating_mul(f[i].0), s.saturating_mul(f[i].1))
-        });
+        let (a, s) = idx
+            .iter()
+            .zip(&fronts)
+            .fold((1u64, 1u64), |(a, s), (&i, f)| {
+                (a.saturating_mul(f[i].0), s.saturating_mul(f[i].1))
+            });
         best = best.max(item.saturating_mul(a.saturating_add(s)));
         // Next combination, last axis fastest.
         let mut ax = fronts.len();
@@ -421,10 +424,7 @@ mod tests {
 
     #[test]
     fn spans_count_overlapped_input_chunks() {
-        assert_eq!(
-            spans(&[4, 4, 2], &[3, 5, 2]),
-            vec![(3, 4), (5, 8), (2, 2)]
-        );
+        assert_eq!(spans(&[4, 4, 2], &[3, 5, 2]), vec![(3, 4), (5, 8), (2, 2)]);
         assert_eq!(spans(&[0], &[0]), vec![(0, 0)]);
         assert_eq!(front(&[(3, 4), (5, 8), (2, 2)]), vec![(5, 8)]);
         assert_eq!(front(&[(5, 4), (3, 8)]), vec![(5, 4), (3, 8)]);
