@@ -17,7 +17,9 @@ fn max_task_bytes<T: darray::Element>(x: &DArray<T>) -> u64 {
 
 /// A shape (up to 3-d), its array, a source and a target grid, and a bound
 /// factor in [0, 1] that places the bound between the minimum and 3 times it.
-fn case() -> impl Strategy<Value = (ArrayD<f64>, Vec<Vec<usize>>, Vec<Vec<usize>>, f64)> {
+type Case = (ArrayD<f64>, Vec<Vec<usize>>, Vec<Vec<usize>>, f64);
+
+fn case() -> impl Strategy<Value = Case> {
     shape(3, 12).prop_flat_map(|s| {
         (
             array_f64(s.clone(), true),
