@@ -10,7 +10,9 @@
 //!
 //! Workloads: `mean` (mean of sin^2 + cos^2), `sum0` (sum over axis 0), `std1`
 //! (std over axis 1), `copy` (`to_zarr` into `out`, same chunks and codec),
-//! `tiny` (`ones(100_000, chunks=1).sum()`, no store needed), and the floors, which
+//! `tiny` (`ones(100_000, chunks=1).sum()`, no store needed), `rechunk` (2048 x
+//! 2048 chunks to 16384 x 256 by the default bounded rechunk, then `to_zarr` into
+//! `out` as `copy`), and the floors, which
 //! use no darray code at all: `floor` (read every chunk file and zstd-decompress it
 //! into a reused per-thread buffer, on a rayon pool of all cores), `floor_sincos`
 //! (the floor plus sum of sin^2 + cos^2 over every decoded value, std's libm
@@ -222,6 +224,14 @@ fn main() -> Result<()> {
         "copy" => {
             let x = DArray::<f64>::from_zarr(store_arg()?)?;
             x.to_zarr(out_arg()?, &zstd1)?;
+            0.0
+        }
+        "rechunk" => {
+            // 2048 x 2048 chunks to whole-height 256-column chunks, written with
+            // zstd level 1: the default rechunk plans split-and-merge stages
+            // (each task at most 4 x a 32 MiB block).
+            let x = DArray::<f64>::from_zarr(store_arg()?)?;
+            x.rechunk([SHAPE[0], 256])?.to_zarr(out_arg()?, &zstd1)?;
             0.0
         }
         "tiny" => {

@@ -55,6 +55,7 @@ pub use darray_kernels::{Chunk, DType, Element, Numeric};
 pub use delayed::Delayed;
 pub use error::{Error, Result};
 pub use exec::{default_executor, default_memory_budget, ExecStats, Executor, LocalExecutor};
+pub use expr::rechunk_plan::{RechunkOptions, RechunkPlan};
 pub use linalg::{corrcoef, cov, cov2, outer};
 pub use store::{Compression, StoreOptions, WriteOptions, ZarrFormat};
 

@@ -60,7 +60,7 @@ SQUARE_CHUNKS = (500, 500)
 DENSE = ["chol", "solve", "inv", "qr2d"]
 LINALG = ["tsqr", "tsqr_auto", "tsqr_cholqr2", "tsqr_lowmem", "svd", "svd_u", "svd_u_lowmem", "ata", "svdc"] + DENSE
 # The analysis toolbox (stencils, ...): on the 16384 x 8192 store.
-TOOLBOX = ["filter3", "laplace", "cumsum0", "nanpct90", "hist100", "groupmean"]
+TOOLBOX = ["filter3", "laplace", "cumsum0", "nanpct90", "hist100", "groupmean", "rechunk"]
 GROUPS = {"array": WORKLOADS, "linalg": LINALG[:-len(DENSE)], "dense": DENSE, "toolbox": TOOLBOX,
           "all": WORKLOADS + LINALG + TOOLBOX}
 # Workloads on the tall store (every other one is on the 16384 x 8192 store).
@@ -81,7 +81,7 @@ CHECK_TOL = {"svdc": 2e-2}
 # cannot be avoided where that is slower (the sin/cos arithmetic, re-encoding).
 FLOOR_OF = {"mean": "floor_sincos", "sum0": "floor", "std1": "floor", "copy": "floor_copy",
             "filter3": "floor", "laplace": "floor", "cumsum0": "floor", "nanpct90": "floor",
-            "hist100": "floor", "groupmean": "floor",
+            "hist100": "floor", "groupmean": "floor", "rechunk": "floor_copy",
             "ata": "floor_gram", "svdc": "floor_svdc"}
 FLOORS = {
     "floor": "read + zstd-decompress every chunk into a reused buffer (rayon, all cores)",
@@ -100,6 +100,7 @@ LABEL = {
     "std1": "std(axis=1)",
     "copy": "copy (to_zarr)",
     "tiny": "100,000 tiny tasks",
+    "rechunk": "rechunk 2048 x 2048 -> 16384 x 256 chunks + to_zarr",
     "filter3": "3x3 mean filter (map_overlap), sum",
     "laplace": "laplace (map_overlap), sum of |.|",
     "cumsum0": "cumsum(axis=0), sum of |.|",

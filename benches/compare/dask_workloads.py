@@ -4,7 +4,8 @@
 
 Workloads (as benches/compare.rs): mean (mean of sin^2 + cos^2), sum0, std1, copy
 (to_zarr into `out`, same chunks, zstd level 1, Zarr v3), tiny (ones(100_000,
-chunks=1).sum()). dask runs on its threaded scheduler with 2 workers. `seconds`
+chunks=1).sum()), rechunk (2048 x 2048 chunks to 16384 x 256 with dask's
+default rechunk, then to_zarr into `out` as copy). dask runs on its threaded scheduler with 2 workers. `seconds`
 is the wall time of the workload, opening the store included, interpreter start-up
 and imports excluded; `vmhwm_kib` is this process's own peak resident set (peak.py).
 
@@ -103,6 +104,22 @@ def main() -> None:
             overwrite=True,
         )
         da.to_zarr(x, z)
+        check = 0.0
+    elif workload == "rechunk":
+        # dask's default rechunk (its planner, block_size_limit from the config).
+        x = da.from_zarr(store)
+        y = x.rechunk((x.shape[0], 256))
+        shutil.rmtree(out, ignore_errors=True)
+        z = zarr.create_array(
+            store=out,
+            shape=y.shape,
+            chunks=(x.shape[0], 256),
+            dtype=y.dtype,
+            compressors=zarr.codecs.ZstdCodec(level=1, checksum=False),
+            zarr_format=3,
+            overwrite=True,
+        )
+        da.to_zarr(y, z)
         check = 0.0
     elif workload == "tsqr":
         x = da.from_zarr(store)

@@ -6,6 +6,7 @@ use super::{normalize_axis, DArray};
 use crate::error::{Error, Result};
 use crate::expr::grid::{self as chunks, ChunkSpec, Grid};
 use crate::expr::node::{AxisSel, Expr, ExprKind};
+use crate::expr::rechunk_plan::{RechunkOptions, RechunkPlan};
 use crate::expr::select::{rechunk_expr, runs};
 use darray_kernels::Element;
 use ndarray::SliceInfoElem;
@@ -125,19 +126,88 @@ impl<T: Element> DArray<T> {
         )))
     }
 
-    /// The same array cut into a different grid. Each output block is assembled
-    /// from the input blocks it overlaps.
+    /// The same array cut into a different grid, with no task projecting more
+    /// than the default bound ([`RechunkPlan::default_bound`]: 4 times the
+    /// largest source or target block, at least 64 MiB). Where assembling each
+    /// output block straight from the input blocks it overlaps would need more
+    /// (row chunks to column chunks), the rechunk runs in stages (see
+    /// [`DArray::rechunk_with`]).
+    ///
+    /// ```
+    /// use darray::DArray;
+    /// let x = DArray::<f64>::arange(0.0, 12.0, 1.0, [5]).unwrap();
+    /// let y = x.rechunk([4]).unwrap();
+    /// assert_eq!(y.chunks(), &vec![vec![4, 4, 4]]);
+    /// assert_eq!(y.compute().unwrap(), x.compute().unwrap());
+    /// ```
     ///
     /// # Errors
     /// An invalid chunk spec.
     pub fn rechunk(&self, chunks: impl Into<ChunkSpec>) -> Result<DArray<T>> {
-        let grid = resolve(
-            &self.expr.name,
-            &chunks.into(),
-            &self.expr.shape,
-            T::DTYPE.size(),
-        )?;
-        Ok(DArray::wrap(rechunk_expr(&self.expr, grid)))
+        self.rechunk_with(chunks, &RechunkOptions::default())
+    }
+
+    /// [`DArray::rechunk`] with no task projecting more than
+    /// `opts`' [`max_task_bytes`](RechunkOptions::max_task_bytes) (its input
+    /// blocks plus its output block, the bytes the executor checks against its
+    /// budget before running). When the direct rechunk needs more, it is planned
+    /// in stages ([`DArray::rechunk_plan`] shows them): split every block into
+    /// pieces aligned with the next grid, then merge the pieces, through
+    /// intermediate grids when that needs fewer tasks (the rechunker algorithm).
+    /// Unlike dask, whose `rechunk` bounds the size of intermediate chunks but
+    /// not what a task holds, the bound here is on each task's projected bytes.
+    ///
+    /// ```
+    /// use darray::{DArray, RechunkOptions};
+    /// let a = ndarray::Array2::from_shape_fn((64, 64), |(i, j)| (i * 64 + j) as f64);
+    /// let x = DArray::from_ndarray(&a, [4, 64]).unwrap(); // row chunks
+    /// let opts = RechunkOptions::new().max_task_bytes(8 << 10);
+    /// let y = x.rechunk_with([64, 4], &opts).unwrap();
+    /// assert!(x.rechunk_plan([64, 4], &opts).unwrap().stages.len() > 1);
+    /// assert_eq!(y.compute().unwrap(), x.compute().unwrap());
+    /// ```
+    ///
+    /// # Errors
+    /// An invalid chunk spec, or a bound no plan fits (below
+    /// [`RechunkPlan::min_task_bytes`]: the largest source block plus one item,
+    /// or twice the largest target block).
+    pub fn rechunk_with(
+        &self,
+        chunks: impl Into<ChunkSpec>,
+        opts: &RechunkOptions,
+    ) -> Result<DArray<T>> {
+        let plan = self.rechunk_plan(chunks, opts)?;
+        let mut e = self.expr.clone();
+        for grid in plan.stages {
+            e = rechunk_expr(&e, grid);
+        }
+        Ok(DArray::wrap(e))
+    }
+
+    /// The plan [`DArray::rechunk_with`] follows: its grids, the projected
+    /// bytes of each step's largest task and the number of tasks. Nothing is
+    /// built or run.
+    ///
+    /// # Errors
+    /// As [`DArray::rechunk_with`].
+    pub fn rechunk_plan(
+        &self,
+        chunks: impl Into<ChunkSpec>,
+        opts: &RechunkOptions,
+    ) -> Result<RechunkPlan> {
+        let item = T::DTYPE.size();
+        let grid = resolve(&self.expr.name, &chunks.into(), &self.expr.shape, item)?;
+        let bound = opts
+            .task_bytes()
+            .unwrap_or_else(|| RechunkPlan::default_bound(item, &self.expr.grid, &grid));
+        RechunkPlan::new(&self.expr.shape, item, &self.expr.grid, &grid, bound).map_err(|e| match e
+        {
+            Error::InvalidArgument { reason, .. } => Error::InvalidArgument {
+                array: self.expr.name.clone(),
+                reason,
+            },
+            other => other,
+        })
     }
 
     /// Axes permuted: output axis `i` is input axis `perm[i]`.

@@ -12,6 +12,7 @@
 pub mod grid;
 pub(crate) mod node;
 pub(crate) mod overlap;
+pub(crate) mod rechunk_plan;
 pub(crate) mod select;
 pub(crate) mod take;
 
