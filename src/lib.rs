@@ -46,6 +46,7 @@ pub use array::{
 pub use array::{register_block_function, Indexing};
 pub use array::{register_scan, Bins};
 pub use array::{to_zarr_group, to_zarr_group_with, RegionOptions, ZarrMember};
+pub use array::{blockwise, BlockwiseOptions, Contraction};
 pub use array::{GroupBy, GroupStrategy};
 pub use array::{Nested, NpIndex, PadMode, ReshapeOpts};
 pub use array::{QuantileMethod, Quantiles};

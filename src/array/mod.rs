@@ -4,6 +4,7 @@
 //! reduction, slicing (slice, rechunk, transpose, concatenate), map_blocks, compute.
 
 mod blocks;
+mod blockwise;
 mod compute;
 mod counting;
 mod creation;
@@ -38,6 +39,7 @@ pub use chunks::{AxisChunks, ChunkSpec, Grid};
 pub use counting::{histogram2d, histogram2d_with, histogramdd, histogramdd_with};
 pub use creation_more::{register_block_function, Indexing};
 pub use elementwise::{where_, Operand};
+pub use blockwise::{blockwise, BlockwiseOptions, Contraction};
 pub use groupby::{GroupBy, GroupStrategy};
 pub use histogram::Bins;
 pub use many::{compute, compute_with, persist, persist_with, Blocks, Computable, Roots};
