@@ -32,6 +32,7 @@ pub mod linalg;
 mod ops;
 pub mod store;
 
+pub use array::{blockwise, BlockwiseOptions, Contraction};
 pub use array::{
     compute, compute_with, map_blocks, persist, persist_with, register_kernel, register_kernel_raw,
     where_, AnyArray, ArrayArg, AxisChunks, Boundary, ChunkSpec, Computable, DArray, Grid,
@@ -46,7 +47,6 @@ pub use array::{
 pub use array::{register_block_function, Indexing};
 pub use array::{register_scan, Bins};
 pub use array::{to_zarr_group, to_zarr_group_with, RegionOptions, ZarrMember};
-pub use array::{blockwise, BlockwiseOptions, Contraction};
 pub use array::{GroupBy, GroupStrategy};
 pub use array::{Nested, NpIndex, PadMode, ReshapeOpts};
 pub use array::{QuantileMethod, Quantiles};

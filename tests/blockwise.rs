@@ -74,19 +74,19 @@ fn vector(max: usize) -> impl Strategy<Value = (ArrayD<f64>, Vec<usize>)> {
     (0..=max).prop_flat_map(|n| (array_f64(vec![n], false), partition(n)))
 }
 
-/// `(A, grid of A, B, grid of B)` with `A: m x k`, `B: k x n`, the shared
+/// `((A, grid of A), (B, grid of B))` with `A: m x k`, `B: k x n`, the shared
 /// `k` chunked independently in each.
-fn matmul_case(
-) -> impl Strategy<Value = (ArrayD<f64>, Vec<Vec<usize>>, ArrayD<f64>, Vec<Vec<usize>>)> {
+fn matmul_case() -> impl Strategy<Value = (Chunked, Chunked)> {
     (0usize..7, 0usize..8, 0usize..6).prop_flat_map(|(m, k, n)| {
         (
-            array_f64(vec![m, k], false),
-            grid(vec![m, k]),
-            array_f64(vec![k, n], false),
-            grid(vec![k, n]),
+            (array_f64(vec![m, k], false), grid(vec![m, k])),
+            (array_f64(vec![k, n], false), grid(vec![k, n])),
         )
     })
 }
+
+/// An array and its grid.
+type Chunked = (ArrayD<f64>, Vec<Vec<usize>>);
 
 fn mat(a: &ArrayD<f64>) -> Array2<f64> {
     a.view().into_dimensionality::<Ix2>().unwrap().to_owned()
@@ -98,7 +98,7 @@ proptest! {
     #[test]
     fn outer_product_matches_ndarray((a, ga) in vector(7), (b, gb) in vector(6)) {
         setup();
-        let (x, y) = (chunked(&a, &[ga.clone()]), chunked(&b, &[gb.clone()]));
+        let (x, y) = (chunked(&a, std::slice::from_ref(&ga)), chunked(&b, std::slice::from_ref(&gb)));
         let z = blockwise::<f64>("i,j->ij", "bw-outer", &[&x, &y], &BlockwiseOptions::default()).unwrap();
         prop_assert_eq!(z.chunks(), &vec![ga, gb]);
         let want = ArrayD::from_shape_fn(IxDyn(&[a.len(), b.len()]), |i| a[[i[0]]] * b[[i[1]]]);
@@ -107,7 +107,7 @@ proptest! {
 
     #[test]
     fn contraction_is_a_matrix_product(
-        (a, ga, b, gb) in matmul_case(),
+        ((a, ga), (b, gb)) in matmul_case(),
         summed in any::<bool>(),
         split_every in 2usize..4,
     ) {
@@ -159,7 +159,7 @@ proptest! {
     #[test]
     fn new_axes_have_the_given_size((a, ga) in vector(9), n in 0usize..4) {
         setup();
-        let x = chunked(&a, &[ga.clone()]);
+        let x = chunked(&a, std::slice::from_ref(&ga));
         let opts = BlockwiseOptions::default().new_axis('j', n).params(&n).unwrap();
         let z = blockwise::<f64>("i->ij", "bw-repeat", &[&x], &opts).unwrap();
         prop_assert_eq!(z.chunks(), &vec![ga.clone(), vec![n]]);
@@ -188,8 +188,13 @@ fn summed_partials_are_one_task_per_block_pair() {
     assert_eq!(back.describe(), d);
     assert!(z.compute().unwrap().iter().all(|&v| v == 9.0));
     // Concatenated: one call per output block.
-    let z = blockwise::<f64>("ij,jk->ik", "bw-dot", &[&a, &b], &BlockwiseOptions::default())
-        .unwrap();
+    let z = blockwise::<f64>(
+        "ij,jk->ik",
+        "bw-dot",
+        &[&a, &b],
+        &BlockwiseOptions::default(),
+    )
+    .unwrap();
     assert_eq!(
         z.graph().unwrap().describe().matches("map_blocks").count(),
         2
@@ -210,7 +215,10 @@ fn bad_input_is_refused_before_running() {
     assert!(msg(blockwise("i1,jk->ik", "bw-dot", &[&a, &c], &d)).contains("`1`"));
     assert!(msg(blockwise("ijk,jk->ik", "bw-dot", &[&a, &c], &d)).contains("names 3 axes"));
     let e = msg(blockwise("ij,jk->ik", "bw-dot", &[&a, &b], &d));
-    assert!(e.contains("index `j` has length 6") && e.contains("5"), "{e}");
+    assert!(
+        e.contains("index `j` has length 6") && e.contains("5"),
+        "{e}"
+    );
     assert!(msg(blockwise("ij,jk->iz", "bw-dot", &[&a, &c], &d)).contains("`z`"));
     let nj = d.clone().new_axis('j', 3);
     assert!(msg(blockwise("ij,jk->ik", "bw-dot", &[&a, &c], &nj)).contains("new_axes"));

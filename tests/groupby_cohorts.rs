@@ -98,7 +98,6 @@ fn on_threads(x: &DArray<f64>, by: &darray::GroupBy<f64>, kind: GroupKind) -> Ar
     one
 }
 
-
 /// An array with a grid, an axis, and periodic labels along it (period
 /// `1..=6`, offset, some dropped), so groups recur in some blocks only.
 fn periodic_case(
@@ -125,11 +124,19 @@ fn periodic_case(
     })
 }
 
+/// `(array, grid, axis, labels, label chunks, expected groups)`.
+type LazyCase = (
+    ArrayD<f64>,
+    Vec<Vec<usize>>,
+    usize,
+    Vec<i64>,
+    Vec<usize>,
+    Vec<i64>,
+);
+
 /// Labels by value (`-3..5`) and expected groups (a shuffled subset, maybe
 /// with values no label has).
-fn lazy_case() -> impl Strategy<
-    Value = (ArrayD<f64>, Vec<Vec<usize>>, usize, Vec<i64>, Vec<usize>, Vec<i64>),
-> {
+fn lazy_case() -> impl Strategy<Value = LazyCase> {
     array_and_grid(3, 7, true).prop_flat_map(|(a, g)| {
         let nd = a.ndim();
         (Just(a), Just(g), 0..nd).prop_flat_map(|(a, g, ax)| {
@@ -140,8 +147,7 @@ fn lazy_case() -> impl Strategy<
                 Just(ax),
                 proptest::collection::vec(-3i64..5, n),
                 partition(n),
-                proptest::sample::subsequence((-3i64..7).collect::<Vec<_>>(), 0..10)
-                    .prop_shuffle(),
+                proptest::sample::subsequence((-3i64..7).collect::<Vec<_>>(), 0..10).prop_shuffle(),
             )
         })
     })
@@ -302,7 +308,8 @@ fn random_labels_keep_map_reduce() {
 #[test]
 fn lazy_label_errors_are_clear() {
     let x = DArray::<f64>::ones(&[6, 2], [4, 2]).unwrap();
-    let l = DArray::<i64>::from_ndarray(&ndarray::array![0, 1, 0, 1, 2, 2].into_dyn(), [4]).unwrap();
+    let l =
+        DArray::<i64>::from_ndarray(&ndarray::array![0, 1, 0, 1, 2, 2].into_dyn(), [4]).unwrap();
     let short = DArray::<i64>::zeros(&[5], [5]).unwrap();
     let err = x.groupby_array(&short, 0, &[0]).unwrap_err();
     assert!(err.to_string().contains("expected [6]"), "{err}");
@@ -328,10 +335,19 @@ fn lazy_label_errors_are_clear() {
 fn cohort_and_lazy_graphs_round_trip_through_postcard() {
     let x = DArray::<f64>::arange(0.0, 24.0, 1.0, [4]).unwrap();
     let labels: Vec<i64> = (0..24).map(|i| (i / 4) % 3).collect();
-    let lazy = DArray::<i64>::from_ndarray(&ndarray::Array1::from(labels.clone()).into_dyn(), [5]).unwrap();
+    let lazy = DArray::<i64>::from_ndarray(&ndarray::Array1::from(labels.clone()).into_dyn(), [5])
+        .unwrap();
     let arrays = [
-        x.groupby(&labels, 0).unwrap().strategy(GroupStrategy::Cohorts).split_every(2).sum().unwrap(),
-        x.groupby_array(&lazy, 0, &[0, 1, 2]).unwrap().sum().unwrap(),
+        x.groupby(&labels, 0)
+            .unwrap()
+            .strategy(GroupStrategy::Cohorts)
+            .split_every(2)
+            .sum()
+            .unwrap(),
+        x.groupby_array(&lazy, 0, &[0, 1, 2])
+            .unwrap()
+            .sum()
+            .unwrap(),
     ];
     for m in arrays {
         let g = m.graph().unwrap();
@@ -339,6 +355,9 @@ fn cohort_and_lazy_graphs_round_trip_through_postcard() {
         let back: darray::graph::Graph = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(back.describe(), g.describe());
         // Group 0: 0..4 and 12..16; group 1: 4..8, 16..20; group 2: the rest.
-        assert_eq!(m.compute().unwrap().as_slice().unwrap(), &[60.0, 92.0, 124.0]);
+        assert_eq!(
+            m.compute().unwrap().as_slice().unwrap(),
+            &[60.0, 92.0, 124.0]
+        );
     }
 }

@@ -111,13 +111,17 @@ impl BlockwiseOptions {
 /// Parses `"ij,jk->ik"` into the inputs' indices and the output's.
 fn parse(spec: &str, bad: &dyn Fn(String) -> Error) -> Result<(Vec<Vec<char>>, Vec<char>)> {
     let compact: String = spec.chars().filter(|c| !c.is_whitespace()).collect();
-    let (ins, out) = compact
-        .split_once("->")
-        .ok_or_else(|| bad(format!("index spec `{spec}`: expected `inputs->output`, e.g. `ij,jk->ik`")))?;
+    let (ins, out) = compact.split_once("->").ok_or_else(|| {
+        bad(format!(
+            "index spec `{spec}`: expected `inputs->output`, e.g. `ij,jk->ik`"
+        ))
+    })?;
     let term = |t: &str| -> Result<Vec<char>> {
         let v: Vec<char> = t.chars().collect();
         if let Some(c) = v.iter().find(|c| !c.is_ascii_alphabetic()) {
-            return Err(bad(format!("index spec `{spec}`: `{c}` is not an index letter")));
+            return Err(bad(format!(
+                "index spec `{spec}`: `{c}` is not an index letter"
+            )));
         }
         if let Some((i, c)) = v.iter().enumerate().find(|(i, c)| v[..*i].contains(c)) {
             return Err(bad(format!(
@@ -193,7 +197,8 @@ pub fn blockwise<U: Element>(
     let full = takes_params(kernel)?;
     if full != opts.params.is_some() {
         return Err(bad(if full {
-            "the kernel takes parameters (register_kernel_with): set BlockwiseOptions::params".into()
+            "the kernel takes parameters (register_kernel_with): set BlockwiseOptions::params"
+                .into()
         } else {
             "parameters given for a kernel registered without them".into()
         }));
@@ -224,7 +229,13 @@ pub fn blockwise<U: Element>(
             let (len, grid) = (e.shape[a], &e.grid[a]);
             match index.get_mut(&c) {
                 None => {
-                    index.insert(c, Index { len, grid: grid.clone() });
+                    index.insert(
+                        c,
+                        Index {
+                            len,
+                            grid: grid.clone(),
+                        },
+                    );
                 }
                 Some(ix) if ix.len == len => {
                     if ix.grid != *grid {
@@ -243,7 +254,10 @@ pub fn blockwise<U: Element>(
                 }
                 Some(_) if len == 1 => {}
                 Some(ix) if ix.len == 1 => {
-                    *ix = Index { len, grid: grid.clone() };
+                    *ix = Index {
+                        len,
+                        grid: grid.clone(),
+                    };
                 }
                 Some(ix) => {
                     return Err(bad(format!(
@@ -259,9 +273,18 @@ pub fn blockwise<U: Element>(
             return Err(bad(format!("new_axes index `{c}` is an input's index")));
         }
         if !out.contains(&c) {
-            return Err(bad(format!("new_axes index `{c}` is not in the output `{}`", out.iter().collect::<String>())));
+            return Err(bad(format!(
+                "new_axes index `{c}` is not in the output `{}`",
+                out.iter().collect::<String>()
+            )));
         }
-        index.insert(c, Index { len, grid: vec![len] });
+        index.insert(
+            c,
+            Index {
+                len,
+                grid: vec![len],
+            },
+        );
     }
     if let Some(c) = out.iter().find(|c| !index.contains_key(c)) {
         return Err(bad(format!(
@@ -277,7 +300,9 @@ pub fn blockwise<U: Element>(
     }
     let sum = opts.contraction == Contraction::SumPartials && !contracted.is_empty();
     if sum && U::DTYPE == DType::Bool {
-        return Err(bad("summed partials need a numeric output dtype, not bool".into()));
+        return Err(bad(
+            "summed partials need a numeric output dtype, not bool".into()
+        ));
     }
     if !sum {
         for c in &contracted {
@@ -302,7 +327,10 @@ pub fn blockwise<U: Element>(
                 src.push(match out.iter().position(|o| o == c) {
                     Some(o) => AxisSource::Out(o),
                     None if sum => AxisSource::Contracted(
-                        contracted.iter().position(|k| k == c).expect("listed above"),
+                        contracted
+                            .iter()
+                            .position(|k| k == c)
+                            .expect("listed above"),
                     ),
                     None => AxisSource::Zero,
                 });

@@ -6,8 +6,8 @@
 use super::quantile::{QuantileMethod, Quantiles};
 use super::{normalize_axis, DArray, DEFAULT_SPLIT_EVERY};
 use crate::error::{Error, Result};
-use crate::expr::grid::ChunkSpec;
 use crate::exec::{default_executor, Executor};
+use crate::expr::grid::ChunkSpec;
 use crate::expr::select::rechunk_expr;
 use crate::ops::groupby::{
     blockwise_ranges, cohorts, cohorts_pay_off, group_reduce, GroupLabels, GroupPlan,

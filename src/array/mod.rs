@@ -35,11 +35,11 @@ mod write;
 /// `crate::expr::grid`; re-exported here, where users look for them).
 pub use crate::expr::grid as chunks;
 pub use blocks::Nested;
+pub use blockwise::{blockwise, BlockwiseOptions, Contraction};
 pub use chunks::{AxisChunks, ChunkSpec, Grid};
 pub use counting::{histogram2d, histogram2d_with, histogramdd, histogramdd_with};
 pub use creation_more::{register_block_function, Indexing};
 pub use elementwise::{where_, Operand};
-pub use blockwise::{blockwise, BlockwiseOptions, Contraction};
 pub use groupby::{GroupBy, GroupStrategy};
 pub use histogram::Bins;
 pub use many::{compute, compute_with, persist, persist_with, Blocks, Computable, Roots};

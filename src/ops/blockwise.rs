@@ -51,7 +51,14 @@ struct Blockwise(BlockwisePlan);
 
 impl Blockwise {
     /// The kernel call of output block `idx` for contracted blocks `combo`.
-    fn call(&self, l: &mut dyn LowerCtx, e: &Arc<Expr>, idx: &[u32], combo: &[u32], key: ChunkKey) -> Result<TaskId> {
+    fn call(
+        &self,
+        l: &mut dyn LowerCtx,
+        e: &Arc<Expr>,
+        idx: &[u32],
+        combo: &[u32],
+        key: ChunkKey,
+    ) -> Result<TaskId> {
         let p = &self.0;
         let mut ins = Vec::with_capacity(p.inputs.len());
         for (x, src) in p.inputs.iter().zip(&p.sources) {
@@ -157,7 +164,11 @@ impl CustomLower for Blockwise {
             let last = level.len() <= self.0.split_every;
             let mut next = Vec::new();
             for (k, group) in level.chunks(self.0.split_every).enumerate() {
-                let key = if last { out_key.clone() } else { sub(merge_stage, k) };
+                let key = if last {
+                    out_key.clone()
+                } else {
+                    sub(merge_stage, k)
+                };
                 next.push(l.push_task(
                     key,
                     Op::Fused {

@@ -370,7 +370,15 @@ impl CustomLower for GroupReduce {
                 split_every,
             } => {
                 let c = &cohorts[idx[ax] as usize];
-                self.tree(l, e, idx, &c.blocks, (c.first, c.end), *split_every, &extended)
+                self.tree(
+                    l,
+                    e,
+                    idx,
+                    &c.blocks,
+                    (c.first, c.end),
+                    *split_every,
+                    &extended,
+                )
             }
         }
     }
