@@ -3,7 +3,8 @@
 //! chunkings (irregular, size-1 and ragged edge chunks, empty axes), labels
 //! with dropped positions and empty groups, and NaN. Floats within 1e-9
 //! relative (cohorts merge other partials than map-reduce); counts, integer
-//! min/max exact. Every strategy bit-identical on 1 and 2 threads.
+//! min/max exact. Every strategy bit-identical on 1 and 2 threads, and on a
+//! 2-worker cluster.
 
 mod common;
 
@@ -359,5 +360,29 @@ fn cohort_and_lazy_graphs_round_trip_through_postcard() {
             m.compute().unwrap().as_slice().unwrap(),
             &[60.0, 92.0, 124.0]
         );
+    }
+}
+
+#[test]
+fn cohorts_and_lazy_labels_give_local_bits_on_a_cluster() {
+    let c = darray_cluster(2, 1);
+    let client = c.client().unwrap();
+    let local = LocalExecutor::with_threads(2).unwrap();
+    let a = ArrayD::from_shape_fn(vec![96, 5], |i| ((i[0] * 31 + i[1] * 17) % 97) as f64 / 7.0);
+    let x = DArray::from_ndarray(&a, vec![vec![12; 8], vec![3, 2]]).unwrap();
+    let labels: Vec<i64> = (0..96).map(|d| (d / 2) % 12).collect();
+    let lazy =
+        DArray::from_ndarray(&ndarray::Array1::from(labels.clone()).into_dyn(), [40]).unwrap();
+    let cohorts = x.groupby(&labels, 0).unwrap();
+    assert_eq!(cohorts.chosen_strategy().unwrap(), GroupStrategy::Cohorts);
+    let groups: Vec<i64> = (0..12).rev().collect();
+    let results = [
+        cohorts.var(1.0).unwrap(),
+        x.groupby_array(&lazy, 0, &groups).unwrap().mean().unwrap(),
+    ];
+    for r in results {
+        let want = r.compute_with(&local).unwrap();
+        let got = r.compute_with(&client).unwrap();
+        assert_bits_eq(&want, &got);
     }
 }
