@@ -3,17 +3,15 @@
 //! (lowering and strategies in `crate::ops::groupby`, per-block arithmetic in
 //! `darray_kernels::groupby`).
 
-use super::quantile::{QuantileMethod, Quantiles};
 use super::{normalize_axis, DArray, DEFAULT_SPLIT_EVERY};
 use crate::error::{Error, Result};
 use crate::exec::{default_executor, Executor};
-use crate::expr::grid::ChunkSpec;
 use crate::expr::select::rechunk_expr;
 use crate::ops::groupby::{
     blockwise_ranges, cohorts, cohorts_pay_off, group_reduce, GroupLabels, GroupPlan,
 };
 use darray_kernels::groupby::{codes, labels_problem, GroupKind};
-use darray_kernels::{Element, Numeric};
+use darray_kernels::Element;
 use std::sync::Arc;
 
 /// How a grouped reduction is computed (flox's `method`).
@@ -66,10 +64,10 @@ pub enum GroupStrategy {
 #[must_use = "call a reduction (sum, mean, ...) on it"]
 #[derive(Clone, Debug)]
 pub struct GroupBy<T: Element> {
-    array: DArray<T>,
-    axis: usize,
+    pub(super) array: DArray<T>,
+    pub(super) axis: usize,
     labels: GroupLabels,
-    ngroups: usize,
+    pub(super) ngroups: usize,
     strategy: GroupStrategy,
     split_every: usize,
 }
@@ -376,7 +374,7 @@ impl<T: Element> GroupBy<T> {
 
     /// The group entry of every position along the axis (negative: dropped),
     /// computing lazy labels now on the default executor.
-    fn host_codes(&self) -> Result<Arc<[i64]>> {
+    pub(super) fn host_codes(&self) -> Result<Arc<[i64]>> {
         match &self.labels {
             GroupLabels::Host(l) => Ok(l.clone()),
             GroupLabels::Lazy { labels, groups } => {
@@ -437,113 +435,4 @@ group_moments! {
     std => Std, "Standard deviation";
     nanvar => NanVar, "Variance ignoring NaN";
     nanstd => NanStd, "Standard deviation ignoring NaN";
-}
-
-impl<T: Numeric> GroupBy<T> {
-    /// Quantiles per group (NumPy's `quantile` of each group's positions along
-    /// the axis; xarray's `groupby(...).quantile`): the group axis has one entry
-    /// per group and, for several `q`, a leading axis of the quantiles as
-    /// [`DArray::quantile`]. Each group's positions are gathered (`take`) and
-    /// selected exactly, so no group needs to fit in one block; an empty group
-    /// gives NaN. Lazy labels are computed when this is called (the gathers
-    /// need the positions).
-    ///
-    /// ```
-    /// use darray::{DArray, QuantileMethod};
-    /// let x = DArray::<f64>::from_ndarray(&ndarray::array![1.0, 9.0, 2.0, 8.0, 3.0, 7.0], [4]).unwrap();
-    /// let g = x.groupby(&[0, 1, 0, 1, 0, 1], 0).unwrap();
-    /// let m = g.quantile(0.5, QuantileMethod::Linear).unwrap().compute().unwrap();
-    /// assert_eq!(m.into_raw_vec_and_offset().0, vec![2.0, 8.0]);
-    /// ```
-    ///
-    /// # Errors
-    /// As [`DArray::quantile`]; no groups at all.
-    pub fn quantile(
-        &self,
-        q: impl Into<Quantiles>,
-        method: QuantileMethod,
-    ) -> Result<DArray<T::Float>> {
-        self.group_quantiles(q.into(), method, false)
-    }
-
-    /// [`GroupBy::quantile`] skipping NaN (NumPy's `nanquantile` per group).
-    ///
-    /// # Errors
-    /// As [`GroupBy::quantile`].
-    pub fn nanquantile(
-        &self,
-        q: impl Into<Quantiles>,
-        method: QuantileMethod,
-    ) -> Result<DArray<T::Float>> {
-        self.group_quantiles(q.into(), method, true)
-    }
-
-    /// The median of each group ([`GroupBy::quantile`] at 0.5, linear).
-    ///
-    /// # Errors
-    /// As [`GroupBy::quantile`].
-    pub fn median(&self) -> Result<DArray<T::Float>> {
-        self.quantile(0.5, QuantileMethod::Linear)
-    }
-
-    /// The median of each group skipping NaN.
-    ///
-    /// # Errors
-    /// As [`GroupBy::quantile`].
-    pub fn nanmedian(&self) -> Result<DArray<T::Float>> {
-        self.nanquantile(0.5, QuantileMethod::Linear)
-    }
-
-    fn group_quantiles(
-        &self,
-        q: Quantiles,
-        method: QuantileMethod,
-        skip_nan: bool,
-    ) -> Result<DArray<T::Float>> {
-        let axis = self.axis;
-        let many = match &q {
-            Quantiles::One(_) => None,
-            Quantiles::Many(v) => Some(v.len()),
-        };
-        if self.ngroups == 0 {
-            return Err(Error::InvalidArgument {
-                array: self.array.expr.name.clone(),
-                reason: "groupby quantile: no groups (every label is negative)".into(),
-            });
-        }
-        let mut members: Vec<Vec<i64>> = vec![Vec::new(); self.ngroups];
-        for (i, &l) in self.host_codes()?.iter().enumerate() {
-            if let Some(m) = usize::try_from(l).ok().and_then(|g| members.get_mut(g)) {
-                m.push(i64::try_from(i).expect("positions fit i64"));
-            }
-        }
-        // A group's result: the quantile axis (if several), then the other axes.
-        let mut grid: Vec<Vec<usize>> = self.array.expr.grid.clone();
-        grid.remove(axis);
-        if let Some(n) = many {
-            grid.insert(0, vec![n]);
-        }
-        let shape: Vec<usize> = grid.iter().map(|g| g.iter().sum()).collect();
-        let parts = members
-            .iter()
-            .map(|m| {
-                if m.is_empty() {
-                    return DArray::<T::Float>::full(
-                        &shape,
-                        <T::Float as Element>::from_f64(f64::NAN),
-                        ChunkSpec::from(grid.clone()),
-                    );
-                }
-                let x = self.array.take(m, axis as isize)?;
-                let ax = Some(axis as isize);
-                if skip_nan {
-                    x.nanquantile(q.clone(), ax, method)
-                } else {
-                    x.quantile(q.clone(), ax, method)
-                }
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let at = axis + usize::from(many.is_some());
-        DArray::stack(&parts.iter().collect::<Vec<_>>(), at as isize)
-    }
 }

@@ -11,6 +11,7 @@ mod creation;
 mod creation_more;
 mod elementwise;
 mod groupby;
+mod groupby_quantile;
 mod histogram;
 mod indexing;
 mod many;
