@@ -32,6 +32,7 @@ pub mod linalg;
 mod ops;
 pub mod store;
 
+pub use array::{blockwise, BlockwiseOptions, Contraction};
 pub use array::{
     compute, compute_with, map_blocks, persist, persist_with, register_kernel, register_kernel_raw,
     where_, AnyArray, ArrayArg, AxisChunks, Boundary, ChunkSpec, Computable, DArray, Grid,

@@ -103,7 +103,8 @@ fn strategy_of(i: usize) -> GroupStrategy {
         GroupStrategy::Auto,
         GroupStrategy::MapReduce,
         GroupStrategy::Blockwise,
-    ][i % 3]
+        GroupStrategy::Cohorts,
+    ][i % 4]
 }
 
 /// An array with a grid, an axis, and labels along it in `-1..max_label`.
@@ -149,7 +150,7 @@ proptest! {
     fn every_kind_matches_a_loop(
         (a, g, ax, labels) in case(3),
         k in 0..GroupKind::ALL.len(),
-        s in 0usize..3,
+        s in 0usize..4,
         extra in 0usize..2,
         split_every in 2usize..4,
     ) {
@@ -198,7 +199,7 @@ proptest! {
         (a, g) in int_array_and_grid(3, 6),
         ax in 0usize..3,
         raw in proptest::collection::vec(-1i64..4, 6),
-        s in 0usize..3,
+        s in 0usize..4,
     ) {
         prop_assume!(ax < a.ndim());
         let labels: Vec<i64> = (0..a.shape()[ax]).map(|i| raw[i % raw.len()]).collect();
@@ -351,7 +352,10 @@ fn partials_over_the_budget_are_refused() {
     // 1000 groups x 500 columns x 24 bytes of moments: 12 MB per partial.
     let x = DArray::<f64>::ones(&[2000, 500], [500, 500]).unwrap();
     let labels: Vec<i64> = (0..2000).map(|i| i % 1000).collect();
-    let v = x.groupby(&labels, 0).unwrap().var(0.0).unwrap();
+    let by = x.groupby(&labels, 0).unwrap();
+    // Labels 0..500 recur in blocks 0 and 2, 500..1000 in 1 and 3.
+    assert_eq!(by.chosen_strategy().unwrap(), GroupStrategy::Cohorts);
+    let v = by.strategy(GroupStrategy::MapReduce).var(0.0).unwrap();
     let exec = LocalExecutor::with_threads(1)
         .unwrap()
         .memory_budget(4 << 20);

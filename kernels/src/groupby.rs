@@ -168,6 +168,42 @@ pub fn labels_problem(labels: &[i64], len: usize, ngroups: usize) -> Option<Stri
     ))
 }
 
+/// The group entry of every label of a 1-d `i64` block of labels, for groups
+/// given by value: label `groups[k]` becomes entry `k`; a label not in
+/// `groups` becomes `-1` (dropped), as flox with `expected_groups`.
+///
+/// # Errors
+/// A block that is not 1-d `i64`, or repeated values in `groups`.
+pub fn codes(labels: &Chunk, groups: &[i64]) -> Result<Vec<i64>> {
+    let Chunk::I64(l) = labels else {
+        return Err(KernelError::DType {
+            expected: "int64 labels".into(),
+            got: format!("{:?}", labels.dtype()),
+        });
+    };
+    if l.ndim() != 1 {
+        return Err(KernelError::Other(format!(
+            "group labels must be 1-d, got shape {:?}",
+            l.shape()
+        )));
+    }
+    let mut sorted: Vec<(i64, usize)> = groups.iter().copied().zip(0..).collect();
+    sorted.sort_unstable();
+    if let Some(w) = sorted.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(KernelError::Other(format!(
+            "group {} is listed twice in the expected groups",
+            w[0].0
+        )));
+    }
+    Ok(l.iter()
+        .map(|v| {
+            sorted
+                .binary_search_by_key(v, |&(g, _)| g)
+                .map_or(-1, |i| i64::try_from(sorted[i].1).unwrap_or(-1))
+        })
+        .collect())
+}
+
 /// The partial of `kind` over `axis` of `data` per group: entry `g` along
 /// `axis` accumulates the slices whose label is `g` (negative labels are
 /// dropped), in block order.
@@ -432,6 +468,15 @@ pub fn finalize(kind: GroupKind, part: &Chunk, input: DType) -> Result<Chunk> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_map_values_to_entries() {
+        let l = Chunk::I64(ndarray::arr1(&[5, -3, 7, 5, 9]).into_dyn());
+        assert_eq!(codes(&l, &[7, 5, -3]).unwrap(), vec![1, 2, 0, 1, -1]);
+        assert_eq!(codes(&l, &[]).unwrap(), vec![-1; 5]);
+        assert!(codes(&l, &[1, 1]).is_err());
+        assert!(codes(&Chunk::F64(ndarray::arr1(&[1.0]).into_dyn()), &[1]).is_err());
+    }
     use ndarray::{arr1, arr2, Array2};
 
     /// Per group, the values of a 1-d array with that label.

@@ -4,12 +4,14 @@
 //! reduction, slicing (slice, rechunk, transpose, concatenate), map_blocks, compute.
 
 mod blocks;
+mod blockwise;
 mod compute;
 mod counting;
 mod creation;
 mod creation_more;
 mod elementwise;
 mod groupby;
+mod groupby_quantile;
 mod histogram;
 mod indexing;
 mod many;
@@ -34,6 +36,7 @@ mod write;
 /// `crate::expr::grid`; re-exported here, where users look for them).
 pub use crate::expr::grid as chunks;
 pub use blocks::Nested;
+pub use blockwise::{blockwise, BlockwiseOptions, Contraction};
 pub use chunks::{AxisChunks, ChunkSpec, Grid};
 pub use counting::{histogram2d, histogram2d_with, histogramdd, histogramdd_with};
 pub use creation_more::{register_block_function, Indexing};

@@ -211,8 +211,22 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
             labels,
             ngroups,
             finalize,
+            groups,
         } => {
-            let part = groupby::partial(*kind, one(op, inputs)?, *axis, labels, *ngroups)?;
+            let part = match (groups, inputs) {
+                (None, _) => groupby::partial(*kind, one(op, inputs)?, *axis, labels, *ngroups)?,
+                (Some(values), [data, by]) => {
+                    let codes = groupby::codes(by, values)?;
+                    groupby::partial(*kind, data, *axis, &codes, *ngroups)?
+                }
+                (Some(_), _) => {
+                    return Err(Error::TaskInputs {
+                        op: op.name(),
+                        expected: 2,
+                        got: inputs.len(),
+                    })
+                }
+            };
             match finalize {
                 Some(dtype) => groupby::finalize(*kind, &part, *dtype)?,
                 None => part,

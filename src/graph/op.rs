@@ -327,6 +327,10 @@ pub enum Op {
         ngroups: usize,
         /// `Some(data dtype)`: finalise.
         finalize: Option<DType>,
+        /// `Some(values)`: `labels` is empty and the labels are the task's
+        /// second input (a 1-d `i64` block); label `values[k]` goes to entry
+        /// `k`, others are dropped (see [`darray_kernels::groupby::codes`]).
+        groups: Option<Vec<i64>>,
     },
     /// Group partials merged in input order; finalised when `finalize` holds
     /// the data's dtype.

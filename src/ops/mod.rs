@@ -5,6 +5,7 @@
 //! first stage of the reduction it feeds). Per family: `elementwise` (fusion),
 //! `reduction` (trees), `layout` (slice, rechunk, transpose, concatenate).
 
+pub(crate) mod blockwise;
 pub(crate) mod counting;
 pub(crate) mod create_more;
 mod elementwise;
