@@ -105,7 +105,7 @@ fn dag() -> impl Strategy<Value = Vec<(Option<usize>, Option<usize>, u64)>> {
         v.into_iter()
             .enumerate()
             .map(|(i, (l, r, seed))| {
-                let pick = |x: u16| (i > 0 && x % 4 != 0).then(|| usize::from(x) % i);
+                let pick = |x: u16| (i > 0 && !x.is_multiple_of(4)).then(|| usize::from(x) % i);
                 (pick(l), pick(r), seed)
             })
             .collect()
@@ -185,8 +185,13 @@ fn wrong_calls_are_refused_when_submitted() {
     let e = futures
         .submit::<u64, _>("f-nowhere", (val(&1u64),))
         .unwrap_err();
-    assert!(matches!(e, Error::UnknownFunction(ref n) if n == "f-nowhere"), "{e}");
-    let e = futures.submit::<u64, _>("inc", (val(&1.0f64),)).unwrap_err();
+    assert!(
+        matches!(e, Error::UnknownFunction(ref n) if n == "f-nowhere"),
+        "{e}"
+    );
+    let e = futures
+        .submit::<u64, _>("inc", (val(&1.0f64),))
+        .unwrap_err();
     assert!(matches!(e, Error::FunctionSignature { .. }), "{e}");
     let e = futures
         .submit::<u64, _>("inc", (val(&1u64), val(&2u64)))
@@ -278,7 +283,10 @@ fn cancel_stops_dependants_with_a_clear_error() {
     assert_eq!(later.result().unwrap(), 2);
     assert_eq!(calls_of(t_count), 0);
     // Submitting on a cancelled future fails at once.
-    let e = submit!(futures, inc(&queued)).unwrap().result().unwrap_err();
+    let e = submit!(futures, inc(&queued))
+        .unwrap()
+        .result()
+        .unwrap_err();
     assert!(matches!(e, Error::Cancelled { .. }), "{e}");
 }
 
@@ -397,7 +405,11 @@ fn as_completed_yields_every_future_once_with_work_added_as_it_runs() {
     let statuses: Vec<FutureStatus> =
         futures_executor::block_on(stream.map(|f| f.status()).collect::<Vec<_>>());
     assert_eq!(statuses.len(), 3);
-    for s in [FutureStatus::Error, FutureStatus::Cancelled, FutureStatus::Finished] {
+    for s in [
+        FutureStatus::Error,
+        FutureStatus::Cancelled,
+        FutureStatus::Finished,
+    ] {
         assert!(statuses.contains(&s), "{statuses:?}");
     }
     open(t);
@@ -445,10 +457,10 @@ fn the_same_futures_on_a_two_worker_cluster() {
     setup();
     let (_, client) = cluster();
     let futures = Futures::new(client.clone(), 2).unwrap();
-    let nodes: Vec<(Option<usize>, Option<usize>, u64)> = (0..25)
+    let nodes: Vec<(Option<usize>, Option<usize>, u64)> = (0..25usize)
         .map(|i| {
             let l = (i > 0).then(|| (i * 7) % i.max(1));
-            let r = (i > 1 && i % 3 != 0).then(|| (i * 5 + 1) % i.max(1));
+            let r = (i > 1 && !i.is_multiple_of(3)).then(|| (i * 5 + 1) % i.max(1));
             (l, r, i as u64 * 31)
         })
         .collect();

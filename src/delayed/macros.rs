@@ -28,35 +28,35 @@ use std::marker::PhantomData;
 pub trait AsArg<A> {
     /// The argument as the graph holds it.
     #[doc(hidden)]
-    fn as_arg(self) -> Result<Arg>;
+    fn to_call_arg(self) -> Result<Arg>;
 }
 
 impl<A> AsArg<A> for &Delayed<A> {
-    fn as_arg(self) -> Result<Arg> {
+    fn to_call_arg(self) -> Result<Arg> {
         Ok(Arg(NodeArg::Handle(self.node.clone())))
     }
 }
 
 impl<A> AsArg<A> for Delayed<A> {
-    fn as_arg(self) -> Result<Arg> {
+    fn to_call_arg(self) -> Result<Arg> {
         Ok(Arg(NodeArg::Handle(self.node)))
     }
 }
 
 impl<A> AsArg<A> for Val<A> {
-    fn as_arg(self) -> Result<Arg> {
+    fn to_call_arg(self) -> Result<Arg> {
         Ok(Arg(NodeArg::Value(self.bytes?)))
     }
 }
 
 impl<A: Serialize> AsArg<A> for &A {
-    fn as_arg(self) -> Result<Arg> {
+    fn to_call_arg(self) -> Result<Arg> {
         Ok(Arg(NodeArg::Value(registry::to_bytes(self)?)))
     }
 }
 
 impl<A: Serialize> AsArg<A> for A {
-    fn as_arg(self) -> Result<Arg> {
+    fn to_call_arg(self) -> Result<Arg> {
         Ok(Arg(NodeArg::Value(registry::to_bytes(&self)?)))
     }
 }
@@ -66,35 +66,35 @@ impl<A: Serialize> AsArg<A> for A {
 pub trait AsFutureArg<A> {
     /// The argument as the runner holds it.
     #[doc(hidden)]
-    fn as_future_arg(self) -> Result<FutureArg>;
+    fn to_future_arg(self) -> Result<FutureArg>;
 }
 
 impl<A> AsFutureArg<A> for &super::Future<A> {
-    fn as_future_arg(self) -> Result<FutureArg> {
+    fn to_future_arg(self) -> Result<FutureArg> {
         Ok(FutureArg::of_future(self))
     }
 }
 
 impl<A> AsFutureArg<A> for super::Future<A> {
-    fn as_future_arg(self) -> Result<FutureArg> {
+    fn to_future_arg(self) -> Result<FutureArg> {
         Ok(FutureArg::of_future(&self))
     }
 }
 
 impl<A> AsFutureArg<A> for Val<A> {
-    fn as_future_arg(self) -> Result<FutureArg> {
+    fn to_future_arg(self) -> Result<FutureArg> {
         Ok(FutureArg::Value(self.bytes?))
     }
 }
 
 impl<A: Serialize> AsFutureArg<A> for &A {
-    fn as_future_arg(self) -> Result<FutureArg> {
+    fn to_future_arg(self) -> Result<FutureArg> {
         Ok(FutureArg::Value(registry::to_bytes(self)?))
     }
 }
 
 impl<A: Serialize> AsFutureArg<A> for A {
-    fn as_future_arg(self) -> Result<FutureArg> {
+    fn to_future_arg(self) -> Result<FutureArg> {
         Ok(FutureArg::Value(registry::to_bytes(&self)?))
     }
 }
@@ -132,12 +132,12 @@ macro_rules! impl_call_args {
     ($($a:ident $x:ident $i:tt),*) => {
         impl<$($a, $x: AsArg<$a>),*> CallArgs<($($a,)*)> for ($($x,)*) {
             fn into_call_args(self) -> Result<Vec<Arg>> {
-                Ok(vec![$(AsArg::<$a>::as_arg(self.$i)?),*])
+                Ok(vec![$(AsArg::<$a>::to_call_arg(self.$i)?),*])
             }
         }
         impl<$($a, $x: AsFutureArg<$a>),*> SubmitArgs<($($a,)*)> for ($($x,)*) {
             fn into_future_args(self) -> Result<Vec<FutureArg>> {
-                Ok(vec![$(AsFutureArg::<$a>::as_future_arg(self.$i)?),*])
+                Ok(vec![$(AsFutureArg::<$a>::to_future_arg(self.$i)?),*])
             }
         }
     };
@@ -265,6 +265,20 @@ pub fn fn_name(path: &str) -> &str {
 /// let t = darray::delayed!("doc-total" => total(&clean))?; // a Delayed<f64>
 /// assert_eq!(t.compute()?, 9.0 + 10.0 + 11.0 + 12.0);
 /// # Ok::<(), darray::Error>(())
+/// ```
+///
+/// A wrong arity or argument type is a compile error, not a runtime one:
+///
+/// ```compile_fail
+/// fn scale(v: Vec<f64>, k: f64) -> Vec<f64> { v.iter().map(|x| x * k).collect() }
+/// let v = darray::delayed::value(&vec![1.0]).unwrap();
+/// let w = darray::delayed!(scale(&v)); // missing `k`
+/// ```
+///
+/// ```compile_fail
+/// fn scale(v: Vec<f64>, k: f64) -> Vec<f64> { v.iter().map(|x| x * k).collect() }
+/// let n = darray::delayed::value(&3u64).unwrap();
+/// let w = darray::delayed!(scale(&n, 2.0)); // a Delayed<u64> where Vec<f64> is taken
 /// ```
 ///
 /// # Errors

@@ -27,7 +27,10 @@ impl Results {
             what: format!("handle {i} of the results"),
             reason: format!("only {} handles were computed", self.chunks.len()),
         })?;
-        registry::decode_value(c, &format!("the result of `{}` (handle {i})", self.labels[i]))
+        registry::decode_value(
+            c,
+            &format!("the result of `{}` (handle {i})", self.labels[i]),
+        )
     }
 
     /// Number of handles computed.
@@ -75,7 +78,10 @@ pub fn compute_many(handles: &[&dyn AnyDelayed]) -> Result<Results> {
 pub fn compute_many_with(handles: &[&dyn AnyDelayed], exec: &dyn Executor) -> Result<Results> {
     let g = graph_for(handles, exec.memory_budget())?;
     let chunks = exec.execute(&g)?;
-    let labels = handles.iter().map(|h| h.node().label().to_string()).collect();
+    let labels = handles
+        .iter()
+        .map(|h| h.node().label().to_string())
+        .collect();
     Ok(Results { chunks, labels })
 }
 

@@ -35,9 +35,12 @@ mod many;
 pub use crate::exec::functions as registry;
 
 pub use futures::{
-    AnyFuture, AsCompleted, AsCompletedStream, Future, FutureStatus, Futures, Held, IntoFutureArg, SubmitTuple,
+    AnyFuture, AsCompleted, AsCompletedStream, Future, FutureStatus, Futures, Held, IntoFutureArg,
+    SubmitTuple,
 };
-pub use many::{compute2, compute2_with, compute3, compute3_with, compute_many, compute_many_with, Results};
+pub use many::{
+    compute2, compute2_with, compute3, compute3_with, compute_many, compute_many_with, Results,
+};
 pub use registry::{is_registered, register, register_fallible, Function};
 
 use crate::error::{Error, Result};

@@ -191,10 +191,7 @@ impl Futures {
                     if !Arc::ptr_eq(&h.shared, &self.shared) {
                         return Err(Error::DelayedValue {
                             what: format!("argument {i} of `{function}`"),
-                            reason: format!(
-                                "future {} belongs to another Futures runner",
-                                h.key
-                            ),
+                            reason: format!("future {} belongs to another Futures runner", h.key),
                         });
                     }
                     if !deps.contains(&h.id) {
@@ -413,10 +410,13 @@ fn run_job(exec: &dyn Executor, job: Job) -> std::result::Result<Arc<Chunk>, Fai
         },
         mem_bytes: job.mem_bytes,
     });
-    let graph = super::graph_for(&[&call], exec.memory_budget()).map_err(|e| fail(e.to_string()))?;
+    let graph =
+        super::graph_for(&[&call], exec.memory_budget()).map_err(|e| fail(e.to_string()))?;
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exec.execute(&graph)));
     match run {
-        Ok(Ok(mut out)) => out.pop().ok_or_else(|| fail("the executor returned no result".into())),
+        Ok(Ok(mut out)) => out
+            .pop()
+            .ok_or_else(|| fail("the executor returned no result".into())),
         Ok(Err(Error::Task { source, .. })) => Err(fail(match *source {
             Error::FunctionFailed { message, .. } => message,
             other => other.to_string(),
