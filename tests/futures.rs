@@ -151,8 +151,8 @@ proptest! {
     fn dependencies_resolve_on_one_and_two_threads(nodes in dag()) {
         setup();
         let want = plain_dag(&nodes);
-        for threads in [1, 2] {
-            let futures = Futures::local(threads).unwrap();
+        for (threads, batch) in [(1, 1), (2, 1), (2, 4)] {
+            let futures = Futures::local(threads).unwrap().batch(batch);
             prop_assert_eq!(&run_dag(&futures, &nodes), &want);
             prop_assert_eq!(futures.held().futures, 0);
             prop_assert_eq!(futures.held().bytes, 0);
@@ -456,7 +456,7 @@ fn cluster() -> &'static (LocalCluster, Arc<Client>) {
 fn the_same_futures_on_a_two_worker_cluster() {
     setup();
     let (_, client) = cluster();
-    let futures = Futures::new(client.clone(), 2).unwrap();
+    let futures = Futures::new(client.clone(), 2).unwrap().batch(8);
     let nodes: Vec<(Option<usize>, Option<usize>, u64)> = (0..25usize)
         .map(|i| {
             let l = (i > 0).then(|| (i * 7) % i.max(1));
@@ -476,6 +476,21 @@ fn the_same_futures_on_a_two_worker_cluster() {
         source.to_string().contains("f-sqrt") && source.to_string().contains("negative input"),
         "{e}"
     );
+    // A failure inside a batch is charged to its own task; the rest finish.
+    let xs: [f64; 6] = [4.0, 9.0, -1.0, 16.0, 25.0, 36.0];
+    let roots = futures
+        .map::<f64, _>("f-sqrt", xs.iter().map(|x| (val(x),)))
+        .unwrap();
+    for (x, f) in xs.iter().zip(&roots) {
+        match f.result() {
+            Ok(v) => assert_eq!(v, x.sqrt()),
+            Err(Error::Task { key, .. }) => {
+                assert!(*x < 0.0);
+                assert_eq!(key, f.key());
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
     let fs = futures
         .map::<u64, _>("inc", (0..10u64).map(|x| (val(&x),)))
         .unwrap();

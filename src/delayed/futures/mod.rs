@@ -131,6 +131,17 @@ impl Futures {
         Ok(runner)
     }
 
+    /// Lets each driver run up to `n` ready tasks as one graph (default 1).
+    /// On a cluster's [`Client`](crate::distributed::Client), whose connection
+    /// runs one graph at a time, batches are what spread ready tasks over the
+    /// workers; completion is then reported per batch. If a batch fails, its
+    /// tasks run again one by one, so the failure is charged to its own task.
+    #[must_use]
+    pub fn batch(self, n: usize) -> Self {
+        self.shared.state.lock().batch = n.max(1);
+        self
+    }
+
     /// A runner on a new [`LocalExecutor`] of `threads` threads, one driver
     /// per thread.
     ///
@@ -359,57 +370,97 @@ fn status_in<'a>(st: &'a State, h: &Handle) -> &'a Status {
         .status
 }
 
-/// A driver: takes the lowest ready task, runs it, records the outcome.
+/// A driver: takes the lowest ready tasks (up to the batch size), runs them,
+/// records the outcomes.
 fn drive(shared: &Shared) {
     loop {
-        let job = {
+        let jobs = {
             let mut st = shared.state.lock();
             loop {
                 if st.shutdown {
                     return;
                 }
-                if let Some(job) = st.start_next() {
-                    break job;
+                let mut jobs = Vec::new();
+                while jobs.len() < st.batch.max(1) {
+                    match st.start_next() {
+                        Some(job) => jobs.push(job),
+                        None => break,
+                    }
+                }
+                if !jobs.is_empty() {
+                    break jobs;
                 }
                 shared.work.wait(&mut st);
             }
         };
-        let id = job.id;
-        let out = run_job(&*shared.exec, job);
-        shared.state.lock().finish(id, out);
+        let outs = run_batch(&*shared.exec, &jobs);
+        let mut st = shared.state.lock();
+        for (job, out) in jobs.iter().zip(outs) {
+            st.finish(job.id, out);
+        }
+        drop(st);
         // A finish may make several tasks ready.
         shared.work.notify_all();
         shared.done.notify_all();
     }
 }
 
-/// Runs one task: the call with its argument results as literal inputs.
-fn run_job(exec: &dyn Executor, job: Job) -> std::result::Result<Arc<Chunk>, Failure> {
-    let fail = |message: String| Failure::Error {
-        key: job.key.clone(),
-        function: job.function.clone(),
-        message,
-    };
+type Outcome = std::result::Result<Arc<Chunk>, Failure>;
+
+/// Runs `jobs` as one graph; if that fails, each alone, so a failure is
+/// charged to its own task and the others' results are kept (the tasks of a
+/// failed batch run again: functions are expected to be pure).
+fn run_batch(exec: &dyn Executor, jobs: &[Job]) -> Vec<Outcome> {
+    if let [job] = jobs {
+        return vec![run_job(exec, job)];
+    }
+    let calls: Vec<Delayed<()>> = jobs.iter().map(call_of).collect();
+    let refs: Vec<&dyn super::AnyDelayed> =
+        calls.iter().map(|c| c as &dyn super::AnyDelayed).collect();
+    let together = super::graph_for(&refs, exec.memory_budget())
+        .ok()
+        .and_then(|g| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exec.execute(&g))).ok()
+        })
+        .and_then(std::result::Result::ok);
+    match together {
+        Some(outs) if outs.len() == jobs.len() => outs.into_iter().map(Ok).collect(),
+        Some(_) | None => jobs.iter().map(|j| run_job(exec, j)).collect(),
+    }
+}
+
+/// The call of `job`, its argument results as held values (literal tasks).
+fn call_of(job: &Job) -> Delayed<()> {
     let args = job
         .args
-        .into_iter()
+        .iter()
         .map(|a| match a {
-            JobArg::Value(b) => NodeArg::Value(b),
+            JobArg::Value(b) => NodeArg::Value(b.clone()),
             JobArg::Chunk(id, c) => NodeArg::Handle(Arc::new(Node {
-                id: ArrayId(id),
+                id: ArrayId(*id),
                 mem_bytes: c.nbytes() as u64,
-                kind: NodeKind::Literal(c),
+                kind: NodeKind::Literal(c.clone()),
             })),
         })
         .collect();
-    let call = Delayed::<()>::from_node(Node {
+    Delayed::from_node(Node {
         id: ArrayId(job.id),
         kind: NodeKind::Call {
             function: job.function.clone(),
             args,
         },
         mem_bytes: job.mem_bytes,
-    });
+    })
+}
+
+/// Runs one task: the call with its argument results as literal inputs.
+fn run_job(exec: &dyn Executor, job: &Job) -> Outcome {
+    let fail = |message: String| Failure::Error {
+        key: job.key.clone(),
+        function: job.function.clone(),
+        message,
+    };
+    let call = call_of(job);
     let graph =
         super::graph_for(&[&call], exec.memory_budget()).map_err(|e| fail(e.to_string()))?;
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exec.execute(&graph)));

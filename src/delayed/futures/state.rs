@@ -132,6 +132,8 @@ pub(super) struct State {
     pub held_results: usize,
     /// Tasks the drivers ran (finished or failed).
     pub tasks_run: u64,
+    /// Ready tasks a driver takes at once (0 and 1 both mean one).
+    pub batch: usize,
 }
 
 impl State {
