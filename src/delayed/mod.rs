@@ -9,6 +9,14 @@
 //! handles to one task, and any executor runs the graph, the local pool or a
 //! cluster's workers, which know the same registry.
 //!
+//! [`delayed!`](crate::delayed!) writes a call as the call itself
+//! (`delayed!(normalize(raw, &reference))`), typed by the Rust function, so a
+//! wrong arity or argument type does not compile; [`compute_many`],
+//! [`compute2`] and [`compute3`] compute handles of different types in one
+//! graph. [`Futures`] runs calls in the background as they are submitted
+//! (dask's futures: `submit`, `map`, `gather`, `as_completed`, `cancel`,
+//! `wait`, `scatter`), on the local pool or a cluster's client.
+//!
 //! This module owns the handles and their lowering; the registry of functions
 //! is [`registry`]'s, and running a call is `exec::run`'s. Arrays meet delayed
 //! values through [`DArray::to_delayed`](crate::DArray::to_delayed) and

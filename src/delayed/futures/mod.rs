@@ -11,6 +11,16 @@
 //! [`Future`] handle of them is dropped and no pending submission needs them;
 //! then they are released ([`Futures::held`] counts what is held).
 //!
+//! On a cluster the same runner works through the client's `Executor`, with
+//! two limits: results come back to the client after each job and go out
+//! again as literal inputs of the jobs that take them (so they stay in the
+//! client process, not on the workers, and a scattered value travels with each
+//! job that uses it); and the client runs one job at a time over its
+//! connection, so ready tasks spread over the workers only when a driver takes
+//! several at once ([`Futures::batch`]). Keeping results on workers needs
+//! scheduler messages to keep a job's outputs after it ends and to release
+//! them when the last handle is dropped.
+//!
 //! This module owns the runner and its handles; the bookkeeping is `state`'s,
 //! completion order is `as_completed`'s, running a task is the executor's.
 
