@@ -128,6 +128,27 @@ pub enum Error {
         /// Its error message.
         message: String,
     },
+    /// A future that was cancelled, or whose argument was (or whose runner
+    /// was dropped before it ran).
+    #[error("future {key} (function `{function}`): {reason}")]
+    Cancelled {
+        /// The future's key.
+        key: String,
+        /// Its function.
+        function: String,
+        /// Why it has no value.
+        reason: String,
+    },
+    /// Futures not done within a wait's timeout.
+    #[error("{pending} future(s) not done after {timeout:?} (first: {first})")]
+    WaitTimeout {
+        /// How many were not done.
+        pending: usize,
+        /// The key of the first of them.
+        first: String,
+        /// The timeout.
+        timeout: std::time::Duration,
+    },
     /// A delayed value that does not serialize or decode.
     #[error("delayed value {what}: {reason}")]
     DelayedValue {

@@ -89,7 +89,7 @@ extern "C" fn serve_as_delayed_worker() {
     if std::env::var_os(darray::distributed::WORKER_ENV).is_none() {
         return;
     }
-    setup();
+    macro_setup();
     darray::distributed::serve_if_worker();
 }
 
@@ -315,4 +315,105 @@ fn the_same_graph_on_a_two_worker_cluster() {
         e.to_string().contains("t-sqrt") && e.to_string().contains("negative input"),
         "{e}"
     );
+}
+
+fn scale(v: Vec<f64>, k: f64) -> Vec<f64> {
+    v.iter().map(|x| x * k).collect()
+}
+
+fn length(v: Vec<f64>) -> u64 {
+    v.len() as u64
+}
+
+static TALLY: AtomicUsize = AtomicUsize::new(0);
+
+fn tally(x: u64) -> u64 {
+    TALLY.fetch_add(1, Ordering::SeqCst);
+    x * 2
+}
+
+fn macro_setup() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    setup();
+    ONCE.get_or_init(|| {
+        // Registered under the function's own name, as `delayed!(f(..))` calls it.
+        delayed::register("scale", scale).unwrap();
+        delayed::register("length", length).unwrap();
+        delayed::register("tally", tally).unwrap();
+    });
+}
+
+#[test]
+fn the_macro_takes_handles_values_and_vals() {
+    macro_setup();
+    let reference = load(999, 30);
+    let raw = darray::delayed!("t-load" => load(7u64, 30usize)).unwrap();
+    // A handle and a plain value by reference: `normalize(raw, &reference)`.
+    let clean = darray::delayed!("t-normalize" => normalize(&raw, &reference)).unwrap();
+    let scaled = darray::delayed!(scale(clean.clone(), val(&2.0))).unwrap();
+    let n = darray::delayed!(length(&scaled)).unwrap();
+    // A fallible function gives its `Ok` type.
+    let root = darray::delayed!("t-sqrt" => checked_sqrt(16.0)).unwrap();
+    let want: Vec<f64> = normalize(load(7, 30), reference.clone())
+        .iter()
+        .map(|x| x * 2.0)
+        .collect();
+    for exec in executors() {
+        assert_eq!(scaled.compute_with(&exec).unwrap(), want);
+        assert_eq!(n.compute_with(&exec).unwrap(), 30);
+        assert_eq!(root.compute_with(&exec).unwrap(), 4.0);
+    }
+    // The same graph as the call functions build.
+    let by_call = delayed::call2::<_, _, Vec<f64>>("t-normalize", &raw, val(&reference)).unwrap();
+    assert_eq!(by_call.num_tasks().unwrap(), clean.num_tasks().unwrap());
+    // A path names the function by its last segment.
+    let p = darray::delayed!(self::length(vec![1.0, 2.0])).unwrap();
+    assert_eq!(p.compute().unwrap(), 2);
+}
+
+#[test]
+fn the_macro_refuses_names_registered_otherwise_when_built() {
+    macro_setup();
+    // `length` is not registered as "t-best" (fn(Vec<f64>) -> f64).
+    let e = darray::delayed!("t-best" => length(vec![1.0])).unwrap_err();
+    assert!(matches!(e, Error::FunctionSignature { .. }), "{e}");
+    assert!(e.to_string().contains("u64"), "{e}");
+    // `gather` is not registered under its own name.
+    let e = darray::delayed!(gather(vec![1.0], 2.0)).unwrap_err();
+    assert!(
+        matches!(e, Error::UnknownFunction(ref n) if n == "gather"),
+        "{e}"
+    );
+}
+
+#[test]
+fn handles_of_different_types_compute_together_and_share_calls() {
+    macro_setup();
+    let a = darray::delayed!(tally(5u64)).unwrap();
+    let b = darray::delayed!("t-add" => add(&a, &a)).unwrap();
+    let v = darray::delayed!("t-load" => load(&a, 4usize)).unwrap();
+    let n = darray::delayed!(length(&v)).unwrap();
+    let before = calls_of_counted();
+    let exec = LocalExecutor::with_threads(2).unwrap();
+    let (x, y) = delayed::compute2_with(&b, &v, &exec).unwrap();
+    assert_eq!((x, y), (20, load(10, 4)));
+    assert_eq!(calls_of_counted() - before, 1);
+    let (x, y, z) = delayed::compute3_with(&b, &v, &n, &exec).unwrap();
+    assert_eq!((x, y.len(), z), (20, 4, 4));
+    assert_eq!(calls_of_counted() - before, 2);
+    let r = delayed::compute_many_with(&[&n, &b, &v], &exec).unwrap();
+    assert_eq!(r.len(), 3);
+    assert_eq!(r.get::<u64>(0).unwrap(), 4);
+    assert_eq!(r.get::<u64>(1).unwrap(), 20);
+    assert_eq!(r.get::<Vec<f64>>(2).unwrap(), load(10, 4));
+    assert_eq!(calls_of_counted() - before, 3);
+    assert!(matches!(r.get::<u64>(3), Err(Error::DelayedValue { .. })));
+    // The same on a 2-worker cluster.
+    let (_, client) = cluster();
+    let (x, y) = delayed::compute2_with(&b, &n, client).unwrap();
+    assert_eq!((x, y), (20, 4));
+}
+
+fn calls_of_counted() -> usize {
+    TALLY.load(Ordering::SeqCst)
 }

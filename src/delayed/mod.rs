@@ -9,6 +9,14 @@
 //! handles to one task, and any executor runs the graph, the local pool or a
 //! cluster's workers, which know the same registry.
 //!
+//! [`delayed!`](crate::delayed!) writes a call as the call itself
+//! (`delayed!(normalize(raw, &reference))`), typed by the Rust function, so a
+//! wrong arity or argument type does not compile; [`compute_many`],
+//! [`compute2`] and [`compute3`] compute handles of different types in one
+//! graph. [`Futures`] runs calls in the background as they are submitted
+//! (dask's futures: `submit`, `map`, `gather`, `as_completed`, `cancel`,
+//! `wait`, `scatter`), on the local pool or a cluster's client.
+//!
 //! This module owns the handles and their lowering; the registry of functions
 //! is [`registry`]'s, and running a call is `exec::run`'s. Arrays meet delayed
 //! values through [`DArray::to_delayed`](crate::DArray::to_delayed) and
@@ -27,9 +35,20 @@
 //! ```
 
 mod arrays;
+pub mod futures;
 mod lower;
+#[doc(hidden)]
+pub mod macros;
+mod many;
 pub use crate::exec::functions as registry;
 
+pub use futures::{
+    AnyFuture, AsCompleted, AsCompletedStream, Future, FutureStatus, Futures, Held, IntoFutureArg,
+    SubmitTuple,
+};
+pub use many::{
+    compute2, compute2_with, compute3, compute3_with, compute_many, compute_many_with, Results,
+};
 pub use registry::{is_registered, register, register_fallible, Function};
 
 use crate::error::{Error, Result};
