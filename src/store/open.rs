@@ -171,7 +171,24 @@ fn open_remote(path: &Path, r: &Remote) -> Result<OpenArray, StoreError> {
             reason: other.to_string(),
         },
     };
-    let array = if let Some((destination, staged)) = super::remote_commit::staged_metadata(r)? {
+    let array = if let Some(member) = &r.consolidated {
+        let plain = Remote {
+            consolidated: None,
+            ..r.clone()
+        };
+        match super::consolidated::member_metadata(path, r, member)? {
+            Some(metadata) => {
+                let storage = remote::dyn_storage(&plain)?;
+                Array::new_with_metadata(storage, "/", metadata).map_err(create_error)?
+            }
+            // Not consolidated there: an ordinary open, whose location (the one
+            // `ZarrArrayInfo::path` reports) no longer asks for the group's document.
+            None => {
+                let plain_path = PathBuf::from(remote::location_string(&plain));
+                return open_remote(&plain_path, &plain);
+            }
+        }
+    } else if let Some((destination, staged)) = super::remote_commit::staged_metadata(r)? {
         let storage = remote::dyn_storage(&destination)?;
         Array::new_with_metadata(storage, "/", staged).map_err(create_error)?
     } else {
