@@ -90,7 +90,7 @@ fn member_of_consolidated_group_opens_with_one_metadata_request() {
         let reads = take_log(&log);
         let mut meta = metadata_requests(&reads);
         assert!(
-            !meta.is_empty() && meta.len() % expect_open.len() == 0,
+            !meta.is_empty() && meta.len().is_multiple_of(expect_open.len()),
             "{meta:?}"
         );
         let mut want = expect_open.repeat(meta.len() / expect_open.len());

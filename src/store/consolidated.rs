@@ -126,6 +126,37 @@ fn object(v: Option<&Value>) -> Map<String, Value> {
     v.and_then(Value::as_object).cloned().unwrap_or_default()
 }
 
+/// The nodes of a v3 `consolidated_metadata` object.
+fn v3_consolidated(c: &Value) -> Result<BTreeMap<String, Node>, String> {
+    let entries = c
+        .get("metadata")
+        .and_then(Value::as_object)
+        .ok_or("consolidated_metadata has no `metadata` object")?;
+    let mut nodes = BTreeMap::new();
+    for (name, node) in entries {
+        let kind = match node.get("node_type").and_then(Value::as_str) {
+            Some("array") => NodeKind::Array,
+            Some("group") => NodeKind::Group,
+            _ => {
+                return Err(format!(
+                    "consolidated entry `{name}` has no valid node_type"
+                ))
+            }
+        };
+        let mut doc = node.clone();
+        if let Some(o) = doc.as_object_mut() {
+            o.remove("consolidated_metadata");
+        }
+        let node = Node {
+            kind,
+            doc,
+            attributes: None,
+        };
+        nodes.insert(name.trim_matches('/').to_string(), node);
+    }
+    Ok(nodes)
+}
+
 /// Reads the group document at `path`: v3 `zarr.json` first (one request), then
 /// v2 `.zmetadata`, then `.zgroup` and `.zattrs`.
 fn read_group(storage: &Storage, path: &Path) -> Result<GroupDoc, StoreError> {
@@ -143,35 +174,7 @@ fn read_group(storage: &Storage, path: &Path) -> Result<GroupDoc, StoreError> {
         }
         let consolidated = match doc.get("consolidated_metadata") {
             None | Some(Value::Null) => None,
-            Some(c) => {
-                let entries = c
-                    .get("metadata")
-                    .and_then(Value::as_object)
-                    .ok_or_else(|| bad("consolidated_metadata has no `metadata` object".into()))?;
-                let mut nodes = BTreeMap::new();
-                for (name, node) in entries {
-                    let kind = match node.get("node_type").and_then(Value::as_str) {
-                        Some("array") => NodeKind::Array,
-                        Some("group") => NodeKind::Group,
-                        _ => {
-                            return Err(bad(format!(
-                                "consolidated entry `{name}` has no valid node_type"
-                            )))
-                        }
-                    };
-                    let mut doc = node.clone();
-                    if let Some(o) = doc.as_object_mut() {
-                        o.remove("consolidated_metadata");
-                    }
-                    let node = Node {
-                        kind,
-                        doc,
-                        attributes: None,
-                    };
-                    nodes.insert(name.trim_matches('/').to_string(), node);
-                }
-                Some(nodes)
-            }
+            Some(c) => Some(v3_consolidated(c).map_err(bad)?),
         };
         return Ok(GroupDoc {
             zarr_format: 3,

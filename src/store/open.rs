@@ -184,18 +184,14 @@ fn open_remote(path: &Path, r: &Remote) -> Result<OpenArray, StoreError> {
             consolidated: None,
             ..r.clone()
         };
-        match super::consolidated::member_metadata(path, r, member)? {
-            Some(metadata) => {
-                let storage = remote::dyn_storage(&plain)?;
-                Array::new_with_metadata(storage, "/", metadata).map_err(create_error)?
-            }
+        let Some(metadata) = super::consolidated::member_metadata(path, r, member)? else {
             // Not consolidated there: an ordinary open, whose location (the one
             // `ZarrArrayInfo::path` reports) no longer asks for the group's document.
-            None => {
-                let plain_path = PathBuf::from(remote::location_string(&plain));
-                return open_remote(&plain_path, &plain);
-            }
-        }
+            let plain_path = PathBuf::from(remote::location_string(&plain));
+            return open_remote(&plain_path, &plain);
+        };
+        let storage = remote::dyn_storage(&plain)?;
+        Array::new_with_metadata(storage, "/", metadata).map_err(create_error)?
     } else if let Some((destination, staged)) = super::remote_commit::staged_metadata(r)? {
         let storage = remote::dyn_storage(&destination)?;
         fresh = true;
