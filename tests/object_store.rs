@@ -291,3 +291,49 @@ fn darray_info_prints_a_remote_arrays_description() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("s3://info/none.zarr"));
 }
+
+/// Replacing an array on S3 with one of another shape and codec leaves exactly the
+/// new array's objects, as replacing a directory does on disk: no chunk of the old
+/// array shows through, even after zarr-python grows the new array (where stale
+/// chunks would appear instead of the fill value), and edge chunks are written
+/// whole rather than merged with the old array's objects at the same keys.
+#[test]
+fn replacing_an_array_leaves_no_stale_chunks() {
+    let s3 = Server::moto();
+    s3.create_bucket("replace");
+    let opts = moto_options(&s3);
+    let old = DArray::from_ndarray(&ramp(&[40, 40]), [10, 10]).unwrap();
+    old.to_zarr_with_options("s3://replace/a.zarr", &opts, &WriteOptions::default())
+        .unwrap();
+    let new = DArray::<f64>::ones(&[25, 25], [10, 10])
+        .unwrap()
+        .mul(3.0)
+        .unwrap();
+    let gzip = WriteOptions {
+        compression: Compression::Gzip { level: 1 },
+        overwrite: true,
+        ..WriteOptions::default()
+    };
+    new.to_zarr_with_options("s3://replace/a.zarr", &opts, &gzip)
+        .unwrap();
+    let back = DArray::<f64>::from_zarr_with("s3://replace/a.zarr", &opts).unwrap();
+    assert_eq!(
+        back.compute().unwrap(),
+        ArrayD::from_elem(IxDyn(&[25, 25]), 3.0)
+    );
+    let so = s3.s3fs_options();
+    let out = py(&format!(
+        "{PY_PRELUDE}so = {so}\n\
+         fs = s3fs.S3FileSystem(**so)\n\
+         keys = sorted(k.split('a.zarr/')[1] for k in fs.find('replace/a.zarr'))\n\
+         want = sorted(['zarr.json'] + [f'c/{{i}}/{{j}}' for i in range(3) for j in range(3)])\n\
+         assert keys == want, keys\n\
+         a = zarr.open_array('s3://replace/a.zarr', mode='a', storage_options=so)\n\
+         a.resize((40, 40))\n\
+         v = a[...]\n\
+         assert (v[:25, :25] == 3).all(), v\n\
+         assert (v[25:, :] == 0).all() and (v[:, 25:] == 0).all(), v\n\
+         print('ok')\n"
+    ));
+    assert_eq!(out.trim(), "ok");
+}

@@ -31,8 +31,10 @@ impl<T: Element> DArray<T> {
     /// dtype other than `T`; [`Error::TooManyBlocks`] (naming the path, shape,
     /// chunk shape and limit) for a grid over the limits above.
     pub fn from_zarr(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let info = store::open_info(path)?;
+        let info = store::open_info(path.as_ref())?;
+        // The location the store opened, which may differ from the one given (a
+        // group member whose group has no consolidated metadata, see `store`).
+        let path = info.path.as_path();
         let grid = chunks::regular_grid(
             &path.display().to_string(),
             &info.shape,

@@ -272,7 +272,9 @@ impl<T: Element> DArray<T> {
 
     /// Opens member `member` (a path inside the group, like `"group/temp"`) of the
     /// Zarr group at `path`; the same as [`DArray::from_zarr`] of
-    /// `path/member`, which works too.
+    /// `path/member`, which works too. For a URL, the member's metadata comes
+    /// from the group's consolidated metadata when it has them (one request, here
+    /// and on each worker; see [`store::consolidate_metadata`]).
     ///
     /// # Errors
     /// As [`DArray::from_zarr`]; [`Error::InvalidArgument`] for a member path that
@@ -288,13 +290,8 @@ impl<T: Element> DArray<T> {
         }
         let text = path.to_string_lossy();
         if store::is_url(&text) {
-            // Keep a URL's options fragment at the end.
-            let (base, fragment) = text.split_once('#').unwrap_or((&text, ""));
-            let mut url = format!("{}/{member}", base.trim_end_matches('/'));
-            if !fragment.is_empty() {
-                url = format!("{url}#{fragment}");
-            }
-            return Self::from_zarr(url);
+            // Through the group's consolidated metadata if it has them: one request.
+            return Self::from_zarr(store::consolidated_member_url(&text, member));
         }
         Self::from_zarr(path.join(member))
     }
@@ -497,6 +494,9 @@ pub fn to_zarr_group_with(
             .collect();
         let graph = lower_writes(&jobs, exec.memory_budget())?;
         exec.execute(&graph)?;
+        if opts.consolidated {
+            store::consolidate_metadata(&staging)?;
+        }
         Ok(())
     };
     match run() {

@@ -454,6 +454,9 @@ fn write_f16(
     let options = codec_options();
     if full {
         a.array.store_chunk_opt(indices, data, &options)
+    } else if a.fresh {
+        let whole = padded(data, &a.info.chunk_shape, half::f16::ZERO);
+        a.array.store_chunk_opt(indices, &whole, &options)
     } else {
         a.array
             .store_array_subset_opt(&ArraySubset::new_with_ranges(bounded), data, &options)
@@ -547,8 +550,26 @@ pub(super) fn write_typed<T: Element + zarrs::array::Element + RawElement>(
     let options = codec_options();
     if full {
         array.store_chunk_opt(indices, data, &options)
+    } else if a.fresh {
+        // Arrays darray creates have the fill value 0 (`false`): T's default.
+        let whole = padded(data, &a.info.chunk_shape, T::default());
+        array.store_chunk_opt(indices, &whole, &options)
     } else {
         array.store_array_subset_opt(&ArraySubset::new_with_ranges(bounded), data, &options)
     }
     .map_err(|e| chunk_error(&a.info.path, indices, e))
+}
+
+/// An edge chunk `data` (clipped to the array, at the chunk's origin) padded with
+/// `fill` to the whole `chunk_shape`, as the Zarr specification stores it.
+fn padded<T: Clone>(data: &ArrayD<T>, chunk_shape: &[u64], fill: T) -> ArrayD<T> {
+    let shape: Vec<usize> = chunk_shape
+        .iter()
+        .map(|&c| usize::try_from(c).expect("a chunk being written fits in memory"))
+        .collect();
+    let mut whole = ArrayD::from_elem(IxDyn(&shape), fill);
+    whole
+        .slice_each_axis_mut(|ax| ndarray::Slice::from(0..data.shape()[ax.axis.index()]))
+        .assign(data);
+    whole
 }

@@ -88,6 +88,13 @@ pub struct WriteOptions {
     /// each value rounded to the nearest f16 (ties to even, as `NumPy`'s
     /// `astype`); values beyond ±65504 become ±inf. Only for `F32` arrays.
     pub float16: bool,
+    /// Groups only ([`to_zarr_group`](crate::to_zarr_group)): write the group's
+    /// consolidated metadata (v3 `consolidated_metadata` in `zarr.json`, v2
+    /// `.zmetadata`, as zarr-python's `zarr.consolidate_metadata`), so that a
+    /// reader opens any member with one request (see
+    /// [`consolidate_metadata`](super::consolidate_metadata)).
+    #[serde(default)]
+    pub consolidated: bool,
 }
 
 impl Default for WriteOptions {
@@ -102,6 +109,7 @@ impl Default for WriteOptions {
             attributes: serde_json::Map::new(),
             dimension_names: None,
             float16: false,
+            consolidated: false,
         }
     }
 }

@@ -181,6 +181,14 @@ pub enum StoreError {
         /// What went wrong.
         reason: String,
     },
+    /// The location holds no Zarr group (nothing, or an array).
+    #[error("`{path}` is not a Zarr group: {reason}")]
+    NotAGroup {
+        /// The location.
+        path: PathBuf,
+        /// What is there instead.
+        reason: String,
+    },
     /// A write to a location that cannot be written (`http://`, `https://`).
     #[error("cannot write Zarr array to `{url}`: {reason}")]
     ReadOnly {

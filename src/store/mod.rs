@@ -5,7 +5,8 @@
 //! ([`StoreCache`]), and create new arrays atomically ([`create_staging`],
 //! [`commit_staging`], [`abort_staging`]), and remove what killed writers left
 //! ([`clean_staging`]); write into existing arrays (`region.rs`: regions, appends
-//! and [`resize`]) and create groups of arrays (`group.rs`).
+//! and [`resize`]) and create groups of arrays (`group.rs`); read groups and their
+//! consolidated metadata ([`open_group`], [`consolidate_metadata`], `consolidated.rs`).
 //!
 //! This module owns everything that touches Zarr bytes and metadata. It knows nothing
 //! of task graphs: the executor decides which regions to read and which chunks to
@@ -23,6 +24,7 @@
 #![warn(missing_docs, unreachable_pub, clippy::pedantic)]
 
 mod cache;
+mod consolidated;
 mod create;
 mod direct;
 mod error;
@@ -36,6 +38,9 @@ mod remote_commit;
 mod staging;
 
 pub use cache::StoreCache;
+pub use consolidated::{
+    consolidate_metadata, consolidated_member_url, open_group, NodeKind, ZarrGroup,
+};
 pub use create::{
     abort_staging, commit_staging, create_staging, Compression, WriteOptions, ZarrFormat,
 };

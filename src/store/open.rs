@@ -63,6 +63,12 @@ pub(super) struct OpenArray {
     /// Set when whole chunks of a local array can be decoded without zarrs (see
     /// `direct.rs`).
     pub(super) direct: Option<DirectCodec>,
+    /// The array is being written anew at an object-store location (opened from
+    /// its staging key, see `remote_commit.rs`): the chunk objects at its keys are
+    /// not its own yet (perhaps a replaced array's, in another codec), so an edge
+    /// chunk is padded with the fill value and written whole, never merged with
+    /// what is stored.
+    pub(super) fresh: bool,
 }
 
 /// Opens the array at `path` (a directory holding `zarr.json` for v3 or `.zarray` for
@@ -147,6 +153,7 @@ fn open_local(path: &Path) -> Result<OpenArray, StoreError> {
         info,
         fs: Some(fs),
         direct,
+        fresh: false,
     })
 }
 
@@ -171,8 +178,23 @@ fn open_remote(path: &Path, r: &Remote) -> Result<OpenArray, StoreError> {
             reason: other.to_string(),
         },
     };
-    let array = if let Some((destination, staged)) = super::remote_commit::staged_metadata(r)? {
+    let mut fresh = false;
+    let array = if let Some(member) = &r.consolidated {
+        let plain = Remote {
+            consolidated: None,
+            ..r.clone()
+        };
+        let Some(metadata) = super::consolidated::member_metadata(path, r, member)? else {
+            // Not consolidated there: an ordinary open, whose location (the one
+            // `ZarrArrayInfo::path` reports) no longer asks for the group's document.
+            let plain_path = PathBuf::from(remote::location_string(&plain));
+            return open_remote(&plain_path, &plain);
+        };
+        let storage = remote::dyn_storage(&plain)?;
+        Array::new_with_metadata(storage, "/", metadata).map_err(create_error)?
+    } else if let Some((destination, staged)) = super::remote_commit::staged_metadata(r)? {
         let storage = remote::dyn_storage(&destination)?;
+        fresh = true;
         Array::new_with_metadata(storage, "/", staged).map_err(create_error)?
     } else {
         let storage = remote::dyn_storage(r)?;
@@ -203,6 +225,7 @@ fn open_remote(path: &Path, r: &Remote) -> Result<OpenArray, StoreError> {
         info,
         fs: None,
         direct: None,
+        fresh,
     })
 }
 

@@ -31,7 +31,12 @@ use url::Url;
 use zarrs::storage::storage_adapter::async_to_sync::{
     AsyncToSyncBlockOn, AsyncToSyncStorageAdapter,
 };
-use zarrs::storage::ReadableWritableListableStorageTraits;
+use zarrs::storage::{
+    byte_range::{ByteRange, ByteRangeIterator},
+    AsyncReadableStorageTraits, Bytes, ListableStorageTraits, MaybeBytes, MaybeBytesIterator,
+    OffsetBytesIterator, ReadableStorageTraits, ReadableWritableListableStorageTraits,
+    StorageError, StoreKey, StoreKeys, StoreKeysPrefixes, StorePrefix, WritableStorageTraits,
+};
 use zarrs_object_store::AsyncObjectStore;
 
 /// How to reach an object store, beyond what its URL says. None of these is a
@@ -210,6 +215,10 @@ pub(super) struct Remote {
     pub(super) url: Url,
     pub(super) service: Service,
     pub(super) options: StoreOptions,
+    /// Set for a member of a group opened through the group's consolidated metadata
+    /// (the fragment's `consolidated=<member path>`, see `consolidated.rs`): the
+    /// member's path inside the group, whose URL is `url` without that suffix.
+    pub(super) consolidated: Option<String>,
 }
 
 /// The scheme of `text` if it starts like a URL (`scheme://`).
@@ -273,21 +282,58 @@ pub(super) fn locate(path: &Path) -> Result<Location, StoreError> {
     if url.host_str().is_none_or(str::is_empty) {
         return Err(unsupported("the URL names no bucket or host".to_string()));
     }
-    let options = StoreOptions::from_fragment(url.fragment().unwrap_or("")).map_err(unsupported)?;
+    let (options, consolidated) = split_fragment(url.fragment().unwrap_or(""));
+    let options = StoreOptions::from_fragment(&options).map_err(unsupported)?;
     url.set_fragment(None);
     // `a.zarr/` and `a.zarr` are the same array.
     let trimmed = url.path().trim_end_matches('/').to_string();
     url.set_path(&trimmed);
+    if let Some(member) = &consolidated {
+        let inside = member
+            .split('/')
+            .all(|p| !p.is_empty() && p != "." && p != "..");
+        if !inside || !url.path().ends_with(&format!("/{member}")) {
+            return Err(unsupported(format!(
+                "option `consolidated={member}` must name the URL's own last path segments"
+            )));
+        }
+    }
     Ok(Location::Remote(Remote {
         url,
         service,
         options,
+        consolidated,
     }))
+}
+
+/// Splits a location's fragment into the store options and the `consolidated`
+/// member path, which is not a store option but part of the location.
+fn split_fragment(fragment: &str) -> (String, Option<String>) {
+    let mut options = url::form_urlencoded::Serializer::new(String::new());
+    let mut consolidated = None;
+    for (key, value) in url::form_urlencoded::parse(fragment.as_bytes()) {
+        if key == "consolidated" {
+            consolidated = Some(value.trim_matches('/').to_string());
+        } else {
+            options.append_pair(&key, &value);
+        }
+    }
+    (options.finish(), consolidated)
 }
 
 /// The location string of `r`: its URL, with its options (if any) in the fragment.
 pub(super) fn location_string(r: &Remote) -> String {
-    let fragment = r.options.to_fragment();
+    let mut fragment = r.options.to_fragment();
+    if let Some(member) = &r.consolidated {
+        let pair = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("consolidated", member)
+            .finish();
+        fragment = if fragment.is_empty() {
+            pair
+        } else {
+            format!("{fragment}&{pair}")
+        };
+    }
     if fragment.is_empty() {
         r.url.to_string()
     } else {
@@ -437,10 +483,107 @@ fn build(r: &Remote, origin: &str) -> object_store::Result<Box<dyn ObjectStore>>
     })
 }
 
+type AsyncStore = AsyncObjectStore<PrefixStore<Arc<dyn ObjectStore>>>;
+
 /// The storage zarrs reads and writes an array at `r` through: the bucket's client,
 /// under the array's key prefix, made blocking by the I/O runtime.
-pub(super) type RemoteStorage =
-    AsyncToSyncStorageAdapter<AsyncObjectStore<PrefixStore<Arc<dyn ObjectStore>>>, IoBlockOn>;
+///
+/// zarrs' blocking adapter reads a whole object as a byte range from 0, which
+/// `zarrs_object_store` answers with a HEAD (the object's size) and then a GET:
+/// two round trips for every chunk and metadata document. Here a whole object
+/// (`get`, or a partial read of whole objects) is the one GET; everything else is
+/// the adapter's.
+pub(super) struct RemoteStorage {
+    adapter: AsyncToSyncStorageAdapter<AsyncStore, IoBlockOn>,
+    store: Arc<AsyncStore>,
+    block_on: IoBlockOn,
+}
+
+impl ReadableStorageTraits for RemoteStorage {
+    fn get(&self, key: &StoreKey) -> Result<MaybeBytes, StorageError> {
+        self.block_on
+            .block_on(AsyncReadableStorageTraits::get(&*self.store, key))
+    }
+
+    fn get_partial_many<'a>(
+        &'a self,
+        key: &StoreKey,
+        byte_ranges: ByteRangeIterator<'a>,
+    ) -> Result<MaybeBytesIterator<'a>, StorageError> {
+        // A partial decoder asking for whole objects (an edge chunk's subset) needs
+        // no size: one GET, not a HEAD and a GET.
+        let ranges: Vec<ByteRange> = byte_ranges.collect();
+        if ranges
+            .iter()
+            .all(|r| matches!(r, ByteRange::FromStart(0, None)))
+        {
+            let Some(bytes) = self.get(key)? else {
+                return Ok(None);
+            };
+            return Ok(Some(Box::new(
+                ranges.into_iter().map(move |_| Ok(bytes.clone())),
+            )));
+        }
+        self.adapter
+            .get_partial_many(key, Box::new(ranges.into_iter()))
+    }
+
+    fn size_key(&self, key: &StoreKey) -> Result<Option<u64>, StorageError> {
+        self.adapter.size_key(key)
+    }
+
+    fn supports_get_partial(&self) -> bool {
+        self.adapter.supports_get_partial()
+    }
+}
+
+impl ListableStorageTraits for RemoteStorage {
+    fn list(&self) -> Result<StoreKeys, StorageError> {
+        self.adapter.list()
+    }
+
+    fn list_prefix(&self, prefix: &StorePrefix) -> Result<StoreKeys, StorageError> {
+        self.adapter.list_prefix(prefix)
+    }
+
+    fn list_dir(&self, prefix: &StorePrefix) -> Result<StoreKeysPrefixes, StorageError> {
+        self.adapter.list_dir(prefix)
+    }
+
+    fn size_prefix(&self, prefix: &StorePrefix) -> Result<u64, StorageError> {
+        self.adapter.size_prefix(prefix)
+    }
+}
+
+impl WritableStorageTraits for RemoteStorage {
+    fn set(&self, key: &StoreKey, value: Bytes) -> Result<(), StorageError> {
+        self.adapter.set(key, value)
+    }
+
+    fn set_partial_many(
+        &self,
+        key: &StoreKey,
+        offset_values: OffsetBytesIterator,
+    ) -> Result<(), StorageError> {
+        self.adapter.set_partial_many(key, offset_values)
+    }
+
+    fn erase(&self, key: &StoreKey) -> Result<(), StorageError> {
+        self.adapter.erase(key)
+    }
+
+    fn erase_many(&self, keys: &[StoreKey]) -> Result<(), StorageError> {
+        self.adapter.erase_many(keys)
+    }
+
+    fn erase_prefix(&self, prefix: &StorePrefix) -> Result<(), StorageError> {
+        self.adapter.erase_prefix(prefix)
+    }
+
+    fn supports_set_partial(&self) -> bool {
+        self.adapter.supports_set_partial()
+    }
+}
 
 /// The storage of the array at `r` (keys relative to the array).
 pub(super) fn storage(r: &Remote) -> Result<Arc<RemoteStorage>, StoreError> {
@@ -449,10 +592,12 @@ pub(super) fn storage(r: &Remote) -> Result<Arc<RemoteStorage>, StoreError> {
         reason,
     })?;
     let (client, prefix) = client(r)?;
-    Ok(Arc::new(AsyncToSyncStorageAdapter::new(
-        Arc::new(AsyncObjectStore::new(PrefixStore::new(client, prefix))),
-        IoBlockOn(handle),
-    )))
+    let store = Arc::new(AsyncObjectStore::new(PrefixStore::new(client, prefix)));
+    Ok(Arc::new(RemoteStorage {
+        adapter: AsyncToSyncStorageAdapter::new(Arc::clone(&store), IoBlockOn(handle.clone())),
+        store,
+        block_on: IoBlockOn(handle),
+    }))
 }
 
 /// [`storage`] as the trait object the rest of the module uses.

@@ -10,11 +10,13 @@
 //!    destination, `{url}/.darray-staging-{suffix}/zarr.json` (or `.zarray`), which
 //!    no Zarr reader looks at; the write tasks open the array from there (see
 //!    `open.rs`) and put every chunk object at its final key, each chunk by the one
-//!    task that owns it.
+//!    task that owns it (an edge chunk padded with the fill value and put whole,
+//!    never merged with an object already at its key, a replaced array's).
 //! 2. [`commit`] runs after every chunk task has finished: it copies the staged
 //!    metadata to the array's own key (the commit point: one atomic put), removes the
-//!    metadata of another Zarr format and `.zattrs` left by a replaced array, and the
-//!    staging key.
+//!    metadata of another Zarr format and `.zattrs` left by a replaced array, every
+//!    chunk object of a replaced array that is not one of the new array's (outside
+//!    the new grid, or under another key encoding), and the staging key.
 //! 3. [`abort`] (a failed computation) removes the staging key and, if no array was
 //!    there before, the chunk objects written; a replaced array keeps its metadata.
 //!
@@ -22,15 +24,16 @@
 //! appears whole or not at all. Replacing an array is weaker than on disk: while the
 //! write runs, and after it fails, the old metadata describes chunk objects some of
 //! which are already the new ones (zarr-python's `mode="w"` instead deletes the old
-//! array first). Chunk objects of a replaced array outside the new grid are left in
-//! place, unread.
+//! array first). Once committed, the location holds exactly the new array's
+//! objects, as a replaced directory does on disk: no old chunk can show through
+//! later (when the array is grown, say).
 
 use super::remote::{self, Remote, Service};
 use super::staging::{unique_suffix, STAGING_MARK};
 use super::StoreError;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use zarrs::array::{ArrayMetadata, ArrayMetadataV2, ArrayMetadataV3};
+use zarrs::array::{Array, ArrayMetadata, ArrayMetadataV2, ArrayMetadataV3};
 use zarrs::storage::{
     Bytes, ListableStorageTraits, ReadableStorageTraits, StoreKey, StorePrefix,
     WritableStorageTraits,
@@ -173,15 +176,19 @@ pub(super) fn commit(
             path: staging.to_path_buf(),
         })?;
     let bytes = bytes.map_err(storage_error)?;
-    if !overwrite && has_metadata(&*dest).map_err(storage_error)? {
+    let replacing = has_metadata(&*dest).map_err(storage_error)?;
+    if !overwrite && replacing {
         return Err(StoreError::Exists {
             path: path.to_path_buf(),
             reason: "an array appeared there during the write".to_string(),
         });
     }
-    dest.set(&key(name), bytes).map_err(storage_error)?;
+    dest.set(&key(name), bytes.clone()).map_err(storage_error)?;
     for other in METADATA_KEYS.iter().filter(|&&k| k != name) {
         dest.erase(&key(other)).map_err(storage_error)?;
+    }
+    if replacing {
+        erase_stale(path, r, name, &bytes)?;
     }
     // The commit has happened; a leftover staging key is harmless (nothing reads it).
     let _ = from.erase(&key(name));
@@ -219,6 +226,69 @@ pub(super) fn abort(staging: &Path) {
             }
         }
     }
+}
+
+/// After replacing an array at `r` by the one whose metadata `bytes` (object
+/// `name`) was just committed, erases every object under `r` that is not the new
+/// array's: the old array's chunks outside the new grid or under another key
+/// encoding. (Chunks inside the new grid were each written, or erased when all
+/// fill, by the write.) Staging keys of other writers are left alone.
+///
+/// # Errors
+/// [`StoreError::Metadata`] if the committed metadata does not open;
+/// [`StoreError::Storage`] if listing or erasing fails (the new array is then
+/// committed, and a stale object may remain).
+fn erase_stale(path: &Path, r: &Remote, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    let bad = |reason: String| StoreError::Metadata {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let metadata = if name == "zarr.json" {
+        serde_json::from_slice::<ArrayMetadataV3>(bytes).map(ArrayMetadata::V3)
+    } else {
+        serde_json::from_slice::<ArrayMetadataV2>(bytes).map(ArrayMetadata::V2)
+    }
+    .map_err(|e| bad(e.to_string()))?;
+    let dest = remote::dyn_storage(r)?;
+    let array =
+        Array::new_with_metadata(dest.clone(), "/", metadata).map_err(|e| bad(e.to_string()))?;
+    let storage_error = |source| StoreError::Storage {
+        path: path.to_path_buf(),
+        source,
+    };
+    let stale: Vec<StoreKey> = dest
+        .list()
+        .map_err(storage_error)?
+        .into_iter()
+        .filter(|k| {
+            let k = k.as_str();
+            k != name && !k.starts_with(STAGING_MARK) && !in_grid(&array, k)
+        })
+        .collect();
+    dest.erase_many(&stale).map_err(storage_error)
+}
+
+/// True if `key` is the key of a chunk inside `array`'s grid: parsed as chunk
+/// indices (v3 `c/1/2` or `c.1.2`, v2 `1.2` or `1/2`) and encoded back to itself.
+fn in_grid<S: ?Sized>(array: &Array<S>, key: &str) -> bool {
+    let grid = array.chunk_grid_shape();
+    let body = key
+        .strip_prefix("c/")
+        .or_else(|| key.strip_prefix("c."))
+        .unwrap_or(key);
+    let candidates: Vec<Vec<u64>> = if grid.is_empty() {
+        vec![Vec::new()]
+    } else {
+        ['/', '.']
+            .iter()
+            .filter_map(|sep| body.split(*sep).map(|p| p.parse().ok()).collect())
+            .collect()
+    };
+    candidates.iter().any(|ix| {
+        ix.len() == grid.len()
+            && ix.iter().zip(grid).all(|(i, g)| i < g)
+            && array.chunk_key(ix).as_str() == key
+    })
 }
 
 /// True if a Zarr array or group's metadata is at the root of `storage`.

@@ -115,6 +115,28 @@ impl Server {
         Server::start(cmd, port)
     }
 
+    /// moto's S3 server with authentication on (`INITIAL_NO_AUTH_ACTION_COUNT`):
+    /// the first `free_actions` requests pass unchecked (to create an IAM user and
+    /// its key), every later one must be signed with a key moto issued.
+    pub fn moto_with_auth(free_actions: u32) -> Server {
+        test_credentials();
+        let port = free_port();
+        let bin = python().with_file_name("moto_server");
+        let mut cmd = Command::new(bin);
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("INITIAL_NO_AUTH_ACTION_COUNT", free_actions.to_string());
+        Server::start(cmd, port)
+    }
+
+    /// A Python server script `code` run with the venv's python as
+    /// `python -c code PORT args...`, listening on 127.0.0.1:PORT.
+    pub fn python_script(code: &str, args: &[&str]) -> Server {
+        let port = free_port();
+        let mut cmd = Command::new(python());
+        cmd.args(["-c", code, &port.to_string()]).args(args);
+        Server::start(cmd, port)
+    }
+
     /// Python's `http.server` serving `dir` read-only, taught single byte-range
     /// requests (`Range: bytes=a-b`, `a-`, `-n`), which object stores and every
     /// production HTTP server answer and zarrs relies on.
@@ -123,6 +145,18 @@ impl Server {
         let mut cmd = Command::new(python());
         cmd.args(["-c", HTTP_RANGE_SERVER, &port.to_string()])
             .arg(dir);
+        Server::start(cmd, port)
+    }
+
+    /// [`Server::http`] that also appends one line per request to `log`
+    /// (`GET /a.zarr/zarr.json`), written before the answer is sent, for tests
+    /// that count requests.
+    pub fn http_logged(dir: &Path, log: &Path) -> Server {
+        let port = free_port();
+        let mut cmd = Command::new(python());
+        cmd.args(["-c", HTTP_RANGE_SERVER, &port.to_string()])
+            .arg(dir)
+            .arg(log);
         Server::start(cmd, port)
     }
 
@@ -150,9 +184,20 @@ impl Server {
 
 const HTTP_RANGE_SERVER: &str = r#"
 import functools, http.server, os, re, sys
+LOG = sys.argv[3] if len(sys.argv) > 3 else None
 class H(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *a):
         pass
+    def log_request_line(self):
+        if LOG:
+            with open(LOG, 'a') as f:
+                f.write(f'{self.command} {self.path}\n')
+    def do_GET(self):
+        self.log_request_line()
+        super().do_GET()
+    def do_HEAD(self):
+        self.log_request_line()
+        super().do_HEAD()
     def send_head(self):
         m = re.fullmatch(r'bytes=(\d*)-(\d*)', self.headers.get('Range', ''))
         if not m:
