@@ -337,3 +337,57 @@ fn replacing_an_array_leaves_no_stale_chunks() {
     ));
     assert_eq!(out.trim(), "ok");
 }
+
+/// Attributes and dimension names written to a Zarr v3 array in an object
+/// store survive the commit, also when the array is replaced (the stale-object
+/// sweep keeps the new metadata); darray and zarr-python read them back. Zarr
+/// v2 keeps attributes in a second object (`.zattrs`), which the one-object
+/// metadata commit cannot publish with the `.zarray`: refused, before anything
+/// is written.
+#[test]
+fn attributes_survive_remote_writes_and_v2_attributes_are_refused() {
+    let s3 = Server::moto();
+    s3.create_bucket("attrs");
+    let opts = moto_options(&s3);
+    let x = DArray::from_ndarray(&ramp(&[6, 4]), [3, 4]).unwrap();
+    let mut attributes = serde_json::Map::new();
+    attributes.insert("units".into(), serde_json::json!("K"));
+    let w = WriteOptions {
+        attributes,
+        dimension_names: Some(vec!["time".into(), "x".into()]),
+        overwrite: true,
+        ..WriteOptions::default()
+    };
+    let url = "s3://attrs/v3.zarr";
+    // Written, then replaced by the same write.
+    for _ in 0..2 {
+        x.to_zarr_with_options(url, &opts, &w).unwrap();
+        let back = DArray::<f64>::from_zarr_with(url, &opts).unwrap();
+        assert_eq!(
+            back.attributes().unwrap().get("units"),
+            Some(&serde_json::json!("K"))
+        );
+        assert_eq!(
+            back.dimension_names().unwrap(),
+            Some(vec![Some("time".to_string()), Some("x".to_string())])
+        );
+    }
+    let so = s3.s3fs_options();
+    let out = py(&format!(
+        "{PY_PRELUDE}so = {so}\n\
+         a = zarr.open_array('{url}', mode='r', storage_options=so)\n\
+         print(a.attrs['units'], a.metadata.dimension_names)\n"
+    ));
+    assert_eq!(out.trim(), "K ('time', 'x')");
+    let v2 = WriteOptions {
+        zarr_format: ZarrFormat::V2,
+        ..w
+    };
+    match x.to_zarr_with_options("s3://attrs/v2.zarr", &opts, &v2) {
+        Err(Error::Store(StoreError::InvalidOptions { reason, .. })) => {
+            assert!(reason.contains("v2"), "{reason}");
+        }
+        other => panic!("expected InvalidOptions, got {other:?}"),
+    }
+    assert!(DArray::<f64>::from_zarr_with("s3://attrs/v2.zarr", &opts).is_err());
+}
