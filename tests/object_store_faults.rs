@@ -19,7 +19,11 @@ use std::time::{Duration, Instant};
 ///   connection closes;
 /// - `corrupt`: the right length, every byte flipped;
 /// - `stall`: the connection is accepted and never answered;
-/// - `stall_once`: the first request for each path stalls, later ones are served.
+/// - `stall_once`: the first request for each path stalls, later ones are served;
+/// - `503_once`: the first request for each path gets `503 Service Unavailable`;
+/// - `drop_once`: the first request for each path has its connection closed
+///   without an answer;
+/// - `503`: every request gets `503 Service Unavailable`.
 ///
 /// Every request is appended to `argv[5]` (`GET /path`).
 const FAULTY_SERVER: &str = r#"
@@ -40,7 +44,13 @@ class H(http.server.SimpleHTTPRequestHandler):
         if mode == 'stall' or (mode == 'stall_once' and first):
             time.sleep(3600)
             return
-        if mode == 'stall_once':
+        if mode == '503' or (mode == '503_once' and first):
+            self.send_error(503)
+            return
+        if mode == 'drop_once' and first:
+            self.close_connection = True
+            return
+        if mode in ('stall_once', '503_once', 'drop_once'):
             return super().do_GET()
         path = self.translate_path(self.path)
         if not os.path.isfile(path):
@@ -211,6 +221,53 @@ fn stalled_request_is_retried_and_read_succeeds() {
         let n = text.lines().filter(|l| l.ends_with(chunk)).count();
         assert_eq!(n, 2, "{chunk} asked for {n} times:\n{text}");
     }
+}
+
+/// A server that answers the first request for each chunk with a 503, or drops
+/// its connection without an answer: each is retried once (with backoff) and
+/// the values are exact.
+#[test]
+fn server_errors_and_dropped_connections_are_retried() {
+    for mode in ["503_once", "drop_once"] {
+        let dir = tempfile::tempdir().unwrap();
+        let (_server, loc, log) = faulty(dir.path(), mode, "/c/", &quick(2000, 3));
+        let x = DArray::<f64>::from_zarr(&loc).unwrap();
+        assert_eq!(x.compute().unwrap(), ramp(&[20, 20]), "{mode}");
+        let text = std::fs::read_to_string(&log).unwrap();
+        for chunk in ["/a.zarr/c/0/0", "/a.zarr/c/1/1"] {
+            let n = text.lines().filter(|l| l.ends_with(chunk)).count();
+            assert_eq!(n, 2, "{mode}: {chunk} asked for {n} times:\n{text}");
+        }
+    }
+}
+
+/// A server that keeps answering 503 for a chunk: after the configured retries
+/// the read is an error naming the array's URL, never the fill value.
+#[test]
+fn persistent_server_errors_are_an_error_not_a_fill() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, loc, log) = faulty(dir.path(), "503", "/c/1/0", &quick(2000, 2));
+    let x = DArray::<f64>::from_zarr(&loc).unwrap();
+    let start = Instant::now();
+    let err = x
+        .compute()
+        .expect_err("a chunk that always fails must not read as fill");
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        start.elapsed()
+    );
+    let msg = format!("{err}");
+    assert!(msg.contains("a.zarr"), "{msg}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let n = text
+        .lines()
+        .filter(|l| l.ends_with("/a.zarr/c/1/0"))
+        .count();
+    assert!(
+        n >= 2,
+        "the failing chunk was not retried ({n} requests):\n{text}"
+    );
 }
 
 /// moto with authentication on: credentials it did not issue are refused with an
