@@ -7,97 +7,14 @@
 //! 2-worker cluster.
 
 mod common;
+#[path = "common/groupby_oracle.rs"]
+mod groupby_oracle;
 
 use common::*;
 use darray::{DArray, Error, GroupKind, GroupStrategy, LocalExecutor};
-use ndarray::{ArrayD, Axis};
+use groupby_oracle::{on_threads, oracle};
+use ndarray::ArrayD;
 use proptest::prelude::*;
-
-/// `kind` of the values of one group, by a loop (empty groups as documented).
-fn naive(kind: GroupKind, v: &[f64]) -> f64 {
-    let nn: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    let var = |v: &[f64], ddof: f64| {
-        let m = mean(v);
-        let q: f64 = v.iter().map(|x| (x - m) * (x - m)).sum();
-        let d = v.len() as f64 - ddof;
-        if d > 0.0 {
-            q / d
-        } else {
-            f64::NAN
-        }
-    };
-    let ext = |v: &[f64], max: bool| {
-        if v.is_empty() || v.iter().any(|x| x.is_nan()) {
-            return f64::NAN;
-        }
-        let start = if max {
-            f64::NEG_INFINITY
-        } else {
-            f64::INFINITY
-        };
-        v.iter()
-            .fold(start, |a, &b| if max { a.max(b) } else { a.min(b) })
-    };
-    match kind {
-        GroupKind::Sum => v.iter().sum(),
-        GroupKind::Prod => v.iter().product(),
-        GroupKind::Count => nn.len() as f64,
-        GroupKind::Mean => mean(v),
-        GroupKind::Var { ddof } => var(v, ddof),
-        GroupKind::Std { ddof } => var(v, ddof).sqrt(),
-        GroupKind::Min => ext(v, false),
-        GroupKind::Max => ext(v, true),
-        GroupKind::NanSum => nn.iter().sum(),
-        GroupKind::NanMean => mean(&nn),
-        GroupKind::NanVar { ddof } => var(&nn, ddof),
-        GroupKind::NanStd { ddof } => var(&nn, ddof).sqrt(),
-        GroupKind::NanMin => ext(&nn, false),
-        GroupKind::NanMax => ext(&nn, true),
-    }
-}
-
-/// The grouped reduction of the whole array by a loop over groups.
-fn oracle(
-    a: &ArrayD<f64>,
-    axis: usize,
-    labels: &[i64],
-    ngroups: usize,
-    kind: GroupKind,
-) -> ArrayD<f64> {
-    let mut shape = a.shape().to_vec();
-    shape[axis] = ngroups;
-    let mut out = ArrayD::<f64>::zeros(shape);
-    for g in 0..ngroups {
-        let idx: Vec<usize> = (0..labels.len())
-            .filter(|&i| labels[i] == g as i64)
-            .collect();
-        let sub = a.select(Axis(axis), &idx);
-        let r = sub.map_axis(Axis(axis), |lane| naive(kind, &lane.to_vec()));
-        out.index_axis_mut(Axis(axis), g).assign(&r);
-    }
-    out
-}
-
-/// The result as f64, checked equal on 1 and 2 threads.
-fn on_threads(x: &DArray<f64>, by: &darray::GroupBy<f64>, kind: GroupKind) -> ArrayD<f64> {
-    let run = |threads| {
-        let exec = LocalExecutor::with_threads(threads).unwrap();
-        match kind {
-            GroupKind::Count => by
-                .count()
-                .unwrap()
-                .compute_with(&exec)
-                .unwrap()
-                .mapv(|c| c as f64),
-            _ => by.reduce::<f64>(kind).unwrap().compute_with(&exec).unwrap(),
-        }
-    };
-    let (one, two) = (run(1), run(2));
-    assert_bits_eq(&one, &two);
-    let _ = x;
-    one
-}
 
 /// An array with a grid, an axis, and periodic labels along it (period
 /// `1..=6`, offset, some dropped), so groups recur in some blocks only.
@@ -185,7 +102,7 @@ proptest! {
         // Each output block reads only blocks holding its groups.
         let plan = by.planned_blocks().unwrap();
         prop_assert!(plan.iter().all(|b| !b.is_empty() && b.windows(2).all(|w| w[0] < w[1])));
-        let got = on_threads(&x, &by, kind);
+        let got = on_threads(&by, kind);
         let want = oracle(&a, ax, &labels, ngroups, kind);
         assert_close(&got, &want, 1e-9);
     }
@@ -226,7 +143,7 @@ proptest! {
         let by = x.groupby_array(&by_arr, ax as isize, &groups).unwrap();
         prop_assert_eq!(by.chosen_strategy().unwrap(), GroupStrategy::MapReduce);
         prop_assert_eq!(by.group_labels(), groups.clone());
-        let got = on_threads(&x, &by, kind);
+        let got = on_threads(&by, kind);
         let want = oracle(&a, ax, &codes(&labels, &groups), groups.len(), kind);
         assert_close(&got, &want, 1e-9);
         // The unique pass finds the non-negative labels.
@@ -235,7 +152,7 @@ proptest! {
         present.sort_unstable();
         present.dedup();
         prop_assert_eq!(u.group_labels(), present.clone());
-        let got = on_threads(&x, &u, kind);
+        let got = on_threads(&u, kind);
         let want = oracle(&a, ax, &codes(&labels, &present), present.len(), kind);
         assert_close(&got, &want, 1e-9);
     }

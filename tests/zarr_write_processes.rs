@@ -8,6 +8,8 @@
 //! always decodable); the killed writer's temporary files are removed by the
 //! next write to the array (`store::clean_chunk_temps`).
 
+mod common;
+
 use darray::{DArray, RegionOptions, WriteOptions};
 use ndarray::{ArrayD, IxDyn};
 use std::io::{BufRead, BufReader};
@@ -84,19 +86,10 @@ fn read(path: &Path) -> ArrayD<f64> {
 }
 
 fn temp_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.to_string_lossy().contains(".darray-tmp-") {
-                out.push(p);
-            }
-        }
-    }
-    out
+    common::files_under(dir)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".darray-tmp-"))
+        .collect()
 }
 
 #[test]

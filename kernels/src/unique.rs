@@ -55,50 +55,53 @@ pub fn unpack(c: &Chunk) -> Result<(&Chunk, &ArrayD<i64>)> {
     }
 }
 
-fn part<T: Element>(a: &ArrayD<T>) -> Chunk {
+/// `x`, with `-0.0` as `0.0`: the two are one value, reported as `0.0`.
+fn canonical<T: Element>(x: T) -> T {
     let zero = T::from_f64(0.0);
-    // `-0.0 == 0.0`: one value, reported as `0.0` whatever the order.
-    let mut v: Vec<T> = a
-        .iter()
-        .map(|&x| if x == zero { zero } else { x })
-        .collect();
-    v.sort_unstable_by(order);
+    if x == zero {
+        zero
+    } else {
+        x
+    }
+}
+
+/// Sorted `(value, number)` pairs collapsed to one entry per distinct value
+/// (NaN equal to NaN), the numbers of a value combined by `combine`.
+fn collapse<T: Element>(
+    sorted: impl IntoIterator<Item = (T, i64)>,
+    combine: Combine,
+) -> (Vec<T>, Vec<i64>) {
     let mut values: Vec<T> = Vec::new();
-    let mut counts: Vec<i64> = Vec::new();
-    for x in v {
-        match values.last() {
-            Some(last) if order(last, &x) == Ordering::Equal => {
-                *counts.last_mut().expect("a count per value") += 1;
+    let mut numbers: Vec<i64> = Vec::new();
+    for (x, k) in sorted {
+        match (values.last(), numbers.last_mut()) {
+            (Some(last), Some(n)) if order(last, &x) == Ordering::Equal => {
+                *n = combine.apply(*n, k);
             }
             _ => {
                 values.push(x);
-                counts.push(1);
+                numbers.push(k);
             }
         }
     }
+    (values, numbers)
+}
+
+fn part<T: Element>(a: &ArrayD<T>) -> Chunk {
+    let mut v: Vec<T> = a.iter().map(|&x| canonical(x)).collect();
+    v.sort_unstable_by(order);
+    let (values, counts) = collapse(v.into_iter().map(|x| (x, 1)), Combine::Sum);
     pack(values, counts)
 }
 
 fn first_part<T: Element>(a: &ArrayD<T>, flat: &ArrayD<i64>) -> Chunk {
-    let zero = T::from_f64(0.0);
     let mut v: Vec<(T, i64)> = a
         .iter()
         .zip(flat)
-        .map(|(&x, &i)| (if x == zero { zero } else { x }, i))
+        .map(|(&x, &i)| (canonical(x), i))
         .collect();
-    // Equal values by position, so the first of a run is the first occurrence.
-    v.sort_unstable_by(|p, q| order(&p.0, &q.0).then(p.1.cmp(&q.1)));
-    let mut values: Vec<T> = Vec::new();
-    let mut first: Vec<i64> = Vec::new();
-    for (x, i) in v {
-        match values.last() {
-            Some(last) if order(last, &x) == Ordering::Equal => {}
-            _ => {
-                values.push(x);
-                first.push(i);
-            }
-        }
-    }
+    v.sort_unstable_by(|p, q| order(&p.0, &q.0));
+    let (values, first) = collapse(v, Combine::Min);
     pack(values, first)
 }
 
@@ -241,10 +244,9 @@ fn inverse_typed<T: Element>(a: &ArrayD<T>, values: &Chunk) -> Result<Chunk> {
         got: format!("{:?}", values.dtype()),
     })?;
     let v: Vec<T> = v.iter().copied().collect();
-    let zero = T::from_f64(0.0);
     let mut out = Vec::with_capacity(a.len());
     for &x in a {
-        let x = if x == zero { zero } else { x };
+        let x = canonical(x);
         let i = v.binary_search_by(|u| order(u, &x)).map_err(|_| {
             KernelError::Other(format!("unique_inverse: {x:?} is not among the values"))
         })?;

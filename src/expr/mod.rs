@@ -48,6 +48,9 @@ pub(crate) trait LowerCtx {
     fn memory_budget(&self) -> u64;
     /// Names array (or call) `id` in the graph's messages, if not named yet.
     fn set_name(&mut self, id: crate::graph::ArrayId, name: &str);
+    /// The block starts of `e`'s grid, computed once per array (not a prefix
+    /// sum per block).
+    fn grid_offsets(&mut self, e: &Expr) -> Arc<grid::GridOffsets>;
 }
 
 impl dyn LowerCtx + '_ {

@@ -181,6 +181,7 @@ impl RechunkPlan {
 }
 
 /// A sequence of grids with each step's task bytes and the total task count.
+#[derive(Default)]
 struct Chain {
     steps: Vec<(Grid, u64)>,
     task_bytes: u64,
@@ -189,11 +190,7 @@ struct Chain {
 
 impl Chain {
     fn direct(item: u64, source: &Grid, target: &Grid) -> Chain {
-        let mut c = Chain {
-            steps: Vec::new(),
-            task_bytes: 0,
-            tasks: 0,
-        };
+        let mut c = Chain::default();
         c.push(item, source, target.clone());
         c
     }
@@ -255,20 +252,15 @@ fn staged(
         posts.push(grid);
     }
     posts.push(target.clone());
-    let mut chain = Chain {
-        steps: Vec::new(),
-        task_bytes: 0,
-        tasks: 0,
-    };
+    let mut chain = Chain::default();
     let mut pre = source.clone();
     for post in posts {
         let mut pieces: Grid = pre.iter().zip(&post).map(|(a, b)| refine(a, b)).collect();
         // Cut the pieces finer until a split task (one input block, one piece)
         // fits: halve the axis with the longest piece.
         while pieces != pre && step_bytes(item, &pre, &pieces) > bound {
-            let (ax, m) = pieces
-                .iter()
-                .map(|g| g.iter().copied().max().unwrap_or(0))
+            let (ax, m) = largest(&pieces)
+                .into_iter()
                 .enumerate()
                 .max_by_key(|&(ax, m)| (m, std::cmp::Reverse(ax)))?;
             if m <= 1 {

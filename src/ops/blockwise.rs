@@ -10,7 +10,7 @@
 //! `split_every` per task (a fused elementwise sum).
 
 use crate::error::Result;
-use crate::expr::grid::{block_shape, offsets, Grid};
+use crate::expr::grid::{block_shape, Grid};
 use crate::expr::node::{Expr, ExprKind};
 use crate::expr::{CustomLower, LowerCtx};
 use crate::graph::{stage, BlockInfo, ChunkKey, KernelCall, Op, TaskId};
@@ -73,16 +73,13 @@ impl Blockwise {
             ins.push(l.block(x, &b)?);
         }
         let shape = block_shape(&e.grid, idx);
-        let call = p.params.as_ref().map(|params| {
-            let array_location = e
-                .grid
+        let offsets = p.params.as_ref().map(|_| l.grid_offsets(e));
+        let call = p.params.as_ref().zip(offsets).map(|(params, offsets)| {
+            let array_location = offsets
+                .block(idx)
                 .iter()
-                .zip(idx)
                 .zip(&shape)
-                .map(|((g, &i), &len)| {
-                    let start = offsets(g)[i as usize];
-                    start..start + len
-                })
+                .map(|(&start, &len)| start..start + len)
                 .collect();
             Arc::new(KernelCall {
                 params: params.clone(),

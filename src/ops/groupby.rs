@@ -209,7 +209,7 @@ impl GroupReduce {
         let b = in_idx[self.axis] as usize;
         let (labels, groups, inputs) = match &self.labels {
             GroupLabels::Host(all) => {
-                let start = offsets(&self.input.grid[self.axis])[b];
+                let start = l.grid_offsets(&self.input).axis(self.axis)[b];
                 let len = self.input.grid[self.axis][b];
                 let labels: Vec<i64> = all[start..start + len]
                     .iter()

@@ -430,6 +430,10 @@ impl LowerCtx for Lowerer {
             .entry(id.0)
             .or_insert_with(|| name.to_string());
     }
+
+    fn grid_offsets(&mut self, e: &Expr) -> Arc<GridOffsets> {
+        Lowerer::grid_offsets(self, e)
+    }
 }
 
 /// Most tasks one graph may hold: 2^22 (4,194,304). A task costs a few hundred bytes

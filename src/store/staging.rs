@@ -273,11 +273,13 @@ pub fn clean_staging(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
     Ok(removed)
 }
 
+/// Turns an I/O error of `op` on `path` into [`StoreError::Io`].
+fn io(path: &Path, op: &'static str) -> impl FnOnce(std::io::Error) -> StoreError {
+    let path = path.to_path_buf();
+    move |source| StoreError::Io { path, op, source }
+}
+
 fn clean_tree(dir: &Path, removed: &mut Vec<PathBuf>) -> Result<(), StoreError> {
-    let io = |path: &Path, op: &'static str| {
-        let path = path.to_path_buf();
-        move |source| StoreError::Io { path, op, source }
-    };
     for entry in std::fs::read_dir(dir).map_err(io(dir, "list directory"))? {
         let entry = entry.map_err(io(dir, "list directory"))?;
         let path = entry.path();
@@ -321,10 +323,6 @@ fn clean_tree(dir: &Path, removed: &mut Vec<PathBuf>) -> Result<(), StoreError> 
 /// writer's file cannot be removed.
 pub fn clean_chunk_temps(array: &Path) -> Result<Vec<PathBuf>, StoreError> {
     fn walk(dir: &Path, removed: &mut Vec<PathBuf>) -> Result<(), StoreError> {
-        let io = |path: &Path, op: &'static str| {
-            let path = path.to_path_buf();
-            move |source| StoreError::Io { path, op, source }
-        };
         for entry in std::fs::read_dir(dir).map_err(io(dir, "list directory"))? {
             let entry = entry.map_err(io(dir, "list directory"))?;
             let path = entry.path();

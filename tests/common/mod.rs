@@ -185,3 +185,20 @@ pub fn normals(seed: u64, n: usize) -> Vec<f64> {
 pub fn random(seed: u64, m: usize, n: usize) -> ndarray::Array2<f64> {
     ndarray::Array2::from_shape_vec((m, n), normals(seed, m * n)).unwrap()
 }
+
+/// Every file under `dir`, in its subdirectories too (any order).
+pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
