@@ -52,6 +52,11 @@ fn gather(a: &ArrayD<f64>, shape: &[usize], map: impl Fn(&[usize]) -> Vec<usize>
 /// start) of an axis of length `n`, built as NumPy builds it: reflect and
 /// symmetric by mirroring the padded index list again and again.
 fn pad_index(n: usize, before: usize, after: usize, mode: &str) -> Vec<usize> {
+    if n == 0 {
+        // Only reached with no padding: an empty axis cannot be extended by
+        // any mode but constant (the caller checks that refusal).
+        return Vec::new();
+    }
     let mut idx: Vec<usize> = (0..n).collect();
     if mode == "edge" || (n == 1 && mode != "wrap") {
         return std::iter::repeat_n(0, before)

@@ -155,9 +155,17 @@ pub fn executors() -> Vec<LocalExecutor> {
 }
 
 /// Proptest config: enough cases to explore, few enough for CI on 2 cores.
+///
+/// `DARRAY_PROPTEST_MULT=k` runs `k` times the cases (a local sweep for rare
+/// inputs before a release; CI runs the stated counts).
 pub fn config(cases: u32) -> ProptestConfig {
+    let mult = std::env::var("DARRAY_PROPTEST_MULT")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(1)
+        .max(1);
     ProptestConfig {
-        cases,
+        cases: cases.saturating_mul(mult),
         max_shrink_iters: 200,
         ..ProptestConfig::default()
     }
