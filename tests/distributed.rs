@@ -94,6 +94,12 @@ fn toolbox_on_a_cluster_matches_local() {
         x.vindex_points(&[&[0, 36, 12, 5], &[22, 0, 7, 7]]).unwrap(),
         x.cumsum(0).unwrap(),
         x.gaussian_filter(1.5, darray::Boundary::Reflect).unwrap(),
+        // Shifted slices: fused tasks reading blocks through windows.
+        (&x.slice(s![2.., 1..]).unwrap() - &x.slice(s![..-2, ..-1]).unwrap()).unwrap(),
+        (&x.slice(s![1.., ..]).unwrap() * &x.slice(s![..-1, ..]).unwrap())
+            .unwrap()
+            .sum_axis(1)
+            .unwrap(),
     ];
     for (i, e) in f64s.iter().enumerate() {
         let want = e.compute_with(&local()).unwrap();

@@ -11,7 +11,7 @@
 //! then reduced.
 
 use crate::chunk::{Chunk, Partial};
-use crate::elementwise::{eval, for_each_tile_len, TileSlice, TILE};
+use crate::elementwise::{eval_windows, for_each_tile_windows, TileSlice, Window, TILE};
 use crate::error::Result;
 use crate::reduce::{merge, partial, ArgContext, ReduceKind};
 use crate::ElementwiseProgram;
@@ -19,13 +19,15 @@ use ndarray::{ArrayD, IxDyn};
 
 /// The partial of `kind` over `axes` of the program's result on `inputs`
 /// (broadcast to `shape`), without a graph task for the program's result.
+/// Inputs are read through `windows` as in [`eval_windows`] (empty: no windows).
 ///
 /// # Errors
-/// As [`eval`] and [`partial`].
+/// As [`eval_windows`] and [`partial`].
 pub fn partial_fused(
     kind: ReduceKind,
     program: &ElementwiseProgram,
     inputs: &[&Chunk],
+    windows: &[Option<Window>],
     shape: &[usize],
     axes: &[usize],
     arg: Option<&ArgContext>,
@@ -33,7 +35,7 @@ pub fn partial_fused(
     let n: usize = shape.iter().product();
     let streams = !shape.is_empty() && n > 0 && !kind.is_arg();
     if streams && axes.len() == shape.len() {
-        let acc = fold_tiles(program, inputs, shape, TILE, kind, |tile| {
+        let acc = fold_tiles(program, inputs, windows, shape, TILE, kind, |tile| {
             partial(kind, &tile_chunk(tile), &[0], None)
         })?;
         return Ok(keepdims(acc, shape.len()));
@@ -42,12 +44,20 @@ pub fn partial_fused(
     if streams && shape.len() > 1 && shape[0] > 1 && axes.contains(&0) && row <= MAX_ROW_ELEMS {
         let rows_per_tile = (TILE_ELEMS / row).max(1);
         let mut tile_shape = shape.to_vec();
-        return fold_tiles(program, inputs, shape, rows_per_tile * row, kind, |tile| {
-            tile_shape[0] = tile.len() / row;
-            partial(kind, &shaped_tile(tile, &tile_shape), axes, None)
-        });
+        return fold_tiles(
+            program,
+            inputs,
+            windows,
+            shape,
+            rows_per_tile * row,
+            kind,
+            |tile| {
+                tile_shape[0] = tile.len() / row;
+                partial(kind, &shaped_tile(tile, &tile_shape), axes, None)
+            },
+        );
     }
-    let values = eval(program, inputs, shape)?;
+    let values = eval_windows(program, inputs, windows, shape)?;
     partial(kind, &values, axes, arg)
 }
 
@@ -56,13 +66,14 @@ pub fn partial_fused(
 fn fold_tiles(
     program: &ElementwiseProgram,
     inputs: &[&Chunk],
+    windows: &[Option<Window>],
     shape: &[usize],
     tile: usize,
     kind: ReduceKind,
     mut part: impl FnMut(&TileSlice<'_>) -> Result<Chunk>,
 ) -> Result<Chunk> {
     let mut acc: Option<Chunk> = None;
-    for_each_tile_len(program, inputs, shape, tile, &mut |_, t| {
+    for_each_tile_windows(program, inputs, windows, shape, tile, &mut |_, t| {
         let p = part(&t)?;
         acc = Some(match acc.take() {
             None => p,
@@ -136,6 +147,7 @@ fn keepdims(c: Chunk, ndim: usize) -> Chunk {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::elementwise::eval;
     use crate::reduce::finalize;
     use crate::{DType, Instr, Node, UnaryOp};
 
@@ -176,7 +188,8 @@ mod tests {
             ReduceKind::CountNonzero,
         ];
         for kind in kinds {
-            let got = partial_fused(kind, &p, &[&input], &[5, 7, 300], &[0, 1, 2], None).unwrap();
+            let got =
+                partial_fused(kind, &p, &[&input], &[], &[5, 7, 300], &[0, 1, 2], None).unwrap();
             let want = partial(kind, &values, &[0, 1, 2], None).unwrap();
             let f = |c: &Chunk| match finalize(kind, c, &[0, 1, 2], false).unwrap() {
                 Chunk::F64(a) => a.into_iter().next().unwrap(),
@@ -220,7 +233,7 @@ mod tests {
             let input = Chunk::F64(x);
             let values = eval(&p, &[&input], shape).unwrap();
             for kind in kinds {
-                let got = partial_fused(kind, &p, &[&input], shape, axes, None).unwrap();
+                let got = partial_fused(kind, &p, &[&input], &[], shape, axes, None).unwrap();
                 let want = partial(kind, &values, axes, None).unwrap();
                 assert_eq!(got.shape(), want.shape(), "{kind:?} {shape:?} {axes:?}");
                 let fin = |c: &Chunk| match finalize(kind, c, axes, false).unwrap() {

@@ -3,7 +3,7 @@
 
 use super::kernels::lookup;
 use crate::error::{Error, Result};
-use crate::graph::{AxisTake, Op};
+use crate::graph::{viewed, AxisTake, Op};
 use crate::store::StoreCache;
 use darray_kernels::{create, elementwise, groupby, layout, random, reduce, Chunk};
 use std::path::Path;
@@ -43,16 +43,33 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
             offset,
             shape,
         } => random::random_block(*dist, *seed, *dtype, global_shape, offset, shape)?,
-        Op::Fused { program, shape } => elementwise::eval(program, inputs, shape)?,
+        Op::Fused {
+            program,
+            shape,
+            views,
+        } => {
+            let (chunks, windows) = viewed(inputs, views);
+            elementwise::eval_windows(program, &chunks, &windows, shape)?
+        }
         Op::PartialReduce {
             kind,
             program,
+            views,
             shape,
             axes,
             arg,
         } => match program {
             Some(p) => {
-                darray_kernels::fused::partial_fused(*kind, p, inputs, shape, axes, arg.as_ref())?
+                let (chunks, windows) = viewed(inputs, views);
+                darray_kernels::fused::partial_fused(
+                    *kind,
+                    p,
+                    &chunks,
+                    &windows,
+                    shape,
+                    axes,
+                    arg.as_ref(),
+                )?
             }
             None => reduce::partial(*kind, one(op, inputs)?, axes, arg.as_ref())?,
         },

@@ -8,7 +8,8 @@ mod key;
 mod op;
 
 pub use key::{stage, ArrayId, ChunkKey};
-pub use op::{AxisTake, BlockInfo, CallArg, KernelCall, Op, Piece};
+pub(crate) use op::viewed;
+pub use op::{AxisTake, BlockInfo, CallArg, InputView, KernelCall, Op, Piece};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

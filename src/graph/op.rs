@@ -1,6 +1,7 @@
 //! [`Op`]: what one task does, as plain data (parameters only).
 
-use darray_kernels::{ArgContext, DType, Distribution, ElementwiseProgram, ReduceKind};
+use darray_kernels::elementwise::Window;
+use darray_kernels::{ArgContext, Chunk, DType, Distribution, ElementwiseProgram, ReduceKind};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 use std::sync::Arc;
@@ -30,6 +31,32 @@ pub struct Piece {
     pub src: Vec<Range<usize>>,
     /// Where it goes in the output block (start per axis).
     pub dst: Vec<usize>,
+}
+
+/// What one input of a fused elementwise program reads: a task input, whole
+/// or through a window (a region of its block). Shifted slices of one array
+/// read the array's blocks through windows, with no slice task and no copy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputView {
+    /// Index into the task's inputs.
+    pub input: u32,
+    /// The region read; `None`: the whole block.
+    pub window: Option<Window>,
+}
+
+/// The chunks and windows a fused program reads, per program input: `inputs`
+/// as they are when `views` is empty.
+pub(crate) fn viewed<'a>(
+    inputs: &[&'a Chunk],
+    views: &[InputView],
+) -> (Vec<&'a Chunk>, Vec<Option<Window>>) {
+    if views.is_empty() {
+        return (inputs.to_vec(), Vec::new());
+    }
+    views
+        .iter()
+        .map(|v| (inputs[v.input as usize], v.window.clone()))
+        .unzip()
 }
 
 /// One argument of a [`Op::Call`]: an input of the task, or a value carried in it.
@@ -103,6 +130,9 @@ pub enum Op {
         program: ElementwiseProgram,
         /// The output block shape.
         shape: Vec<usize>,
+        /// Per program input, the task input and the region of its block it
+        /// reads; empty: program input `i` is task input `i`, whole.
+        views: Vec<InputView>,
     },
     /// First stage of a reduction, with the elementwise chain before it fused in.
     PartialReduce {
@@ -110,6 +140,8 @@ pub enum Op {
         kind: ReduceKind,
         /// Elementwise chain feeding the reduction; `None`: reduce the single input.
         program: Option<ElementwiseProgram>,
+        /// The chain's input views, as in [`Op::Fused`].
+        views: Vec<InputView>,
         /// Shape of the block being reduced.
         shape: Vec<usize>,
         /// Reduced axes.

@@ -171,6 +171,7 @@ impl CustomLower for Blockwise {
                     Op::Fused {
                         program: sum_program(e.dtype, group.len()),
                         shape: shape.clone(),
+                        views: Vec::new(),
                     },
                     group.to_vec(),
                     bytes,

@@ -5,7 +5,7 @@
 use super::{bytes, Lowerer};
 use crate::error::Result;
 use crate::expr::grid::block_shape;
-use crate::expr::node::{AxisSel, Expr};
+use crate::expr::node::{AxisSel, Expr, ExprKind};
 use crate::expr::select::runs;
 use crate::graph::{AxisTake, ChunkKey, Op, Piece, TaskId};
 use std::sync::Arc;
@@ -119,7 +119,8 @@ impl Lowerer {
                 return self.block(input, &in_idx);
             }
         }
-        let mut inputs = Vec::with_capacity(combos.len());
+        let in_offs = self.grid_offsets(input);
+        let mut sources = Vec::with_capacity(combos.len());
         let mut pieces = Vec::with_capacity(combos.len());
         for c in combos {
             let in_idx: Vec<u32> = per_axis
@@ -127,7 +128,6 @@ impl Lowerer {
                 .zip(&c)
                 .map(|(v, &k)| v[k as usize].0)
                 .collect();
-            inputs.push(self.block(input, &in_idx)?);
             pieces.push(Piece {
                 src: per_axis
                     .iter()
@@ -140,6 +140,46 @@ impl Lowerer {
                     .map(|(v, &k)| v[k as usize].2)
                     .collect(),
             });
+            sources.push(in_idx);
+        }
+        // The pieces of a step-1 slice are read from the blocks of the node
+        // below, without a slice task (and its copy) per piece: if every piece
+        // lies in a block of its own there.
+        let mut below = Vec::new();
+        if matches!(input.kind, ExprKind::Slice { .. }) {
+            for (in_idx, p) in sources.iter().zip(&pieces) {
+                let origin = in_offs.block(in_idx);
+                let start = origin
+                    .iter()
+                    .zip(&p.src)
+                    .map(|(o, r)| o + r.start)
+                    .collect();
+                let len: Vec<usize> = p.src.iter().map(|r| r.end - r.start).collect();
+                match self.region_of(input, start, len.clone()) {
+                    Some((base, bidx, w))
+                        if !below.iter().any(|(_, b, _): &(_, Vec<u32>, _)| *b == bidx) =>
+                    {
+                        let from = w.map_or_else(|| vec![0; len.len()], |w| w.origin);
+                        let src = from.iter().zip(&len).map(|(&f, &n)| f..f + n).collect();
+                        below.push((base, bidx, src));
+                    }
+                    _ => {
+                        below.clear();
+                        break;
+                    }
+                }
+            }
+        }
+        let mut inputs = Vec::with_capacity(pieces.len());
+        if below.len() == pieces.len() {
+            for (p, (base, bidx, src)) in pieces.iter_mut().zip(below) {
+                inputs.push(self.block(&base, &bidx)?);
+                p.src = src;
+            }
+        } else {
+            for in_idx in &sources {
+                inputs.push(self.block(input, in_idx)?);
+            }
         }
         Ok(self.push_leafish(
             key,

@@ -91,11 +91,12 @@ impl Lowerer {
                 offset: self.grid_offsets(input).block(&in_idx),
                 global_shape: input.shape.clone(),
             });
-            let (program, inputs) = if input.is_fusable() {
+            let (program, views, inputs) = if input.is_fusable() {
                 let f = self.fuse(input, &in_idx)?;
-                (Some(f.program), f.inputs)
+                let views = f.views();
+                (Some(f.program), views, f.inputs)
             } else {
-                (None, vec![self.block(input, &in_idx)?])
+                (None, Vec::new(), vec![self.block(input, &in_idx)?])
             };
             let in_bytes: u64 = inputs.iter().map(|&i| self.graph.task(i).out_bytes).sum();
             let out = pbytes(&shape);
@@ -113,6 +114,7 @@ impl Lowerer {
                 op: Op::PartialReduce {
                     kind,
                     program,
+                    views,
                     shape,
                     axes: axes.to_vec(),
                     arg,

@@ -14,7 +14,7 @@ use super::ops::{self, Operand};
 use super::program::{
     BinaryKernel, Classify, ElementwiseProgram, Instr, Node, UnaryKernel, UnaryOp,
 };
-use super::tile::{broadcasts_to, contiguous_copy, Source};
+use super::tile::{broadcasts_to, contiguous_copy, Source, Window};
 use super::validate::{operands, validate};
 use crate::dtype::DType;
 use crate::error::{KernelError, Result};
@@ -45,7 +45,22 @@ pub fn scratch_bytes(p: &ElementwiseProgram) -> u64 {
 /// shape does not broadcast to `out_shape` ([`KernelError::Shape`]), or an output
 /// too large to allocate.
 pub fn eval(p: &ElementwiseProgram, inputs: &[&Chunk], out_shape: &[usize]) -> Result<Chunk> {
-    with_evaluator(p, inputs, out_shape, TILE, |ev| {
+    eval_windows(p, inputs, &[], out_shape)
+}
+
+/// [`eval`] with input `i` read through `windows[i]` where that is `Some`: the
+/// region of the chunk, broadcast as a chunk of the window's shape would be.
+/// `windows` may be empty (no windows) or have one entry per input.
+///
+/// # Errors
+/// As [`eval`], and a window that does not lie inside its chunk.
+pub fn eval_windows(
+    p: &ElementwiseProgram,
+    inputs: &[&Chunk],
+    windows: &[Option<Window>],
+    out_shape: &[usize],
+) -> Result<Chunk> {
+    with_evaluator(p, inputs, windows, out_shape, TILE, |ev| {
         let mut out = Reg::zeros(p.out_dtype(), ev.total);
         for start in (0..ev.total).step_by(TILE) {
             ev.tile_into(start, TILE.min(ev.total - start), &mut out);
@@ -83,8 +98,23 @@ pub fn for_each_tile_len(
     tile: usize,
     f: &mut dyn FnMut(usize, TileSlice<'_>) -> Result<()>,
 ) -> Result<()> {
+    for_each_tile_windows(p, inputs, &[], out_shape, tile, f)
+}
+
+/// [`for_each_tile_len`] with inputs read through windows, as [`eval_windows`].
+///
+/// # Errors
+/// As [`eval_windows`], and the first error `f` returns.
+pub fn for_each_tile_windows(
+    p: &ElementwiseProgram,
+    inputs: &[&Chunk],
+    windows: &[Option<Window>],
+    out_shape: &[usize],
+    tile: usize,
+    f: &mut dyn FnMut(usize, TileSlice<'_>) -> Result<()>,
+) -> Result<()> {
     let tile = tile.max(1);
-    with_evaluator(p, inputs, out_shape, tile, |ev| {
+    with_evaluator(p, inputs, windows, out_shape, tile, |ev| {
         for start in (0..ev.total).step_by(tile) {
             f(start, ev.tile(start, tile.min(ev.total - start)))?;
         }
@@ -96,6 +126,7 @@ pub fn for_each_tile_len(
 fn with_evaluator<R>(
     p: &ElementwiseProgram,
     inputs: &[&Chunk],
+    windows: &[Option<Window>],
     out_shape: &[usize],
     tile: usize,
     body: impl FnOnce(&mut Evaluator<'_>) -> Result<R>,
@@ -108,7 +139,15 @@ fn with_evaluator<R>(
             inputs.len()
         )));
     }
-    for (c, &dtype) in inputs.iter().zip(&p.inputs) {
+    if !windows.is_empty() && windows.len() != inputs.len() {
+        return Err(KernelError::Other(format!(
+            "elementwise program has {} inputs and {} windows",
+            inputs.len(),
+            windows.len()
+        )));
+    }
+    let window = |i: usize| windows.get(i).and_then(Option::as_ref);
+    for (i, (c, &dtype)) in inputs.iter().zip(&p.inputs).enumerate() {
         if c.dtype() != Some(dtype) {
             let got = c
                 .dtype()
@@ -118,10 +157,21 @@ fn with_evaluator<R>(
                 got,
             });
         }
-        if !broadcasts_to(c.shape(), out_shape) {
+        if let Some(w) = window(i) {
+            if !w.fits(c.shape()) {
+                return Err(KernelError::Other(format!(
+                    "input {i}: window from {:?} of shape {:?} is outside its chunk of shape {:?}",
+                    w.origin,
+                    w.shape,
+                    c.shape()
+                )));
+            }
+        }
+        let shape = window(i).map_or(c.shape(), |w| w.shape.as_slice());
+        if !broadcasts_to(shape, out_shape) {
             return Err(KernelError::Shape {
                 expected: out_shape.to_vec(),
-                got: c.shape().to_vec(),
+                got: shape.to_vec(),
             });
         }
     }
@@ -144,7 +194,8 @@ fn with_evaluator<R>(
         inputs
             .iter()
             .zip(&copies)
-            .map(|(&c, copy)| Source::new(copy.as_ref().unwrap_or(c), out_shape))
+            .enumerate()
+            .map(|(i, (&c, copy))| Source::new(copy.as_ref().unwrap_or(c), window(i), out_shape))
             .collect()
     };
     let n = p.instrs.len();

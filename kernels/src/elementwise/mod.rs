@@ -21,10 +21,13 @@ mod validate;
 mod vecmath;
 
 pub(crate) use eval::TILE;
-pub use eval::{eval, for_each_tile, for_each_tile_len, scratch_bytes};
+pub use eval::{
+    eval, eval_windows, for_each_tile, for_each_tile_len, for_each_tile_windows, scratch_bytes,
+};
 pub(crate) use lane::dispatch_arith;
 pub use lane::TileSlice;
 pub use program::{BinaryOp, CmpOp, Domain, ElementwiseProgram, Instr, Node, UnaryOp};
+pub use tile::Window;
 pub use validate::validate;
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 
 use super::lane::{Kind, Lane, TileSlice};
 use crate::{dispatch_dtype, Chunk};
+use serde::{Deserialize, Serialize};
 
 /// True if `shape` broadcasts to `out` (aligned on the right, size-1 axes stretched,
 /// missing leading axes added).
@@ -29,6 +30,33 @@ pub(crate) fn contiguous_copy(c: &Chunk) -> Option<Chunk> {
     dispatch_dtype!(dtype, T => T::memory(c).is_none().then(|| T::standard_copy(c)))
 }
 
+/// The region of an input chunk that a fused program reads instead of the
+/// whole chunk: `shape` elements from `origin` per axis (same number of axes as
+/// the chunk). Shifted slices of one array (a stencil written by hand) read
+/// their blocks through windows, with no copy of the slice.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Window {
+    /// First element of the region, per axis.
+    pub origin: Vec<usize>,
+    /// The region's shape.
+    pub shape: Vec<usize>,
+}
+
+impl Window {
+    /// True if the window lies inside a chunk of shape `chunk`.
+    #[must_use]
+    pub fn fits(&self, chunk: &[usize]) -> bool {
+        self.origin.len() == chunk.len()
+            && self.shape.len() == chunk.len()
+            && self
+                .origin
+                .iter()
+                .zip(&self.shape)
+                .zip(chunk)
+                .all(|((&o, &n), &c)| o.checked_add(n).is_some_and(|e| e <= c))
+    }
+}
+
 /// One input, broadcast to the output shape.
 #[derive(Debug)]
 pub(crate) struct Source<'c> {
@@ -47,19 +75,30 @@ pub(crate) struct Source<'c> {
 impl<'c> Source<'c> {
     /// The view of `c` broadcast to `out`. The caller checked the broadcast and
     /// that `c` holds data contiguous in memory ([`contiguous_copy`]).
-    pub(crate) fn new(c: &'c Chunk, out: &[usize]) -> Source<'c> {
+    pub(crate) fn new(c: &'c Chunk, window: Option<&Window>, out: &[usize]) -> Source<'c> {
         let dtype = c.dtype().expect("the caller checked the chunk's dtype");
-        dispatch_dtype!(dtype, T => Self::typed::<T>(c, out))
+        dispatch_dtype!(dtype, T => Self::typed::<T>(c, window, out))
     }
 
-    fn typed<T: Lane>(c: &'c Chunk, out: &[usize]) -> Source<'c> {
-        let (mem, first) = T::memory(c).expect("the caller made the chunk contiguous");
+    fn typed<T: Lane>(c: &'c Chunk, window: Option<&Window>, out: &[usize]) -> Source<'c> {
+        let (mem, mut first) = T::memory(c).expect("the caller made the chunk contiguous");
         let view = T::view_chunk(c).expect("memory() matched the dtype");
-        let lead = out.len() - view.ndim();
+        // A window reads the region from `origin` of the chunk: the same
+        // strides, another first element and shape.
+        let shape: &[usize] = match window {
+            Some(w) => {
+                for (&o, &s) in w.origin.iter().zip(view.strides()) {
+                    first = first.wrapping_add_signed(step(o, s));
+                }
+                &w.shape
+            }
+            None => view.shape(),
+        };
+        let lead = out.len() - shape.len();
         let strides: Vec<isize> = (0..out.len())
             .map(|ax| match ax.checked_sub(lead) {
                 // A size-1 axis always has index 0, so stride 0 stretches it.
-                Some(i) if view.shape()[i] != 1 => view.strides()[i],
+                Some(i) if shape[i] != 1 => view.strides()[i],
                 _ => 0,
             })
             .collect();
@@ -215,7 +254,7 @@ mod tests {
     fn read_all(c: &Chunk, out: &[usize], tile: usize) -> (Vec<i64>, Vec<&'static str>) {
         let copy = contiguous_copy(c);
         let c = copy.as_ref().unwrap_or(c);
-        let mut src = Source::new(c, out);
+        let mut src = Source::new(c, None, out);
         let total: usize = out.iter().product();
         let (mut vals, mut how) = (Vec::new(), Vec::new());
         let mut buf = vec![0i64; tile];

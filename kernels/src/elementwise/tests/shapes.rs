@@ -219,3 +219,93 @@ fn every_error_case_returns_err() {
         assert!(e.contains(needle), "{e:?} should mention {needle:?}");
     }
 }
+
+/// A window reads the region of its chunk as a chunk of that region would:
+/// every memory layout, regions touching either edge, broadcast windows.
+#[test]
+fn windows_read_regions_of_their_chunks() {
+    use super::super::{eval_windows, for_each_tile_windows, Window};
+    let mut rng = Rng(11);
+    let p = program(
+        &[DType::F64, DType::F64],
+        &[
+            (Node::Input(0), DType::F64),
+            (Node::Input(1), DType::F64),
+            (Node::Binary(BinaryOp::Sub, 0, 1), DType::F64),
+        ],
+    );
+    for layout in LAYOUTS {
+        for _ in 0..40 {
+            let shape = [1 + rng.below(9), 1 + rng.below(TILE / 64 + 40)];
+            let a = random_chunk(&mut rng, DType::F64, &shape, layout);
+            let lb = LAYOUTS[rng.below(4)];
+            let b = random_chunk(&mut rng, DType::F64, &shape, lb);
+            let out: Vec<usize> = shape.iter().map(|&n| 1 + rng.below(n)).collect();
+            let origin = |rng: &mut Rng| -> Vec<usize> {
+                shape
+                    .iter()
+                    .zip(&out)
+                    .map(|(&n, &o)| rng.below(n - o + 1))
+                    .collect()
+            };
+            let (oa, ob) = (origin(&mut rng), origin(&mut rng));
+            // `b` read as one row, broadcast over the output's rows.
+            let row = rng.below(2) == 0;
+            let wb = Window {
+                origin: if row { vec![ob[0], ob[1]] } else { ob.clone() },
+                shape: if row { vec![1, out[1]] } else { out.clone() },
+            };
+            let cut = |c: &Chunk, w: &Window| -> Chunk {
+                let Chunk::F64(x) = c else { unreachable!() };
+                Chunk::F64(
+                    x.slice_each_axis(|d| {
+                        let ax = d.axis.index();
+                        Slice::from(w.origin[ax]..w.origin[ax] + w.shape[ax])
+                    })
+                    .to_owned(),
+                )
+            };
+            let wa = Window {
+                origin: oa,
+                shape: out.clone(),
+            };
+            let want = eval(&p, &[&cut(&a, &wa), &cut(&b, &wb)], &out).unwrap();
+            let windows = [Some(wa.clone()), Some(wb.clone())];
+            let got = eval_windows(&p, &[&a, &b], &windows, &out).unwrap();
+            let bits = |c: &Chunk| -> Vec<u64> {
+                let Chunk::F64(x) = c else { unreachable!() };
+                x.iter().map(|v| v.to_bits()).collect()
+            };
+            assert_eq!(got.shape(), want.shape());
+            assert_eq!(bits(&got), bits(&want), "{layout:?} {shape:?} {windows:?}");
+            let mut tiles = Vec::new();
+            for_each_tile_windows(&p, &[&a, &b], &windows, &out, 7, &mut |_, t| {
+                let TileSlice::F64(v) = t else { unreachable!() };
+                tiles.extend_from_slice(v);
+                Ok(())
+            })
+            .unwrap();
+            let tiles: Vec<u64> = tiles.iter().map(|v| v.to_bits()).collect();
+            assert_eq!(tiles, bits(&want));
+        }
+    }
+    // A window outside its chunk, or with the wrong number of axes, is an error.
+    let a = random_chunk(&mut rng, DType::F64, &[4, 5], LAYOUTS[0]);
+    for w in [
+        Window {
+            origin: vec![1, 1],
+            shape: vec![4, 2],
+        },
+        Window {
+            origin: vec![0],
+            shape: vec![4],
+        },
+    ] {
+        let windows = [Some(w.clone()), None];
+        assert!(
+            eval_windows(&p, &[&a, &a], &windows, &w.shape).is_err(),
+            "{w:?}"
+        );
+    }
+    assert!(eval_windows(&p, &[&a, &a], &[None], &[4, 5]).is_err());
+}
