@@ -11,7 +11,9 @@
 //! then reduced.
 
 use crate::chunk::{Chunk, Partial};
-use crate::elementwise::{eval_windows, for_each_tile_windows, TileSlice, Window, TILE};
+use crate::elementwise::{
+    eval_parts, eval_windows, for_each_tile_windows, Part, TileSlice, Window, TILE,
+};
 use crate::error::Result;
 use crate::reduce::{merge, partial, ArgContext, ReduceKind};
 use crate::ElementwiseProgram;
@@ -58,6 +60,23 @@ pub fn partial_fused(
         );
     }
     let values = eval_windows(program, inputs, windows, shape)?;
+    partial(kind, &values, axes, arg)
+}
+
+/// [`partial_fused`] of a program evaluated part by part ([`eval_parts`]).
+///
+/// # Errors
+/// As [`eval_parts`] and [`partial`].
+pub fn partial_parts(
+    kind: ReduceKind,
+    program: &ElementwiseProgram,
+    inputs: &[&Chunk],
+    parts: &[Part],
+    shape: &[usize],
+    axes: &[usize],
+    arg: Option<&ArgContext>,
+) -> Result<Chunk> {
+    let values = eval_parts(program, inputs, parts, shape)?;
     partial(kind, &values, axes, arg)
 }
 

@@ -47,18 +47,33 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
             program,
             shape,
             views,
+            parts,
         } => {
-            let (chunks, windows) = viewed(inputs, views);
-            elementwise::eval_windows(program, &chunks, &windows, shape)?
+            if parts.is_empty() {
+                let (chunks, windows) = viewed(inputs, views);
+                elementwise::eval_windows(program, &chunks, &windows, shape)?
+            } else {
+                elementwise::eval_parts(program, inputs, parts, shape)?
+            }
         }
         Op::PartialReduce {
             kind,
             program,
             views,
+            parts,
             shape,
             axes,
             arg,
         } => match program {
+            Some(p) if !parts.is_empty() => darray_kernels::fused::partial_parts(
+                *kind,
+                p,
+                inputs,
+                parts,
+                shape,
+                axes,
+                arg.as_ref(),
+            )?,
             Some(p) => {
                 let (chunks, windows) = viewed(inputs, views);
                 darray_kernels::fused::partial_fused(

@@ -7,9 +7,10 @@ mod dot;
 mod key;
 mod op;
 
+pub use darray_kernels::elementwise::{InputView, Part, Window};
 pub use key::{stage, ArrayId, ChunkKey};
 pub(crate) use op::viewed;
-pub use op::{AxisTake, BlockInfo, CallArg, InputView, KernelCall, Op, Piece};
+pub use op::{AxisTake, BlockInfo, CallArg, KernelCall, Op, Piece};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

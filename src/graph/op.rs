@@ -1,6 +1,6 @@
 //! [`Op`]: what one task does, as plain data (parameters only).
 
-use darray_kernels::elementwise::Window;
+use darray_kernels::elementwise::{InputView, Part, Window};
 use darray_kernels::{ArgContext, Chunk, DType, Distribution, ElementwiseProgram, ReduceKind};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
@@ -31,17 +31,6 @@ pub struct Piece {
     pub src: Vec<Range<usize>>,
     /// Where it goes in the output block (start per axis).
     pub dst: Vec<usize>,
-}
-
-/// What one input of a fused elementwise program reads: a task input, whole
-/// or through a window (a region of its block). Shifted slices of one array
-/// read the array's blocks through windows, with no slice task and no copy.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InputView {
-    /// Index into the task's inputs.
-    pub input: u32,
-    /// The region read; `None`: the whole block.
-    pub window: Option<Window>,
 }
 
 /// The chunks and windows a fused program reads, per program input: `inputs`
@@ -133,6 +122,9 @@ pub enum Op {
         /// Per program input, the task input and the region of its block it
         /// reads; empty: program input `i` is task input `i`, whole.
         views: Vec<InputView>,
+        /// The block evaluated in parts, each with views of its own (then
+        /// `views` is empty); empty: in one piece.
+        parts: Vec<Part>,
     },
     /// First stage of a reduction, with the elementwise chain before it fused in.
     PartialReduce {
@@ -142,6 +134,8 @@ pub enum Op {
         program: Option<ElementwiseProgram>,
         /// The chain's input views, as in [`Op::Fused`].
         views: Vec<InputView>,
+        /// The chain's parts, as in [`Op::Fused`].
+        parts: Vec<Part>,
         /// Shape of the block being reduced.
         shape: Vec<usize>,
         /// Reduced axes.

@@ -172,6 +172,7 @@ impl CustomLower for Blockwise {
                         program: sum_program(e.dtype, group.len()),
                         shape: shape.clone(),
                         views: Vec::new(),
+                        parts: Vec::new(),
                     },
                     group.to_vec(),
                     bytes,

@@ -7,48 +7,90 @@ use super::{bytes, Lowerer};
 use crate::error::Result;
 use crate::expr::grid::block_shape;
 use crate::expr::node::{AxisSel, EwOp, Expr, ExprKind};
-use crate::graph::{ArrayId, ChunkKey, InputView, Op, Task, TaskId};
-use darray_kernels::elementwise::Window;
+use crate::graph::{ArrayId, ChunkKey, Op, Task, TaskId};
+use darray_kernels::elementwise::{InputView, Part, Window};
 use darray_kernels::{DType, ElementwiseProgram, Node};
 use std::collections::HashMap;
 use std::sync::Arc;
+
+/// Most pieces one operand is read in ([`Lowerer::pieces_of`]): an
+/// alignment moves at most two axes (two blocks each), and a piece more per
+/// axis would read blocks the operand's own rechunk reads anyway.
+const MAX_PIECES: usize = 8;
 
 /// A program under construction for one output block.
 pub(crate) struct Fusion {
     pub program: ElementwiseProgram,
     /// The task's inputs, each task once.
     pub inputs: Vec<TaskId>,
-    /// Per program input, what it reads (see [`Fusion::views`]).
-    reads: Vec<InputView>,
+    /// Per program input, what it reads (see [`Fusion::finish`]).
+    reads: Vec<Read>,
+    /// The shape of the fused node (an operand of this shape may be read in
+    /// pieces, since its blocks are the output's).
+    shape: Vec<usize>,
     input_of: HashMap<TaskId, u32>,
     slot_of: HashMap<(TaskId, Option<Window>), usize>,
     nodes: HashMap<ArrayId, usize>,
 }
 
+/// How one program input is read over the output block.
+enum Read {
+    /// One chunk, whole (`window` `None`) or through a window; `extent` is the
+    /// region's shape (the operand's block, on its own axes).
+    One {
+        input: u32,
+        window: Option<Window>,
+        extent: Vec<usize>,
+    },
+    /// An operand of the output's shape whose block lies across several
+    /// chunks: per piece, where it starts in the output block and the region
+    /// of its chunk.
+    Pieces(Vec<(Vec<usize>, u32, Window)>),
+}
+
+/// What [`Fusion::finish`] gives the op: its views or its parts.
+pub(crate) struct Reads {
+    pub views: Vec<InputView>,
+    pub parts: Vec<Part>,
+}
+
 impl Fusion {
-    fn new() -> Self {
+    fn new(shape: &[usize]) -> Self {
         Fusion {
             program: ElementwiseProgram::default(),
             inputs: Vec::new(),
             reads: Vec::new(),
+            shape: shape.to_vec(),
             input_of: HashMap::new(),
             slot_of: HashMap::new(),
             nodes: HashMap::new(),
         }
     }
 
-    /// The program input reading `window` of task `t`'s block (once per pair).
-    fn slot(&mut self, t: TaskId, window: Option<Window>, dtype: DType) -> usize {
+    fn input(&mut self, t: TaskId) -> u32 {
+        *self.input_of.entry(t).or_insert_with(|| {
+            self.inputs.push(t);
+            u32::try_from(self.inputs.len() - 1).expect("fewer than 2^32 inputs")
+        })
+    }
+
+    /// The program input reading `window` of task `t`'s block (once per
+    /// pair); `extent` is the shape read.
+    fn slot(
+        &mut self,
+        t: TaskId,
+        window: Option<Window>,
+        extent: Vec<usize>,
+        dtype: DType,
+    ) -> usize {
         if let Some(&s) = self.slot_of.get(&(t, window.clone())) {
             return s;
         }
-        let input = *self.input_of.entry(t).or_insert_with(|| {
-            self.inputs.push(t);
-            u32::try_from(self.inputs.len() - 1).expect("fewer than 2^32 inputs")
-        });
-        self.reads.push(InputView {
+        let input = self.input(t);
+        self.reads.push(Read::One {
             input,
             window: window.clone(),
+            extent,
         });
         self.program.inputs.push(dtype);
         let s = self.reads.len() - 1;
@@ -56,18 +98,140 @@ impl Fusion {
         s
     }
 
-    /// The op's `views`: empty when program input `i` is task input `i`, whole.
-    pub(crate) fn views(&self) -> Vec<InputView> {
-        let plain = self.reads.len() == self.inputs.len()
-            && self
-                .reads
+    /// A program input read in pieces: (start in the output block, task, region).
+    fn pieces_slot(&mut self, pieces: Vec<(Vec<usize>, TaskId, Window)>, dtype: DType) -> usize {
+        let pieces = pieces
+            .into_iter()
+            .map(|(at, t, w)| (at, self.input(t), w))
+            .collect();
+        self.reads.push(Read::Pieces(pieces));
+        self.program.inputs.push(dtype);
+        self.reads.len() - 1
+    }
+
+    /// The op's views (empty when program input `i` is task input `i`,
+    /// whole), or, when an input is read in pieces, the output block of
+    /// `shape` cut into parts at every piece's edge, each with its views.
+    pub(crate) fn finish(&self, shape: &[usize]) -> Reads {
+        let mut cuts: Vec<Vec<usize>> = shape.iter().map(|&n| vec![0, n]).collect();
+        for r in &self.reads {
+            if let Read::Pieces(pieces) = r {
+                for (at, _, w) in pieces {
+                    for ax in 0..shape.len() {
+                        cuts[ax].push(at[ax]);
+                        cuts[ax].push(at[ax] + w.shape[ax]);
+                    }
+                }
+            }
+        }
+        if cuts.iter().all(|c| c.len() == 2) {
+            let plain = self.reads.iter().enumerate().all(
+                |(i, r)| matches!(r, Read::One { input, window: None, .. } if *input as usize == i),
+            ) && self.reads.len() == self.inputs.len();
+            let views = if plain {
+                Vec::new()
+            } else {
+                self.reads
+                    .iter()
+                    .map(|r| match r {
+                        Read::One { input, window, .. } => InputView {
+                            input: *input,
+                            window: window.clone(),
+                        },
+                        Read::Pieces(_) => unreachable!("no cuts: no pieces"),
+                    })
+                    .collect()
+            };
+            return Reads {
+                views,
+                parts: Vec::new(),
+            };
+        }
+        let segs: Vec<Vec<(usize, usize)>> = cuts
+            .iter_mut()
+            .map(|c| {
+                c.sort_unstable();
+                c.dedup();
+                c.windows(2).map(|w| (w[0], w[1] - w[0])).collect()
+            })
+            .collect();
+        let counts: Vec<Vec<usize>> = segs.iter().map(|s| vec![0; s.len()]).collect();
+        let parts = crate::expr::grid::block_indices(&counts)
+            .into_iter()
+            .map(|k| {
+                let start: Vec<usize> =
+                    k.iter().zip(&segs).map(|(&i, s)| s[i as usize].0).collect();
+                let pshape: Vec<usize> =
+                    k.iter().zip(&segs).map(|(&i, s)| s[i as usize].1).collect();
+                let views = self
+                    .reads
+                    .iter()
+                    .map(|r| part_view(r, shape, &start, &pshape))
+                    .collect();
+                Part {
+                    start,
+                    shape: pshape,
+                    views,
+                }
+            })
+            .collect();
+        Reads {
+            views: Vec::new(),
+            parts,
+        }
+    }
+}
+
+/// What `r` reads in the part from `start` of `pshape` of an output block of
+/// `shape`.
+fn part_view(r: &Read, shape: &[usize], start: &[usize], pshape: &[usize]) -> InputView {
+    match r {
+        Read::One {
+            input,
+            window,
+            extent,
+        } => {
+            // Axes aligned on the right; an axis of extent 1 under a longer
+            // output axis is broadcast, so the part reads its one element.
+            let lead = shape.len() - extent.len();
+            let origin0 = window
+                .as_ref()
+                .map_or_else(|| vec![0; extent.len()], |w| w.origin.clone());
+            let (origin, wshape) = (0..extent.len())
+                .map(|aax| {
+                    let ax = aax + lead;
+                    if extent[aax] == 1 && shape[ax] != 1 {
+                        (origin0[aax], 1)
+                    } else {
+                        (origin0[aax] + start[ax], pshape[ax])
+                    }
+                })
+                .unzip();
+            InputView {
+                input: *input,
+                window: Some(Window {
+                    origin,
+                    shape: wshape,
+                }),
+            }
+        }
+        Read::Pieces(pieces) => {
+            let (at, input, w) = pieces
                 .iter()
-                .enumerate()
-                .all(|(i, r)| r.window.is_none() && r.input as usize == i);
-        if plain {
-            Vec::new()
-        } else {
-            self.reads.clone()
+                .find(|(at, _, w)| {
+                    (0..start.len())
+                        .all(|ax| at[ax] <= start[ax] && start[ax] < at[ax] + w.shape[ax])
+                })
+                .expect("the parts are cut at every piece's edge");
+            InputView {
+                input: *input,
+                window: Some(Window {
+                    origin: (0..start.len())
+                        .map(|ax| w.origin[ax] + start[ax] - at[ax])
+                        .collect(),
+                    shape: pshape.to_vec(),
+                }),
+            }
         }
     }
 }
@@ -92,7 +256,7 @@ fn operand_index(arg: &Expr, out_shape: &[usize], idx: &[u32]) -> Vec<u32> {
 impl Lowerer {
     /// Builds the fused program of `e` for block `idx`, with its input tasks.
     pub(crate) fn fuse(&mut self, e: &Arc<Expr>, idx: &[u32]) -> Result<Fusion> {
-        let mut f = Fusion::new();
+        let mut f = Fusion::new(&e.shape);
         self.fuse_node(&mut f, e, idx)?;
         Ok(f)
     }
@@ -141,11 +305,17 @@ impl Lowerer {
             | ExprKind::IsIn { .. }
             | ExprKind::Reshape { .. }
             | ExprKind::Custom(_) => {
-                let (t, window) = match self.window_of(e, idx)? {
-                    Some(tw) => tw,
-                    None => (self.block(e, idx)?, None),
+                let slot = if let Some((t, window)) = self.window_of(e, idx)? {
+                    let extent = window
+                        .as_ref()
+                        .map_or_else(|| block_shape(&e.grid, idx), |w| w.shape.clone());
+                    f.slot(t, window, extent, e.dtype)
+                } else if let Some(pieces) = self.pieces_of(e, idx, &f.shape)? {
+                    f.pieces_slot(pieces, e.dtype)
+                } else {
+                    let t = self.block(e, idx)?;
+                    f.slot(t, None, block_shape(&e.grid, idx), e.dtype)
                 };
-                let slot = f.slot(t, window, e.dtype);
                 f.program.push(Node::Input(slot), e.dtype)
             }
         };
@@ -183,6 +353,96 @@ impl Lowerer {
             Some((base, bidx, window)) => Some((self.block(&base, &bidx)?, window)),
             None => None,
         })
+    }
+
+    /// Block `idx` of `e`, a rechunk of a step-1 slice (another operand's
+    /// blocks shifted by a few elements: see `array::elementwise`) of the
+    /// fused node's shape `root`, as pieces that each lie in one block of the
+    /// node under the slice: (start in the block, that block's task, the
+    /// region). `None` for other nodes, or past [`MAX_PIECES`] pieces.
+    #[allow(clippy::type_complexity)]
+    fn pieces_of(
+        &mut self,
+        e: &Arc<Expr>,
+        idx: &[u32],
+        root: &[usize],
+    ) -> Result<Option<Vec<(Vec<usize>, TaskId, Window)>>> {
+        let ExprKind::Rechunk { input } = &e.kind else {
+            return Ok(None);
+        };
+        if e.shape != root || !matches!(input.kind, ExprKind::Slice { .. }) {
+            return Ok(None);
+        }
+        let start = self.grid_offsets(e).block(idx);
+        let shape = block_shape(&e.grid, idx);
+        if shape.contains(&0) {
+            return Ok(None);
+        }
+        // Through the slices to the node computed by tasks.
+        let (mut node, mut from) = (input.clone(), start);
+        while let ExprKind::Slice { input, sel } = &node.kind {
+            if sel.len() != input.shape.len() {
+                return Ok(None);
+            }
+            let mut next = Vec::with_capacity(from.len());
+            for (s, &at) in sel.iter().zip(&from) {
+                match *s {
+                    AxisSel::Range { start, step: 1, .. } => next.push(start + at),
+                    AxisSel::Range { .. } | AxisSel::Index(_) | AxisSel::NewAxis => {
+                        return Ok(None)
+                    }
+                }
+            }
+            (node, from) = (input.clone(), next);
+        }
+        if node.is_fusable() {
+            return Ok(None);
+        }
+        let offs = self.grid_offsets(&node);
+        // Per axis: (block, origin in it, start in the output block, length).
+        let mut per_axis: Vec<Vec<(u32, usize, usize, usize)>> = Vec::with_capacity(shape.len());
+        let mut count = 1usize;
+        for (ax, (&lo, &n)) in from.iter().zip(&shape).enumerate() {
+            let off = offs.axis(ax);
+            let mut v = Vec::new();
+            let mut at = lo;
+            while at < lo + n {
+                let b = off.partition_point(|&o| o <= at) - 1;
+                let end = off[b + 1].min(lo + n);
+                v.push((
+                    u32::try_from(b).expect("block index fits u32"),
+                    at - off[b],
+                    at - lo,
+                    end - at,
+                ));
+                at = end;
+            }
+            count *= v.len();
+            per_axis.push(v);
+        }
+        if count > MAX_PIECES {
+            return Ok(None);
+        }
+        let counts: Vec<Vec<usize>> = per_axis.iter().map(|v| vec![0; v.len()]).collect();
+        let mut pieces = Vec::with_capacity(count);
+        for k in crate::expr::grid::block_indices(&counts) {
+            let sel: Vec<_> = k
+                .iter()
+                .zip(&per_axis)
+                .map(|(&i, v)| v[i as usize])
+                .collect();
+            let bidx: Vec<u32> = sel.iter().map(|p| p.0).collect();
+            let t = self.block(&node, &bidx)?;
+            pieces.push((
+                sel.iter().map(|p| p.2).collect(),
+                t,
+                Window {
+                    origin: sel.iter().map(|p| p.1).collect(),
+                    shape: sel.iter().map(|p| p.3).collect(),
+                },
+            ));
+        }
+        Ok(Some(pieces))
     }
 
     /// The region `start`, `shape` of `e` as a region of one block of a node
@@ -246,6 +506,7 @@ impl Lowerer {
     ) -> Result<TaskId> {
         let f = self.fuse(e, idx)?;
         let shape = block_shape(&e.grid, idx);
+        let reads = f.finish(&shape);
         let out = bytes(e, idx);
         let in_bytes: u64 = f.inputs.iter().map(|&i| self.graph.task(i).out_bytes).sum();
         // Tile registers are small and fixed: a few KiB per instruction.
@@ -253,7 +514,8 @@ impl Lowerer {
         Ok(self.graph.push(Task {
             key,
             op: Op::Fused {
-                views: f.views(),
+                views: reads.views,
+                parts: reads.parts,
                 program: f.program,
                 shape,
             },

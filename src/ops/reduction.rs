@@ -86,17 +86,21 @@ impl Lowerer {
             for (k, &a) in axes.iter().enumerate() {
                 in_idx[a] = coords[k];
             }
-            let shape = block_shape(&input.grid, &in_idx);
             let arg = kind.is_arg().then(|| ArgContext {
                 offset: self.grid_offsets(input).block(&in_idx),
                 global_shape: input.shape.clone(),
             });
-            let (program, views, inputs) = if input.is_fusable() {
+            let shape = block_shape(&input.grid, &in_idx);
+            let (program, reads, inputs) = if input.is_fusable() {
                 let f = self.fuse(input, &in_idx)?;
-                let views = f.views();
-                (Some(f.program), views, f.inputs)
+                let reads = f.finish(&shape);
+                (Some(f.program), reads, f.inputs)
             } else {
-                (None, Vec::new(), vec![self.block(input, &in_idx)?])
+                let reads = super::elementwise::Reads {
+                    views: Vec::new(),
+                    parts: Vec::new(),
+                };
+                (None, reads, vec![self.block(input, &in_idx)?])
             };
             let in_bytes: u64 = inputs.iter().map(|&i| self.graph.task(i).out_bytes).sum();
             let out = pbytes(&shape);
@@ -114,7 +118,8 @@ impl Lowerer {
                 op: Op::PartialReduce {
                     kind,
                     program,
-                    views,
+                    views: reads.views,
+                    parts: reads.parts,
                     shape,
                     axes: axes.to_vec(),
                     arg,

@@ -123,7 +123,7 @@ pub fn for_each_tile_windows(
 }
 
 /// Checks the arguments, builds an evaluator and runs `body` with it.
-fn with_evaluator<R>(
+pub(super) fn with_evaluator<R>(
     p: &ElementwiseProgram,
     inputs: &[&Chunk],
     windows: &[Option<Window>],
@@ -222,7 +222,7 @@ fn with_evaluator<R>(
 
 /// Per-call state: the inputs, one register per instruction, and where each
 /// instruction's value for the current tile is.
-struct Evaluator<'c> {
+pub(super) struct Evaluator<'c> {
     instrs: &'c [Instr],
     sources: Vec<Source<'c>>,
     /// Instructions the result depends on; the others are skipped.
@@ -233,7 +233,7 @@ struct Evaluator<'c> {
     sincos_pair: Vec<Option<usize>>,
     regs: Vec<Reg>,
     kinds: Vec<Kind<'c>>,
-    total: usize,
+    pub(super) total: usize,
     /// Register length: the longest tile.
     capacity: usize,
 }
@@ -251,7 +251,7 @@ impl<'c> Evaluator<'c> {
     }
 
     /// Computes the tile at `start` and returns it.
-    fn tile(&mut self, start: usize, len: usize) -> TileSlice<'_> {
+    pub(super) fn tile(&mut self, start: usize, len: usize) -> TileSlice<'_> {
         let last = self.run_operands(start, len);
         match self.exec(last, start, len, None) {
             Kind::Full => self.regs[last].tile(len),

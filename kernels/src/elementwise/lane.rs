@@ -99,6 +99,11 @@ impl TileSlice<'_> {
     pub fn dtype(&self) -> DType {
         each_variant!(TileSlice, self, s => dtype_of_slice(s))
     }
+
+    /// The elements in `range`, as a tile.
+    pub(crate) fn slice(&self, range: std::ops::Range<usize>) -> TileSlice<'_> {
+        each_variant!(TileSlice, self, s => Lane::tile(&s[range]))
+    }
 }
 
 fn dtype_of_slice<T: Element>(_: &[T]) -> DType {

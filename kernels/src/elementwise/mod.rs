@@ -15,6 +15,7 @@ mod eval;
 mod lane;
 mod math;
 mod ops;
+mod parts;
 pub mod program;
 mod tile;
 mod validate;
@@ -26,6 +27,7 @@ pub use eval::{
 };
 pub(crate) use lane::dispatch_arith;
 pub use lane::TileSlice;
+pub use parts::{eval_parts, InputView, Part};
 pub use program::{BinaryOp, CmpOp, Domain, ElementwiseProgram, Instr, Node, UnaryOp};
 pub use tile::Window;
 pub use validate::validate;

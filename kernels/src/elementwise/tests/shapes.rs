@@ -309,3 +309,113 @@ fn windows_read_regions_of_their_chunks() {
     }
     assert!(eval_windows(&p, &[&a, &a], &[None], &[4, 5]).is_err());
 }
+
+/// A block evaluated in parts, each reading its own region of the inputs,
+/// equals the block evaluated whole; parts that do not cut the block into a
+/// grid are an error.
+#[test]
+fn parts_equal_the_whole_block() {
+    use super::super::{eval_parts, InputView, Part, Window};
+    let mut rng = Rng(12);
+    let p = program(
+        &[DType::F64, DType::F64],
+        &[
+            (Node::Input(0), DType::F64),
+            (Node::Input(1), DType::F64),
+            (Node::Binary(BinaryOp::Mul, 0, 1), DType::F64),
+            (Node::Unary(UnaryOp::Sin, 2), DType::F64),
+        ],
+    );
+    for _ in 0..60 {
+        let out = [1 + rng.below(7), 1 + rng.below(TILE / 32 + 90)];
+        // `a` of the output's shape, `b` one row broadcast over the rows.
+        let (la, lb) = (LAYOUTS[rng.below(4)], LAYOUTS[rng.below(4)]);
+        let a = random_chunk(&mut rng, DType::F64, &out, la);
+        let b = random_chunk(&mut rng, DType::F64, &[1, out[1]], lb);
+        let want = eval(&p, &[&a, &b], &out).unwrap();
+        let cuts: Vec<Vec<usize>> = out
+            .iter()
+            .map(|&n| {
+                let mut c = vec![0, n];
+                for _ in 0..rng.below(3) {
+                    c.push(rng.below(n + 1));
+                }
+                c.sort_unstable();
+                c.dedup();
+                c
+            })
+            .collect();
+        let mut parts = Vec::new();
+        for r in cuts[0].windows(2) {
+            for c in cuts[1].windows(2) {
+                let (start, shape) = (vec![r[0], c[0]], vec![r[1] - r[0], c[1] - c[0]]);
+                let views = vec![
+                    InputView {
+                        input: 0,
+                        window: Some(Window {
+                            origin: start.clone(),
+                            shape: shape.clone(),
+                        }),
+                    },
+                    InputView {
+                        input: 1,
+                        window: Some(Window {
+                            origin: vec![0, c[0]],
+                            shape: vec![1, shape[1]],
+                        }),
+                    },
+                ];
+                parts.push(Part {
+                    start,
+                    shape,
+                    views,
+                });
+            }
+        }
+        // Parts may come in any order.
+        parts.reverse();
+        let got = eval_parts(&p, &[&a, &b], &parts, &out).unwrap();
+        let bits = |c: &Chunk| -> Vec<u64> {
+            let Chunk::F64(x) = c else { unreachable!() };
+            x.iter().map(|v| v.to_bits()).collect()
+        };
+        assert_eq!(got.shape(), want.shape());
+        assert_eq!(bits(&got), bits(&want), "{out:?} {cuts:?}");
+    }
+    // A gap, an overlap, a missing input.
+    let a = random_chunk(&mut rng, DType::F64, &[4, 6], LAYOUTS[0]);
+    let part = |start: Vec<usize>, shape: Vec<usize>, input: u32| Part {
+        views: vec![
+            InputView {
+                input,
+                window: Some(Window {
+                    origin: start.clone(),
+                    shape: shape.clone(),
+                }),
+            },
+            InputView {
+                input: 0,
+                window: Some(Window {
+                    origin: start.clone(),
+                    shape: shape.clone(),
+                }),
+            },
+        ],
+        start,
+        shape,
+    };
+    for parts in [
+        vec![part(vec![0, 0], vec![4, 3], 0)],
+        vec![
+            part(vec![0, 0], vec![4, 4], 0),
+            part(vec![0, 3], vec![4, 3], 0),
+        ],
+        vec![part(vec![0, 0], vec![4, 6], 1)],
+        vec![
+            part(vec![0, 0], vec![2, 6], 0),
+            part(vec![2, 0], vec![2, 3], 0),
+        ],
+    ] {
+        assert!(eval_parts(&p, &[&a], &parts, &[4, 6]).is_err(), "{parts:?}");
+    }
+}
