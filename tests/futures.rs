@@ -498,3 +498,52 @@ fn the_same_futures_on_a_two_worker_cluster() {
     futures.wait(&refs, Duration::from_secs(60)).unwrap();
     assert_eq!(futures.gather(&fs).unwrap(), (1..=10).collect::<Vec<u64>>());
 }
+
+/// A future awaited in async code: pending while its call runs (the task is
+/// woken when it is done, with no thread blocked on it), then its value; a
+/// failure and a cancellation come back as errors; `(&f).await` keeps `f`.
+#[test]
+fn futures_can_be_awaited() {
+    use std::future::{Future as _, IntoFuture};
+    use std::task::{Context, Poll, Wake, Waker};
+    setup();
+    struct Flag(std::sync::atomic::AtomicBool);
+    impl Wake for Flag {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let futures = Futures::local(2).unwrap();
+    let t = ticket();
+    let slow = submit!(futures, "f-blocked" => blocked(t)).unwrap();
+    let root = submit!(futures, "f-sqrt" => checked_sqrt(&slow)).unwrap();
+    let flag = std::sync::Arc::new(Flag(std::sync::atomic::AtomicBool::new(false)));
+    let waker = Waker::from(flag.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut pending = std::pin::pin!((&root).into_future());
+    assert!(pending.as_mut().poll(&mut cx).is_pending());
+    assert!(!flag.0.load(Ordering::SeqCst));
+    open(t);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !flag.0.load(Ordering::SeqCst) {
+        assert!(std::time::Instant::now() < deadline, "never woken");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    match pending.as_mut().poll(&mut cx) {
+        Poll::Ready(v) => assert_eq!(v.unwrap(), (t as f64).sqrt()),
+        Poll::Pending => panic!("woken but not ready"),
+    }
+    // Awaiting by reference keeps the handle; by value consumes it.
+    let again = futures_executor::block_on(async { (&root).await });
+    assert_eq!(again.unwrap(), (t as f64).sqrt());
+    assert_eq!(root.result().unwrap(), (t as f64).sqrt());
+    let bad = submit!(futures, "f-sqrt" => checked_sqrt(-4.0)).unwrap();
+    let t2 = ticket();
+    let never = submit!(futures, "f-blocked" => blocked(t2)).unwrap();
+    never.cancel();
+    let (b, n) = futures_executor::block_on(async { (bad.await, never.await) });
+    let b = b.unwrap_err().to_string();
+    assert!(b.contains("negative input -4"), "{b}");
+    assert!(matches!(n, Err(darray::Error::Cancelled { .. })), "{n:?}");
+    open(t2);
+}

@@ -43,8 +43,8 @@ mod many;
 pub use crate::exec::functions as registry;
 
 pub use futures::{
-    AnyFuture, AsCompleted, AsCompletedStream, Future, FutureStatus, Futures, Held, IntoFutureArg,
-    SubmitTuple,
+    AnyFuture, AsCompleted, AsCompletedStream, Awaiting, Future, FutureStatus, Futures, Held,
+    IntoFutureArg, SubmitTuple,
 };
 pub use many::{
     compute2, compute2_with, compute3, compute3_with, compute_many, compute_many_with, Results,

@@ -25,6 +25,11 @@ struct QueueInner {
 }
 
 impl Queue {
+    /// Wakes `w` at the next push (replacing a waker set before).
+    pub(super) fn set_waker(&self, w: &Waker) {
+        self.inner.lock().waker = Some(w.clone());
+    }
+
     pub(super) fn push(&self, id: u64) {
         let mut q = self.inner.lock();
         q.done.push_back(id);

@@ -12,7 +12,9 @@ use darray_kernels::Chunk;
 use serde::de::DeserializeOwned;
 use std::any::type_name;
 use std::marker::PhantomData;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// One future's identity; the last clone dropped releases it in the runner.
@@ -188,6 +190,77 @@ impl<T: DeserializeOwned> Future<T> {
 
     fn decode(&self, c: &Chunk) -> Result<T> {
         registry::decode_value(c, &format!("the result of {}", self.handle.key))
+    }
+}
+
+/// A [`Future`]'s result awaited in async code: `future.await` (or
+/// `(&future).await`, keeping the handle) gives what [`Future::result`] gives,
+/// without blocking a thread: the runner wakes the task when the call is done.
+///
+/// ```
+/// use darray::delayed::{self, Futures};
+/// fn add(a: i64, b: i64) -> i64 { a + b }
+/// delayed::register("doc-await-add", add).unwrap();
+/// let futures = Futures::local(2)?;
+/// let x = darray::submit!(futures, "doc-await-add" => add(1, 2))?;
+/// let y = darray::submit!(futures, "doc-await-add" => add(&x, 10))?;
+/// let (a, b) = futures_executor::block_on(async { ((&x).await, y.await) });
+/// assert_eq!((a?, b?), (3, 13));
+/// # Ok::<(), darray::Error>(())
+/// ```
+#[must_use = "an awaited result does nothing unless polled"]
+pub struct Awaiting<T> {
+    future: Future<T>,
+    /// Told by the runner when the call is done (set at the first poll).
+    queue: Option<Arc<Queue>>,
+}
+
+impl<T> std::fmt::Debug for Awaiting<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Awaiting({:?})", self.future)
+    }
+}
+
+impl<T: DeserializeOwned> std::future::Future for Awaiting<T> {
+    type Output = Result<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
+        let this = self.get_mut();
+        let handle = &this.future.handle;
+        let queue = this.queue.get_or_insert_with(|| {
+            let q = Arc::new(Queue::default());
+            handle.shared.watch(handle.id, &q);
+            q
+        });
+        // The waker is set before the status is read: a call done in between
+        // is seen here, one done after wakes the task.
+        queue.set_waker(cx.waker());
+        if this.future.done() {
+            Poll::Ready(this.future.result())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl<T: DeserializeOwned> std::future::IntoFuture for Future<T> {
+    type Output = Result<T>;
+    type IntoFuture = Awaiting<T>;
+
+    fn into_future(self) -> Awaiting<T> {
+        Awaiting {
+            future: self,
+            queue: None,
+        }
+    }
+}
+
+impl<T: DeserializeOwned> std::future::IntoFuture for &Future<T> {
+    type Output = Result<T>;
+    type IntoFuture = Awaiting<T>;
+
+    fn into_future(self) -> Awaiting<T> {
+        self.clone().into_future()
     }
 }
 

@@ -32,7 +32,7 @@ mod state;
 
 pub use args::{FutureArg, IntoFutureArg, SubmitTuple};
 pub use as_completed::{AsCompleted, AsCompletedStream};
-pub use future::{AnyFuture, Future, Handle};
+pub use future::{AnyFuture, Awaiting, Future, Handle};
 
 use super::{registry, DEFAULT_CALL_BYTES};
 use crate::error::{Error, Result};
