@@ -31,7 +31,7 @@ impl<T: Element> DArray<T> {
     /// dtype other than `T`; [`Error::TooManyBlocks`] (naming the path, shape,
     /// chunk shape and limit) for a grid over the limits above.
     pub fn from_zarr(path: impl AsRef<Path>) -> Result<Self> {
-        let info = store::open_info(path.as_ref())?;
+        let info = store::plan_info(path.as_ref())?;
         // The location the store opened, which may differ from the one given (a
         // group member whose group has no consolidated metadata, see `store`).
         let path = info.path.as_path();
@@ -88,7 +88,7 @@ impl<T: Element> DArray<T> {
         chunks: impl Into<ChunkSpec>,
     ) -> Result<Self> {
         let path = path.as_ref();
-        let info = store::open_info(path)?;
+        let info = store::plan_info(path)?;
         let shape = to_usize(path, &info.shape)?;
         let grid = resolve(
             &path.display().to_string(),

@@ -14,6 +14,36 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use zarrs::array::{ArrayError, ArraySubset, CodecOptions, ElementOwned};
 
+/// Arrays opened by the planner ([`super::plan_info`]), for the executions
+/// that read them: each reads with the metadata its graph was planned with,
+/// without a request of its own. An entry is replaced by the next planning of
+/// its path and dropped when this process writes there; at most
+/// [`HANDED_OFF`], the oldest dropped first (then executions open the array
+/// themselves, as before).
+static HANDOFF: Mutex<Vec<Arc<OpenArray>>> = Mutex::new(Vec::new());
+
+/// Most arrays kept in [`HANDOFF`].
+const HANDED_OFF: usize = 64;
+
+pub(super) fn hand_off(a: Arc<OpenArray>) {
+    let mut h = HANDOFF.lock();
+    h.retain(|b| b.info.path != a.info.path);
+    if h.len() >= HANDED_OFF {
+        h.remove(0);
+    }
+    h.push(a);
+}
+
+fn take_handed_off(path: &Path) -> Option<Arc<OpenArray>> {
+    HANDOFF.lock().iter().find(|a| a.info.path == path).cloned()
+}
+
+/// Forgets the hand-offs at and under `path` (an array or a group this
+/// process writes).
+pub(crate) fn forget_handed_off(path: &Path) {
+    HANDOFF.lock().retain(|a| !a.info.path.starts_with(path));
+}
+
 /// Codec options for every encode and decode of this module.
 ///
 /// The executor already runs one chunk per rayon worker. zarrs' defaults would let a
@@ -143,8 +173,12 @@ impl StoreCache {
         if let Some(a) = self.arrays.read().get(path) {
             return Ok(Arc::clone(a));
         }
-        // Opened outside the lock: two threads may both open, the first insert wins.
-        let opened = Arc::new(open_array(path)?);
+        // Opened outside the lock: two threads may both open, the first insert
+        // wins. The planner's open is used if it is there.
+        let opened = match take_handed_off(path) {
+            Some(a) => a,
+            None => Arc::new(open_array(path)?),
+        };
         Ok(Arc::clone(
             self.arrays
                 .write()
@@ -166,6 +200,7 @@ impl StoreCache {
     pub fn forget(&self, path: &Path) {
         self.arrays.write().remove(path);
         self.resized.write().retain(|(p, _), _| p != path);
+        forget_handed_off(path);
     }
 
     /// Reads the region `[start, end)` per axis of the array at `path` as a

@@ -207,6 +207,7 @@ pub fn create_staging(
 /// directory after the rename fails (the new array is then in place, but its rename
 /// may not survive a crash).
 pub fn commit_staging(staging: &Path, path: &Path, overwrite: bool) -> Result<(), StoreError> {
+    super::cache::forget_handed_off(path);
     let local = match remote::locate(path)? {
         Location::Remote(r) => return remote_commit::commit(staging, path, &r, overwrite),
         Location::Local(local) => local,

@@ -47,7 +47,7 @@ pub use create::{
 pub use error::StoreError;
 pub use group::{attributes, create_group_staging, create_member, ZarrAttributes};
 pub use inspect::{inspect, ArrayReport};
-pub use open::{open_info, ZarrArrayInfo};
+pub use open::{open_info, plan_info, ZarrArrayInfo};
 pub use region::{resize, sync_chunks};
 pub use remote::{is_url, StoreOptions};
 pub use staging::{clean_chunk_temps, clean_staging};

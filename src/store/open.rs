@@ -90,6 +90,23 @@ pub fn open_info(path: &Path) -> Result<ZarrArrayInfo, StoreError> {
     open_array(path).map(|a| a.info)
 }
 
+/// [`open_info`] for a graph about to be built on the array: the opened
+/// array is also handed to the executions in this process that read
+/// `info.path`, which then need no metadata request of their own (one GET in
+/// all on an object store, not one more per computation). They read with the
+/// metadata the graph was planned with: an array rewritten by another process
+/// in between is read as planned (plan it again to see the new metadata).
+/// Writes by this process to the path drop the hand-off.
+///
+/// # Errors
+/// As [`open_info`].
+pub fn plan_info(path: &Path) -> Result<ZarrArrayInfo, StoreError> {
+    let a = Arc::new(open_array(path)?);
+    let info = a.info.clone();
+    super::cache::hand_off(a);
+    Ok(info)
+}
+
 pub(super) fn open_array(path: &Path) -> Result<OpenArray, StoreError> {
     match remote::locate(path)? {
         Location::Local(local) if local == path => open_local(path),

@@ -207,6 +207,7 @@ fn to_usize(n: u64) -> usize {
 /// document that is not a JSON object; [`StoreError::Io`] for a failed write, sync
 /// or rename.
 pub fn resize(path: &Path, shape: &[u64]) -> Result<(), StoreError> {
+    super::cache::forget_handed_off(path);
     let local = local_path(path, "resizing")?;
     let info = open_array(&local)?.info;
     sync_chunks(&local)?;
