@@ -481,6 +481,35 @@ print(a.dtype, np.array_equal(a.view(np.uint16), want.view(np.uint16)))"
         let got: Vec<u32> = back.iter().map(|v| v.to_bits()).collect();
         assert_eq!(got, want, "{name} read back");
     }
+    // Part of chunks rewritten (read_modify_write, the region cutting chunks
+    // and shards): the region's values rounded to f16, the rest of each chunk
+    // kept, the same as zarr-python reads it.
+    let patch = ArrayD::from_shape_fn(IxDyn(&[3, 4]), |i| {
+        0.1f32 + (i[0] * 4 + i[1]) as f32 / 3.0 - 2.0
+    });
+    let y = DArray::from_ndarray(&patch, [2, 3]).unwrap();
+    let rmw = darray::RegionOptions {
+        read_modify_write: true,
+    };
+    for name in ["w3.zarr", "w2.zarr", "ws.zarr"] {
+        let p = dir.path().join(name);
+        let mut want = DArray::<f32>::from_zarr(&p).unwrap().compute().unwrap();
+        y.to_zarr_region(&p, &[1..4, 2..6], &rmw).unwrap();
+        want.slice_mut(s![1..4, 2..6])
+            .assign(&patch.mapv(|v| half::f16::from_f32(v).to_f32()));
+        let got = DArray::<f32>::from_zarr(&p).unwrap().compute().unwrap();
+        let bits = |a: &ArrayD<f32>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&want), "{name}: read-modify-write");
+        let np = py(&format!(
+            "import zarr, numpy as np
+a = zarr.open_array('{d}/{name}', mode='r')[...]
+print(a.dtype, ' '.join(str(v) for v in a.astype(np.float32).view(np.uint32).ravel()))"
+        ));
+        let mut words = np.split_whitespace();
+        assert_eq!(words.next(), Some("float16"), "{name}");
+        let py_bits: Vec<u32> = words.map(|w| w.parse().unwrap()).collect();
+        assert_eq!(py_bits, bits(&want), "{name}: zarr-python");
+    }
     // float16 storage is for f32 arrays: refused before anything is written.
     let opts = WriteOptions {
         float16: true,

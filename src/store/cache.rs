@@ -479,7 +479,7 @@ fn read_f16(a: &OpenArray, region: &[Range<u64>], shape: &[usize]) -> Result<Chu
 }
 
 /// Writes one chunk of a `float16` array (already rounded to f16) through zarrs.
-fn write_f16(
+pub(super) fn write_f16(
     a: &OpenArray,
     indices: &[u64],
     bounded: &[Range<u64>],

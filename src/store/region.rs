@@ -58,13 +58,6 @@ impl StoreCache {
             return self.write_opened(&a, chunk_indices, data);
         };
         let info = &a.info;
-        if info.stored_f16 {
-            return Err(StoreError::UnsupportedWrite {
-                path: path.to_path_buf(),
-                reason: "rewriting part of a chunk of a float16 array (write aligned regions)"
-                    .into(),
-            });
-        }
         let bounded = chunk_bounds(info, chunk_indices)?;
         let inside = overlay.len() == bounded.len()
             && overlay
@@ -108,6 +101,12 @@ impl StoreCache {
                     chunk: chunk_indices.to_vec(),
                 })
             }
+        }
+        // A float16 array is F32 in memory: rounded to f16 as a whole write is.
+        if let (true, Chunk::F32(arr)) = (info.stored_f16, data) {
+            let data = arr.mapv(half::f16::from_f32);
+            let (merged, full) = overlaid(&a, chunk_indices, &bounded, overlay, &data)?;
+            return super::cache::write_f16(&a, chunk_indices, &bounded, full, &merged);
         }
         map_chunk!(
             data,
@@ -164,6 +163,19 @@ fn overlay_typed<T: Element + ElementOwned + zarrs::array::Element + RawElement>
     overlay: &[Range<u64>],
     data: &ArrayD<T>,
 ) -> Result<(), StoreError> {
+    let (merged, full) = overlaid(a, indices, bounded, overlay, data)?;
+    write_typed(a, indices, bounded, full, &merged)
+}
+
+/// The chunk's stored content (`bounded`) with `data` laid over `overlay`, and
+/// whether the chunk is whole (not cut by the array's edge).
+fn overlaid<T: ElementOwned + Clone>(
+    a: &OpenArray,
+    indices: &[u64],
+    bounded: &[Range<u64>],
+    overlay: &[Range<u64>],
+    data: &ArrayD<T>,
+) -> Result<(ArrayD<T>, bool), StoreError> {
     let path = &a.info.path;
     let shape: Vec<usize> = bounded.iter().map(|b| to_usize(b.end - b.start)).collect();
     let old = a
@@ -187,7 +199,7 @@ fn overlay_typed<T: Element + ElementOwned + zarrs::array::Element + RawElement>
         .iter()
         .zip(&a.info.chunk_shape)
         .all(|(b, &c)| b.end - b.start == c);
-    write_typed(a, indices, bounded, full, &merged)
+    Ok((merged, full))
 }
 
 /// A chunk's extent fits in memory, so in `usize` (it was read as one buffer).
