@@ -12,7 +12,8 @@
 
 use crate::chunk::{Chunk, Partial};
 use crate::elementwise::{
-    eval_parts, eval_windows, for_each_tile_windows, Part, TileSlice, Window, TILE,
+    check_grid, eval_parts, eval_windows, for_each_tile_windows, part_inputs, Part, TileSlice,
+    Window, TILE,
 };
 use crate::error::Result;
 use crate::reduce::{merge, partial, ArgContext, ReduceKind};
@@ -64,6 +65,9 @@ pub fn partial_fused(
 }
 
 /// [`partial_fused`] of a program evaluated part by part ([`eval_parts`]).
+/// Over all axes it streams: each part's tiles are reduced as they are
+/// computed, and the parts' partials merged in their order; otherwise the
+/// block is evaluated whole, then reduced.
 ///
 /// # Errors
 /// As [`eval_parts`] and [`partial`].
@@ -76,6 +80,29 @@ pub fn partial_parts(
     axes: &[usize],
     arg: Option<&ArgContext>,
 ) -> Result<Chunk> {
+    let n: usize = shape.iter().product();
+    if !shape.is_empty() && n > 0 && !kind.is_arg() && axes.len() == shape.len() {
+        check_grid(parts, shape)?;
+        let mut acc: Option<Chunk> = None;
+        for part in parts {
+            let (chunks, windows) = part_inputs(inputs, part)?;
+            let p = fold_tiles(
+                program,
+                &chunks,
+                &windows,
+                &part.shape,
+                TILE,
+                kind,
+                |tile| partial(kind, &tile_chunk(tile), &[0], None),
+            )?;
+            acc = Some(match acc.take() {
+                None => p,
+                Some(a) => merge(kind, &[&a, &p])?,
+            });
+        }
+        let acc = acc.expect("a non-empty block has at least one part");
+        return Ok(keepdims(acc, shape.len()));
+    }
     let values = eval_parts(program, inputs, parts, shape)?;
     partial(kind, &values, axes, arg)
 }
@@ -219,6 +246,60 @@ mod tests {
             assert!((g - w).abs() <= 1e-12 * (n as f64), "{kind:?}: {g} vs {w}");
             assert_eq!(got.shape(), &[1, 1, 1]);
         }
+    }
+
+    /// A block evaluated in parts (each reading a window of the input) and
+    /// reduced: over all axes streamed part by part, over some axes through
+    /// the whole block; each finalizes to the unfused partial to rounding.
+    #[test]
+    fn partials_of_parts_match_unfused() {
+        use crate::elementwise::{InputView, Part};
+        let shape = [5usize, 300];
+        let x = ArrayD::from_shape_fn(IxDyn(&shape), |i| (i[0] * 300 + i[1]) as f64 * 0.37 - 50.0);
+        let input = Chunk::F64(x);
+        let p = sin_program();
+        let values = eval(&p, &[&input], &shape).unwrap();
+        let mut parts = Vec::new();
+        for (r0, r1) in [(0, 2), (2, 5)] {
+            for (c0, c1) in [(0, 7), (7, 299), (299, 300)] {
+                parts.push(Part {
+                    start: vec![r0, c0],
+                    shape: vec![r1 - r0, c1 - c0],
+                    views: vec![InputView {
+                        input: 0,
+                        window: Some(Window {
+                            origin: vec![r0, c0],
+                            shape: vec![r1 - r0, c1 - c0],
+                        }),
+                    }],
+                });
+            }
+        }
+        for kind in [
+            ReduceKind::Sum,
+            ReduceKind::Var { ddof: 1.0 },
+            ReduceKind::Max,
+        ] {
+            for axes in [&[0usize, 1][..], &[0], &[1]] {
+                let got = partial_parts(kind, &p, &[&input], &parts, &shape, axes, None).unwrap();
+                let want = partial(kind, &values, axes, None).unwrap();
+                let f = |c: &Chunk| match finalize(kind, c, axes, false).unwrap() {
+                    Chunk::F64(a) => a.into_iter().collect::<Vec<_>>(),
+                    other => panic!("{other:?}"),
+                };
+                let (g, w) = (f(&got), f(&want));
+                assert_eq!(g.len(), w.len());
+                for (a, b) in g.iter().zip(&w) {
+                    assert!((a - b).abs() <= 1e-9, "{kind:?} {axes:?}: {a} vs {b}");
+                }
+            }
+        }
+        // Parts that do not cover the block are an error, streamed or not.
+        let short = &parts[..5];
+        assert!(
+            partial_parts(ReduceKind::Sum, &p, &[&input], short, &shape, &[0, 1], None).is_err()
+        );
+        assert!(partial_parts(ReduceKind::Sum, &p, &[&input], short, &shape, &[0], None).is_err());
     }
 
     /// `sin(x)` reduced over axis sets that include the first: the row-wise

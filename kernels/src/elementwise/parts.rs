@@ -61,19 +61,7 @@ pub fn eval_parts(
         strides[ax] = strides[ax + 1] * out_shape[ax + 1];
     }
     for part in parts {
-        let mut chunks = Vec::with_capacity(part.views.len());
-        let mut windows = Vec::with_capacity(part.views.len());
-        for v in &part.views {
-            let c = inputs.get(v.input as usize).ok_or_else(|| {
-                KernelError::Other(format!(
-                    "a part reads input {} of {}",
-                    v.input,
-                    inputs.len()
-                ))
-            })?;
-            chunks.push(*c);
-            windows.push(v.window.clone());
-        }
+        let (chunks, windows) = part_inputs(inputs, part)?;
         let row = part.shape.last().copied().unwrap_or(1).max(1);
         let base: usize = part.start.iter().zip(&strides).map(|(s, t)| s * t).sum();
         with_evaluator(p, &chunks, &windows, &part.shape, TILE, |ev| {
@@ -102,9 +90,30 @@ pub fn eval_parts(
     out.into_chunk(out_shape)
 }
 
+/// The chunks and windows `part` reads, per program input.
+pub(crate) fn part_inputs<'a>(
+    inputs: &[&'a Chunk],
+    part: &Part,
+) -> Result<(Vec<&'a Chunk>, Vec<Option<Window>>)> {
+    let mut chunks = Vec::with_capacity(part.views.len());
+    let mut windows = Vec::with_capacity(part.views.len());
+    for v in &part.views {
+        let c = inputs.get(v.input as usize).ok_or_else(|| {
+            KernelError::Other(format!(
+                "a part reads input {} of {}",
+                v.input,
+                inputs.len()
+            ))
+        })?;
+        chunks.push(*c);
+        windows.push(v.window.clone());
+    }
+    Ok((chunks, windows))
+}
+
 /// Checks that `parts` cut `shape` into a grid: per axis the parts' ranges are
 /// the segments of one set of cuts, and every combination appears once.
-fn check_grid(parts: &[Part], shape: &[usize]) -> Result<()> {
+pub(crate) fn check_grid(parts: &[Part], shape: &[usize]) -> Result<()> {
     let bad =
         |why: String| KernelError::Other(format!("parts of a block of shape {shape:?}: {why}"));
     let n = shape.len();
