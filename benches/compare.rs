@@ -40,6 +40,16 @@
 //! randomized SVD with 2 power iterations makes over `A`, each one BLAS product
 //! of every 2048 x 2048 chunk with a 2048 x 20 block).
 //!
+//! Data-movement workloads (on the 16384 x 8192 store; each ends in a sum, its
+//! `check`): `take` (`x.take(&idx, 1)` with the 2,000 unsorted, repeated column
+//! indices of [`take_indices`]), `mask` (`x.mask(&x.greater(0.5))`, a 1-d array
+//! of values), `reshape` (to 8 x 2048 x 8192, a split of axis 0 that keeps every
+//! block whole, then the sum over axis 0), `shift2` (`x[1.., ..] + x[..-1, ..]`)
+//! and `slices5` (the 5-point Laplacian written with five shifted slices, as
+//! `laplace5` in benches/stencil.rs; sum of `|.|`). `compare <workload> <store>
+//! --tasks` prints the number of tasks of such a workload's graph instead of
+//! running it.
+//!
 //! The JSON line has `seconds` (wall time of the workload, opening the store
 //! included, process start-up excluded), a `check` value to compare with dask, and
 //! `vmhwm_kib`, this process's own peak resident set (see `fn vmhwm_kib`).
@@ -48,6 +58,7 @@
 use anyhow::{bail, Context, Result};
 use darray::linalg::{self, QrMethod, QrOptions, Real, TsqrLeaves};
 use darray::{Compression, DArray, WriteOptions};
+use ndarray::s;
 use rayon::prelude::*;
 use std::cell::RefCell;
 use std::io::Read;
@@ -68,6 +79,7 @@ const SKETCH: usize = 20;
 const SVDC_PASSES: usize = 6;
 
 fn main() -> Result<()> {
+    let tasks_only = std::env::args().any(|a| a == "--tasks");
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
@@ -90,6 +102,13 @@ fn main() -> Result<()> {
         overwrite: true,
         ..WriteOptions::default()
     };
+
+    if tasks_only {
+        let x = DArray::<f64>::from_zarr(store_arg()?)?;
+        let tasks = movement(workload, &x)?.num_tasks()?;
+        println!("{{\"tool\":\"darray\",\"workload\":\"{workload}\",\"tasks\":{tasks}}}");
+        return Ok(());
+    }
 
     let t = Instant::now();
     let check: f64 = match workload.as_str() {
@@ -213,6 +232,10 @@ fn main() -> Result<()> {
             let labels: Vec<i64> = (0..x.shape()[0] as i64).map(|i| i % 365).collect();
             x.groupby(&labels, 0)?.mean()?.sum()?.compute_scalar()?
         }
+        "take" | "mask" | "reshape" | "shift2" | "slices5" => {
+            let x = DArray::<f64>::from_zarr(store_arg()?)?;
+            movement(workload, &x)?.compute_scalar()?
+        }
         "sum0" => {
             let x = DArray::<f64>::from_zarr(store_arg()?)?;
             x.sum_axis(0)?.compute()?.sum()
@@ -265,6 +288,38 @@ fn main() -> Result<()> {
         vmhwm_kib()
     );
     Ok(())
+}
+
+/// The 2,000 column indices of `take`: unsorted, spread over every column
+/// chunk, the first 500 of them repeated (the same list as
+/// dask_workloads.py's).
+fn take_indices() -> Vec<i64> {
+    (0..2000).map(|i| (i % 1500) * 7919 % 8192).collect()
+}
+
+/// A data-movement workload on `x` as a 0-d array, its `check` (the sum
+/// also of the dask side in dask_workloads.py).
+// ndarray's s![1..-1] counts -1 from the end; clippy reads it as an empty range.
+#[allow(clippy::reversed_empty_ranges)]
+fn movement(workload: &str, x: &DArray<f64>) -> Result<DArray<f64>> {
+    Ok(match workload {
+        "take" => x.take(&take_indices(), 1)?.sum()?,
+        "mask" => x.mask(&x.greater(0.5)?)?.sum()?,
+        // 16384 = 8 x 2048: axis 0 split at its chunk boundaries (dask
+        // refuses 8192 x 16384, which needs an exchange).
+        "reshape" => x.reshape(&[8, 2048, 8192])?.sum_axis(0)?.sum()?,
+        "shift2" => (&x.slice(s![1.., ..])? + &x.slice(s![..-1, ..])?)?.sum()?,
+        "slices5" => {
+            let n = x.slice(s![..-2, 1..-1])?;
+            let so = x.slice(s![2.., 1..-1])?;
+            let w = x.slice(s![1..-1, ..-2])?;
+            let e = x.slice(s![1..-1, 2..])?;
+            let c = x.slice(s![1..-1, 1..-1])?;
+            let sum = (((&n + &so)? + &w)? + &e)?;
+            (sum - c * 4.0)?.abs().sum()?
+        }
+        other => bail!("{other:?} is not a data-movement workload"),
+    })
 }
 
 /// The symmetric positive definite matrix of the `chol` workload: `A + Aᵀ + n I`

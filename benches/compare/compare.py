@@ -26,6 +26,12 @@ k=10, 2 power iterations, oversampling 10, seed 42, on the 16384 x 8192 store). 
 third tool is numpy on the whole matrix in memory (numpy_workloads.py: load time and
 LAPACK time reported apart, OpenBLAS on every core). `all` runs both groups.
 
+`--workloads movement` runs the data-movement group on the 16384 x 8192 store, each
+summed: take (2,000 unsorted, repeated column indices), mask (`x[x > 0.5]`), reshape
+(to 8 x 2048 x 8192, blockwise under dask's rules, then sum(axis=0)), shift2
+(`x[1:, :] + x[:-1, :]`) and slices5 (the 5-point Laplacian of shifted slices; the
+map_overlap one is laplace).
+
 `--workloads dense` runs the tiled algorithms on a third store, float64 4000 x 4000
 in 500 x 500 chunks (zstd level 1, Zarr v3, created by darray once): chol
 (cholesky of A + Aᵀ + 4000 I), solve (solve(A, A 1)), inv, and qr2d (QR of the
@@ -61,8 +67,11 @@ DENSE = ["chol", "solve", "inv", "qr2d"]
 LINALG = ["tsqr", "tsqr_auto", "tsqr_cholqr2", "tsqr_lowmem", "svd", "svd_u", "svd_u_lowmem", "ata", "svdc"] + DENSE
 # The analysis toolbox (stencils, ...): on the 16384 x 8192 store.
 TOOLBOX = ["filter3", "laplace", "cumsum0", "nanpct90", "hist100", "groupmean", "rechunk"]
+# Data movement (fancy and boolean indexing, reshape, stencils of shifted slices): on
+# the 16384 x 8192 store, each summed.
+MOVEMENT = ["take", "mask", "reshape", "shift2", "slices5"]
 GROUPS = {"array": WORKLOADS, "linalg": LINALG[:-len(DENSE)], "dense": DENSE, "toolbox": TOOLBOX,
-          "all": WORKLOADS + LINALG + TOOLBOX}
+          "movement": MOVEMENT, "all": WORKLOADS + LINALG + TOOLBOX + MOVEMENT}
 # Workloads on the tall store (every other one is on the 16384 x 8192 store).
 TALL = {"tsqr", "tsqr_auto", "tsqr_cholqr2", "tsqr_lowmem", "svd", "svd_u", "svd_u_lowmem", "ata", "floor_tall", "floor_gram"}
 # Workloads on the 4000 x 4000 store.
@@ -82,6 +91,7 @@ CHECK_TOL = {"svdc": 2e-2}
 FLOOR_OF = {"mean": "floor_sincos", "sum0": "floor", "std1": "floor", "copy": "floor_copy",
             "filter3": "floor", "laplace": "floor", "cumsum0": "floor", "nanpct90": "floor",
             "hist100": "floor", "groupmean": "floor", "rechunk": "floor_copy",
+            "take": "floor", "mask": "floor", "reshape": "floor", "shift2": "floor", "slices5": "floor",
             "ata": "floor_gram", "svdc": "floor_svdc"}
 FLOORS = {
     "floor": "read + zstd-decompress every chunk into a reused buffer (rayon, all cores)",
@@ -107,6 +117,11 @@ LABEL = {
     "nanpct90": "nanpercentile(90, axis=0) (dask: axis rechunked to one chunk)",
     "hist100": "histogram(bins=100, range=(-5, 5))",
     "groupmean": "grouped mean, 365 groups along axis 0 (dask: flox map-reduce)",
+    "take": "take 2,000 unsorted repeated columns, sum",
+    "mask": "x[x > 0.5] (boolean mask, 1-d), sum",
+    "reshape": "reshape to 8 x 2048 x 8192, sum(axis=0), sum",
+    "shift2": "x[1:, :] + x[:-1, :] (shifted slices), sum",
+    "slices5": "5-point Laplacian of shifted slices, sum of |.|",
     "tsqr": "tsqr (Q and R)",
     "tsqr_auto": "tsqr (Q and R), QrMethod::Auto",
     "tsqr_cholqr2": "tsqr (Q and R), QrMethod::CholeskyQr2",

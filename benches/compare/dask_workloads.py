@@ -16,6 +16,13 @@ column sums of |Q| block by block, in the same graph as the row sums of |R|), sv
 (`da.linalg.svd_compressed(A, k=10, n_power_iter=2, n_oversamples=10, seed=42)`; U
 and Vt reduced like Q, and S). `check` is the sum of those sums.
 
+Data-movement workloads (as benches/compare.rs; each ends in a sum, its `check`):
+take (`x[:, idx]` with the 2,000 unsorted, repeated column indices of
+`take_indices`), mask (`x[x > 0.5]`, a 1-d array of unknown chunk sizes), reshape
+(to 8 x 2048 x 8192, a split of axis 0 at its chunk boundaries, then the sum over
+axis 0), shift2 (`x[1:, :] + x[:-1, :]`) and slices5 (the 5-point Laplacian
+written with five shifted slices; sum of |.|).
+
 Dense workloads, on the 4000 x 4000 store in 500 x 500 chunks: chol
 (`da.linalg.cholesky(A + Aᵀ + 4000 I, lower=True)`, sum of |L|), solve
 (`da.linalg.solve(A, A 1)`, sum of the solution), inv (sum of |A⁻¹|). dask has no
@@ -36,6 +43,12 @@ sys.dont_write_bytecode = True  # no __pycache__ beside the scripts
 from peak import vmhwm_kib  # noqa: E402
 
 TINY = 100_000
+
+
+def take_indices() -> np.ndarray:
+    """The 2,000 column indices of take: unsorted, spread over every column chunk, the
+    first 500 of them repeated (the same list as benches/compare.rs's)."""
+    return (np.arange(2000) % 1500) * 7919 % 8192
 
 
 def sum_all(*parts) -> float:
@@ -90,6 +103,24 @@ def main() -> None:
         import scipy.ndimage as ndi
         x = da.from_zarr(store)
         y = x.map_overlap(lambda b: ndi.laplace(b, mode="reflect"), depth=1, boundary="reflect", dtype=x.dtype)
+        check = float(abs(y).sum().compute())
+    elif workload == "take":
+        x = da.from_zarr(store)
+        check = float(x[:, take_indices()].sum().compute())
+    elif workload == "mask":
+        x = da.from_zarr(store)
+        check = float(x[x > 0.5].sum().compute())
+    elif workload == "reshape":
+        # 16384 = 8 x 2048: axis 0 split at its chunk boundaries (8192 x 16384 would
+        # raise NotImplementedError: neither a merge nor a split).
+        x = da.from_zarr(store)
+        check = float(x.reshape(8, 2048, 8192).sum(axis=0).sum().compute())
+    elif workload == "shift2":
+        x = da.from_zarr(store)
+        check = float((x[1:, :] + x[:-1, :]).sum().compute())
+    elif workload == "slices5":
+        x = da.from_zarr(store)
+        y = x[:-2, 1:-1] + x[2:, 1:-1] + x[1:-1, :-2] + x[1:-1, 2:] - 4 * x[1:-1, 1:-1]
         check = float(abs(y).sum().compute())
     elif workload == "copy":
         x = da.from_zarr(store)
