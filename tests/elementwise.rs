@@ -447,6 +447,31 @@ fn shifted_slices_keep_the_blocks_instead_of_slivers() {
     );
 }
 
+/// Slices that drop or add an axis (an index, a new axis) feed fused tasks
+/// and reductions as their own blocks (they are not windows of the array's).
+#[test]
+fn indexed_and_new_axis_slices_fuse() {
+    let a = ArrayD::from_shape_fn(IxDyn(&[7, 5]), |i| (i[0] * 5 + i[1]) as f64 - 11.0);
+    let x = DArray::from_ndarray(&a, vec![vec![3, 4], vec![2, 3]]).unwrap();
+    let col = (x.slice(s![.., 1]).unwrap() * 2.0 + 1.0).compute().unwrap();
+    assert_eq!(col, a.slice(s![.., 1]).mapv(|v| v * 2.0 + 1.0).into_dyn());
+    let row = (x.slice(s![2, 1..]).unwrap() - 0.5).sum().unwrap();
+    assert_eq!(
+        row.compute_scalar().unwrap(),
+        a.slice(s![2, 1..]).sum() - 2.0
+    );
+    let up = (x.slice(s![1.., ndarray::NewAxis, ..]).unwrap() + 1.0)
+        .compute()
+        .unwrap();
+    assert_eq!(up.shape(), &[6, 1, 5]);
+    assert_eq!(
+        up,
+        a.slice(s![1.., ndarray::NewAxis, ..])
+            .mapv(|v| v + 1.0)
+            .into_dyn()
+    );
+}
+
 /// Grids that really differ (4 blocks against 3) are still refined.
 #[test]
 fn different_grids_are_refined_not_aligned() {

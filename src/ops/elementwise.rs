@@ -381,7 +381,7 @@ impl Lowerer {
         // Through the slices to the node computed by tasks.
         let (mut node, mut from) = (input.clone(), start);
         while let ExprKind::Slice { input, sel } = &node.kind {
-            if sel.len() != input.shape.len() {
+            if sel.len() != input.shape.len() || sel.len() != from.len() {
                 return Ok(None);
             }
             let mut next = Vec::with_capacity(from.len());
@@ -457,6 +457,11 @@ impl Lowerer {
     ) -> Option<(Arc<Expr>, Vec<u32>, Option<Window>)> {
         match &e.kind {
             ExprKind::Slice { input, sel } => {
+                // Every axis kept, each a step-1 range (an index or a new axis
+                // changes the number of axes: not a window).
+                if sel.len() != input.shape.len() || sel.len() != start.len() {
+                    return None;
+                }
                 let mut from = Vec::with_capacity(start.len());
                 for (s, &at) in sel.iter().zip(&start) {
                     match *s {
@@ -467,9 +472,6 @@ impl Lowerer {
                             return None
                         }
                     }
-                }
-                if sel.len() != input.shape.len() {
-                    return None;
                 }
                 self.region_of(input, from, shape)
             }
