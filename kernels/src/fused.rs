@@ -12,7 +12,7 @@
 
 use crate::chunk::{Chunk, Partial};
 use crate::elementwise::{
-    check_grid, eval_parts, eval_windows, for_each_tile_windows, part_inputs, Part, TileSlice,
+    check_grid, eval_parts, eval_windows, for_each_tile_windows, view_inputs, Part, TileSlice,
     Window, TILE,
 };
 use crate::error::Result;
@@ -85,7 +85,7 @@ pub fn partial_parts(
         check_grid(parts, shape)?;
         let mut acc: Option<Chunk> = None;
         for part in parts {
-            let (chunks, windows) = part_inputs(inputs, part)?;
+            let (chunks, windows) = view_inputs(inputs, &part.views)?;
             let p = fold_tiles(
                 program,
                 &chunks,

@@ -98,33 +98,12 @@ pub fn gather(
         }
         let mut pick = vec![0usize; nd];
         loop {
-            let mut input = 0usize;
-            for ax in 0..nd {
-                let slot = data_runs[ax][pick[ax]].slot.expect("data run") as usize;
-                if slot >= slots[ax] {
-                    return Err(KernelError::Other(format!(
-                        "gather: slot {slot} of {} on axis {ax}", slots[ax]
-                    )));
-                }
-                input = input * slots[ax] + slot;
-            }
+            let input = input_of(&data_runs, &pick, slots)?;
             let mut from = views[input].view();
             let mut to = out.view_mut();
             for ax in 0..nd {
                 let r = data_runs[ax][pick[ax]];
-                let n = from.shape()[ax];
-                let (lo, hi, step) = match r.step {
-                    1 => (r.start, r.start + r.len, 1),
-                    -1 => (r.start + 1 - r.len.min(r.start + 1), r.start + 1, -1),
-                    0 => (r.start, r.start + 1, 1),
-                    s => return Err(KernelError::Other(format!("gather: step {s}"))),
-                };
-                if hi > n || (r.step == -1 && r.len > r.start + 1) || r.dst + r.len > shape[ax] {
-                    return Err(KernelError::Other(format!(
-                        "gather: run {r:?} outside a block of {n} or an output of {}",
-                        shape[ax]
-                    )));
-                }
+                let (lo, hi, step) = run_bounds(r, from.shape()[ax], shape[ax])?;
                 from.slice_axis_inplace(Axis(ax), Slice::new(lo as isize, Some(hi as isize), step));
                 to.slice_axis_inplace(Axis(ax), Slice::from(r.dst..r.dst + r.len));
             }
@@ -134,21 +113,40 @@ pub fn gather(
                 got: from.shape().to_vec(),
             })?;
             to.assign(&from);
-            // Next combination, last axis fastest.
-            let mut ax = nd;
-            loop {
-                if ax == 0 {
-                    return Ok(T::into_chunk(out));
-                }
-                ax -= 1;
-                pick[ax] += 1;
-                if pick[ax] < data_runs[ax].len() {
-                    break;
-                }
-                pick[ax] = 0;
+            if !advance(&mut pick, &data_runs) {
+                return Ok(T::into_chunk(out));
             }
         }
     })
+}
+
+/// The input for one run per axis (`pick[ax]` of `runs[ax]`): C order over
+/// the per-axis slot counts, each slot checked.
+fn input_of(runs: &[Vec<&GatherRun>], pick: &[usize], slots: &[usize]) -> Result<usize> {
+    let mut input = 0usize;
+    for (ax, (&k, &n)) in pick.iter().zip(slots).enumerate() {
+        let slot = runs[ax][k].slot.expect("data run") as usize;
+        if slot >= n {
+            return Err(KernelError::Other(format!(
+                "gather: slot {slot} of {n} on axis {ax}"
+            )));
+        }
+        input = input * n + slot;
+    }
+    Ok(input)
+}
+
+/// The next combination of one run per axis of `pick` (its length), the last
+/// fastest; `false` once every combination was visited.
+fn advance(pick: &mut [usize], runs: &[Vec<&GatherRun>]) -> bool {
+    for ax in (0..pick.len()).rev() {
+        pick[ax] += 1;
+        if pick[ax] < runs[ax].len() {
+            return true;
+        }
+        pick[ax] = 0;
+    }
+    false
 }
 
 /// Runs along the last axis from which [`gather`] copies row by row.
@@ -183,29 +181,12 @@ fn gather_rows<T: Copy>(
     let nd = slots.len();
     let last = nd - 1;
     let shape = out.shape().to_vec();
-    let used: Vec<usize> = (0..slots[last]).collect();
-    for r in &data_runs[last] {
-        let slot = r.slot.expect("data run") as usize;
-        if slot >= slots[last] {
-            return Err(KernelError::Other(format!(
-                "gather: slot {slot} of {} on axis {last}",
-                slots[last]
-            )));
-        }
+    for k in 0..data_runs[last].len() {
+        input_of(&data_runs[last..], &[k], &slots[last..])?;
     }
     let mut pick = vec![0usize; last];
     loop {
-        let mut base = 0usize;
-        for ax in 0..last {
-            let slot = data_runs[ax][pick[ax]].slot.expect("data run") as usize;
-            if slot >= slots[ax] {
-                return Err(KernelError::Other(format!(
-                    "gather: slot {slot} of {} on axis {ax}",
-                    slots[ax]
-                )));
-            }
-            base = base * slots[ax] + slot;
-        }
+        let base = input_of(&data_runs[..last], &pick, &slots[..last])?;
         let mut to = out.view_mut();
         let mut outer = Vec::with_capacity(last);
         for ax in 0..last {
@@ -215,8 +196,8 @@ fn gather_rows<T: Copy>(
         }
         // Each last-axis slot's input, cut to this combination's outer runs
         // and broadcast along repeated ones.
-        let mut cut = Vec::with_capacity(used.len());
-        for &s in &used {
+        let mut cut = Vec::with_capacity(slots[last]);
+        for s in 0..slots[last] {
             let mut from = views[base * slots[last] + s].view();
             for (ax, r) in outer.iter().enumerate() {
                 let (lo, hi, step) = run_bounds(r, from.shape()[ax], shape[ax])?;
@@ -280,18 +261,8 @@ fn gather_rows<T: Copy>(
                 }
             }
         }
-        // Next combination of the outer axes, the last of them fastest.
-        let mut ax = last;
-        loop {
-            if ax == 0 {
-                return Ok(());
-            }
-            ax -= 1;
-            pick[ax] += 1;
-            if pick[ax] < data_runs[ax].len() {
-                break;
-            }
-            pick[ax] = 0;
+        if !advance(&mut pick, &data_runs[..last]) {
+            return Ok(());
         }
     }
 }

@@ -81,28 +81,52 @@ pub fn random_block(
 const LANES: usize = 8;
 
 /// `out[j] = f(philox4x32_10(counter(start + j), key))`, the counters in
-/// groups of [`LANES`]; the same words as one call per counter. Compiled
-/// for AVX2 too (four products per instruction), taken where the CPU has it:
-/// integer arithmetic, so the words are the same either way.
+/// groups of [`LANES`]; the same words as one call per counter. The groups
+/// are computed in AVX2 registers where the CPU has them (four products per
+/// instruction): integer arithmetic, so the words are the same either way.
 fn philox_run<T>(start: u64, key: [u32; 2], out: &mut [T], f: impl Fn([u32; 4]) -> T) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2 (checked just above), the only requirement
         // of a `target_feature(enable = "avx2")` function.
-        unsafe { philox_run_avx2(start, key, out, f) };
+        philox_groups(start, key, out, f, |base| unsafe {
+            philox_lanes_avx2(base, key)
+        });
         return;
     }
-    philox_run_lanes(start, key, out, f);
+    philox_groups(start, key, out, f, |base| philox_lanes(base, key));
 }
 
-/// [`philox_run_lanes`] with the rounds in AVX2 registers: eight counters a
-/// group, each round two `vpmuludq` (four 32 x 32 -> 64-bit products each).
-///
-/// # Safety
-/// The CPU must have AVX2.
+/// [`philox_run`] with the words of each group of [`LANES`] counters from
+/// `lanes(first counter)`, and the rest one counter at a time.
+#[inline(always)]
+fn philox_groups<T>(
+    start: u64,
+    key: [u32; 2],
+    out: &mut [T],
+    f: impl Fn([u32; 4]) -> T,
+    lanes: impl Fn(u64) -> [[u32; LANES]; 4],
+) {
+    let mut groups = out.chunks_exact_mut(LANES);
+    let mut at = start;
+    for g in &mut groups {
+        let w = lanes(at);
+        for (l, o) in g.iter_mut().enumerate() {
+            *o = f([w[0][l], w[1][l], w[2][l], w[3][l]]);
+        }
+        at += LANES as u64;
+    }
+    for o in groups.into_remainder() {
+        *o = f(philox4x32_10(counter(at), key));
+        at += 1;
+    }
+}
+
+/// [`philox_lanes`] in AVX2 registers: each round two `vpmuludq` (four 32 x
+/// 32 -> 64-bit products each) per multiplier.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn philox_run_avx2<T>(start: u64, key: [u32; 2], out: &mut [T], f: impl Fn([u32; 4]) -> T) {
+fn philox_lanes_avx2(base: u64, key: [u32; 2]) -> [[u32; LANES]; 4] {
     use std::arch::x86_64::{
         __m256i, _mm256_blend_epi32, _mm256_loadu_si256, _mm256_mul_epu32, _mm256_set1_epi32,
         _mm256_slli_epi64, _mm256_srli_epi64, _mm256_storeu_si256, _mm256_xor_si256,
@@ -118,70 +142,37 @@ unsafe fn philox_run_avx2<T>(start: u64, key: [u32; 2], out: &mut [T], f: impl F
         let hi = _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(even), odd);
         (lo, hi)
     }
-    #[allow(clippy::cast_possible_wrap)] // Bit patterns of the multipliers.
-    let (m0, m1) = (
-        _mm256_set1_epi32(0xD251_1F53_u32 as i32),
-        _mm256_set1_epi32(0xCD9E_8D57_u32 as i32),
-    );
+    #[allow(clippy::cast_possible_wrap, clippy::cast_possible_truncation)] // Bit patterns.
+    let splat = |v: u64| _mm256_set1_epi32(v as u32 as i32);
+    // SAFETY: each array holds eight u32, the 32 bytes loaded.
     let load = |v: &[u32; LANES]| unsafe { _mm256_loadu_si256(v.as_ptr().cast()) };
-    let mut groups = out.chunks_exact_mut(LANES);
-    let mut at = start;
-    for g in &mut groups {
-        let mut lo = [0u32; LANES];
-        let mut hi = [0u32; LANES];
-        for l in 0..LANES {
-            [lo[l], hi[l]] = split(at + l as u64);
-        }
-        let (mut c0, mut c1) = (load(&lo), load(&hi));
-        let (mut c2, mut c3) = (load(&[0; LANES]), load(&[0; LANES]));
-        let mut k = key;
-        for round in 0..10 {
-            if round > 0 {
-                k = [k[0].wrapping_add(W0), k[1].wrapping_add(W1)];
-            }
-            #[allow(clippy::cast_possible_wrap)] // Bit patterns of the key.
-            let (k0, k1) = (
-                _mm256_set1_epi32(k[0] as i32),
-                _mm256_set1_epi32(k[1] as i32),
-            );
-            let (lo0, hi0) = mulhilo(c0, m0);
-            let (lo1, hi1) = mulhilo(c2, m1);
-            c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), k0);
-            c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), k1);
-            c1 = lo1;
-            c3 = lo0;
-        }
-        let mut w = [[0u32; LANES]; 4];
-        for (dst, v) in w.iter_mut().zip([c0, c1, c2, c3]) {
-            // SAFETY: `dst` holds eight u32, the 32 bytes stored.
-            unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast(), v) };
-        }
-        for (l, o) in g.iter_mut().enumerate() {
-            *o = f([w[0][l], w[1][l], w[2][l], w[3][l]]);
-        }
-        at += LANES as u64;
+    let (m0, m1) = (splat(M0), splat(M1));
+    let mut lo = [0u32; LANES];
+    let mut hi = [0u32; LANES];
+    for l in 0..LANES {
+        [lo[l], hi[l]] = split(base + l as u64);
     }
-    for o in groups.into_remainder() {
-        *o = f(philox4x32_10(counter(at), key));
-        at += 1;
-    }
-}
-
-#[inline(always)]
-fn philox_run_lanes<T>(start: u64, key: [u32; 2], out: &mut [T], f: impl Fn([u32; 4]) -> T) {
-    let mut groups = out.chunks_exact_mut(LANES);
-    let mut at = start;
-    for g in &mut groups {
-        let w = philox_lanes(at, key);
-        for (l, o) in g.iter_mut().enumerate() {
-            *o = f([w[0][l], w[1][l], w[2][l], w[3][l]]);
+    let (mut c0, mut c1) = (load(&lo), load(&hi));
+    let (mut c2, mut c3) = (load(&[0; LANES]), load(&[0; LANES]));
+    let mut k = key;
+    for round in 0..10 {
+        if round > 0 {
+            k = [k[0].wrapping_add(W0), k[1].wrapping_add(W1)];
         }
-        at += LANES as u64;
+        let (k0, k1) = (splat(u64::from(k[0])), splat(u64::from(k[1])));
+        let (lo0, hi0) = mulhilo(c0, m0);
+        let (lo1, hi1) = mulhilo(c2, m1);
+        c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), k0);
+        c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), k1);
+        c1 = lo1;
+        c3 = lo0;
     }
-    for o in groups.into_remainder() {
-        *o = f(philox4x32_10(counter(at), key));
-        at += 1;
+    let mut w = [[0u32; LANES]; 4];
+    for (dst, v) in w.iter_mut().zip([c0, c1, c2, c3]) {
+        // SAFETY: `dst` holds eight u32, the 32 bytes stored.
+        unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast(), v) };
     }
+    w
 }
 
 /// [`philox4x32_10`] of the counters `base .. base + LANES`, as four words
@@ -189,8 +180,6 @@ fn philox_run_lanes<T>(start: u64, key: [u32; 2], out: &mut [T], f: impl Fn([u32
 #[allow(clippy::cast_possible_truncation)] // Taking the low and high halves.
 #[inline(always)]
 fn philox_lanes(base: u64, key: [u32; 2]) -> [[u32; LANES]; 4] {
-    const M0: u64 = 0xD251_1F53;
-    const M1: u64 = 0xCD9E_8D57;
     let mut c0 = [0u32; LANES];
     let mut c1 = [0u32; LANES];
     let mut c2 = [0u32; LANES];
@@ -216,6 +205,10 @@ fn philox_lanes(base: u64, key: [u32; 2]) -> [[u32; LANES]; 4] {
     }
     [c0, c1, c2, c3]
 }
+
+/// Philox4x32's round multipliers (`Random123`'s `PHILOX_M4x32_0/1`).
+const M0: u64 = 0xD251_1F53;
+const M1: u64 = 0xCD9E_8D57;
 
 /// Philox's key schedule increments (`Random123`'s `PHILOX_W32_0/1`).
 const W0: u32 = 0x9E37_79B9;
@@ -322,8 +315,6 @@ fn counter(i: u64) -> [u32; 4] {
 
 /// Philox4x32 with 10 rounds: `philox4x32(ctr, key)` of `Random123`.
 pub(crate) fn philox4x32_10(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
-    const M0: u64 = 0xD251_1F53;
-    const M1: u64 = 0xCD9E_8D57;
     let mut c = ctr;
     let mut k = key;
     for round in 0..10 {
@@ -461,6 +452,10 @@ mod tests {
                     .map(|j| philox4x32_10(counter(start + j), key))
                     .collect();
                 assert_eq!(got, want, "start {start}, len {len}");
+                // The portable lanes too, whatever the CPU.
+                let mut portable = vec![[0u32; 4]; len];
+                philox_groups(start, key, &mut portable, |w| w, |b| philox_lanes(b, key));
+                assert_eq!(portable, want, "portable: start {start}, len {len}");
             }
         }
     }

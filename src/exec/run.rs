@@ -50,7 +50,7 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
             parts,
         } => {
             if parts.is_empty() {
-                let (chunks, windows) = viewed(inputs, views);
+                let (chunks, windows) = viewed(inputs, views)?;
                 elementwise::eval_windows(program, &chunks, &windows, shape)?
             } else {
                 elementwise::eval_parts(program, inputs, parts, shape)?
@@ -75,7 +75,7 @@ pub(crate) fn run_op(op: &Op, inputs: &[&Chunk], ctx: &RunContext) -> Result<Chu
                 arg.as_ref(),
             )?,
             Some(p) => {
-                let (chunks, windows) = viewed(inputs, views);
+                let (chunks, windows) = viewed(inputs, views)?;
                 darray_kernels::fused::partial_fused(
                     *kind,
                     p,

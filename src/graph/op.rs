@@ -35,17 +35,17 @@ pub struct Piece {
 
 /// The chunks and windows a fused program reads, per program input: `inputs`
 /// as they are when `views` is empty.
+///
+/// # Errors
+/// A view naming an input the task does not have.
 pub(crate) fn viewed<'a>(
     inputs: &[&'a Chunk],
     views: &[InputView],
-) -> (Vec<&'a Chunk>, Vec<Option<Window>>) {
+) -> Result<(Vec<&'a Chunk>, Vec<Option<Window>>), darray_kernels::KernelError> {
     if views.is_empty() {
-        return (inputs.to_vec(), Vec::new());
+        return Ok((inputs.to_vec(), Vec::new()));
     }
-    views
-        .iter()
-        .map(|v| (inputs[v.input as usize], v.window.clone()))
-        .unzip()
+    darray_kernels::elementwise::view_inputs(inputs, views)
 }
 
 /// One argument of a [`Op::Call`]: an input of the task, or a value carried in it.

@@ -18,6 +18,38 @@ use std::sync::Arc;
 /// axis would read blocks the operand's own rechunk reads anyway.
 const MAX_PIECES: usize = 8;
 
+/// One piece of a region cut at a node's block edges ([`Lowerer::split_region`]).
+struct RegionPiece {
+    /// The node's block holding it.
+    block: Vec<u32>,
+    /// Where it starts in that block.
+    origin: Vec<usize>,
+    /// Where it starts in the region.
+    at: Vec<usize>,
+    shape: Vec<usize>,
+}
+
+/// The node computed by tasks under `e`'s step-1 slices that keep every
+/// axis, and `start` (a position in `e`) there; `None` if a slice steps,
+/// drops or adds an axis, or the node is fused (elementwise).
+fn below_slices(e: &Arc<Expr>, start: Vec<usize>) -> Option<(Arc<Expr>, Vec<usize>)> {
+    let (mut node, mut from) = (e.clone(), start);
+    while let ExprKind::Slice { input, sel } = &node.kind {
+        if sel.len() != input.shape.len() || sel.len() != from.len() {
+            return None;
+        }
+        let mut next = Vec::with_capacity(from.len());
+        for (s, &at) in sel.iter().zip(&from) {
+            match *s {
+                AxisSel::Range { start, step: 1, .. } => next.push(start + at),
+                AxisSel::Range { .. } | AxisSel::Index(_) | AxisSel::NewAxis => return None,
+            }
+        }
+        (node, from) = (input.clone(), next);
+    }
+    (!node.is_fusable()).then_some((node, from))
+}
+
 /// A program under construction for one output block.
 pub(crate) struct Fusion {
     pub program: ElementwiseProgram,
@@ -345,9 +377,10 @@ impl Lowerer {
         // A rechunk (alignment to another operand's grid) is seen through at
         // the top only: below, a rechunk's blocks are its own tasks, so a
         // staged rechunk keeps its stages' memory bound.
-        let top = match &e.kind {
-            ExprKind::Rechunk { input } => input,
-            _ => e,
+        let top = if let ExprKind::Rechunk { input } = &e.kind {
+            input
+        } else {
+            e
         };
         Ok(match self.region_of(top, start, shape) {
             Some((base, bidx, window)) => Some((self.block(&base, &bidx)?, window)),
@@ -378,67 +411,21 @@ impl Lowerer {
         if shape.contains(&0) {
             return Ok(None);
         }
-        // Through the slices to the node computed by tasks.
-        let (mut node, mut from) = (input.clone(), start);
-        while let ExprKind::Slice { input, sel } = &node.kind {
-            if sel.len() != input.shape.len() || sel.len() != from.len() {
-                return Ok(None);
-            }
-            let mut next = Vec::with_capacity(from.len());
-            for (s, &at) in sel.iter().zip(&from) {
-                match *s {
-                    AxisSel::Range { start, step: 1, .. } => next.push(start + at),
-                    AxisSel::Range { .. } | AxisSel::Index(_) | AxisSel::NewAxis => {
-                        return Ok(None)
-                    }
-                }
-            }
-            (node, from) = (input.clone(), next);
-        }
-        if node.is_fusable() {
+        let Some((node, from)) = below_slices(input, start) else {
             return Ok(None);
-        }
-        let offs = self.grid_offsets(&node);
-        // Per axis: (block, origin in it, start in the output block, length).
-        let mut per_axis: Vec<Vec<(u32, usize, usize, usize)>> = Vec::with_capacity(shape.len());
-        let mut count = 1usize;
-        for (ax, (&lo, &n)) in from.iter().zip(&shape).enumerate() {
-            let off = offs.axis(ax);
-            let mut v = Vec::new();
-            let mut at = lo;
-            while at < lo + n {
-                let b = off.partition_point(|&o| o <= at) - 1;
-                let end = off[b + 1].min(lo + n);
-                v.push((
-                    u32::try_from(b).expect("block index fits u32"),
-                    at - off[b],
-                    at - lo,
-                    end - at,
-                ));
-                at = end;
-            }
-            count *= v.len();
-            per_axis.push(v);
-        }
-        if count > MAX_PIECES {
+        };
+        let Some(split) = self.split_region(&node, &from, &shape, MAX_PIECES) else {
             return Ok(None);
-        }
-        let counts: Vec<Vec<usize>> = per_axis.iter().map(|v| vec![0; v.len()]).collect();
-        let mut pieces = Vec::with_capacity(count);
-        for k in crate::expr::grid::block_indices(&counts) {
-            let sel: Vec<_> = k
-                .iter()
-                .zip(&per_axis)
-                .map(|(&i, v)| v[i as usize])
-                .collect();
-            let bidx: Vec<u32> = sel.iter().map(|p| p.0).collect();
-            let t = self.block(&node, &bidx)?;
+        };
+        let mut pieces = Vec::with_capacity(split.len());
+        for p in split {
+            let t = self.block(&node, &p.block)?;
             pieces.push((
-                sel.iter().map(|p| p.2).collect(),
+                p.at,
                 t,
                 Window {
-                    origin: sel.iter().map(|p| p.1).collect(),
-                    shape: sel.iter().map(|p| p.3).collect(),
+                    origin: p.origin,
+                    shape: p.shape,
                 },
             ));
         }
@@ -455,48 +442,76 @@ impl Lowerer {
         start: Vec<usize>,
         shape: Vec<usize>,
     ) -> Option<(Arc<Expr>, Vec<u32>, Option<Window>)> {
-        match &e.kind {
-            ExprKind::Slice { input, sel } => {
-                // Every axis kept, each a step-1 range (an index or a new axis
-                // changes the number of axes: not a window).
-                if sel.len() != input.shape.len() || sel.len() != start.len() {
+        let (base, from) = below_slices(e, start)?;
+        let p = self.split_region(&base, &from, &shape, 1)?.pop()?;
+        let whole =
+            p.origin.iter().all(|&o| o == 0) && p.shape == block_shape(&base.grid, &p.block);
+        let window = (!whole).then_some(Window {
+            origin: p.origin,
+            shape: p.shape,
+        });
+        Some((base, p.block, window))
+    }
+
+    /// The region from `from` of `shape` of `node` cut at its block edges, in
+    /// C order of the pieces (an axis of length 0 is one empty piece); `None`
+    /// past `max` pieces or outside the node.
+    fn split_region(
+        &mut self,
+        node: &Expr,
+        from: &[usize],
+        shape: &[usize],
+        max: usize,
+    ) -> Option<Vec<RegionPiece>> {
+        let offs = self.grid_offsets(node);
+        // Per axis: (block, origin in it, start in the region, length).
+        let mut per_axis: Vec<Vec<(u32, usize, usize, usize)>> = Vec::with_capacity(shape.len());
+        let mut count = 1usize;
+        for (ax, (&lo, &n)) in from.iter().zip(shape).enumerate() {
+            let off = offs.axis(ax);
+            let mut v = Vec::new();
+            let mut at = lo;
+            loop {
+                let b = off.partition_point(|&o| o <= at).checked_sub(1)?;
+                if b + 1 >= off.len() {
                     return None;
                 }
-                let mut from = Vec::with_capacity(start.len());
-                for (s, &at) in sel.iter().zip(&start) {
-                    match *s {
-                        AxisSel::Range {
-                            start: a, step: 1, ..
-                        } => from.push(a + at),
-                        AxisSel::Range { .. } | AxisSel::Index(_) | AxisSel::NewAxis => {
-                            return None
-                        }
-                    }
+                let end = off[b + 1].min(lo + n);
+                v.push((
+                    u32::try_from(b).expect("block index fits u32"),
+                    at - off[b],
+                    at - lo,
+                    end - at,
+                ));
+                at = end;
+                if at >= lo + n {
+                    break;
                 }
-                self.region_of(input, from, shape)
             }
-            _ if e.is_fusable() => None,
-            _ => {
-                let offs = self.grid_offsets(e);
-                let mut bidx = Vec::with_capacity(start.len());
-                let mut origin = Vec::with_capacity(start.len());
-                for (ax, (&s, &n)) in start.iter().zip(&shape).enumerate() {
-                    let off = offs.axis(ax);
-                    let b = off.partition_point(|&o| o <= s) - 1;
-                    if b + 1 >= off.len() || s + n > off[b + 1] {
-                        return None;
-                    }
-                    bidx.push(u32::try_from(b).expect("block index fits u32"));
-                    origin.push(s - off[b]);
-                }
-                let whole = origin.iter().all(|&o| o == 0) && shape == block_shape(&e.grid, &bidx);
-                Some((
-                    e.clone(),
-                    bidx,
-                    (!whole).then_some(Window { origin, shape }),
-                ))
+            count *= v.len();
+            if count > max {
+                return None;
             }
+            per_axis.push(v);
         }
+        let counts: Vec<Vec<usize>> = per_axis.iter().map(|v| vec![0; v.len()]).collect();
+        let pieces = crate::expr::grid::block_indices(&counts)
+            .into_iter()
+            .map(|k| {
+                let sel: Vec<_> = k
+                    .iter()
+                    .zip(&per_axis)
+                    .map(|(&i, v)| v[i as usize])
+                    .collect();
+                RegionPiece {
+                    block: sel.iter().map(|p| p.0).collect(),
+                    origin: sel.iter().map(|p| p.1).collect(),
+                    at: sel.iter().map(|p| p.2).collect(),
+                    shape: sel.iter().map(|p| p.3).collect(),
+                }
+            })
+            .collect();
+        Some(pieces)
     }
 
     /// One `Fused` task for block `idx` of an elementwise (or constant) node.

@@ -34,7 +34,7 @@ pub(super) fn hand_off(a: Arc<OpenArray>) {
     h.push(a);
 }
 
-fn take_handed_off(path: &Path) -> Option<Arc<OpenArray>> {
+fn handed_off(path: &Path) -> Option<Arc<OpenArray>> {
     HANDOFF.lock().iter().find(|a| a.info.path == path).cloned()
 }
 
@@ -175,7 +175,7 @@ impl StoreCache {
         }
         // Opened outside the lock: two threads may both open, the first insert
         // wins. The planner's open is used if it is there.
-        let opened = match take_handed_off(path) {
+        let opened = match handed_off(path) {
             Some(a) => a,
             None => Arc::new(open_array(path)?),
         };

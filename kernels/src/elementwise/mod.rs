@@ -27,8 +27,8 @@ pub use eval::{
 };
 pub(crate) use lane::dispatch_arith;
 pub use lane::TileSlice;
-pub(crate) use parts::{check_grid, part_inputs};
-pub use parts::{eval_parts, InputView, Part};
+pub(crate) use parts::check_grid;
+pub use parts::{eval_parts, view_inputs, InputView, Part};
 pub use program::{BinaryOp, CmpOp, Domain, ElementwiseProgram, Instr, Node, UnaryOp};
 pub use tile::Window;
 pub use validate::validate;

@@ -61,7 +61,7 @@ pub fn eval_parts(
         strides[ax] = strides[ax + 1] * out_shape[ax + 1];
     }
     for part in parts {
-        let (chunks, windows) = part_inputs(inputs, part)?;
+        let (chunks, windows) = view_inputs(inputs, &part.views)?;
         let row = part.shape.last().copied().unwrap_or(1).max(1);
         let base: usize = part.start.iter().zip(&strides).map(|(s, t)| s * t).sum();
         with_evaluator(p, &chunks, &windows, &part.shape, TILE, |ev| {
@@ -90,17 +90,20 @@ pub fn eval_parts(
     out.into_chunk(out_shape)
 }
 
-/// The chunks and windows `part` reads, per program input.
-pub(crate) fn part_inputs<'a>(
+/// The chunks and windows that `views` read of `inputs`, per program input.
+///
+/// # Errors
+/// A view naming a chunk beyond `inputs`.
+pub fn view_inputs<'a>(
     inputs: &[&'a Chunk],
-    part: &Part,
+    views: &[InputView],
 ) -> Result<(Vec<&'a Chunk>, Vec<Option<Window>>)> {
-    let mut chunks = Vec::with_capacity(part.views.len());
-    let mut windows = Vec::with_capacity(part.views.len());
-    for v in &part.views {
+    let mut chunks = Vec::with_capacity(views.len());
+    let mut windows = Vec::with_capacity(views.len());
+    for v in views {
         let c = inputs.get(v.input as usize).ok_or_else(|| {
             KernelError::Other(format!(
-                "a part reads input {} of {}",
+                "a program input reads input {} of {}",
                 v.input,
                 inputs.len()
             ))
